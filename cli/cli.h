@@ -1,0 +1,60 @@
+/* The command-line front end: options, configuration, one function per command. */
+#ifndef PETREL_CLI_H
+#define PETREL_CLI_H
+
+#include "deploy/engine.h"
+#include "deploy/target.h"
+
+/* Exit statuses: an interface (DESIGN.md). */
+enum {
+	PETREL_EXIT_OK = 0,
+	PETREL_EXIT_FAIL = 1,
+	PETREL_EXIT_USAGE = 2,
+	PETREL_EXIT_REFUSED = 3,
+	PETREL_EXIT_SERVER = 4,
+	PETREL_EXIT_REVERTED = 5,
+	PETREL_EXIT_AUDIT = 6,
+	PETREL_EXIT_UPDATE = 100,
+};
+
+struct petrel_cli {
+	const char *config_path;
+	int json;
+	struct petrel_config cfg;
+	int argc;		/* the command's own arguments, after global options */
+	char **argv;
+};
+
+/* Maps an error code to the exit status contract. */
+int petrel_exit_status(int err);
+
+/* Loads and validates the INI file; 0 or -PETREL_ECONFIG with "FILE:LINE: reason". */
+int petrel_config_load(struct petrel_config *cfg, const char *path);
+void petrel_config_release(struct petrel_config *cfg);
+const struct petrel_target *petrel_config_target(const struct petrel_config *cfg, const char *name);
+
+/*
+ * The targets a command acts on: those named in argv, or all when none are named.
+ * Fills out (cfg->ntargets entries at most); an unknown name is a usage error.
+ */
+int petrel_cli_targets(const struct petrel_cli *cli, const struct petrel_target **out, size_t *n);
+
+/* A command's working set: the targets it acts on and an open engine. */
+struct petrel_run {
+	const struct petrel_target **ts;	/* owned array of borrowed targets */
+	size_t n;
+	struct petrel_engine e;
+};
+/* Selects targets and opens the engine. 0, or the exit status after reporting why. */
+int petrel_run_begin(struct petrel_cli *cli, struct petrel_run *run);
+void petrel_run_end(struct petrel_run *run);
+
+/* Reports a failure for target (NULL for none): "petrel: TARGET: message". */
+void petrel_cli_error(const char *target, int err);
+
+int petrel_cmd_check(struct petrel_cli *cli);
+int petrel_cmd_fetch(struct petrel_cli *cli);
+int petrel_cmd_status(struct petrel_cli *cli);
+int petrel_cmd_fsck(struct petrel_cli *cli);
+
+#endif

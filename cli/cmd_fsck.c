@@ -1,0 +1,49 @@
+/* petrel fsck: full re-verification of the store and the database. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "common/error.h"
+#include "output.h"
+
+static void finding(void *ctx, const char *text)
+{
+	json_t *arr = ctx;
+
+	if (arr)
+		json_array_append_new(arr, json_string(text));
+	else
+		printf("%s\n", text);
+}
+
+int petrel_cmd_fsck(struct petrel_cli *cli)
+{
+	json_t *arr = cli->json ? json_array() : NULL;
+	struct petrel_store s;
+	int r;
+
+	if (cli->argc) {
+		fprintf(stderr, "petrel: fsck takes no arguments\n");
+		json_decref(arr);
+		return PETREL_EXIT_USAGE;
+	}
+	if ((r = petrel_store_open(&s, cli->cfg.state_dir)) < 0) {
+		petrel_cli_error(NULL, r);
+		json_decref(arr);
+		return petrel_exit_status(r);
+	}
+	r = petrel_store_fsck(&s, finding, arr);
+	petrel_store_close(&s);
+	if (r < 0) {
+		petrel_cli_error(NULL, r);
+		json_decref(arr);
+		return petrel_exit_status(r);
+	}
+	if (arr)
+		petrel_json_print(json_pack("{s:b, s:o}", "ok", r == 0, "findings", arr));
+	else if (r == 0)
+		printf("fsck: store %s is consistent\n", cli->cfg.state_dir);
+	else
+		fprintf(stderr, "petrel: fsck: %d finding%s in %s\n", r, r == 1 ? "" : "s",
+			cli->cfg.state_dir);
+	return r ? PETREL_EXIT_AUDIT : PETREL_EXIT_OK;
+}

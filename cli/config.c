@@ -1,0 +1,352 @@
+/* The INI configuration: [petrel], [server "name"], [target "name"], checked whole. */
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common/error.h"
+#include "common/util.h"
+
+#define SERVERS_MAX 64
+#define TARGETS_MAX 256
+
+/* Server names of targets, resolved once every section is read. */
+struct parse {
+	struct petrel_config *cfg;
+	char (*server_of)[PETREL_NAME_MAX + 1];
+	char msg[512];
+};
+
+/* Keys later issues use: accepted now so that one config serves every version. */
+static const char *const reserved_target_keys[] = {
+	"orchestrator_timeout", "health_retries", "health_timeout", "preflight", "rebuilders",
+	"agree", "max_age", "window", NULL
+};
+
+static int fail(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->msg[0])
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+	va_end(ap);
+	return 0;	/* inih: stop and report this line */
+}
+
+/* "server \"robur\"" → kind "server", name "robur". */
+static int split_section(const char *section, char *kind, size_t kn, char *name, size_t nn)
+{
+	const char *q = strchr(section, '"'), *end;
+	size_t klen;
+
+	if (!q)
+		return petrel_strlcpy(kind, section, kn) < 0 ? -1 : (name[0] = '\0', 0);
+	end = strrchr(section, '"');
+	klen = (size_t)(q - section);
+	while (klen && section[klen - 1] == ' ')
+		klen--;
+	if (end == q || end[1] != '\0' || klen >= kn || (size_t)(end - q - 1) >= nn)
+		return -1;
+	memcpy(kind, section, klen);
+	kind[klen] = '\0';
+	memcpy(name, q + 1, (size_t)(end - q - 1));
+	name[end - q - 1] = '\0';
+	return 0;
+}
+
+static int parse_long(const char *v, long min, long max, long *out)
+{
+	uint64_t n;
+
+	if (petrel_parse_u64(v, &n) < 0 || n < (uint64_t)min || n > (uint64_t)max)
+		return -1;
+	*out = (long)n;
+	return 0;
+}
+
+static int set_petrel(struct parse *p, const char *key, const char *v)
+{
+	struct petrel_config *c = p->cfg;
+	long n;
+
+	if (!strcmp(key, "state_dir"))
+		return petrel_strlcpy(c->state_dir, v, sizeof(c->state_dir)) < 0 ?
+			fail(p, "state_dir too long") : 1;
+	if (!strcmp(key, "lock_timeout"))
+		return parse_long(v, 0, 86400, &n) < 0 ? fail(p, "lock_timeout: not seconds") : 1;
+	struct { const char *k; long *dst; long min, max; } nums[] = {
+		{ "interval", &c->interval, 1, 365L * 86400 },
+		{ "connect_timeout", &c->limits.connect_timeout, 1, 3600 },
+		{ "low_speed_limit", &c->limits.low_speed_limit, 1, 1L << 30 },
+		{ "low_speed_time", &c->limits.low_speed_time, 1, 3600 },
+		{ "max_time", &c->limits.max_time, 0, 86400 },
+	};
+	for (size_t i = 0; i < PETREL_ARRAY_SIZE(nums); i++) {
+		if (strcmp(key, nums[i].k))
+			continue;
+		if (parse_long(v, nums[i].min, nums[i].max, nums[i].dst) < 0)
+			return fail(p, "%s: '%s' is not a number in %ld..%ld", key, v, nums[i].min,
+				    nums[i].max);
+		return 1;
+	}
+	return fail(p, "unknown key '%s' in [petrel]", key);
+}
+
+static struct petrel_server *server_named(struct petrel_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nservers; i++)
+		if (!strcmp(c->servers[i].name, name))
+			return &c->servers[i];
+	return NULL;
+}
+
+static int set_server(struct parse *p, const char *name, const char *key, const char *v)
+{
+	struct petrel_server *s = server_named(p->cfg, name);
+	size_t len;
+
+	if (strcmp(key, "url"))
+		return fail(p, "unknown key '%s' in [server \"%s\"]", key, name);
+	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+		return fail(p, "server %s: url must start with http:// or https://", name);
+	if (petrel_strlcpy(s->url, v, sizeof(s->url)) < 0)
+		return fail(p, "server %s: url too long", name);
+	len = strlen(s->url);
+	while (len && s->url[len - 1] == '/')
+		s->url[--len] = '\0';
+	return 1;
+}
+
+/* Splits a comma-separated list, trimming white space, into fixed slots. */
+static int split_list(const char *v, char *slots, size_t slotsize, size_t max, size_t *n)
+{
+	const char *p = v;
+
+	*n = 0;
+	while (*p) {
+		const char *end = strchr(p, ','), *b = p, *e;
+
+		if (!end)
+			end = p + strlen(p);
+		e = end;
+		while (b < e && (*b == ' ' || *b == '\t'))
+			b++;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > b) {
+			if (*n == max || (size_t)(e - b) >= slotsize)
+				return -1;
+			memcpy(slots + *n * slotsize, b, (size_t)(e - b));
+			slots[*n * slotsize + (size_t)(e - b)] = '\0';
+			(*n)++;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+static int set_enum(struct parse *p, const char *key, const char *v, const char *const *names,
+		    int *out)
+{
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(v, names[i]))
+			return *out = i, 1;
+	return fail(p, "%s: unknown value '%s'", key, v);
+}
+
+static int set_string(struct parse *p, const char *key, const char *v, char *dst, size_t n)
+{
+	return petrel_strlcpy(dst, v, n) < 0 ? fail(p, "%s: value too long", key) : 1;
+}
+
+static int set_target_more(struct parse *p, struct petrel_target *t, const char *key, const char *v)
+{
+	static const char *const autos[] = { "upgrade", "fetch", "off", NULL };
+	static const char *const trusts[] = { "signed", "server", NULL };
+	static const char *const binds[] = { "strict", "loose", NULL };
+	static const char *const yesno[] = { "no", "yes", NULL };
+	long n;
+	int e = 0;
+
+	if (!strcmp(key, "auto"))
+		return set_enum(p, key, v, autos, &e) ? (t->autopolicy = e, 1) : 0;
+	if (!strcmp(key, "trust"))
+		return set_enum(p, key, v, trusts, &e) ? (t->trust = e, 1) : 0;
+	if (!strcmp(key, "bind"))
+		return set_enum(p, key, v, binds, &e) ? (t->bind = e, 1) : 0;
+	if (!strcmp(key, "legacy_signatures"))
+		return set_enum(p, key, v, yesno, &t->legacy_signatures);
+	if (!strcmp(key, "threshold") || !strcmp(key, "keep")) {
+		if (parse_long(v, 0, 1000, &n) < 0)
+			return fail(p, "%s: '%s' is not a number", key, v);
+		*(key[0] == 't' ? &t->threshold : &t->keep) = (unsigned)n;
+		return 1;
+	}
+	if (!strcmp(key, "keys"))
+		return split_list(v, t->keys[0], sizeof(t->keys[0]), PETREL_KEYS_MAX, &t->nkeys) < 0 ?
+			fail(p, "keys: at most %d files", PETREL_KEYS_MAX) : 1;
+	if (!strcmp(key, "signatures"))
+		return split_list(v, t->sigurls[0], sizeof(t->sigurls[0]), PETREL_SIGURLS_MAX,
+				  &t->nsigurls) < 0 ?
+			fail(p, "signatures: at most %d URL templates", PETREL_SIGURLS_MAX) : 1;
+	for (size_t i = 0; reserved_target_keys[i]; i++)
+		if (!strcmp(key, reserved_target_keys[i]))
+			return 1;
+	return fail(p, "unknown key '%s' in [target \"%s\"]", key, t->name);
+}
+
+static int set_target(struct parse *p, size_t idx, const char *key, const char *v)
+{
+	struct petrel_target *t = &p->cfg->targets[idx];
+
+	if (!strcmp(key, "server"))
+		return set_string(p, key, v, p->server_of[idx], sizeof(p->server_of[idx]));
+	if (!strcmp(key, "job") || !strcmp(key, "platform")) {
+		if (!petrel_name_valid(v, PETREL_NAME_MAX))
+			return fail(p, "%s: '%s' is not a valid name", key, v);
+		return set_string(p, key, v, key[0] == 'j' ? t->job : t->platform, sizeof(t->job));
+	}
+	if (!strcmp(key, "path"))
+		return set_string(p, key, v, t->path, sizeof(t->path));
+	if (!strcmp(key, "orchestrator"))
+		return set_string(p, key, v, t->orchestrator, sizeof(t->orchestrator));
+	if (!strcmp(key, "health"))
+		return set_string(p, key, v, t->health, sizeof(t->health));
+	return set_target_more(p, t, key, v);
+}
+
+/* Finds or creates the section's object; returns its index or -1 (message set). */
+static long section_index(struct parse *p, const char *kind, const char *name)
+{
+	struct petrel_config *c = p->cfg;
+	size_t i;
+
+	if (!petrel_name_valid(name, PETREL_NAME_MAX))
+		return fail(p, "[%s \"%s\"]: name must be letters, digits, '.', '_', '+', '-'", kind,
+			    name), -1;
+	if (!strcmp(kind, "server")) {
+		if (server_named(c, name))
+			return server_named(c, name) - c->servers;
+		if (c->nservers == SERVERS_MAX)
+			return fail(p, "more than %d servers", SERVERS_MAX), -1;
+		petrel_strlcpy(c->servers[c->nservers].name, name, PETREL_NAME_MAX + 1);
+		return (long)c->nservers++;
+	}
+	for (i = 0; i < c->ntargets; i++)
+		if (!strcmp(c->targets[i].name, name))
+			return (long)i;
+	if (c->ntargets == TARGETS_MAX)
+		return fail(p, "more than %d targets", TARGETS_MAX), -1;
+	struct petrel_target *t = &c->targets[c->ntargets];
+	petrel_strlcpy(t->name, name, sizeof(t->name));
+	petrel_strlcpy(t->orchestrator, "none", sizeof(t->orchestrator));
+	t->threshold = 1;
+	t->keep = 5;
+	return (long)c->ntargets++;
+}
+
+static int on_entry(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse *p = user;
+	char kind[32], name[PETREL_NAME_MAX + 2];
+	long idx;
+
+	if (split_section(section, kind, sizeof(kind), name, sizeof(name)) < 0)
+		return fail(p, "malformed section [%s]", section);
+	if (!strcmp(kind, "petrel") && !name[0])
+		return set_petrel(p, key, value);
+	if (strcmp(kind, "server") && strcmp(kind, "target"))
+		return fail(p, "unknown section [%s]", section);
+	if ((idx = section_index(p, kind, name)) < 0)
+		return 0;
+	if (kind[0] == 's')
+		return set_server(p, name, key, value);
+	return set_target(p, (size_t)idx, key, value);
+}
+
+/* Checks one target once everything is read. */
+static int check_target(struct parse *p, struct petrel_target *t, const char *server)
+{
+	if (!server[0])
+		return fail(p, "target %s: no server", t->name), -1;
+	if (!(t->server = server_named(p->cfg, server)))
+		return fail(p, "target %s: no [server \"%s\"] section", t->name, server), -1;
+	if (!t->job[0] || !t->path[0])
+		return fail(p, "target %s: job and path are required", t->name), -1;
+	if (t->trust == PETREL_TRUST_SERVER)
+		return 0;
+	if (t->nkeys == 0 || t->nsigurls == 0)
+		return fail(p, "target %s: trust = signed needs keys and signatures "
+			    "(or trust = server, which is weak)", t->name), -1;
+	if (t->threshold < 1 || t->threshold > t->nkeys)
+		return fail(p, "target %s: threshold %u must be between 1 and the %zu keys", t->name,
+			    t->threshold, t->nkeys), -1;
+	return 0;
+}
+
+static int finish(struct parse *p)
+{
+	struct petrel_config *c = p->cfg;
+
+	for (size_t i = 0; i < c->nservers; i++)
+		if (!c->servers[i].url[0])
+			return fail(p, "server %s: no url", c->servers[i].name), -1;
+	for (size_t i = 0; i < c->ntargets; i++)
+		if (check_target(p, &c->targets[i], p->server_of[i]) < 0)
+			return -1;
+	return 0;
+}
+
+int petrel_config_load(struct petrel_config *c, const char *path)
+{
+	struct parse p = { .cfg = c };
+	int line, r = 0;
+
+	memset(c, 0, sizeof(*c));
+	petrel_strlcpy(c->path, path, sizeof(c->path));
+	petrel_strlcpy(c->state_dir, "/var/lib/petrel", sizeof(c->state_dir));
+	c->interval = 3600;
+	petrel_http_limits_default(&c->limits);
+	c->servers = calloc(SERVERS_MAX, sizeof(*c->servers));
+	c->targets = calloc(TARGETS_MAX, sizeof(*c->targets));
+	p.server_of = calloc(TARGETS_MAX, sizeof(*p.server_of));
+	if (!c->servers || !c->targets || !p.server_of) {
+		r = -ENOMEM;
+		goto out;
+	}
+	line = ini_parse(path, on_entry, &p);
+	if (line == -1)
+		r = petrel_fail(-PETREL_ECONFIG, "%s: %s", path, strerror(errno ? errno : ENOENT));
+	else if (line)
+		r = petrel_fail(-PETREL_ECONFIG, "%s:%d: %s", path, line,
+				p.msg[0] ? p.msg : "syntax error");
+	else if (finish(&p) < 0)
+		r = petrel_fail(-PETREL_ECONFIG, "%s: %s", path, p.msg);
+out:
+	free(p.server_of);
+	if (r < 0)
+		petrel_config_release(c);
+	return r;
+}
+
+void petrel_config_release(struct petrel_config *c)
+{
+	free(c->servers);
+	free(c->targets);
+	c->servers = NULL;
+	c->targets = NULL;
+	c->nservers = c->ntargets = 0;
+}
+
+const struct petrel_target *petrel_config_target(const struct petrel_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->ntargets; i++)
+		if (!strcmp(c->targets[i].name, name))
+			return &c->targets[i];
+	return NULL;
+}

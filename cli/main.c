@@ -1,0 +1,226 @@
+/* petrel: main, global options, command dispatch, exit statuses. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+
+#define PETREL_VERSION "0.1.0"
+
+static const char usage[] =
+"usage: petrel [-c FILE] [--json] [-q] [-v] COMMAND [ARGS]\n"
+"\n"
+"petrel keeps deployed binaries in step with a builder-web build server and never\n"
+"accepts a byte it has not verified: every build is hashed while it downloads,\n"
+"checked against the server's sha256 and the publisher's minisign signatures, and\n"
+"kept in a content-addressed store.\n"
+"\n"
+"commands:\n"
+"  check [TARGET...]    ask the server for the newest build of each target; prints\n"
+"                       'up to date' or the deployed and the new build.\n"
+"                       exit 0: all up to date, 100: an update is available\n"
+"  fetch [TARGET...]    download and verify the newest build into the store;\n"
+"                       deploys nothing. A build already in the store is not\n"
+"                       downloaded again\n"
+"  status [TARGET...]   what is deployed and the newest verified build in the store,\n"
+"                       with its sha256, size and trust evidence (key ids)\n"
+"  fsck                 re-hash every blob in the store, check the database, the\n"
+"                       journal chain and tmp/; exit 6 when anything is wrong\n"
+"  help                 this text\n"
+"\n"
+"options:\n"
+"  -c, --config FILE    configuration (default $PETREL_CONFIG, else /etc/petrel/petrel.conf)\n"
+"      --json           print data as JSON on stdout (check, fetch, status, fsck)\n"
+"  -q, --quiet          only errors\n"
+"  -v, --verbose        debug messages\n"
+"      --version        print the version\n"
+"\n"
+"exit status:\n"
+"  0 ok; 1 failure; 2 usage or configuration error; 3 verification refused (hash,\n"
+"  signature, binding, rollback); 4 server or network error; 5 deploy failed and was\n"
+"  reverted; 6 fsck/audit found a mismatch; 100 update available (check)\n"
+"\n"
+"environment:\n"
+"  PETREL_CONFIG        configuration file when -c is not given\n"
+"  PETREL_FAULT         test hook: 'write:N,fsync:N,rename:N' fails the N-th call with EIO\n"
+"\n"
+"See README.md for the configuration keys.\n";
+
+int petrel_exit_status(int err)
+{
+	switch (-err) {
+	case 0:
+		return PETREL_EXIT_OK;
+	case PETREL_EHASH: case PETREL_ESIG_INVALID: case PETREL_ESIG_UNTRUSTED:
+	case PETREL_ESIG_MISSING: case PETREL_ESIG_FORMAT: case PETREL_ETHRESHOLD:
+	case PETREL_EBINDING: case PETREL_EROLLBACK: case PETREL_EPOLICY:
+		return PETREL_EXIT_REFUSED;
+	case PETREL_EHTTP: case PETREL_ENET: case PETREL_EMALFORMED: case PETREL_ENOTFOUND:
+	case PETREL_ESIZE: case PETREL_ETOOBIG:
+		return PETREL_EXIT_SERVER;
+	case PETREL_ECONFIG: case PETREL_EUSAGE:
+		return PETREL_EXIT_USAGE;
+	case PETREL_EDEPLOY:
+		return PETREL_EXIT_REVERTED;
+	case PETREL_ECORRUPT:
+		return PETREL_EXIT_AUDIT;
+	default:
+		return PETREL_EXIT_FAIL;
+	}
+}
+
+void petrel_cli_error(const char *target, int err)
+{
+	const char *msg = petrel_error_message();
+
+	if (!msg[0])
+		msg = petrel_strerror(err);
+	if (target)
+		fprintf(stderr, "petrel: %s: %s\n", target, msg);
+	else
+		fprintf(stderr, "petrel: %s\n", msg);
+	petrel_error_clear();
+}
+
+int petrel_cli_targets(const struct petrel_cli *cli, const struct petrel_target **out, size_t *n)
+{
+	const struct petrel_config *c = &cli->cfg;
+
+	*n = 0;
+	if (cli->argc == 0) {
+		for (size_t i = 0; i < c->ntargets; i++)
+			out[(*n)++] = &c->targets[i];
+		return 0;
+	}
+	for (int i = 0; i < cli->argc; i++) {
+		if (cli->argv[i][0] == '-')
+			return petrel_fail(-PETREL_EUSAGE, "unknown option '%s'", cli->argv[i]);
+		if (!(out[*n] = petrel_config_target(c, cli->argv[i])))
+			return petrel_fail(-PETREL_EUSAGE, "no target '%s' in %s", cli->argv[i], c->path);
+		for (size_t j = 0; j < *n; j++)
+			if (out[j] == out[*n])
+				goto dup;
+		(*n)++;
+dup:		;
+	}
+	return 0;
+}
+
+int petrel_run_begin(struct petrel_cli *cli, struct petrel_run *run)
+{
+	int r = -ENOMEM;
+
+	run->n = 0;
+	run->ts = calloc(cli->cfg.ntargets + 1, sizeof(*run->ts));
+	if (run->ts && (r = petrel_cli_targets(cli, run->ts, &run->n)) == 0 &&
+	    (r = petrel_engine_open(&run->e, &cli->cfg)) == 0)
+		return 0;
+	petrel_cli_error(NULL, r);
+	free(run->ts);
+	run->ts = NULL;
+	return petrel_exit_status(r);
+}
+
+void petrel_run_end(struct petrel_run *run)
+{
+	petrel_engine_close(&run->e);
+	free(run->ts);
+	run->ts = NULL;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct petrel_cli *);
+} commands[] = {
+	{ "check", petrel_cmd_check },
+	{ "fetch", petrel_cmd_fetch },
+	{ "status", petrel_cmd_status },
+	{ "fsck", petrel_cmd_fsck },
+};
+
+/* Takes the global options out of argv wherever they stand; the rest stays in order. */
+static int global_options(struct petrel_cli *cli, int argc, char **argv, int *help, int *version)
+{
+	int n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+			if (++i == argc)
+				return petrel_fail(-PETREL_EUSAGE, "%s needs a file", a);
+			cli->config_path = argv[i];
+		} else if (!strncmp(a, "--config=", 9)) {
+			cli->config_path = a + 9;
+		} else if (!strcmp(a, "--json")) {
+			cli->json = 1;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			petrel_log_level = PETREL_LOG_ERROR;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			petrel_log_level = PETREL_LOG_DEBUG;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			*help = 1;
+		} else if (!strcmp(a, "--version")) {
+			*version = 1;
+		} else {
+			argv[++n] = argv[i];
+		}
+	}
+	cli->argc = n;
+	cli->argv = argv + 1;
+	return 0;
+}
+
+static int dispatch(struct petrel_cli *cli)
+{
+	const char *name = cli->argv[0];
+	int r;
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(name, commands[i].name))
+			continue;
+		if ((r = petrel_config_load(&cli->cfg, cli->config_path)) < 0) {
+			petrel_cli_error(NULL, r);
+			return PETREL_EXIT_USAGE;
+		}
+		cli->argc--;
+		cli->argv++;
+		r = commands[i].fn(cli);
+		petrel_config_release(&cli->cfg);
+		return r;
+	}
+	fprintf(stderr, "petrel: unknown command '%s' (see petrel --help)\n", name);
+	return PETREL_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	struct petrel_cli cli = { 0 };
+	int help = 0, version = 0, r;
+
+	if ((r = global_options(&cli, argc, argv, &help, &version)) < 0) {
+		petrel_cli_error(NULL, r);
+		return PETREL_EXIT_USAGE;
+	}
+	if (version) {
+		printf("petrel %s\n", PETREL_VERSION);
+		return 0;
+	}
+	if (help || cli.argc == 0 || !strcmp(cli.argv[0], "help")) {
+		fputs(usage, help || cli.argc ? stdout : stderr);
+		return help || cli.argc ? 0 : PETREL_EXIT_USAGE;
+	}
+	if (petrel_fault_init() < 0) {
+		fprintf(stderr, "petrel: PETREL_FAULT: expected 'write:N,fsync:N,rename:N'\n");
+		return PETREL_EXIT_USAGE;
+	}
+	if (!cli.config_path)
+		cli.config_path = getenv("PETREL_CONFIG");
+	if (!cli.config_path || !*cli.config_path)
+		cli.config_path = "/etc/petrel/petrel.conf";
+	return dispatch(&cli);
+}

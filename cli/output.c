@@ -1,0 +1,83 @@
+/* Builds and versions as JSON and short text. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "output.h"
+
+static json_t *time_or_null(int64_t t)
+{
+	char buf[32];
+
+	if (t <= 0)
+		return json_null();
+	petrel_format_time(t, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+json_t *petrel_json_build(const struct petrel_build *b)
+{
+	char hex[65];
+
+	petrel_hex(b->sha256, 32, hex);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "job", b->job, "uuid", b->uuid,
+			 "platform", b->platform, "filename", b->filename, "sha256", hex,
+			 "size", (json_int_t)b->size, "finish_time", time_or_null(b->finish_time));
+}
+
+static json_t *keys_array(const char *keyids)
+{
+	json_t *a = json_array();
+	const char *p = keyids;
+
+	while (a && *p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		json_array_append_new(a, json_stringn(p, n));
+		p += n + (end ? 1 : 0);
+	}
+	return a;
+}
+
+json_t *petrel_json_version(const struct petrel_version *v)
+{
+	json_t *o = petrel_json_build(&v->build);
+	json_t *trust = json_pack("{s:s, s:o, s:[], s:b}", "mode", v->trust, "keys",
+				  keys_array(v->keyids), "rebuilders", "weak",
+				  !strcmp(v->trust, "server"));
+
+	if (!o || !trust) {
+		json_decref(o);
+		json_decref(trust);
+		return NULL;
+	}
+	json_object_set_new(o, "generation", json_null());
+	json_object_set_new(o, "deployed_at", json_null());
+	json_object_set_new(o, "verified_at", time_or_null(v->verified_at));
+	json_object_set_new(o, "timestamp", time_or_null(v->timestamp));
+	json_object_set_new(o, "trusted_comment", json_string(v->trusted_comment));
+	json_object_set_new(o, "url", json_string(v->url));
+	json_object_set_new(o, "trust", trust);
+	return o;
+}
+
+int petrel_json_print(json_t *root)
+{
+	int r = 0;
+
+	if (!root || json_dumpf(root, stdout, JSON_COMPACT) < 0 || fputc('\n', stdout) == EOF)
+		r = -EIO;
+	json_decref(root);
+	return r;
+}
+
+void petrel_short_hash(const uint8_t sha256[32], char out[13])
+{
+	char hex[65];
+
+	petrel_hex(sha256, 32, hex);
+	memcpy(out, hex, 12);
+	out[12] = '\0';
+}

@@ -1,0 +1,20 @@
+/* Shared pieces of command output: builds and versions as text and JSON. */
+#ifndef PETREL_OUTPUT_H
+#define PETREL_OUTPUT_H
+
+#include <jansson.h>
+
+#include "common/build.h"
+#include "store/store.h"
+
+/* {"job","uuid","platform","filename","sha256","size","finish_time"} */
+json_t *petrel_json_build(const struct petrel_build *b);
+/* VERSION of DESIGN.md: generation (null here), sha256, job, uuid, size, deployed_at,
+ * trust {mode, keys, rebuilders}, plus filename, platform, verified_at, url. */
+json_t *petrel_json_version(const struct petrel_version *v);
+/* Prints root to stdout, one line, and frees it. 0 or -EIO. */
+int petrel_json_print(json_t *root);
+/* "ab12cd34ef56" — the first 12 hex digits, for one-line text output. */
+void petrel_short_hash(const uint8_t sha256[32], char out[13]);
+
+#endif

@@ -1,0 +1,252 @@
+/* File-system helpers: the durability recipe, written once, with injectable faults. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fs.h"
+#include "util.h"
+
+/* Fault injection: the N-th call of a kind fails with EIO (0 = never). */
+static struct { unsigned long fail_at, calls; } faults[3];
+enum { F_WRITE, F_FSYNC, F_RENAME };
+
+static int fault(int kind)
+{
+	if (faults[kind].fail_at && ++faults[kind].calls == faults[kind].fail_at) {
+		errno = EIO;
+		return 1;
+	}
+	return 0;
+}
+
+static ssize_t sys_write(int fd, const void *buf, size_t n)
+{
+	return fault(F_WRITE) ? -1 : write(fd, buf, n);
+}
+
+static int sys_fsync(int fd)
+{
+	return fault(F_FSYNC) ? -1 : fsync(fd);
+}
+
+static int sys_rename(const char *from, const char *to)
+{
+	return fault(F_RENAME) ? -1 : rename(from, to);
+}
+
+struct petrel_sysops petrel_sys = { sys_write, sys_fsync, sys_rename };
+
+int petrel_fault_init(void)
+{
+	static const char *const kinds[] = { "write", "fsync", "rename" };
+	const char *env = getenv("PETREL_FAULT");
+	char spec[256], *item, *save = NULL;
+
+	if (!env || !*env)
+		return 0;
+	if (petrel_strlcpy(spec, env, sizeof(spec)) < 0)
+		return -EINVAL;
+	for (item = strtok_r(spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(item, ':');
+		uint64_t n;
+		size_t k;
+
+		if (!colon)
+			return -EINVAL;
+		*colon = '\0';
+		if (petrel_parse_u64(colon + 1, &n) < 0)
+			return -EINVAL;
+		for (k = 0; k < PETREL_ARRAY_SIZE(kinds) && strcmp(kinds[k], item); k++)
+			;
+		if (k == PETREL_ARRAY_SIZE(kinds))
+			return -EINVAL;
+		faults[k].fail_at = n;
+	}
+	return 0;
+}
+
+int petrel_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = petrel_sys.write(fd, c, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int petrel_fsync(int fd)
+{
+	while (petrel_sys.fsync(fd) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+int petrel_close(int fd)
+{
+	if (close(fd) < 0 && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+int petrel_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = petrel_fsync(fd);
+	close(fd);
+	return r;
+}
+
+int petrel_dirname(const char *path, char *out, size_t n)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return petrel_strlcpy(out, ".", n);
+	if (slash == path)
+		return petrel_strlcpy(out, "/", n);
+	if ((size_t)(slash - path) >= n)
+		return -PETREL_ETOOBIG;
+	memcpy(out, path, (size_t)(slash - path));
+	out[slash - path] = '\0';
+	return 0;
+}
+
+int petrel_mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	char *p;
+	int r;
+
+	if ((r = petrel_strlcpy(buf, path, sizeof(buf))) < 0)
+		return r;
+	for (p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	return 0;
+}
+
+/* Writes data to a fresh temp file beside path; returns its fd, name in tmp. */
+static int write_temp(const char *path, const void *data, size_t n, mode_t mode,
+		      char *tmp, size_t tmpsize)
+{
+	int fd, r;
+
+	if ((r = petrel_snprintf(tmp, tmpsize, "%s.petrel-XXXXXX", path)) < 0)
+		return r;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if ((r = petrel_write_all(fd, data, n)) < 0 ||
+	    (fchmod(fd, mode) < 0 && (r = -errno)) ||
+	    (r = petrel_fsync(fd)) < 0) {
+		close(fd);
+		unlink(tmp);
+		return r;
+	}
+	return fd;
+}
+
+int petrel_atomic_write(const char *path, const void *data, size_t n, mode_t mode)
+{
+	char tmp[4096], dir[4096];
+	int fd, r;
+
+	if ((r = petrel_dirname(path, dir, sizeof(dir))) < 0)
+		return r;
+	fd = write_temp(path, data, n, mode, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	if ((r = petrel_close(fd)) < 0)
+		goto fail;
+	if (petrel_sys.rename(tmp, path) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	return petrel_fsync_dir(dir);
+fail:
+	unlink(tmp);
+	return r;
+}
+
+int petrel_read_file(const char *path, size_t max, char **out, size_t *outlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if ((size_t)st.st_size > max) {
+		r = -PETREL_ETOOBIG;
+		goto out;
+	}
+	buf = malloc(max + 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, max + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			r = -PETREL_ETOOBIG;
+			goto out;
+		}
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}

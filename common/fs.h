@@ -1,0 +1,49 @@
+/* File-system helpers with the durability recipe written down once. */
+#ifndef PETREL_FS_H
+#define PETREL_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * The syscalls that matter for durability go through this table so tests can fail
+ * them. PETREL_FAULT="write:N,fsync:N,rename:N" in the environment makes the N-th
+ * call (1-based, counted per kind) fail with EIO; see petrel_fault_init().
+ */
+struct petrel_sysops {
+	ssize_t (*write)(int fd, const void *buf, size_t n);
+	int (*fsync)(int fd);
+	int (*rename)(const char *from, const char *to);
+};
+extern struct petrel_sysops petrel_sys;
+
+/* Reads PETREL_FAULT and arms the fault table. 0 or -EINVAL for a bad value. */
+int petrel_fault_init(void);
+
+/* Writes all n bytes (retrying short writes and EINTR). 0 or -errno. */
+int petrel_write_all(int fd, const void *p, size_t n);
+/* fsync(2) through the ops table. 0 or -errno. */
+int petrel_fsync(int fd);
+/* Opens dir and fsyncs it, so a rename or create inside it is durable. 0 or -errno. */
+int petrel_fsync_dir(const char *dir);
+/* Parent directory of path into out (size n). 0 or -PETREL_ETOOBIG. */
+int petrel_dirname(const char *path, char *out, size_t n);
+/* mkdir -p with mode for created components. 0 or -errno. */
+int petrel_mkdir_p(const char *path, mode_t mode);
+/* close(2) that reports failure (a close is a write that can fail). 0 or -errno. */
+int petrel_close(int fd);
+
+/*
+ * The atomic-replace recipe: create a temp file beside path with O_EXCL|O_CLOEXEC,
+ * write, fchmod to mode, fsync, rename over path, fsync the directory. A reader of
+ * path sees the old complete file or the new one, never anything else. On failure
+ * the temp file is removed and path is untouched. 0 or -errno.
+ */
+int petrel_atomic_write(const char *path, const void *data, size_t n, mode_t mode);
+
+/* Reads a whole regular file of at most max bytes into *out (NUL-terminated,
+ * caller frees). O_NOFOLLOW not used: config and key paths may be symlinks.
+ * 0, -errno, or -PETREL_ETOOBIG. */
+int petrel_read_file(const char *path, size_t max, char **out, size_t *outlen);
+
+#endif

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs every Debian package petrel's build, tests, demo and benchmark need.
+# Idempotent: does nothing (and needs no network) when all are present.
+set -eu
+
+PKGS="gcc make pkg-config
+libcurl4-openssl-dev libsodium-dev libssl-dev libarchive-dev libsqlite3-dev
+libjansson-dev libinih-dev libcmocka-dev
+minisign nginx-light curl sqlite3 python3 perl"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,284 @@
+/* The fetch transaction: resolve, gather signatures, stream and hash, verify, store. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "engine.h"
+#include "fetcher/builderweb.h"
+#include "sigs.h"
+#include "verify/digest.h"
+
+int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg)
+{
+	int r;
+
+	memset(e, 0, sizeof(*e));
+	e->cfg = cfg;
+	if ((r = petrel_store_open(&e->store, cfg->state_dir)) < 0)
+		return r;
+	if ((r = petrel_http_new(&e->http, &cfg->limits)) < 0) {
+		petrel_store_close(&e->store);
+		return r;
+	}
+	petrel_http_set_progress(e->http, petrel_log_level >= PETREL_LOG_INFO);
+	return 0;
+}
+
+void petrel_engine_close(struct petrel_engine *e)
+{
+	petrel_http_free(e->http);
+	e->http = NULL;
+	petrel_store_close(&e->store);
+}
+
+int petrel_resolve(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+		   struct petrel_build *out)
+{
+	const char *srv = t->server->url;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	petrel_strlcpy(out->job, t->job, sizeof(out->job));
+	if (uuid) {
+		if (!petrel_uuid_valid(uuid))
+			return petrel_fail(-PETREL_EUSAGE, "'%s' is not a build uuid", uuid);
+		petrel_strlcpy(out->uuid, uuid, sizeof(out->uuid));
+	} else if ((r = petrel_bw_latest(e->http, srv, t->job, t->platform, out->uuid)) < 0) {
+		return r;
+	}
+	if ((r = petrel_bw_job_binary(e->http, srv, t->platform, out)) < 0 ||
+	    (r = petrel_bw_build_record(e->http, srv, out)) < 0)
+		return r;
+	if (t->platform[0] && strcmp(t->platform, out->platform))
+		return petrel_fail(-PETREL_EMALFORMED, "%s/job/%s/build/%s: platform '%s', asked for '%s'",
+				   srv, t->job, out->uuid, out->platform, t->platform);
+	return 0;
+}
+
+/* A build offered as newest must not be older than the newest ever verified. */
+static int rollback_check(struct petrel_engine *e, const struct petrel_target *t,
+			  const struct petrel_build *b, int64_t ts)
+{
+	char when[32], mark[32];
+	int64_t hw = 0;
+	int r;
+
+	if ((r = petrel_store_high_water(&e->store, t->name, &hw)) < 0)
+		return r;
+	if (ts >= hw)
+		return 0;
+	petrel_format_time(ts, when, sizeof(when));
+	petrel_format_time(hw, mark, sizeof(mark));
+	return petrel_fail(-PETREL_EROLLBACK, "server offers build %s from %s as newest, but a build "
+			   "from %s was already verified (rollback refused)", b->uuid, when, mark);
+}
+
+int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
+			struct petrel_check *out)
+{
+	struct petrel_version v;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = petrel_resolve(e, t, NULL, &out->remote)) < 0)
+		return r;
+	r = petrel_store_find_version(&e->store, t->name, out->remote.sha256, &v);
+	if (r < 0 && r != -PETREL_ENOTFOUND)
+		return r;
+	out->in_store = r == 0;
+	petrel_error_clear();
+	if (!out->in_store && (r = rollback_check(e, t, &out->remote, out->remote.finish_time)) < 0)
+		return r;
+	/* Nothing is deployed until generations exist: every target has an update. */
+	out->have_deployed = 0;
+	out->update = !out->have_deployed ||
+		      memcmp(out->deployed.build.sha256, out->remote.sha256, 32) != 0;
+	return 0;
+}
+
+/* The download in progress: where bytes go and what hashes them. */
+struct download {
+	int fd;
+	char tmppath[PATH_MAX];
+	struct petrel_digest *dg;
+	struct petrel_sigset *sigs;
+};
+
+static int sink(void *ctx, const void *p, size_t n)
+{
+	struct download *d = ctx;
+	int r;
+
+	if ((r = petrel_digest_update(d->dg, p, n)) < 0 ||
+	    (r = petrel_sigset_update(d->sigs, p, n)) < 0)
+		return r;
+	if ((r = petrel_write_all(d->fd, p, n)) < 0)
+		return petrel_fail(r, "writing %s: %s", d->tmppath, strerror(-r));
+	return 0;
+}
+
+/* Streams the local blob through the digests (the store had the bytes already). */
+static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], struct download *d)
+{
+	char path[PATH_MAX], buf[256 * 1024];
+	int fd, r = 0;
+	ssize_t n;
+
+	if ((r = petrel_store_blob_path(&e->store, sha256, path, sizeof(path))) < 0)
+		return r;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return petrel_fail(-errno, "%s: %s", path, strerror(errno));
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if ((r = petrel_digest_update(d->dg, buf, (size_t)n)) < 0 ||
+		    (r = petrel_sigset_update(d->sigs, buf, (size_t)n)) < 0)
+			break;
+	}
+	if (n < 0)
+		r = petrel_fail(-errno, "%s: %s", path, strerror(errno));
+	close(fd);
+	return r;
+}
+
+static int check_hash(const struct petrel_build *b, const uint8_t got[32], const char *url)
+{
+	char want[65], have[65];
+
+	if (!memcmp(b->sha256, got, 32))
+		return 0;
+	petrel_hex(b->sha256, 32, want);
+	petrel_hex(got, 32, have);
+	return petrel_fail(-PETREL_EHASH, "sha256 mismatch for %s: expected %s, got %s", url, want, have);
+}
+
+/* Gets the bytes (from the store or the server) through the digests into d. */
+static int obtain(struct petrel_engine *e, const struct petrel_target *t,
+		  const struct petrel_build *b, struct download *d, int have_blob,
+		  char *url, size_t n)
+{
+	int r;
+
+	if (have_blob) {
+		petrel_store_blob_path(&e->store, b->sha256, url, n);
+		return hash_blob(e, b->sha256, d);
+	}
+	if ((r = petrel_store_tmpfile(&e->store, &d->fd, d->tmppath, sizeof(d->tmppath))) < 0)
+		return petrel_fail(r, "creating a file in %s/tmp: %s", e->store.dir, strerror(-r));
+	petrel_log_debug("downloading %s %s (%llu bytes)", b->job, b->uuid,
+			 (unsigned long long)b->size);
+	return petrel_bw_download(e->http, t->server->url, b, sink, d, url, n);
+}
+
+static void fill_version(struct petrel_version *v, const struct petrel_target *t,
+			 const struct petrel_build *b, const struct petrel_evidence *ev,
+			 const char *url)
+{
+	size_t i;
+
+	memset(v, 0, sizeof(*v));
+	petrel_strlcpy(v->target, t->name, sizeof(v->target));
+	v->build = *b;
+	petrel_strlcpy(v->trust, t->trust == PETREL_TRUST_SIGNED ? "signed" : "server",
+		       sizeof(v->trust));
+	for (i = 0; i < ev->nkeys; i++) {
+		char id[17];
+
+		petrel_keyid_str(ev->keyids[i], id);
+		if (i)
+			strncat(v->keyids, ",", sizeof(v->keyids) - strlen(v->keyids) - 1);
+		strncat(v->keyids, id, sizeof(v->keyids) - strlen(v->keyids) - 1);
+	}
+	petrel_strlcpy(v->trusted_comment, ev->trusted, sizeof(v->trusted_comment));
+	v->timestamp = ev->has_timestamp ? ev->timestamp : b->finish_time;
+	v->verified_at = (int64_t)time(NULL);
+	petrel_strlcpy(v->url, url, sizeof(v->url));
+}
+
+/* Everything after the bytes arrived: hash, signatures, policy, rollback, commit. */
+static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
+			const struct petrel_build *b, struct download *d, const char *url,
+			int newest, struct petrel_version *out)
+{
+	struct petrel_evidence ev;
+	uint8_t sha[32], b2[64];
+	int r;
+
+	if ((r = petrel_digest_final(d->dg, sha, b2)) < 0 ||
+	    (r = check_hash(b, sha, url)) < 0 ||
+	    (r = petrel_sigset_verify(d->sigs, b2, &ev)) < 0)
+		return r;
+	fill_version(out, t, b, &ev, url);
+	if (newest && (r = rollback_check(e, t, b, out->timestamp)) < 0)
+		return r;
+	if (d->fd >= 0) {
+		r = petrel_store_commit_blob(&e->store, d->fd, d->tmppath, b->sha256);
+		d->fd = -1;
+		if (r < 0)
+			return petrel_fail(r, "storing %s: %s", url, petrel_strerror(r));
+	}
+	return petrel_store_add_version(&e->store, out);
+}
+
+static int fetch_build(struct petrel_engine *e, const struct petrel_target *t,
+		       const struct petrel_build *b, int newest, struct petrel_version *out)
+{
+	struct petrel_sigset sigs;
+	struct download d = { .fd = -1 };
+	char url[PETREL_URL_MAX + 1];
+	int r, have_blob;
+
+	if ((r = petrel_sigset_init(&sigs, t)) < 0)
+		return r;
+	d.sigs = &sigs;
+	if ((r = petrel_sigset_gather(&sigs, e->http, t->server->url, b)) < 0)
+		goto out;
+	if ((r = petrel_digest_new(&d.dg, PETREL_DIGEST_SHA256 |
+				   (petrel_sigset_needs_blake2b(&sigs) ? PETREL_DIGEST_BLAKE2B : 0))) < 0)
+		goto out;
+	if ((have_blob = petrel_store_has_blob(&e->store, b->sha256)) < 0) {
+		r = have_blob;
+		goto out;
+	}
+	if ((r = obtain(e, t, b, &d, have_blob, url, sizeof(url))) < 0)
+		goto out;
+	r = accept_build(e, t, b, &d, url, newest, out);
+out:
+	if (d.fd >= 0) {
+		close(d.fd);
+		unlink(d.tmppath);
+	}
+	petrel_digest_free(d.dg);
+	petrel_sigset_release(&sigs);
+	return r;
+}
+
+int petrel_fetch_target(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+			struct petrel_version *out, int *already)
+{
+	struct petrel_build b;
+	int r;
+
+	*already = 0;
+	if ((r = petrel_resolve(e, t, uuid, &b)) < 0)
+		return r;
+	r = petrel_store_find_version(&e->store, t->name, b.sha256, out);
+	if (r == 0) {
+		*already = 1;
+		return 0;
+	}
+	if (r != -PETREL_ENOTFOUND)
+		return r;
+	petrel_error_clear();
+	/* Unsigned builds are ordered by finish time: refuse a replay before downloading.
+	 * Signed ones are ordered by their verified timestamp, checked after verification. */
+	if (!uuid && t->trust == PETREL_TRUST_SERVER &&
+	    (r = rollback_check(e, t, &b, b.finish_time)) < 0)
+		return r;
+	return fetch_build(e, t, &b, !uuid, out);
+}

@@ -1,0 +1,264 @@
+/* Signature evidence for one build: fetched before the bytes, verified after. */
+#include <errno.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "fetcher/builderweb.h"
+#include "sigs.h"
+
+int petrel_sigset_init(struct petrel_sigset *s, const struct petrel_target *t)
+{
+	size_t i;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->t = t;
+	for (i = 0; i < t->nkeys; i++) {
+		if ((r = petrel_pubkey_load(t->keys[i], &s->keys[i])) < 0) {
+			if (!petrel_error_message()[0])
+				petrel_fail(r, "%s", petrel_strerror(r));
+			petrel_error_prefix("public key %s: ", t->keys[i]);
+			return -PETREL_ECONFIG;
+		}
+	}
+	s->nkeys = t->nkeys;
+	return 0;
+}
+
+void petrel_sigset_release(struct petrel_sigset *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->ncands; i++)
+		petrel_legacy_free(s->cands[i].legacy);
+	s->ncands = 0;
+}
+
+/* Appends the value of one {placeholder} to out. */
+static int placeholder(const char *name, size_t len, const char *server,
+		       const struct petrel_build *b, struct petrel_buf *out)
+{
+	char hex[65], url[PETREL_URL_MAX + 1];
+	int r;
+
+	if (len == 3 && !strncmp(name, "job", 3))
+		return petrel_buf_append(out, b->job, strlen(b->job));
+	if (len == 4 && !strncmp(name, "uuid", 4))
+		return petrel_buf_append(out, b->uuid, strlen(b->uuid));
+	if (len == 8 && !strncmp(name, "filename", 8))
+		return petrel_buf_append(out, b->filename, strlen(b->filename));
+	if (len == 6 && !strncmp(name, "sha256", 6)) {
+		petrel_hex(b->sha256, 32, hex);
+		return petrel_buf_append(out, hex, 64);
+	}
+	if (len == 3 && !strncmp(name, "url", 3)) {
+		if ((r = petrel_bw_file_url(server, b, url, sizeof(url))) < 0)
+			return r;
+		return petrel_buf_append(out, url, strlen(url));
+	}
+	return -EINVAL;
+}
+
+int petrel_sigurl_expand(const char *tmpl, const char *server, const struct petrel_build *b,
+			 char *out, size_t n)
+{
+	struct petrel_buf buf;
+	const char *p = tmpl;
+	int r = 0;
+
+	petrel_buf_init(&buf, n - 1);
+	while (*p && r == 0) {
+		const char *close = *p == '{' ? strchr(p, '}') : NULL;
+
+		if (close) {
+			r = placeholder(p + 1, (size_t)(close - p - 1), server, b, &buf);
+			p = close + 1;
+		} else {
+			r = petrel_buf_append(&buf, p++, 1);
+		}
+	}
+	if (r == 0)
+		r = petrel_strlcpy(out, buf.data ? buf.data : "", n);
+	petrel_buf_release(&buf);
+	if (r < 0)
+		return petrel_fail(-PETREL_ECONFIG, "signature URL template '%s' does not expand", tmpl);
+	return 0;
+}
+
+/* Keeps the first refusal and its message; the pending message is then cleared. */
+static void remember(struct petrel_sigset *s, int err)
+{
+	if (!s->first_err) {
+		s->first_err = err;
+		petrel_strlcpy(s->first_msg, petrel_error_message(), sizeof(s->first_msg));
+	}
+	petrel_error_clear();
+}
+
+static const struct petrel_pubkey *find_key(const struct petrel_sigset *s, const uint8_t id[8])
+{
+	size_t i;
+
+	for (i = 0; i < s->nkeys; i++)
+		if (!memcmp(s->keys[i].keyid, id, 8))
+			return &s->keys[i];
+	return NULL;
+}
+
+/* Parses one fetched signature and keeps it if it may count. */
+static int consider(struct petrel_sigset *s, const struct petrel_buf *body, const char *url,
+		    const struct petrel_build *b)
+{
+	struct petrel_sigcand *c = &s->cands[s->ncands];
+	char id[17];
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if ((r = petrel_sig_parse(body->data ? body->data : "", body->len, &c->sig)) < 0) {
+		petrel_error_prefix("%s: ", url);
+		return r;
+	}
+	c->key = find_key(s, c->sig.keyid);
+	if (!c->key) {
+		petrel_keyid_str(c->sig.keyid, id);
+		return petrel_fail(-PETREL_ESIG_UNTRUSTED, "%s: signed by unknown key %s", url, id);
+	}
+	if ((r = petrel_tcomment_parse(c->sig.trusted, &c->tc)) < 0 ||
+	    (r = petrel_tcomment_bind(&c->tc, b, s->t->bind)) < 0) {
+		petrel_error_prefix("%s: ", url);
+		return r;
+	}
+	if (c->sig.alg[1] == 'd') {
+		if (!s->t->legacy_signatures)
+			return petrel_fail(-PETREL_ESIG_INVALID, "%s: legacy signature (Ed) refused; "
+					   "set legacy_signatures = yes to accept", url);
+		if ((r = petrel_legacy_new(&c->legacy, &c->sig, c->key)) < 0)
+			return r;
+	}
+	petrel_strlcpy(c->url, url, sizeof(c->url));
+	s->ncands++;
+	return 0;
+}
+
+/* Distinct key ids among candidates. */
+static size_t distinct_keys(const struct petrel_sigset *s)
+{
+	struct petrel_evidence ev;
+	size_t i;
+
+	memset(&ev, 0, sizeof(ev));
+	for (i = 0; i < s->ncands; i++)
+		petrel_evidence_add_key(&ev, s->cands[i].key->keyid);
+	return ev.nkeys;
+}
+
+/* The refusal when too few signatures can count: the most specific reason wins. */
+static int shortfall(struct petrel_sigset *s, size_t have)
+{
+	if (s->first_err) {
+		petrel_error_clear();
+		return petrel_fail(s->first_err, "%s", s->first_msg);
+	}
+	if (have == 0)
+		return petrel_fail(-PETREL_ESIG_MISSING, "no signature found (%zu URL%s answered 404)",
+				   s->nmissing, s->nmissing == 1 ? "" : "s");
+	return petrel_fail(-PETREL_ETHRESHOLD, "%zu of %u required signatures", have,
+			   s->t->threshold);
+}
+
+int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const char *server,
+			 const struct petrel_build *b)
+{
+	struct petrel_buf body;
+	char url[PETREL_URL_MAX + 1];
+	size_t i;
+	int r = 0;
+
+	petrel_buf_init(&body, PETREL_SIG_FILE_MAX);
+	for (i = 0; i < s->t->nsigurls && r == 0; i++) {
+		if ((r = petrel_sigurl_expand(s->t->sigurls[i], server, b, url, sizeof(url))) < 0)
+			break;
+		petrel_buf_reset(&body);
+		r = petrel_fetch_small(h, url, &body);
+		if (r == -PETREL_ENOTFOUND) {
+			s->nmissing++;
+			petrel_error_clear();
+			r = 0;
+			continue;
+		}
+		if (r == -PETREL_ETOOBIG)
+			r = petrel_fail(-PETREL_ESIG_FORMAT, "%s: signature exceeds %d bytes", url,
+					PETREL_SIG_FILE_MAX);
+		if (r == 0 && (r = consider(s, &body, url, b)) < 0 && r != -ENOMEM) {
+			remember(s, r);
+			r = 0;
+		}
+	}
+	petrel_buf_release(&body);
+	if (r < 0 || s->t->trust != PETREL_TRUST_SIGNED)
+		return r;
+	i = distinct_keys(s);
+	return i < s->t->threshold ? shortfall(s, i) : 0;
+}
+
+int petrel_sigset_needs_blake2b(const struct petrel_sigset *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->ncands; i++)
+		if (s->cands[i].sig.alg[1] == 'D')
+			return 1;
+	return 0;
+}
+
+int petrel_sigset_update(struct petrel_sigset *s, const void *p, size_t n)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < s->ncands; i++)
+		if (s->cands[i].legacy && (r = petrel_legacy_update(s->cands[i].legacy, p, n)) < 0)
+			return r;
+	return 0;
+}
+
+/* Records what a verified candidate contributes to the evidence. */
+static int credit(struct petrel_evidence *ev, const struct petrel_sigcand *c)
+{
+	if (ev->nkeys == 0) {
+		petrel_strlcpy(ev->trusted, c->sig.trusted, sizeof(ev->trusted));
+		if (c->tc.has_timestamp) {
+			ev->has_timestamp = 1;
+			ev->timestamp = c->tc.timestamp;
+		}
+	}
+	return petrel_evidence_add_key(ev, c->key->keyid);
+}
+
+int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
+			 struct petrel_evidence *ev)
+{
+	size_t i;
+	int r;
+
+	memset(ev, 0, sizeof(*ev));
+	for (i = 0; i < s->ncands; i++) {
+		struct petrel_sigcand *c = &s->cands[i];
+
+		r = petrel_sig_verify(&c->sig, c->key, blake2b, c->legacy, s->t->legacy_signatures);
+		if (r < 0) {
+			petrel_error_prefix("%s: ", c->url);
+			remember(s, r);
+			continue;
+		}
+		if ((r = credit(ev, c)) < 0)
+			return r;
+	}
+	if (s->t->trust != PETREL_TRUST_SIGNED)
+		return 0;
+	if (ev->nkeys < s->t->threshold)
+		return shortfall(s, ev->nkeys);
+	return petrel_policy_decide(s->t->trust, s->t->threshold, ev);
+}

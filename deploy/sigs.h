@@ -1,0 +1,63 @@
+/* Gathering signature evidence for one build: fetch, parse, bind, then verify. */
+#ifndef PETREL_SIGS_H
+#define PETREL_SIGS_H
+
+#include "common/build.h"
+#include "target.h"
+#include "verify/minisign.h"
+#include "verify/policy.h"
+
+struct petrel_http;
+struct petrel_digest;
+
+/* One fetched signature that parsed, names a configured key and binds to the build. */
+struct petrel_sigcand {
+	struct petrel_sig sig;
+	const struct petrel_pubkey *key;	/* borrowed from the set */
+	struct petrel_legacy *legacy;		/* owned; for "Ed" signatures */
+	struct petrel_tcomment tc;
+	char url[PETREL_URL_MAX + 1];
+};
+
+struct petrel_sigset {
+	const struct petrel_target *t;
+	struct petrel_pubkey keys[PETREL_KEYS_MAX];
+	size_t nkeys;
+	struct petrel_sigcand cands[PETREL_SIGURLS_MAX];
+	size_t ncands;
+	size_t nmissing;	/* URLs that answered 404 */
+	int first_err;		/* first refusal among the signatures, with its message saved */
+	char first_msg[1024];
+};
+
+/* Loads t's public keys. Errors are -PETREL_ECONFIG naming the key file. */
+int petrel_sigset_init(struct petrel_sigset *s, const struct petrel_target *t);
+void petrel_sigset_release(struct petrel_sigset *s);
+
+/* Expands a signature URL template for build b fetched from server. */
+int petrel_sigurl_expand(const char *tmpl, const char *server, const struct petrel_build *b,
+			 char *out, size_t n);
+
+/*
+ * Fetches every signature URL of t for b and keeps the candidates that parse, are by a
+ * configured key and whose trusted comment binds to b. For trust = signed, fails
+ * before any download when fewer than threshold distinct keys remain (-PETREL_ESIG_*,
+ * -PETREL_EBINDING or -PETREL_ETHRESHOLD with the most specific message).
+ * Network failures other than 404 are -PETREL_ENET/-PETREL_EHTTP.
+ */
+int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const char *server,
+			 const struct petrel_build *b);
+
+/* 1 if any candidate is a prehashed "ED" signature (needs BLAKE2b of the file). */
+int petrel_sigset_needs_blake2b(const struct petrel_sigset *s);
+/* Feeds file bytes to the legacy candidates. */
+int petrel_sigset_update(struct petrel_sigset *s, const void *p, size_t n);
+
+/*
+ * Verifies the candidates against the file's BLAKE2b-512 and decides with the policy.
+ * ev receives the evidence. 0 or the refusal with its message.
+ */
+int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
+			 struct petrel_evidence *ev);
+
+#endif

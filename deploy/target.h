@@ -1,0 +1,50 @@
+/* Configuration as the engine sees it: servers, targets, limits. cli/ fills it. */
+#ifndef PETREL_TARGET_H
+#define PETREL_TARGET_H
+
+#include <limits.h>
+
+#include "common/build.h"
+#include "fetcher/http.h"
+#include "verify/policy.h"
+
+#define PETREL_SIGURLS_MAX 8	/* signature URL templates per target */
+
+enum petrel_auto { PETREL_AUTO_UPGRADE, PETREL_AUTO_FETCH, PETREL_AUTO_OFF };
+
+struct petrel_server {
+	char name[PETREL_NAME_MAX + 1];
+	char url[PETREL_URL_MAX + 1];	/* without trailing slash */
+};
+
+struct petrel_target {
+	char name[PETREL_NAME_MAX + 1];
+	const struct petrel_server *server;	/* borrowed from the config */
+	char job[PETREL_NAME_MAX + 1];
+	char platform[PETREL_NAME_MAX + 1];	/* "" = any */
+	char path[PATH_MAX];			/* the deployed file */
+	char orchestrator[PATH_MAX];		/* "none" or an executable */
+	char health[PATH_MAX];			/* "" = none */
+	enum petrel_auto autopolicy;
+	enum petrel_trust trust;
+	enum petrel_bind bind;
+	int legacy_signatures;
+	unsigned threshold;
+	unsigned keep;
+	size_t nkeys;
+	char keys[PETREL_KEYS_MAX][PATH_MAX];	/* public key files */
+	size_t nsigurls;
+	char sigurls[PETREL_SIGURLS_MAX][PETREL_URL_MAX + 1];	/* URL templates */
+};
+
+struct petrel_config {
+	char path[PATH_MAX];		/* the file it came from */
+	char state_dir[PATH_MAX];
+	long interval;
+	struct petrel_http_limits limits;
+	size_t nservers, ntargets;
+	struct petrel_server *servers;	/* owned */
+	struct petrel_target *targets;	/* owned */
+};
+
+#endif

@@ -1,0 +1,59 @@
+/* builder-web client: the few routes petrel depends on, parsed strictly. */
+#ifndef PETREL_BUILDERWEB_H
+#define PETREL_BUILDERWEB_H
+
+#include "common/build.h"
+#include "http.h"
+
+#define PETREL_JSON_MAX (8u * 1024 * 1024)	/* any JSON answer (a job lists every distinct binary) */
+#define PETREL_SIG_FILE_MAX 4096		/* a .minisig file */
+
+/*
+ * Newest build of job (optionally on platform): GET /job/J/build/latest[?platform=P],
+ * not following the 307; its Location must be /job/J/build/UUID[/] (relative, or
+ * absolute on any host). Fills uuid. 0, -PETREL_ENOTFOUND (404: no build with a main
+ * binary), -PETREL_EHTTP, -PETREL_EMALFORMED, -PETREL_ENET.
+ */
+int petrel_bw_latest(struct petrel_http *h, const char *server, const char *job,
+		     const char *platform, char uuid[PETREL_UUID_LEN + 1]);
+
+/*
+ * Fills b->filename, b->sha256, b->size from GET /job/J[?platform=P] (JSON), matching
+ * b->uuid among the unordered entries; b->job and b->uuid must be set. A missing
+ * field, a malformed value or a uuid absent from the listing is -PETREL_EMALFORMED.
+ */
+int petrel_bw_job_binary(struct petrel_http *h, const char *server, const char *platform,
+			 struct petrel_build *b);
+
+/*
+ * Fills b->platform, b->start_time, b->finish_time from GET /job/J/build/UUID (JSON).
+ * The answer's job and uuid must match b's; main_binary must be true; finish_time
+ * must be RFC 3339. Otherwise -PETREL_EMALFORMED.
+ */
+int petrel_bw_build_record(struct petrel_http *h, const char *server, struct petrel_build *b);
+
+/* URL of the build's main-binary redirect and of the file it redirects to. */
+int petrel_bw_binary_url(const char *server, const struct petrel_build *b, char *out, size_t n);
+int petrel_bw_file_url(const char *server, const struct petrel_build *b, char *out, size_t n);
+
+/*
+ * Streams the main binary to sink: GET /job/J/build/UUID/main-binary, following at
+ * most 5 redirects. Content-Length must equal b->size (checked before the body), the
+ * body may not exceed it, an ETag must decode to b->sha256 (-PETREL_EHASH). On
+ * success final_url (size n) holds the artifact's URL after redirects.
+ */
+int petrel_bw_download(struct petrel_http *h, const char *server, const struct petrel_build *b,
+		       petrel_http_sink sink, void *ctx, char *final_url, size_t n);
+
+/*
+ * Fetches a small text (a signature file) of at most PETREL_SIG_FILE_MAX bytes into
+ * body. 0 on 200, -PETREL_ENOTFOUND on 404 (a missing signature, not an error),
+ * -PETREL_EHTTP on other statuses, -PETREL_ETOOBIG, -PETREL_ENET.
+ */
+int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf *body);
+
+/* GET /hash?sha256=HEX: fills job and uuid of the build the server names; -PETREL_ENOTFOUND on 404. */
+int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8_t sha256[32],
+			  char job[PETREL_NAME_MAX + 1], char uuid[PETREL_UUID_LEN + 1]);
+
+#endif

@@ -1,0 +1,339 @@
+/* HTTP GET over libcurl: limits, manual redirects, header checks before the body. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "http.h"
+
+struct petrel_http {
+	CURL *curl;
+	struct petrel_http_limits limits;
+	int progress;
+};
+
+/* State of one request/response exchange, shared by the curl callbacks. */
+struct exchange {
+	const struct petrel_http_req *req;
+	struct petrel_http_resp *resp;
+	size_t header_bytes;
+	int err;		/* first error a callback hit; aborts the transfer */
+	char mask[PETREL_URL_MAX + 1];
+};
+
+void petrel_http_limits_default(struct petrel_http_limits *l)
+{
+	l->connect_timeout = 15;
+	l->low_speed_limit = 1000;
+	l->low_speed_time = 30;
+	l->max_time = 0;
+}
+
+int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l)
+{
+	static int global_done;
+	struct petrel_http *h;
+
+	if (!global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return petrel_fail(-PETREL_ENET, "libcurl initialisation failed");
+		global_done = 1;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->curl = curl_easy_init();
+	if (!h->curl) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->limits = *l;
+	*out = h;
+	return 0;
+}
+
+void petrel_http_free(struct petrel_http *h)
+{
+	if (!h)
+		return;
+	curl_easy_cleanup(h->curl);
+	free(h);
+}
+
+void petrel_http_set_progress(struct petrel_http *h, int on)
+{
+	h->progress = on && isatty(STDERR_FILENO);
+}
+
+/* Copies a header value (after "Name:") trimmed of white space into out. */
+static void header_value(const char *p, size_t n, char *out, size_t cap)
+{
+	while (n && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	if (n >= cap)
+		n = cap - 1;	/* callers check sizes where it matters */
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+/* Removes a W/ prefix and surrounding quotes from an ETag in place. */
+static void etag_normalise(char *e)
+{
+	size_t len;
+
+	if (!strncmp(e, "W/", 2))
+		memmove(e, e + 2, strlen(e + 2) + 1);
+	len = strlen(e);
+	if (len >= 2 && e[0] == '"' && e[len - 1] == '"') {
+		memmove(e, e + 1, len - 2);
+		e[len - 2] = '\0';
+	}
+}
+
+static int header_matches(const char *line, size_t n, const char *name, const char **val)
+{
+	size_t len = strlen(name);
+
+	if (n <= len || strncasecmp(line, name, len) || line[len] != ':')
+		return 0;
+	*val = line + len + 1;
+	return 1;
+}
+
+/* At the end of a final response's headers: refuse a wrong Content-Length early. */
+static int headers_done(struct exchange *x)
+{
+	const struct petrel_http_req *rq = x->req;
+	struct petrel_http_resp *rs = x->resp;
+
+	if (rs->status != 200)
+		return 0;
+	if (rq->on_headers) {
+		int r = rq->on_headers(rq->headers_ctx, rs);
+
+		if (r)
+			return r;
+	}
+	if (rq->check_size && rs->has_length && rs->content_length != rq->expected_size)
+		return petrel_fail(-PETREL_ESIZE, "%s: Content-Length %llu differs from expected size %llu",
+				   x->mask, (unsigned long long)rs->content_length,
+				   (unsigned long long)rq->expected_size);
+	return 0;
+}
+
+/* "HTTP/1.1 307 Temporary Redirect": a new response starts (also after 1xx). */
+static void status_line(struct exchange *x, const char *line)
+{
+	struct petrel_http_resp *rs = x->resp;
+	const char *sp = strchr(line, ' ');
+
+	rs->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+	rs->location[0] = rs->etag[0] = '\0';
+	rs->has_length = 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
+{
+	struct exchange *x = ctx;
+	struct petrel_http_resp *rs = x->resp;
+	size_t n = size * nmemb;
+	const char *v;
+	char num[32];
+
+	x->header_bytes += n;
+	if (x->header_bytes > PETREL_HEADER_MAX) {
+		x->err = petrel_fail(-PETREL_ETOOBIG, "%s: headers exceed %d bytes", x->mask,
+				     PETREL_HEADER_MAX);
+		return 0;
+	}
+	if (n >= 5 && !strncmp(p, "HTTP/", 5)) {
+		char line[64];	/* curl's header bytes are not NUL-terminated */
+
+		header_value(p, n, line, sizeof(line));
+		status_line(x, line);
+	} else if (header_matches(p, n, "location", &v)) {
+		header_value(v, n - (size_t)(v - p), rs->location, sizeof(rs->location));
+	} else if (header_matches(p, n, "etag", &v)) {
+		header_value(v, n - (size_t)(v - p), rs->etag, sizeof(rs->etag));
+		etag_normalise(rs->etag);
+	} else if (header_matches(p, n, "content-length", &v)) {
+		header_value(v, n - (size_t)(v - p), num, sizeof(num));
+		rs->has_length = petrel_parse_u64(num, &rs->content_length) == 0;
+	} else if ((n == 2 && p[0] == '\r') || (n == 1 && p[0] == '\n')) {
+		if (rs->status >= 200 && (x->err = headers_done(x)) < 0)
+			return 0;
+	}
+	return n;
+}
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
+{
+	struct exchange *x = ctx;
+	const struct petrel_http_req *rq = x->req;
+	size_t n = size * nmemb;
+	int r;
+
+	if (x->resp->status >= 300 && x->resp->status < 400)
+		return n;	/* redirect bodies are discarded */
+	if (n > rq->max_bytes - x->resp->received) {
+		x->err = petrel_fail(-PETREL_ETOOBIG, "%s: answer exceeds %llu bytes", x->mask,
+				     (unsigned long long)rq->max_bytes);
+		return 0;
+	}
+	x->resp->received += n;
+	if (x->resp->status != 200)
+		return n;	/* error bodies are counted against the cap but not kept */
+	r = rq->sink ? rq->sink(rq->sink_ctx, p, n) : petrel_buf_append(rq->body, p, n);
+	if (r) {
+		x->err = r;
+		return 0;
+	}
+	return n;
+}
+
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ut, curl_off_t un)
+{
+	struct exchange *x = ctx;
+	int width = 40, fill;
+
+	(void)ut, (void)un;
+	if (dltotal <= 0 || x->resp->status != 200)
+		return 0;
+	fill = (int)(dlnow * width / dltotal);
+	fprintf(stderr, "\r[%.*s%*s] %3d%% %lld/%lld MiB", fill,
+		"========================================", width - fill, "",
+		(int)(dlnow * 100 / dltotal), (long long)(dlnow >> 20), (long long)(dltotal >> 20));
+	if (dlnow == dltotal)
+		fputc('\n', stderr);
+	return 0;
+}
+
+static void setup(struct petrel_http *h, struct exchange *x, const char *url,
+		  struct curl_slist *headers)
+{
+	CURL *c = h->curl;
+
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->limits.connect_timeout);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, h->limits.low_speed_limit);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->limits.low_speed_time);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, h->limits.max_time);
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "petrel/0.1");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	if (h->progress && x->req->sink) {
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	}
+}
+
+/* One request without redirects. */
+static int get_once(struct petrel_http *h, const struct petrel_http_req *req,
+		    struct petrel_http_resp *resp, const char *url)
+{
+	struct curl_slist *headers = NULL;
+	struct exchange x = { .req = req, .resp = resp };
+	CURLcode cc;
+
+	petrel_mask_url(url, x.mask, sizeof(x.mask));
+	if (petrel_strlcpy(resp->url, url, sizeof(resp->url)) < 0)
+		return petrel_fail(-PETREL_ETOOBIG, "URL too long: %s", x.mask);
+	resp->status = 0;
+	resp->received = 0;
+	resp->location[0] = resp->etag[0] = '\0';
+	resp->has_length = 0;
+	if (req->accept_json)
+		headers = curl_slist_append(NULL, "Accept: application/json");
+	setup(h, &x, url, headers);
+	cc = curl_easy_perform(h->curl);
+	curl_slist_free_all(headers);
+	if (x.err)
+		return x.err;
+	if (cc != CURLE_OK)
+		return petrel_fail(-PETREL_ENET, "%s: %s", x.mask, curl_easy_strerror(cc));
+	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	return 0;
+}
+
+int petrel_url_resolve(const char *base, const char *ref, char *out, size_t n)
+{
+	CURLU *u = curl_url();
+	char *s = NULL;
+	int r = -PETREL_EMALFORMED;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_URL, ref, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
+		goto out;
+	r = petrel_strlcpy(out, s, n) < 0 ? -PETREL_ETOOBIG : 0;
+out:
+	curl_free(s);
+	curl_url_cleanup(u);
+	return r;
+}
+
+static int is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* Decides the next URL of a redirect chain, refusing what must not be followed. */
+static int next_hop(const struct petrel_http_resp *resp, char *next, size_t n)
+{
+	char mask[PETREL_URL_MAX + 1];
+
+	petrel_mask_url(resp->url, mask, sizeof(mask));
+	if (!resp->location[0])
+		return petrel_fail(-PETREL_EMALFORMED, "%s: redirect %ld without Location", mask,
+				   resp->status);
+	if (petrel_url_resolve(resp->url, resp->location, next, n) < 0)
+		return petrel_fail(-PETREL_EMALFORMED, "%s: bad redirect Location '%s'", mask,
+				   resp->location);
+	if (strncmp(next, "http://", 7) && strncmp(next, "https://", 8))
+		return petrel_fail(-PETREL_EMALFORMED, "%s: redirect to a scheme other than http(s)", mask);
+	if (!strncmp(resp->url, "https://", 8) && !strncmp(next, "http://", 7))
+		return petrel_fail(-PETREL_EMALFORMED, "%s: redirect from https to http refused", mask);
+	return 0;
+}
+
+int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
+		    struct petrel_http_resp *resp)
+{
+	char url[PETREL_URL_MAX + 1], mask[PETREL_URL_MAX + 1];
+	int hops, r;
+
+	if ((r = petrel_strlcpy(url, req->url, sizeof(url))) < 0)
+		return petrel_fail(r, "URL too long");
+	for (hops = 0; ; hops++) {
+		if ((r = get_once(h, req, resp, url)) < 0)
+			return r;
+		if (!req->follow || !is_redirect(resp->status))
+			return 0;
+		if (hops == PETREL_REDIRECTS_MAX) {
+			petrel_mask_url(req->url, mask, sizeof(mask));
+			return petrel_fail(-PETREL_EMALFORMED, "%s: more than %d redirects", mask,
+					   PETREL_REDIRECTS_MAX);
+		}
+		if ((r = next_hop(resp, url, sizeof(url))) < 0)
+			return r;
+	}
+}

@@ -1,0 +1,77 @@
+/* HTTP GET over libcurl with the limits every request to a build server needs. */
+#ifndef PETREL_HTTP_H
+#define PETREL_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/build.h"
+
+#define PETREL_REDIRECTS_MAX 5
+#define PETREL_HEADER_MAX (64 * 1024)	/* all header bytes of one response */
+
+/* Transfer limits; petrel_http_limits_default() fills the defaults. */
+struct petrel_http_limits {
+	long connect_timeout;	/* seconds, default 15 */
+	long low_speed_limit;	/* bytes/s, default 1000 (slow-retrieval attack) ... */
+	long low_speed_time;	/* ... sustained for this many seconds, default 30 */
+	long max_time;		/* whole-transfer cap in seconds, 0 = none (default) */
+};
+void petrel_http_limits_default(struct petrel_http_limits *l);
+
+/* Called with each chunk of the body as it arrives; non-zero return aborts and is
+ * returned from petrel_http_get. */
+typedef int (*petrel_http_sink)(void *ctx, const void *p, size_t n);
+
+struct petrel_http_resp;
+
+struct petrel_http_req {
+	const char *url;
+	int accept_json;		/* send Accept: application/json */
+	int follow;			/* follow up to PETREL_REDIRECTS_MAX redirects, http(s)
+					 * only, never from https to http */
+	uint64_t max_bytes;		/* body cap (endless-data attack) */
+	int check_size;			/* a 200's Content-Length must equal expected_size; */
+	uint64_t expected_size;		/* checked before the body is read */
+	/* Called once a 200's headers are in, before any body byte; non-zero aborts. */
+	int (*on_headers)(void *ctx, const struct petrel_http_resp *resp);
+	void *headers_ctx;
+	petrel_http_sink sink;		/* body consumer; NULL: collect into body */
+	void *sink_ctx;
+	struct petrel_buf *body;	/* borrowed; used when sink is NULL */
+};
+
+struct petrel_http_resp {
+	long status;			/* of the last response */
+	char location[PETREL_URL_MAX + 1];	/* raw Location of the last response, "" if none */
+	char etag[128];			/* ETag with quotes and W/ removed, "" if none */
+	int has_length;
+	uint64_t content_length;
+	char url[PETREL_URL_MAX + 1];	/* URL of the last request (after redirects) */
+	uint64_t received;		/* body bytes of the last response */
+};
+
+struct petrel_http;
+
+/* One handle per process; connections are reused across requests. Borrowed limits are copied. */
+int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l);
+void petrel_http_free(struct petrel_http *h);
+/* Enables a progress bar on stderr for body downloads (when stderr is a terminal). */
+void petrel_http_set_progress(struct petrel_http *h, int on);
+
+/*
+ * Performs the GET. Returns 0 when a response arrived (any status: the caller judges
+ * it), or: -PETREL_ENET (transport; message names URL and curl's reason),
+ * -PETREL_ETOOBIG (body over max_bytes or headers over PETREL_HEADER_MAX),
+ * -PETREL_ESIZE (Content-Length differs from expected_size),
+ * -PETREL_EMALFORMED (bad redirect: loop, too many, missing Location, scheme),
+ * or the sink's error. Messages go through petrel_fail and name the URL.
+ */
+int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
+		    struct petrel_http_resp *resp);
+
+/* Resolves ref (absolute or relative) against base into out. 0 or -PETREL_EMALFORMED. */
+int petrel_url_resolve(const char *base, const char *ref, char *out, size_t n);
+
+#endif

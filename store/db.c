@@ -1,0 +1,264 @@
+/* Opening the state directory: layout, petrel.db pragmas, schema migrations. */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/util.h"
+#include "store/internal.h"
+
+/*
+ * migrations[i] takes the schema from version i to i + 1; each runs in its own
+ * transaction together with the user_version bump. Append only: never edit a
+ * migration that has shipped.
+ */
+static const char *const migrations[] = {
+	/* 1: targets, verified versions, the hash-chained journal. */
+	"CREATE TABLE targets ("
+	"  name TEXT PRIMARY KEY,"
+	"  high_water INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE versions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  target TEXT NOT NULL REFERENCES targets(name),"
+	"  job TEXT NOT NULL,"
+	"  uuid TEXT NOT NULL,"
+	"  platform TEXT NOT NULL DEFAULT '',"
+	"  filename TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  start_time INTEGER NOT NULL DEFAULT 0,"
+	"  finish_time INTEGER NOT NULL DEFAULT 0,"
+	"  trust TEXT NOT NULL,"
+	"  keyids TEXT NOT NULL DEFAULT '',"
+	"  trusted_comment TEXT NOT NULL DEFAULT '',"
+	"  timestamp INTEGER NOT NULL,"
+	"  verified_at INTEGER NOT NULL,"
+	"  url TEXT NOT NULL DEFAULT '',"
+	"  UNIQUE (target, uuid, sha256)"
+	");"
+	"CREATE INDEX versions_by_time ON versions (target, timestamp, id);"
+	"CREATE TABLE journal ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  detail TEXT NOT NULL,"
+	"  prev TEXT NOT NULL,"
+	"  hash TEXT NOT NULL"
+	");",
+};
+
+_Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+int petrel_db_fail(struct sqlite3 *db)
+{
+	return petrel_fail(-PETREL_EDB, "database: %s",
+			   db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+int petrel_db_prepare(struct sqlite3 *db, const char *sql, struct sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+		return petrel_db_fail(db);
+	return 0;
+}
+
+int petrel_db_exec(struct sqlite3 *db, const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return petrel_db_fail(db);
+	return 0;
+}
+
+/* IMMEDIATE: take the write lock up front, so busy_timeout applies here and not
+ * as SQLITE_BUSY halfway through a read-then-write transaction. */
+int petrel_db_begin(struct sqlite3 *db)
+{
+	return petrel_db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int petrel_db_commit(struct sqlite3 *db)
+{
+	return petrel_db_exec(db, "COMMIT");
+}
+
+void petrel_db_rollback(struct sqlite3 *db)
+{
+	if (sqlite3_get_autocommit(db) == 0)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Runs a pragma that answers one row; its first column as text into out (size n). */
+static int pragma_text(struct sqlite3 *db, const char *sql, char *out, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	int r;
+
+	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+		return r;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = petrel_db_fail(db);
+		goto out;
+	}
+	t = sqlite3_column_text(st, 0);
+	if (petrel_strlcpy(out, t ? (const char *)t : "", n) < 0)
+		r = petrel_fail(-PETREL_EDB, "database: unexpected answer to %s", sql);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int user_version(struct sqlite3 *db, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = petrel_db_prepare(db, "PRAGMA user_version", &st)) < 0)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*out = sqlite3_column_int(st, 0);
+	else
+		r = petrel_db_fail(db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Durability and integrity settings; WAL must actually be in effect. */
+static int configure(struct sqlite3 *db)
+{
+	char mode[16];
+	int r;
+
+	if (sqlite3_busy_timeout(db, 5000) != SQLITE_OK)
+		return petrel_db_fail(db);
+	if ((r = pragma_text(db, "PRAGMA journal_mode=WAL", mode, sizeof(mode))) < 0)
+		return r;
+	if (strcmp(mode, "wal") != 0)
+		return petrel_fail(-PETREL_EDB, "database: journal_mode is %s, not wal", mode);
+	if ((r = petrel_db_exec(db, "PRAGMA synchronous=FULL")) < 0)
+		return r;
+	return petrel_db_exec(db, "PRAGMA foreign_keys=ON");
+}
+
+/* Applies migration to (0-based) index i and bumps user_version, atomically. */
+static int migrate_one(struct sqlite3 *db, int i)
+{
+	char sql[64];
+	int r;
+
+	if ((r = petrel_snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", i + 1)) < 0)
+		return r;
+	if ((r = petrel_db_begin(db)) < 0)
+		return r;
+	if ((r = petrel_db_exec(db, migrations[i])) < 0 ||
+	    (r = petrel_db_exec(db, sql)) < 0 ||
+	    (r = petrel_db_commit(db)) < 0) {
+		petrel_db_rollback(db);
+		return r;
+	}
+	return 0;
+}
+
+static int migrate(struct sqlite3 *db)
+{
+	int v = 0, r;
+
+	if ((r = user_version(db, &v)) < 0)
+		return r;
+	if (v > PETREL_SCHEMA_VERSION)
+		return petrel_fail(-PETREL_EDB,
+				   "petrel.db has schema version %d, this petrel knows up to %d",
+				   v, PETREL_SCHEMA_VERSION);
+	for (; v < PETREL_SCHEMA_VERSION; v++) {
+		if ((r = migrate_one(db, v)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* mkdir that accepts an existing directory; *created says whether we made it. */
+static int ensure_dir(const char *path, mode_t mode, int *created)
+{
+	struct stat st;
+
+	*created = 0;
+	if (mkdir(path, mode) == 0) {
+		*created = 1;
+		return 0;
+	}
+	if (errno != EEXIST)
+		return petrel_fail(-errno, "%s: cannot create directory: %s", path, strerror(errno));
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return petrel_fail(-ENOTDIR, "%s: not a directory", path);
+	return 0;
+}
+
+/* Creates sub (relative to dir) and makes its creation durable in parent. */
+static int make_subdir(const char *dir, const char *parent, const char *sub, mode_t mode)
+{
+	char path[PATH_MAX], up[PATH_MAX];
+	int created, r;
+
+	if ((r = petrel_snprintf(path, sizeof(path), "%s/%s", dir, sub)) < 0 ||
+	    (r = petrel_snprintf(up, sizeof(up), "%s%s%s", dir, *parent ? "/" : "", parent)) < 0)
+		return r;
+	if ((r = ensure_dir(path, mode, &created)) < 0)
+		return r;
+	return created ? petrel_fsync_dir(up) : 0;
+}
+
+static int make_layout(const char *dir)
+{
+	int r;
+
+	if ((r = petrel_mkdir_p(dir, 0755)) < 0)
+		return petrel_fail(r, "%s: cannot create state directory: %s", dir,
+				   petrel_strerror(r));
+	if ((r = make_subdir(dir, "", "objects", 0755)) < 0 ||
+	    (r = make_subdir(dir, "objects", "objects/sha256", 0755)) < 0 ||
+	    (r = make_subdir(dir, "", "tmp", 0700)) < 0)
+		return r;
+	return 0;
+}
+
+int petrel_store_open(struct petrel_store *s, const char *dir)
+{
+	char path[PATH_MAX];
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if (petrel_strlcpy(s->dir, dir, sizeof(s->dir)) < 0 ||
+	    petrel_snprintf(path, sizeof(path), "%s/petrel.db", dir) < 0)
+		return petrel_fail(-ENAMETOOLONG, "%s: state directory path too long", dir);
+	if ((r = make_layout(dir)) < 0)
+		return r;
+	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		r = petrel_db_fail(s->db);
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	if ((r = configure(s->db)) < 0)
+		goto out;
+	r = migrate(s->db);
+out:
+	if (r < 0)
+		petrel_store_close(s);
+	return r;
+}
+
+void petrel_store_close(struct petrel_store *s)
+{
+	/* sqlite3_close_v2 defers if a statement leaked; every statement is finalized
+	 * on its function's one exit path, so this closes now. */
+	sqlite3_close_v2(s->db);
+	s->db = NULL;
+}

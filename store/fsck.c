@@ -1,0 +1,273 @@
+/* fsck: blobs against their names, version rows against blobs, the db, the journal chain. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "common/util.h"
+#include "store/internal.h"
+#include "verify/digest.h"
+
+struct fsck {
+	struct petrel_store *s;
+	petrel_fsck_fn fn;	/* may be NULL: count only */
+	void *ctx;
+	int count;
+};
+
+/* One finding, one line: control characters (from hostile file names) become '?'. */
+static void __attribute__((format(printf, 2, 3))) report(struct fsck *f, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (p = line; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	f->count++;
+	if (f->fn)
+		f->fn(f->ctx, line);
+}
+
+static int is_lower_hex(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	}
+	return s[len] == '\0';
+}
+
+static int is_dots(const char *name)
+{
+	return !strcmp(name, ".") || !strcmp(name, "..");
+}
+
+/* Calls fn for every entry of DIR/rel except . and ..; a missing directory is a finding. */
+static int each_entry(struct fsck *f, const char *rel,
+		      int (*fn)(struct fsck *, const char *rel, const char *name))
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int r = 0;
+
+	if (petrel_snprintf(path, sizeof(path), "%s/%s", f->s->dir, rel) < 0)
+		return -ENAMETOOLONG;
+	d = opendir(path);
+	if (!d) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return petrel_fail(-errno, "%s: %s", path, strerror(errno));
+		report(f, "%s: missing directory", rel);
+		return 0;
+	}
+	while (r == 0 && (errno = 0, e = readdir(d)) != NULL) {
+		if (!is_dots(e->d_name))
+			r = fn(f, rel, e->d_name);
+	}
+	if (r == 0 && errno != 0)
+		r = petrel_fail(-errno, "%s: %s", path, strerror(errno));
+	closedir(d);
+	return r;
+}
+
+/* Re-hashes one blob file and compares with XX + name. */
+static int check_blob(struct fsck *f, const char *rel, const char *name)
+{
+	char path[PATH_MAX], want[PETREL_HASH_HEX + 1], got[PETREL_HASH_HEX + 1];
+	const char *xx = rel + strlen(rel) - 2;
+	struct stat st;
+	uint8_t sum[32];
+	uint64_t size;
+	int r;
+
+	if (petrel_snprintf(path, sizeof(path), "%s/%s/%s", f->s->dir, rel, name) < 0 ||
+	    petrel_snprintf(want, sizeof(want), "%s%s", xx, name) < 0 ||
+	    !is_lower_hex(want, PETREL_HASH_HEX) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		report(f, "%s/%s: stray file", rel, name);
+		return 0;
+	}
+	if ((r = petrel_sha256_file(path, sum, &size)) < 0) {
+		report(f, "%s/%s: cannot read: %s", rel, name, petrel_strerror(r));
+		return 0;
+	}
+	petrel_hex(sum, sizeof(sum), got);
+	if (strcmp(want, got) != 0)
+		report(f, "%s/%s: sha256 mismatch, content hashes to %s", rel, name, got);
+	return 0;
+}
+
+/* One entry of objects/sha256: a fan-out directory XX, else a stray. */
+static int check_fanout(struct fsck *f, const char *rel, const char *name)
+{
+	char sub[64], path[PATH_MAX];
+	struct stat st;
+
+	if (strlen(name) != 2 || !is_lower_hex(name, 2) ||
+	    petrel_snprintf(path, sizeof(path), "%s/%s/%s", f->s->dir, rel, name) < 0 ||
+	    lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		report(f, "%s/%s: stray file", rel, name);
+		return 0;
+	}
+	if (petrel_snprintf(sub, sizeof(sub), "%s/%s", rel, name) < 0)
+		return -ENAMETOOLONG;
+	return each_entry(f, sub, check_blob);
+}
+
+/* objects/ holds only sha256/. */
+static int check_objects_entry(struct fsck *f, const char *rel, const char *name)
+{
+	if (strcmp(name, "sha256") != 0)
+		report(f, "%s/%s: stray file", rel, name);
+	return 0;
+}
+
+static int check_tmp_entry(struct fsck *f, const char *rel, const char *name)
+{
+	report(f, "%s/%s: leftover download", rel, name);
+	return 0;
+}
+
+/* One versions row: its blob exists with the recorded size. */
+static void check_version_row(struct fsck *f, sqlite3_stmt *st)
+{
+	int64_t id = sqlite3_column_int64(st, 0), size = sqlite3_column_int64(st, 3);
+	const char *target = (const char *)sqlite3_column_text(st, 1);
+	const char *hex = (const char *)sqlite3_column_text(st, 2);
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (!target)
+		target = "";
+	if (!hex || strlen(hex) != PETREL_HASH_HEX || !is_lower_hex(hex, PETREL_HASH_HEX) ||
+	    petrel_snprintf(path, sizeof(path), "%s/objects/sha256/%.2s/%s", f->s->dir, hex,
+			    hex + 2) < 0) {
+		report(f, "petrel.db: versions row %" PRId64 " (%s): malformed sha256", id, target);
+		return;
+	}
+	if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+		report(f, "objects/sha256/%.2s/%s: missing (versions row %" PRId64 ", %s)",
+		       hex, hex + 2, id, target);
+	else if ((int64_t)sb.st_size != size)
+		report(f, "objects/sha256/%.2s/%s: size %lld, versions row %" PRId64
+		       " (%s) records %" PRId64, hex, hex + 2, (long long)sb.st_size, id, target,
+		       size);
+}
+
+static int check_versions(struct fsck *f)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = petrel_db_prepare(f->s->db, "SELECT id, target, sha256, size FROM versions ORDER BY id",
+			      &st);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		check_version_row(f, st);
+	if (rc != SQLITE_DONE)
+		r = petrel_db_fail(f->s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int check_integrity(struct fsck *f)
+{
+	sqlite3_stmt *st = NULL;
+	const char *msg;
+	int r, rc;
+
+	if ((r = petrel_db_prepare(f->s->db, "PRAGMA integrity_check", &st)) < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		msg = (const char *)sqlite3_column_text(st, 0);
+		if (msg && strcmp(msg, "ok") != 0)
+			report(f, "petrel.db: integrity_check: %s", msg);
+	}
+	if (rc != SQLITE_DONE)
+		r = petrel_db_fail(f->s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static const char *text_or_empty(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? (const char *)t : "";
+}
+
+/*
+ * One journal row against the running chain value prev (updated to the row's hash).
+ * 1 if the row is intact, 0 if broken, negative on error.
+ */
+static int journal_row_ok(sqlite3_stmt *st, char prev[PETREL_HASH_HEX + 1])
+{
+	char want[PETREL_HASH_HEX + 1];
+	const char *rowprev = text_or_empty(st, 5), *hash = text_or_empty(st, 6);
+	int r;
+
+	if (strcmp(rowprev, prev) != 0)
+		return 0;
+	r = petrel_journal_hash(prev, sqlite3_column_int64(st, 1), text_or_empty(st, 2),
+				text_or_empty(st, 3), text_or_empty(st, 4), want);
+	if (r < 0)
+		return r;
+	if (strcmp(want, hash) != 0)
+		return 0;
+	memcpy(prev, want, sizeof(want));
+	return 1;
+}
+
+/* Recomputes the chain from the genesis value; reports the first broken row only. */
+static int check_journal(struct fsck *f)
+{
+	static const char sql[] =
+		"SELECT id, time, target, event, detail, prev, hash FROM journal ORDER BY id";
+	char prev[PETREL_HASH_HEX + 1];
+	sqlite3_stmt *st = NULL;
+	int r, rc = SQLITE_DONE, ok = 1;
+
+	memcpy(prev, petrel_journal_genesis, sizeof(prev));
+	if ((r = petrel_db_prepare(f->s->db, sql, &st)) < 0)
+		return r;
+	while (ok > 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ok = journal_row_ok(st, prev);
+	if (ok < 0)
+		r = ok;
+	else if (ok == 0)
+		report(f, "petrel.db: journal chain broken at row %" PRId64,
+		       (int64_t)sqlite3_column_int64(st, 0));
+	else if (rc != SQLITE_DONE)
+		r = petrel_db_fail(f->s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int petrel_store_fsck(struct petrel_store *s, petrel_fsck_fn fn, void *ctx)
+{
+	struct fsck f = { s, fn, ctx, 0 };
+	int r;
+
+	if ((r = each_entry(&f, "objects", check_objects_entry)) < 0 ||
+	    (r = each_entry(&f, "objects/sha256", check_fanout)) < 0 ||
+	    (r = each_entry(&f, "tmp", check_tmp_entry)) < 0 ||
+	    (r = check_versions(&f)) < 0 ||
+	    (r = check_integrity(&f)) < 0 ||
+	    (r = check_journal(&f)) < 0)
+		return r;
+	return f.count;
+}

@@ -1,0 +1,370 @@
+/* Verified versions, high-water marks and the hash-chained event journal in petrel.db. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "common/util.h"
+#include "store/internal.h"
+#include "verify/digest.h"
+
+const char petrel_journal_genesis[PETREL_HASH_HEX + 1] =
+	"0000000000000000000000000000000000000000000000000000000000000000";
+
+/* Column list shared by the version queries; row_to_version reads it in this order. */
+#define VERSION_COLUMNS \
+	"id, target, job, uuid, platform, filename, sha256, size, start_time, " \
+	"finish_time, trust, keyids, trusted_comment, timestamp, verified_at, url"
+
+/* ---- the journal ---- */
+
+static int digest_str(struct petrel_digest *d, const char *s, int newline)
+{
+	int r = petrel_digest_update(d, s, strlen(s));
+
+	if (r == 0 && newline)
+		r = petrel_digest_update(d, "\n", 1);
+	return r;
+}
+
+int petrel_journal_hash(const char *prev, int64_t time, const char *target,
+			const char *event, const char *detail, char out[PETREL_HASH_HEX + 1])
+{
+	struct petrel_digest *d = NULL;
+	uint8_t sum[32];
+	char when[24];
+	int r;
+
+	if ((r = petrel_snprintf(when, sizeof(when), "%" PRId64, time)) < 0)
+		return r;
+	if ((r = petrel_digest_new(&d, PETREL_DIGEST_SHA256)) < 0)
+		return r;
+	if ((r = digest_str(d, prev, 1)) < 0 || (r = digest_str(d, when, 1)) < 0 ||
+	    (r = digest_str(d, target, 1)) < 0 || (r = digest_str(d, event, 1)) < 0 ||
+	    (r = digest_str(d, detail, 0)) < 0 || (r = petrel_digest_final(d, sum, NULL)) < 0)
+		goto out;
+	petrel_hex(sum, sizeof(sum), out);
+out:
+	petrel_digest_free(d);
+	return r;
+}
+
+/* Hash of the newest journal row, or the genesis value for an empty journal. */
+static int journal_tip(struct sqlite3 *db, char out[PETREL_HASH_HEX + 1])
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *h;
+	int r, rc;
+
+	if ((r = petrel_db_prepare(db, "SELECT hash FROM journal ORDER BY id DESC LIMIT 1",
+				   &st)) < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		memcpy(out, petrel_journal_genesis, PETREL_HASH_HEX + 1);
+	} else if (rc != SQLITE_ROW) {
+		r = petrel_db_fail(db);
+	} else {
+		h = sqlite3_column_text(st, 0);
+		if (!h || strlen((const char *)h) != PETREL_HASH_HEX)
+			r = petrel_fail(-PETREL_EDB, "database: journal tip has a malformed hash");
+		else
+			memcpy(out, h, PETREL_HASH_HEX + 1);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Appends one chained row; the caller holds a write transaction. */
+static int journal_append(struct sqlite3 *db, const char *target, const char *event,
+			  const char *detail)
+{
+	static const char sql[] = "INSERT INTO journal (time, target, event, detail, prev, hash)"
+				  " VALUES (?, ?, ?, ?, ?, ?)";
+	char prev[PETREL_HASH_HEX + 1], hash[PETREL_HASH_HEX + 1];
+	int64_t now = (int64_t)time(NULL);
+	sqlite3_stmt *st = NULL;
+	int r, bound;
+
+	if ((r = journal_tip(db, prev)) < 0 ||
+	    (r = petrel_journal_hash(prev, now, target, event, detail, hash)) < 0 ||
+	    (r = petrel_db_prepare(db, sql, &st)) < 0)
+		return r;
+	bound = sqlite3_bind_int64(st, 1, now) == SQLITE_OK &&
+		sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 3, event, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 4, detail, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 5, prev, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 6, hash, -1, SQLITE_STATIC) == SQLITE_OK;
+	if (!bound || sqlite3_step(st) != SQLITE_DONE)
+		r = petrel_db_fail(db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int petrel_store_journal(struct petrel_store *s, const char *target, const char *event,
+			 const char *detail)
+{
+	int r;
+
+	if (!event || !*event || strlen(event) > PETREL_JOURNAL_EVENT_MAX)
+		return petrel_fail(-PETREL_EDB, "database: bad journal event name");
+	if ((r = petrel_db_begin(s->db)) < 0)
+		return r;
+	if ((r = journal_append(s->db, target ? target : "", event, detail ? detail : "")) < 0 ||
+	    (r = petrel_db_commit(s->db)) < 0)
+		petrel_db_rollback(s->db);
+	return r;
+}
+
+/* ---- versions ---- */
+
+/* Raises (never lowers) target's high-water mark, creating the target row. */
+static int raise_high_water(struct sqlite3 *db, const char *target, int64_t ts)
+{
+	static const char sql[] =
+		"INSERT INTO targets (name, high_water) VALUES (?, max(?, 0))"
+		" ON CONFLICT (name) DO UPDATE SET high_water = max(high_water, excluded.high_water)";
+	sqlite3_stmt *st = NULL;
+	int r, bound;
+
+	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+		return r;
+	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_int64(st, 2, ts) == SQLITE_OK;
+	if (!bound || sqlite3_step(st) != SQLITE_DONE)
+		r = petrel_db_fail(db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Binds v to the insert's 15 parameters: 1 when all bound. */
+static int bind_version(sqlite3_stmt *st, const struct petrel_version *v, const char *hex)
+{
+	const struct petrel_build *b = &v->build;
+
+	return sqlite3_bind_text(st, 1, v->target, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 2, b->job, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 3, b->uuid, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 4, b->platform, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 5, b->filename, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 6, hex, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_int64(st, 7, (int64_t)b->size) == SQLITE_OK &&
+		sqlite3_bind_int64(st, 8, b->start_time) == SQLITE_OK &&
+		sqlite3_bind_int64(st, 9, b->finish_time) == SQLITE_OK &&
+		sqlite3_bind_text(st, 10, v->trust, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 11, v->keyids, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 12, v->trusted_comment, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_int64(st, 13, v->timestamp) == SQLITE_OK &&
+		sqlite3_bind_int64(st, 14, v->verified_at) == SQLITE_OK &&
+		sqlite3_bind_text(st, 15, v->url, -1, SQLITE_STATIC) == SQLITE_OK;
+}
+
+/* Id of the row of (target, uuid, sha256) into v->id. */
+static int existing_version(struct sqlite3 *db, struct petrel_version *v, const char *hex)
+{
+	static const char sql[] =
+		"SELECT id FROM versions WHERE target = ? AND uuid = ? AND sha256 = ?";
+	sqlite3_stmt *st = NULL;
+	int r, bound;
+
+	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+		return r;
+	bound = sqlite3_bind_text(st, 1, v->target, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 2, v->build.uuid, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 3, hex, -1, SQLITE_STATIC) == SQLITE_OK;
+	if (bound && sqlite3_step(st) == SQLITE_ROW)
+		v->id = sqlite3_column_int64(st, 0);
+	else
+		r = petrel_db_fail(db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Inserts v unless (target, uuid, sha256) is already there; v->id gets the row either way. */
+static int insert_version(struct sqlite3 *db, struct petrel_version *v, const char *hex)
+{
+	static const char sql[] =
+		"INSERT INTO versions (target, job, uuid, platform, filename, sha256, size,"
+		" start_time, finish_time, trust, keyids, trusted_comment, timestamp,"
+		" verified_at, url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+		" ON CONFLICT (target, uuid, sha256) DO NOTHING";
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+		return r;
+	if (!bind_version(st, v, hex) || sqlite3_step(st) != SQLITE_DONE)
+		r = petrel_db_fail(db);
+	else if (sqlite3_changes(db) == 1)
+		v->id = sqlite3_last_insert_rowid(db);
+	else
+		r = existing_version(db, v, hex);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int fetch_detail(const struct petrel_version *v, const char *hex, char *out, size_t n)
+{
+	return petrel_snprintf(out, n, "job=%s uuid=%s sha256=%s size=%" PRIu64 " trust=%s",
+			       v->build.job, v->build.uuid, hex, v->build.size, v->trust);
+}
+
+int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v)
+{
+	char hex[PETREL_HASH_HEX + 1], detail[512];
+	int r;
+
+	if (v->build.size > INT64_MAX)
+		return petrel_fail(-PETREL_EDB, "database: size of %s does not fit", v->build.uuid);
+	petrel_hex(v->build.sha256, sizeof(v->build.sha256), hex);
+	if (fetch_detail(v, hex, detail, sizeof(detail)) < 0)
+		return petrel_fail(-PETREL_EDB, "database: journal detail for %s too long",
+				   v->build.uuid);
+	if ((r = petrel_db_begin(s->db)) < 0)
+		return r;
+	if ((r = raise_high_water(s->db, v->target, v->timestamp)) < 0 ||
+	    (r = insert_version(s->db, v, hex)) < 0 ||
+	    (r = journal_append(s->db, v->target, "fetch", detail)) < 0 ||
+	    (r = petrel_db_commit(s->db)) < 0)
+		petrel_db_rollback(s->db);
+	return r;
+}
+
+/* Copies text column i into dst (size n); a NULL column reads as "". */
+static int column_str(sqlite3_stmt *st, int i, char *dst, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	if (petrel_strlcpy(dst, t ? (const char *)t : "", n) < 0)
+		return petrel_fail(-PETREL_EDB, "database: versions row %lld: %s too long",
+				   (long long)sqlite3_column_int64(st, 0),
+				   sqlite3_column_name(st, i));
+	return 0;
+}
+
+static int column_sha256(sqlite3_stmt *st, int i, uint8_t out[32])
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	if (!t || petrel_unhex((const char *)t, strlen((const char *)t), out, 32) < 0)
+		return petrel_fail(-PETREL_EDB, "database: versions row %lld: malformed sha256",
+				   (long long)sqlite3_column_int64(st, 0));
+	return 0;
+}
+
+/* Reads a row of VERSION_COLUMNS into out. */
+static int row_to_version(sqlite3_stmt *st, struct petrel_version *out)
+{
+	struct petrel_build *b = &out->build;
+	int64_t size = sqlite3_column_int64(st, 7);
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(st, 0);
+	if ((r = column_str(st, 1, out->target, sizeof(out->target))) < 0 ||
+	    (r = column_str(st, 2, b->job, sizeof(b->job))) < 0 ||
+	    (r = column_str(st, 3, b->uuid, sizeof(b->uuid))) < 0 ||
+	    (r = column_str(st, 4, b->platform, sizeof(b->platform))) < 0 ||
+	    (r = column_str(st, 5, b->filename, sizeof(b->filename))) < 0 ||
+	    (r = column_sha256(st, 6, b->sha256)) < 0 ||
+	    (r = column_str(st, 10, out->trust, sizeof(out->trust))) < 0 ||
+	    (r = column_str(st, 11, out->keyids, sizeof(out->keyids))) < 0 ||
+	    (r = column_str(st, 12, out->trusted_comment, sizeof(out->trusted_comment))) < 0 ||
+	    (r = column_str(st, 15, out->url, sizeof(out->url))) < 0)
+		return r;
+	b->size = size < 0 ? 0 : (uint64_t)size;
+	b->start_time = sqlite3_column_int64(st, 8);
+	b->finish_time = sqlite3_column_int64(st, 9);
+	out->timestamp = sqlite3_column_int64(st, 13);
+	out->verified_at = sqlite3_column_int64(st, 14);
+	return 0;
+}
+
+/* Steps a prepared version query once: 0 with *out filled, -PETREL_ENOTFOUND, -PETREL_EDB. */
+static int one_version(struct sqlite3 *db, sqlite3_stmt *st, struct petrel_version *out)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE)
+		return -PETREL_ENOTFOUND;
+	if (rc != SQLITE_ROW)
+		return petrel_db_fail(db);
+	return row_to_version(st, out);
+}
+
+int petrel_store_newest_version(struct petrel_store *s, const char *target,
+				struct petrel_version *out)
+{
+	static const char sql[] = "SELECT " VERSION_COLUMNS " FROM versions WHERE target = ?"
+				  " ORDER BY timestamp DESC, id DESC LIMIT 1";
+	sqlite3_stmt *st = NULL;
+	int r, bound;
+
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK;
+	r = bound ? one_version(s->db, st, out) : petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int petrel_store_find_version(struct petrel_store *s, const char *target,
+			      const uint8_t sha256[32], struct petrel_version *out)
+{
+	static const char sql[] = "SELECT " VERSION_COLUMNS " FROM versions"
+				  " WHERE target = ? AND sha256 = ?"
+				  " ORDER BY timestamp DESC, id DESC LIMIT 1";
+	char hex[PETREL_HASH_HEX + 1];
+	sqlite3_stmt *st = NULL;
+	int r, bound;
+
+	petrel_hex(sha256, 32, hex);
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC) == SQLITE_OK;
+	r = bound ? one_version(s->db, st, out) : petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Runs a one-integer query with target bound as ?1; no row reads as 0. */
+static int query_int64(struct sqlite3 *db, const char *sql, const char *target, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc, bound;
+
+	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+		return r;
+	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK;
+	rc = bound ? sqlite3_step(st) : SQLITE_MISUSE;
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		*out = 0;
+	else
+		r = petrel_db_fail(db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int petrel_store_count_versions(struct petrel_store *s, const char *target)
+{
+	int64_t n;
+	int r;
+
+	r = query_int64(s->db, "SELECT count(*) FROM versions WHERE target = ?", target, &n);
+	if (r < 0)
+		return r;
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t *out)
+{
+	return query_int64(s->db, "SELECT high_water FROM targets WHERE name = ?", target, out);
+}

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# The builder-web look-alike itself answers as builder-web does, hostile modes included.
+. "$(dirname "$0")/lib.sh"
+
+command -v curl >/dev/null || skip_all "curl not installed"
+plan 87
+
+start_server
+C=(curl -s --max-time 10)
+
+# header NAME FILE — value of a response header in a curl -D dump (last response).
+header() { tr -d '\r' <"$2" | awk -v n="$(printf '%s' "$1" | tr A-Z a-z)" '
+	/^HTTP\// { v = "" }
+	{ i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == n) { v = substr($0, i + 1); sub(/^ +/, "", v) } }
+	END { print v }'; }
+# status FILE — status code of the last response in a curl -D dump.
+status() { tr -d '\r' <"$1" | awk '/^HTTP\// { s = $2 } END { print s }'; }
+# pyj EXPR — evaluate a Python expression over j = json read from stdin.
+pyj() { "$PYTHON" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+# get URL [curl args…] — body in $T/body, headers in $T/hdr, curl's exit code in $crc.
+get() { local u=$1; shift; rm -f "$T/body" "$T/hdr"; "${C[@]}" -D "$T/hdr" -o "$T/body" "$@" "$BW_URL$u" && crc=0 || crc=$?; }
+
+make_file "$T/a.hvt" 300000 a
+make_file "$T/b.hvt" 200000 b
+make_file "$T/c.hvt" 1000 c
+HA=$(sha256_of "$T/a.hvt")
+HB=$(sha256_of "$T/b.hvt")
+
+U1=$(add_build hello "$T/a.hvt" --filename hello.hvt --finish-time 1700000000)
+U2=$(add_build hello "$T/b.hvt" --filename hello.hvt --finish-time 1700001000)
+U3=$(add_build hello "$T/b.hvt" --filename hello.hvt --finish-time 1700002000)  # identical rebuild
+UF=$(add_build hello /dev/null --failed --finish-time 1700009000)                # no main binary
+UP=$(add_build hello "$T/c.hvt" --filename hello.deb --platform debian-12 --finish-time 1700000500)
+like "$U1" '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' "add prints a uuid4"
+is "$(build_field hello "$U2" sha256)" "$HB" "build.json records the sha256"
+is "$(build_field hello "$U2" size)" 200000 "build.json records the size"
+is "$(build_field hello "$U2" start_epoch)" 1700000940 "start time is finish time - 60"
+
+# ---- latest
+get /job/hello/build/latest
+is "$(status "$T/hdr")" 307 "latest: 307"
+is "$(header Location "$T/hdr")" "/job/hello/build/$U3" "latest: relative Location of the newest build with a main binary"
+get "/job/hello/build/latest?platform=debian-12"
+is "$(header Location "$T/hdr")" "/job/hello/build/$UP" "latest?platform= filters"
+get "/job/hello/build/latest?platform=freebsd-14"
+is "$(status "$T/hdr")" 404 "latest for a platform without builds: 404"
+get /job/nosuch/build/latest
+is "$(status "$T/hdr")" 404 "latest of an unknown job: 404"
+get /job/hello/build/latest/main-binary
+is "$(status "$T/hdr")/$(header Location "$T/hdr")" "307//job/hello/build/$U3/main-binary" \
+	"latest/REST: 307 to the build's REST"
+
+# ---- build record
+get "/job/hello/build/$U2" -H 'Accept: application/json'
+is "$(status "$T/hdr")" 200 "build JSON: 200"
+is "$(header Content-Type "$T/hdr")" application/json "build JSON: content type"
+is "$(pyj '[j["job"], j["uuid"], j["platform"], j["main_binary"]]' <"$T/body")" \
+	"['hello', '$U2', 'ubuntu-22.04', True]" "build JSON: job, uuid, platform, main_binary"
+is "$(pyj 'j["start_time"] + " " + j["finish_time"]' <"$T/body")" \
+	"2023-11-14T22:29:00-00:00 2023-11-14T22:30:00-00:00" "build JSON: RFC 3339 times"
+is "$(pyj '"sha256" in j or "size" in j' <"$T/body")" False "build JSON: no hash"
+get "/job/hello/build/$UF" -H 'Accept: application/json'
+is "$(pyj 'j["main_binary"]' <"$T/body")" False "failed build: main_binary false"
+get "/job/hello/build/$U2"
+like "$(header Content-Type "$T/hdr")" '^text/html' "build without Accept json: HTML"
+get "/job/hello/build/00000000-0000-4000-8000-000000000000" -H 'Accept: application/json'
+is "$(status "$T/hdr")" 404 "unknown uuid: 404"
+
+# ---- job JSON
+get /job/hello -H 'Accept: application/json'
+is "$(status "$T/hdr")" 200 "job JSON: 200"
+is "$(pyj 'len(j["builds"])' <"$T/body")" 3 "job JSON: one entry per distinct hash"
+is "$(pyj '{b["uuid"]: b["main_binary"]["sha256"] for b in j["builds"]}.get("'"$U3"'")' <"$T/body")" \
+	"$HB" "job JSON: the newest uuid holds a shared hash"
+is "$(pyj '[b for b in j["builds"] if b["uuid"] == "'"$U1"'"][0]["main_binary"]' <"$T/body")" \
+	"{'filename': 'hello.hvt', 'sha256': '$HA', 'size': 300000}" "job JSON: filename, sha256, size"
+is "$(pyj 'any(b["uuid"] == "'"$U2"'" for b in j["builds"])' <"$T/body")" False \
+	"job JSON: the older identical rebuild is not listed"
+orders=$(for i in $(seq 12); do
+	"${C[@]}" -H 'Accept: application/json' "$BW_URL/job/hello" | pyj '" ".join(b["uuid"] for b in j["builds"])'
+done | sort -u | wc -l)
+ok "job JSON: order shuffled ($orders orders in 12 requests)" test "$orders" -ge 2
+get "/job/hello?platform=debian-12" -H 'Accept: application/json'
+is "$(pyj '[b["uuid"] for b in j["builds"]]' <"$T/body")" "['$UP']" "job JSON: ?platform= filters"
+get /job/nosuch -H 'Accept: application/json'
+is "$(status "$T/hdr")" 404 "unknown job: 404"
+
+# ---- main binary and artifact
+get "/job/hello/build/$U1/main-binary"
+is "$(status "$T/hdr")/$(header Location "$T/hdr")" "302//job/hello/build/$U1/f/bin/hello.hvt" \
+	"main-binary: 302 to f/bin/NAME"
+get "/job/hello/build/$UF/main-binary"
+is "$(status "$T/hdr")" 404 "main-binary of a failed build: 404"
+get "/job/hello/build/$U1/f/bin/hello.hvt"
+is "$(status "$T/hdr")" 200 "artifact: 200"
+is "$(header Content-Type "$T/hdr")" application/octet-stream "artifact: octet-stream"
+is "$(header Content-Length "$T/hdr")" 300000 "artifact: Content-Length"
+ETAG_A=$(printf '%s' "$HA" | xxd -r -p | base64)
+is "$(header ETag "$T/hdr")" "\"$ETAG_A\"" "artifact: ETag is quoted base64 of the raw sha256"
+ok "artifact: the bytes" cmp -s "$T/body" "$T/a.hvt"
+get "/job/hello/build/$U1/f/bin/hello.hvt" -H "If-None-Match: \"$ETAG_A\""
+is "$(status "$T/hdr")" 304 "If-None-Match equal: 304"
+is "$(stat -c %s "$T/body" 2>/dev/null || echo 0)" 0 "304 has no body"
+get "/job/hello/build/$U1/f/bin/hello.hvt" -H "If-None-Match: W/\"$ETAG_A\""
+is "$(status "$T/hdr")" 304 "If-None-Match weak form: 304"
+get "/job/hello/build/$U1/f/bin/hello.hvt" -H 'If-None-Match: "AAAA"'
+is "$(status "$T/hdr")" 200 "If-None-Match different: 200"
+get "/job/hello/build/latest/main-binary" -L
+ok "latest/main-binary followed: the newest bytes" cmp -s "$T/body" "$T/b.hvt"
+get "/job/hello/build/$U1/f/bin/other.hvt"
+is "$(status "$T/hdr")" 404 "unknown artifact: 404"
+get "/job/hello/build/$U1/f/../build.json" --path-as-is
+is "$(status "$T/hdr")" 404 "no path traversal"
+
+# ---- /hash
+get "/hash?sha256=$HB"
+is "$(status "$T/hdr")/$(header Location "$T/hdr")" "302//job/hello/build/$U3" \
+	"/hash: 302 to the newest build holding the hash"
+get "/hash?sha256=$(printf x | sha256sum | cut -c1-64)"
+is "$(status "$T/hdr")" 404 "/hash of an unknown hash: 404"
+
+# ---- /sigs and unknown paths
+mkdir -p "$BW_DATA/sigs/hello/$U1"
+echo sig >"$BW_DATA/sigs/hello/$U1/hello.hvt.minisig"
+get "/sigs/hello/$U1/hello.hvt.minisig"
+is "$(status "$T/hdr"):$(cat "$T/body")" 200:sig "/sigs/ serves DATA/sigs"
+get "/sigs/hello/$U2/hello.hvt.minisig"
+is "$(status "$T/hdr")" 404 "/sigs/ absent file: 404"
+get /no/such/thing
+is "$(status "$T/hdr")" 404 "unknown path: 404"
+like "$(header Content-Type "$T/hdr")" '^text/html' "unknown path: HTML"
+
+# ---- request log
+like "$(requests)" "$(printf 'GET\t/job/hello\tapplication/json')" "requests.log: method, path, Accept"
+n1=$(request_count '/f/bin/')
+"${C[@]}" -o /dev/null "$BW_URL/job/hello/build/$U3/f/bin/hello.hvt"
+is "$(request_count '/f/bin/')" "$((n1 + 1))" "request_count counts downloads"
+
+# ---- real minisign on a served build
+make_key k1
+sign_build hello "$U1" k1
+ok "sign_build: the signature verifies with minisign" \
+	"$MINISIGN" -Vq -p "$T/k1.pub" -m "$T/a.hvt" -x "$BW_DATA/sigs/hello/$U1/hello.hvt.minisig"
+like "$(sed -n 3p "$BW_DATA/sigs/hello/$U1/hello.hvt.minisig")" \
+	"^trusted comment: timestamp:1700000000	file:hello.hvt	job:hello	uuid:$U1	sha256:$HA\$" \
+	"sign_build: tab-separated trusted comment"
+
+# ---- hostile modes
+A="/job/hello/build/$U1/f/bin/hello.hvt"
+
+set_mode flip
+get "$A"
+is "$(header Content-Length "$T/hdr"):$(stat -c %s "$T/body")" 300000:300000 "flip: length unchanged"
+is "$(header ETag "$T/hdr")" "\"$ETAG_A\"" "flip: ETag unchanged"
+is "$(cmp -l "$T/body" "$T/a.hvt" | wc -l)" 1 "flip: exactly one byte differs"
+
+set_mode truncate
+get "$A"
+is "$crc:$(header Content-Length "$T/hdr"):$(stat -c %s "$T/body")" 18:300000:150000 \
+	"truncate: full Content-Length, half the body, then close"
+
+set_mode endless
+get "$A" --max-time 2
+is "$(header Content-Length "$T/hdr")" "" "endless: no Content-Length"
+ok "endless: more than the file and still going (curl exit $crc)" \
+	test "$crc" = 28 -a "$(stat -c %s "$T/body")" -gt 300000
+
+set_mode endless-chunked
+get "$A" --max-time 2
+is "$(header Transfer-Encoding "$T/hdr")" chunked "endless-chunked: chunked"
+ok "endless-chunked: never ends (curl exit $crc)" test "$crc" = 28 -a "$(stat -c %s "$T/body")" -gt 300000
+
+set_mode trickle
+get "$A" --max-time 5
+ok "trickle: 1 byte every 2 s ($(stat -c %s "$T/body") bytes in 5 s, curl exit $crc)" \
+	test "$crc" = 28 -a "$(stat -c %s "$T/body")" -ge 2 -a "$(stat -c %s "$T/body")" -le 3
+
+set_mode 500
+get /job/hello/build/latest
+is "$(status "$T/hdr"):$(header Content-Type "$T/hdr"):$(cat "$T/body")" \
+	"500:text/plain; charset=utf-8:Internal Server Error" "500: latest"
+get "$A"
+is "$(status "$T/hdr")" 500 "500: artifact"
+get /job/hello -H 'Accept: application/json'
+is "$(status "$T/hdr")" 500 "500: job JSON"
+
+set_mode redirect-loop
+get "/job/hello/build/$U1/main-binary"
+is "$(header Location "$T/hdr")" "/job/hello/build/$U1/main-binary" "redirect-loop: main-binary redirects to itself"
+get "$A"
+is "$(status "$T/hdr"):$(header Location "$T/hdr")" "302:$A?loop=1" "redirect-loop: /f/ redirects"
+get "$A" -L --max-redirs 20
+is "$crc" 47 "redirect-loop: forever (curl gives up after 20)"
+
+set_mode truncated-json
+get /job/hello -H 'Accept: application/json'
+is "$(header Content-Length "$T/hdr")" "$(stat -c %s "$T/body")" "truncated-json: well framed"
+nok "truncated-json: job JSON does not parse" pyj 1 <"$T/body" 2>/dev/null
+get "/job/hello/build/$U1" -H 'Accept: application/json'
+nok "truncated-json: build JSON does not parse" pyj 1 <"$T/body" 2>/dev/null
+get "$A"
+ok "truncated-json: artifacts untouched" cmp -s "$T/body" "$T/a.hvt"
+
+set_mode endless-json
+get /job/hello -H 'Accept: application/json' --max-time 2
+ok "endless-json: never ends (curl exit $crc)" test "$crc" = 28 -a "$(stat -c %s "$T/body")" -gt 100000
+
+set_mode wrong-etag
+get "$A"
+ok "wrong-etag: another ETag, same bytes" test "$(header ETag "$T/hdr")" != "\"$ETAG_A\"" -a \
+	"$(header ETag "$T/hdr")" != "" -a "$(sha256_of "$T/body")" = "$HA"
+
+set_mode length-mismatch
+get "$A"
+is "$crc:$(header Content-Length "$T/hdr"):$(stat -c %s "$T/body")" 0:300001:300001 \
+	"length-mismatch: Content-Length size+1 and a body to match"
+
+set_mode no-location
+get /job/hello/build/latest
+is "$(status "$T/hdr"):$(header Location "$T/hdr")" "307:" "no-location: 307 without Location"
+
+set_mode "flip $U1"
+get "$A"
+isnt "$(sha256_of "$T/body")" "$HA" "a mode with a substring applies to matching paths"
+get "/job/hello/build/$U3/f/bin/hello.hvt"
+is "$(sha256_of "$T/body")" "$HB" "... and not to others"
+
+set_mode hang
+get /job/hello/build/latest --max-time 1
+is "$crc" 28 "hang: no answer"
+
+clear_mode
+get "$A"
+ok "clear_mode: normal again" cmp -s "$T/body" "$T/a.hvt"
+
+# ---- rescanned on every request; stop_server; a second server
+U4=$(add_build hello "$T/c.hvt" --filename hello.hvt)
+get /job/hello/build/latest
+is "$(header Location "$T/hdr")" "/job/hello/build/$U4" "builds added while running are seen"
+start_server rb1
+ok "second server: its own port" test "$RB1_PORT" != "$BW_PORT" -a -n "$RB1_URL"
+BW_DATA=$RB1_DATA add_build hello "$T/c.hvt" --uuid "$U4" >/dev/null
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$RB1_URL/hash?sha256=$(sha256_of "$T/c.hvt")")" 302 \
+	"second server: BW_DATA=… add_build targets it"
+stop_server rb1
+"${C[@]}" -o /dev/null "$RB1_URL/" && r=0 || r=$?
+is "$r" 7 "stop_server: connection refused afterwards"
+
+# ---- lib.sh self-checks
+make_key pub1
+write_config "threshold = 2" "-signatures" "health = /bin/true" --global "interval = 1"
+conf=$(cat "$T/petrel.conf")
+like "$conf" '^threshold = 2$' "write_config: overrides a default"
+unlike "$conf" '^signatures' "write_config: -key deletes a default"
+like "$conf" '^health = /bin/true$' "write_config: extra lines go to the target"
+like "$(sed -n '1,/^\[server/p' "$T/petrel.conf")" '^interval = 1$' "write_config: --global"
+snapshot_state
+state_unchanged "state_unchanged with no state yet"
+mkdir -p "$T/state/tmp"; touch "$T/state/tmp/x"
+nok "state_unchanged notices a new file" _state_fingerprint_same

@@ -1,0 +1,676 @@
+/* Unit tests for store/: layout, schema, versions, journal chain, blobs, fsck. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/util.h"
+#include "store/store.h"
+#include "verify/digest.h"
+
+struct fixture {
+	char dir[64];		/* mkdtemp state directory */
+	struct petrel_store s;
+	char findings[16][1024];
+	int nfindings;
+};
+
+static struct petrel_sysops real_sys;
+static int fsync_calls, fsync_fail_at;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	memcpy(f->dir, "/tmp/petrel-store-XXXXXX", sizeof("/tmp/petrel-store-XXXXXX"));
+	assert_non_null(mkdtemp(f->dir));
+	petrel_error_clear();
+	assert_int_equal(petrel_store_open(&f->s, f->dir), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	petrel_sys = real_sys;
+	petrel_store_close(&f->s);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers ---- */
+
+static void path_in(const struct fixture *f, const char *rel, char *out, size_t n)
+{
+	assert_int_equal(petrel_snprintf(out, n, "%s/%s", f->dir, rel), 0);
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static int exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+static int count_entries(const struct fixture *f, const char *rel)
+{
+	char path[PATH_MAX];
+	int n = -2;	/* . and .. */
+	struct dirent *e;
+	DIR *d;
+
+	path_in(f, rel, path, sizeof(path));
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+static int64_t query_int(struct sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void make_version(struct petrel_version *v, const char *target, const char *uuid,
+			 const char *content, int64_t ts)
+{
+	memset(v, 0, sizeof(*v));
+	assert_int_equal(petrel_strlcpy(v->target, target, sizeof(v->target)), 0);
+	assert_int_equal(petrel_strlcpy(v->build.job, "hello", sizeof(v->build.job)), 0);
+	assert_int_equal(petrel_strlcpy(v->build.uuid, uuid, sizeof(v->build.uuid)), 0);
+	assert_int_equal(petrel_strlcpy(v->build.platform, "debian-12", 16), 0);
+	assert_int_equal(petrel_strlcpy(v->build.filename, "hello.hvt", 16), 0);
+	assert_int_equal(petrel_sha256(content, strlen(content), v->build.sha256), 0);
+	v->build.size = strlen(content);
+	v->build.start_time = ts - 60;
+	v->build.finish_time = ts;
+	assert_int_equal(petrel_strlcpy(v->trust, "signed", sizeof(v->trust)), 0);
+	assert_int_equal(petrel_strlcpy(v->keyids, "a1b2c3d4e5f60718", sizeof(v->keyids)), 0);
+	assert_int_equal(petrel_strlcpy(v->trusted_comment, "job=hello", 16), 0);
+	v->timestamp = ts;
+	v->verified_at = ts + 5;
+	assert_int_equal(petrel_strlcpy(v->url, "https://b.example/hello.hvt", 64), 0);
+}
+
+#define UUID1 "11111111-2222-3333-4444-555555555555"
+#define UUID2 "66666666-7777-8888-9999-aaaaaaaaaaaa"
+#define UUID3 "bbbbbbbb-cccc-dddd-eeee-ffffffffffff"
+
+/* Writes content to a fresh temp file and commits it as a blob; returns the commit result. */
+static int store_blob(struct fixture *f, const char *content, uint8_t sha[32], char *tmp,
+		      size_t n)
+{
+	int fd;
+
+	assert_int_equal(petrel_sha256(content, strlen(content), sha), 0);
+	assert_int_equal(petrel_store_tmpfile(&f->s, &fd, tmp, n), 0);
+	assert_int_equal(petrel_write_all(fd, content, strlen(content)), 0);
+	return petrel_store_commit_blob(&f->s, fd, tmp, sha);
+}
+
+static void collect(void *ctx, const char *finding)
+{
+	struct fixture *f = ctx;
+
+	assert_null(strchr(finding, '\n'));
+	if (f->nfindings < 16)
+		assert_int_equal(petrel_strlcpy(f->findings[f->nfindings], finding, 1024), 0);
+	f->nfindings++;
+}
+
+static int fsck(struct fixture *f)
+{
+	f->nfindings = 0;
+	return petrel_store_fsck(&f->s, collect, f);
+}
+
+static int failing_fsync(int fd)
+{
+	(void)fd;
+	errno = EIO;
+	return -1;
+}
+
+/* Fails the fsync_fail_at-th fsync, passes the others to the real one. */
+static int counting_fsync(int fd)
+{
+	if (++fsync_calls == fsync_fail_at) {
+		errno = EIO;
+		return -1;
+	}
+	return real_sys.fsync(fd);
+}
+
+static int failing_rename(const char *from, const char *to)
+{
+	(void)from, (void)to;
+	errno = EIO;
+	return -1;
+}
+
+/* ---- layout and schema ---- */
+
+static void test_open_creates_layout(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX];
+
+	path_in(f, "objects/sha256", p, sizeof(p));
+	assert_int_equal(mode_of(p), 0755);
+	path_in(f, "tmp", p, sizeof(p));
+	assert_int_equal(mode_of(p), 0700);
+	path_in(f, "petrel.db", p, sizeof(p));
+	assert_true(exists(p));
+	assert_int_equal(query_int(f->s.db, "PRAGMA user_version"), PETREL_SCHEMA_VERSION);
+	assert_int_equal(query_int(f->s.db, "PRAGMA foreign_keys"), 1);
+	assert_int_equal(query_int(f->s.db, "PRAGMA synchronous"), 2);
+	assert_int_equal(query_int(f->s.db, "SELECT count(*) FROM pragma_journal_mode"
+				   " WHERE journal_mode = 'wal'"), 1);
+	assert_int_equal(query_int(f->s.db, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+				   " ('targets', 'versions', 'journal')"), 3);
+}
+
+static void test_open_creates_missing_parents(void **state)
+{
+	struct fixture *f = *state;
+	struct petrel_store s2;
+	char p[PATH_MAX], q[PATH_MAX];
+
+	path_in(f, "a/b/state", p, sizeof(p));
+	assert_int_equal(petrel_store_open(&s2, p), 0);
+	assert_string_equal(s2.dir, p);
+	assert_int_equal(petrel_snprintf(q, sizeof(q), "%s/tmp", p), 0);
+	assert_int_equal(mode_of(q), 0700);
+	petrel_store_close(&s2);
+}
+
+static void test_reopen_idempotent(void **state)
+{
+	struct fixture *f = *state;
+	struct petrel_version v, got;
+	char tmp[PATH_MAX];
+	uint8_t sha[32];
+
+	make_version(&v, "web", UUID1, "one", 1000);
+	assert_int_equal(store_blob(f, "one", sha, tmp, sizeof(tmp)), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &v), 0);
+	petrel_store_close(&f->s);
+	assert_int_equal(petrel_store_open(&f->s, f->dir), 0);
+	petrel_store_close(&f->s);
+	assert_int_equal(petrel_store_open(&f->s, f->dir), 0);
+	assert_int_equal(query_int(f->s.db, "PRAGMA user_version"), PETREL_SCHEMA_VERSION);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web"), 1);
+	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got), 0);
+	assert_int_equal(got.id, v.id);
+	assert_int_equal(fsck(f), 0);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	char msg[128];
+
+	assert_int_equal(sqlite3_exec(f->s.db, "PRAGMA user_version = 99", NULL, NULL, NULL),
+			 SQLITE_OK);
+	petrel_store_close(&f->s);
+	petrel_error_clear();
+	assert_int_equal(petrel_store_open(&f->s, f->dir), -PETREL_EDB);
+	assert_null(f->s.db);
+	assert_int_equal(petrel_snprintf(msg, sizeof(msg), "petrel.db has schema version 99,"
+					 " this petrel knows up to %d", PETREL_SCHEMA_VERSION), 0);
+	assert_string_equal(petrel_error_message(), msg);
+}
+
+static void test_garbage_db_is_edb(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX], wal[PATH_MAX + 8];
+
+	petrel_store_close(&f->s);
+	path_in(f, "petrel.db", p, sizeof(p));
+	assert_int_equal(petrel_snprintf(wal, sizeof(wal), "%s-wal", p), 0);
+	unlink(wal);
+	assert_int_equal(petrel_atomic_write(p, "this is not a database, not at all......",
+					     40, 0644), 0);
+	petrel_error_clear();
+	assert_int_equal(petrel_store_open(&f->s, f->dir), -PETREL_EDB);
+	assert_non_null(strstr(petrel_error_message(), "database: "));
+}
+
+/* ---- versions ---- */
+
+static void test_versions_queries(void **state)
+{
+	struct fixture *f = *state;
+	struct petrel_version a, b, got;
+	int64_t hw;
+
+	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got), -PETREL_ENOTFOUND);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web"), 0);
+	assert_int_equal(petrel_store_high_water(&f->s, "web", &hw), 0);
+	assert_int_equal(hw, 0);
+
+	make_version(&a, "web", UUID1, "one", 1000);
+	make_version(&b, "web", UUID2, "two", 2000);
+	assert_int_equal(petrel_store_add_version(&f->s, &a), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &b), 0);
+	assert_true(a.id > 0 && b.id > a.id);
+
+	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got), 0);
+	assert_int_equal(got.id, b.id);
+	assert_string_equal(got.build.uuid, UUID2);
+	assert_memory_equal(got.build.sha256, b.build.sha256, 32);
+	assert_int_equal(got.build.size, 3);
+	assert_int_equal(got.build.start_time, 1940);
+	assert_int_equal(got.build.finish_time, 2000);
+	assert_string_equal(got.build.job, "hello");
+	assert_string_equal(got.build.platform, "debian-12");
+	assert_string_equal(got.build.filename, "hello.hvt");
+	assert_string_equal(got.trust, "signed");
+	assert_string_equal(got.keyids, "a1b2c3d4e5f60718");
+	assert_string_equal(got.trusted_comment, "job=hello");
+	assert_int_equal(got.timestamp, 2000);
+	assert_int_equal(got.verified_at, 2005);
+	assert_string_equal(got.url, "https://b.example/hello.hvt");
+	assert_string_equal(got.target, "web");
+
+	assert_int_equal(petrel_store_find_version(&f->s, "web", a.build.sha256, &got), 0);
+	assert_int_equal(got.id, a.id);
+	assert_string_equal(got.build.uuid, UUID1);
+	assert_int_equal(petrel_store_find_version(&f->s, "other", a.build.sha256, &got),
+			 -PETREL_ENOTFOUND);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web"), 2);
+	assert_int_equal(petrel_store_count_versions(&f->s, "other"), 0);
+	assert_int_equal(petrel_store_high_water(&f->s, "web", &hw), 0);
+	assert_int_equal(hw, 2000);
+	/* one "fetch" journal row per add */
+	assert_int_equal(query_int(f->s.db, "SELECT count(*) FROM journal WHERE event = 'fetch'"
+				   " AND target = 'web'"), 2);
+}
+
+static void test_high_water_only_rises(void **state)
+{
+	struct fixture *f = *state;
+	struct petrel_version a, b, got;
+	int64_t hw;
+
+	make_version(&a, "web", UUID1, "new", 5000);
+	make_version(&b, "web", UUID2, "old", 3000);
+	assert_int_equal(petrel_store_add_version(&f->s, &a), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &b), 0);
+	assert_int_equal(petrel_store_high_water(&f->s, "web", &hw), 0);
+	assert_int_equal(hw, 5000);
+	/* newest is by timestamp, not by insertion order */
+	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got), 0);
+	assert_int_equal(got.id, a.id);
+	/* per target */
+	make_version(&b, "db", UUID3, "other", 100);
+	assert_int_equal(petrel_store_add_version(&f->s, &b), 0);
+	assert_int_equal(petrel_store_high_water(&f->s, "db", &hw), 0);
+	assert_int_equal(hw, 100);
+	assert_int_equal(petrel_store_high_water(&f->s, "web", &hw), 0);
+	assert_int_equal(hw, 5000);
+}
+
+static void test_newest_tie_highest_id(void **state)
+{
+	struct fixture *f = *state;
+	struct petrel_version a, b, got;
+
+	make_version(&a, "web", UUID1, "a", 7000);
+	make_version(&b, "web", UUID2, "b", 7000);
+	assert_int_equal(petrel_store_add_version(&f->s, &a), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &b), 0);
+	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got), 0);
+	assert_int_equal(got.id, b.id);
+}
+
+static void test_duplicate_add_keeps_one_row(void **state)
+{
+	struct fixture *f = *state;
+	struct petrel_version a, again;
+
+	make_version(&a, "web", UUID1, "one", 1000);
+	assert_int_equal(petrel_store_add_version(&f->s, &a), 0);
+	make_version(&again, "web", UUID1, "one", 1000);
+	again.verified_at = 9999;
+	assert_int_equal(petrel_store_add_version(&f->s, &again), 0);
+	assert_int_equal(again.id, a.id);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web"), 1);
+	/* same build under another target is another row */
+	make_version(&again, "web2", UUID1, "one", 1000);
+	assert_int_equal(petrel_store_add_version(&f->s, &again), 0);
+	assert_int_not_equal(again.id, a.id);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web"), 1);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web2"), 1);
+}
+
+/* ---- blobs ---- */
+
+static void test_blob_path(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX], want[PATH_MAX], small[16];
+	uint8_t sha[32];
+
+	assert_int_equal(petrel_sha256("abc", 3, sha), 0);
+	assert_int_equal(petrel_store_blob_path(&f->s, sha, p, sizeof(p)), 0);
+	assert_int_equal(petrel_snprintf(want, sizeof(want), "%s/objects/sha256/ba/%s", f->dir,
+			 "7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), 0);
+	assert_string_equal(p, want);
+	assert_true(petrel_store_blob_path(&f->s, sha, small, sizeof(small)) < 0);
+	assert_int_equal(petrel_store_has_blob(&f->s, sha), 0);
+}
+
+static void test_tmpfile_commit_blob(void **state)
+{
+	struct fixture *f = *state;
+	char tmp[PATH_MAX], blob[PATH_MAX], *data = NULL;
+	uint8_t sha[32];
+	size_t len;
+
+	assert_int_equal(store_blob(f, "hello, blob", sha, tmp, sizeof(tmp)), 0);
+	assert_non_null(strstr(tmp, "/tmp/dl-"));
+	assert_false(exists(tmp));
+	assert_int_equal(petrel_store_blob_path(&f->s, sha, blob, sizeof(blob)), 0);
+	assert_int_equal(mode_of(blob), 0444);
+	assert_int_equal(petrel_read_file(blob, 100, &data, &len), 0);
+	assert_int_equal(len, 11);
+	assert_memory_equal(data, "hello, blob", 11);
+	free(data);
+	assert_int_equal(petrel_store_has_blob(&f->s, sha), 1);
+	assert_int_equal(count_entries(f, "tmp"), 0);
+	assert_int_equal(fsck(f), 0);
+}
+
+static void test_tmpfile_mode_and_unique(void **state)
+{
+	struct fixture *f = *state;
+	char a[PATH_MAX], b[PATH_MAX], small[8];
+	int fa, fb;
+
+	assert_int_equal(petrel_store_tmpfile(&f->s, &fa, a, sizeof(a)), 0);
+	assert_int_equal(petrel_store_tmpfile(&f->s, &fb, b, sizeof(b)), 0);
+	assert_string_not_equal(a, b);
+	assert_int_equal(mode_of(a), 0600);
+	assert_true(fcntl(fa, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(petrel_close(fa), 0);
+	assert_int_equal(petrel_close(fb), 0);
+	assert_true(petrel_store_tmpfile(&f->s, &fa, small, sizeof(small)) < 0);
+}
+
+static void test_commit_existing_blob_removes_tmp(void **state)
+{
+	struct fixture *f = *state;
+	char tmp[PATH_MAX], tmp2[PATH_MAX];
+	uint8_t sha[32];
+
+	assert_int_equal(store_blob(f, "same bytes", sha, tmp, sizeof(tmp)), 0);
+	assert_int_equal(store_blob(f, "same bytes", sha, tmp2, sizeof(tmp2)), 0);
+	assert_false(exists(tmp2));
+	assert_int_equal(count_entries(f, "tmp"), 0);
+	assert_int_equal(petrel_store_has_blob(&f->s, sha), 1);
+	assert_int_equal(count_entries(f, "objects/sha256"), 1);
+}
+
+/* After a failed commit: no blob for sha, tmp/ empty, the error returned. */
+static void assert_nothing_left(struct fixture *f, const uint8_t sha[32], const char *tmp)
+{
+	petrel_sys = real_sys;
+	assert_false(exists(tmp));
+	assert_int_equal(petrel_store_has_blob(&f->s, sha), 0);
+	assert_int_equal(count_entries(f, "tmp"), 0);
+}
+
+static void test_fsync_failure_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char tmp[PATH_MAX];
+	uint8_t sha[32];
+
+	petrel_sys.fsync = failing_fsync;
+	assert_int_equal(store_blob(f, "doomed", sha, tmp, sizeof(tmp)), -EIO);
+	assert_nothing_left(f, sha, tmp);
+}
+
+/* Fails each fsync of the commit in turn (file, objects/sha256, XX dir). */
+static void test_every_fsync_failure_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char tmp[PATH_MAX];
+	uint8_t sha[32];
+	int n;
+
+	for (n = 1; n <= 3; n++) {
+		fsync_calls = 0;
+		fsync_fail_at = n;
+		petrel_sys.fsync = counting_fsync;
+		assert_int_equal(store_blob(f, "doomed", sha, tmp, sizeof(tmp)), -EIO);
+		assert_true(fsync_calls >= n);
+		assert_nothing_left(f, sha, tmp);
+	}
+	/* and the fourth attempt, with no fault, succeeds */
+	fsync_calls = 0;
+	fsync_fail_at = 0;
+	petrel_sys.fsync = counting_fsync;
+	assert_int_equal(store_blob(f, "doomed", sha, tmp, sizeof(tmp)), 0);
+	petrel_sys = real_sys;
+	assert_int_equal(petrel_store_has_blob(&f->s, sha), 1);
+}
+
+static void test_rename_failure_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char tmp[PATH_MAX];
+	uint8_t sha[32];
+
+	petrel_sys.rename = failing_rename;
+	petrel_error_clear();
+	assert_int_equal(store_blob(f, "doomed", sha, tmp, sizeof(tmp)), -EIO);
+	assert_non_null(strstr(petrel_error_message(), "cannot store blob"));
+	assert_nothing_left(f, sha, tmp);
+}
+
+/* ---- journal and fsck ---- */
+
+static void test_journal_chain_and_tamper(void **state)
+{
+	struct fixture *f = *state;
+	struct petrel_version v;
+	char tmp[PATH_MAX];
+	uint8_t sha[32];
+	int64_t id;
+
+	make_version(&v, "web", UUID1, "one", 1000);
+	assert_int_equal(store_blob(f, "one", sha, tmp, sizeof(tmp)), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &v), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "deploy", "generation 1"), 0);
+	assert_int_equal(petrel_store_journal(&f->s, NULL, "note", NULL), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "rollback", "to generation 0"), 0);
+	assert_int_equal(query_int(f->s.db, "SELECT count(*) FROM journal"), 4);
+	assert_int_equal(query_int(f->s.db, "SELECT count(*) FROM journal WHERE id = 1 AND prev ="
+				   " '0000000000000000000000000000000000000000000000000000000000000000'"),
+			 1);
+	assert_int_equal(query_int(f->s.db, "SELECT count(*) FROM journal j JOIN journal p"
+				   " ON p.id = j.id - 1 WHERE j.prev = p.hash"), 3);
+	assert_int_equal(fsck(f), 0);
+
+	id = query_int(f->s.db, "SELECT id FROM journal WHERE event = 'deploy'");
+	assert_int_equal(sqlite3_exec(f->s.db, "UPDATE journal SET detail = 'generation 2'"
+				      " WHERE event = 'deploy'", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(fsck(f), 1);
+	assert_non_null(strstr(f->findings[0], "journal chain broken at row"));
+	assert_int_equal(strtoll(strrchr(f->findings[0], ' ') + 1, NULL, 10), id);
+}
+
+static void test_journal_deleted_row_found(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(petrel_store_journal(&f->s, "web", "a", "1"), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "b", "2"), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "c", "3"), 0);
+	assert_int_equal(sqlite3_exec(f->s.db, "DELETE FROM journal WHERE event = 'b'",
+				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(fsck(f), 1);
+	assert_string_equal(f->findings[0], "petrel.db: journal chain broken at row 3");
+}
+
+static void test_journal_bad_event_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(petrel_store_journal(&f->s, "web", "", "x"), -PETREL_EDB);
+	assert_int_equal(query_int(f->s.db, "SELECT count(*) FROM journal"), 0);
+}
+
+static void test_corrupted_blob_found(void **state)
+{
+	struct fixture *f = *state;
+	char tmp[PATH_MAX], blob[PATH_MAX], hex[65], want[256];
+	uint8_t sha[32];
+	int fd;
+
+	assert_int_equal(store_blob(f, "precious bytes", sha, tmp, sizeof(tmp)), 0);
+	assert_int_equal(fsck(f), 0);
+	assert_int_equal(petrel_store_blob_path(&f->s, sha, blob, sizeof(blob)), 0);
+	assert_int_equal(chmod(blob, 0644), 0);
+	fd = open(blob, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "P", 1, 0), 1);
+	assert_int_equal(petrel_close(fd), 0);
+	assert_int_equal(fsck(f), 1);
+	petrel_hex(sha, 32, hex);
+	assert_int_equal(petrel_snprintf(want, sizeof(want), "objects/sha256/%.2s/%s: sha256 mismatch",
+					 hex, hex + 2), 0);
+	assert_memory_equal(f->findings[0], want, strlen(want));
+}
+
+static void test_version_blob_missing_or_wrong_size(void **state)
+{
+	struct fixture *f = *state;
+	struct petrel_version a, b;
+	char tmp[PATH_MAX], hex[65];
+	uint8_t sha[32];
+
+	make_version(&a, "web", UUID1, "no blob for me", 1000);
+	assert_int_equal(petrel_store_add_version(&f->s, &a), 0);
+	make_version(&b, "web", UUID2, "sized", 2000);
+	assert_int_equal(store_blob(f, "sized", sha, tmp, sizeof(tmp)), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &b), 0);
+	assert_int_equal(fsck(f), 1);
+	petrel_hex(a.build.sha256, 32, hex);
+	assert_non_null(strstr(f->findings[0], hex + 2));
+	assert_non_null(strstr(f->findings[0], ": missing (versions row 1, web)"));
+	assert_int_equal(sqlite3_exec(f->s.db, "UPDATE versions SET size = 99 WHERE id = 2",
+				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(fsck(f), 2);
+	assert_non_null(strstr(f->findings[1], ": size 5, versions row 2 (web) records 99"));
+}
+
+static void test_leftover_tmp_and_clean(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX];
+
+	path_in(f, "tmp/dl-abc", p, sizeof(p));
+	assert_int_equal(petrel_atomic_write(p, "partial", 7, 0600), 0);
+	assert_int_equal(fsck(f), 1);
+	assert_string_equal(f->findings[0], "tmp/dl-abc: leftover download");
+	assert_int_equal(petrel_store_clean_tmp(&f->s), 0);
+	assert_false(exists(p));
+	assert_int_equal(count_entries(f, "tmp"), 0);
+	assert_int_equal(fsck(f), 0);
+}
+
+static void test_stray_files_found(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX];
+
+	path_in(f, "objects/sha256/zz", p, sizeof(p));
+	assert_int_equal(petrel_atomic_write(p, "x", 1, 0644), 0);
+	path_in(f, "objects/junk", p, sizeof(p));
+	assert_int_equal(petrel_atomic_write(p, "x", 1, 0644), 0);
+	path_in(f, "objects/sha256/ab", p, sizeof(p));
+	assert_int_equal(mkdir(p, 0755), 0);
+	path_in(f, "objects/sha256/ab/short\nname", p, sizeof(p));
+	assert_int_equal(petrel_atomic_write(p, "x", 1, 0644), 0);
+	assert_int_equal(fsck(f), 3);	/* collect() asserts every finding is one line */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_creates_layout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_creates_missing_parents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage_db_is_edb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions_queries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_high_water_only_rises, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newest_tie_highest_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_add_keeps_one_row, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmpfile_commit_blob, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmpfile_mode_and_unique, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_existing_blob_removes_tmp, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fsync_failure_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_fsync_failure_leaves_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rename_failure_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_chain_and_tamper, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_deleted_row_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_bad_event_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupted_blob_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_blob_missing_or_wrong_size, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_leftover_tmp_and_clean, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stray_files_found, setup, teardown),
+	};
+
+	real_sys = petrel_sys;
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}

@@ -1,0 +1,29 @@
+/* Streaming digests: SHA-256 (OpenSSL EVP) and, when asked, BLAKE2b-512 and SHA-512. */
+#ifndef PETREL_DIGEST_H
+#define PETREL_DIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	PETREL_DIGEST_SHA256 = 1,
+	PETREL_DIGEST_BLAKE2B = 2,	/* for minisign "ED" (prehashed) signatures */
+};
+
+/* Opaque; memory stays constant however many bytes pass through. */
+struct petrel_digest;
+
+/* Allocates a digest computing the algorithms in flags. 0 or -ENOMEM. */
+int petrel_digest_new(struct petrel_digest **out, int flags);
+void petrel_digest_free(struct petrel_digest *d);
+/* Feeds n bytes to every enabled algorithm. 0 or -PETREL_EBASE-range error. */
+int petrel_digest_update(struct petrel_digest *d, const void *p, size_t n);
+/* Finishes; outputs for algorithms not enabled are left untouched. Either may be NULL. */
+int petrel_digest_final(struct petrel_digest *d, uint8_t sha256[32], uint8_t blake2b[64]);
+
+/* One-shot helpers. */
+int petrel_sha256(const void *p, size_t n, uint8_t out[32]);
+/* Hashes a whole file by streaming (for fsck). 0 or -errno. */
+int petrel_sha256_file(const char *path, uint8_t out[32], uint64_t *size);
+
+#endif

@@ -1,0 +1,378 @@
+/* minisign key and signature files: strict parsing and libsodium Ed25519 verification. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/util.h"
+#include "verify/minisign.h"
+#include "verify/policy.h"
+
+#define UNTRUSTED_PREFIX "untrusted comment: "
+#define TRUSTED_PREFIX "trusted comment: "
+#define SIG_LINES 4
+#define PUB_BIN_LEN 42		/* "Ed" || keyid(8) || pk(32) */
+#define SIG_BIN_LEN 74		/* alg(2) || keyid(8) || sig(64) */
+
+/* One line of a key or signature file: a view into the caller's text. */
+struct line {
+	const char *p;
+	size_t n;
+};
+
+struct petrel_legacy {
+	crypto_hash_sha512_state st;	/* SHA-512 over R || A || file bytes so far */
+	uint8_t sig[64];		/* the signature and key it was made for */
+	uint8_t pk[32];
+};
+
+/*
+ * Splits text into at most max lines at '\n'; a final newline ends the last line
+ * rather than starting an empty one. Refuses NUL and '\r' anywhere; line lengths
+ * are the caller's to check, so that each line's refusal can name it. *count gets
+ * the number of lines, max + 1 meaning "more than max". 0 or -PETREL_ESIG_FORMAT.
+ */
+static int split_lines(const char *text, size_t len, struct line *lines, size_t max,
+		       size_t *count)
+{
+	size_t i, start = 0, k = 0;
+
+	*count = 0;
+	if (len == 0)
+		return 0;
+	if (memchr(text, '\0', len))
+		return petrel_fail(-PETREL_ESIG_FORMAT, "NUL byte in minisign file");
+	if (memchr(text, '\r', len))
+		return petrel_fail(-PETREL_ESIG_FORMAT, "carriage return in minisign file");
+	for (i = 0; i <= len; i++) {
+		if (i < len && text[i] != '\n')
+			continue;
+		if (i == len && start == len && (len == 0 || text[len - 1] == '\n'))
+			break;	/* nothing after the final newline */
+		if (k == max) {
+			k++;
+			break;
+		}
+		lines[k].p = text + start;
+		lines[k].n = i - start;
+		k++;
+		start = i + 1;
+	}
+	*count = k;
+	return 0;
+}
+
+/* Refuses a line whose first bytes are not prefix. */
+static int expect_prefix(const struct line *l, const char *prefix, const char *what)
+{
+	size_t n = strlen(prefix);
+
+	if (l->n < n || memcmp(l->p, prefix, n) != 0)
+		return petrel_fail(-PETREL_ESIG_FORMAT, "%s line does not start with \"%.*s\"",
+				   what, (int)(n - 2), prefix);
+	return 0;
+}
+
+/* Strict base64 of l into exactly want bytes. */
+static int decode_exact(const struct line *l, uint8_t *out, size_t want, const char *what)
+{
+	size_t got = 0;
+	int r;
+
+	if (l->n > PETREL_MINISIGN_LINE_MAX)
+		return petrel_fail(-PETREL_ESIG_FORMAT, "%s line too long", what);
+	r = petrel_b64_decode(l->p, l->n, out, want, &got);
+	if (r == -PETREL_ETOOBIG || (r == 0 && got != want))
+		return petrel_fail(-PETREL_ESIG_FORMAT, "%s has the wrong length", what);
+	if (r < 0)
+		return petrel_fail(-PETREL_ESIG_FORMAT, "%s is not valid base64", what);
+	return 0;
+}
+
+static int pubkey_decode(const struct line *l, struct petrel_pubkey *out)
+{
+	uint8_t bin[PUB_BIN_LEN];
+	int r;
+
+	r = decode_exact(l, bin, sizeof(bin), "public key");
+	if (r < 0)
+		return r;
+	if (bin[0] != 'E' || bin[1] != 'd')
+		return petrel_fail(-PETREL_ESIG_FORMAT, "public key has an unknown algorithm");
+	memcpy(out->keyid, bin + 2, 8);
+	memcpy(out->pk, bin + 10, 32);
+	return 0;
+}
+
+int petrel_pubkey_parse(const char *text, size_t len, struct petrel_pubkey *out)
+{
+	struct line lines[2];
+	size_t count = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (len > PETREL_MINISIGN_FILE_MAX)
+		return petrel_fail(-PETREL_ESIG_FORMAT, "public key file too large");
+	r = split_lines(text, len, lines, 2, &count);
+	if (r < 0)
+		return r;
+	if (count == 0 || count > 2)
+		return petrel_fail(-PETREL_ESIG_FORMAT,
+				   "public key must be one base64 line, optionally after a comment line");
+	if (count == 2) {
+		if (lines[0].n > PETREL_MINISIGN_LINE_MAX)
+			return petrel_fail(-PETREL_ESIG_FORMAT, "public key comment line too long");
+		r = expect_prefix(&lines[0], UNTRUSTED_PREFIX, "public key comment");
+		if (r < 0)
+			return r;
+	}
+	return pubkey_decode(&lines[count - 1], out);
+}
+
+int petrel_pubkey_load(const char *path, struct petrel_pubkey *out)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	r = petrel_read_file(path, PETREL_MINISIGN_FILE_MAX, &text, &len);
+	if (r == -PETREL_ETOOBIG)
+		r = petrel_fail(-PETREL_ESIG_FORMAT, "public key file %s too large", path);
+	if (r < 0)
+		goto out;
+	r = petrel_pubkey_parse(text, len, out);
+	if (r < 0)
+		petrel_error_prefix("%s: ", path);
+out:
+	free(text);
+	return r;
+}
+
+/* Line 2: alg || keyid || sig. */
+static int sig_decode(const struct line *l, struct petrel_sig *out)
+{
+	uint8_t bin[SIG_BIN_LEN];
+	int r;
+
+	r = decode_exact(l, bin, sizeof(bin), "signature");
+	if (r < 0)
+		return r;
+	if (bin[0] != 'E' || (bin[1] != 'D' && bin[1] != 'd'))
+		return petrel_fail(-PETREL_ESIG_FORMAT, "signature has an unknown algorithm");
+	memcpy(out->alg, bin, 2);
+	memcpy(out->keyid, bin + 2, 8);
+	memcpy(out->sig, bin + 10, 64);
+	return 0;
+}
+
+/* Line 3: "trusted comment: TEXT", TEXT within PETREL_TRUSTED_COMMENT_MAX. */
+static int trusted_decode(const struct line *l, struct petrel_sig *out)
+{
+	size_t n = strlen(TRUSTED_PREFIX);
+	int r;
+
+	r = expect_prefix(l, TRUSTED_PREFIX, "third");
+	if (r < 0)
+		return r;
+	if (l->n - n > PETREL_TRUSTED_COMMENT_MAX || l->n > PETREL_MINISIGN_LINE_MAX)
+		return petrel_fail(-PETREL_ESIG_FORMAT, "trusted comment too long");
+	memcpy(out->trusted, l->p + n, l->n - n);
+	out->trusted[l->n - n] = '\0';
+	out->trusted_len = l->n - n;
+	return 0;
+}
+
+int petrel_sig_parse(const char *text, size_t len, struct petrel_sig *out)
+{
+	struct line lines[SIG_LINES];
+	size_t count = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (len > PETREL_MINISIGN_FILE_MAX)
+		return petrel_fail(-PETREL_ESIG_FORMAT, "signature file too large");
+	r = split_lines(text, len, lines, SIG_LINES, &count);
+	if (r < 0)
+		return r;
+	if (count != SIG_LINES)
+		return petrel_fail(-PETREL_ESIG_FORMAT, "signature file must have exactly 4 lines");
+	if (lines[0].n > PETREL_MINISIGN_LINE_MAX)
+		return petrel_fail(-PETREL_ESIG_FORMAT, "untrusted comment line too long");
+	r = expect_prefix(&lines[0], UNTRUSTED_PREFIX, "first");
+	if (r == 0)
+		r = sig_decode(&lines[1], out);
+	if (r == 0)
+		r = trusted_decode(&lines[2], out);
+	if (r == 0)
+		r = decode_exact(&lines[3], out->global_sig, 64, "global signature");
+	if (r < 0)
+		memset(out, 0, sizeof(*out));
+	return r;
+}
+
+/* sodium_init is idempotent; failure means no usable randomness or CPU features. */
+static int sodium_ready(void)
+{
+	if (sodium_init() < 0)
+		return petrel_fail(-EIO, "libsodium failed to initialise");
+	return 0;
+}
+
+int petrel_legacy_new(struct petrel_legacy **out, const struct petrel_sig *sig,
+		      const struct petrel_pubkey *pk)
+{
+	struct petrel_legacy *l;
+	int r;
+
+	*out = NULL;
+	r = sodium_ready();
+	if (r < 0)
+		return r;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	memcpy(l->sig, sig->sig, 64);
+	memcpy(l->pk, pk->pk, 32);
+	crypto_hash_sha512_init(&l->st);
+	crypto_hash_sha512_update(&l->st, l->sig, 32);	/* R */
+	crypto_hash_sha512_update(&l->st, l->pk, 32);	/* A */
+	*out = l;
+	return 0;
+}
+
+int petrel_legacy_update(struct petrel_legacy *l, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	crypto_hash_sha512_update(&l->st, p, n);
+	return 0;
+}
+
+void petrel_legacy_free(struct petrel_legacy *l)
+{
+	if (!l)
+		return;
+	sodium_memzero(l, sizeof(*l));
+	free(l);
+}
+
+/* 1 when the 32-byte little-endian scalar s is below the group order L. */
+static int scalar_canonical(const uint8_t s[32])
+{
+	uint8_t wide[64] = { 0 }, red[32];
+
+	memcpy(wide, s, 32);
+	crypto_core_ed25519_scalar_reduce(red, wide);
+	return memcmp(red, s, 32) == 0;
+}
+
+/* [n]P, or the identity's encoding when n is zero (libsodium refuses that case). */
+static int mul_point(uint8_t out[32], const uint8_t n[32], const uint8_t *p)
+{
+	static const uint8_t identity[32] = { 1 };
+
+	if (sodium_is_zero(n, 32)) {
+		memcpy(out, identity, 32);
+		return 0;
+	}
+	if (p)
+		return crypto_scalarmult_ed25519_noclamp(out, n, p);
+	return crypto_scalarmult_ed25519_base_noclamp(out, n);
+}
+
+/*
+ * The legacy Ed25519 check [S]B == R + [k]A with k = SHA512(R || A || M) mod L,
+ * finished from the streamed state. Equivalent to libsodium's
+ * crypto_sign_verify_detached for keys in the prime-order subgroup (every key
+ * minisign generates): S must be canonical, A and R canonical points of the
+ * prime-order subgroup and not of small order. Zero scalars (S or k, each with
+ * probability 2^-252) are handled as the identity rather than refused.
+ * 1 when valid, 0 when not.
+ */
+static int legacy_valid(const struct petrel_legacy *l)
+{
+	crypto_hash_sha512_state st = l->st;	/* copy: verifying twice gives one answer */
+	const uint8_t *R = l->sig, *S = l->sig + 32, *A = l->pk;
+	uint8_t h[64], k[32], sb[32], ka[32], rka[32];
+	int ok = 0;
+
+	crypto_hash_sha512_final(&st, h);
+	crypto_core_ed25519_scalar_reduce(k, h);
+	if (!crypto_core_ed25519_is_valid_point(A) ||
+	    !crypto_core_ed25519_is_valid_point(R))
+		goto out;
+	if (mul_point(sb, S, NULL) != 0 || mul_point(ka, k, A) != 0)
+		goto out;
+	if (crypto_core_ed25519_add(rka, R, ka) != 0)
+		goto out;
+	ok = sodium_memcmp(sb, rka, 32) == 0;
+out:
+	sodium_memzero(&st, sizeof(st));
+	return ok;
+}
+
+/* The file signature: "ED" over the BLAKE2b-512, "Ed" over the streamed file. */
+static int verify_file_sig(const struct petrel_sig *sig, const struct petrel_pubkey *pk,
+			   const uint8_t blake2b512[64], const struct petrel_legacy *legacy,
+			   int allow_legacy)
+{
+	int ok;
+
+	if (sig->alg[1] == 'D') {
+		if (!blake2b512)
+			return petrel_fail(-EINVAL, "prehashed signature needs the file's blake2b");
+		ok = crypto_sign_verify_detached(sig->sig, blake2b512, 64, pk->pk) == 0;
+	} else {
+		if (!allow_legacy)
+			return petrel_fail(-PETREL_ESIG_INVALID, "legacy signature (Ed) refused; "
+					   "set legacy_signatures = yes to accept");
+		if (!legacy || memcmp(legacy->sig, sig->sig, 64) != 0 ||
+		    memcmp(legacy->pk, pk->pk, 32) != 0)
+			return petrel_fail(-EINVAL, "legacy state made for another signature or key");
+		ok = legacy_valid(legacy);
+	}
+	if (!ok)
+		return petrel_fail(-PETREL_ESIG_INVALID, "file signature does not verify");
+	return 0;
+}
+
+/* The global signature over sig(64) || trusted comment. */
+static int verify_global_sig(const struct petrel_sig *sig, const struct petrel_pubkey *pk)
+{
+	uint8_t msg[64 + PETREL_TRUSTED_COMMENT_MAX];
+
+	if (sig->trusted_len > PETREL_TRUSTED_COMMENT_MAX)
+		return petrel_fail(-PETREL_ESIG_FORMAT, "trusted comment too long");
+	memcpy(msg, sig->sig, 64);
+	memcpy(msg + 64, sig->trusted, sig->trusted_len);
+	if (crypto_sign_verify_detached(sig->global_sig, msg, 64 + sig->trusted_len,
+					pk->pk) != 0)
+		return petrel_fail(-PETREL_ESIG_INVALID, "trusted comment signature does not verify");
+	return 0;
+}
+
+int petrel_sig_verify(const struct petrel_sig *sig, const struct petrel_pubkey *pk,
+		      const uint8_t blake2b512[64], struct petrel_legacy *legacy, int allow_legacy)
+{
+	char want[17], got[17];
+	int r;
+
+	r = sodium_ready();
+	if (r < 0)
+		return r;
+	if (memcmp(sig->keyid, pk->keyid, 8) != 0) {
+		petrel_keyid_str(sig->keyid, got);
+		petrel_keyid_str(pk->keyid, want);
+		return petrel_fail(-PETREL_ESIG_UNTRUSTED, "signature made by key %s, not by %s",
+				   got, want);
+	}
+	if (sig->alg[0] != 'E' || (sig->alg[1] != 'D' && sig->alg[1] != 'd'))
+		return petrel_fail(-PETREL_ESIG_FORMAT, "signature has an unknown algorithm");
+	r = verify_file_sig(sig, pk, blake2b512, legacy, allow_legacy);
+	if (r == 0)
+		r = verify_global_sig(sig, pk);
+	return r;
+}
