@@ -301,7 +301,7 @@ static int legacy_valid(const struct petrel_legacy *l)
 
 	crypto_hash_sha512_final(&st, h);
 	crypto_core_ed25519_scalar_reduce(k, h);
-	if (!crypto_core_ed25519_is_valid_point(A) ||
+	if (!scalar_canonical(S) || !crypto_core_ed25519_is_valid_point(A) ||
 	    !crypto_core_ed25519_is_valid_point(R))
 		goto out;
 	if (mul_point(sb, S, NULL) != 0 || mul_point(ka, k, A) != 0)

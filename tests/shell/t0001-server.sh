@@ -9,7 +9,7 @@ start_server
 C=(curl -s --max-time 10)
 
 # header NAME FILE — value of a response header in a curl -D dump (last response).
-header() { tr -d '\r' <"$2" | awk -v n="$(printf '%s' "$1" | tr A-Z a-z)" '
+header() { tr -d '\r' <"$2" | awk -v n="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')" '
 	/^HTTP\// { v = "" }
 	{ i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == n) { v = substr($0, i + 1); sub(/^ +/, "", v) } }
 	END { print v }'; }
