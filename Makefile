@@ -8,9 +8,9 @@ O       := .build$(if $(SANITIZE),-san)
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
-	   -Wno-format-nonliteral -fno-strict-aliasing -I. \
+	   -Wno-format-nonliteral -fno-strict-aliasing -pthread -I. \
 	   $(shell $(PKGCFG) --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell $(PKGCFG) --libs $(PKGS) 2>/dev/null)
+LDLIBS  += -pthread $(shell $(PKGCFG) --libs $(PKGS) 2>/dev/null)
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -25,6 +25,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 PREFIX ?= /usr/local
+# `make V=1` shows the commands
+Q := $(if $(V),,@)
 
 .PHONY: all deps check unit demo bench fuzz install clean lint
 all: petrel
@@ -33,19 +35,19 @@ deps:
 	@contrib/install-deps.sh
 
 petrel: $(CLI_OBJ) $(O)/libpetrel.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libpetrel.a $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libpetrel.a $(LDLIBS)
 
 $(O)/libpetrel.a: $(LIB_OBJ)
-	rm -f $@
-	$(AR) rcs $@ $^
+	@rm -f $@
+	$(Q)$(AR) rcs $@ $^
 
 $(O)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(O)/tests/unit/%: tests/unit/%.c $(O)/libpetrel.a $(wildcard */*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libpetrel.a $(LDLIBS) \
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libpetrel.a $(LDLIBS) \
 		$(shell $(PKGCFG) --libs cmocka)
 
 unit: $(UNIT_BIN)
@@ -66,13 +68,13 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@tests/bench/bench.sh
+	@python3 tests/bench/bench.py
 
 fuzz: $(O)/libpetrel.a
 	@mkdir -p $(O)/fuzz
 	@for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
-		clang -g -O1 -fsanitize=fuzzer,address -I. $(shell $(PKGCFG) --cflags $(PKGS)) \
+		clang -g -O1 -std=c11 -D_GNU_SOURCE -pthread -fsanitize=fuzzer,address -I. $(shell $(PKGCFG) --cflags $(PKGS)) \
 			-o $(O)/fuzz/$$n $$f $(LIB_SRC) $(LDLIBS) && \
 		$(O)/fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-30} tests/fuzz/corpus/$$n 2>&1 | tail -3; \
 	done

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fanout.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -102,25 +103,58 @@ int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
 	return 0;
 }
 
-/* The download in progress: where bytes go and what hashes them. */
+/* The download in progress: where bytes go and what hashes them. Two consumers run
+ * on their own threads (common/fanout.h): the store's (SHA-256 + write to tmp/) and
+ * the signatures' (BLAKE2b-512 + legacy Ed25519 state), when there are signatures. */
 struct download {
 	int fd;
 	char tmppath[PATH_MAX];
-	struct petrel_digest *dg;
+	struct petrel_digest *sha;
+	struct petrel_digest *b2;	/* NULL when no prehashed signature needs it */
 	struct petrel_sigset *sigs;
+	struct petrel_fanout *fo;
 };
 
-static int sink(void *ctx, const void *p, size_t n)
+static int consume_store(void *ctx, const void *p, size_t n)
 {
 	struct download *d = ctx;
 	int r;
 
-	if ((r = petrel_digest_update(d->dg, p, n)) < 0 ||
-	    (r = petrel_sigset_update(d->sigs, p, n)) < 0)
+	if ((r = petrel_digest_update(d->sha, p, n)) < 0)
 		return r;
-	if ((r = petrel_write_all(d->fd, p, n)) < 0)
+	if (d->fd >= 0 && (r = petrel_write_all(d->fd, p, n)) < 0)
 		return petrel_fail(r, "writing %s: %s", d->tmppath, strerror(-r));
 	return 0;
+}
+
+static int consume_sigs(void *ctx, const void *p, size_t n)
+{
+	struct download *d = ctx;
+	int r;
+
+	if (d->b2 && (r = petrel_digest_update(d->b2, p, n)) < 0)
+		return r;
+	return petrel_sigset_update(d->sigs, p, n);
+}
+
+static int sink(void *ctx, const void *p, size_t n)
+{
+	struct download *d = ctx;
+
+	if (d->fo)
+		return petrel_fanout_write(d->fo, p, n);
+	return consume_store(d, p, n) ?: consume_sigs(d, p, n);
+}
+
+/* Starts the consumer threads: the signature side only when it has work. */
+static int download_start(struct download *d)
+{
+	petrel_consume_fn fns[2] = { consume_store, consume_sigs };
+	void *ctxs[2] = { d, d };
+	int r;
+
+	r = petrel_fanout_new(&d->fo, d->sigs->ncands ? 2 : 1, fns, ctxs);
+	return r < 0 ? petrel_fail(r, "starting hash threads: %s", strerror(-r)) : 0;
 }
 
 /* Streams the local blob through the digests (the store had the bytes already). */
@@ -135,11 +169,9 @@ static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], struct d
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return petrel_fail(-errno, "%s: %s", path, strerror(errno));
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		if ((r = petrel_digest_update(d->dg, buf, (size_t)n)) < 0 ||
-		    (r = petrel_sigset_update(d->sigs, buf, (size_t)n)) < 0)
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if ((r = sink(d, buf, (size_t)n)) < 0)
 			break;
-	}
 	if (n < 0)
 		r = petrel_fail(-errno, "%s: %s", path, strerror(errno));
 	close(fd);
@@ -172,7 +204,10 @@ static int obtain(struct petrel_engine *e, const struct petrel_target *t,
 		return petrel_fail(r, "creating a file in %s/tmp: %s", e->store.dir, strerror(-r));
 	petrel_log_debug("downloading %s %s (%llu bytes)", b->job, b->uuid,
 			 (unsigned long long)b->size);
-	return petrel_bw_download(e->http, t->server->url, b, sink, d, url, n);
+	if ((r = download_start(d)) < 0)
+		return r;
+	r = petrel_bw_download(e->http, t->server->url, b, sink, d, url, n);
+	return r ?: petrel_fanout_finish(d->fo);
 }
 
 static void fill_version(struct petrel_version *v, const struct petrel_target *t,
@@ -209,7 +244,8 @@ static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
 	uint8_t sha[32], b2[64];
 	int r;
 
-	if ((r = petrel_digest_final(d->dg, sha, b2)) < 0 ||
+	if ((r = petrel_digest_final(d->sha, sha, NULL)) < 0 ||
+	    (d->b2 && (r = petrel_digest_final(d->b2, NULL, b2)) < 0) ||
 	    (r = check_hash(b, sha, url)) < 0 ||
 	    (r = petrel_sigset_verify(d->sigs, b2, &ev)) < 0)
 		return r;
@@ -238,8 +274,9 @@ static int fetch_build(struct petrel_engine *e, const struct petrel_target *t,
 	d.sigs = &sigs;
 	if ((r = petrel_sigset_gather(&sigs, e->http, t->server->url, b)) < 0)
 		goto out;
-	if ((r = petrel_digest_new(&d.dg, PETREL_DIGEST_SHA256 |
-				   (petrel_sigset_needs_blake2b(&sigs) ? PETREL_DIGEST_BLAKE2B : 0))) < 0)
+	if ((r = petrel_digest_new(&d.sha, PETREL_DIGEST_SHA256)) < 0 ||
+	    (petrel_sigset_needs_blake2b(&sigs) &&
+	     (r = petrel_digest_new(&d.b2, PETREL_DIGEST_BLAKE2B)) < 0))
 		goto out;
 	if ((have_blob = petrel_store_has_blob(&e->store, b->sha256)) < 0) {
 		r = have_blob;
@@ -253,7 +290,9 @@ out:
 		close(d.fd);
 		unlink(d.tmppath);
 	}
-	petrel_digest_free(d.dg);
+	petrel_fanout_free(d.fo);
+	petrel_digest_free(d.sha);
+	petrel_digest_free(d.b2);
 	petrel_sigset_release(&sigs);
 	return r;
 }

@@ -50,7 +50,7 @@ static int split_lines(const char *text, size_t len, struct line *lines, size_t 
 	for (i = 0; i <= len; i++) {
 		if (i < len && text[i] != '\n')
 			continue;
-		if (i == len && start == len && (len == 0 || text[len - 1] == '\n'))
+		if (i == len && start == len)
 			break;	/* nothing after the final newline */
 		if (k == max) {
 			k++;

@@ -893,6 +893,43 @@ static void test_legacy_small_order(void **state)
 	assert_msg("file signature does not verify");
 }
 
+/*
+ * R = identity with S = k*a satisfies [S]B == R + [k]A for a real key: libsodium refuses
+ * small-order R, and so must we (this one only the R check catches).
+ */
+static void test_legacy_identity_r(void **state)
+{
+	static const uint8_t identity[32] = { 1 };
+	uint8_t sk[64], h[64], a[32], k[32], msg[3] = "abc";
+	struct petrel_pubkey pk;
+	struct petrel_sig sig;
+	crypto_hash_sha512_state st;
+
+	(void)state;
+	assert_true(sodium_init() >= 0);
+	memset(&pk, 0, sizeof(pk));
+	crypto_sign_keypair(pk.pk, sk);
+	crypto_hash_sha512(h, sk, 32);	/* the secret scalar: clamped SHA-512 of the seed */
+	h[0] &= 248;
+	h[31] &= 127;
+	h[31] |= 64;
+	memset(h + 32, 0, 32);
+	crypto_core_ed25519_scalar_reduce(a, h);
+	crypto_hash_sha512_init(&st);
+	crypto_hash_sha512_update(&st, identity, 32);
+	crypto_hash_sha512_update(&st, pk.pk, 32);
+	crypto_hash_sha512_update(&st, msg, sizeof(msg));
+	crypto_hash_sha512_final(&st, h);
+	crypto_core_ed25519_scalar_reduce(k, h);
+	make_legacy(&sig, &pk, sk, msg, sizeof(msg));
+	memcpy(sig.sig, identity, 32);
+	crypto_core_ed25519_scalar_mul(sig.sig + 32, k, a);
+	sign_global(&sig, sk);
+	assert_int_not_equal(crypto_sign_verify_detached(sig.sig, msg, sizeof(msg), pk.pk), 0);
+	assert_int_equal(legacy_verify(&sig, &pk, msg, sizeof(msg), 1), -PETREL_ESIG_INVALID);
+	assert_msg("file signature does not verify");
+}
+
 /* ---- trusted comments ---- */
 
 static void test_tcomment_all_fields(void **state)
@@ -1171,6 +1208,7 @@ int main(void)
 		T(test_legacy_matches_libsodium),
 		T(test_legacy_noncanonical_s),
 		T(test_legacy_small_order),
+		T(test_legacy_identity_r),
 		T(test_tcomment_all_fields),
 		T(test_tcomment_sparse),
 		T(test_tcomment_malformed),
