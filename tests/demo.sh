@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# make demo: a builder-web look-alike on loopback with two signed builds of "hello";
+# petrel checks, fetches, shows status, refuses a tampered build, and fsck's the store.
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+PETREL="$REPO/petrel"
+D=$(mktemp -d "${TMPDIR:-/tmp}/petrel-demo.XXXXXX")
+SERVER_PID=
+cleanup() {
+	local st=$?
+	if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true; fi
+	if [ -n "${PETREL_DEMO_KEEP:-}" ]; then echo "demo: kept $D"; else rm -rf "$D"; fi
+	exit "$st"
+}
+trap cleanup EXIT
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@" && rc=0 || rc=$?; printf '(exit %d)\n' "$rc"; }
+
+say "a builder-web look-alike on 127.0.0.1, data in $D/bw"
+python3 "$REPO/tests/servers/builder_web.py" serve --data "$D/bw" --port-file "$D/port" \
+	>"$D/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 100); do [ -s "$D/port" ] && break; sleep 0.05; done
+URL="http://127.0.0.1:$(cat "$D/port")"
+echo "server: $URL"
+
+say "the publisher's minisign key (Debian's minisign, no password)"
+minisign -G -W -p "$D/publisher.pub" -s "$D/publisher.sec" >/dev/null
+cat "$D/publisher.pub"
+
+# add_signed_build FILE FINISH_EPOCH: upload to the look-alike and sign as the
+# builder-web upload hook would (trusted comment binds job, uuid, file and hash).
+add_signed_build() {
+	local uuid sha
+	uuid=$(python3 "$REPO/tests/servers/builder_web.py" add --data "$D/bw" --job hello \
+		--file "$1" --filename hello.hvt --finish-time "$2")
+	sha=$(sha256sum "$1" | cut -d' ' -f1)
+	mkdir -p "$D/bw/sigs/hello/$uuid"
+	minisign -S -s "$D/publisher.sec" -m "$1" -x "$D/bw/sigs/hello/$uuid/hello.hvt.minisig" \
+		-t "$(printf 'timestamp:%s\tfile:hello.hvt\tjob:hello\tuuid:%s\tsha256:%s' "$2" "$uuid" "$sha")" \
+		>/dev/null
+	echo "$uuid"
+}
+head -c 3000000 /dev/urandom >"$D/hello-1.hvt"
+head -c 3100000 /dev/urandom >"$D/hello-2.hvt"
+now=$(date +%s)
+u1=$(add_signed_build "$D/hello-1.hvt" $((now - 7200)))
+echo "build 1: $u1 (two hours ago)"
+
+cat >"$D/petrel.conf" <<CONF
+[petrel]
+state_dir = $D/state
+
+[server "local"]
+url = $URL
+
+[target "hello"]
+server     = local
+job        = hello
+path       = $D/deploy/hello.hvt
+keys       = $D/publisher.pub
+threshold  = 1
+signatures = $URL/sigs/{job}/{uuid}/{filename}.minisig
+CONF
+say "configuration $D/petrel.conf"
+cat "$D/petrel.conf"
+export PETREL_CONFIG="$D/petrel.conf"
+
+say "check: what does the server offer? (exit 100 = update available)"
+show "$PETREL" check
+say "fetch: download, hash while streaming, verify the signature, store"
+show "$PETREL" fetch
+say "fetch again: the store has it, nothing is downloaded"
+show "$PETREL" fetch
+
+say "a second build appears on the server"
+u2=$(add_signed_build "$D/hello-2.hvt" $((now - 60)))
+echo "build 2: $u2"
+show "$PETREL" check
+show "$PETREL" fetch
+
+say "status: the newest verified build and its evidence"
+show "$PETREL" status
+show "$PETREL" --json status
+
+say "a tampered third build: the server flips one byte of the body"
+head -c 2900000 /dev/urandom >"$D/hello-3.hvt"
+u3=$(add_signed_build "$D/hello-3.hvt" "$now")
+echo "flip $u3" >"$D/bw/mode"
+show "$PETREL" fetch
+echo "tmp/ after the refusal: $(ls -A "$D/state/tmp" | wc -l) files"
+rm -f "$D/bw/mode"
+
+say "a signature by a key we do not trust"
+minisign -G -W -p "$D/mallory.pub" -s "$D/mallory.sec" >/dev/null
+minisign -S -s "$D/mallory.sec" -m "$D/hello-3.hvt" -x "$D/bw/sigs/hello/$u3/hello.hvt.minisig" \
+	-t "$(printf 'timestamp:%s\tfile:hello.hvt\tjob:hello\tuuid:%s\tsha256:%s' "$now" "$u3" \
+	"$(sha256sum "$D/hello-3.hvt" | cut -d' ' -f1)")" >/dev/null
+show "$PETREL" fetch
+
+say "fsck: re-hash every blob, check the database and the journal chain"
+show "$PETREL" fsck
+find "$D/state" -type f | sed "s#$D/##" | sort
+echo
+echo "demo: done (exit codes above: 100 update available, 0 ok, 3 verification refused)"
