@@ -1,5 +1,6 @@
 # petrel — GNU make. `make` builds ./petrel; `make check` runs every test under prove.
-# `make SANITIZE=address,undefined` builds the same under the sanitizers (in .build-san/).
+# `make SANITIZE=address,undefined` builds the same under the sanitizers (in .build-san/);
+# `make check SANITIZE=address,undefined` runs every test against that build.
 
 CC      ?= cc
 PKGS    := libcurl libsodium libcrypto libarchive sqlite3 jansson inih
@@ -28,13 +29,17 @@ PREFIX ?= /usr/local
 # `make V=1` shows the commands
 Q := $(if $(V),,@)
 
-.PHONY: all deps check unit demo bench fuzz install clean lint
+.PHONY: all petrel deps check unit demo bench fuzz install clean lint
 all: petrel
 
 deps:
 	@contrib/install-deps.sh
 
-petrel: $(CLI_OBJ) $(O)/libpetrel.a
+# ./petrel is a copy of the flavour built last (plain or sanitized), never a stale one.
+petrel: $(O)/petrel
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
+
+$(O)/petrel: $(CLI_OBJ) $(O)/libpetrel.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libpetrel.a $(LDLIBS)
 
 $(O)/libpetrel.a: $(LIB_OBJ)
@@ -60,7 +65,8 @@ lint:
 
 check: deps
 	@$(MAKE) --no-print-directory all unit lint
-	CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' $(UNIT_BIN) $(sort $(wildcard tests/shell/t*.sh))
+	CMOCKA_MESSAGE_OUTPUT=TAP PETREL=$(CURDIR)/$(O)/petrel \
+		prove --exec '' $(UNIT_BIN) $(sort $(wildcard tests/shell/t*.sh))
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -26,7 +26,10 @@ int petrel_cmd_fsck(struct petrel_cli *cli)
 		json_decref(arr);
 		return PETREL_EXIT_USAGE;
 	}
-	if ((r = petrel_store_open(&s, cli->cfg.state_dir)) < 0) {
+	if ((r = petrel_store_open(&s, cli->cfg.state_dir)) < 0 ||
+	    (r = petrel_store_lock(&s, cli->cfg.lock_timeout)) < 0) {
+		if (s.db)
+			petrel_store_close(&s);
 		petrel_cli_error(NULL, r);
 		json_decref(arr);
 		return petrel_exit_status(r);

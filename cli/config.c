@@ -72,15 +72,13 @@ static int parse_long(const char *v, long min, long max, long *out)
 static int set_petrel(struct parse *p, const char *key, const char *v)
 {
 	struct petrel_config *c = p->cfg;
-	long n;
 
 	if (!strcmp(key, "state_dir"))
 		return petrel_strlcpy(c->state_dir, v, sizeof(c->state_dir)) < 0 ?
 			fail(p, "state_dir too long") : 1;
-	if (!strcmp(key, "lock_timeout"))
-		return parse_long(v, 0, 86400, &n) < 0 ? fail(p, "lock_timeout: not seconds") : 1;
 	struct { const char *k; long *dst; long min, max; } nums[] = {
 		{ "interval", &c->interval, 1, 365L * 86400 },
+		{ "lock_timeout", &c->lock_timeout, 0, 86400 },
 		{ "connect_timeout", &c->limits.connect_timeout, 1, 3600 },
 		{ "low_speed_limit", &c->limits.low_speed_limit, 1, 1L << 30 },
 		{ "low_speed_time", &c->limits.low_speed_time, 1, 3600 },
@@ -311,6 +309,7 @@ int petrel_config_load(struct petrel_config *c, const char *path)
 	petrel_strlcpy(c->path, path, sizeof(c->path));
 	petrel_strlcpy(c->state_dir, "/var/lib/petrel", sizeof(c->state_dir));
 	c->interval = 3600;
+	c->lock_timeout = 30;
 	petrel_http_limits_default(&c->limits);
 	c->servers = calloc(SERVERS_MAX, sizeof(*c->servers));
 	c->targets = calloc(TARGETS_MAX, sizeof(*c->targets));

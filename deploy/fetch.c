@@ -23,7 +23,10 @@ int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg)
 	e->cfg = cfg;
 	if ((r = petrel_store_open(&e->store, cfg->state_dir)) < 0)
 		return r;
-	if ((r = petrel_http_new(&e->http, &cfg->limits)) < 0) {
+	/* Holding the lock, whatever is in tmp/ was left by a run that died. */
+	if ((r = petrel_store_lock(&e->store, cfg->lock_timeout)) < 0 ||
+	    (r = petrel_store_clean_tmp(&e->store)) < 0 ||
+	    (r = petrel_http_new(&e->http, &cfg->limits)) < 0) {
 		petrel_store_close(&e->store);
 		return r;
 	}

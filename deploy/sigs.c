@@ -176,6 +176,8 @@ int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const c
 	size_t i;
 	int r = 0;
 
+	if (s->t->trust != PETREL_TRUST_SIGNED)
+		return 0;	/* trust = server: the operator opted out of signatures */
 	petrel_buf_init(&body, PETREL_SIG_FILE_MAX);
 	for (i = 0; i < s->t->nsigurls && r == 0; i++) {
 		if ((r = petrel_sigurl_expand(s->t->sigurls[i], server, b, url, sizeof(url))) < 0)
@@ -197,7 +199,7 @@ int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const c
 		}
 	}
 	petrel_buf_release(&body);
-	if (r < 0 || s->t->trust != PETREL_TRUST_SIGNED)
+	if (r < 0)
 		return r;
 	i = distinct_keys(s);
 	return i < s->t->threshold ? shortfall(s, i) : 0;

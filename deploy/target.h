@@ -41,6 +41,7 @@ struct petrel_config {
 	char path[PATH_MAX];		/* the file it came from */
 	char state_dir[PATH_MAX];
 	long interval;
+	long lock_timeout;		/* seconds to wait for the state directory's lock */
 	struct petrel_http_limits limits;
 	size_t nservers, ntargets;
 	struct petrel_server *servers;	/* owned */

@@ -236,6 +236,7 @@ int petrel_store_open(struct petrel_store *s, const char *dir)
 	int r;
 
 	memset(s, 0, sizeof(*s));
+	s->lockfd = -1;
 	if (petrel_strlcpy(s->dir, dir, sizeof(s->dir)) < 0 ||
 	    petrel_snprintf(path, sizeof(path), "%s/petrel.db", dir) < 0)
 		return petrel_fail(-ENAMETOOLONG, "%s: state directory path too long", dir);
@@ -257,6 +258,7 @@ out:
 
 void petrel_store_close(struct petrel_store *s)
 {
+	petrel_store_unlock(s);
 	/* sqlite3_close_v2 defers if a statement leaked; every statement is finalized
 	 * on its function's one exit path, so this closes now. */
 	sqlite3_close_v2(s->db);

@@ -15,6 +15,7 @@ struct sqlite3;
 struct petrel_store {
 	char dir[PATH_MAX];	/* state directory */
 	struct sqlite3 *db;	/* petrel.db, WAL mode */
+	int lockfd;		/* DIR/lock while held, else -1 */
 };
 
 /* A verified build as recorded in the store for one target. */
@@ -38,6 +39,15 @@ struct petrel_version {
  */
 int petrel_store_open(struct petrel_store *s, const char *dir);
 void petrel_store_close(struct petrel_store *s);
+
+/*
+ * Takes the state directory's exclusive lock (flock on DIR/lock), waiting up to
+ * timeout seconds; writes our pid into the file so a waiter can say who holds it.
+ * Held until petrel_store_unlock or petrel_store_close (or the process dies: a
+ * crash never leaves a stale lock). 0, -PETREL_ELOCKED naming the holder, or -errno.
+ */
+int petrel_store_lock(struct petrel_store *s, long timeout);
+void petrel_store_unlock(struct petrel_store *s);
 
 /* Path of the blob for sha256: DIR/objects/sha256/XX/REST (62 hex). */
 int petrel_store_blob_path(const struct petrel_store *s, const uint8_t sha256[32],

@@ -1,0 +1,77 @@
+/* The state directory's lock: one petrel operation at a time. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/util.h"
+#include "store.h"
+
+/* Who holds it, from the pid the holder wrote (best effort: "unknown" if unreadable). */
+static void holder(int fd, char *out, size_t n)
+{
+	char buf[32];
+	ssize_t got = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (got <= 0) {
+		petrel_strlcpy(out, "an unknown process", n);
+		return;
+	}
+	buf[got] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	petrel_snprintf(out, n, "pid %s", buf);
+}
+
+/* Records our pid for the next one who waits; the content is informational. */
+static void write_pid(int fd)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) == 0 && n > 0)
+		(void)!pwrite(fd, buf, (size_t)n, 0);
+}
+
+int petrel_store_lock(struct petrel_store *s, long timeout)
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	char path[PATH_MAX], who[64];
+	long waited;
+	int fd;
+
+	if (petrel_snprintf(path, sizeof(path), "%s/lock", s->dir) < 0)
+		return petrel_fail(-ENAMETOOLONG, "%s: path too long", s->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return petrel_fail(-errno, "%s: %s", path, strerror(errno));
+	for (waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited++) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			int e = errno;
+
+			close(fd);
+			return petrel_fail(-e, "locking %s: %s", path, strerror(e));
+		}
+		if (waited >= timeout * 10) {
+			holder(fd, who, sizeof(who));
+			close(fd);
+			return petrel_fail(-PETREL_ELOCKED, "state directory %s is locked by %s "
+					   "(waited %ld s; see lock_timeout)", s->dir, who, timeout);
+		}
+		nanosleep(&pause, NULL);
+	}
+	write_pid(fd);
+	s->lockfd = fd;
+	return 0;
+}
+
+void petrel_store_unlock(struct petrel_store *s)
+{
+	if (s->lockfd >= 0) {
+		close(s->lockfd);	/* releases the flock */
+		s->lockfd = -1;
+	}
+}
