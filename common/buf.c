@@ -1,6 +1,7 @@
 /* Bounded growable byte buffer. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +29,17 @@ void petrel_buf_reset(struct petrel_buf *b)
 		b->data[0] = '\0';
 }
 
+/* Grows to hold need bytes and a NUL; need <= max is checked by the caller. */
 static int grow(struct petrel_buf *b, size_t need)
 {
 	size_t cap = b->cap ? b->cap : 256;
 	char *p;
 
-	while (cap < need + 1)
+	while (cap < need + 1 && cap <= SIZE_MAX / 2)
 		cap *= 2;
-	if (cap > b->max + 1)
+	if (cap < need + 1)
+		cap = need + 1;
+	if (cap - 1 > b->max)	/* never past the ceiling (max + 1 >= need + 1) */
 		cap = b->max + 1;
 	p = realloc(b->data, cap);
 	if (!p)
@@ -49,7 +53,7 @@ int petrel_buf_append(struct petrel_buf *b, const void *p, size_t n)
 {
 	int r;
 
-	if (n > b->max - b->len)
+	if (n > b->max - b->len || b->len + n == SIZE_MAX)
 		return -PETREL_ETOOBIG;
 	if (b->len + n + 1 > b->cap && (r = grow(b, b->len + n)) < 0)
 		return r;
@@ -61,14 +65,23 @@ int petrel_buf_append(struct petrel_buf *b, const void *p, size_t n)
 
 int petrel_buf_printf(struct petrel_buf *b, const char *fmt, ...)
 {
-	char tmp[1024];
 	va_list ap;
-	int n;
+	size_t n;
+	int len, r;
 
 	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	len = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
+	if (len < 0)
+		return -EINVAL;
+	n = (size_t)len;
+	if (n > b->max - b->len || b->len + n == SIZE_MAX)
 		return -PETREL_ETOOBIG;
-	return petrel_buf_append(b, tmp, (size_t)n);
+	if (b->len + n + 1 > b->cap && (r = grow(b, b->len + n)) < 0)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, n + 1, fmt, ap);
+	va_end(ap);
+	b->len += n;
+	return 0;
 }

@@ -1,10 +1,13 @@
 /* Error codes to text and the pending one-line error message. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "error.h"
 
+/* One message per process; fan-out consumer threads may set it, hence the lock. */
 static char errmsg[1024];
+static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const texts[] = {
 	[PETREL_EHASH - PETREL_EBASE] = "hash mismatch",
@@ -45,8 +48,10 @@ const char *petrel_strerror(int err)
 
 int petrel_vfail(int err, const char *fmt, va_list ap)
 {
+	pthread_mutex_lock(&errlock);
 	if (errmsg[0] == '\0')
 		vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	pthread_mutex_unlock(&errlock);
 	return err;
 }
 
@@ -70,6 +75,11 @@ void petrel_error_prefix(const char *fmt, ...)
 	va_end(ap);
 	size_t plen = strlen(pre), olen;
 
+	pthread_mutex_lock(&errlock);
+	if (errmsg[0] == '\0') {	/* nothing to give context to */
+		pthread_mutex_unlock(&errlock);
+		return;
+	}
 	memcpy(old, errmsg, sizeof(old));
 	olen = strnlen(old, sizeof(old) - 1);
 	if (plen > sizeof(errmsg) - 1)
@@ -79,6 +89,7 @@ void petrel_error_prefix(const char *fmt, ...)
 	memcpy(errmsg, pre, plen);
 	memcpy(errmsg + plen, old, olen);
 	errmsg[plen + olen] = '\0';
+	pthread_mutex_unlock(&errlock);
 }
 
 const char *petrel_error_message(void)
@@ -88,5 +99,7 @@ const char *petrel_error_message(void)
 
 void petrel_error_clear(void)
 {
+	pthread_mutex_lock(&errlock);
 	errmsg[0] = '\0';
+	pthread_mutex_unlock(&errlock);
 }

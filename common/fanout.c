@@ -45,8 +45,9 @@ static void *consume(void *arg)
 		if (c->next == f->published)
 			break;
 		struct slot *s = &f->slots[c->next % PETREL_FANOUT_SLOTS];
+		int skip = f->err != 0;	/* after an error, drain without work */
 		pthread_mutex_unlock(&f->lock);
-		int r = f->err ? 0 : c->fn(c->ctx, s->data, s->len);
+		int r = skip ? 0 : c->fn(c->ctx, s->data, s->len);
 		pthread_mutex_lock(&f->lock);
 		if (r && !f->err)
 			f->err = r;

@@ -46,6 +46,7 @@ int petrel_fault_init(void)
 	static const char *const kinds[] = { "write", "fsync", "rename" };
 	const char *env = getenv("PETREL_FAULT");
 	char spec[256], *item, *save = NULL;
+	unsigned long fail_at[PETREL_ARRAY_SIZE(faults)] = { 0 };
 
 	if (!env || !*env)
 		return 0;
@@ -65,7 +66,12 @@ int petrel_fault_init(void)
 			;
 		if (k == PETREL_ARRAY_SIZE(kinds))
 			return -EINVAL;
-		faults[k].fail_at = n;
+		fail_at[k] = n;
+	}
+	/* armed only once the whole spec parsed; counting starts afresh */
+	for (size_t k = 0; k < PETREL_ARRAY_SIZE(faults); k++) {
+		faults[k].fail_at = fail_at[k];
+		faults[k].calls = 0;
 	}
 	return 0;
 }
@@ -131,12 +137,28 @@ int petrel_dirname(const char *path, char *out, size_t n)
 	return 0;
 }
 
+/* mkdir that accepts an existing directory, and only a directory. */
+static int mkdir_one(const char *path, mode_t mode)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -errno;
+	if (stat(path, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
 int petrel_mkdir_p(const char *path, mode_t mode)
 {
 	char buf[4096];
 	char *p;
 	int r;
 
+	if (!*path)
+		return -ENOENT;
 	if ((r = petrel_strlcpy(buf, path, sizeof(buf))) < 0)
 		return r;
 	for (p = buf + 1; ; p++) {
@@ -145,8 +167,8 @@ int petrel_mkdir_p(const char *path, mode_t mode)
 		char c = *p;
 
 		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
+		if ((r = mkdir_one(buf, mode)) < 0)
+			return r;
 		*p = c;
 		if (c == '\0')
 			break;

@@ -213,6 +213,14 @@ static int parse_offset(const char *p, int *off)
 	return 0;
 }
 
+static int days_in_month(int y, int m)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
 int petrel_parse_rfc3339(const char *s, int64_t *out)
 {
 	struct tm tm;
@@ -233,7 +241,7 @@ int petrel_parse_rfc3339(const char *s, int64_t *out)
 	}
 	if (parse_offset(p, &off))
 		return -EINVAL;
-	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+	if (M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M) || h > 23 || m > 59 || sec > 60)
 		return -EINVAL;
 	tm.tm_year = Y - 1900;
 	tm.tm_mon = M - 1;
