@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "common/error.h"
 #include "common/util.h"
+#include "deploy/sigs.h"
 
 #define SERVERS_MAX 64
 #define TARGETS_MAX 256
@@ -281,6 +282,17 @@ static int check_target(struct parse *p, struct petrel_target *t, const char *se
 	if (t->nkeys == 0 || t->nsigurls == 0)
 		return fail(p, "target %s: trust = signed needs keys and signatures "
 			    "(or trust = server, which is weak)", t->name), -1;
+	for (size_t i = 0; i < t->nsigurls; i++) {
+		struct petrel_build probe = { .job = "j", .uuid = "u", .filename = "f" };
+		char url[PETREL_URL_MAX + 1];
+
+		if (petrel_sigurl_expand(t->sigurls[i], t->server->url, &probe, url, sizeof(url)) < 0) {
+			petrel_error_clear();
+			return fail(p, "target %s: signatures template '%s' has an unknown {placeholder}; "
+				    "known: {job} {uuid} {filename} {sha256} {url}", t->name,
+				    t->sigurls[i]), -1;
+		}
+	}
 	if (t->threshold < 1 || t->threshold > t->nkeys)
 		return fail(p, "target %s: threshold %u must be between 1 and the %zu keys", t->name,
 			    t->threshold, t->nkeys), -1;

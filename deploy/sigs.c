@@ -172,7 +172,7 @@ int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const c
 			 const struct petrel_build *b)
 {
 	struct petrel_buf body;
-	char url[PETREL_URL_MAX + 1];
+	char url[PETREL_URL_MAX + 1], shown[PETREL_URL_MAX + 1];	/* shown: credentials masked */
 	size_t i;
 	int r = 0;
 
@@ -183,6 +183,7 @@ int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const c
 		if ((r = petrel_sigurl_expand(s->t->sigurls[i], server, b, url, sizeof(url))) < 0)
 			break;
 		petrel_buf_reset(&body);
+		petrel_mask_url(url, shown, sizeof(shown));
 		r = petrel_fetch_small(h, url, &body);
 		if (r == -PETREL_ENOTFOUND) {
 			s->nmissing++;
@@ -191,9 +192,9 @@ int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const c
 			continue;
 		}
 		if (r == -PETREL_ETOOBIG)
-			r = petrel_fail(-PETREL_ESIG_FORMAT, "%s: signature exceeds %d bytes", url,
+			r = petrel_fail(-PETREL_ESIG_FORMAT, "%s: signature exceeds %d bytes", shown,
 					PETREL_SIG_FILE_MAX);
-		if (r == 0 && (r = consider(s, &body, url, b)) < 0 && r != -ENOMEM) {
+		if (r == 0 && (r = consider(s, &body, shown, b)) < 0 && r != -ENOMEM) {
 			remember(s, r);
 			r = 0;
 		}

@@ -32,8 +32,7 @@ static int status_error(const struct petrel_http_resp *rs)
 	return petrel_fail(-PETREL_EHTTP, "%s: HTTP status %ld", mask, rs->status);
 }
 
-/* Checks a path "/job/J/build/UUID[/]" and extracts uuid (and job when want_job is NULL). */
-static int parse_build_path(const char *loc, const char *want_job, char job[PETREL_NAME_MAX + 1],
+int petrel_bw_parse_build_path(const char *loc, const char *want_job, char job[PETREL_NAME_MAX + 1],
 			    char uuid[PETREL_UUID_LEN + 1])
 {
 	const char *p = loc, *slash;
@@ -87,7 +86,7 @@ static int get_build_redirect(struct petrel_http *h, const char *url, const char
 	if (!rs.location[0])
 		return petrel_fail(-PETREL_EMALFORMED, "%s: redirect %ld without Location", mask,
 				   rs.status);
-	if (parse_build_path(rs.location, want_job, job, uuid) < 0)
+	if (petrel_bw_parse_build_path(rs.location, want_job, job, uuid) < 0)
 		return petrel_fail(-PETREL_EMALFORMED, "%s: unexpected Location '%.200s'", mask,
 				   rs.location);
 	return 0;
@@ -117,34 +116,31 @@ int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8
 	return get_build_redirect(h, url, NULL, job, uuid);
 }
 
-/* GET url with Accept: application/json and parse the 200 answer into *out. */
-static int get_json(struct petrel_http *h, const char *url, json_t **out)
+/* GET url with Accept: application/json; body gets the 200 answer. */
+static int get_json(struct petrel_http *h, const char *url, struct petrel_buf *body)
 {
-	struct petrel_http_req rq = { .url = url, .accept_json = 1, .max_bytes = PETREL_JSON_MAX };
+	struct petrel_http_req rq = { .url = url, .accept_json = 1, .max_bytes = PETREL_JSON_MAX,
+				      .body = body };
 	struct petrel_http_resp rs;
-	struct petrel_buf body;
-	char mask[PETREL_URL_MAX + 1];
-	json_error_t jerr;
 	int r;
 
-	petrel_mask_url(url, mask, sizeof(mask));
-	petrel_buf_init(&body, PETREL_JSON_MAX);
-	rq.body = &body;
 	if ((r = petrel_http_get(h, &rq, &rs)) < 0)
-		goto out;
-	if (rs.status != 200) {
-		r = status_error(&rs);
-		goto out;
-	}
-	*out = json_loadb(body.data ? body.data : "", body.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!*out || !json_is_object(*out)) {
-		json_decref(*out);
-		r = petrel_fail(-PETREL_EMALFORMED, "%s: malformed JSON: %s", mask,
-				*out ? "not an object" : jerr.text);
-	}
-out:
-	petrel_buf_release(&body);
-	return r;
+		return r;
+	return rs.status == 200 ? 0 : status_error(&rs);
+}
+
+/* Parses a JSON object answer; where names it in messages. */
+static int parse_object(const char *text, size_t len, const char *where, json_t **out)
+{
+	json_error_t jerr;
+
+	*out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (*out && json_is_object(*out))
+		return 0;
+	json_decref(*out);
+	*out = NULL;
+	return petrel_fail(-PETREL_EMALFORMED, "%s: malformed JSON: %s", where,
+			   *jerr.text ? jerr.text : "not an object");
 }
 
 /* A required string member of obj into out; errors name the URL and the field. */
@@ -181,36 +177,63 @@ static int parse_main_binary(json_t *mb, struct petrel_build *b, const char *mas
 	return 0;
 }
 
-int petrel_bw_job_binary(struct petrel_http *h, const char *server, const char *platform,
-			 struct petrel_build *b)
+int petrel_bw_parse_listing(const char *text, size_t len, const char *where,
+			    struct petrel_build *b)
 {
-	char url[PETREL_URL_MAX + 1], path[PETREL_NAME_MAX + 8], mask[PETREL_URL_MAX + 1];
-	json_t *root = NULL, *builds, *e;
+	json_t *root, *builds, *e, *entry = NULL;
 	size_t i;
 	int r;
 
-	if ((r = petrel_snprintf(path, sizeof(path), "/job/%s", b->job)) < 0 ||
-	    (r = make_url(url, sizeof(url), server, path, platform)) < 0 ||
-	    (r = get_json(h, url, &root)) < 0)
+	if ((r = parse_object(text, len, where, &root)) < 0)
 		return r;
-	petrel_mask_url(url, mask, sizeof(mask));
 	builds = json_object_get(root, "builds");
-	r = petrel_fail(-PETREL_EMALFORMED, "%s: build %s not in the job's listing", mask, b->uuid);
-	if (!json_is_array(builds)) {
-		petrel_error_clear();
-		r = petrel_fail(-PETREL_EMALFORMED, "%s: field 'builds' missing or not a list", mask);
-	}
 	json_array_foreach(builds, i, e) {
 		json_t *u = json_object_get(e, "uuid");
 
 		if (json_is_string(u) && !strcmp(json_string_value(u), b->uuid)) {
-			petrel_error_clear();
-			r = parse_main_binary(json_object_get(e, "main_binary"), b, mask);
+			entry = e;
 			break;
 		}
 	}
+	if (!json_is_array(builds))
+		r = petrel_fail(-PETREL_EMALFORMED, "%s: field 'builds' missing or not a list", where);
+	else if (!entry)
+		r = petrel_fail(-PETREL_EMALFORMED, "%s: build %s not in the job's listing", where,
+				b->uuid);
+	else
+		r = parse_main_binary(json_object_get(entry, "main_binary"), b, where);
 	json_decref(root);
 	return r;
+}
+
+/* GETs path (with ?platform) from server as JSON and hands it to parse. */
+static int fetch_and_parse(struct petrel_http *h, const char *server, const char *path,
+			   const char *platform, struct petrel_build *b,
+			   int (*parse)(const char *, size_t, const char *, struct petrel_build *))
+{
+	char url[PETREL_URL_MAX + 1], mask[PETREL_URL_MAX + 1];
+	struct petrel_buf body;
+	int r;
+
+	if ((r = make_url(url, sizeof(url), server, path, platform)) < 0)
+		return r;
+	petrel_mask_url(url, mask, sizeof(mask));
+	petrel_buf_init(&body, PETREL_JSON_MAX);
+	if ((r = get_json(h, url, &body)) == 0)
+		r = parse(body.data ? body.data : "", body.len, mask, b);
+	petrel_buf_release(&body);
+	return r;
+}
+
+int petrel_bw_job_binary(struct petrel_http *h, const char *server, const char *platform,
+			 struct petrel_build *b)
+{
+	char path[PETREL_NAME_MAX + 8];
+	int r;
+
+	if ((r = petrel_snprintf(path, sizeof(path), "/job/%s", b->job)) < 0)
+		return petrel_fail(r, "job name too long");
+	return fetch_and_parse(h, server, path, platform, b, petrel_bw_parse_listing);
 }
 
 /* Reads an RFC 3339 member into *t; required says whether absence is an error. */
@@ -249,20 +272,27 @@ static int check_record(json_t *root, struct petrel_build *b, const char *mask)
 	return 0;
 }
 
-int petrel_bw_build_record(struct petrel_http *h, const char *server, struct petrel_build *b)
+int petrel_bw_parse_record(const char *text, size_t len, const char *where,
+			   struct petrel_build *b)
 {
-	char url[PETREL_URL_MAX + 1], path[PETREL_NAME_MAX + 64], mask[PETREL_URL_MAX + 1];
-	json_t *root = NULL;
+	json_t *root;
 	int r;
 
-	if ((r = petrel_snprintf(path, sizeof(path), "/job/%s/build/%s", b->job, b->uuid)) < 0 ||
-	    (r = make_url(url, sizeof(url), server, path, NULL)) < 0 ||
-	    (r = get_json(h, url, &root)) < 0)
+	if ((r = parse_object(text, len, where, &root)) < 0)
 		return r;
-	petrel_mask_url(url, mask, sizeof(mask));
-	r = check_record(root, b, mask);
+	r = check_record(root, b, where);
 	json_decref(root);
 	return r;
+}
+
+int petrel_bw_build_record(struct petrel_http *h, const char *server, struct petrel_build *b)
+{
+	char path[PETREL_NAME_MAX + 64];
+	int r;
+
+	if ((r = petrel_snprintf(path, sizeof(path), "/job/%s/build/%s", b->job, b->uuid)) < 0)
+		return petrel_fail(r, "job name too long");
+	return fetch_and_parse(h, server, path, NULL, b, petrel_bw_parse_record);
 }
 
 int petrel_bw_binary_url(const char *server, const struct petrel_build *b, char *out, size_t n)

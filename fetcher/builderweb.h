@@ -56,4 +56,20 @@ int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf
 int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8_t sha256[32],
 			  char job[PETREL_NAME_MAX + 1], char uuid[PETREL_UUID_LEN + 1]);
 
+/*
+ * The parsers behind the requests above, exposed for unit tests and fuzzing.
+ * where names the answer in messages (its URL). Each is 0 or -PETREL_EMALFORMED.
+ *  - listing: the /job/J JSON, matched by b->uuid; fills filename, sha256, size;
+ *  - record: the /job/J/build/UUID JSON; checks job, uuid, main_binary; fills
+ *    platform and times;
+ *  - build path: a Location "/job/J/build/UUID[/]" (or an absolute URL with that
+ *    path); job must be a valid name and equal want_job unless want_job is NULL.
+ */
+int petrel_bw_parse_listing(const char *text, size_t len, const char *where,
+			    struct petrel_build *b);
+int petrel_bw_parse_record(const char *text, size_t len, const char *where,
+			   struct petrel_build *b);
+int petrel_bw_parse_build_path(const char *loc, const char *want_job,
+			       char job[PETREL_NAME_MAX + 1], char uuid[PETREL_UUID_LEN + 1]);
+
 #endif
