@@ -7,11 +7,13 @@
 
 #include "cli.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/util.h"
 #include "deploy/sigs.h"
 
 #define SERVERS_MAX 64
 #define TARGETS_MAX 256
+#define CONFIG_MAX (1024 * 1024)
 
 /* Server names of targets, resolved once every section is read. */
 struct parse {
@@ -249,6 +251,49 @@ static long section_index(struct parse *p, const char *kind, const char *name)
 	return (long)c->ntargets++;
 }
 
+/*
+ * Registers every [server]/[target] header with its line before inih reads the keys:
+ * a section without keys still exists, and errors found once the whole file is read
+ * can name the line of the section they concern.
+ */
+static int scan_sections(struct parse *p, const char *path)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len;
+	int r, n = 0;
+
+	if ((r = petrel_read_file(path, CONFIG_MAX, &text, &len)) < 0)
+		return r == -PETREL_ETOOBIG ?
+			petrel_fail(-PETREL_ECONFIG, "%s: larger than %d bytes", path, CONFIG_MAX) :
+			petrel_fail(-PETREL_ECONFIG, "%s: %s", path, strerror(-r));
+	for (char *cur = text; cur; cur = save) {
+		char kind[32], name[PETREL_NAME_MAX + 2], *end;
+		long idx;
+
+		save = strchr(cur, '\n');
+		if (save)
+			*save++ = '\0';
+		n++;
+		line = cur + strspn(cur, " \t");
+		if (*line != '[' || !(end = strchr(line, ']')))
+			continue;
+		*end = '\0';
+		if (split_section(line + 1, kind, sizeof(kind), name, sizeof(name)) < 0 ||
+		    (strcmp(kind, "server") && strcmp(kind, "target")))
+			continue;	/* inih's pass reports it */
+		if ((idx = section_index(p, kind, name)) < 0) {
+			r = petrel_fail(-PETREL_ECONFIG, "%s:%d: %s", path, n, p->msg);
+			break;
+		}
+		if (kind[0] == 's')
+			p->cfg->servers[idx].line = n;
+		else
+			p->cfg->targets[idx].line = n;
+	}
+	free(text);
+	return r;
+}
+
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
 	struct parse *p = user;
@@ -266,6 +311,23 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	if (kind[0] == 's')
 		return set_server(p, name, key, value);
 	return set_target(p, (size_t)idx, key, value);
+}
+
+/* Loads the target's public keys now, so a bad key file is a configuration error
+ * before anything talks to a server. */
+static int load_keys(struct parse *p, struct petrel_target *t)
+{
+	for (size_t i = 0; i < t->nkeys; i++) {
+		if (petrel_pubkey_load(t->keys[i], &t->pubkeys[i]) == 0)
+			continue;
+		if (!petrel_error_message()[0])
+			fail(p, "target %s: public key %s: %s", t->name, t->keys[i], strerror(errno));
+		else
+			fail(p, "target %s: public key %s", t->name, petrel_error_message());
+		petrel_error_clear();
+		return -1;
+	}
+	return 0;
 }
 
 /* Checks one target once everything is read. */
@@ -296,19 +358,20 @@ static int check_target(struct parse *p, struct petrel_target *t, const char *se
 	if (t->threshold < 1 || t->threshold > t->nkeys)
 		return fail(p, "target %s: threshold %u must be between 1 and the %zu keys", t->name,
 			    t->threshold, t->nkeys), -1;
-	return 0;
+	return load_keys(p, t);
 }
 
+/* Whole-file checks; returns the line of the offending section, or 0 when all is well. */
 static int finish(struct parse *p)
 {
 	struct petrel_config *c = p->cfg;
 
 	for (size_t i = 0; i < c->nservers; i++)
 		if (!c->servers[i].url[0])
-			return fail(p, "server %s: no url", c->servers[i].name), -1;
+			return fail(p, "server %s: no url", c->servers[i].name), c->servers[i].line;
 	for (size_t i = 0; i < c->ntargets; i++)
 		if (check_target(p, &c->targets[i], p->server_of[i]) < 0)
-			return -1;
+			return c->targets[i].line;
 	return 0;
 }
 
@@ -330,14 +393,16 @@ int petrel_config_load(struct petrel_config *c, const char *path)
 		r = -ENOMEM;
 		goto out;
 	}
+	if ((r = scan_sections(&p, path)) < 0)
+		goto out;
 	line = ini_parse(path, on_entry, &p);
 	if (line == -1)
 		r = petrel_fail(-PETREL_ECONFIG, "%s: %s", path, strerror(errno ? errno : ENOENT));
 	else if (line)
 		r = petrel_fail(-PETREL_ECONFIG, "%s:%d: %s", path, line,
 				p.msg[0] ? p.msg : "syntax error");
-	else if (finish(&p) < 0)
-		r = petrel_fail(-PETREL_ECONFIG, "%s: %s", path, p.msg);
+	else if ((line = finish(&p)) != 0)
+		r = petrel_fail(-PETREL_ECONFIG, "%s:%d: %s", path, line, p.msg);
 out:
 	free(p.server_of);
 	if (r < 0)

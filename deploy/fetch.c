@@ -272,8 +272,7 @@ static int fetch_build(struct petrel_engine *e, const struct petrel_target *t,
 	char url[PETREL_URL_MAX + 1];
 	int r, have_blob;
 
-	if ((r = petrel_sigset_init(&sigs, t)) < 0)
-		return r;
+	petrel_sigset_init(&sigs, t);
 	d.sigs = &sigs;
 	if ((r = petrel_sigset_gather(&sigs, e->http, t->server->url, b)) < 0)
 		goto out;

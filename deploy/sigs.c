@@ -8,23 +8,10 @@
 #include "fetcher/builderweb.h"
 #include "sigs.h"
 
-int petrel_sigset_init(struct petrel_sigset *s, const struct petrel_target *t)
+void petrel_sigset_init(struct petrel_sigset *s, const struct petrel_target *t)
 {
-	size_t i;
-	int r;
-
 	memset(s, 0, sizeof(*s));
 	s->t = t;
-	for (i = 0; i < t->nkeys; i++) {
-		if ((r = petrel_pubkey_load(t->keys[i], &s->keys[i])) < 0) {
-			if (!petrel_error_message()[0])
-				petrel_fail(r, "%s", petrel_strerror(r));
-			petrel_error_prefix("public key %s: ", t->keys[i]);
-			return -PETREL_ECONFIG;
-		}
-	}
-	s->nkeys = t->nkeys;
-	return 0;
 }
 
 void petrel_sigset_release(struct petrel_sigset *s)
@@ -101,9 +88,9 @@ static const struct petrel_pubkey *find_key(const struct petrel_sigset *s, const
 {
 	size_t i;
 
-	for (i = 0; i < s->nkeys; i++)
-		if (!memcmp(s->keys[i].keyid, id, 8))
-			return &s->keys[i];
+	for (i = 0; i < s->t->nkeys; i++)
+		if (!memcmp(s->t->pubkeys[i].keyid, id, 8))
+			return &s->t->pubkeys[i];
 	return NULL;
 }
 
@@ -191,9 +178,13 @@ int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const c
 			r = 0;
 			continue;
 		}
-		if (r == -PETREL_ETOOBIG)
-			r = petrel_fail(-PETREL_ESIG_FORMAT, "%s: signature exceeds %d bytes", shown,
-					PETREL_SIG_FILE_MAX);
+		if (r == -PETREL_ETOOBIG) {	/* one bad signature, not a failed fetch */
+			petrel_error_clear();
+			remember(s, petrel_fail(-PETREL_ESIG_FORMAT, "%s: signature exceeds %d bytes",
+						shown, PETREL_SIG_FILE_MAX));
+			r = 0;
+			continue;
+		}
 		if (r == 0 && (r = consider(s, &body, shown, b)) < 0 && r != -ENOMEM) {
 			remember(s, r);
 			r = 0;

@@ -13,16 +13,14 @@ struct petrel_digest;
 /* One fetched signature that parsed, names a configured key and binds to the build. */
 struct petrel_sigcand {
 	struct petrel_sig sig;
-	const struct petrel_pubkey *key;	/* borrowed from the set */
+	const struct petrel_pubkey *key;	/* borrowed from the target */
 	struct petrel_legacy *legacy;		/* owned; for "Ed" signatures */
 	struct petrel_tcomment tc;
 	char url[PETREL_URL_MAX + 1];
 };
 
 struct petrel_sigset {
-	const struct petrel_target *t;
-	struct petrel_pubkey keys[PETREL_KEYS_MAX];
-	size_t nkeys;
+	const struct petrel_target *t;	/* borrowed, with its loaded keys */
 	struct petrel_sigcand cands[PETREL_SIGURLS_MAX];
 	size_t ncands;
 	size_t nmissing;	/* URLs that answered 404 */
@@ -30,8 +28,8 @@ struct petrel_sigset {
 	char first_msg[1024];
 };
 
-/* Loads t's public keys. Errors are -PETREL_ECONFIG naming the key file. */
-int petrel_sigset_init(struct petrel_sigset *s, const struct petrel_target *t);
+/* Starts an empty set for t (whose keys the configuration loaded). */
+void petrel_sigset_init(struct petrel_sigset *s, const struct petrel_target *t);
 void petrel_sigset_release(struct petrel_sigset *s);
 
 /* Expands a signature URL template for build b fetched from server. */

@@ -6,6 +6,7 @@
 
 #include "common/build.h"
 #include "fetcher/http.h"
+#include "verify/minisign.h"
 #include "verify/policy.h"
 
 #define PETREL_SIGURLS_MAX 8	/* signature URL templates per target */
@@ -14,6 +15,7 @@ enum petrel_auto { PETREL_AUTO_UPGRADE, PETREL_AUTO_FETCH, PETREL_AUTO_OFF };
 
 struct petrel_server {
 	char name[PETREL_NAME_MAX + 1];
+	int line;				/* of its [server] header, for messages */
 	char url[PETREL_URL_MAX + 1];	/* without trailing slash */
 };
 
@@ -33,6 +35,8 @@ struct petrel_target {
 	unsigned keep;
 	size_t nkeys;
 	char keys[PETREL_KEYS_MAX][PATH_MAX];	/* public key files */
+	struct petrel_pubkey pubkeys[PETREL_KEYS_MAX];	/* their contents, loaded with the config */
+	int line;				/* of its [target] header, for messages */
 	size_t nsigurls;
 	char sigurls[PETREL_SIGURLS_MAX][PETREL_URL_MAX + 1];	/* URL templates */
 };

@@ -295,8 +295,13 @@ make_key() {
 		BAIL_OUT "minisign -G failed"
 }
 
-# key_id NAME — the key id (16 hex digits, as minisign prints it).
-key_id() { sed -n '1s/.*public key //p' "$T/$1.pub"; }
+# key_id NAME — the key id, 16 upper-case hex digits as petrel prints it (minisign's
+# own comment line drops leading zeros, so pad them back).
+key_id() {
+	local id
+	id=$(sed -n '1s/.*public key //p' "$T/$1.pub")
+	printf '%16s\n' "$id" | tr ' ' 0
+}
 
 # sign_build JOB UUID KEYNAME [TRUSTED_COMMENT] — writes
 # $BW_DATA/sigs/JOB/UUID/FILENAME.minisig; the default trusted comment is
