@@ -2,6 +2,8 @@
 #ifndef PETREL_CLI_H
 #define PETREL_CLI_H
 
+#include <jansson.h>
+
 #include "deploy/engine.h"
 #include "deploy/target.h"
 
@@ -48,6 +50,17 @@ struct petrel_run {
 /* Selects targets and opens the engine. 0, or the exit status after reporting why. */
 int petrel_run_begin(struct petrel_cli *cli, struct petrel_run *run);
 void petrel_run_end(struct petrel_run *run);
+
+/*
+ * The loop of commands that act on each target (check, fetch): fn does one target,
+ * filling o (the target's JSON object, "name" already set) and printing text unless
+ * --json; it may raise *status to PETREL_EXIT_UPDATE. A failure is reported as one
+ * line, recorded in o as "error" and "exit", and the first one decides the exit
+ * status; the other targets still run. Returns the exit status.
+ */
+typedef int (*petrel_each_fn)(struct petrel_cli *cli, struct petrel_engine *e,
+			      const struct petrel_target *t, json_t *o, int *status);
+int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn);
 
 /* Reports a failure for target (NULL for none): "petrel: TARGET: message". */
 void petrel_cli_error(const char *target, int err);

@@ -1,9 +1,7 @@
 /* petrel fetch: download and verify the newest build into the store. */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "cli.h"
-#include "common/error.h"
 #include "common/log.h"
 #include "output.h"
 
@@ -21,53 +19,23 @@ static void print_text(const struct petrel_target *t, const struct petrel_versio
 	       v->keyids[0] ? ", signed by " : " (weak: hash from the server only)", v->keyids);
 }
 
-static json_t *json_result(const struct petrel_target *t, const struct petrel_version *v,
-			   int already, int r)
+static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct petrel_target *t,
+	       json_t *o, int *status)
 {
-	json_t *o = json_pack("{s:s}", "name", t->name);
+	struct petrel_version v;
+	int r, already = 0;
 
-	if (r < 0) {
-		json_object_set_new(o, "error", json_string(petrel_error_message()));
-		json_object_set_new(o, "exit", json_integer(petrel_exit_status(r)));
-		return o;
-	}
+	(void)status;
+	if ((r = petrel_fetch_target(e, t, NULL, &v, &already)) < 0)
+		return r;
 	json_object_set_new(o, "fetched", json_boolean(!already));
-	json_object_set_new(o, "version", petrel_json_version(v));
-	return o;
+	json_object_set_new(o, "version", petrel_json_version(&v));
+	if (!cli->json && petrel_log_level >= PETREL_LOG_INFO)
+		print_text(t, &v, already);
+	return 0;
 }
 
 int petrel_cmd_fetch(struct petrel_cli *cli)
 {
-	json_t *arr = json_array();
-	struct petrel_run run;
-	int r, status;
-
-	if ((status = petrel_run_begin(cli, &run)) != 0) {
-		json_decref(arr);
-		return status;
-	}
-	if (cli->json)
-		petrel_http_set_progress(run.e.http, 0);
-	for (size_t i = 0; i < run.n; i++) {
-		struct petrel_version v;
-		int already = 0;
-
-		r = petrel_fetch_target(&run.e, run.ts[i], NULL, &v, &already);
-		if (cli->json)
-			json_array_append_new(arr, json_result(run.ts[i], &v, already, r));
-		if (r < 0) {
-			petrel_cli_error(run.ts[i]->name, r);
-			if (status == PETREL_EXIT_OK)
-				status = petrel_exit_status(r);
-			continue;
-		}
-		if (!cli->json && petrel_log_level >= PETREL_LOG_INFO)
-			print_text(run.ts[i], &v, already);
-	}
-	if (cli->json)
-		petrel_json_print(json_pack("{s:o}", "targets", arr));
-	else
-		json_decref(arr);
-	petrel_run_end(&run);
-	return status;
+	return petrel_run_each(cli, one);
 }

@@ -8,6 +8,8 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "fetcher/http.h"
+#include "output.h"
 
 #define PETREL_VERSION "0.1.0"
 
@@ -146,6 +148,38 @@ void petrel_run_end(struct petrel_run *run)
 	petrel_engine_close(&run->e);
 	free(run->ts);
 	run->ts = NULL;
+}
+
+int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn)
+{
+	json_t *arr = json_array();
+	struct petrel_run run;
+	int r, status = PETREL_EXIT_OK;
+
+	if ((r = petrel_run_begin(cli, &run)) != 0) {
+		json_decref(arr);
+		return r;
+	}
+	if (cli->json)
+		petrel_http_set_progress(run.e.http, 0);
+	for (size_t i = 0; i < run.n; i++) {
+		json_t *o = json_pack("{s:s}", "name", run.ts[i]->name);
+
+		if ((r = fn(cli, &run.e, run.ts[i], o, &status)) < 0) {
+			json_object_set_new(o, "error", json_string(petrel_error_message()));
+			json_object_set_new(o, "exit", json_integer(petrel_exit_status(r)));
+			petrel_cli_error(run.ts[i]->name, r);
+			if (status == PETREL_EXIT_OK || status == PETREL_EXIT_UPDATE)
+				status = petrel_exit_status(r);
+		}
+		json_array_append_new(arr, o);
+	}
+	if (cli->json)
+		petrel_json_print(json_pack("{s:o}", "targets", arr));
+	else
+		json_decref(arr);
+	petrel_run_end(&run);
+	return status;
 }
 
 static const struct {
