@@ -1,4 +1,5 @@
 /* The fetch transaction: resolve, gather signatures, stream and hash, verify, store. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -52,7 +53,9 @@ int petrel_resolve(struct petrel_engine *e, const struct petrel_target *t, const
 	if (uuid) {
 		if (!petrel_uuid_valid(uuid))
 			return petrel_fail(-PETREL_EUSAGE, "'%s' is not a build uuid", uuid);
-		petrel_strlcpy(out->uuid, uuid, sizeof(out->uuid));
+		/* builder-web's uuids are lowercase; an operator may paste either case */
+		for (size_t i = 0; uuid[i]; i++)
+			out->uuid[i] = (char)tolower((unsigned char)uuid[i]);
 	} else if ((r = petrel_bw_latest(e->http, srv, t->job, t->platform, out->uuid)) < 0) {
 		return r;
 	}

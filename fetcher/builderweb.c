@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <string.h>
+#include <strings.h>
 
 #include "builderweb.h"
 #include "common/error.h"
@@ -38,9 +39,11 @@ int petrel_bw_parse_build_path(const char *loc, const char *want_job, char job[P
 	const char *p = loc, *slash;
 	size_t len;
 
-	if (strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0) {
-		p = strchr(strstr(p, "://") + 3, '/');
-		if (!p)
+	if (strncasecmp(p, "http://", 7) == 0 || strncasecmp(p, "https://", 8) == 0) {
+		const char *host = strstr(p, "://") + 3;
+
+		p = host + strcspn(host, "/?#");
+		if (*p != '/')	/* a path hidden in a query or fragment is no path */
 			return -PETREL_EMALFORMED;
 	}
 	if (strncmp(p, "/job/", 5))
@@ -190,7 +193,7 @@ int petrel_bw_parse_listing(const char *text, size_t len, const char *where,
 	json_array_foreach(builds, i, e) {
 		json_t *u = json_object_get(e, "uuid");
 
-		if (json_is_string(u) && !strcmp(json_string_value(u), b->uuid)) {
+		if (json_is_string(u) && !strcasecmp(json_string_value(u), b->uuid)) {
 			entry = e;
 			break;
 		}
@@ -263,9 +266,12 @@ static int check_record(json_t *root, struct petrel_build *b, const char *mask)
 				   mask, job, uuid, b->job, b->uuid);
 	if (!json_is_true(json_object_get(root, "main_binary")))
 		return petrel_fail(-PETREL_EMALFORMED, "%s: build has no main binary", mask);
+	b->platform[0] = '\0';
+	b->start_time = 0;
 	if (json_is_string(plat) &&
-	    petrel_strlcpy(b->platform, json_string_value(plat), sizeof(b->platform)) < 0)
-		return petrel_fail(-PETREL_EMALFORMED, "%s: field 'platform' too long", mask);
+	    (petrel_strlcpy(b->platform, json_string_value(plat), sizeof(b->platform)) < 0 ||
+	     !petrel_name_valid(b->platform, PETREL_NAME_MAX)))
+		return petrel_fail(-PETREL_EMALFORMED, "%s: field 'platform' is not a valid name", mask);
 	if ((r = json_time(root, "finish_time", &b->finish_time, 1, mask)) < 0 ||
 	    (r = json_time(root, "start_time", &b->start_time, 0, mask)) < 0)
 		return r;

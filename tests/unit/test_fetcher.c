@@ -113,6 +113,16 @@ static void record_refused(const char *text, const char *what)
 	expect_refusal(petrel_bw_parse_record, text, WHERE_RECORD, what);
 }
 
+/* A platform is a name we print and store: control bytes or slashes are refused. */
+static void test_record_platform_name(void **state)
+{
+	(void)state;
+	record_refused("{\"job\":\"hello\",\"uuid\":\"" U1 "\",\"platform\":\"../\\u001b[31mx\","
+		       "\"finish_time\":\"2026-05-12T03:04:10Z\",\"main_binary\":true}", "platform");
+	record_refused("{\"job\":\"hello\",\"uuid\":\"" U1 "\",\"platform\":\"a b\","
+		       "\"finish_time\":\"2026-05-12T03:04:10Z\",\"main_binary\":true}", "platform");
+}
+
 /* A listing whose U1 entry has main_binary = mb (raw JSON), behind a valid U2 entry. */
 static char *listing_with_mb(const char *mb)
 {
@@ -267,14 +277,7 @@ static void test_listing_hex_case_and_limits(void **state)
 	assert_int_equal(strlen(b.filename), PETREL_FILENAME_MAX);
 }
 
-/*
- * KNOWN BUG (reported, not fixed here): the record matches the uuid without regard to
- * case but the listing uses strcmp, so `upgrade --to` with an uppercase uuid (which
- * petrel_uuid_valid accepts) fails with "not in the job's listing". Compiled only with
- * -DPETREL_TEST_KNOWN_BUGS (cmocka's TAP "# SKIP" counts as a failure under prove), so
- * `make check` stays green until the fix lands; then drop the #ifdef.
- */
-#ifdef PETREL_TEST_KNOWN_BUGS
+/* The listing matches the uuid without regard to case, as the record does. */
 static void test_listing_uuid_case(void **state)
 {
 	struct petrel_build b;
@@ -287,7 +290,6 @@ static void test_listing_uuid_case(void **state)
 		fail_msg("uppercase uuid not matched in the listing: %s", petrel_error_message());
 	assert_string_equal(b.filename, "hello.hvt");
 }
-#endif
 
 /* Not JSON, not an object, no builds list, uuid absent. */
 static void test_listing_refuse_shape(void **state)
@@ -796,6 +798,9 @@ static void test_path_refused(void **state)
 	path_refused("/job/hello/build/" U1 "//", "hello");
 	path_refused("/job/hello/build/" U1 "?x=1", "hello");
 	path_refused("/job/hello/build/" U1 "#f", "hello");
+	/* a path hidden in the query or fragment of an absolute URL */
+	path_refused("https://evil?/job/hello/build/" U1, "hello");
+	path_refused("https://h#/job/hello/build/" U1, "hello");
 	path_refused("/job/hello/build/" U1 " ", "hello");
 	/* extra segments */
 	path_refused("/job/hello/build/" U1 "/main-binary", "hello");
@@ -882,9 +887,8 @@ int main(void)
 		cmocka_unit_test(test_listing_real),
 		cmocka_unit_test(test_listing_order),
 		cmocka_unit_test(test_listing_hex_case_and_limits),
-#ifdef PETREL_TEST_KNOWN_BUGS
 		cmocka_unit_test(test_listing_uuid_case),
-#endif
+		cmocka_unit_test(test_record_platform_name),
 		cmocka_unit_test(test_listing_refuse_shape),
 		cmocka_unit_test(test_listing_refuse_no_binary),
 		cmocka_unit_test(test_listing_refuse_filename),

@@ -1,0 +1,36 @@
+/* Running the operator's programs: orchestrator adapters, health checks, preflight. */
+#ifndef PETREL_RUN_H
+#define PETREL_RUN_H
+
+#include <stddef.h>
+
+#define PETREL_RUN_ENV_MAX 16	/* extra environment entries */
+#define PETREL_RUN_OUTPUT_MAX 4096	/* bytes of the child's output kept for messages */
+
+struct petrel_run_result {
+	int exited;		/* 1: exit status valid */
+	int status;		/* exit status */
+	int signaled;		/* 1: killed by signal sig */
+	int sig;
+	int timed_out;		/* 1: killed by us after the timeout */
+	char output[PETREL_RUN_OUTPUT_MAX + 1];	/* the last bytes of stdout+stderr, NUL-terminated */
+};
+
+/*
+ * Runs argv[0] (an executable path, no shell, no PATH search when it contains '/')
+ * with argv, the current environment plus env ("NAME=value" strings, at most
+ * PETREL_RUN_ENV_MAX), stdin from /dev/null, stdout and stderr captured (the last
+ * PETREL_RUN_OUTPUT_MAX bytes kept) and also passed through to our stderr when
+ * passthrough is set. The child runs in its own process group; after timeout
+ * seconds the group gets SIGTERM, then SIGKILL 2 s later.
+ * Returns 0 when the child ran (whatever its status: see res), or -errno when it
+ * could not be started (the message names argv[0] and the reason).
+ * petrel_run_ok(res) is 1 for exit status 0.
+ */
+int petrel_run(const char *const *argv, const char *const *env, size_t nenv, long timeout,
+	       int passthrough, struct petrel_run_result *res);
+int petrel_run_ok(const struct petrel_run_result *res);
+/* "exit status 3", "killed by signal 9", "timed out after 5 s" into out. */
+void petrel_run_describe(const struct petrel_run_result *res, long timeout, char *out, size_t n);
+
+#endif
