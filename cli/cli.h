@@ -25,7 +25,16 @@ struct petrel_cli {
 	struct petrel_config cfg;
 	int argc;		/* the command's own arguments, after global options */
 	char **argv;
+	const char *to_uuid;	/* upgrade --to */
+	int allow_downgrade;	/* upgrade --allow-downgrade */
 };
+
+/*
+ * Takes the command's options out of argv ("--to" takes a value) and requires exactly
+ * one TARGET to remain. usage is the command's synopsis for the error message.
+ * 0 or -PETREL_EUSAGE with a message.
+ */
+int petrel_cli_one_target(struct petrel_cli *cli, const char *usage);
 
 /* Maps an error code to the exit status contract. */
 int petrel_exit_status(int err);
@@ -69,5 +78,8 @@ int petrel_cmd_check(struct petrel_cli *cli);
 int petrel_cmd_fetch(struct petrel_cli *cli);
 int petrel_cmd_status(struct petrel_cli *cli);
 int petrel_cmd_fsck(struct petrel_cli *cli);
+int petrel_cmd_upgrade(struct petrel_cli *cli);
+int petrel_cmd_revert(struct petrel_cli *cli);
+int petrel_cmd_history(struct petrel_cli *cli);
 
 #endif

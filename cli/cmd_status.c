@@ -1,4 +1,4 @@
-/* petrel status: what is deployed, and the newest verified build in the store. */
+/* petrel status: what is deployed (current, previous), and the newest verified build. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,72 +8,80 @@
 #include "common/util.h"
 #include "output.h"
 
-static void print_version(const char *label, const struct petrel_version *v)
+static void print_version(const char *label, const struct petrel_version *v, int64_t gen,
+			  int64_t deployed_at)
 {
 	char hex[65], when[32];
 
 	petrel_hex(v->build.sha256, 32, hex);
-	petrel_format_time(v->verified_at, when, sizeof(when));
-	printf("  %s: %s %s\n", label, v->build.job, v->build.uuid);
+	if (gen)
+		printf("  %s: generation %lld, %s %s\n", label, (long long)gen, v->build.job,
+		       v->build.uuid);
+	else
+		printf("  %s: %s %s\n", label, v->build.job, v->build.uuid);
 	printf("    file:     %s, %llu bytes\n", v->build.filename, (unsigned long long)v->build.size);
 	printf("    sha256:   %s\n", hex);
 	if (!strcmp(v->trust, "server"))
 		printf("    trust:    server (WEAK: hash from the server only, no signature)\n");
 	else
 		printf("    trust:    %s by %s\n", v->trust, v->keyids);
-	printf("    verified: %s\n", when);
+	petrel_format_time(deployed_at ? deployed_at : v->verified_at, when, sizeof(when));
+	printf("    %s %s\n", deployed_at ? "deployed:" : "verified:", when);
 }
 
-/* One target: 0, or a negative code from the store. */
-static int one(struct petrel_store *s, const struct petrel_target *t, int json, json_t *arr)
+/* The target's current and previous generations (number 0 when none). */
+static int pointers(struct petrel_store *s, const struct petrel_target *t,
+		    struct petrel_generation *cur, struct petrel_generation *prev)
 {
-	struct petrel_version v;
-	int r, have;
+	int64_t c, p;
+	int r;
 
-	r = petrel_store_newest_version(s, t->name, &v);
+	memset(cur, 0, sizeof(*cur));
+	memset(prev, 0, sizeof(*prev));
+	if ((r = petrel_store_pointers(s, t->name, &c, &p)) < 0 ||
+	    (c && (r = petrel_store_generation(s, t->name, c, cur)) < 0) ||
+	    (p && (r = petrel_store_generation(s, t->name, p, prev)) < 0))
+		return r;
+	return 0;
+}
+
+static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct petrel_target *t,
+	       json_t *o, int *status)
+{
+	struct petrel_generation cur, prev;
+	struct petrel_version v;
+	int r, staged;
+
+	(void)status;
+	if ((r = pointers(&e->store, t, &cur, &prev)) < 0)
+		return r;
+	r = petrel_store_newest_version(&e->store, t->name, &v);
 	if (r < 0 && r != -PETREL_ENOTFOUND)
 		return r;
 	petrel_error_clear();
-	have = r == 0;
-	if (json) {
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:n, s:n, s:o}", "name", t->name,
-						     "job", t->job, "current", "previous", "staged",
-						     have ? petrel_json_version(&v) : json_null()));
+	staged = r == 0 && (!cur.number || memcmp(v.build.sha256, cur.version.build.sha256, 32));
+	json_object_set_new(o, "job", json_string(t->job));
+	json_object_set_new(o, "path", json_string(t->path));
+	json_object_set_new(o, "current", cur.number ? petrel_json_generation(&cur) : json_null());
+	json_object_set_new(o, "previous", prev.number ? petrel_json_generation(&prev) : json_null());
+	json_object_set_new(o, "staged", staged ? petrel_json_version(&v) : json_null());
+	if (cli->json)
 		return 0;
-	}
-	printf("%s (job %s on %s)\n  deployed: nothing\n", t->name, t->job, t->server->name);
-	if (have)
-		print_version("newest verified", &v);
+	printf("%s (job %s on %s, %s)\n", t->name, t->job, t->server->name, t->path);
+	if (cur.number)
+		print_version("current", &cur.version, cur.number, cur.deployed_at);
 	else
+		printf("  current: nothing deployed\n");
+	if (prev.number)
+		print_version("previous", &prev.version, prev.number, prev.deployed_at);
+	if (staged)
+		print_version("newest verified, not deployed", &v, 0, 0);
+	else if (!cur.number)
 		printf("  newest verified: nothing fetched yet\n");
 	return 0;
 }
 
 int petrel_cmd_status(struct petrel_cli *cli)
 {
-	const struct petrel_target **ts = calloc(cli->cfg.ntargets + 1, sizeof(*ts));
-	json_t *arr = json_array();
-	struct petrel_store s;
-	size_t n = 0;
-	int r = -12;
-
-	if (!ts || (r = petrel_cli_targets(cli, ts, &n)) < 0 ||
-	    (r = petrel_store_open(&s, cli->cfg.state_dir)) < 0)
-		goto fail;
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = one(&s, ts[i], cli->json, arr);
-	petrel_store_close(&s);
-	if (r < 0)
-		goto fail;
-	if (cli->json)
-		petrel_json_print(json_pack("{s:o}", "targets", arr));
-	else
-		json_decref(arr);
-	free(ts);
-	return 0;
-fail:
-	petrel_cli_error(NULL, r);
-	json_decref(arr);
-	free(ts);
-	return petrel_exit_status(r);
+	return petrel_run_each(cli, one);
 }

@@ -24,8 +24,7 @@ struct parse {
 
 /* Keys later issues use: accepted now so that one config serves every version. */
 static const char *const reserved_target_keys[] = {
-	"orchestrator_timeout", "health_retries", "health_timeout", "preflight", "rebuilders",
-	"agree", "max_age", "window", NULL
+	"rebuilders", "agree", "max_age", "window", NULL
 };
 
 static int fail(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -182,6 +181,19 @@ static int set_target_more(struct parse *p, struct petrel_target *t, const char 
 		return set_enum(p, key, v, binds, &e) ? (t->bind = e, 1) : 0;
 	if (!strcmp(key, "legacy_signatures"))
 		return set_enum(p, key, v, yesno, &t->legacy_signatures);
+	struct { const char *k; long *dst; long min, max; } nums[] = {
+		{ "orchestrator_timeout", &t->orchestrator_timeout, 1, 86400 },
+		{ "health_retries", &t->health_retries, 1, 100 },
+		{ "health_timeout", &t->health_timeout, 1, 3600 },
+	};
+	for (size_t i = 0; i < PETREL_ARRAY_SIZE(nums); i++) {
+		if (strcmp(key, nums[i].k))
+			continue;
+		if (parse_long(v, nums[i].min, nums[i].max, nums[i].dst) < 0)
+			return fail(p, "%s: '%s' is not a number in %ld..%ld", key, v, nums[i].min,
+				    nums[i].max);
+		return 1;
+	}
 	if (!strcmp(key, "threshold") || !strcmp(key, "keep")) {
 		if (parse_long(v, 0, 1000, &n) < 0)
 			return fail(p, "%s: '%s' is not a number", key, v);
@@ -218,6 +230,8 @@ static int set_target(struct parse *p, size_t idx, const char *key, const char *
 		return set_string(p, key, v, t->orchestrator, sizeof(t->orchestrator));
 	if (!strcmp(key, "health"))
 		return set_string(p, key, v, t->health, sizeof(t->health));
+	if (!strcmp(key, "preflight"))
+		return set_string(p, key, v, t->preflight, sizeof(t->preflight));
 	return set_target_more(p, t, key, v);
 }
 
@@ -248,6 +262,9 @@ static long section_index(struct parse *p, const char *kind, const char *name)
 	petrel_strlcpy(t->orchestrator, "none", sizeof(t->orchestrator));
 	t->threshold = 1;
 	t->keep = 5;
+	t->orchestrator_timeout = 120;
+	t->health_retries = 8;
+	t->health_timeout = 5;
 	return (long)c->ntargets++;
 }
 

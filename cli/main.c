@@ -128,6 +128,30 @@ dup:		;
 	return 0;
 }
 
+int petrel_cli_one_target(struct petrel_cli *cli, const char *synopsis)
+{
+	int n = 0;
+
+	for (int i = 0; i < cli->argc; i++) {
+		const char *a = cli->argv[i];
+
+		if (!strcmp(a, "--to") && i + 1 < cli->argc)
+			cli->to_uuid = cli->argv[++i];
+		else if (!strncmp(a, "--to=", 5))
+			cli->to_uuid = a + 5;
+		else if (!strcmp(a, "--allow-downgrade"))
+			cli->allow_downgrade = 1;
+		else if (a[0] == '-')
+			return petrel_fail(-PETREL_EUSAGE, "unknown option '%s' (usage: %s)", a, synopsis);
+		else
+			cli->argv[n++] = cli->argv[i];
+	}
+	cli->argc = n;
+	if (n != 1)
+		return petrel_fail(-PETREL_EUSAGE, "usage: %s", synopsis);
+	return 0;
+}
+
 int petrel_run_begin(struct petrel_cli *cli, struct petrel_run *run)
 {
 	int r = -ENOMEM;
@@ -190,6 +214,9 @@ static const struct {
 	{ "fetch", petrel_cmd_fetch },
 	{ "status", petrel_cmd_status },
 	{ "fsck", petrel_cmd_fsck },
+	{ "upgrade", petrel_cmd_upgrade },
+	{ "revert", petrel_cmd_revert },
+	{ "history", petrel_cmd_history },
 };
 
 /* Takes the global options out of argv wherever they stand; the rest stays in order. */

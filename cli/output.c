@@ -63,6 +63,20 @@ json_t *petrel_json_version(const struct petrel_version *v)
 	return o;
 }
 
+json_t *petrel_json_generation(const struct petrel_generation *g)
+{
+	json_t *o = petrel_json_version(&g->version);
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "generation", json_integer(g->number));
+	json_object_set_new(o, "deployed_at", time_or_null(g->deployed_at));
+	json_object_set_new(o, "parent", g->parent ? json_integer(g->parent) : json_null());
+	json_object_set_new(o, "state", json_string(g->state));
+	json_object_set_new(o, "reason", json_string(g->reason));
+	return o;
+}
+
 int petrel_json_print(json_t *root)
 {
 	int r = 0;

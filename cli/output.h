@@ -12,6 +12,8 @@ json_t *petrel_json_build(const struct petrel_build *b);
 /* VERSION of DESIGN.md: generation (null here), sha256, job, uuid, size, deployed_at,
  * trust {mode, keys, rebuilders}, plus filename, platform, verified_at, url. */
 json_t *petrel_json_version(const struct petrel_version *v);
+/* VERSION with generation, deployed_at, parent, state and reason of g. */
+json_t *petrel_json_generation(const struct petrel_generation *g);
 /* Prints root to stdout, one line, and frees it. 0 or -EIO. */
 int petrel_json_print(json_t *root);
 /* "ab12cd34ef56" — the first 12 hex digits, for one-line text output. */

@@ -14,7 +14,11 @@ struct petrel_engine {
 	struct petrel_http *http;
 };
 
-/* Opens the store and an HTTP handle. 0 or a negative code with a message. */
+/*
+ * Opens the store, takes its lock (waiting up to cfg->lock_timeout), removes leftover
+ * downloads, recovers interrupted switches (petrel_recover), and creates an HTTP
+ * handle. 0 or a negative code with a message.
+ */
 int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg);
 void petrel_engine_close(struct petrel_engine *e);
 
@@ -49,5 +53,44 @@ int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
  */
 int petrel_fetch_target(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
 			struct petrel_version *out, int *already);
+
+/* What an upgrade did. */
+struct petrel_upgrade_result {
+	int noop;			/* the build was already current */
+	int warned_rejected;		/* deployed by hand although rejected before */
+	struct petrel_generation now;	/* the current generation afterwards */
+	int has_before;
+	struct petrel_generation before;
+};
+
+/*
+ * Upgrades t to its newest build (uuid NULL) or to uuid: fetch and verify if the
+ * store lacks it; refuse a build older than the current one unless allow_downgrade
+ * (-PETREL_EPOLICY); refuse the newest build when it was rejected before (a named
+ * uuid is deployed with a warning); run preflight; record the intent; replace path
+ * atomically with the verified blob (re-hashed while copied); run the adapter and
+ * the health check. If either fails, the previous generation is put back, the
+ * adapter runs again with "revert", the build is rejected for t, and the result is
+ * -PETREL_EDEPLOY with a message saying all of it.
+ */
+int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+		   int allow_downgrade, struct petrel_upgrade_result *res);
+
+/*
+ * Swaps t's current and previous generations from the store alone (no network):
+ * path gets the previous blob, the adapter runs with "revert". A second revert goes
+ * forward again. If the adapter fails the swap is undone (-PETREL_EDEPLOY).
+ * -ENOENT when there is no previous generation.
+ */
+int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
+		  struct petrel_upgrade_result *res);
+
+/*
+ * Rolls back every switch a crash interrupted: puts the generation that was current
+ * before back at its path, restores the pointers, marks an interrupted upgrade's
+ * generation "interrupted", runs the adapter with "revert" if it may have run. Called
+ * by petrel_engine_open with the lock held; reports each recovery as a warning.
+ */
+int petrel_recover(struct petrel_engine *e);
 
 #endif

@@ -27,6 +27,7 @@ int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg)
 	/* Holding the lock, whatever is in tmp/ was left by a run that died. */
 	if ((r = petrel_store_lock(&e->store, cfg->lock_timeout)) < 0 ||
 	    (r = petrel_store_clean_tmp(&e->store)) < 0 ||
+	    (r = petrel_recover(e)) < 0 ||
 	    (r = petrel_http_new(&e->http, &cfg->limits)) < 0) {
 		petrel_store_close(&e->store);
 		return r;
@@ -86,6 +87,25 @@ static int rollback_check(struct petrel_engine *e, const struct petrel_target *t
 			   "from %s was already verified (rollback refused)", b->uuid, when, mark);
 }
 
+/* What is deployed (the current generation's version), and whether remote differs. */
+static int deployed_version(struct petrel_engine *e, const struct petrel_target *t,
+			    struct petrel_check *out)
+{
+	struct petrel_generation g;
+	int64_t cur, prev;
+	int r;
+
+	if ((r = petrel_store_pointers(&e->store, t->name, &cur, &prev)) < 0)
+		return r;
+	if (cur && (r = petrel_store_generation(&e->store, t->name, cur, &g)) < 0)
+		return r;
+	out->have_deployed = cur != 0;
+	if (cur)
+		out->deployed = g.version;
+	out->update = !cur || memcmp(g.version.build.sha256, out->remote.sha256, 32) != 0;
+	return 0;
+}
+
 int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
 			struct petrel_check *out)
 {
@@ -102,11 +122,7 @@ int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
 	petrel_error_clear();
 	if (!out->in_store && (r = rollback_check(e, t, &out->remote, out->remote.finish_time)) < 0)
 		return r;
-	/* Nothing is deployed until generations exist: every target has an update. */
-	out->have_deployed = 0;
-	out->update = !out->have_deployed ||
-		      memcmp(out->deployed.build.sha256, out->remote.sha256, 32) != 0;
-	return 0;
+	return deployed_version(e, t, out);
 }
 
 /* The download in progress: where bytes go and what hashes them. Two consumers run

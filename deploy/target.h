@@ -27,6 +27,10 @@ struct petrel_target {
 	char path[PATH_MAX];			/* the deployed file */
 	char orchestrator[PATH_MAX];		/* "none" or an executable */
 	char health[PATH_MAX];			/* "" = none */
+	char preflight[PATH_MAX];		/* "" = none */
+	long orchestrator_timeout;		/* seconds, default 120 */
+	long health_retries;			/* attempts, default 8 */
+	long health_timeout;			/* seconds per attempt, default 5 */
 	enum petrel_auto autopolicy;
 	enum petrel_trust trust;
 	enum petrel_bind bind;

@@ -50,6 +50,39 @@ static const char *const migrations[] = {
 	"  prev TEXT NOT NULL,"
 	"  hash TEXT NOT NULL"
 	");",
+	/* 2: generations (what was deployed, when, how it ended), the current and previous
+	 * pointers, builds rejected per target, and the intent of a switch in progress. */
+	"ALTER TABLE targets ADD COLUMN current INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE targets ADD COLUMN previous INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE generations ("
+	"  target TEXT NOT NULL REFERENCES targets(name),"
+	"  number INTEGER NOT NULL CHECK (number > 0),"
+	"  version INTEGER NOT NULL REFERENCES versions(id),"
+	"  parent INTEGER NOT NULL DEFAULT 0,"
+	"  deployed_at INTEGER NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY (target, number)"
+	");"
+	"CREATE TABLE rejected ("
+	"  target TEXT NOT NULL REFERENCES targets(name),"
+	"  sha256 TEXT NOT NULL,"
+	"  uuid TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  PRIMARY KEY (target, sha256)"
+	");"
+	"CREATE TABLE intents ("
+	"  target TEXT PRIMARY KEY REFERENCES targets(name),"
+	"  op TEXT NOT NULL,"
+	"  path TEXT NOT NULL,"
+	"  from_gen INTEGER NOT NULL, from_prev INTEGER NOT NULL,"
+	"  to_gen INTEGER NOT NULL, to_prev INTEGER NOT NULL,"
+	"  from_sha256 TEXT NOT NULL,"
+	"  to_sha256 TEXT NOT NULL,"
+	"  phase TEXT NOT NULL,"
+	"  started_at INTEGER NOT NULL"
+	");",
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,

@@ -34,6 +34,9 @@ void petrel_db_rollback(struct sqlite3 *db);
  */
 int petrel_journal_hash(const char *prev, int64_t time, const char *target,
 			const char *event, const char *detail, char out[PETREL_HASH_HEX + 1]);
+/* Appends a chained journal row; the caller holds a write transaction. */
+int petrel_journal_append(struct sqlite3 *db, const char *target, const char *event,
+			  const char *detail);
 extern const char petrel_journal_genesis[PETREL_HASH_HEX + 1];
 
 #endif

@@ -364,6 +364,26 @@ int petrel_store_count_versions(struct petrel_store *s, const char *target)
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
+int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel_version *out)
+{
+	static const char sql[] = "SELECT " VERSION_COLUMNS " FROM versions WHERE id = ?";
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	r = sqlite3_bind_int64(st, 1, id) == SQLITE_OK ? one_version(s->db, st, out) :
+							 petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int petrel_journal_append(struct sqlite3 *db, const char *target, const char *event,
+			  const char *detail)
+{
+	return journal_append(db, target, event, detail);
+}
+
 int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t *out)
 {
 	return query_int64(s->db, "SELECT high_water FROM targets WHERE name = ?", target, out);

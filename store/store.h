@@ -8,7 +8,7 @@
 
 #include "common/build.h"
 
-#define PETREL_SCHEMA_VERSION 1
+#define PETREL_SCHEMA_VERSION 2
 
 struct sqlite3;
 
@@ -101,6 +101,81 @@ int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t 
  */
 int petrel_store_journal(struct petrel_store *s, const char *target, const char *event,
 			 const char *detail);
+
+/* ---- generations: what was deployed, and the switch in progress ---- */
+
+/* One deployed generation of a target. */
+struct petrel_generation {
+	int64_t number;			/* 1, 2, ... per target */
+	int64_t parent;			/* the generation current before it, 0 for none */
+	int64_t deployed_at;
+	char state[16];			/* "pending", "deployed", "failed", "interrupted" */
+	char reason[256];		/* why it failed or was interrupted */
+	struct petrel_version version;
+};
+
+/*
+ * The intent of a switch, recorded before the deployed file changes and removed
+ * after the switch is complete, so a crash at any point is rolled back by recovery.
+ * Pointers are generation numbers, 0 = none.
+ */
+struct petrel_intent {
+	char target[PETREL_NAME_MAX + 1];
+	char op[16];			/* "upgrade" or "revert" */
+	char path[PATH_MAX];		/* the deployed file */
+	int64_t from_gen, from_prev;	/* current and previous before */
+	int64_t to_gen, to_prev;	/* current and previous after */
+	int has_from;			/* was anything deployed before? */
+	uint8_t from_sha256[32];
+	uint8_t to_sha256[32];
+	char phase[16];			/* "prepared": file may be either; "switched": the
+					 * pointers moved and the adapter may have run */
+	int64_t started_at;
+};
+
+/* current and previous generation numbers of target (0 = none). */
+int petrel_store_pointers(struct petrel_store *s, const char *target, int64_t *current,
+			  int64_t *previous);
+/* Generation number of target with its version. 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
+int petrel_store_generation(struct petrel_store *s, const char *target, int64_t number,
+			    struct petrel_generation *out);
+/* Calls fn for every generation of target, newest first. 0 or the first error. */
+typedef int (*petrel_generation_fn)(void *ctx, const struct petrel_generation *g);
+int petrel_store_history(struct petrel_store *s, const char *target, petrel_generation_fn fn,
+			 void *ctx);
+
+/*
+ * Records the intent in->op (phase "prepared"). For an upgrade it also creates the
+ * generation (state "pending", parent in->from_gen) of version_id and sets in->to_gen
+ * to its number; for a revert version_id is 0 and in->to_gen is given. One
+ * transaction. 0 or -PETREL_EDB (-PETREL_ELOCKED if an intent for target exists).
+ */
+int petrel_store_intent_begin(struct petrel_store *s, struct petrel_intent *in,
+			      int64_t version_id);
+/* The file now holds to: pointers move to (to_gen, to_prev), an upgrade's generation
+ * becomes "deployed" at now, the intent's phase "switched". One transaction. */
+int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *in);
+/* The operation completed: the intent goes, a journal row (event, detail) comes. */
+int petrel_store_intent_done(struct petrel_store *s, const struct petrel_intent *in,
+			     const char *event, const char *detail);
+/*
+ * The operation is undone (the caller already put from back on disk): pointers back
+ * to (from_gen, from_prev); an upgrade's generation ends in state with reason; with
+ * reject the to build is recorded as rejected for the target; journal row (event,
+ * reason); the intent goes. One transaction.
+ */
+int petrel_store_intent_undo(struct petrel_store *s, const struct petrel_intent *in,
+			     const char *state, const char *event, const char *reason,
+			     int reject);
+/* Calls fn for every recorded intent (recovery). */
+typedef int (*petrel_intent_fn)(void *ctx, const struct petrel_intent *in);
+int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx);
+
+/* 0 with reason/at when target rejected sha256, -PETREL_ENOTFOUND when not. */
+int petrel_store_rejected(struct petrel_store *s, const char *target, const uint8_t sha256[32],
+			  char reason[256], int64_t *at);
+/* Version row by id. 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
+int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel_version *out);
 
 /* fsck callback: one finding per call, e.g. "objects/sha256/ab/cd..: sha256 mismatch". */
 typedef void (*petrel_fsck_fn)(void *ctx, const char *finding);

@@ -1,0 +1,417 @@
+/* The moment a binary goes live: upgrade, revert and crash recovery of the switch. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "engine.h"
+#include "run.h"
+#include "verify/digest.h"
+
+/* The temp file beside the deployed path; fixed, so recovery can remove a leftover. */
+#define NEW_SUFFIX ".petrel-new"
+
+/* Health check attempts are spaced as mollymawk does: 1, 1, 1, 2, 3, 3, 4, 5 s. */
+static const unsigned health_pause[] = { 1, 1, 1, 2, 3, 3, 4, 5 };
+
+/* Copies the blob sha256 to fd, hashing it again: the store's bytes are checked the
+ * moment they go live, so a blob changed behind our back is never deployed. */
+static int copy_blob(struct petrel_engine *e, const uint8_t sha256[32], int fd, const char *tmp)
+{
+	char src[PATH_MAX], buf[1 << 20];
+	struct petrel_digest *d = NULL;
+	uint8_t got[32];
+	ssize_t n;
+	int in, r;
+
+	if ((r = petrel_store_blob_path(&e->store, sha256, src, sizeof(src))) < 0)
+		return r;
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return petrel_fail(-errno, "%s: %s", src, strerror(errno));
+	if ((r = petrel_digest_new(&d, PETREL_DIGEST_SHA256)) < 0)
+		goto out;
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if ((r = petrel_digest_update(d, buf, (size_t)n)) < 0)
+			goto out;
+		if ((r = petrel_write_all(fd, buf, (size_t)n)) < 0) {
+			r = petrel_fail(r, "writing %s: %s", tmp, strerror(-r));
+			goto out;
+		}
+	}
+	if (n < 0) {
+		r = petrel_fail(-errno, "%s: %s", src, strerror(errno));
+		goto out;
+	}
+	if ((r = petrel_digest_final(d, got, NULL)) == 0 && memcmp(got, sha256, 32))
+		r = petrel_fail(-PETREL_ECORRUPT, "%s no longer matches its sha256 (run petrel fsck)",
+				src);
+out:
+	petrel_digest_free(d);
+	close(in);
+	return r;
+}
+
+/*
+ * Makes path hold exactly the blob sha256, or nothing when sha256 is NULL: the new
+ * file is written beside it (mode 0755, fsynced) and renamed over it, then the
+ * directory is fsynced. A reader sees the old complete file or the new one.
+ */
+static int place(struct petrel_engine *e, const char *path, const uint8_t *sha256)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	int fd, r;
+
+	if (petrel_snprintf(tmp, sizeof(tmp), "%s" NEW_SUFFIX, path) < 0 ||
+	    petrel_dirname(path, dir, sizeof(dir)) < 0)
+		return petrel_fail(-ENAMETOOLONG, "%s: path too long", path);
+	if (!sha256) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return petrel_fail(-errno, "removing %s: %s", path, strerror(errno));
+		return petrel_fsync_dir(dir);
+	}
+	if ((r = petrel_mkdir_p(dir, 0755)) < 0)
+		return petrel_fail(r, "%s: %s", dir, strerror(-r));
+	unlink(tmp);	/* a leftover of a crash; we hold the lock */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return petrel_fail(-errno, "%s: %s", tmp, strerror(errno));
+	r = copy_blob(e, sha256, fd, tmp);
+	if (r == 0 && fchmod(fd, 0755) < 0)
+		r = petrel_fail(-errno, "%s: %s", tmp, strerror(errno));
+	if (r == 0 && (r = petrel_fsync(fd)) < 0)
+		petrel_fail(r, "fsync %s: %s", tmp, strerror(-r));
+	if (petrel_close(fd) < 0 && r == 0)
+		r = petrel_fail(-EIO, "closing %s: %s", tmp, strerror(EIO));
+	if (r == 0 && petrel_sys.rename(tmp, path) < 0)
+		r = petrel_fail(-errno, "renaming %s to %s: %s", tmp, path, strerror(errno));
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	if ((r = petrel_fsync_dir(dir)) < 0)
+		return petrel_fail(r, "fsync %s: %s", dir, strerror(-r));
+	return 0;
+}
+
+/* 1 when path holds exactly sha256 (or is absent when sha256 is NULL). */
+static int path_holds(const char *path, const uint8_t *sha256)
+{
+	uint8_t got[32];
+
+	if (petrel_sha256_file(path, got, NULL) < 0)
+		return !sha256 && access(path, F_OK) < 0 && errno == ENOENT;
+	return sha256 && !memcmp(got, sha256, 32);
+}
+
+/* The adapter's environment for a switch from old to new. */
+struct adapter_env {
+	char target[PETREL_NAME_MAX + 32], path[PATH_MAX + 16], new_sha[96], old_sha[96];
+	char job[PETREL_NAME_MAX + 16], uuid[64];
+	const char *list[6];
+};
+
+static void adapter_env(struct adapter_env *a, const char *target, const char *path,
+			const uint8_t *new_sha, const uint8_t *old_sha, const struct petrel_build *b)
+{
+	char hex[65] = "";
+
+	snprintf(a->target, sizeof(a->target), "PETREL_TARGET=%s", target);
+	snprintf(a->path, sizeof(a->path), "PETREL_PATH=%s", path);
+	if (new_sha)
+		petrel_hex(new_sha, 32, hex);
+	snprintf(a->new_sha, sizeof(a->new_sha), "PETREL_NEW_SHA256=%s", hex);
+	hex[0] = '\0';
+	if (old_sha)
+		petrel_hex(old_sha, 32, hex);
+	snprintf(a->old_sha, sizeof(a->old_sha), "PETREL_OLD_SHA256=%s", hex);
+	snprintf(a->job, sizeof(a->job), "PETREL_JOB=%s", b ? b->job : "");
+	snprintf(a->uuid, sizeof(a->uuid), "PETREL_UUID=%s", b ? b->uuid : "");
+	a->list[0] = a->target, a->list[1] = a->path, a->list[2] = a->new_sha;
+	a->list[3] = a->old_sha, a->list[4] = a->job, a->list[5] = a->uuid;
+}
+
+/* Runs argv with env; 0 when it exited 0, else -PETREL_EDEPLOY with why filled. */
+static int run_step(const char *what, const char *const *argv, const struct adapter_env *a,
+		    long timeout, char *why, size_t n)
+{
+	struct petrel_run_result res;
+	char desc[96];
+	int r;
+
+	if ((r = petrel_run(argv, a->list, PETREL_ARRAY_SIZE(a->list), timeout, 1, &res)) < 0) {
+		snprintf(why, n, "%s: %s", what, petrel_error_message());
+		petrel_error_clear();
+		return -PETREL_EDEPLOY;
+	}
+	if (petrel_run_ok(&res))
+		return 0;
+	petrel_run_describe(&res, timeout, desc, sizeof(desc));
+	snprintf(why, n, "%s %s: %s", what, argv[0], desc);
+	return -PETREL_EDEPLOY;
+}
+
+static int run_adapter(const struct petrel_target *t, const char *action,
+		       const struct adapter_env *a, char *why, size_t n)
+{
+	const char *argv[] = { t->orchestrator, action, NULL };
+
+	if (!strcmp(t->orchestrator, "none"))
+		return 0;
+	return run_step("orchestrator", argv, a, t->orchestrator_timeout, why, n);
+}
+
+/* The health command, retried with mollymawk's spacing; 0 once it exits 0. */
+static int run_health(const struct petrel_target *t, const struct adapter_env *a,
+		      char *why, size_t n)
+{
+	const char *argv[] = { t->health, NULL };
+	int r = 0;
+
+	if (!t->health[0])
+		return 0;
+	for (long i = 0; i < t->health_retries; i++) {
+		if (i > 0)
+			sleep(health_pause[(size_t)(i - 1) % PETREL_ARRAY_SIZE(health_pause)]);
+		if ((r = run_step("health check", argv, a, t->health_timeout, why, n)) == 0)
+			return 0;
+		petrel_log_debug("%s: attempt %ld of %ld failed: %s", t->name, i + 1,
+				 t->health_retries, why);
+	}
+	snprintf(why + strlen(why), n - strlen(why), " (after %ld attempts)", t->health_retries);
+	return r;
+}
+
+static const struct petrel_target *target_named(struct petrel_engine *e, const char *name)
+{
+	for (size_t i = 0; i < e->cfg->ntargets; i++)
+		if (!strcmp(e->cfg->targets[i].name, name))
+			return &e->cfg->targets[i];
+	return NULL;
+}
+
+/* ---- recovery ---- */
+
+static int recover_one(void *ctx, const struct petrel_intent *in)
+{
+	struct petrel_engine *e = ctx;
+	const struct petrel_target *t = target_named(e, in->target);
+	const uint8_t *from = in->has_from ? in->from_sha256 : NULL;
+	char tmp[PATH_MAX + 16], why[512];
+	struct adapter_env a;
+	int r;
+
+	if (!path_holds(in->path, from) && (r = place(e, in->path, from)) < 0) {
+		petrel_error_prefix("%s: recovering the interrupted %s: ", in->target, in->op);
+		return r;
+	}
+	snprintf(tmp, sizeof(tmp), "%s" NEW_SUFFIX, in->path);
+	unlink(tmp);
+	if ((r = petrel_store_intent_undo(&e->store, in, "interrupted", "recover",
+					  "interrupted; rolled back by recovery", 0)) < 0)
+		return r;
+	petrel_log_warn("%s: an interrupted %s (generation %lld) was rolled back; generation %lld "
+			"is current", in->target, in->op, (long long)in->to_gen,
+			(long long)in->from_gen);
+	if (t && !strcmp(in->phase, "switched")) {	/* the adapter may have run */
+		adapter_env(&a, in->target, in->path, from, in->to_sha256, NULL);
+		if (run_adapter(t, "revert", &a, why, sizeof(why)) < 0)
+			petrel_log_warn("%s: after recovery: %s", in->target, why);
+	}
+	return 0;
+}
+
+int petrel_recover(struct petrel_engine *e)
+{
+	return petrel_store_intents(&e->store, recover_one, e);
+}
+
+/* ---- upgrade ---- */
+
+static int current_generation(struct petrel_engine *e, const struct petrel_target *t,
+			      struct petrel_upgrade_result *res, int64_t *prev)
+{
+	int64_t cur;
+	int r;
+
+	if ((r = petrel_store_pointers(&e->store, t->name, &cur, prev)) < 0)
+		return r;
+	res->has_before = cur > 0;
+	return cur ? petrel_store_generation(&e->store, t->name, cur, &res->before) : 0;
+}
+
+/* Refusals before anything changes: rejected, downgrade, preflight. */
+static int may_deploy(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+		      int allow_downgrade, const struct petrel_version *v,
+		      struct petrel_upgrade_result *res)
+{
+	const struct petrel_version *cur = &res->before.version;
+	char reason[256], when[32], why[512];
+	struct adapter_env a;
+	int64_t at;
+	int r;
+
+	r = petrel_store_rejected(&e->store, t->name, v->build.sha256, reason, &at);
+	if (r == 0) {
+		petrel_format_time(at, when, sizeof(when));
+		if (!uuid)
+			return petrel_fail(-PETREL_EPOLICY, "build %s was rejected on %s (%s); deploy it "
+					   "anyway with: petrel upgrade %s --to %s", v->build.uuid,
+					   when, reason, t->name, v->build.uuid);
+		petrel_log_warn("%s: build %s was rejected on %s (%s); deploying it as asked",
+				t->name, v->build.uuid, when, reason);
+		res->warned_rejected = 1;
+	} else if (r != -PETREL_ENOTFOUND) {
+		return r;
+	}
+	petrel_error_clear();
+	if (res->has_before && v->timestamp < cur->timestamp && !allow_downgrade) {
+		char a1[32], a2[32];
+
+		petrel_format_time(v->timestamp, a1, sizeof(a1));
+		petrel_format_time(cur->timestamp, a2, sizeof(a2));
+		return petrel_fail(-PETREL_EPOLICY, "build %s (%s) is older than the current %s (%s); "
+				   "refused without --allow-downgrade", v->build.uuid, a1,
+				   cur->build.uuid, a2);
+	}
+	if (t->preflight[0]) {
+		char blob[PATH_MAX];
+		const char *argv[] = { t->preflight, blob, NULL };
+
+		petrel_store_blob_path(&e->store, v->build.sha256, blob, sizeof(blob));
+		adapter_env(&a, t->name, t->path, v->build.sha256,
+			    res->has_before ? cur->build.sha256 : NULL, &v->build);
+		if (run_step("preflight", argv, &a, t->orchestrator_timeout, why, sizeof(why)) < 0)
+			return petrel_fail(-PETREL_EPOLICY, "%s refused build %s", why, v->build.uuid);
+	}
+	return 0;
+}
+
+/* Puts from back after a failed switch and records why; the adapter runs again. */
+static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
+		     const struct petrel_intent *in, const char *why, int reject)
+{
+	const uint8_t *from = in->has_from ? in->from_sha256 : NULL;
+	char again[512] = "";
+	struct adapter_env a;
+	int r;
+
+	if ((r = place(e, in->path, from)) < 0)
+		return r;	/* the intent stays: the next petrel recovers */
+	if ((r = petrel_store_intent_undo(&e->store, in, "failed",
+					  !strcmp(in->op, "upgrade") ? "upgrade-failed" : "revert-failed",
+					  why, reject)) < 0)
+		return r;
+	adapter_env(&a, t->name, t->path, from, in->to_sha256, NULL);
+	if (!strcmp(in->phase, "switched") &&
+	    run_adapter(t, !strcmp(in->op, "upgrade") ? "revert" : "upgrade", &a, again,
+			sizeof(again)) < 0)
+		petrel_log_warn("%s: after putting generation %lld back: %s", t->name,
+				(long long)in->from_gen, again);
+	return 0;
+}
+
+/* The switch itself, shared by upgrade and revert: intent, file, pointers, adapter, health. */
+static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
+		     struct petrel_intent *in, int64_t version_id, const struct petrel_build *b)
+{
+	const uint8_t *from = in->has_from ? in->from_sha256 : NULL;
+	char why[768] = "", detail[512], hex[65];
+	struct adapter_env a;
+	int upgrade = !strcmp(in->op, "upgrade");
+	int r;
+
+	petrel_strlcpy(in->target, t->name, sizeof(in->target));
+	petrel_strlcpy(in->path, t->path, sizeof(in->path));
+	if ((r = petrel_store_intent_begin(&e->store, in, version_id)) < 0)
+		return r;
+	if ((r = place(e, t->path, in->to_sha256)) < 0) {
+		snprintf(why, sizeof(why), "%s", petrel_error_message());
+		roll_back(e, t, in, why, 0);	/* if this fails too, recovery finishes it */
+		return r;
+	}
+	if ((r = petrel_store_intent_switched(&e->store, in)) < 0)
+		return r;	/* the intent stays: recovery puts from back */
+	adapter_env(&a, t->name, t->path, in->to_sha256, from, b);
+	r = run_adapter(t, in->op, &a, why, sizeof(why));
+	if (r == 0 && upgrade)
+		r = run_health(t, &a, why, sizeof(why));
+	if (r < 0) {
+		int rr = roll_back(e, t, in, why, upgrade);
+
+		if (rr < 0)
+			return rr;
+		return petrel_fail(-PETREL_EDEPLOY, "%s to generation %lld (%s) failed: %s; "
+				   "generation %lld is back%s", in->op, (long long)in->to_gen,
+				   b->uuid, why, (long long)in->from_gen,
+				   upgrade ? " and the build is rejected" : "");
+	}
+	petrel_hex(in->to_sha256, 32, hex);
+	snprintf(detail, sizeof(detail), "generation=%lld uuid=%s sha256=%s from=%lld",
+		 (long long)in->to_gen, b->uuid, hex, (long long)in->from_gen);
+	return petrel_store_intent_done(&e->store, in, in->op, detail);
+}
+
+int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+		   int allow_downgrade, struct petrel_upgrade_result *res)
+{
+	struct petrel_intent in;
+	struct petrel_version v;
+	int64_t prev;
+	int r, already;
+
+	memset(res, 0, sizeof(*res));
+	if ((r = petrel_fetch_target(e, t, uuid, &v, &already)) < 0 ||
+	    (r = current_generation(e, t, res, &prev)) < 0)
+		return r;
+	if (res->has_before && !memcmp(res->before.version.build.sha256, v.build.sha256, 32)) {
+		res->noop = 1;
+		res->now = res->before;
+		return 0;
+	}
+	if ((r = may_deploy(e, t, uuid, allow_downgrade, &v, res)) < 0)
+		return r;
+	memset(&in, 0, sizeof(in));
+	petrel_strlcpy(in.op, "upgrade", sizeof(in.op));
+	in.from_gen = res->has_before ? res->before.number : 0;
+	in.from_prev = prev;
+	in.has_from = res->has_before;
+	if (in.has_from)
+		memcpy(in.from_sha256, res->before.version.build.sha256, 32);
+	memcpy(in.to_sha256, v.build.sha256, 32);
+	if ((r = do_switch(e, t, &in, v.id, &v.build)) < 0)
+		return r;
+	return petrel_store_generation(&e->store, t->name, in.to_gen, &res->now);
+}
+
+int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
+		  struct petrel_upgrade_result *res)
+{
+	struct petrel_intent in;
+	int64_t prev;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if ((r = current_generation(e, t, res, &prev)) < 0)
+		return r;
+	if (!prev)
+		return petrel_fail(-ENOENT, "no previous generation to revert to");
+	if ((r = petrel_store_generation(&e->store, t->name, prev, &res->now)) < 0)
+		return r;
+	memset(&in, 0, sizeof(in));
+	petrel_strlcpy(in.op, "revert", sizeof(in.op));
+	in.from_gen = res->before.number;
+	in.from_prev = prev;
+	in.to_gen = prev;
+	in.to_prev = res->before.number;
+	in.has_from = 1;
+	memcpy(in.from_sha256, res->before.version.build.sha256, 32);
+	memcpy(in.to_sha256, res->now.version.build.sha256, 32);
+	return do_switch(e, t, &in, 0, &res->now.version.build);
+}

@@ -1,0 +1,370 @@
+/* Generations, the current/previous pointers, rejected builds and switch intents. */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "common/util.h"
+#include "store/internal.h"
+
+/* Runs sql with the given binds ("t" text, "i" int64) and expects no rows. */
+static int exec_bound(struct sqlite3 *db, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int r, ok = 1;
+
+	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+		return r;
+	va_start(ap, types);
+	for (int i = 0; types[i] && ok; i++) {
+		if (types[i] == 't')
+			ok = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1,
+					       SQLITE_TRANSIENT) == SQLITE_OK;
+		else
+			ok = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t)) == SQLITE_OK;
+	}
+	va_end(ap);
+	if (!ok || sqlite3_step(st) != SQLITE_DONE)
+		r = petrel_db_fail(db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int petrel_store_pointers(struct petrel_store *s, const char *target, int64_t *current,
+			  int64_t *previous)
+{
+	static const char sql[] = "SELECT current, previous FROM targets WHERE name = ?";
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	*current = *previous = 0;
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	rc = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK ?
+		sqlite3_step(st) : SQLITE_MISUSE;
+	if (rc == SQLITE_ROW) {
+		*current = sqlite3_column_int64(st, 0);
+		*previous = sqlite3_column_int64(st, 1);
+	} else if (rc != SQLITE_DONE) {
+		r = petrel_db_fail(s->db);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+#define GENERATION_COLUMNS "number, parent, deployed_at, state, reason, version"
+
+/* Reads a GENERATION_COLUMNS row, then its version. */
+static int row_to_generation(struct petrel_store *s, sqlite3_stmt *st,
+			     struct petrel_generation *g)
+{
+	const unsigned char *state = sqlite3_column_text(st, 3);
+	const unsigned char *reason = sqlite3_column_text(st, 4);
+
+	memset(g, 0, sizeof(*g));
+	g->number = sqlite3_column_int64(st, 0);
+	g->parent = sqlite3_column_int64(st, 1);
+	g->deployed_at = sqlite3_column_int64(st, 2);
+	petrel_strlcpy(g->state, state ? (const char *)state : "", sizeof(g->state));
+	snprintf(g->reason, sizeof(g->reason), "%s", reason ? (const char *)reason : "");
+	return petrel_store_version_by_id(s, sqlite3_column_int64(st, 5), &g->version);
+}
+
+int petrel_store_generation(struct petrel_store *s, const char *target, int64_t number,
+			    struct petrel_generation *out)
+{
+	static const char sql[] = "SELECT " GENERATION_COLUMNS " FROM generations"
+				  " WHERE target = ? AND number = ?";
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	rc = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
+	     sqlite3_bind_int64(st, 2, number) == SQLITE_OK ? sqlite3_step(st) : SQLITE_MISUSE;
+	if (rc == SQLITE_ROW)
+		r = row_to_generation(s, st, out);
+	else if (rc == SQLITE_DONE)
+		r = -PETREL_ENOTFOUND;
+	else
+		r = petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int petrel_store_history(struct petrel_store *s, const char *target, petrel_generation_fn fn,
+			 void *ctx)
+{
+	static const char sql[] = "SELECT " GENERATION_COLUMNS " FROM generations"
+				  " WHERE target = ? ORDER BY number DESC";
+	struct petrel_generation g;
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) != SQLITE_OK)
+		r = petrel_db_fail(s->db);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((r = row_to_generation(s, st, &g)) == 0)
+			r = fn(ctx, &g);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Creates generation max+1 of in->target for version_id; in->to_gen gets its number. */
+static int new_generation(struct sqlite3 *db, struct petrel_intent *in, int64_t version_id)
+{
+	static const char sql[] =
+		"INSERT INTO generations (target, number, version, parent, deployed_at, state)"
+		" SELECT ?1, coalesce(max(number), 0) + 1, ?2, ?3, ?4, 'pending'"
+		" FROM generations WHERE target = ?1";
+	int r;
+
+	r = exec_bound(db, sql, "tiii", in->target, version_id, in->from_gen,
+		       (int64_t)time(NULL));
+	if (r == 0) {
+		sqlite3_stmt *st = NULL;
+
+		if ((r = petrel_db_prepare(db, "SELECT max(number) FROM generations WHERE target = ?",
+					   &st)) < 0)
+			return r;
+		if (sqlite3_bind_text(st, 1, in->target, -1, SQLITE_STATIC) != SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_ROW)
+			r = petrel_db_fail(db);
+		else
+			in->to_gen = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	return r;
+}
+
+static int insert_intent(struct sqlite3 *db, const struct petrel_intent *in)
+{
+	static const char sql[] =
+		"INSERT INTO intents (target, op, path, from_gen, from_prev, to_gen, to_prev,"
+		" from_sha256, to_sha256, phase, started_at)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'prepared', ?)";
+	char from[65] = "", to[65];
+
+	if (in->has_from)
+		petrel_hex(in->from_sha256, 32, from);
+	petrel_hex(in->to_sha256, 32, to);
+	return exec_bound(db, sql, "tttiiiitti", in->target, in->op, in->path, in->from_gen,
+			  in->from_prev, in->to_gen, in->to_prev, from, to, in->started_at);
+}
+
+/* Runs body inside one IMMEDIATE transaction, rolling back on failure. */
+#define IN_TRANSACTION(db, body) do { \
+		if ((r = petrel_db_begin(db)) < 0) \
+			return r; \
+		if ((r = (body)) < 0 || (r = petrel_db_commit(db)) < 0) \
+			petrel_db_rollback(db); \
+	} while (0)
+
+static int begin_body(struct sqlite3 *db, struct petrel_intent *in, int64_t version_id)
+{
+	int r = 0;
+
+	if (version_id && (r = new_generation(db, in, version_id)) < 0)
+		return r;
+	if (version_id)
+		in->to_prev = in->from_gen;
+	return insert_intent(db, in);
+}
+
+int petrel_store_intent_begin(struct petrel_store *s, struct petrel_intent *in,
+			      int64_t version_id)
+{
+	int r;
+
+	in->started_at = (int64_t)time(NULL);
+	petrel_strlcpy(in->phase, "prepared", sizeof(in->phase));
+	IN_TRANSACTION(s->db, begin_body(s->db, in, version_id));
+	return r;
+}
+
+static int set_pointers(struct sqlite3 *db, const char *target, int64_t cur, int64_t prev)
+{
+	return exec_bound(db, "UPDATE targets SET current = ?, previous = ? WHERE name = ?",
+			  "iit", cur, prev, target);
+}
+
+static int switched_body(struct sqlite3 *db, const struct petrel_intent *in)
+{
+	int r;
+
+	if ((r = set_pointers(db, in->target, in->to_gen, in->to_prev)) < 0)
+		return r;
+	if (!strcmp(in->op, "upgrade") &&
+	    (r = exec_bound(db, "UPDATE generations SET state = 'deployed', deployed_at = ?"
+				" WHERE target = ? AND number = ?", "iti",
+			    (int64_t)time(NULL), in->target, in->to_gen)) < 0)
+		return r;
+	return exec_bound(db, "UPDATE intents SET phase = 'switched' WHERE target = ?", "t",
+			  in->target);
+}
+
+int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *in)
+{
+	int r;
+
+	IN_TRANSACTION(s->db, switched_body(s->db, in));
+	if (r == 0)
+		petrel_strlcpy(in->phase, "switched", sizeof(in->phase));
+	return r;
+}
+
+static int done_body(struct sqlite3 *db, const struct petrel_intent *in, const char *event,
+		     const char *detail)
+{
+	int r = exec_bound(db, "DELETE FROM intents WHERE target = ?", "t", in->target);
+
+	return r < 0 ? r : petrel_journal_append(db, in->target, event, detail);
+}
+
+int petrel_store_intent_done(struct petrel_store *s, const struct petrel_intent *in,
+			     const char *event, const char *detail)
+{
+	int r;
+
+	IN_TRANSACTION(s->db, done_body(s->db, in, event, detail));
+	return r;
+}
+
+static int undo_body(struct sqlite3 *db, const struct petrel_intent *in, const char *state,
+		     const char *event, const char *reason, int reject)
+{
+	int upgrade = !strcmp(in->op, "upgrade");
+	int r;
+
+	if ((r = set_pointers(db, in->target, in->from_gen, in->from_prev)) < 0)
+		return r;
+	if (upgrade && (r = exec_bound(db, "UPDATE generations SET state = ?, reason = ?"
+					   " WHERE target = ? AND number = ?", "ttti",
+				       state, reason, in->target, in->to_gen)) < 0)
+		return r;
+	if (upgrade && reject &&
+	    (r = exec_bound(db, "INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
+				" SELECT g.target, v.sha256, v.uuid, ?3, ?4 FROM generations g"
+				" JOIN versions v ON v.id = g.version"
+				" WHERE g.target = ?1 AND g.number = ?2", "titi",
+			    in->target, in->to_gen, reason, (int64_t)time(NULL))) < 0)
+		return r;
+	return done_body(db, in, event, reason);
+}
+
+int petrel_store_intent_undo(struct petrel_store *s, const struct petrel_intent *in,
+			     const char *state, const char *event, const char *reason,
+			     int reject)
+{
+	int r;
+
+	IN_TRANSACTION(s->db, undo_body(s->db, in, state, event, reason, reject));
+	return r;
+}
+
+/* Reads an intents row (columns in table order). */
+static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in)
+{
+	const char *from = (const char *)sqlite3_column_text(st, 7);
+	const char *to = (const char *)sqlite3_column_text(st, 8);
+	const char *texts[] = { (const char *)sqlite3_column_text(st, 0),
+				(const char *)sqlite3_column_text(st, 1),
+				(const char *)sqlite3_column_text(st, 2),
+				(const char *)sqlite3_column_text(st, 9) };
+
+	memset(in, 0, sizeof(*in));
+	for (size_t i = 0; i < PETREL_ARRAY_SIZE(texts); i++)
+		if (!texts[i])
+			return petrel_fail(-PETREL_EDB, "database: malformed intents row");
+	if (petrel_strlcpy(in->target, texts[0], sizeof(in->target)) < 0 ||
+	    petrel_strlcpy(in->op, texts[1], sizeof(in->op)) < 0 ||
+	    petrel_strlcpy(in->path, texts[2], sizeof(in->path)) < 0 ||
+	    petrel_strlcpy(in->phase, texts[3], sizeof(in->phase)) < 0 ||
+	    !to || petrel_unhex(to, strlen(to), in->to_sha256, 32) < 0 ||
+	    (from && *from && petrel_unhex(from, strlen(from), in->from_sha256, 32) < 0))
+		return petrel_fail(-PETREL_EDB, "database: malformed intents row");
+	in->has_from = from && *from;
+	in->from_gen = sqlite3_column_int64(st, 3);
+	in->from_prev = sqlite3_column_int64(st, 4);
+	in->to_gen = sqlite3_column_int64(st, 5);
+	in->to_prev = sqlite3_column_int64(st, 6);
+	in->started_at = sqlite3_column_int64(st, 10);
+	return 0;
+}
+
+/* The intent of the first target after `after` (by name): 0, -PETREL_ENOTFOUND, error. */
+static int next_intent(struct petrel_store *s, const char *after, struct petrel_intent *in)
+{
+	static const char sql[] = "SELECT target, op, path, from_gen, from_prev, to_gen, to_prev,"
+				  " from_sha256, to_sha256, phase, started_at FROM intents"
+				  " WHERE target > ? ORDER BY target LIMIT 1";
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	rc = sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT) == SQLITE_OK ?
+		sqlite3_step(st) : SQLITE_MISUSE;
+	if (rc == SQLITE_ROW)
+		r = row_to_intent(st, in);
+	else if (rc == SQLITE_DONE)
+		r = -PETREL_ENOTFOUND;
+	else
+		r = petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx)
+{
+	struct petrel_intent in;
+	char after[PETREL_NAME_MAX + 1] = "";
+	int r;
+
+	/* one row at a time, by name: fn may delete the row it is given */
+	while ((r = next_intent(s, after, &in)) == 0) {
+		petrel_strlcpy(after, in.target, sizeof(after));
+		if ((r = fn(ctx, &in)) < 0)
+			return r;
+	}
+	return r == -PETREL_ENOTFOUND ? 0 : r;
+}
+
+int petrel_store_rejected(struct petrel_store *s, const char *target, const uint8_t sha256[32],
+			  char reason[256], int64_t *at)
+{
+	static const char sql[] = "SELECT reason, at FROM rejected WHERE target = ? AND sha256 = ?";
+	char hex[65];
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	petrel_hex(sha256, 32, hex);
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	rc = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
+	     sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC) == SQLITE_OK ?
+		sqlite3_step(st) : SQLITE_MISUSE;
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+
+		snprintf(reason, 256, "%s", t ? (const char *)t : "");
+		*at = sqlite3_column_int64(st, 1);
+	} else if (rc == SQLITE_DONE) {
+		r = -PETREL_ENOTFOUND;
+	} else {
+		r = petrel_db_fail(s->db);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
