@@ -39,7 +39,12 @@ static int sys_rename(const char *from, const char *to)
 	return fault(F_RENAME) ? -1 : rename(from, to);
 }
 
-struct petrel_sysops petrel_sys = { sys_write, sys_fsync, sys_rename };
+static int sys_exchange(const char *a, const char *b)
+{
+	return fault(F_RENAME) ? -1 : renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE);
+}
+
+struct petrel_sysops petrel_sys = { sys_write, sys_fsync, sys_rename, sys_exchange };
 
 int petrel_fault_init(void)
 {

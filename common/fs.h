@@ -14,6 +14,8 @@ struct petrel_sysops {
 	ssize_t (*write)(int fd, const void *buf, size_t n);
 	int (*fsync)(int fd);
 	int (*rename)(const char *from, const char *to);
+	/* renameat2(RENAME_EXCHANGE): a and b swap names atomically; counted as a rename */
+	int (*exchange)(const char *a, const char *b);
 };
 extern struct petrel_sysops petrel_sys;
 

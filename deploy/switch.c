@@ -17,6 +17,8 @@
 
 /* The temp file beside the deployed path; fixed, so recovery can remove a leftover. */
 #define NEW_SUFFIX ".petrel-new"
+/* The file that was at path before the last switch: the next revert's bytes. */
+#define PREV_SUFFIX ".petrel-prev"
 
 /* Health check attempts are spaced as mollymawk does: 1, 1, 1, 2, 3, 3, 4, 5 s. */
 static const unsigned health_pause[] = { 1, 1, 1, 2, 3, 3, 4, 5 };
@@ -58,46 +60,110 @@ out:
 	return r;
 }
 
-/*
- * Makes path hold exactly the blob sha256, or nothing when sha256 is NULL: the new
- * file is written beside it (mode 0755, fsynced) and renamed over it, then the
- * directory is fsynced. A reader sees the old complete file or the new one.
- */
-static int place(struct petrel_engine *e, const char *path, const uint8_t *sha256)
+/* Names beside the deployed path: the three files a switch moves between. */
+struct beside {
+	char path[PATH_MAX], fresh[PATH_MAX], prev[PATH_MAX], dir[PATH_MAX];
+};
+
+static int beside(const char *path, struct beside *b)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
+	if (petrel_strlcpy(b->path, path, sizeof(b->path)) < 0 ||
+	    petrel_snprintf(b->fresh, sizeof(b->fresh), "%s" NEW_SUFFIX, path) < 0 ||
+	    petrel_snprintf(b->prev, sizeof(b->prev), "%s" PREV_SUFFIX, path) < 0 ||
+	    petrel_dirname(path, b->dir, sizeof(b->dir)) < 0)
+		return petrel_fail(-ENAMETOOLONG, "%s: path too long", path);
+	return 0;
+}
+
+/* 1 when file is a regular file of size bytes whose SHA-256 is sha256. */
+static int file_holds(const char *file, const uint8_t sha256[32], uint64_t size)
+{
+	struct stat st;
+	uint8_t got[32];
+
+	if (lstat(file, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+		return 0;
+	return petrel_sha256_file(file, got, NULL) == 0 && !memcmp(got, sha256, 32);
+}
+
+/* Writes the blob to b->fresh: mode 0755, fsynced, re-hashed while copied. */
+static int write_fresh(struct petrel_engine *e, const struct beside *b, const uint8_t sha256[32])
+{
 	int fd, r;
 
-	if (petrel_snprintf(tmp, sizeof(tmp), "%s" NEW_SUFFIX, path) < 0 ||
-	    petrel_dirname(path, dir, sizeof(dir)) < 0)
-		return petrel_fail(-ENAMETOOLONG, "%s: path too long", path);
-	if (!sha256) {
-		if (unlink(path) < 0 && errno != ENOENT)
-			return petrel_fail(-errno, "removing %s: %s", path, strerror(errno));
-		return petrel_fsync_dir(dir);
-	}
-	if ((r = petrel_mkdir_p(dir, 0755)) < 0)
-		return petrel_fail(r, "%s: %s", dir, strerror(-r));
-	unlink(tmp);	/* a leftover of a crash; we hold the lock */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	unlink(b->fresh);	/* a leftover of a crash; we hold the lock */
+	fd = open(b->fresh, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return petrel_fail(-errno, "%s: %s", tmp, strerror(errno));
-	r = copy_blob(e, sha256, fd, tmp);
+		return petrel_fail(-errno, "%s: %s", b->fresh, strerror(errno));
+	r = copy_blob(e, sha256, fd, b->fresh);
 	if (r == 0 && fchmod(fd, 0755) < 0)
-		r = petrel_fail(-errno, "%s: %s", tmp, strerror(errno));
+		r = petrel_fail(-errno, "%s: %s", b->fresh, strerror(errno));
 	if (r == 0 && (r = petrel_fsync(fd)) < 0)
-		petrel_fail(r, "fsync %s: %s", tmp, strerror(-r));
+		petrel_fail(r, "fsync %s: %s", b->fresh, strerror(-r));
 	if (petrel_close(fd) < 0 && r == 0)
-		r = petrel_fail(-EIO, "closing %s: %s", tmp, strerror(EIO));
-	if (r == 0 && petrel_sys.rename(tmp, path) < 0)
-		r = petrel_fail(-errno, "renaming %s to %s: %s", tmp, path, strerror(errno));
-	if (r < 0) {
-		unlink(tmp);
-		return r;
+		r = petrel_fail(-EIO, "closing %s: %s", b->fresh, strerror(EIO));
+	if (r < 0)
+		unlink(b->fresh);
+	return r;
+}
+
+/*
+ * Puts file (a complete, fsynced file beside path) at path in one atomic step and
+ * keeps what path held as path.petrel-prev: renameat2(RENAME_EXCHANGE) swaps the two
+ * names, then the displaced file takes the prev name. A reader of path sees the old
+ * complete file or the new one. Without RENAME_EXCHANGE (EINVAL: the file system
+ * lacks it) a plain rename replaces path and nothing is kept.
+ */
+static int swap_in(const struct beside *b, const char *file)
+{
+	int r = 0;
+
+	if (access(b->path, F_OK) < 0) {
+		if (petrel_sys.rename(file, b->path) < 0)
+			r = -errno;
+	} else if (petrel_sys.exchange(file, b->path) == 0) {
+		if (strcmp(file, b->prev) && petrel_sys.rename(file, b->prev) < 0)
+			r = -errno;
+	} else if (errno == EINVAL) {
+		if (petrel_sys.rename(file, b->path) < 0)
+			r = -errno;
+	} else {
+		r = -errno;
 	}
-	if ((r = petrel_fsync_dir(dir)) < 0)
-		return petrel_fail(r, "fsync %s: %s", dir, strerror(-r));
+	if (r < 0)
+		return petrel_fail(r, "putting %s in place of %s: %s", file, b->path, strerror(-r));
+	if ((r = petrel_fsync_dir(b->dir)) < 0)
+		return petrel_fail(r, "fsync %s: %s", b->dir, strerror(-r));
 	return 0;
+}
+
+/*
+ * Makes path hold exactly the blob sha256 (size bytes), or nothing when sha256 is
+ * NULL; what it held is kept as path.petrel-prev, so the next revert is a rename of
+ * a file already written and fsynced (verified again by hashing) rather than a copy.
+ */
+static int place(struct petrel_engine *e, const char *path, const uint8_t *sha256,
+		 uint64_t size)
+{
+	struct beside b;
+	int r;
+
+	if ((r = beside(path, &b)) < 0)
+		return r;
+	if (!sha256) {
+		if (petrel_sys.rename(path, b.prev) < 0 && errno != ENOENT)
+			return petrel_fail(-errno, "moving %s aside: %s", path, strerror(errno));
+		return petrel_fsync_dir(b.dir);
+	}
+	if (file_holds(b.prev, sha256, size))
+		return swap_in(&b, b.prev);
+	if ((r = petrel_mkdir_p(b.dir, 0755)) < 0)
+		return petrel_fail(r, "%s: %s", b.dir, strerror(-r));
+	if ((r = write_fresh(e, &b, sha256)) < 0)
+		return r;
+	if ((r = swap_in(&b, b.fresh)) < 0)
+		unlink(b.fresh);
+	return r;
 }
 
 /* 1 when path holds exactly sha256 (or is absent when sha256 is NULL). */
@@ -207,7 +273,7 @@ static int recover_one(void *ctx, const struct petrel_intent *in)
 	struct adapter_env a;
 	int r;
 
-	if (!path_holds(in->path, from) && (r = place(e, in->path, from)) < 0) {
+	if (!path_holds(in->path, from) && (r = place(e, in->path, from, in->from_size)) < 0) {
 		petrel_error_prefix("%s: recovering the interrupted %s: ", in->target, in->op);
 		return r;
 	}
@@ -302,7 +368,7 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
 	struct adapter_env a;
 	int r;
 
-	if ((r = place(e, in->path, from)) < 0)
+	if (!path_holds(in->path, from) && (r = place(e, in->path, from, in->from_size)) < 0)
 		return r;	/* the intent stays: the next petrel recovers */
 	if ((r = petrel_store_intent_undo(&e->store, in, "failed",
 					  !strcmp(in->op, "upgrade") ? "upgrade-failed" : "revert-failed",
@@ -331,7 +397,7 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 	petrel_strlcpy(in->path, t->path, sizeof(in->path));
 	if ((r = petrel_store_intent_begin(&e->store, in, version_id)) < 0)
 		return r;
-	if ((r = place(e, t->path, in->to_sha256)) < 0) {
+	if ((r = place(e, t->path, in->to_sha256, in->to_size)) < 0) {
 		snprintf(why, sizeof(why), "%s", petrel_error_message());
 		roll_back(e, t, in, why, 0);	/* if this fails too, recovery finishes it */
 		return r;
@@ -382,9 +448,12 @@ int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 	in.from_gen = res->has_before ? res->before.number : 0;
 	in.from_prev = prev;
 	in.has_from = res->has_before;
-	if (in.has_from)
+	if (in.has_from) {
 		memcpy(in.from_sha256, res->before.version.build.sha256, 32);
+		in.from_size = res->before.version.build.size;
+	}
 	memcpy(in.to_sha256, v.build.sha256, 32);
+	in.to_size = v.build.size;
 	if ((r = do_switch(e, t, &in, v.id, &v.build)) < 0)
 		return r;
 	return petrel_store_generation(&e->store, t->name, in.to_gen, &res->now);
@@ -412,6 +481,8 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 	in.to_prev = res->before.number;
 	in.has_from = 1;
 	memcpy(in.from_sha256, res->before.version.build.sha256, 32);
+	in.from_size = res->before.version.build.size;
 	memcpy(in.to_sha256, res->now.version.build.sha256, 32);
+	in.to_size = res->now.version.build.size;
 	return do_switch(e, t, &in, 0, &res->now.version.build);
 }

@@ -78,8 +78,8 @@ static const char *const migrations[] = {
 	"  path TEXT NOT NULL,"
 	"  from_gen INTEGER NOT NULL, from_prev INTEGER NOT NULL,"
 	"  to_gen INTEGER NOT NULL, to_prev INTEGER NOT NULL,"
-	"  from_sha256 TEXT NOT NULL,"
-	"  to_sha256 TEXT NOT NULL,"
+	"  from_sha256 TEXT NOT NULL, from_size INTEGER NOT NULL,"
+	"  to_sha256 TEXT NOT NULL, to_size INTEGER NOT NULL,"
 	"  phase TEXT NOT NULL,"
 	"  started_at INTEGER NOT NULL"
 	");",

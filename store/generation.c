@@ -152,15 +152,16 @@ static int insert_intent(struct sqlite3 *db, const struct petrel_intent *in)
 {
 	static const char sql[] =
 		"INSERT INTO intents (target, op, path, from_gen, from_prev, to_gen, to_prev,"
-		" from_sha256, to_sha256, phase, started_at)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'prepared', ?)";
+		" from_sha256, from_size, to_sha256, to_size, phase, started_at)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'prepared', ?)";
 	char from[65] = "", to[65];
 
 	if (in->has_from)
 		petrel_hex(in->from_sha256, 32, from);
 	petrel_hex(in->to_sha256, 32, to);
-	return exec_bound(db, sql, "tttiiiitti", in->target, in->op, in->path, in->from_gen,
-			  in->from_prev, in->to_gen, in->to_prev, from, to, in->started_at);
+	return exec_bound(db, sql, "tttiiiititii", in->target, in->op, in->path, in->from_gen,
+			  in->from_prev, in->to_gen, in->to_prev, from, (int64_t)in->from_size, to,
+			  (int64_t)in->to_size, in->started_at);
 }
 
 /* Runs body inside one IMMEDIATE transaction, rolling back on failure. */
@@ -273,15 +274,15 @@ int petrel_store_intent_undo(struct petrel_store *s, const struct petrel_intent 
 	return r;
 }
 
-/* Reads an intents row (columns in table order). */
+/* Reads an intents row (the columns of next_intent, in order). */
 static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in)
 {
 	const char *from = (const char *)sqlite3_column_text(st, 7);
-	const char *to = (const char *)sqlite3_column_text(st, 8);
+	const char *to = (const char *)sqlite3_column_text(st, 9);
 	const char *texts[] = { (const char *)sqlite3_column_text(st, 0),
 				(const char *)sqlite3_column_text(st, 1),
 				(const char *)sqlite3_column_text(st, 2),
-				(const char *)sqlite3_column_text(st, 9) };
+				(const char *)sqlite3_column_text(st, 11) };
 
 	memset(in, 0, sizeof(*in));
 	for (size_t i = 0; i < PETREL_ARRAY_SIZE(texts); i++)
@@ -299,7 +300,9 @@ static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in)
 	in->from_prev = sqlite3_column_int64(st, 4);
 	in->to_gen = sqlite3_column_int64(st, 5);
 	in->to_prev = sqlite3_column_int64(st, 6);
-	in->started_at = sqlite3_column_int64(st, 10);
+	in->from_size = (uint64_t)sqlite3_column_int64(st, 8);
+	in->to_size = (uint64_t)sqlite3_column_int64(st, 10);
+	in->started_at = sqlite3_column_int64(st, 12);
 	return 0;
 }
 
@@ -307,8 +310,8 @@ static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in)
 static int next_intent(struct petrel_store *s, const char *after, struct petrel_intent *in)
 {
 	static const char sql[] = "SELECT target, op, path, from_gen, from_prev, to_gen, to_prev,"
-				  " from_sha256, to_sha256, phase, started_at FROM intents"
-				  " WHERE target > ? ORDER BY target LIMIT 1";
+				  " from_sha256, from_size, to_sha256, to_size, phase, started_at"
+				  " FROM intents WHERE target > ? ORDER BY target LIMIT 1";
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 

@@ -127,7 +127,9 @@ struct petrel_intent {
 	int64_t to_gen, to_prev;	/* current and previous after */
 	int has_from;			/* was anything deployed before? */
 	uint8_t from_sha256[32];
+	uint64_t from_size;
 	uint8_t to_sha256[32];
+	uint64_t to_size;
 	char phase[16];			/* "prepared": file may be either; "switched": the
 					 * pointers moved and the adapter may have run */
 	int64_t started_at;

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""petrel fetch benchmark: a 1 GiB build served by a local nginx, on loopback.
+"""petrel benchmarks, on loopback against a local nginx serving builder-web's routes.
 
-Prints, in one run, the median wall time of
-  - petrel fetch (download + SHA-256 + BLAKE2b-512 + minisign verification + store),
-  - curl -s -o FILE URL (the bare download),
-  - curl -o F && sha256sum F && minisign -Vm F (what a careful operator scripts),
-with the ratios against curl and petrel's peak RSS.  The machine is shared and noisy:
-only ratios measured in the same invocation mean anything.
+1. fetch: a 1 GiB build. Median wall time of
+     - petrel fetch (download + SHA-256 + BLAKE2b-512 + minisign verification + store),
+     - curl -s -o FILE URL (the bare download),
+     - curl -o F && sha256sum F && minisign -Vm F (what a careful operator scripts),
+   with the ratios against curl and petrel's peak RSS.
+2. revert: a 30 MB binary with orchestrator none. Median of petrel revert (from the
+   store, no network) beside curl re-downloading the same file from the local server
+   (what a revert by re-download, as albatross-client update and mollymawk do, costs).
 
-Environment: BENCH_SIZE_MIB (default 1024), BENCH_RUNS (default 5).
+The machine is shared and noisy: only ratios measured in the same invocation mean
+anything. Environment: BENCH_SIZE_MIB (default 1024), BENCH_RUNS (default 5),
+BENCH_REVERT_MIB (default 30), BENCH_KEEP=1 keeps the work directory.
 """
 import base64, hashlib, json, os, resource, shutil, signal, socket, statistics
 import subprocess, sys, tempfile, time, uuid
@@ -17,6 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PETREL = os.path.join(REPO, "petrel")
 SIZE_MIB = int(os.environ.get("BENCH_SIZE_MIB", "1024"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+REVERT_MIB = int(os.environ.get("BENCH_REVERT_MIB", "30"))
 
 
 def free_port():
@@ -25,83 +30,178 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_artifact(path):
-    """Writes SIZE_MIB of pseudo-random bytes, returns (sha256 hex, size)."""
+def make_artifact(path, mib, seed):
+    """Writes mib MiB of pseudo-random bytes, returns (sha256 hex, size)."""
     h = hashlib.sha256()
-    block = hashlib.shake_256(b"petrel-bench").digest(1 << 20)
+    block = hashlib.shake_256(seed).digest(1 << 20)
     with open(path, "wb") as f:
-        for i in range(SIZE_MIB):
+        for i in range(mib):
             chunk = bytes([i & 0xFF]) + block[1:]
             h.update(chunk)
             f.write(chunk)
-    return h.hexdigest(), SIZE_MIB << 20
+    return h.hexdigest(), mib << 20
 
 
-def write_site(root, job, build_uuid, fname, sha, size):
-    """The builder-web routes petrel uses, as static files nginx serves."""
-    d = os.path.join(root, "site")
-    os.makedirs(os.path.join(d, "bin"), exist_ok=True)
-    now = time.strftime("%Y-%m-%dT%H:%M:%S-00:00", time.gmtime())
-    with open(os.path.join(d, "job.json"), "w") as f:
-        json.dump({"builds": [{"uuid": build_uuid, "main_binary":
-                   {"filename": fname, "sha256": sha, "size": size}}]}, f)
-    with open(os.path.join(d, "build.json"), "w") as f:
-        json.dump({"job": job, "uuid": build_uuid, "platform": "debian-12",
-                   "start_time": now, "finish_time": now, "main_binary": True}, f)
-    return d
+class Site:
+    """builder-web's routes as static files and one nginx configuration."""
 
+    def __init__(self, work):
+        self.work, self.root = work, os.path.join(work, "site")
+        self.jobs = {}      # job -> [(uuid, sha, size, finish)]
+        self.etags = {}     # artifact URL path -> base64 of the raw sha256
+        os.makedirs(self.root)
+        subprocess.run(["minisign", "-G", "-W", "-p", work + "/k.pub", "-s", work + "/k.sec"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-NGINX_CONF = """
-daemon off;
+    def add(self, job, mib, seed, finish):
+        u = str(uuid.uuid4())
+        d = os.path.join(self.root, job, u)
+        os.makedirs(d)
+        fname = job + ".hvt"
+        art = os.path.join(d, fname)
+        sha, size = make_artifact(art, mib, seed)
+        t = time.strftime("%Y-%m-%dT%H:%M:%S-00:00", time.gmtime(finish))
+        with open(os.path.join(d, "build.json"), "w") as f:
+            json.dump({"job": job, "uuid": u, "platform": "debian-12", "start_time": t,
+                       "finish_time": t, "main_binary": True}, f)
+        sigdir = os.path.join(self.root, "sigs", job, u)
+        os.makedirs(sigdir)
+        tc = "timestamp:%d\tfile:%s\tjob:%s\tuuid:%s\tsha256:%s" % (finish, fname, job, u, sha)
+        subprocess.run(["minisign", "-S", "-s", self.work + "/k.sec", "-m", art, "-x",
+                        os.path.join(sigdir, fname + ".minisig"), "-t", tc],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.jobs.setdefault(job, []).append((u, sha, size, finish))
+        self.etags["/job/%s/build/%s/f/bin/%s" % (job, u, fname)] = \
+            base64.b64encode(bytes.fromhex(sha)).decode()
+        with open(os.path.join(self.root, job, "job.json"), "w") as f:
+            json.dump({"builds": [{"uuid": b[0], "main_binary": {
+                "filename": fname, "sha256": b[1], "size": b[2]}} for b in self.jobs[job]]}, f)
+        return u, sha
+
+    def nginx_conf(self, port):
+        latest = "".join(
+            "        location = /job/%s/build/latest { return 307 /job/%s/build/%s; }\n"
+            % (j, j, max(bs, key=lambda b: b[3])[0]) for j, bs in self.jobs.items())
+        etags = "".join('        %s "%s";\n' % (p, e) for p, e in self.etags.items())
+        w = self.work
+        return """daemon off;
 worker_processes 1;
-error_log {root}/nginx-error.log;
-pid {root}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
+error_log %(w)s/nginx-error.log;
+pid %(w)s/nginx.pid;
+events { worker_connections 64; }
+http {
     access_log off;
     sendfile on;
     absolute_redirect off;
-    client_body_temp_path {root}/ngx-tmp;
-    proxy_temp_path {root}/ngx-tmp;
-    fastcgi_temp_path {root}/ngx-tmp;
-    uwsgi_temp_path {root}/ngx-tmp;
-    scgi_temp_path {root}/ngx-tmp;
-    server {{
-        listen 127.0.0.1:{port};
-        root {site};
+    client_body_temp_path %(w)s/ngx-tmp; proxy_temp_path %(w)s/ngx-tmp;
+    fastcgi_temp_path %(w)s/ngx-tmp; uwsgi_temp_path %(w)s/ngx-tmp; scgi_temp_path %(w)s/ngx-tmp;
+    map_hash_bucket_size 256;
+    map $uri $petrel_etag {
+        default "";
+%(etags)s    }
+    server {
+        listen 127.0.0.1:%(port)d;
+        root %(root)s;
         etag off;
-        location = /job/{job}/build/latest {{ return 307 /job/{job}/build/{uuid}; }}
-        location = /job/{job} {{ default_type application/json; try_files /job.json =404; }}
-        location = /job/{job}/build/{uuid} {{ default_type application/json; try_files /build.json =404; }}
-        location = /job/{job}/build/{uuid}/main-binary {{ return 302 /job/{job}/build/{uuid}/f/bin/{fname}; }}
-        location = /job/{job}/build/{uuid}/f/bin/{fname} {{
+%(latest)s        location ~ "^/job/([^/]+)$" { default_type application/json; try_files /$1/job.json =404; }
+        location ~ "^/job/([^/]+)/build/([0-9a-f-]{36})$" {
+            default_type application/json; try_files /$1/$2/build.json =404; }
+        location ~ "^/job/([^/]+)/build/([0-9a-f-]{36})/main-binary$" {
+            return 302 /job/$1/build/$2/f/bin/$1.hvt; }
+        location ~ "^/job/([^/]+)/build/([0-9a-f-]{36})/f/bin/([^/]+)$" {
             default_type application/octet-stream;
-            add_header ETag "\\"{etag}\\"";
-            try_files /bin/{fname} =404;
-        }}
-        location /sigs/ {{ }}
-    }}
-}}
-"""
+            add_header ETag "\\"$petrel_etag\\"";
+            try_files /$1/$2/$3 =404; }
+        location /sigs/ { }
+    }
+}
+""" % dict(w=w, port=port, root=self.root, latest=latest, etags=etags)
 
 
-def timed(cmd, env=None, cwd=None):
-    """Runs cmd, returns (seconds, peak RSS in KiB of this child)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def timed(cmd):
+    """Runs cmd (list, or str for the shell); returns its wall time in seconds."""
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, env=env, cwd=cwd, shell=isinstance(cmd, str),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.run(cmd, shell=isinstance(cmd, str), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
     dt = time.perf_counter() - t0
     if p.returncode != 0:
         sys.exit("bench: %s failed (%d): %s" % (cmd, p.returncode, p.stderr.decode()[-500:]))
-    return dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before
+    return dt
 
 
-def rss_of(cmd, env):
+def peak_rss_kib(cmd):
     """Peak RSS (KiB) of one run, via GNU time."""
-    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env,
+    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return int(out.stderr.decode().strip().splitlines()[-1])
+
+
+def interleaved(fns, runs):
+    """Median of each named function over runs, interleaved so noise hits all alike."""
+    times = {n: [] for n, _ in fns}
+    for _ in range(runs):
+        for n, fn in fns:
+            times[n].append(fn())
+    return {n: statistics.median(v) for n, v in times.items()}
+
+
+def bench_fetch(work, base, site_job, sha_url, sigfile):
+    conf = os.path.join(work, "fetch.conf")
+    with open(conf, "w") as f:
+        f.write("[petrel]\nstate_dir = %s/state-fetch\n[server \"n\"]\nurl = %s\n"
+                "[target \"big\"]\nserver = n\njob = big\npath = %s/deploy/big\n"
+                "keys = %s/k.pub\nsignatures = %s/sigs/{job}/{uuid}/{filename}.minisig\n"
+                % (work, base, work, work, base))
+    out = os.path.join(work, "out.bin")
+
+    def petrel_fetch():
+        shutil.rmtree(os.path.join(work, "state-fetch"), ignore_errors=True)
+        return timed([PETREL, "-q", "-c", conf, "fetch"])
+
+    def curl_o():
+        return timed(["curl", "-s", "-o", out, sha_url])
+
+    def pipeline():
+        return timed("curl -s -o %s %s && sha256sum %s && minisign -Vm %s -p %s/k.pub -x %s"
+                     % (out, sha_url, out, out, work, sigfile))
+
+    fns = [("petrel fetch", petrel_fetch), ("curl -o", curl_o),
+           ("curl+sha256sum+minisign", pipeline)]
+    petrel_fetch(), curl_o()    # warm the page cache and nginx
+    med = interleaved(fns, RUNS)
+    shutil.rmtree(os.path.join(work, "state-fetch"), ignore_errors=True)
+    rss = peak_rss_kib([PETREL, "-q", "-c", conf, "fetch"])
+    mib = SIZE_MIB
+    print("bench fetch: a %d MiB build over loopback, median of %d runs" % (SIZE_MIB, RUNS))
+    for n, _ in fns:
+        print("  %-26s %7.3f s  %7.0f MiB/s" % (n, med[n], mib / med[n]))
+    print("  petrel / curl -o           %7.2fx   (target <= 1.15x)"
+          % (med["petrel fetch"] / med["curl -o"]))
+    print("  pipeline / petrel          %7.2fx   (target >= 3x)"
+          % (med["curl+sha256sum+minisign"] / med["petrel fetch"]))
+    print("  petrel peak RSS            %7.1f MiB (target < 32 MiB)" % (rss / 1024))
+
+
+def bench_revert(work, base, uuids, url):
+    conf = os.path.join(work, "revert.conf")
+    with open(conf, "w") as f:
+        f.write("[petrel]\nstate_dir = %s/state-revert\n[server \"n\"]\nurl = %s\n"
+                "[target \"small\"]\nserver = n\njob = small\npath = %s/deploy/small.hvt\n"
+                "orchestrator = none\nkeys = %s/k.pub\n"
+                "signatures = %s/sigs/{job}/{uuid}/{filename}.minisig\n"
+                % (work, base, work, work, base))
+    for u in uuids:     # two generations: the revert flips between them
+        timed([PETREL, "-q", "-c", conf, "upgrade", "small", "--to", u])
+    out = os.path.join(work, "redownload.bin")
+    fns = [("petrel revert", lambda: timed([PETREL, "-q", "-c", conf, "revert", "small"])),
+           ("curl re-download", lambda: timed(["curl", "-s", "-o", out, url]))]
+    runs = max(RUNS, 11)
+    med = interleaved(fns, runs)
+    print("bench revert: a %d MiB binary, orchestrator none, median of %d runs"
+          % (REVERT_MIB, runs))
+    for n, _ in fns:
+        print("  %-26s %7.3f s" % (n, med[n]))
+    print("  curl re-download / revert  %7.2fx" % (med["curl re-download"] / med["petrel revert"]))
 
 
 def main():
@@ -111,31 +211,19 @@ def main():
     os.chmod(work, 0o755)  # nginx workers run unprivileged
     nginx = None
     try:
-        job, build_uuid, fname = "big", str(uuid.uuid4()), "big.hvt"
-        site = os.path.join(work, "site")
-        os.makedirs(os.path.join(site, "bin"))
-        art = os.path.join(site, "bin", fname)
-        print("bench: writing a %d MiB artifact ..." % SIZE_MIB, flush=True)
-        sha, size = make_artifact(art)
-        write_site(work, job, build_uuid, fname, sha, size)
+        site = Site(work)
+        now = int(time.time())
+        print("bench: writing a %d MiB and two %d MiB artifacts ..." % (SIZE_MIB, REVERT_MIB),
+              flush=True)
+        big, _ = site.add("big", SIZE_MIB, b"petrel-bench", now)
+        s1, _ = site.add("small", REVERT_MIB, b"petrel-small-1", now - 60)
+        s2, _ = site.add("small", REVERT_MIB, b"petrel-small-2", now)
         os.makedirs(os.path.join(work, "ngx-tmp"))
-        # the publisher's signature, by Debian's minisign
-        subprocess.run(["minisign", "-G", "-W", "-p", work + "/k.pub", "-s", work + "/k.sec"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        sigdir = os.path.join(site, "sigs", job, build_uuid)
-        os.makedirs(sigdir)
-        tc = "timestamp:%d\tfile:%s\tjob:%s\tuuid:%s\tsha256:%s" % (
-            int(time.time()), fname, job, build_uuid, sha)
-        subprocess.run(["minisign", "-S", "-s", work + "/k.sec", "-m", art, "-x",
-                        os.path.join(sigdir, fname + ".minisig"), "-t", tc],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port = free_port()
-        etag = base64.b64encode(bytes.fromhex(sha)).decode()
         with open(os.path.join(work, "nginx.conf"), "w") as f:
-            f.write(NGINX_CONF.format(root=work, port=port, site=site, job=job,
-                                      uuid=build_uuid, fname=fname, etag=etag))
-        nginx = subprocess.Popen(["nginx", "-c", os.path.join(work, "nginx.conf"),
-                                  "-p", work], stderr=subprocess.DEVNULL)
+            f.write(site.nginx_conf(port))
+        nginx = subprocess.Popen(["nginx", "-c", os.path.join(work, "nginx.conf"), "-p", work],
+                                 stderr=subprocess.DEVNULL)
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", port), 0.1).close()
@@ -143,51 +231,17 @@ def main():
             except OSError:
                 time.sleep(0.05)
         base = "http://127.0.0.1:%d" % port
-        url = "%s/job/%s/build/%s/f/bin/%s" % (base, job, build_uuid, fname)
-        conf = os.path.join(work, "petrel.conf")
-        with open(conf, "w") as f:
-            f.write("[petrel]\nstate_dir = %s/state\n[server \"n\"]\nurl = %s\n"
-                    "[target \"big\"]\nserver = n\njob = %s\npath = %s/deploy/big\n"
-                    "keys = %s/k.pub\nsignatures = %s/sigs/{job}/{uuid}/{filename}.minisig\n"
-                    % (work, base, job, work, work, base))
-        out = os.path.join(work, "out.bin")
-
-        def petrel_fetch():
-            shutil.rmtree(os.path.join(work, "state"), ignore_errors=True)
-            return timed([PETREL, "-q", "-c", conf, "fetch"])[0]
-
-        def curl_o():
-            return timed(["curl", "-s", "-o", out, url])[0]
-
-        def pipeline():
-            return timed("curl -s -o %s %s && sha256sum %s && minisign -Vm %s -p %s/k.pub "
-                         "-x %s/%s.minisig" % (out, url, out, out, work, sigdir, fname))[0]
-
-        names = ["petrel fetch", "curl -o", "curl+sha256sum+minisign"]
-        fns = [petrel_fetch, curl_o, pipeline]
-        times = {n: [] for n in names}
-        petrel_fetch(), curl_o()    # warm the page cache and nginx
-        for i in range(RUNS):
-            for n, fn in zip(names, fns):   # interleaved, so noise hits all alike
-                times[n].append(fn())
-        shutil.rmtree(os.path.join(work, "state"), ignore_errors=True)
-        rss = rss_of([PETREL, "-q", "-c", conf, "fetch"], None)
-        med = {n: statistics.median(v) for n, v in times.items()}
-        mib = size / (1 << 20)
-        print("bench: fetch of a %d MiB build over loopback, median of %d runs (%s, %d cores)"
-              % (SIZE_MIB, RUNS, os.uname().machine, os.cpu_count()))
-        for n in names:
-            print("  %-26s %7.3f s  %7.0f MiB/s" % (n, med[n], mib / med[n]))
-        print("  petrel / curl -o           %7.2fx   (target <= 1.15x)"
-              % (med["petrel fetch"] / med["curl -o"]))
-        print("  pipeline / petrel          %7.2fx   (target >= 3x)"
-              % (med["curl+sha256sum+minisign"] / med["petrel fetch"]))
-        print("  petrel peak RSS            %7.1f MiB (target < 32 MiB)" % (rss / 1024))
+        print("bench: %s, %d cores" % (os.uname().machine, os.cpu_count()), flush=True)
+        bench_fetch(work, base, "big", "%s/job/big/build/%s/f/bin/big.hvt" % (base, big),
+                    os.path.join(site.root, "sigs", "big", big, "big.hvt.minisig"))
+        bench_revert(work, base, [s1, s2],
+                     "%s/job/small/build/%s/f/bin/small.hvt" % (base, s1))
     finally:
         if nginx:
             nginx.send_signal(signal.SIGTERM)
             nginx.wait()
-        if not os.environ.get("BENCH_KEEP"): shutil.rmtree(work, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
