@@ -364,6 +364,8 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
 		     const struct petrel_intent *in, const char *why, int reject)
 {
 	const uint8_t *from = in->has_from ? in->from_sha256 : NULL;
+	const struct petrel_build *b = NULL;
+	struct petrel_generation g;
 	char again[512] = "";
 	struct adapter_env a;
 	int r;
@@ -374,7 +376,10 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
 					  !strcmp(in->op, "upgrade") ? "upgrade-failed" : "revert-failed",
 					  why, reject)) < 0)
 		return r;
-	adapter_env(&a, t->name, t->path, from, in->to_sha256, NULL);
+	if (in->from_gen && petrel_store_generation(&e->store, t->name, in->from_gen, &g) == 0)
+		b = &g.version.build;
+	petrel_error_clear();
+	adapter_env(&a, t->name, t->path, from, in->to_sha256, b);
 	if (!strcmp(in->phase, "switched") &&
 	    run_adapter(t, !strcmp(in->op, "upgrade") ? "revert" : "upgrade", &a, again,
 			sizeof(again)) < 0)
@@ -433,8 +438,13 @@ int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 	int r, already;
 
 	memset(res, 0, sizeof(*res));
-	if ((r = petrel_fetch_target(e, t, uuid, &v, &already)) < 0 ||
-	    (r = current_generation(e, t, res, &prev)) < 0)
+	/* a build the store already verified for t needs no server */
+	r = uuid ? petrel_store_find_uuid(&e->store, t->name, uuid, &v) : -PETREL_ENOTFOUND;
+	if (r == -PETREL_ENOTFOUND) {
+		petrel_error_clear();
+		r = petrel_fetch_target(e, t, uuid, &v, &already);
+	}
+	if (r < 0 || (r = current_generation(e, t, res, &prev)) < 0)
 		return r;
 	if (res->has_before && !memcmp(res->before.version.build.sha256, v.build.sha256, 32)) {
 		res->noop = 1;

@@ -333,6 +333,24 @@ int petrel_store_find_version(struct petrel_store *s, const char *target,
 	return r;
 }
 
+int petrel_store_find_uuid(struct petrel_store *s, const char *target, const char *uuid,
+			   struct petrel_version *out)
+{
+	static const char sql[] = "SELECT " VERSION_COLUMNS " FROM versions"
+				  " WHERE target = ? AND uuid = lower(?)"
+				  " ORDER BY timestamp DESC, id DESC LIMIT 1";
+	sqlite3_stmt *st = NULL;
+	int r, bound;
+
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 2, uuid, -1, SQLITE_STATIC) == SQLITE_OK;
+	r = bound ? one_version(s->db, st, out) : petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
 /* Runs a one-integer query with target bound as ?1; no row reads as 0. */
 static int query_int64(struct sqlite3 *db, const char *sql, const char *target, int64_t *out)
 {

@@ -88,6 +88,9 @@ int petrel_store_newest_version(struct petrel_store *s, const char *target,
 /* Version of target holding sha256 (newest such row). 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
 int petrel_store_find_version(struct petrel_store *s, const char *target,
 			      const uint8_t sha256[32], struct petrel_version *out);
+/* Version of target with uuid (any case; newest such row). 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
+int petrel_store_find_uuid(struct petrel_store *s, const char *target, const char *uuid,
+			   struct petrel_version *out);
 /* Number of version rows of target. >= 0 or -PETREL_EDB. */
 int petrel_store_count_versions(struct petrel_store *s, const char *target);
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make demo: a builder-web look-alike on loopback with two signed builds of "hello";
-# petrel checks, fetches, shows status, refuses a tampered build, and fsck's the store.
+# make demo: a builder-web look-alike on loopback with signed builds of "hello";
+# petrel checks, fetches, refuses a tampered build and a forged signature, upgrades
+# through an orchestrator adapter, reverts a build that fails its health check
+# automatically, reverts by hand with the server down, and fsck's the store.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PETREL="$REPO/petrel"
@@ -48,6 +50,21 @@ now=$(date +%s)
 u1=$(add_signed_build "$D/hello-1.hvt" $((now - 7200)))
 echo "build 1: $u1 (two hours ago)"
 
+# The orchestrator adapter and the health check an operator would write; here they
+# print what they are asked, and the health check fails for a build marked bad.
+cat >"$D/adapter.sh" <<'ADAPTER'
+#!/bin/sh
+echo "  adapter: $1 $PETREL_TARGET -> $PETREL_UUID (sha256 $(echo "$PETREL_NEW_SHA256" | cut -c1-12)) at $PETREL_PATH" >&2
+ADAPTER
+cat >"$D/health.sh" <<HEALTH
+#!/bin/sh
+if cmp -s "$D/deploy/hello.hvt" "$D/hello-bad.hvt"; then
+	echo "  health: hello answers 500" >&2; exit 1
+fi
+echo "  health: hello is up" >&2
+HEALTH
+chmod +x "$D/adapter.sh" "$D/health.sh"
+
 cat >"$D/petrel.conf" <<CONF
 [petrel]
 state_dir = $D/state
@@ -62,6 +79,9 @@ path       = $D/deploy/hello.hvt
 keys       = $D/publisher.pub
 threshold  = 1
 signatures = $URL/sigs/{job}/{uuid}/{filename}.minisig
+orchestrator = $D/adapter.sh
+health     = $D/health.sh
+health_retries = 2
 CONF
 say "configuration $D/petrel.conf"
 cat "$D/petrel.conf"
@@ -99,8 +119,39 @@ minisign -S -s "$D/mallory.sec" -m "$D/hello-3.hvt" -x "$D/bw/sigs/hello/$u3/hel
 	"$(sha256sum "$D/hello-3.hvt" | cut -d' ' -f1)")" >/dev/null
 show "$PETREL" fetch
 
+rm -f "$D/bw/mode"
+head -c 3050000 /dev/urandom >"$D/hello-4.hvt"
+u4=$(add_signed_build "$D/hello-4.hvt" $((now + 1)))
+
+say "upgrade: verify, switch the file atomically, run the adapter and the health check"
+show "$PETREL" upgrade hello
+show "$PETREL" check
+
+say "a new build that fails its health check: petrel puts the previous one back"
+cp "$D/hello-4.hvt" "$D/hello-bad.hvt"
+head -c 3070000 /dev/urandom >"$D/hello-bad.hvt"
+u5=$(add_signed_build "$D/hello-bad.hvt" $((now + 2)))
+show "$PETREL" upgrade hello
+echo "deployed file is build 4 again: $(cmp -s "$D/deploy/hello.hvt" "$D/hello-4.hvt" && echo yes || echo no)"
+say "the failed build is rejected: a plain upgrade refuses it"
+show "$PETREL" upgrade hello
+
+say "revert by hand with the build server down: from the store, no network"
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+show "$PETREL" upgrade hello --to "$u2"
+say "an older build needs --allow-downgrade; it is in the store, so no server is needed"
+show "$PETREL" upgrade hello --to "$u2" --allow-downgrade
+say "revert: one step back, from the store"
+show "$PETREL" revert hello
+echo "deployed file is build 4 again: $(cmp -s "$D/deploy/hello.hvt" "$D/hello-4.hvt" && echo yes || echo no)"
+say "a second revert goes forward again"
+show "$PETREL" revert hello
+echo "deployed file is build 2: $(cmp -s "$D/deploy/hello.hvt" "$D/hello-2.hvt" && echo yes || echo no)"
+show "$PETREL" history hello
+show "$PETREL" status hello
+
 say "fsck: re-hash every blob, check the database and the journal chain"
 show "$PETREL" fsck
 find "$D/state" -type f | sed "s#$D/##" | sort
 echo
-echo "demo: done (exit codes above: 100 update available, 0 ok, 3 verification refused)"
+echo "demo: done (exit codes above: 100 update available, 0 ok, 3 refused, 4 server down, 5 deploy failed and reverted)"
