@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "common/util.h"
 #include "output.h"
 
 static void print_text(const struct petrel_target *t, const struct petrel_check *c)
@@ -9,6 +10,14 @@ static void print_text(const struct petrel_target *t, const struct petrel_check 
 	char newh[13], oldh[13];
 
 	petrel_short_hash(c->remote.sha256, newh);
+	if (c->rejected) {
+		char when[32];
+
+		petrel_format_time(c->rejected_at, when, sizeof(when));
+		printf("%s: up to date: the newest build %s %s was rejected on %s (%s)\n", t->name,
+		       c->remote.uuid, newh, when, c->rejected_reason);
+		return;
+	}
 	if (!c->update) {
 		printf("%s: up to date (%s %s)\n", t->name, c->remote.uuid, newh);
 		return;
@@ -33,6 +42,7 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 		return r;
 	json_object_set_new(o, "update", json_boolean(c.update));
 	json_object_set_new(o, "in_store", json_boolean(c.in_store));
+	json_object_set_new(o, "rejected", c.rejected ? json_string(c.rejected_reason) : json_null());
 	json_object_set_new(o, "remote", petrel_json_build(&c.remote));
 	json_object_set_new(o, "deployed", c.have_deployed ?
 			    petrel_json_version(&c.deployed) : json_null());

@@ -35,7 +35,10 @@ struct petrel_check {
 	int have_deployed;
 	struct petrel_version deployed;	/* when have_deployed */
 	int in_store;			/* remote's sha256 already verified for this target */
-	int update;			/* remote differs from what is deployed */
+	int update;			/* remote differs from what is deployed (and is not rejected) */
+	int rejected;			/* remote differs but failed here before: not an update */
+	char rejected_reason[256];
+	int64_t rejected_at;
 };
 
 /* Resolves the newest build and compares it with what is deployed. A build older than

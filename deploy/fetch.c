@@ -103,7 +103,18 @@ static int deployed_version(struct petrel_engine *e, const struct petrel_target 
 	if (cur)
 		out->deployed = g.version;
 	out->update = !cur || memcmp(g.version.build.sha256, out->remote.sha256, 32) != 0;
-	return 0;
+	if (!out->update)
+		return 0;
+	/* a build that failed here is not offered again (the daemon skips it too) */
+	r = petrel_store_rejected(&e->store, t->name, out->remote.sha256, out->rejected_reason,
+				  &out->rejected_at);
+	if (r == -PETREL_ENOTFOUND) {
+		petrel_error_clear();
+		return 0;
+	}
+	out->rejected = r == 0;
+	out->update = !out->rejected;
+	return r;
 }
 
 int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
