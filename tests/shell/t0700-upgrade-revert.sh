@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 208
+plan 207
 
 # pyj EXPR — evaluate a Python expression over j = json read from stdin.
 pyj() { "$PYTHON" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
