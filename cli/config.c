@@ -71,22 +71,18 @@ static int parse_long(const char *v, long min, long max, long *out)
 	return 0;
 }
 
-static int set_petrel(struct parse *p, const char *key, const char *v)
-{
-	struct petrel_config *c = p->cfg;
+/* A numeric key: where it goes and its range. */
+struct number {
+	const char *k;
+	long *dst;
+	long min, max;
+};
 
-	if (!strcmp(key, "state_dir"))
-		return petrel_strlcpy(c->state_dir, v, sizeof(c->state_dir)) < 0 ?
-			fail(p, "state_dir too long") : 1;
-	struct { const char *k; long *dst; long min, max; } nums[] = {
-		{ "interval", &c->interval, 1, 365L * 86400 },
-		{ "lock_timeout", &c->lock_timeout, 0, 86400 },
-		{ "connect_timeout", &c->limits.connect_timeout, 1, 3600 },
-		{ "low_speed_limit", &c->limits.low_speed_limit, 1, 1L << 30 },
-		{ "low_speed_time", &c->limits.low_speed_time, 1, 3600 },
-		{ "max_time", &c->limits.max_time, 0, 86400 },
-	};
-	for (size_t i = 0; i < PETREL_ARRAY_SIZE(nums); i++) {
+/* Sets key if nums has it: 1 set, 0 refused (message recorded), -1 not a number key. */
+static int set_number(struct parse *p, const char *key, const char *v, const struct number *nums,
+		      size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
 		if (strcmp(key, nums[i].k))
 			continue;
 		if (parse_long(v, nums[i].min, nums[i].max, nums[i].dst) < 0)
@@ -94,6 +90,27 @@ static int set_petrel(struct parse *p, const char *key, const char *v)
 				    nums[i].max);
 		return 1;
 	}
+	return -1;
+}
+
+static int set_petrel(struct parse *p, const char *key, const char *v)
+{
+	struct petrel_config *c = p->cfg;
+	int r;
+
+	if (!strcmp(key, "state_dir"))
+		return petrel_strlcpy(c->state_dir, v, sizeof(c->state_dir)) < 0 ?
+			fail(p, "state_dir too long") : 1;
+	struct number nums[] = {
+		{ "interval", &c->interval, 1, 365L * 86400 },
+		{ "lock_timeout", &c->lock_timeout, 0, 86400 },
+		{ "connect_timeout", &c->limits.connect_timeout, 1, 3600 },
+		{ "low_speed_limit", &c->limits.low_speed_limit, 1, 1L << 30 },
+		{ "low_speed_time", &c->limits.low_speed_time, 1, 3600 },
+		{ "max_time", &c->limits.max_time, 0, 86400 },
+	};
+	if ((r = set_number(p, key, v, nums, PETREL_ARRAY_SIZE(nums))) >= 0)
+		return r;
 	return fail(p, "unknown key '%s' in [petrel]", key);
 }
 
@@ -171,7 +188,7 @@ static int set_target_more(struct parse *p, struct petrel_target *t, const char 
 	static const char *const binds[] = { "strict", "loose", NULL };
 	static const char *const yesno[] = { "no", "yes", NULL };
 	long n;
-	int e = 0;
+	int e = 0, r;
 
 	if (!strcmp(key, "auto"))
 		return set_enum(p, key, v, autos, &e) ? (t->autopolicy = e, 1) : 0;
@@ -181,19 +198,13 @@ static int set_target_more(struct parse *p, struct petrel_target *t, const char 
 		return set_enum(p, key, v, binds, &e) ? (t->bind = e, 1) : 0;
 	if (!strcmp(key, "legacy_signatures"))
 		return set_enum(p, key, v, yesno, &t->legacy_signatures);
-	struct { const char *k; long *dst; long min, max; } nums[] = {
+	struct number nums[] = {
 		{ "orchestrator_timeout", &t->orchestrator_timeout, 1, 86400 },
 		{ "health_retries", &t->health_retries, 1, 100 },
 		{ "health_timeout", &t->health_timeout, 1, 3600 },
 	};
-	for (size_t i = 0; i < PETREL_ARRAY_SIZE(nums); i++) {
-		if (strcmp(key, nums[i].k))
-			continue;
-		if (parse_long(v, nums[i].min, nums[i].max, nums[i].dst) < 0)
-			return fail(p, "%s: '%s' is not a number in %ld..%ld", key, v, nums[i].min,
-				    nums[i].max);
-		return 1;
-	}
+	if ((r = set_number(p, key, v, nums, PETREL_ARRAY_SIZE(nums))) >= 0)
+		return r;
 	if (!strcmp(key, "threshold") || !strcmp(key, "keep")) {
 		if (parse_long(v, 0, 1000, &n) < 0)
 			return fail(p, "%s: '%s' is not a number", key, v);

@@ -6,7 +6,7 @@ set -eu
 PKGS="gcc make pkg-config
 libcurl4-openssl-dev libsodium-dev libssl-dev libarchive-dev libsqlite3-dev
 libjansson-dev libinih-dev libcmocka-dev
-minisign nginx-light curl sqlite3 python3 perl"
+minisign nginx-light curl sqlite3 python3 perl jq util-linux procps"
 
 missing=""
 for p in $PKGS; do

@@ -404,8 +404,12 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 		return r;
 	if ((r = place(e, t->path, in->to_sha256, in->to_size)) < 0) {
 		snprintf(why, sizeof(why), "%s", petrel_error_message());
-		roll_back(e, t, in, why, 0);	/* if this fails too, recovery finishes it */
-		return r;
+		petrel_error_clear();
+		if ((r = roll_back(e, t, in, why, 0)) < 0)
+			return r;	/* the intent stays: the next petrel recovers */
+		return petrel_fail(-PETREL_EDEPLOY, "%s to generation %lld (%s) failed: %s; "
+				   "generation %lld is back", in->op, (long long)in->to_gen,
+				   b->uuid, why, (long long)in->from_gen);
 	}
 	if ((r = petrel_store_intent_switched(&e->store, in)) < 0)
 		return r;	/* the intent stays: recovery puts from back */
