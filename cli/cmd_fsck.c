@@ -18,7 +18,8 @@ static void finding(void *ctx, const char *text)
 int petrel_cmd_fsck(struct petrel_cli *cli)
 {
 	json_t *arr = cli->json ? json_array() : NULL;
-	struct petrel_store s;
+	struct petrel_engine e = { .cfg = &cli->cfg };
+	struct petrel_store *s = &e.store;
 	int r;
 
 	if (cli->argc) {
@@ -26,16 +27,19 @@ int petrel_cmd_fsck(struct petrel_cli *cli)
 		json_decref(arr);
 		return PETREL_EXIT_USAGE;
 	}
-	if ((r = petrel_store_open(&s, cli->cfg.state_dir)) < 0 ||
-	    (r = petrel_store_lock(&s, cli->cfg.lock_timeout)) < 0) {
-		if (s.db)
-			petrel_store_close(&s);
+	/* lock and finish an interrupted switch first (as every command does), but leave
+	 * tmp/ alone: leftover downloads are findings here */
+	if ((r = petrel_store_open(s, cli->cfg.state_dir)) < 0 ||
+	    (r = petrel_store_lock(s, cli->cfg.lock_timeout)) < 0 ||
+	    (r = petrel_recover(&e)) < 0) {
+		if (s->db)
+			petrel_store_close(s);
 		petrel_cli_error(NULL, r);
 		json_decref(arr);
 		return petrel_exit_status(r);
 	}
-	r = petrel_store_fsck(&s, finding, arr);
-	petrel_store_close(&s);
+	r = petrel_store_fsck(s, finding, arr);
+	petrel_store_close(s);
 	if (r < 0) {
 		petrel_cli_error(NULL, r);
 		json_decref(arr);
