@@ -41,6 +41,9 @@ static const char usage[] =
 "  revert TARGET        one step back to the previous generation, from the store, no\n"
 "                       network; a second revert goes forward again\n"
 "  history TARGET       every generation: when, which build, how it ended\n"
+"  log [TARGET]         the event journal (fetch, upgrade, revert, upgrade-failed,\n"
+"                       recover, ...), oldest first; each row carries the SHA-256 of\n"
+"                       the one before, and a broken chain is marked '!' and reported\n"
 "  fsck                 re-hash every blob in the store, check the database, the\n"
 "                       journal chain and tmp/; exit 6 when anything is wrong\n"
 "  help                 this text\n"
@@ -239,6 +242,7 @@ static const struct {
 	{ "upgrade", petrel_cmd_upgrade },
 	{ "revert", petrel_cmd_revert },
 	{ "history", petrel_cmd_history },
+	{ "log", petrel_cmd_log },
 };
 
 /* Takes the global options out of argv wherever they stand; the rest stays in order. */

@@ -233,6 +233,42 @@ static int journal_row_ok(sqlite3_stmt *st, char prev[PETREL_HASH_HEX + 1])
 }
 
 /* Recomputes the chain from the genesis value; reports the first broken row only. */
+int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel_journal_fn fn,
+			      void *ctx)
+{
+	static const char sql[] =
+		"SELECT id, time, target, event, detail, prev, hash FROM journal ORDER BY id";
+	char prev[PETREL_HASH_HEX + 1];
+	struct petrel_journal_row row;
+	sqlite3_stmt *st = NULL;
+	int r, rc, ok = 1, chain = 1;
+
+	memcpy(prev, petrel_journal_genesis, sizeof(prev));
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (chain && (ok = journal_row_ok(st, prev)) < 0) {
+			r = ok;
+			break;
+		}
+		chain = chain && ok;
+		memset(&row, 0, sizeof(row));
+		row.id = sqlite3_column_int64(st, 0);
+		row.time = sqlite3_column_int64(st, 1);
+		snprintf(row.target, sizeof(row.target), "%s", text_or_empty(st, 2));
+		snprintf(row.event, sizeof(row.event), "%s", text_or_empty(st, 3));
+		snprintf(row.detail, sizeof(row.detail), "%s", text_or_empty(st, 4));
+		snprintf(row.hash, sizeof(row.hash), "%s", text_or_empty(st, 6));
+		row.chain_ok = chain;
+		if (!target || !strcmp(target, row.target))
+			r = fn(ctx, &row);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
 static int check_journal(struct fsck *f)
 {
 	static const char sql[] =

@@ -182,6 +182,21 @@ int petrel_store_rejected(struct petrel_store *s, const char *target, const uint
 /* Version row by id. 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
 int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel_version *out);
 
+/* One journal row, and whether the chain up to it holds. */
+struct petrel_journal_row {
+	int64_t id, time;
+	char target[PETREL_NAME_MAX + 1];
+	char event[65];
+	char detail[1024];
+	char hash[65];
+	int chain_ok;		/* this row's prev and hash agree with every row before it */
+};
+/* Calls fn for every journal row of target (all when NULL), oldest first; the chain
+ * is verified over all rows whatever the filter. 0 or the first error. */
+typedef int (*petrel_journal_fn)(void *ctx, const struct petrel_journal_row *row);
+int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel_journal_fn fn,
+			      void *ctx);
+
 /* fsck callback: one finding per call, e.g. "objects/sha256/ab/cd..: sha256 mismatch". */
 typedef void (*petrel_fsck_fn)(void *ctx, const char *finding);
 /*

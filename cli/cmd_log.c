@@ -1,0 +1,71 @@
+/* petrel log: the event journal, oldest first, with its hash chain checked. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "output.h"
+
+struct listing {
+	int json;
+	json_t *arr;
+	int64_t rows, first_broken;
+};
+
+static int row(void *ctx, const struct petrel_journal_row *j)
+{
+	struct listing *l = ctx;
+	char when[32];
+
+	l->rows++;
+	if (!j->chain_ok && !l->first_broken)
+		l->first_broken = j->id;
+	petrel_format_time(j->time, when, sizeof(when));
+	if (l->json)
+		return json_array_append_new(l->arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:b}",
+			"id", (json_int_t)j->id, "time", when, "target", j->target, "event", j->event,
+			"detail", j->detail, "hash", j->hash, "chain_ok", j->chain_ok)) ? -12 : 0;
+	printf("%6lld %s %c %-12s %-14s %s\n", (long long)j->id, when, j->chain_ok ? ' ' : '!',
+	       j->target, j->event, j->detail);
+	return 0;
+}
+
+/* Read-only: no lock, so it works beside a running petrel (sqlite's WAL). */
+int petrel_cmd_log(struct petrel_cli *cli)
+{
+	struct listing l = { .json = cli->json, .arr = json_array() };
+	const char *target = NULL;
+	struct petrel_store s;
+	int r;
+
+	if (cli->argc > 1 || (cli->argc == 1 && cli->argv[0][0] == '-')) {
+		fprintf(stderr, "petrel: usage: petrel log [TARGET] [--json]\n");
+		json_decref(l.arr);
+		return PETREL_EXIT_USAGE;
+	}
+	if (cli->argc == 1 && !(target = cli->argv[0], petrel_config_target(&cli->cfg, target)))
+		petrel_log_warn("no target '%s' in %s; showing its journal rows anyway", target,
+				cli->cfg.path);
+	if ((r = petrel_store_open(&s, cli->cfg.state_dir)) == 0) {
+		r = petrel_store_journal_each(&s, target, row, &l);
+		petrel_store_close(&s);
+	}
+	if (r < 0) {
+		petrel_cli_error(NULL, r);
+		json_decref(l.arr);
+		return petrel_exit_status(r);
+	}
+	if (cli->json)
+		petrel_json_print(json_pack("{s:{s:b, s:I, s:o}, s:o}", "journal", "ok",
+					    !l.first_broken, "rows", (json_int_t)l.rows, "first_broken",
+					    l.first_broken ? json_integer(l.first_broken) : json_null(),
+					    "events", l.arr));
+	else
+		json_decref(l.arr);
+	if (l.first_broken)
+		fprintf(stderr, "petrel: journal chain broken at row %lld: rows from there on may "
+			"have been edited, deleted or reordered\n", (long long)l.first_broken);
+	return PETREL_EXIT_OK;
+}
