@@ -142,13 +142,16 @@ int petrel_dirname(const char *path, char *out, size_t n)
 	return 0;
 }
 
-/* mkdir that accepts an existing directory, and only a directory. */
+/* mkdir that accepts an existing directory, and only a directory; a directory it
+ * creates is made durable in its parent. */
 static int mkdir_one(const char *path, mode_t mode)
 {
+	char parent[4096];
 	struct stat st;
 
 	if (mkdir(path, mode) == 0)
-		return 0;
+		return petrel_dirname(path, parent, sizeof(parent)) < 0 ? -ENAMETOOLONG :
+			petrel_fsync_dir(parent);
 	if (errno != EEXIST)
 		return -errno;
 	if (stat(path, &st) < 0)

@@ -181,16 +181,23 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 	size_t n = size * nmemb;
 	int r;
 
-	if (x->resp->status >= 300 && x->resp->status < 400)
-		return n;	/* redirect bodies are discarded */
-	if (n > rq->max_bytes - x->resp->received) {
-		x->err = petrel_fail(-PETREL_ETOOBIG, "%s: answer exceeds %llu bytes", x->mask,
-				     (unsigned long long)rq->max_bytes);
+	/* redirect and error bodies are read (to keep the connection) but not kept, and
+	 * have their own small cap: an endless 3xx must not hold us forever */
+	uint64_t cap = x->resp->status == 200 ? rq->max_bytes : PETREL_OTHER_BODY_MAX;
+
+	if (n > cap - x->resp->received) {
+		if (x->resp->status == 200)
+			x->err = petrel_fail(-PETREL_ETOOBIG, "%s: answer exceeds %llu bytes", x->mask,
+					     (unsigned long long)cap);
+		else
+			x->err = petrel_fail(-PETREL_ETOOBIG, "%s: body of the HTTP %ld answer exceeds "
+					     "%llu bytes", x->mask, x->resp->status,
+					     (unsigned long long)cap);
 		return 0;
 	}
 	x->resp->received += n;
 	if (x->resp->status != 200)
-		return n;	/* error bodies are counted against the cap but not kept */
+		return n;
 	r = rq->sink ? rq->sink(rq->sink_ctx, p, n) : petrel_buf_append(rq->body, p, n);
 	if (r) {
 		x->err = r;

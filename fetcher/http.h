@@ -10,6 +10,7 @@
 
 #define PETREL_REDIRECTS_MAX 5
 #define PETREL_HEADER_MAX (64 * 1024)	/* all header bytes of one response */
+#define PETREL_OTHER_BODY_MAX (64 * 1024)	/* body of a redirect or error answer */
 
 /* Transfer limits; petrel_http_limits_default() fills the defaults. */
 struct petrel_http_limits {

@@ -180,15 +180,24 @@ static int configure(struct sqlite3 *db)
 }
 
 /* Applies migration to (0-based) index i and bumps user_version, atomically. */
+/*
+ * Takes the schema from version i to i + 1, unless another petrel (opening the same
+ * fresh state directory at the same moment) did it first: the version is read again
+ * inside the write transaction, which serialises the two.
+ */
 static int migrate_one(struct sqlite3 *db, int i)
 {
 	char sql[64];
-	int r;
+	int r, v = 0;
 
 	if ((r = petrel_snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", i + 1)) < 0)
 		return r;
 	if ((r = petrel_db_begin(db)) < 0)
 		return r;
+	if ((r = user_version(db, &v)) < 0 || v > i) {
+		petrel_db_rollback(db);
+		return r;
+	}
 	if ((r = petrel_db_exec(db, migrations[i])) < 0 ||
 	    (r = petrel_db_exec(db, sql)) < 0 ||
 	    (r = petrel_db_commit(db)) < 0) {

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 163
+plan 169
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 dbdump() { sqlite3 "$T/state/petrel.db" .dump 2>/dev/null; }
@@ -123,6 +123,21 @@ class H(BaseHTTPRequestHandler):
             status, headers, body = 404, {}, "not found"
         else:
             status, headers, body = r
+        if body == "__endless__":   # headers, then a body that never ends (60 s at most)
+            import time
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            end = time.time() + 60
+            try:
+                while time.time() < end:
+                    self.wfile.write(b"x" * 65536)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
         body = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
         for k, v in headers.items():
@@ -202,3 +217,14 @@ stub "[{\"uuid\": \"$U2\", \"main_binary\": $MB}]" \
 stubbed "build record without job" 4 "$STUB_URL/job/hello/build/$U2: field 'job' missing"
 stub "[{\"uuid\": \"$U2\", \"main_binary\": $MB}]" "[1, 2]"
 stubbed "build record that is not an object" 4 "$STUB_URL/job/hello/build/$U2: malformed JSON"
+
+# a redirect whose body never ends: redirect bodies have their own small cap
+"$PYTHON" - "$T/routes.json" "$U2" <<'EOF'
+import json, os, sys
+out, u = sys.argv[1], sys.argv[2]
+routes = {"/job/hello/build/latest": [307, {"Location": "/job/hello/build/" + u}, "__endless__"]}
+json.dump(routes, open(out + ".tmp", "w")); os.rename(out + ".tmp", out)
+EOF
+SECONDS=0
+stubbed "307 with an endless body" 4 "/job/hello/build/latest: body of the HTTP 307 answer exceeds 65536 bytes"
+ok "307 with an endless body: refused at once, not after the transfer limits" test "$SECONDS" -lt 10
