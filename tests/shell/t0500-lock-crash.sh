@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The state directory's lock, and recovery from a fetch killed with SIGKILL.
 . "$(dirname "$0")/lib.sh"
-plan 14
+plan 15
 
 start_server
 make_key pub1
@@ -9,6 +9,17 @@ write_config --global 'lock_timeout = 1' --global 'low_speed_time = 30'
 make_file "$T/hello.hvt" 4000000 1
 u=$(add_build hello "$T/hello.hvt")
 sign_build hello "$u" pub1
+
+# --- several petrels opening a fresh state directory at once: one creates the schema
+bad=0
+for round in $(seq 15); do
+	rm -rf "$T/race"
+	sed "s#^state_dir = .*#state_dir = $T/race#" "$T/petrel.conf" >"$T/race.conf"
+	pids=()
+	for i in 1 2 3 4; do "$PETREL" -c "$T/race.conf" log >/dev/null 2>"$T/race.$i.err" & pids+=($!); done
+	for p in "${pids[@]}"; do wait "$p" || { bad=$((bad + 1)); cat "$T"/race.*.err >&2; }; done
+done
+is "$bad" 0 "60 petrels opening 15 fresh state directories four at a time: none fails"
 
 # --- a second petrel waits lock_timeout, then says who holds the lock
 mkdir -p "$T/state"
