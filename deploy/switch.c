@@ -388,6 +388,34 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
 	return 0;
 }
 
+/*
+ * A switch failed for why: put what was there back and say so in one line,
+ * -PETREL_EDEPLOY. If even that fails, the message keeps both causes and the intent
+ * stays, so the next petrel finishes the rollback.
+ */
+static int switch_failed(struct petrel_engine *e, const struct petrel_target *t,
+			 const struct petrel_intent *in, const struct petrel_build *b,
+			 const char *why, int reject)
+{
+	char back[64];
+	int r;
+
+	if (in->from_gen)
+		snprintf(back, sizeof(back), "generation %lld is back", (long long)in->from_gen);
+	else
+		snprintf(back, sizeof(back), "%s", in->has_from ? "the file that was there is back" :
+			 "nothing is deployed");
+	if ((r = roll_back(e, t, in, why, reject)) < 0) {
+		petrel_error_prefix("%s to generation %lld (%s) failed: %s; putting back what was "
+				    "there failed too (the next petrel run finishes it): ", in->op,
+				    (long long)in->to_gen, b->uuid, why);
+		return r;
+	}
+	return petrel_fail(-PETREL_EDEPLOY, "%s to generation %lld (%s) failed: %s; %s%s",
+			   in->op, (long long)in->to_gen, b->uuid, why, back,
+			   reject ? " and the build is rejected" : "");
+}
+
 /* The switch itself, shared by upgrade and revert: intent, file, pointers, adapter, health. */
 static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 		     struct petrel_intent *in, int64_t version_id, const struct petrel_build *b)
@@ -405,11 +433,7 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 	if ((r = place(e, t->path, in->to_sha256, in->to_size)) < 0) {
 		snprintf(why, sizeof(why), "%s", petrel_error_message());
 		petrel_error_clear();
-		if ((r = roll_back(e, t, in, why, 0)) < 0)
-			return r;	/* the intent stays: the next petrel recovers */
-		return petrel_fail(-PETREL_EDEPLOY, "%s to generation %lld (%s) failed: %s; "
-				   "generation %lld is back", in->op, (long long)in->to_gen,
-				   b->uuid, why, (long long)in->from_gen);
+		return switch_failed(e, t, in, b, why, 0);
 	}
 	if ((r = petrel_store_intent_switched(&e->store, in)) < 0)
 		return r;	/* the intent stays: recovery puts from back */
@@ -417,20 +441,34 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 	r = run_adapter(t, in->op, &a, why, sizeof(why));
 	if (r == 0 && upgrade)
 		r = run_health(t, &a, why, sizeof(why));
-	if (r < 0) {
-		int rr = roll_back(e, t, in, why, upgrade);
-
-		if (rr < 0)
-			return rr;
-		return petrel_fail(-PETREL_EDEPLOY, "%s to generation %lld (%s) failed: %s; "
-				   "generation %lld is back%s", in->op, (long long)in->to_gen,
-				   b->uuid, why, (long long)in->from_gen,
-				   upgrade ? " and the build is rejected" : "");
-	}
+	if (r < 0)
+		return switch_failed(e, t, in, b, why, upgrade);
 	petrel_hex(in->to_sha256, 32, hex);
 	snprintf(detail, sizeof(detail), "generation=%lld uuid=%s sha256=%s from=%lld",
 		 (long long)in->to_gen, b->uuid, hex, (long long)in->from_gen);
 	return petrel_store_intent_done(&e->store, in, in->op, detail);
+}
+
+/*
+ * Before the first deploy, a file may already be at path (installed by hand, or by the
+ * tool petrel replaces). It is what "before" means for this switch: its hash goes into
+ * the intent, so a failed or interrupted first upgrade puts exactly it back (it is
+ * kept as path.petrel-prev meanwhile) instead of leaving nothing.
+ */
+static int unmanaged_file(const struct petrel_target *t, struct petrel_intent *in)
+{
+	struct stat st;
+	int r;
+
+	if (lstat(t->path, &st) < 0)
+		return errno == ENOENT ? 0 : petrel_fail(-errno, "%s: %s", t->path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return petrel_fail(-EEXIST, "%s exists and is not a regular file; move it away first",
+				   t->path);
+	if ((r = petrel_sha256_file(t->path, in->from_sha256, &in->from_size)) < 0)
+		return petrel_fail(r, "%s: %s", t->path, strerror(-r));
+	in->has_from = 1;
+	return 0;
 }
 
 int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
@@ -465,6 +503,8 @@ int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 	if (in.has_from) {
 		memcpy(in.from_sha256, res->before.version.build.sha256, 32);
 		in.from_size = res->before.version.build.size;
+	} else if ((r = unmanaged_file(t, &in)) < 0) {
+		return r;
 	}
 	memcpy(in.to_sha256, v.build.sha256, 32);
 	in.to_size = v.build.size;
