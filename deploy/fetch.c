@@ -69,15 +69,22 @@ int petrel_resolve(struct petrel_engine *e, const struct petrel_target *t, const
 	return 0;
 }
 
-/* A build offered as newest must not be older than the newest ever verified. */
+/*
+ * A build offered as newest must not be older than the newest ever verified. by_finish
+ * compares its finish time with the newest verified finish time (what can be judged
+ * before verification); otherwise ts (signed timestamp, else finish time) is compared
+ * with the newest verified one.
+ */
 static int rollback_check(struct petrel_engine *e, const struct petrel_target *t,
-			  const struct petrel_build *b, int64_t ts)
+			  const struct petrel_build *b, int64_t ts, int by_finish)
 {
 	char when[32], mark[32];
 	int64_t hw = 0;
 	int r;
 
-	if ((r = petrel_store_high_water(&e->store, t->name, &hw)) < 0)
+	r = by_finish ? petrel_store_high_water_finish(&e->store, t->name, &hw) :
+			petrel_store_high_water(&e->store, t->name, &hw);
+	if (r < 0)
 		return r;
 	if (ts >= hw)
 		return 0;
@@ -131,7 +138,9 @@ int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
 		return r;
 	out->in_store = r == 0;
 	petrel_error_clear();
-	if (!out->in_store && (r = rollback_check(e, t, &out->remote, out->remote.finish_time)) < 0)
+	r = out->in_store ? rollback_check(e, t, &out->remote, v.timestamp, 0) :
+			    rollback_check(e, t, &out->remote, out->remote.finish_time, 1);
+	if (r < 0)
 		return r;
 	return deployed_version(e, t, out);
 }
@@ -283,7 +292,7 @@ static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
 	    (r = petrel_sigset_verify(d->sigs, b2, &ev)) < 0)
 		return r;
 	fill_version(out, t, b, &ev, url);
-	if (newest && (r = rollback_check(e, t, b, out->timestamp)) < 0)
+	if (newest && (r = rollback_check(e, t, b, out->timestamp, 0)) < 0)
 		return r;
 	if (d->fd >= 0) {
 		r = petrel_store_commit_blob(&e->store, d->fd, d->tmppath, b->sha256);
@@ -341,15 +350,15 @@ int petrel_fetch_target(struct petrel_engine *e, const struct petrel_target *t, 
 	r = petrel_store_find_version(&e->store, t->name, b.sha256, out);
 	if (r == 0) {
 		*already = 1;
-		return 0;
+		/* a replay of a build we have is still a replay */
+		return uuid ? 0 : rollback_check(e, t, &b, out->timestamp, 0);
 	}
 	if (r != -PETREL_ENOTFOUND)
 		return r;
 	petrel_error_clear();
-	/* Unsigned builds are ordered by finish time: refuse a replay before downloading.
-	 * Signed ones are ordered by their verified timestamp, checked after verification. */
-	if (!uuid && t->trust == PETREL_TRUST_SERVER &&
-	    (r = rollback_check(e, t, &b, b.finish_time)) < 0)
+	/* refuse a replay before downloading by finish time; the signed timestamp is
+	 * compared again once verified */
+	if (!uuid && (r = rollback_check(e, t, &b, b.finish_time, 1)) < 0)
 		return r;
 	return fetch_build(e, t, &b, !uuid, out);
 }

@@ -54,6 +54,7 @@ static const char *const migrations[] = {
 	 * pointers, builds rejected per target, and the intent of a switch in progress. */
 	"ALTER TABLE targets ADD COLUMN current INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE targets ADD COLUMN previous INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE targets ADD COLUMN high_water_finish INTEGER NOT NULL DEFAULT 0;"
 	"CREATE TABLE generations ("
 	"  target TEXT NOT NULL REFERENCES targets(name),"
 	"  number INTEGER NOT NULL CHECK (number > 0),"

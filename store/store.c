@@ -123,19 +123,26 @@ int petrel_store_journal(struct petrel_store *s, const char *target, const char 
 
 /* ---- versions ---- */
 
-/* Raises (never lowers) target's high-water mark, creating the target row. */
-static int raise_high_water(struct sqlite3 *db, const char *target, int64_t ts)
+/*
+ * Raises (never lowers) target's high-water marks, creating the target row: the
+ * newest timestamp ever verified (signed, else finish time) and the newest finish
+ * time, which is what a server's answer can be compared with before verification.
+ */
+static int raise_high_water(struct sqlite3 *db, const char *target, int64_t ts, int64_t finish)
 {
 	static const char sql[] =
-		"INSERT INTO targets (name, high_water) VALUES (?, max(?, 0))"
-		" ON CONFLICT (name) DO UPDATE SET high_water = max(high_water, excluded.high_water)";
+		"INSERT INTO targets (name, high_water, high_water_finish) VALUES (?, max(?, 0), max(?, 0))"
+		" ON CONFLICT (name) DO UPDATE SET"
+		" high_water = max(high_water, excluded.high_water),"
+		" high_water_finish = max(high_water_finish, excluded.high_water_finish)";
 	sqlite3_stmt *st = NULL;
 	int r, bound;
 
 	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
 		return r;
 	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_int64(st, 2, ts) == SQLITE_OK;
+		sqlite3_bind_int64(st, 2, ts) == SQLITE_OK &&
+		sqlite3_bind_int64(st, 3, finish) == SQLITE_OK;
 	if (!bound || sqlite3_step(st) != SQLITE_DONE)
 		r = petrel_db_fail(db);
 	sqlite3_finalize(st);
@@ -227,7 +234,7 @@ int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v)
 				   v->build.uuid);
 	if ((r = petrel_db_begin(s->db)) < 0)
 		return r;
-	if ((r = raise_high_water(s->db, v->target, v->timestamp)) < 0 ||
+	if ((r = raise_high_water(s->db, v->target, v->timestamp, v->build.finish_time)) < 0 ||
 	    (r = insert_version(s->db, v, hex)) < 0 ||
 	    (r = journal_append(s->db, v->target, "fetch", detail)) < 0 ||
 	    (r = petrel_db_commit(s->db)) < 0)
@@ -405,4 +412,10 @@ int petrel_journal_append(struct sqlite3 *db, const char *target, const char *ev
 int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t *out)
 {
 	return query_int64(s->db, "SELECT high_water FROM targets WHERE name = ?", target, out);
+}
+
+int petrel_store_high_water_finish(struct petrel_store *s, const char *target, int64_t *out)
+{
+	return query_int64(s->db, "SELECT high_water_finish FROM targets WHERE name = ?", target,
+			   out);
 }

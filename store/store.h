@@ -96,6 +96,8 @@ int petrel_store_count_versions(struct petrel_store *s, const char *target);
 
 /* High-water mark of target: newest timestamp ever verified; 0 when none. */
 int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t *out);
+/* The newest build finish time ever verified for target; 0 when none. */
+int petrel_store_high_water_finish(struct petrel_store *s, const char *target, int64_t *out);
 
 /*
  * Appends a journal row (time, target, event, detail) whose hash column is
