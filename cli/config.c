@@ -98,9 +98,12 @@ static int set_petrel(struct parse *p, const char *key, const char *v)
 	struct petrel_config *c = p->cfg;
 	int r;
 
-	if (!strcmp(key, "state_dir"))
+	if (!strcmp(key, "state_dir")) {
+		if (v[0] != '/')
+			return fail(p, "state_dir '%s' must be an absolute path", v);
 		return petrel_strlcpy(c->state_dir, v, sizeof(c->state_dir)) < 0 ?
 			fail(p, "state_dir too long") : 1;
+	}
 	struct number nums[] = {
 		{ "interval", &c->interval, 1, 365L * 86400 },
 		{ "lock_timeout", &c->lock_timeout, 0, 86400 },
@@ -358,6 +361,25 @@ static int load_keys(struct parse *p, struct petrel_target *t)
 	return 0;
 }
 
+/* Every file a target names is absolute: recovery may run from another directory. */
+static int check_absolute(struct parse *p, const struct petrel_target *t)
+{
+	const struct { const char *key, *val; } files[] = {
+		{ "path", t->path }, { "health", t->health }, { "preflight", t->preflight },
+		{ "orchestrator", strcmp(t->orchestrator, "none") ? t->orchestrator : "" },
+	};
+
+	for (size_t i = 0; i < PETREL_ARRAY_SIZE(files); i++)
+		if (files[i].val[0] && files[i].val[0] != '/')
+			return fail(p, "target %s: %s '%s' must be an absolute path", t->name,
+				    files[i].key, files[i].val), -1;
+	for (size_t i = 0; i < t->nkeys; i++)
+		if (t->keys[i][0] != '/')
+			return fail(p, "target %s: key file '%s' must be an absolute path", t->name,
+				    t->keys[i]), -1;
+	return 0;
+}
+
 /* Checks one target once everything is read. */
 static int check_target(struct parse *p, struct petrel_target *t, const char *server)
 {
@@ -367,6 +389,8 @@ static int check_target(struct parse *p, struct petrel_target *t, const char *se
 		return fail(p, "target %s: no [server \"%s\"] section", t->name, server), -1;
 	if (!t->job[0] || !t->path[0])
 		return fail(p, "target %s: job and path are required", t->name), -1;
+	if (check_absolute(p, t) < 0)
+		return -1;
 	if (t->trust == PETREL_TRUST_SERVER)
 		return 0;
 	if (t->nkeys == 0 || t->nsigurls == 0)

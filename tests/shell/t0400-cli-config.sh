@@ -3,7 +3,7 @@
 # before any network or state; --help, --version, PETREL_CONFIG, the state directory.
 . "$(dirname "$0")/lib.sh"
 
-plan 139
+plan 151
 
 one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 
@@ -128,6 +128,18 @@ conf_error "trust = signed without keys" "$C:[0-9]+: .*keys"
 good_conf
 sed -i '/^signatures = /d' "$C"
 conf_error "trust = signed without signature URLs" "$C:[0-9]+: .*signatures"
+
+good_conf
+sed -i "s|^path = .*|path = deploy/hello.hvt|" "$C"
+conf_error "a relative path" "$C:[0-9]+: target hello: path 'deploy/hello.hvt' must be an absolute path"
+
+good_conf
+sed -i "s|^keys = .*|keys = pub1.pub|" "$C"
+conf_error "a relative key file" "$C:[0-9]+: target hello: key file 'pub1.pub' must be an absolute path"
+
+good_conf
+sed -i "s|^state_dir = .*|state_dir = state|" "$C"
+conf_error "a relative state_dir" "$C:2: state_dir 'state' must be an absolute path"
 
 good_conf
 sed -i 's|^url = http|url = ftp|' "$C"
