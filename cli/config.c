@@ -107,6 +107,7 @@ static int set_petrel(struct parse *p, const char *key, const char *v)
 	struct number nums[] = {
 		{ "interval", &c->interval, 1, 365L * 86400 },
 		{ "lock_timeout", &c->lock_timeout, 0, 86400 },
+		{ "max_artifact_size", &c->max_artifact_size, 1, 1L << 50 },
 		{ "connect_timeout", &c->limits.connect_timeout, 1, 3600 },
 		{ "low_speed_limit", &c->limits.low_speed_limit, 1, 1L << 30 },
 		{ "low_speed_time", &c->limits.low_speed_time, 1, 3600 },
@@ -437,6 +438,7 @@ int petrel_config_load(struct petrel_config *c, const char *path)
 	petrel_strlcpy(c->state_dir, "/var/lib/petrel", sizeof(c->state_dir));
 	c->interval = 3600;
 	c->lock_timeout = 30;
+	c->max_artifact_size = 4L << 30;
 	petrel_http_limits_default(&c->limits);
 	c->servers = calloc(SERVERS_MAX, sizeof(*c->servers));
 	c->targets = calloc(TARGETS_MAX, sizeof(*c->targets));

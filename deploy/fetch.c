@@ -60,8 +60,13 @@ int petrel_resolve(struct petrel_engine *e, const struct petrel_target *t, const
 	} else if ((r = petrel_bw_latest(e->http, srv, t->job, t->platform, out->uuid)) < 0) {
 		return r;
 	}
-	if ((r = petrel_bw_job_binary(e->http, srv, t->platform, out)) < 0 ||
-	    (r = petrel_bw_build_record(e->http, srv, out)) < 0)
+	if ((r = petrel_bw_job_binary(e->http, srv, t->platform, out)) < 0)
+		return r;
+	if (out->size > (uint64_t)e->cfg->max_artifact_size)	/* before a byte is stored */
+		return petrel_fail(-PETREL_ETOOBIG, "%s/job/%s: build %s announces %llu bytes, more "
+				   "than max_artifact_size (%ld)", srv, t->job, out->uuid,
+				   (unsigned long long)out->size, e->cfg->max_artifact_size);
+	if ((r = petrel_bw_build_record(e->http, srv, out)) < 0)
 		return r;
 	if (t->platform[0] && strcmp(t->platform, out->platform))
 		return petrel_fail(-PETREL_EMALFORMED, "%s/job/%s/build/%s: platform '%s', asked for '%s'",

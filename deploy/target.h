@@ -50,6 +50,7 @@ struct petrel_config {
 	char state_dir[PATH_MAX];
 	long interval;
 	long lock_timeout;		/* seconds to wait for the state directory's lock */
+	long max_artifact_size;		/* bytes: a build announcing more is refused */
 	struct petrel_http_limits limits;
 	size_t nservers, ntargets;
 	struct petrel_server *servers;	/* owned */

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 169
+plan 174
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 dbdump() { sqlite3 "$T/state/petrel.db" .dump 2>/dev/null; }
@@ -199,6 +199,8 @@ stub "[{\"uuid\": \"$U2\", \"main_binary\": {\"filename\": \"hello.hvt\", \"sha2
 stubbed "listing entry without size" 4 "$STUB_URL/job/hello: field 'size' missing"
 stub "[{\"uuid\": \"$U2\", \"main_binary\": {\"sha256\": \"$HB\", \"size\": 200000}}]" "$REC"
 stubbed "listing entry without filename" 4 "$STUB_URL/job/hello: field 'filename' missing"
+stub "[{\"uuid\": \"$U2\", \"main_binary\": {\"filename\": \"hello.hvt\", \"sha256\": \"$HB\", \"size\": 10000000000000}}]" "$REC"
+stubbed "a build announcing 10 TB" 4 "build $U2 announces 10000000000000 bytes, more than max_artifact_size"
 stub "[{\"uuid\": \"$U2\", \"main_binary\": null}]" "$REC"
 stubbed "listing entry with main_binary null" 4 "$STUB_URL/job/hello: build $U2 has no main_binary"
 stub "[{\"uuid\": \"$U2\", \"main_binary\": {\"filename\": \"../../etc/passwd\", \"sha256\": \"$HB\", \"size\": 200000}}]" "$REC"
