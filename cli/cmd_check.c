@@ -42,7 +42,7 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 		return r;
 	json_object_set_new(o, "update", json_boolean(c.update));
 	json_object_set_new(o, "in_store", json_boolean(c.in_store));
-	json_object_set_new(o, "rejected", c.rejected ? json_string(c.rejected_reason) : json_null());
+	json_object_set_new(o, "rejected", c.rejected ? petrel_json_text(c.rejected_reason) : json_null());
 	json_object_set_new(o, "remote", petrel_json_build(&c.remote));
 	json_object_set_new(o, "deployed", c.have_deployed ?
 			    petrel_json_version(&c.deployed) : json_null());

@@ -10,7 +10,7 @@ static void finding(void *ctx, const char *text)
 	json_t *arr = ctx;
 
 	if (arr)
-		json_array_append_new(arr, json_string(text));
+		json_array_append_new(arr, petrel_json_text(text));
 	else
 		printf("%s\n", text);
 }

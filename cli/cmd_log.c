@@ -24,9 +24,10 @@ static int row(void *ctx, const struct petrel_journal_row *j)
 		l->first_broken = j->id;
 	petrel_format_time(j->time, when, sizeof(when));
 	if (l->json)
-		return json_array_append_new(l->arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:b}",
-			"id", (json_int_t)j->id, "time", when, "target", j->target, "event", j->event,
-			"detail", j->detail, "hash", j->hash, "chain_ok", j->chain_ok)) ? -12 : 0;
+		return json_array_append_new(l->arr, json_pack("{s:I, s:s, s:o, s:o, s:o, s:s, s:b}",
+			"id", (json_int_t)j->id, "time", when, "target", petrel_json_text(j->target),
+			"event", petrel_json_text(j->event), "detail", petrel_json_text(j->detail),
+			"hash", j->hash, "chain_ok", j->chain_ok)) ? -12 : 0;
 	printf("%6lld %s %c %-12s %-14s %s\n", (long long)j->id, when, j->chain_ok ? ' ' : '!',
 	       j->target, j->event, j->detail);
 	return 0;

@@ -61,7 +61,7 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 	petrel_error_clear();
 	staged = r == 0 && (!cur.number || memcmp(v.build.sha256, cur.version.build.sha256, 32));
 	json_object_set_new(o, "job", json_string(t->job));
-	json_object_set_new(o, "path", json_string(t->path));
+	json_object_set_new(o, "path", petrel_json_text(t->path));
 	json_object_set_new(o, "current", cur.number ? petrel_json_generation(&cur) : json_null());
 	json_object_set_new(o, "previous", prev.number ? petrel_json_generation(&prev) : json_null());
 	json_object_set_new(o, "staged", staged ? petrel_json_version(&v) : json_null());

@@ -216,7 +216,7 @@ int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn)
 		json_t *o = json_pack("{s:s}", "name", run.ts[i]->name);
 
 		if ((r = fn(cli, &run.e, run.ts[i], o, &status)) < 0) {
-			json_object_set_new(o, "error", json_string(petrel_error_message()));
+			json_object_set_new(o, "error", petrel_json_text(petrel_error_message()));
 			json_object_set_new(o, "exit", json_integer(petrel_exit_status(r)));
 			petrel_cli_error(run.ts[i]->name, r);
 			if (status == PETREL_EXIT_OK || status == PETREL_EXIT_UPDATE)

@@ -16,6 +16,20 @@ static json_t *time_or_null(int64_t t)
 	return json_string(buf);
 }
 
+json_t *petrel_json_text(const char *text)
+{
+	json_t *j = json_string(text);
+	char buf[2048];
+	size_t i;
+
+	if (j)
+		return j;
+	for (i = 0; text[i] && i < sizeof(buf) - 1; i++)
+		buf[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
+	buf[i] = '\0';
+	return json_string(buf);
+}
+
 json_t *petrel_json_build(const struct petrel_build *b)
 {
 	char hex[65];
@@ -57,8 +71,8 @@ json_t *petrel_json_version(const struct petrel_version *v)
 	json_object_set_new(o, "deployed_at", json_null());
 	json_object_set_new(o, "verified_at", time_or_null(v->verified_at));
 	json_object_set_new(o, "timestamp", time_or_null(v->timestamp));
-	json_object_set_new(o, "trusted_comment", json_string(v->trusted_comment));
-	json_object_set_new(o, "url", json_string(v->url));
+	json_object_set_new(o, "trusted_comment", petrel_json_text(v->trusted_comment));
+	json_object_set_new(o, "url", petrel_json_text(v->url));
 	json_object_set_new(o, "trust", trust);
 	return o;
 }
@@ -73,7 +87,7 @@ json_t *petrel_json_generation(const struct petrel_generation *g)
 	json_object_set_new(o, "deployed_at", time_or_null(g->deployed_at));
 	json_object_set_new(o, "parent", g->parent ? json_integer(g->parent) : json_null());
 	json_object_set_new(o, "state", json_string(g->state));
-	json_object_set_new(o, "reason", json_string(g->reason));
+	json_object_set_new(o, "reason", petrel_json_text(g->reason));
 	return o;
 }
 

@@ -14,6 +14,9 @@ json_t *petrel_json_build(const struct petrel_build *b);
 json_t *petrel_json_version(const struct petrel_version *v);
 /* VERSION with generation, deployed_at, parent, state and reason of g. */
 json_t *petrel_json_generation(const struct petrel_generation *g);
+/* A JSON string of text that may hold bytes from outside (a server, a trusted comment,
+ * an error message): invalid UTF-8 becomes '?' rather than a silently missing key. */
+json_t *petrel_json_text(const char *text);
 /* Prints root to stdout, one line, and frees it. 0 or -EIO. */
 int petrel_json_print(json_t *root);
 /* "ab12cd34ef56" — the first 12 hex digits, for one-line text output. */
