@@ -75,15 +75,34 @@ static int beside(const char *path, struct beside *b)
 	return 0;
 }
 
-/* 1 when file is a regular file of size bytes whose SHA-256 is sha256. */
-static int file_holds(const char *file, const uint8_t sha256[32], uint64_t size)
+/*
+ * 1 when file is a regular file of size bytes whose SHA-256 is sha256; *id gets its
+ * device and inode, hashed through the same descriptor (no symlink followed), so the
+ * caller can check that what it then renames is the file it verified.
+ */
+static int file_holds(const char *file, const uint8_t sha256[32], uint64_t size,
+		      struct stat *id)
 {
-	struct stat st;
+	char buf[1 << 20];
+	struct petrel_digest *d = NULL;
 	uint8_t got[32];
+	ssize_t n = 0;
+	int fd, ok = 0;
 
-	if (lstat(file, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
 		return 0;
-	return petrel_sha256_file(file, got, NULL) == 0 && !memcmp(got, sha256, 32);
+	if (fstat(fd, id) < 0 || !S_ISREG(id->st_mode) || (uint64_t)id->st_size != size ||
+	    petrel_digest_new(&d, PETREL_DIGEST_SHA256) < 0)
+		goto out;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (petrel_digest_update(d, buf, (size_t)n) < 0)
+			goto out;
+	ok = n == 0 && petrel_digest_final(d, got, NULL) == 0 && !memcmp(got, sha256, 32);
+out:
+	petrel_digest_free(d);
+	close(fd);
+	return ok;
 }
 
 /* Writes the blob to b->fresh: mode 0755, fsynced, re-hashed while copied. */
@@ -145,6 +164,7 @@ static int swap_in(const struct beside *b, const char *file)
 static int place(struct petrel_engine *e, const char *path, const uint8_t *sha256,
 		 uint64_t size)
 {
+	struct stat id, now;
 	struct beside b;
 	int r;
 
@@ -155,8 +175,17 @@ static int place(struct petrel_engine *e, const char *path, const uint8_t *sha25
 			return petrel_fail(-errno, "moving %s aside: %s", path, strerror(errno));
 		return petrel_fsync_dir(b.dir);
 	}
-	if (file_holds(b.prev, sha256, size))
-		return swap_in(&b, b.prev);
+	if (file_holds(b.prev, sha256, size, &id)) {
+		if ((r = swap_in(&b, b.prev)) < 0)
+			return r;
+		if (lstat(path, &now) == 0 && now.st_dev == id.st_dev && now.st_ino == id.st_ino)
+			return 0;
+		/* replaced between its check and the rename: put it back, copy from the store */
+		petrel_log_warn("%s changed while it was being verified; copying from the store",
+				b.prev);
+		if (petrel_sys.exchange(b.prev, path) < 0)
+			return petrel_fail(-errno, "putting %s back: %s", b.prev, strerror(errno));
+	}
 	if ((r = petrel_mkdir_p(b.dir, 0755)) < 0)
 		return petrel_fail(r, "%s: %s", b.dir, strerror(-r));
 	if ((r = write_fresh(e, &b, sha256)) < 0)
