@@ -308,13 +308,19 @@ static int recover_one(void *ctx, const struct petrel_intent *in)
 	}
 	snprintf(tmp, sizeof(tmp), "%s" NEW_SUFFIX, in->path);
 	unlink(tmp);
-	if ((r = petrel_store_intent_undo(&e->store, in, "interrupted", "recover",
-					  "interrupted; rolled back by recovery", 0)) < 0)
+	if (!strcmp(in->phase, "failing"))	/* it failed; only the rollback was cut short */
+		r = petrel_store_intent_undo(&e->store, in, "failed",
+					     !strcmp(in->op, "upgrade") ? "upgrade-failed" : "revert-failed",
+					     in->reason, !strcmp(in->op, "upgrade"));
+	else
+		r = petrel_store_intent_undo(&e->store, in, "interrupted", "recover",
+					     "interrupted; rolled back by recovery", 0);
+	if (r < 0)
 		return r;
 	petrel_log_warn("%s: an interrupted %s (generation %lld) was rolled back; generation %lld "
 			"is current", in->target, in->op, (long long)in->to_gen,
 			(long long)in->from_gen);
-	if (t && !strcmp(in->phase, "switched")) {	/* the adapter may have run */
+	if (t && strcmp(in->phase, "prepared")) {	/* the adapter may have run */
 		adapter_env(&a, in->target, in->path, from, in->to_sha256, NULL);
 		if (run_adapter(t, "revert", &a, why, sizeof(why)) < 0)
 			petrel_log_warn("%s: after recovery: %s", in->target, why);
@@ -390,7 +396,7 @@ static int may_deploy(struct petrel_engine *e, const struct petrel_target *t, co
 
 /* Puts from back after a failed switch and records why; the adapter runs again. */
 static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
-		     const struct petrel_intent *in, const char *why, int reject)
+		     struct petrel_intent *in, const char *why, int reject)
 {
 	const uint8_t *from = in->has_from ? in->from_sha256 : NULL;
 	const struct petrel_build *b = NULL;
@@ -399,6 +405,8 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
 	struct adapter_env a;
 	int r;
 
+	if (reject && (r = petrel_store_intent_failing(&e->store, in, why)) < 0)
+		return r;
 	if (!path_holds(in->path, from) && (r = place(e, in->path, from, in->from_size)) < 0)
 		return r;	/* the intent stays: the next petrel recovers */
 	if ((r = petrel_store_intent_undo(&e->store, in, "failed",
@@ -409,7 +417,7 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
 		b = &g.version.build;
 	petrel_error_clear();
 	adapter_env(&a, t->name, t->path, from, in->to_sha256, b);
-	if (!strcmp(in->phase, "switched") &&
+	if (strcmp(in->phase, "prepared") &&	/* the adapter may have run */
 	    run_adapter(t, !strcmp(in->op, "upgrade") ? "revert" : "upgrade", &a, again,
 			sizeof(again)) < 0)
 		petrel_log_warn("%s: after putting generation %lld back: %s", t->name,
@@ -423,7 +431,7 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
  * stays, so the next petrel finishes the rollback.
  */
 static int switch_failed(struct petrel_engine *e, const struct petrel_target *t,
-			 const struct petrel_intent *in, const struct petrel_build *b,
+			 struct petrel_intent *in, const struct petrel_build *b,
 			 const char *why, int reject)
 {
 	char back[64];

@@ -82,6 +82,7 @@ static const char *const migrations[] = {
 	"  from_sha256 TEXT NOT NULL, from_size INTEGER NOT NULL,"
 	"  to_sha256 TEXT NOT NULL, to_size INTEGER NOT NULL,"
 	"  phase TEXT NOT NULL,"
+	"  reason TEXT NOT NULL DEFAULT '',"
 	"  started_at INTEGER NOT NULL"
 	");",
 };

@@ -225,6 +225,19 @@ int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *i
 	return r;
 }
 
+int petrel_store_intent_failing(struct petrel_store *s, struct petrel_intent *in,
+				const char *reason)
+{
+	int r = exec_bound(s->db, "UPDATE intents SET phase = 'failing', reason = ? WHERE target = ?",
+			   "tt", reason, in->target);
+
+	if (r == 0) {
+		petrel_strlcpy(in->phase, "failing", sizeof(in->phase));
+		snprintf(in->reason, sizeof(in->reason), "%s", reason);
+	}
+	return r;
+}
+
 static int done_body(struct sqlite3 *db, const struct petrel_intent *in, const char *event,
 		     const char *detail)
 {
@@ -303,6 +316,8 @@ static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in)
 	in->from_size = (uint64_t)sqlite3_column_int64(st, 8);
 	in->to_size = (uint64_t)sqlite3_column_int64(st, 10);
 	in->started_at = sqlite3_column_int64(st, 12);
+	snprintf(in->reason, sizeof(in->reason), "%s",
+		 sqlite3_column_text(st, 13) ? (const char *)sqlite3_column_text(st, 13) : "");
 	return 0;
 }
 
@@ -310,7 +325,7 @@ static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in)
 static int next_intent(struct petrel_store *s, const char *after, struct petrel_intent *in)
 {
 	static const char sql[] = "SELECT target, op, path, from_gen, from_prev, to_gen, to_prev,"
-				  " from_sha256, from_size, to_sha256, to_size, phase, started_at"
+				  " from_sha256, from_size, to_sha256, to_size, phase, started_at, reason"
 				  " FROM intents WHERE target > ? ORDER BY target LIMIT 1";
 	sqlite3_stmt *st = NULL;
 	int r, rc;

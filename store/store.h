@@ -136,7 +136,9 @@ struct petrel_intent {
 	uint8_t to_sha256[32];
 	uint64_t to_size;
 	char phase[16];			/* "prepared": file may be either; "switched": the
-					 * pointers moved and the adapter may have run */
+					 * pointers moved and the adapter may have run;
+					 * "failing": being rolled back because of reason */
+	char reason[256];
 	int64_t started_at;
 };
 
@@ -162,6 +164,10 @@ int petrel_store_intent_begin(struct petrel_store *s, struct petrel_intent *in,
 /* The file now holds to: pointers move to (to_gen, to_prev), an upgrade's generation
  * becomes "deployed" at now, the intent's phase "switched". One transaction. */
 int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *in);
+/* The switch failed for reason and is being rolled back: recorded first, so that a
+ * crash during the rollback still ends with the build rejected. */
+int petrel_store_intent_failing(struct petrel_store *s, struct petrel_intent *in,
+				const char *reason);
 /* The operation completed: the intent goes, a journal row (event, detail) comes. */
 int petrel_store_intent_done(struct petrel_store *s, const struct petrel_intent *in,
 			     const char *event, const char *detail);

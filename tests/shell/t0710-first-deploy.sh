@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The first deploy over a file petrel did not put there: a failure puts exactly it back.
 . "$(dirname "$0")/lib.sh"
-plan 12
+plan 15
 
 start_server
 make_key pub1
@@ -25,14 +25,22 @@ run petrel --json status hello
 like "$out" '"current":null' "nothing is deployed by petrel"
 
 # the health check fails again and putting the file back fails (the exchange, the 2nd
-# rename): the intent stays, and recovery puts the operator's file back
+# rename): the intent stays, and recovery puts the operator's file back and still
+# rejects the build (forget the first rejection to see that)
+sqlite3 "$T/state/petrel.db" "delete from rejected"
 run env PETREL_FAULT=rename:2 "$PETREL" -c "$T/petrel.conf" upgrade hello --to "$u1"
 isnt "$rc" 0 "an upgrade whose rollback fails too exits non-zero"
 like "$err" "failed too" "... and says both failures"
 is "$(sqlite3 "$T/state/petrel.db" 'select count(*) from intents')" 1 "... leaving its intent"
+is "$(sqlite3 "$T/state/petrel.db" 'select phase from intents')" "failing" \
+	"... recording that the upgrade failed before the rollback began"
 run petrel status
 is "$rc" 0 "the next command recovers"
 is "$(sha256_of "$T/deploy/hello.hvt")" "$orig" "the operator's file is back after recovery"
+is "$(sqlite3 "$T/state/petrel.db" 'select state from generations order by number desc limit 1')" \
+	"failed" "recovery ends the generation as failed (not merely interrupted): the health check failed"
+is "$(sqlite3 "$T/state/petrel.db" 'select count(*) from rejected')" 1 \
+	"and rejects the build, as the finished rollback would have"
 
 rm -f "$T/health.rc"
 run petrel upgrade hello --to "$u1"
