@@ -1,4 +1,5 @@
 /* builder-web client: latest redirect, job listing, build record, download, /hash. */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <string.h>
@@ -62,7 +63,8 @@ int petrel_bw_parse_build_path(const char *loc, const char *want_job, char job[P
 		len--;
 	if (len != PETREL_UUID_LEN)
 		return -PETREL_EMALFORMED;
-	memcpy(uuid, p, PETREL_UUID_LEN);
+	for (size_t i = 0; i < PETREL_UUID_LEN; i++)	/* stored lowercase, as builder-web's */
+		uuid[i] = (char)tolower((unsigned char)p[i]);
 	uuid[PETREL_UUID_LEN] = '\0';
 	return petrel_uuid_valid(uuid) ? 0 : -PETREL_EMALFORMED;
 }

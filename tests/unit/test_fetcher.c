@@ -757,7 +757,7 @@ static void test_path_ok(void **state)
 	path_ok("https://h/job/hello/build/" U1, "hello", "hello", U1);
 	path_ok("http://builds.robur.coop:8080/job/hello/build/" U1 "/", "hello", "hello", U1);
 	path_ok("https://other.example/job/hello/build/" U1, "hello", "hello", U1);
-	path_ok("/job/hello/build/" U1_UPPER, "hello", "hello", U1_UPPER);
+	path_ok("/job/hello/build/" U1_UPPER, "hello", "hello", U1);	/* stored lowercase */
 	/* want_job NULL (the /hash lookup): the job is filled from the path */
 	path_ok("/job/tlstunnel/build/" U2, NULL, "tlstunnel", U2);
 	path_ok("https://h/job/a.b_c+d-e/build/" U3 "/", NULL, "a.b_c+d-e", U3);
