@@ -71,6 +71,13 @@ typedef int (*petrel_each_fn)(struct petrel_cli *cli, struct petrel_engine *e,
 			      const struct petrel_target *t, json_t *o, int *status);
 int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn);
 
+/*
+ * The commands on exactly one TARGET (upgrade, revert, history): petrel_cli_one_target,
+ * options refused unless takes_options, then petrel_run_each. Returns the exit status.
+ */
+int petrel_run_one(struct petrel_cli *cli, const char *synopsis, int takes_options,
+		   petrel_each_fn fn);
+
 /* Reports a failure for target (NULL for none): "petrel: TARGET: message". */
 void petrel_cli_error(const char *target, int err);
 

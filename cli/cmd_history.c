@@ -56,13 +56,5 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 
 int petrel_cmd_history(struct petrel_cli *cli)
 {
-	int r = petrel_cli_one_target(cli, "petrel history TARGET [--json]");
-
-	if (r == 0 && (cli->to_uuid || cli->allow_downgrade))
-		r = petrel_fail(-PETREL_EUSAGE, "history takes no options");
-	if (r < 0) {
-		petrel_cli_error(NULL, r);
-		return petrel_exit_status(r);
-	}
-	return petrel_run_each(cli, one);
+	return petrel_run_one(cli, "petrel history TARGET [--json]", 0, one);
 }

@@ -68,24 +68,11 @@ static int revert_one(struct petrel_cli *cli, struct petrel_engine *e,
 
 int petrel_cmd_upgrade(struct petrel_cli *cli)
 {
-	int r = petrel_cli_one_target(cli, "petrel upgrade TARGET [--to UUID] [--allow-downgrade]");
-
-	if (r < 0) {
-		petrel_cli_error(NULL, r);
-		return petrel_exit_status(r);
-	}
-	return petrel_run_each(cli, upgrade_one);
+	return petrel_run_one(cli, "petrel upgrade TARGET [--to UUID] [--allow-downgrade]", 1,
+			      upgrade_one);
 }
 
 int petrel_cmd_revert(struct petrel_cli *cli)
 {
-	int r = petrel_cli_one_target(cli, "petrel revert TARGET");
-
-	if (r == 0 && (cli->to_uuid || cli->allow_downgrade))
-		r = petrel_fail(-PETREL_EUSAGE, "revert takes no options (usage: petrel revert TARGET)");
-	if (r < 0) {
-		petrel_cli_error(NULL, r);
-		return petrel_exit_status(r);
-	}
-	return petrel_run_each(cli, revert_one);
+	return petrel_run_one(cli, "petrel revert TARGET", 0, revert_one);
 }

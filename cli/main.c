@@ -232,6 +232,20 @@ int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn)
 	return status;
 }
 
+int petrel_run_one(struct petrel_cli *cli, const char *synopsis, int takes_options,
+		   petrel_each_fn fn)
+{
+	int r = petrel_cli_one_target(cli, synopsis);
+
+	if (r == 0 && !takes_options && (cli->to_uuid || cli->allow_downgrade))
+		r = petrel_fail(-PETREL_EUSAGE, "this command takes no options (usage: %s)", synopsis);
+	if (r < 0) {
+		petrel_cli_error(NULL, r);
+		return petrel_exit_status(r);
+	}
+	return petrel_run_each(cli, fn);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct petrel_cli *);
