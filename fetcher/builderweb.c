@@ -109,6 +109,18 @@ int petrel_bw_latest(struct petrel_http *h, const char *server, const char *job,
 	return get_build_redirect(h, url, job, got, uuid);
 }
 
+int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8_t sha256[32],
+			  char job[PETREL_NAME_MAX + 1], char uuid[PETREL_UUID_LEN + 1])
+{
+	char url[PETREL_URL_MAX + 1], hex[65];
+	int r;
+
+	petrel_hex(sha256, 32, hex);
+	if ((r = petrel_snprintf(url, sizeof(url), "%s/hash?sha256=%s", server, hex)) < 0)
+		return petrel_fail(r, "URL too long for server %s", server);
+	return get_build_redirect(h, url, NULL, job, uuid);
+}
+
 /* GET url with Accept: application/json; body gets the 200 answer. */
 static int get_json(struct petrel_http *h, const char *url, struct petrel_buf *body)
 {

@@ -52,6 +52,10 @@ int petrel_bw_download(struct petrel_http *h, const char *server, const struct p
  */
 int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf *body);
 
+/* GET /hash?sha256=HEX: fills job and uuid of the build the server names; -PETREL_ENOTFOUND on 404. */
+int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8_t sha256[32],
+			  char job[PETREL_NAME_MAX + 1], char uuid[PETREL_UUID_LEN + 1]);
+
 /*
  * The parsers behind the requests above, exposed for unit tests and fuzzing.
  * where names the answer in messages (its URL). Each is 0 or -PETREL_EMALFORMED.
