@@ -3,7 +3,7 @@
 # `make check SANITIZE=address,undefined` runs every test against that build.
 
 CC      ?= cc
-PKGS    := libcurl libsodium libcrypto libarchive sqlite3 jansson inih
+PKGS    := libcurl libsodium libcrypto libarchive sqlite3 jansson inih libsystemd
 PKGCFG  := pkg-config
 O       := .build$(if $(SANITIZE),-san)
 

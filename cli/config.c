@@ -12,19 +12,39 @@
 #include "deploy/sigs.h"
 
 #define SERVERS_MAX 64
-#define TARGETS_MAX 256
+#define TARGETS_MAX 10000	/* the arrays grow as sections come */
 #define CONFIG_MAX (1024 * 1024)
 
 /* Server names of targets, resolved once every section is read. */
 struct parse {
 	struct petrel_config *cfg;
 	char (*server_of)[PETREL_NAME_MAX + 1];
+	size_t cap;		/* of cfg->targets and server_of */
 	char msg[512];
 };
 
+/*
+ * Sizes the target arrays from the number of "[target" headers in text, so that a
+ * large configuration costs one lazily zeroed allocation and no copying.
+ */
+static int alloc_targets(struct parse *p, const char *text)
+{
+	size_t n = 1;
+
+	for (const char *l = text; l; l = strchr(l, '\n')) {
+		l += *l == '\n';
+		l += strspn(l, " \t");
+		n += !strncmp(l, "[target", 7);
+	}
+	p->cfg->targets = calloc(n, sizeof(*p->cfg->targets));
+	p->server_of = calloc(n, sizeof(*p->server_of));
+	p->cap = n;
+	return p->cfg->targets && p->server_of ? 0 : -ENOMEM;
+}
+
 /* Keys later issues use: accepted now so that one config serves every version. */
 static const char *const reserved_target_keys[] = {
-	"rebuilders", "agree", "max_age", "window", NULL
+	"rebuilders", "agree", "max_age", NULL
 };
 
 static int fail(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -106,6 +126,7 @@ static int set_petrel(struct parse *p, const char *key, const char *v)
 	}
 	struct number nums[] = {
 		{ "interval", &c->interval, 1, 365L * 86400 },
+		{ "backoff_max", &c->backoff_max, 1, 365L * 86400 },
 		{ "lock_timeout", &c->lock_timeout, 0, 86400 },
 		{ "max_artifact_size", &c->max_artifact_size, 1, 1L << 50 },
 		{ "connect_timeout", &c->limits.connect_timeout, 1, 3600 },
@@ -200,12 +221,17 @@ static int set_target_more(struct parse *p, struct petrel_target *t, const char 
 		return set_enum(p, key, v, trusts, &e) ? (t->trust = e, 1) : 0;
 	if (!strcmp(key, "bind"))
 		return set_enum(p, key, v, binds, &e) ? (t->bind = e, 1) : 0;
+	if (!strcmp(key, "window"))
+		return petrel_window_parse(v, &t->window_start, &t->window_end) < 0 ?
+			fail(p, "window: '%s' is not HH:MM-HH:MM (local time, two different times)", v) :
+			1;
 	if (!strcmp(key, "legacy_signatures"))
 		return set_enum(p, key, v, yesno, &t->legacy_signatures);
 	struct number nums[] = {
 		{ "orchestrator_timeout", &t->orchestrator_timeout, 1, 86400 },
 		{ "health_retries", &t->health_retries, 1, 100 },
 		{ "health_timeout", &t->health_timeout, 1, 3600 },
+		{ "interval", &t->interval, 1, 365L * 86400 },
 	};
 	if ((r = set_number(p, key, v, nums, PETREL_ARRAY_SIZE(nums))) >= 0)
 		return r;
@@ -272,6 +298,8 @@ static long section_index(struct parse *p, const char *kind, const char *name)
 			return (long)i;
 	if (c->ntargets == TARGETS_MAX)
 		return fail(p, "more than %d targets", TARGETS_MAX), -1;
+	if (c->ntargets == p->cap)	/* alloc_targets counted every header */
+		return fail(p, "target %s: no room", name), -1;
 	struct petrel_target *t = &c->targets[c->ntargets];
 	petrel_strlcpy(t->name, name, sizeof(t->name));
 	petrel_strlcpy(t->orchestrator, "none", sizeof(t->orchestrator));
@@ -280,6 +308,7 @@ static long section_index(struct parse *p, const char *kind, const char *name)
 	t->orchestrator_timeout = 120;
 	t->health_retries = 8;
 	t->health_timeout = 5;
+	t->window_start = t->window_end = -1;
 	return (long)c->ntargets++;
 }
 
@@ -298,6 +327,10 @@ static int scan_sections(struct parse *p, const char *path)
 		return r == -PETREL_ETOOBIG ?
 			petrel_fail(-PETREL_ECONFIG, "%s: larger than %d bytes", path, CONFIG_MAX) :
 			petrel_fail(-PETREL_ECONFIG, "%s: %s", path, strerror(-r));
+	if (alloc_targets(p, text) < 0) {
+		free(text);
+		return -ENOMEM;
+	}
 	for (char *cur = text; cur; cur = save) {
 		char kind[32], name[PETREL_NAME_MAX + 2], *end;
 		long idx;
@@ -392,6 +425,8 @@ static int check_target(struct parse *p, struct petrel_target *t, const char *se
 		return fail(p, "target %s: job and path are required", t->name), -1;
 	if (check_absolute(p, t) < 0)
 		return -1;
+	if (!t->interval)
+		t->interval = p->cfg->interval;
 	if (t->trust == PETREL_TRUST_SERVER)
 		return 0;
 	if (t->nkeys == 0 || t->nsigurls == 0)
@@ -437,13 +472,12 @@ int petrel_config_load(struct petrel_config *c, const char *path)
 	petrel_strlcpy(c->path, path, sizeof(c->path));
 	petrel_strlcpy(c->state_dir, "/var/lib/petrel", sizeof(c->state_dir));
 	c->interval = 3600;
+	c->backoff_max = 6 * 3600;
 	c->lock_timeout = 30;
 	c->max_artifact_size = 4L << 30;
 	petrel_http_limits_default(&c->limits);
 	c->servers = calloc(SERVERS_MAX, sizeof(*c->servers));
-	c->targets = calloc(TARGETS_MAX, sizeof(*c->targets));
-	p.server_of = calloc(TARGETS_MAX, sizeof(*p.server_of));
-	if (!c->servers || !c->targets || !p.server_of) {
+	if (!c->servers) {
 		r = -ENOMEM;
 		goto out;
 	}

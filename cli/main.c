@@ -258,6 +258,7 @@ static const struct {
 	{ "revert", petrel_cmd_revert },
 	{ "history", petrel_cmd_history },
 	{ "log", petrel_cmd_log },
+	{ "daemon", petrel_cmd_daemon },
 };
 
 /* Takes the global options out of argv wherever they stand; the rest stays in order. */

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="gcc make pkg-config
-libcurl4-openssl-dev libsodium-dev libssl-dev libarchive-dev libsqlite3-dev
+libcurl4-openssl-dev libsodium-dev libssl-dev libarchive-dev libsqlite3-dev libsystemd-dev
 libjansson-dev libinih-dev libcmocka-dev
 minisign nginx-light curl sqlite3 python3 perl jq util-linux procps"
 

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
 #include "common/error.h"
 #include "common/util.h"
 #include "run.h"
@@ -187,7 +188,7 @@ static void fill_status(struct petrel_run_result *res, int st)
  * Collects output until the child exits, killing its group after the timeout.
  * Output a grandchild writes after the child has exited is not waited for.
  */
-static void supervise(pid_t pid, int outr, long timeout, int passthrough,
+static void supervise(pid_t pid, int outr, long timeout, int flags,
 		      struct petrel_run_result *res)
 {
 	long long deadline = timeout > 0 ? now_ms() + timeout * 1000LL : 0, kill_at = 0;
@@ -199,8 +200,10 @@ static void supervise(pid_t pid, int outr, long timeout, int passthrough,
 		long long now = now_ms();
 		int wait_ms = POLL_SLICE_MS;
 
-		if (deadline && !res->timed_out && now >= deadline) {
+		if (!res->timed_out && ((deadline && now >= deadline) ||
+		    ((flags & PETREL_RUN_CANCELLABLE) && petrel_cancelled()))) {
 			res->timed_out = 1;
+			res->cancelled = !(deadline && now >= deadline);
 			kill(-pid, SIGTERM);
 			kill_at = now + KILL_GRACE_MS;
 		}
@@ -215,10 +218,10 @@ static void supervise(pid_t pid, int outr, long timeout, int passthrough,
 		if (res->timed_out && !killed && kill_at - now < wait_ms)
 			wait_ms = (int)(kill_at - now);
 		if (poll(&p, eof ? 0 : 1, wait_ms < 0 ? 0 : wait_ms) > 0)
-			eof = drain(outr, res, &len, passthrough);
+			eof = drain(outr, res, &len, flags & PETREL_RUN_PASSTHROUGH);
 	}
 	if (!eof)
-		drain(outr, res, &len, passthrough);
+		drain(outr, res, &len, flags & PETREL_RUN_PASSTHROUGH);
 	/* the child is a zombie: its group id cannot have been reused yet */
 	if (res->timed_out && !killed)
 		kill(-pid, SIGKILL);
@@ -244,7 +247,7 @@ static int exec_status(pid_t pid, int str)
 }
 
 int petrel_run(const char *const *argv, const char *const *env, size_t nenv, long timeout,
-	       int passthrough, struct petrel_run_result *res)
+	       int flags, struct petrel_run_result *res)
 {
 	int outp[2] = { -1, -1 }, stp[2] = { -1, -1 }, devnull = -1, r, e;
 	char **envp = NULL;
@@ -278,7 +281,7 @@ int petrel_run(const char *const *argv, const char *const *env, size_t nenv, lon
 		goto out;
 	}
 	fcntl(outp[0], F_SETFL, fcntl(outp[0], F_GETFL) | O_NONBLOCK);
-	supervise(pid, outp[0], timeout, passthrough, res);
+	supervise(pid, outp[0], timeout, flags, res);
 	r = 0;
 out:
 	e = errno;
@@ -302,7 +305,9 @@ int petrel_run_ok(const struct petrel_run_result *res)
 
 void petrel_run_describe(const struct petrel_run_result *res, long timeout, char *out, size_t n)
 {
-	if (res->timed_out)
+	if (res->cancelled)
+		petrel_snprintf(out, n, "interrupted: petrel is stopping");
+	else if (res->timed_out)
 		petrel_snprintf(out, n, "timed out after %ld s", timeout);
 	else if (res->signaled)
 		petrel_snprintf(out, n, "killed by signal %d", res->sig);

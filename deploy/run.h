@@ -13,6 +13,7 @@ struct petrel_run_result {
 	int signaled;		/* 1: killed by signal sig */
 	int sig;
 	int timed_out;		/* 1: killed by us after the timeout */
+	int cancelled;		/* 1: killed by us because petrel is stopping */
 	char output[PETREL_RUN_OUTPUT_MAX + 1];	/* the last bytes of stdout+stderr, NUL-terminated */
 };
 
@@ -21,14 +22,19 @@ struct petrel_run_result {
  * with argv, the current environment plus env ("NAME=value" strings, at most
  * PETREL_RUN_ENV_MAX), stdin from /dev/null, stdout and stderr captured (the last
  * PETREL_RUN_OUTPUT_MAX bytes kept) and also passed through to our stderr when
- * passthrough is set. The child runs in its own process group; after timeout
- * seconds the group gets SIGTERM, then SIGKILL 2 s later.
+ * flags has PETREL_RUN_PASSTHROUGH. The child runs in its own process group; after
+ * timeout seconds the group gets SIGTERM, then SIGKILL 2 s later. With
+ * PETREL_RUN_CANCELLABLE the same happens as soon as petrel_cancelled() (for steps
+ * that only observe, like a health check; never for the orchestrator).
  * Returns 0 when the child ran (whatever its status: see res), or -errno when it
  * could not be started (the message names argv[0] and the reason).
  * petrel_run_ok(res) is 1 for exit status 0.
  */
+#define PETREL_RUN_PASSTHROUGH 1
+#define PETREL_RUN_CANCELLABLE 2
+
 int petrel_run(const char *const *argv, const char *const *env, size_t nenv, long timeout,
-	       int passthrough, struct petrel_run_result *res);
+	       int flags, struct petrel_run_result *res);
 int petrel_run_ok(const struct petrel_run_result *res);
 /* "exit status 3", "killed by signal 9", "timed out after 5 s" into out. */
 void petrel_run_describe(const struct petrel_run_result *res, long timeout, char *out, size_t n);

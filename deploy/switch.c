@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -234,13 +235,14 @@ static void adapter_env(struct adapter_env *a, const char *target, const char *p
 
 /* Runs argv with env; 0 when it exited 0, else -PETREL_EDEPLOY with why filled. */
 static int run_step(const char *what, const char *const *argv, const struct adapter_env *a,
-		    long timeout, char *why, size_t n)
+		    long timeout, int flags, char *why, size_t n)
 {
 	struct petrel_run_result res;
 	char desc[96];
 	int r;
 
-	if ((r = petrel_run(argv, a->list, PETREL_ARRAY_SIZE(a->list), timeout, 1, &res)) < 0) {
+	if ((r = petrel_run(argv, a->list, PETREL_ARRAY_SIZE(a->list), timeout,
+			       PETREL_RUN_PASSTHROUGH | flags, &res)) < 0) {
 		snprintf(why, n, "%s: %s", what, petrel_error_message());
 		petrel_error_clear();
 		return -PETREL_EDEPLOY;
@@ -249,7 +251,7 @@ static int run_step(const char *what, const char *const *argv, const struct adap
 		return 0;
 	petrel_run_describe(&res, timeout, desc, sizeof(desc));
 	snprintf(why, n, "%s %s: %s", what, argv[0], desc);
-	return -PETREL_EDEPLOY;
+	return res.cancelled ? -ECANCELED : -PETREL_EDEPLOY;
 }
 
 static int run_adapter(const struct petrel_target *t, const char *action,
@@ -259,7 +261,7 @@ static int run_adapter(const struct petrel_target *t, const char *action,
 
 	if (!strcmp(t->orchestrator, "none"))
 		return 0;
-	return run_step("orchestrator", argv, a, t->orchestrator_timeout, why, n);
+	return run_step("orchestrator", argv, a, t->orchestrator_timeout, 0, why, n);
 }
 
 /* The health command, retried with mollymawk's spacing; 0 once it exits 0. */
@@ -272,10 +274,16 @@ static int run_health(const struct petrel_target *t, const struct adapter_env *a
 	if (!t->health[0])
 		return 0;
 	for (long i = 0; i < t->health_retries; i++) {
-		if (i > 0)
-			sleep(health_pause[(size_t)(i - 1) % PETREL_ARRAY_SIZE(health_pause)]);
-		if ((r = run_step("health check", argv, a, t->health_timeout, why, n)) == 0)
+		if (i > 0 && petrel_sleep_ms(1000L * health_pause[(size_t)(i - 1) %
+						PETREL_ARRAY_SIZE(health_pause)]) < 0) {
+			petrel_snprintf(why, n, "health check %s: interrupted: petrel is stopping", t->health);
+			return -ECANCELED;
+		}
+		if ((r = run_step("health check", argv, a, t->health_timeout, PETREL_RUN_CANCELLABLE,
+				  why, n)) == 0)
 			return 0;
+		if (r == -ECANCELED)
+			return r;
 		petrel_log_debug("%s: attempt %ld of %ld failed: %s", t->name, i + 1,
 				 t->health_retries, why);
 	}
@@ -388,7 +396,7 @@ static int may_deploy(struct petrel_engine *e, const struct petrel_target *t, co
 		petrel_store_blob_path(&e->store, v->build.sha256, blob, sizeof(blob));
 		adapter_env(&a, t->name, t->path, v->build.sha256,
 			    res->has_before ? cur->build.sha256 : NULL, &v->build);
-		if (run_step("preflight", argv, &a, t->orchestrator_timeout, why, sizeof(why)) < 0)
+		if (run_step("preflight", argv, &a, t->orchestrator_timeout, 0, why, sizeof(why)) < 0)
 			return petrel_fail(-PETREL_EPOLICY, "%s refused build %s", why, v->build.uuid);
 	}
 	return 0;
@@ -478,8 +486,8 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 	r = run_adapter(t, in->op, &a, why, sizeof(why));
 	if (r == 0 && upgrade)
 		r = run_health(t, &a, why, sizeof(why));
-	if (r < 0)
-		return switch_failed(e, t, in, b, why, upgrade);
+	if (r < 0)	/* a build is not rejected for an interrupted health check */
+		return switch_failed(e, t, in, b, why, upgrade && r != -ECANCELED);
 	petrel_hex(in->to_sha256, 32, hex);
 	snprintf(detail, sizeof(detail), "generation=%lld uuid=%s sha256=%s from=%lld",
 		 (long long)in->to_gen, b->uuid, hex, (long long)in->from_gen);
@@ -550,6 +558,24 @@ int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 	return petrel_store_generation(&e->store, t->name, in.to_gen, &res->now);
 }
 
+/*
+ * A revert back is the operator saying "not that build": the build reverted from is
+ * rejected for the target, so the daemon does not deploy it again at its next poll
+ * (it waits for a newer one). A revert forward again takes the rejection back.
+ */
+static int revert_policy(struct petrel_engine *e, const struct petrel_target *t,
+			 const struct petrel_upgrade_result *res)
+{
+	char why[96];
+
+	if (res->now.number > res->before.number)
+		return petrel_store_unreject(&e->store, t->name, res->now.version.build.sha256);
+	snprintf(why, sizeof(why), "reverted by hand from generation %lld to %lld",
+		 (long long)res->before.number, (long long)res->now.number);
+	return petrel_store_reject(&e->store, t->name, res->before.version.build.sha256,
+				   res->before.version.build.uuid, why);
+}
+
 int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 		  struct petrel_upgrade_result *res)
 {
@@ -575,5 +601,7 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 	in.from_size = res->before.version.build.size;
 	memcpy(in.to_sha256, res->now.version.build.sha256, 32);
 	in.to_size = res->now.version.build.size;
-	return do_switch(e, t, &in, 0, &res->now.version.build);
+	if ((r = do_switch(e, t, &in, 0, &res->now.version.build)) < 0)
+		return r;
+	return revert_policy(e, t, res);
 }

@@ -32,6 +32,9 @@ struct petrel_target {
 	long health_retries;			/* attempts, default 8 */
 	long health_timeout;			/* seconds per attempt, default 5 */
 	enum petrel_auto autopolicy;
+	long interval;				/* daemon poll interval, s (default [petrel]'s) */
+	int window_start, window_end;		/* maintenance window, minutes after local
+						 * midnight; -1: none (always open) */
 	enum petrel_trust trust;
 	enum petrel_bind bind;
 	int legacy_signatures;
@@ -48,7 +51,8 @@ struct petrel_target {
 struct petrel_config {
 	char path[PATH_MAX];		/* the file it came from */
 	char state_dir[PATH_MAX];
-	long interval;
+	long interval;			/* default poll interval of the daemon, s */
+	long backoff_max;		/* cap of the per-server retry delay after failures, s */
 	long lock_timeout;		/* seconds to wait for the state directory's lock */
 	long max_artifact_size;		/* bytes: a build announcing more is refused */
 	struct petrel_http_limits limits;
@@ -56,5 +60,13 @@ struct petrel_config {
 	struct petrel_server *servers;	/* owned */
 	struct petrel_target *targets;	/* owned */
 };
+
+/*
+ * "HH:MM-HH:MM" (24:00 allowed as an end) into minutes after midnight. The window may
+ * wrap past midnight ("22:00-04:00"); start and end must differ. 0 or -1.
+ */
+int petrel_window_parse(const char *v, int *start, int *end);
+/* 1 when minute-of-day m lies in [start, end) (wrapping), or when there is no window. */
+int petrel_window_open(int start, int end, int m);
 
 #endif

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -24,6 +26,8 @@ struct exchange {
 	struct petrel_http_resp *resp;
 	size_t header_bytes;
 	int err;		/* first error a callback hit; aborts the transfer */
+	int bar;		/* draw a progress bar */
+	time_t ticked;		/* last petrel_tick() */
 	char mask[PETREL_URL_MAX + 1];
 };
 
@@ -206,13 +210,23 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
+/* Every transfer passes here about once a second: cancellation, the tick, the bar. */
 static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ut, curl_off_t un)
 {
 	struct exchange *x = ctx;
 	int width = 40, fill;
+	time_t now = time(NULL);
 
 	(void)ut, (void)un;
-	if (dltotal <= 0 || x->resp->status != 200)
+	if (petrel_cancelled()) {
+		x->err = petrel_fail(-ECANCELED, "%s: cancelled", x->mask);
+		return 1;
+	}
+	if (now != x->ticked) {
+		x->ticked = now;
+		petrel_tick();
+	}
+	if (!x->bar || dltotal <= 0 || x->resp->status != 200)
 		return 0;
 	fill = (int)(dlnow * width / dltotal);
 	fprintf(stderr, "\r[%.*s%*s] %3d%% %lld/%lld MiB", fill,
@@ -244,11 +258,10 @@ static void setup(struct petrel_http *h, struct exchange *x, const char *url,
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	if (h->progress && x->req->sink) {
-		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
-	}
+	x->bar = h->progress && x->req->sink;
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 }
 
 /* One request without redirects. */
@@ -330,6 +343,10 @@ int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
 
 	if ((r = petrel_strlcpy(url, req->url, sizeof(url))) < 0)
 		return petrel_fail(r, "URL too long");
+	if (petrel_cancelled()) {
+		petrel_mask_url(req->url, mask, sizeof(mask));
+		return petrel_fail(-ECANCELED, "%s: cancelled", mask);
+	}
 	for (hops = 0; ; hops++) {
 		if ((r = get_once(h, req, resp, url)) < 0)
 			return r;

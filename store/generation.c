@@ -386,3 +386,38 @@ int petrel_store_rejected(struct petrel_store *s, const char *target, const uint
 	sqlite3_finalize(st);
 	return r;
 }
+
+static int reject_body(struct sqlite3 *db, const char *target, const char *hex, const char *uuid,
+		       const char *reason)
+{
+	char detail[512];
+	int r;
+
+	snprintf(detail, sizeof(detail), "uuid=%s sha256=%s reason=%s", uuid, hex, reason);
+	if ((r = exec_bound(db, "INSERT OR IGNORE INTO targets (name) VALUES (?)", "t", target)) < 0 ||
+	    (r = exec_bound(db, "INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
+				" VALUES (?, ?, ?, ?, ?)", "tttti",
+			    target, hex, uuid, reason, (int64_t)time(NULL))) < 0)
+		return r;
+	return petrel_journal_append(db, target, "reject", detail);
+}
+
+int petrel_store_reject(struct petrel_store *s, const char *target, const uint8_t sha256[32],
+			const char *uuid, const char *reason)
+{
+	char hex[65];
+	int r;
+
+	petrel_hex(sha256, 32, hex);
+	IN_TRANSACTION(s->db, reject_body(s->db, target, hex, uuid, reason));
+	return r;
+}
+
+int petrel_store_unreject(struct petrel_store *s, const char *target, const uint8_t sha256[32])
+{
+	char hex[65];
+
+	petrel_hex(sha256, 32, hex);
+	return exec_bound(s->db, "DELETE FROM rejected WHERE target = ? AND sha256 = ?", "tt",
+			  target, hex);
+}

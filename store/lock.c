@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
 #include "common/error.h"
 #include "common/util.h"
 #include "store.h"
@@ -61,7 +62,13 @@ int petrel_store_lock(struct petrel_store *s, long timeout)
 			return petrel_fail(-PETREL_ELOCKED, "state directory %s is locked by %s "
 					   "(waited %ld s; see lock_timeout)", s->dir, who, timeout);
 		}
+		if (petrel_cancelled()) {
+			close(fd);
+			return petrel_fail(-ECANCELED, "waiting for the lock of %s: cancelled", s->dir);
+		}
 		nanosleep(&pause, NULL);
+		if (waited % 10 == 9)
+			petrel_tick();
 	}
 	write_pid(fd);
 	s->lockfd = fd;

@@ -184,6 +184,15 @@ int petrel_store_intent_undo(struct petrel_store *s, const struct petrel_intent 
 typedef int (*petrel_intent_fn)(void *ctx, const struct petrel_intent *in);
 int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx);
 
+/*
+ * Records that target refuses sha256 (uuid names the build it came as) for reason, with
+ * a journal row "reject", in one transaction. The daemon does not fetch or deploy a
+ * rejected build again; `upgrade --to UUID` still can. 0 or -PETREL_EDB.
+ */
+int petrel_store_reject(struct petrel_store *s, const char *target, const uint8_t sha256[32],
+			const char *uuid, const char *reason);
+/* Forgets a rejection (an operator went to that build by hand). 0 or -PETREL_EDB. */
+int petrel_store_unreject(struct petrel_store *s, const char *target, const uint8_t sha256[32]);
 /* 0 with reason/at when target rejected sha256, -PETREL_ENOTFOUND when not. */
 int petrel_store_rejected(struct petrel_store *s, const char *target, const uint8_t sha256[32],
 			  char reason[256], int64_t *at);

@@ -1,0 +1,575 @@
+/*
+ * petrel daemon: polls each target's server on its interval and stages or deploys
+ * per the target's `auto` policy, through the same engine as the commands.
+ *
+ * One loop, signals through a self-pipe (s6's way): SIGTERM/SIGINT ask the engine to
+ * stop at its next safe point (petrel_cancel: a download is abandoned and its tmp
+ * file removed; a health check stops and the switch is rolled back), SIGHUP re-reads
+ * the configuration. The state directory's lock is taken per cycle, not held while
+ * sleeping, so `petrel revert` works while the daemon waits; STATE/daemon.lock keeps
+ * a second daemon away.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "cli.h"
+#include "common/cancel.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "fetcher/http.h"
+#include "output.h"
+
+/* Per target: when it is due and how its last polls went. */
+struct tstate {
+	char name[PETREL_NAME_MAX + 1];
+	int64_t due;			/* ms, monotonic */
+	unsigned fails;			/* consecutive failures not blamed on the server */
+	int failing;			/* the last poll failed */
+	char last[320];			/* last message logged for it (repeats go to debug) */
+};
+
+/* Per server: consecutive failures and the backoff they earned. */
+struct sstate {
+	char name[PETREL_NAME_MAX + 1];
+	unsigned fails;
+	int64_t until;			/* ms, monotonic: no request before */
+};
+
+struct daemon {
+	struct petrel_cli *cli;
+	struct petrel_config *cfg;	/* the live configuration (cli->cfg or a reload) */
+	struct tstate *ts;		/* parallel to cfg->targets */
+	struct sstate *ss;		/* parallel to cfg->servers */
+	int lockfd;
+	int once;
+	int worst;			/* --once: the worst exit status of the cycle */
+	uint64_t watchdog_usec;		/* 0: no watchdog */
+	int64_t fed;			/* last WATCHDOG=1, ms */
+};
+
+static int selfpipe[2] = { -1, -1 };
+static volatile sig_atomic_t reload_asked;
+static struct daemon *the_daemon;	/* for the tick hook */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_signal(int sig)
+{
+	int e = errno;
+
+	if (sig == SIGHUP)
+		reload_asked = 1;
+	else
+		petrel_cancel();
+	(void)!write(selfpipe[1], "x", 1);
+	errno = e;
+}
+
+static int setup_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return petrel_fail(-errno, "self-pipe: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);	/* no SA_RESTART: waits return early */
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
+	    sigaction(SIGHUP, &sa, NULL) < 0)
+		return petrel_fail(-errno, "sigaction: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/*
+ * One line per event: "petrel: LEVEL TARGET: WHAT[: WHY]". A message equal to the
+ * last one logged for the same target is demoted to debug, so a target failing (or
+ * waiting) the same way every cycle does not flood the log.
+ */
+static void event(struct tstate *s, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void event(struct tstate *s, int level, const char *fmt, ...)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	char msg[sizeof(s->last)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s && !strcmp(msg, s->last))
+		level = PETREL_LOG_DEBUG;
+	else if (s)
+		petrel_strlcpy(s->last, msg, sizeof(s->last));
+	if (level > petrel_log_level)
+		return;
+	fprintf(stderr, "petrel: %s %s: %s\n", names[level], s ? s->name : "daemon", msg);
+}
+
+static void notify(const char *what)
+{
+	if (getenv("NOTIFY_SOCKET"))
+		sd_notify(0, what);
+}
+
+/* The tick hook: feeds systemd's watchdog at a quarter of its period, also mid-download. */
+static void feed_watchdog(void)
+{
+	struct daemon *d = the_daemon;
+	int64_t now = now_ms();
+
+	if (!d || !d->watchdog_usec || now - d->fed < (int64_t)(d->watchdog_usec / 4000))
+		return;
+	d->fed = now;
+	notify("WATCHDOG=1");
+}
+
+/* Exit statuses from least to most severe, for --once. */
+static int severity(int status)
+{
+	static const int order[] = { PETREL_EXIT_OK, PETREL_EXIT_UPDATE, PETREL_EXIT_SERVER,
+				      PETREL_EXIT_REFUSED, PETREL_EXIT_REVERTED, PETREL_EXIT_AUDIT,
+				      PETREL_EXIT_FAIL, PETREL_EXIT_USAGE };
+
+	for (size_t i = 0; i < PETREL_ARRAY_SIZE(order); i++)
+		if (order[i] == status)
+			return (int)i;
+	return (int)PETREL_ARRAY_SIZE(order);
+}
+
+static void note_status(struct daemon *d, int status)
+{
+	if (severity(status) > severity(d->worst))
+		d->worst = status;
+}
+
+/* interval seconds with ±10 % jitter, in ms. */
+static int64_t jittered(long seconds)
+{
+	int64_t ms = (int64_t)seconds * 1000;
+
+	return ms - ms / 10 + (int64_t)(random() % (ms / 5 + 1));
+}
+
+/* The delay after n consecutive failures: interval doubling, capped. */
+static int64_t backoff(const struct daemon *d, long interval, unsigned n)
+{
+	int64_t cap = (int64_t)(d->cfg->backoff_max > interval ? d->cfg->backoff_max : interval) * 1000;
+	int64_t ms = (int64_t)interval * 1000;
+
+	while (n-- > 1 && ms < cap)
+		ms *= 2;
+	return ms < cap ? ms : cap;
+}
+
+/* Failures that say something about the server rather than about the target's build. */
+static int server_fault(int r)
+{
+	return r == -PETREL_ENET || r == -PETREL_EHTTP;
+}
+
+/* Verification failures that condemn the build itself: it is rejected for the target. */
+static int condemns_build(int r)
+{
+	return r == -PETREL_EHASH || r == -PETREL_ESIZE || r == -PETREL_ESIG_INVALID ||
+	       r == -PETREL_EBINDING;
+}
+
+static int minute_of_day(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	return tm.tm_hour * 60 + tm.tm_min;
+}
+
+/* The build the store holds for the server's newest, or fetched and verified now. */
+static int staged(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
+		  const struct petrel_check *c, struct petrel_version *v)
+{
+	char h[13];
+	int r, already;
+
+	if (c->in_store)
+		return petrel_store_find_version(&e->store, t->name, c->remote.sha256, v);
+	r = petrel_fetch_target(e, t, NULL, v, &already);
+	if (r < 0 && condemns_build(r) && !petrel_cancelled()) {
+		/* a build that failed verification is not downloaded again */
+		char why[256];
+
+		petrel_strlcpy(why, petrel_error_message(), sizeof(why));
+		if (petrel_store_reject(&e->store, t->name, c->remote.sha256, c->remote.uuid, why) < 0)
+			event(s, PETREL_LOG_ERROR, "recording the rejection failed: %s",
+			      petrel_error_message());
+	}
+	if (r == 0 && !already) {
+		petrel_short_hash(v->build.sha256, h);
+		event(s, PETREL_LOG_INFO, "staged %s %s (verified, trust %s)", v->build.uuid, h,
+		      v->trust);
+	}
+	return r;
+}
+
+static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
+		  const struct petrel_version *v)
+{
+	struct petrel_upgrade_result res;
+	char h[13], was[13] = "nothing";
+	int r;
+
+	if ((r = petrel_upgrade(e, t, v->build.uuid, 0, &res)) < 0)
+		return r;
+	petrel_short_hash(res.now.version.build.sha256, h);
+	if (res.has_before && !res.noop)
+		petrel_short_hash(res.before.version.build.sha256, was);
+	if (!res.noop)
+		event(s, PETREL_LOG_INFO, "deployed generation %lld: %s %s at %s (was %s)",
+		      (long long)res.now.number, res.now.version.build.uuid, h, t->path, was);
+	return 0;
+}
+
+/* One poll of one target: check, then stage or deploy per policy. 0 or a code. */
+static int poll_target(struct daemon *d, struct petrel_engine *e, const struct petrel_target *t,
+		       struct tstate *s)
+{
+	struct petrel_check c;
+	struct petrel_version v;
+	char h[13];
+	int r;
+
+	if ((r = petrel_check_target(e, t, &c)) < 0)
+		return r;
+	petrel_short_hash(c.remote.sha256, h);
+	if (!c.update) {
+		if (c.rejected)
+			event(s, PETREL_LOG_INFO, "newest build %s %s was rejected here; waiting for a "
+			      "newer one (%s)", c.remote.uuid, h, c.rejected_reason);
+		else
+			petrel_log_debug("%s: up to date (%s %s)", t->name, c.remote.uuid, h);
+		return 0;
+	}
+	if ((r = staged(e, t, s, &c, &v)) < 0)
+		return r;
+	if (t->autopolicy == PETREL_AUTO_FETCH)
+		return 0;
+	if (!petrel_window_open(t->window_start, t->window_end, minute_of_day())) {
+		event(s, PETREL_LOG_INFO, "%s %s waits for the maintenance window %02d:%02d-%02d:%02d",
+		      v.build.uuid, h, t->window_start / 60, t->window_start % 60,
+		      t->window_end / 60, t->window_end % 60);
+		return 0;
+	}
+	(void)d;
+	return deploy(e, t, s, &v);
+}
+
+/* Logs a failed poll and schedules the retry: the server backs off, or the target. */
+static void failed(struct daemon *d, const struct petrel_target *t, struct tstate *s,
+		   struct sstate *ss, int r, int64_t now)
+{
+	const char *msg = petrel_error_message();
+	int status = petrel_exit_status(r);
+	int64_t delay;
+
+	if (!msg[0])
+		msg = petrel_strerror(r);
+	if (server_fault(r)) {
+		ss->fails++;
+		delay = backoff(d, t->interval, ss->fails + 1);
+		ss->until = now + delay;
+		event(s, PETREL_LOG_WARN, "server %s: %s; backing off (%u failures, next try in %lld s)",
+		      ss->name, msg, ss->fails, (long long)((delay + 999) / 1000));
+	} else {
+		s->fails++;
+		delay = backoff(d, t->interval, s->fails);
+		event(s, status == PETREL_EXIT_REVERTED || status == PETREL_EXIT_FAIL ?
+		      PETREL_LOG_ERROR : PETREL_LOG_WARN, "%s: %s",
+		      status == PETREL_EXIT_REFUSED ? "refused" : status == PETREL_EXIT_REVERTED ?
+		      "deploy failed" : "failed", msg);
+	}
+	s->due = now + delay;
+	s->failing = 1;
+	note_status(d, status);
+	petrel_error_clear();
+}
+
+static int due(const struct daemon *d, size_t i, int64_t now)
+{
+	const struct petrel_target *t = &d->cfg->targets[i];
+	const struct sstate *ss = &d->ss[t->server - d->cfg->servers];
+
+	return t->autopolicy != PETREL_AUTO_OFF && (d->once || (d->ts[i].due <= now && ss->until <= now));
+}
+
+/* Polls every due target under one engine (one store lock, one HTTP connection pool). */
+static void cycle(struct daemon *d)
+{
+	struct petrel_engine e;
+	int64_t now = now_ms();
+	size_t i, n = 0;
+	int r;
+
+	for (i = 0; i < d->cfg->ntargets; i++)
+		n += due(d, i, now);
+	if (!n)
+		return;
+	if ((r = petrel_engine_open(&e, d->cfg)) < 0) {
+		if (r != -ECANCELED)
+			event(NULL, PETREL_LOG_ERROR, "%s", petrel_error_message());
+		note_status(d, petrel_exit_status(r));
+		petrel_error_clear();
+		for (i = 0; i < d->cfg->ntargets; i++)	/* try again after an interval */
+			if (due(d, i, now))
+				d->ts[i].due = now + jittered(d->cfg->targets[i].interval);
+		return;
+	}
+	petrel_http_set_progress(e.http, 0);
+	for (i = 0; i < d->cfg->ntargets && !petrel_cancelled(); i++) {
+		const struct petrel_target *t = &d->cfg->targets[i];
+		struct sstate *ss = &d->ss[t->server - d->cfg->servers];
+		struct tstate *s = &d->ts[i];
+
+		now = now_ms();
+		if (!due(d, i, now))
+			continue;
+		petrel_tick();
+		r = poll_target(d, &e, t, s);
+		now = now_ms();
+		if (r < 0 && petrel_cancelled()) {
+			event(s, PETREL_LOG_INFO, "stopped: %s", petrel_error_message());
+			petrel_error_clear();
+			break;
+		}
+		if (r < 0) {
+			failed(d, t, s, ss, r, now);
+			continue;
+		}
+		if (s->failing)
+			event(s, PETREL_LOG_INFO, "recovered");
+		s->failing = 0;
+		s->fails = 0;
+		ss->fails = 0;
+		s->due = now + jittered(t->interval);
+	}
+	petrel_engine_close(&e);
+}
+
+/* (Re)builds the per-target and per-server state for cfg, keeping what names match. */
+static int adopt(struct daemon *d, struct petrel_config *cfg)
+{
+	struct tstate *ts = calloc(cfg->ntargets + 1, sizeof(*ts));
+	struct sstate *ss = calloc(cfg->nservers + 1, sizeof(*ss));
+	int64_t now = now_ms();
+
+	if (!ts || !ss) {
+		free(ts);
+		free(ss);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		petrel_strlcpy(ts[i].name, cfg->targets[i].name, sizeof(ts[i].name));
+		ts[i].due = now;	/* a new target is polled at once */
+		for (size_t j = 0; d->cfg && j < d->cfg->ntargets; j++)
+			if (!strcmp(d->ts[j].name, ts[i].name))
+				ts[i] = d->ts[j];
+	}
+	for (size_t i = 0; i < cfg->nservers; i++) {
+		petrel_strlcpy(ss[i].name, cfg->servers[i].name, sizeof(ss[i].name));
+		for (size_t j = 0; d->cfg && j < d->cfg->nservers; j++)
+			if (!strcmp(d->ss[j].name, ss[i].name) &&
+			    !strcmp(d->cfg->servers[j].url, cfg->servers[i].url))
+				ss[i] = d->ss[j];
+	}
+	free(d->ts);
+	free(d->ss);
+	d->ts = ts;
+	d->ss = ss;
+	d->cfg = cfg;
+	return 0;
+}
+
+static void count_policies(const struct petrel_config *c, size_t n[3])
+{
+	n[0] = n[1] = n[2] = 0;
+	for (size_t i = 0; i < c->ntargets; i++)
+		n[c->targets[i].autopolicy]++;
+}
+
+/* SIGHUP: a configuration that does not load leaves the running one in place. */
+static void reload(struct daemon *d)
+{
+	struct petrel_config *next = calloc(1, sizeof(*next));
+	size_t n[3];
+	int r;
+
+	notify("RELOADING=1");
+	if (!next) {
+		event(NULL, PETREL_LOG_ERROR, "reload: out of memory; keeping the running configuration");
+		goto out;
+	}
+	if ((r = petrel_config_load(next, d->cli->config_path)) < 0) {
+		event(NULL, PETREL_LOG_ERROR, "reload: %s; keeping the running configuration",
+		      petrel_error_message());
+		petrel_error_clear();
+		free(next);
+		goto out;
+	}
+	if (strcmp(next->state_dir, d->cfg->state_dir)) {
+		event(NULL, PETREL_LOG_ERROR, "reload: state_dir changed from %s to %s; that needs a "
+		      "restart; keeping the running configuration", d->cfg->state_dir, next->state_dir);
+		petrel_config_release(next);
+		free(next);
+		goto out;
+	}
+	struct petrel_config *old = d->cfg;
+	if (adopt(d, next) < 0) {
+		petrel_config_release(next);
+		free(next);
+		goto out;
+	}
+	if (old != &d->cli->cfg) {
+		petrel_config_release(old);
+		free(old);
+	}
+	count_policies(d->cfg, n);
+	event(NULL, PETREL_LOG_INFO, "configuration reloaded from %s: %zu targets (%zu upgrade, "
+	      "%zu fetch, %zu off)", d->cfg->path, d->cfg->ntargets, n[0], n[1], n[2]);
+out:
+	notify("READY=1");
+}
+
+/* STATE/daemon.lock: one daemon per state directory, for its whole life. */
+static int daemon_lock(struct daemon *d)
+{
+	char path[PATH_MAX], pid[32];
+	ssize_t got;
+	int fd, r;
+
+	if ((r = petrel_mkdir_p(d->cfg->state_dir, 0755)) < 0)
+		return petrel_fail(r, "%s: %s", d->cfg->state_dir, strerror(-r));
+	if (petrel_snprintf(path, sizeof(path), "%s/daemon.lock", d->cfg->state_dir) < 0)
+		return petrel_fail(-ENAMETOOLONG, "%s: path too long", d->cfg->state_dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
+		return petrel_fail(-errno, "%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno;
+		got = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[got > 0 ? got : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(fd);
+		if (r != EWOULDBLOCK)
+			return petrel_fail(-r, "locking %s: %s", path, strerror(r));
+		return petrel_fail(-PETREL_ELOCKED, "another petrel daemon (pid %s) runs on %s",
+				   pid[0] ? pid : "unknown", d->cfg->state_dir);
+	}
+	r = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0)
+		(void)!pwrite(fd, pid, (size_t)r, 0);
+	d->lockfd = fd;
+	return 0;
+}
+
+/* Sleeps until the next target is due, a signal arrives, or the watchdog needs food. */
+static void wait_next(struct daemon *d)
+{
+	int64_t now = now_ms(), next = now + 60 * 1000;
+	struct pollfd p = { .fd = selfpipe[0], .events = POLLIN };
+	char buf[64];
+
+	for (size_t i = 0; i < d->cfg->ntargets; i++) {
+		const struct petrel_target *t = &d->cfg->targets[i];
+		const struct sstate *ss = &d->ss[t->server - d->cfg->servers];
+		int64_t at = d->ts[i].due > ss->until ? d->ts[i].due : ss->until;
+
+		if (t->autopolicy != PETREL_AUTO_OFF && at < next)
+			next = at;
+	}
+	if (d->watchdog_usec && next > d->fed + (int64_t)(d->watchdog_usec / 4000))
+		next = d->fed + (int64_t)(d->watchdog_usec / 4000);
+	if (next > now && !petrel_cancelled() && !reload_asked)
+		poll(&p, 1, (int)(next - now));
+	while (read(selfpipe[0], buf, sizeof(buf)) > 0)
+		;
+	feed_watchdog();
+}
+
+static int parse_args(struct daemon *d)
+{
+	struct petrel_cli *cli = d->cli;
+
+	for (int i = 0; i < cli->argc; i++) {
+		if (!strcmp(cli->argv[i], "--once"))
+			d->once = 1;
+		else
+			return petrel_fail(-PETREL_EUSAGE, "%s: unknown argument (usage: petrel daemon "
+					   "[--once])", cli->argv[i]);
+	}
+	return 0;
+}
+
+int petrel_cmd_daemon(struct petrel_cli *cli)
+{
+	struct daemon d = { .cli = cli, .lockfd = -1, .worst = PETREL_EXIT_OK };
+	size_t n[3];
+	int r;
+
+	if ((r = parse_args(&d)) < 0 || (r = adopt(&d, &cli->cfg)) < 0 ||
+	    (r = daemon_lock(&d)) < 0 || (r = setup_signals()) < 0) {
+		petrel_cli_error(NULL, r);
+		free(d.ts);
+		free(d.ss);
+		return petrel_exit_status(r);
+	}
+	srandom((unsigned)(time(NULL) ^ getpid()));
+	the_daemon = &d;
+	petrel_tick_hook = feed_watchdog;
+	if (getenv("NOTIFY_SOCKET") && sd_watchdog_enabled(0, &d.watchdog_usec) <= 0)
+		d.watchdog_usec = 0;
+	count_policies(d.cfg, n);
+	event(NULL, PETREL_LOG_INFO, "started (pid %ld, %s): %zu targets (%zu upgrade, %zu fetch, "
+	      "%zu off), state %s", (long)getpid(), d.once ? "one cycle" : "until SIGTERM",
+	      d.cfg->ntargets, n[0], n[1], n[2], d.cfg->state_dir);
+	notify("READY=1\nSTATUS=polling");
+	d.fed = now_ms();
+	while (!petrel_cancelled()) {
+		if (reload_asked) {
+			reload_asked = 0;
+			reload(&d);
+		}
+		cycle(&d);
+		if (d.once)
+			break;
+		wait_next(&d);
+	}
+	notify("STOPPING=1");
+	event(NULL, PETREL_LOG_INFO, "%s", petrel_cancelled() ? "stopping on signal" : "cycle done");
+	the_daemon = NULL;
+	petrel_tick_hook = NULL;
+	close(d.lockfd);
+	if (d.cfg != &cli->cfg) {
+		petrel_config_release(d.cfg);
+		free(d.cfg);
+	}
+	free(d.ts);
+	free(d.ss);
+	return d.once && !petrel_cancelled() ? d.worst : PETREL_EXIT_OK;
+}

@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# petrel daemon: the real daemon process against the look-alike on loopback, interval 1.
+# Publishing deploys; a failing health check is reverted and never downloaded again; a
+# stopped server means backoff, no crash, and a working revert; SIGTERM during a slow
+# download exits cleanly; SIGHUP picks up a new target; a second daemon refuses; auto =
+# fetch and a closed window only stage; --once exits with the worst status.
+. "$(dirname "$0")/lib.sh"
+
+command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
+plan 83
+
+sql() { sqlite3 "$T/state/petrel.db" "$1"; }
+P="$T/deploy/hello.hvt"
+DL='GET	/job/hello/build/[^/]+/f/'	# an artifact download in requests.log
+
+cat >"$T/health" <<'EOF'
+#!/bin/sh
+# healthy unless the deployed file's hash is listed in health.bad
+s=$(sha256sum "$PETREL_PATH" | cut -d' ' -f1)
+echo "$PETREL_TARGET $s" >>"$T/health.log"
+[ -f "$T/health.sleep" ] && sleep "$(cat "$T/health.sleep")"
+grep -qx "$s" "$T/health.bad" 2>/dev/null && exit 1
+exit 0
+EOF
+chmod 755 "$T/health"
+: >"$T/health.bad"
+
+# daemon_start [ARGS] — the daemon in the background, its stderr in $T/daemon.log.
+daemon_start() {
+	: >"$T/daemon.log"
+	"$PETREL" -c "$T/petrel.conf" daemon "$@" 2>>"$T/daemon.log" &
+	DPID=$!
+	at_exit "kill -9 $DPID 2>/dev/null"
+}
+# wait_log ERE [SECONDS] — until the daemon's log has a line matching ERE.
+wait_log() {
+	local i
+	for ((i = 0; i < ${2:-20} * 10; i++)); do
+		grep -qE -- "$1" "$T/daemon.log" && return 0
+		sleep 0.1
+	done
+	diag "daemon log: $(cat "$T/daemon.log")"
+	return 1
+}
+# daemon_stop — SIGTERM; sets st (its exit status) and ms (how long it took to exit).
+daemon_stop() {
+	local t0 t1
+	t0=$(date +%s%N)
+	kill -TERM "$DPID"
+	wait "$DPID" && st=0 || st=$?
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+}
+tmp_files() { find "$T/state/tmp" -type f 2>/dev/null | wc -l | tr -d ' '; }
+publish() {	# publish SEED — a new signed build of hello; echoes its uuid
+	local u
+	make_file "$T/$1.bin" 4096 "$1"
+	u=$(add_build hello "$T/$1.bin")
+	sign_build hello "$u" pub1 && echo "$u"
+}
+
+start_server
+make_key pub1
+conf() {
+	write_config --global "interval = 1" --global "backoff_max = 4" \
+		"health = $T/health" "health_retries = 2" "auto = upgrade" "$@"
+}
+
+# ---- usage and configuration
+conf
+run petrel daemon --bogus
+is "$rc" 2 "daemon: an unknown argument is a usage error"
+like "$err" "--bogus: unknown argument" "the message names the argument"
+conf "window = 25:00-03:00"
+run petrel daemon --once
+is "$rc" 2 "a malformed window is a configuration error"
+like "$err" "petrel.conf:[0-9]+: window: '25:00-03:00' is not HH:MM-HH:MM" "it names file, line and value"
+conf "interval = 0"
+run petrel daemon --once
+is "$rc" 2 "interval 0 is refused"
+
+# ---- --once: one cycle, deploys, exits with the cycle's status
+conf
+U1=$(publish one)
+run petrel daemon --once
+is "$rc" 0 "--once deploys the newest build and exits 0"
+is "$(sha256_of "$P")" "$(sha256_of "$T/one.bin")" "the file at path is the published build"
+like "$err" "info hello: deployed generation 1: $U1" "one line says what was deployed"
+is "$(sql "select count(*) from journal where event='upgrade'")" 1 "the upgrade is journaled"
+run petrel daemon --once
+is "$rc" 0 "a second cycle with nothing new exits 0"
+unlike "$err" "deployed" "and deploys nothing"
+
+# ---- the daemon proper: a new build is deployed within a few cycles
+daemon_start
+ok "the daemon starts" wait_log "info daemon: started" 5
+sleep 1.5
+U2=$(publish two)
+ok "a newly published build is deployed within a few cycles" wait_log "deployed generation 2: $U2" 15
+is "$(sha256_of "$P")" "$(sha256_of "$T/two.bin")" "the file at path is the new build"
+is "$(sha256_of "$P.petrel-prev")" "$(sha256_of "$T/one.bin")" "the previous one is kept beside it"
+
+# ---- a second daemon on the same state directory refuses
+run petrel daemon --once
+is "$rc" 1 "a second daemon refuses to start"
+like "$err" "another petrel daemon \\(pid $DPID\\) runs on $T/state" "naming the pid and the state directory"
+
+# ---- a build whose health check fails: reverted, rejected, downloaded once
+make_file "$T/three.bin" 4096 three
+sha256_of "$T/three.bin" >>"$T/health.bad"
+clear_requests
+U3=$(add_build hello "$T/three.bin"); sign_build hello "$U3" pub1
+ok "a build failing its health check is reported as a failed deploy" wait_log "error hello: deploy failed: .*$U3" 40
+is "$(sha256_of "$P")" "$(sha256_of "$T/two.bin")" "the previous build is back at path"
+is "$(sql "select count(*) from rejected where uuid='$U3'")" 1 "the build is rejected for the target"
+sleep 4
+is "$(request_count "$DL")" 1 "over the next cycles it was downloaded once only"
+is "$(($(request_count 'GET	/job/hello/build/latest') >= 3))" 1 "while the server was still polled"
+is "$(grep -c "deploy failed" "$T/daemon.log")" 1 "and the failure is logged once, not every cycle"
+is "$(sha256_of "$P")" "$(sha256_of "$T/two.bin")" "nothing was deployed meanwhile"
+
+# ---- a newer build after a rejected one is deployed
+U4=$(publish four)
+ok "a newer build than the rejected one is deployed" wait_log "deployed generation [0-9]+: $U4" 15
+
+# ---- never downgrade: an older build offered as latest is refused, not deployed
+OLD=$(add_build hello "$T/one.bin" --finish-time 1000000000 --start-time 2000000000)
+sign_build hello "$OLD" pub1
+ok "a build older than the high-water mark offered as newest is refused" wait_log "warning hello: refused: .*rollback refused" 15
+is "$(sha256_of "$P")" "$(sha256_of "$T/four.bin")" "and the daemon does not downgrade"
+remove_build hello "$OLD"
+
+# ---- server stopped: backoff, no crash, revert still works
+stop_server
+ok "a stopped server is noticed" wait_log "server bw: .*backing off \\(1 failures" 10
+ok "the delay doubles up to backoff_max (4 s)" wait_log "backing off \\(3 failures, next try in 4 s\\)" 20
+ok "the daemon is still running" kill -0 "$DPID"
+run petrel revert hello
+is "$rc" 0 "petrel revert works while the daemon backs off"
+is "$(sha256_of "$P")" "$(sha256_of "$T/two.bin")" "and put the previous build back"
+start_server bw "$BW_PORT"
+ok "when the server is back the daemon recovers" wait_log "info hello: recovered" 15
+ok "the build reverted from by hand is not deployed again" wait_log "newest build $U4 .* was rejected here; waiting for a newer one \(reverted by hand" 10
+is "$(sha256_of "$P")" "$(sha256_of "$T/two.bin")" "the operator's revert stands"
+
+# ---- SIGHUP with a new target: it is polled
+conf "[target \"second\"]" "server = bw" "job = hello" "path = $T/deploy/second.hvt" \
+	"keys = $T/pub1.pub" "signatures = $BW_URL/sigs/{job}/{uuid}/{filename}.minisig" \
+	"auto = fetch"
+kill -HUP "$DPID"
+ok "SIGHUP re-reads the configuration" wait_log "configuration reloaded from .*: 2 targets \\(1 upgrade, 1 fetch, 0 off\\)" 10
+ok "the new target is polled (auto = fetch: staged)" wait_log "info second: staged $U4" 10
+nok "auto = fetch deploys nothing" test -e "$T/deploy/second.hvt"
+is "$(sql "select count(*) from versions where target='second'")" 1 "the build is in the store for it"
+
+# a configuration that does not load keeps the running one
+echo "[target" >>"$T/petrel.conf"
+kill -HUP "$DPID"
+ok "a broken configuration on SIGHUP is reported and the old one kept" wait_log "reload: .*keeping the running configuration" 10
+ok "the daemon keeps running" kill -0 "$DPID"
+
+# ---- SIGTERM during a slow download: clean exit within 5 s, no temporary file
+conf
+kill -HUP "$DPID"
+wait_log "configuration reloaded from .*: 1 targets" 10
+set_mode "trickle"
+U5=$(publish five)
+for ((i = 0; i < 100; i++)); do [ "$(tmp_files)" -gt 0 ] && break; sleep 0.1; done
+is "$(tmp_files)" 1 "a slow download is in progress in tmp/"
+daemon_stop
+is "$st" 0 "SIGTERM during a download: exit 0"
+is "$((ms < 5000))" 1 "within 5 s (took $ms ms)"
+is "$(tmp_files)" 0 "no temporary file is left"
+is "$(sql "select count(*) from versions where uuid='$U5'")" 0 "nothing was stored"
+like "$(cat "$T/daemon.log")" "stopping on signal" "the daemon says why it stops"
+clear_mode
+
+# ---- a maintenance window that is closed now: auto = upgrade only stages
+now=$(date +%H:%M)
+ws=$(date -d "+2 hours" +%H:00); we=$(date -d "+3 hours" +%H:00)
+conf "window = $ws-$we"
+run petrel daemon --once
+is "$rc" 0 "outside the window the cycle succeeds"
+like "$err" "staged $U5" "the new build is staged"
+like "$err" "waits for the maintenance window $ws-$we" "and waits for the window"
+is "$(sha256_of "$P")" "$(sha256_of "$T/two.bin")" "nothing is deployed outside the window (now $now)"
+ws=$(date -d "-1 hours" +%H:00); we=$(date -d "+2 hours" +%H:00)
+conf "window = $ws-$we"
+run petrel daemon --once
+is "$rc" 0 "inside the window"
+like "$err" "deployed generation [0-9]+: $U5" "the staged build is deployed"
+is "$(sha256_of "$P")" "$(sha256_of "$T/five.bin")" "the file at path is the new build"
+
+# ---- auto = off is skipped; --once reports the worst status of the cycle
+conf "auto = off"
+clear_requests
+run petrel daemon --once
+is "$rc" 0 "auto = off: nothing to do"
+is "$(request_count .)" 0 "and no request was made"
+
+# a hash mismatch: refused (3), rejected, not downloaded again
+conf
+U6=$(publish six)
+set_mode "flip"
+clear_requests
+run petrel daemon --once
+is "$rc" 3 "--once exits 3 when a build fails verification"
+like "$err" "warning hello: refused: .*sha256 mismatch" "the line names the cause"
+is "$(sql "select count(*) from rejected where uuid='$U6'")" 1 "the build is rejected"
+is "$(request_count "$DL")" 1 "it was downloaded once"
+run petrel daemon --once
+is "$rc" 0 "the next cycle does not count it as a failure"
+like "$err" "newest build $U6 .* was rejected here" "it says the newest build was rejected"
+is "$(request_count "$DL")" 1 "and does not download it again"
+is "$(sha256_of "$P")" "$(sha256_of "$T/five.bin")" "nothing was deployed"
+clear_mode
+
+# server down: --once exits 4; a target failing its health check exits 5 (worse)
+stop_server
+run petrel daemon --once
+is "$rc" 4 "--once with the server down exits 4"
+like "$err" "warning hello: server bw: .*127.0.0.1:$BW_PORT" "naming the server and its URL"
+start_server bw "$BW_PORT"
+make_file "$T/seven.bin" 4096 seven
+sha256_of "$T/seven.bin" >>"$T/health.bad"
+U7=$(add_build hello "$T/seven.bin"); sign_build hello "$U7" pub1
+conf "health_retries = 1" "[target \"down\"]" "server = gone" "job = hello" \
+	"path = $T/deploy/down.hvt" "trust = server" "[server \"gone\"]" "url = http://127.0.0.1:9"
+run petrel daemon --once
+is "$rc" 5 "--once: a reverted deploy (5) outranks a server error (4)"
+like "$err" "error hello: deploy failed" "the failed deploy is reported"
+like "$err" "warning down: server gone" "and the unreachable server"
+is "$(sha256_of "$P")" "$(sha256_of "$T/five.bin")" "the previous build is back"
+
+# ---- SIGTERM during a health check: the switch is rolled back, exit 0 within 5 s
+conf
+U8=$(publish eight)
+echo 30 >"$T/health.sleep"
+daemon_start
+ok "the health check of the new build runs" wait_log "." 5
+for ((i = 0; i < 100; i++)); do
+	grep -q "$(sha256_of "$T/eight.bin")" "$T/health.log" 2>/dev/null && break; sleep 0.1
+done
+is "$(sha256_of "$P")" "$(sha256_of "$T/eight.bin")" "the new build is in place during its health check"
+daemon_stop
+is "$st" 0 "SIGTERM during the health check: exit 0"
+is "$((ms < 5000))" 1 "within 5 s (took $ms ms)"
+is "$(sha256_of "$P")" "$(sha256_of "$T/five.bin")" "the switch was rolled back: the previous build is back"
+is "$(sql "select count(*) from rejected where uuid='$U8'")" 0 "an interrupted health check does not reject the build"
+is "$(sql "select count(*) from intents")" 0 "no switch is left half done"
+like "$(cat "$T/daemon.log")" "interrupted: petrel is stopping" "the log says the health check was interrupted"
+rm -f "$T/health.sleep"
+
+# ---- systemd: READY, WATCHDOG, RELOADING, STOPPING through sd_notify
+conf
+"$PYTHON" - "$T/notify.sock" "$T/notify.log" <<'EOF' &
+import socket, sys, os
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a") as log:
+    while True:
+        m = s.recv(4096).decode()
+        log.write(m.replace("\n", " ") + "\n"); log.flush()
+        if "STOPPING=1" in m:
+            break
+EOF
+NPID=$!
+at_exit "kill $NPID 2>/dev/null"
+for ((i = 0; i < 50; i++)); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
+: >"$T/daemon.log"
+NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=800000 \
+	"$PETREL" -c "$T/petrel.conf" daemon 2>>"$T/daemon.log" &
+DPID=$!
+at_exit "kill -9 $DPID 2>/dev/null"
+sleep 1.5
+kill -HUP "$DPID"
+sleep 0.5
+daemon_stop
+wait "$NPID" 2>/dev/null
+is "$st" 0 "under systemd the daemon stops with 0"
+like "$(cat "$T/notify.log")" "READY=1" "it reports readiness"
+is "$(($(grep -c 'WATCHDOG=1' "$T/notify.log") >= 3))" 1 "it feeds the watchdog"
+like "$(cat "$T/notify.log")" "RELOADING=1" "it reports a reload"
+like "$(tail -n 1 "$T/notify.log")" "STOPPING=1" "and its stop"
