@@ -234,16 +234,20 @@ static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct
 		  const struct petrel_version *v)
 {
 	struct petrel_upgrade_result res;
-	char h[13], was[13] = "nothing";
+	char h[13], was[64] = "nothing deployed";
 	int r;
 
 	if ((r = petrel_upgrade(e, t, v->build.uuid, 0, &res)) < 0)
 		return r;
 	petrel_short_hash(res.now.version.build.sha256, h);
-	if (res.has_before && !res.noop)
-		petrel_short_hash(res.before.version.build.sha256, was);
+	if (res.has_before && !res.noop) {
+		char bh[13];
+
+		petrel_short_hash(res.before.version.build.sha256, bh);
+		snprintf(was, sizeof(was), "was generation %lld, %s", (long long)res.before.number, bh);
+	}
 	if (!res.noop)
-		event(s, PETREL_LOG_INFO, "deployed generation %lld: %s %s at %s (was %s)",
+		event(s, PETREL_LOG_INFO, "deployed generation %lld: %s %s at %s (%s)",
 		      (long long)res.now.number, res.now.version.build.uuid, h, t->path, was);
 	return 0;
 }

@@ -150,6 +150,26 @@ echo "deployed file is build 2: $(cmp -s "$D/deploy/hello.hvt" "$D/hello-2.hvt" 
 show "$PETREL" history hello
 show "$PETREL" status hello
 
+say "the daemon: unattended updates (interval 2 s here; auto = upgrade)"
+python3 "$REPO/tests/servers/builder_web.py" serve --data "$D/bw" --port "${URL##*:}" \
+	--port-file "$D/port" >>"$D/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 100); do curl -s -o /dev/null "$URL/" && break; sleep 0.05; done
+sed -i 's/^state_dir = .*/&\ninterval = 2/' "$D/petrel.conf"
+echo "auto = upgrade" >>"$D/petrel.conf"
+echo "$ petrel daemon &"
+"$PETREL" daemon 2>"$D/daemon.log" &
+DAEMON_PID=$!
+sleep 3
+head -c 3080000 /dev/urandom >"$D/hello-6.hvt"
+u6=$(add_signed_build "$D/hello-6.hvt" "$(date +%s)")
+echo "the publisher uploads build 6: $u6"
+for _ in $(seq 150); do grep -q "deployed generation .*$u6" "$D/daemon.log" && break; sleep 0.2; done
+kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" && rc=0 || rc=$?
+cat "$D/daemon.log"
+echo "(daemon exit $rc after SIGTERM)"
+echo "deployed file is build 6: $(cmp -s "$D/deploy/hello.hvt" "$D/hello-6.hvt" && echo yes || echo no)"
+
 say "fsck: re-hash every blob, check the database and the journal chain"
 show "$PETREL" fsck
 find "$D/state" -type f | sed "s#$D/##" | sort

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 83
+plan 86
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 P="$T/deploy/hello.hvt"
@@ -250,6 +250,19 @@ is "$(sql "select count(*) from rejected where uuid='$U8'")" 0 "an interrupted h
 is "$(sql "select count(*) from intents")" 0 "no switch is left half done"
 like "$(cat "$T/daemon.log")" "interrupted: petrel is stopping" "the log says the health check was interrupted"
 rm -f "$T/health.sleep"
+
+# ---- a 4xx that will not change is not retried in a tight loop
+conf "auto = off" "[target \"ghost\"]" "server = bw" "job = nosuch" "path = $T/deploy/ghost" \
+	"trust = server" "auto = fetch"
+sed -i 's/^backoff_max = 4/backoff_max = 60/' "$T/petrel.conf"
+clear_requests
+daemon_start
+sleep 6
+daemon_stop
+is "$st" 0 "the daemon ran and stopped"
+n=$(request_count 'GET	/job/nosuch/build/latest')
+is "$((n >= 2 && n <= 3))" 1 "a job the server does not know (404) is retried with backoff: $n requests in 6 s, not 6"
+is "$(grep -c 'warning ghost: failed: .*404 Not Found' "$T/daemon.log")" 1 "and logged once"
 
 # ---- systemd: READY, WATCHDOG, RELOADING, STOPPING through sd_notify
 conf
