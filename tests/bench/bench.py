@@ -6,6 +6,10 @@
      - curl -s -o FILE URL (the bare download),
      - curl -o F && sha256sum F && minisign -Vm F (what a careful operator scripts),
    with the ratios against curl and petrel's peak RSS.
+3. daemon: one cycle of `petrel daemon --once` over BENCH_TARGETS (default 1,000)
+   targets of one server, all up to date (the steady state: three small requests per
+   target over one kept-alive connection), beside 1,000 separate `curl` runs asking
+   the same server for each job's latest build (one request each).
 2. revert: a 30 MB binary with orchestrator none. Median of petrel revert (from the
    store, no network) beside curl re-downloading the same file from the local server
    (what a revert by re-download, as albatross-client update and mollymawk do, costs).
@@ -22,6 +26,7 @@ PETREL = os.path.join(REPO, "petrel")
 SIZE_MIB = int(os.environ.get("BENCH_SIZE_MIB", "1024"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 REVERT_MIB = int(os.environ.get("BENCH_REVERT_MIB", "30"))
+TARGETS = int(os.environ.get("BENCH_TARGETS", "1000"))
 
 
 def free_port():
@@ -53,13 +58,19 @@ class Site:
         subprocess.run(["minisign", "-G", "-W", "-p", work + "/k.pub", "-s", work + "/k.sec"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def add(self, job, mib, seed, finish):
+    def add(self, job, mib, seed, finish, nbytes=None):
         u = str(uuid.uuid4())
         d = os.path.join(self.root, job, u)
         os.makedirs(d)
         fname = job + ".hvt"
         art = os.path.join(d, fname)
-        sha, size = make_artifact(art, mib, seed)
+        if nbytes is None:
+            sha, size = make_artifact(art, mib, seed)
+        else:
+            data = hashlib.shake_256(seed).digest(nbytes)
+            with open(art, "wb") as f:
+                f.write(data)
+            sha, size = hashlib.sha256(data).hexdigest(), nbytes
         t = time.strftime("%Y-%m-%dT%H:%M:%S-00:00", time.gmtime(finish))
         with open(os.path.join(d, "build.json"), "w") as f:
             json.dump({"job": job, "uuid": u, "platform": "debian-12", "start_time": t,
@@ -204,6 +215,42 @@ def bench_revert(work, base, uuids, url):
     print("  curl re-download / revert  %7.2fx" % (med["curl re-download"] / med["petrel revert"]))
 
 
+def bench_daemon(work, base, jobs):
+    conf = os.path.join(work, "daemon.conf")
+    with open(conf, "w") as f:
+        f.write("[petrel]\nstate_dir = %s/state-daemon\n[server \"n\"]\nurl = %s\n" % (work, base))
+        for j in jobs:
+            f.write("[target \"%s\"]\nserver = n\njob = %s\npath = %s/deploy/%s\n"
+                    "auto = fetch\nkeys = %s/k.pub\n"
+                    "signatures = %s/sigs/{job}/{uuid}/{filename}.minisig\n"
+                    % (j, j, work, j, work, base))
+    timed([PETREL, "-q", "-c", conf, "daemon", "--once"])     # stages every build once
+    import sqlite3
+    db = sqlite3.connect(os.path.join(work, "state-daemon", "petrel.db"))
+    staged = db.execute("select count(distinct target) from versions").fetchone()[0]
+    db.close()
+    if staged != len(jobs):
+        sys.exit("bench: the first daemon cycle staged %d of %d targets" % (staged, len(jobs)))
+    urls = ["%s/job/%s/build/latest" % (base, j) for j in jobs]
+
+    def curls():
+        t0 = time.perf_counter()
+        for u in urls:
+            subprocess.run(["curl", "-s", "-o", "/dev/null", u], check=True)
+        return time.perf_counter() - t0
+
+    fns = [("petrel daemon --once", lambda: timed([PETREL, "-q", "-c", conf, "daemon", "--once"])),
+           ("%d x curl" % len(jobs), curls)]
+    runs = max(3, RUNS // 2)
+    med = interleaved(fns, runs)
+    print("bench daemon: one cycle over %d targets on one server, all up to date, median of %d"
+          % (len(jobs), runs))
+    for n, _ in fns:
+        print("  %-26s %7.3f s  %7.2f ms/target" % (n, med[n], med[n] * 1000 / len(jobs)))
+    print("  daemon cycle / curls       %7.2fx   (target: a small fraction)"
+          % (med["petrel daemon --once"] / med["%d x curl" % len(jobs)]))
+
+
 def main():
     if not os.path.exists(PETREL):
         sys.exit("bench: build ./petrel first (make)")
@@ -218,6 +265,9 @@ def main():
         big, _ = site.add("big", SIZE_MIB, b"petrel-bench", now)
         s1, _ = site.add("small", REVERT_MIB, b"petrel-small-1", now - 60)
         s2, _ = site.add("small", REVERT_MIB, b"petrel-small-2", now)
+        jobs = ["d%04d" % i for i in range(TARGETS)]
+        for j in jobs:
+            site.add(j, 0, j.encode(), now - 120, nbytes=4096)
         os.makedirs(os.path.join(work, "ngx-tmp"))
         port = free_port()
         with open(os.path.join(work, "nginx.conf"), "w") as f:
@@ -236,6 +286,7 @@ def main():
                     os.path.join(site.root, "sigs", "big", big, "big.hvt.minisig"))
         bench_revert(work, base, [s1, s2],
                      "%s/job/small/build/%s/f/bin/small.hvt" % (base, s1))
+        bench_daemon(work, base, jobs)
     finally:
         if nginx:
             nginx.send_signal(signal.SIGTERM)
