@@ -53,6 +53,7 @@ struct daemon {
 	struct petrel_config *cfg;	/* the live configuration (cli->cfg or a reload) */
 	struct tstate *ts;		/* parallel to cfg->targets */
 	struct sstate *ss;		/* parallel to cfg->servers */
+	struct petrel_http *http;	/* kept across cycles: connections stay alive */
 	int lockfd;
 	int once;
 	int worst;			/* --once: the worst exit status of the cycle */
@@ -298,9 +299,9 @@ static void failed(struct daemon *d, const struct petrel_target *t, struct tstat
 		msg = petrel_strerror(r);
 	if (server_fault(r)) {
 		ss->fails++;
-		delay = backoff(d, t->interval, ss->fails + 1);
+		delay = backoff(d, t->interval, ss->fails);
 		ss->until = now + delay;
-		event(s, PETREL_LOG_WARN, "server %s: %s; backing off (%u failures, next try in %lld s)",
+		event(s, PETREL_LOG_WARN, "server %s: %s; backing off (failure %u, next try in %lld s)",
 		      ss->name, msg, ss->fails, (long long)((delay + 999) / 1000));
 	} else {
 		s->fails++;
@@ -336,7 +337,12 @@ static void cycle(struct daemon *d)
 		n += due(d, i, now);
 	if (!n)
 		return;
-	if ((r = petrel_engine_open(&e, d->cfg)) < 0) {
+	if (!d->http && (r = petrel_http_new(&d->http, &d->cfg->limits)) < 0) {
+		event(NULL, PETREL_LOG_ERROR, "%s", petrel_error_message());
+		petrel_error_clear();
+		return;
+	}
+	if ((r = petrel_engine_open_with(&e, d->cfg, d->http)) < 0) {
 		if (r != -ECANCELED)
 			event(NULL, PETREL_LOG_ERROR, "%s", petrel_error_message());
 		note_status(d, petrel_exit_status(r));
@@ -346,7 +352,6 @@ static void cycle(struct daemon *d)
 				d->ts[i].due = now + jittered(d->cfg->targets[i].interval);
 		return;
 	}
-	petrel_http_set_progress(e.http, 0);
 	for (i = 0; i < d->cfg->ntargets && !petrel_cancelled(); i++) {
 		const struct petrel_target *t = &d->cfg->targets[i];
 		struct sstate *ss = &d->ss[t->server - d->cfg->servers];
@@ -454,6 +459,8 @@ static void reload(struct daemon *d)
 		petrel_config_release(old);
 		free(old);
 	}
+	petrel_http_free(d->http);	/* the limits may have changed */
+	d->http = NULL;
 	count_policies(d->cfg, n);
 	event(NULL, PETREL_LOG_INFO, "configuration reloaded from %s: %zu targets (%zu upgrade, "
 	      "%zu fetch, %zu off)", d->cfg->path, d->cfg->ntargets, n[0], n[1], n[2]);
@@ -565,6 +572,7 @@ int petrel_cmd_daemon(struct petrel_cli *cli)
 		wait_next(&d);
 	}
 	notify("STOPPING=1");
+	petrel_http_free(d.http);
 	event(NULL, PETREL_LOG_INFO, "%s", petrel_cancelled() ? "stopping on signal" : "cycle done");
 	the_daemon = NULL;
 	petrel_tick_hook = NULL;

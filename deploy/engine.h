@@ -12,6 +12,7 @@ struct petrel_engine {
 	const struct petrel_config *cfg;	/* borrowed */
 	struct petrel_store store;
 	struct petrel_http *http;
+	int borrowed_http;			/* http belongs to the caller */
 };
 
 /*
@@ -20,6 +21,10 @@ struct petrel_engine {
  * handle. 0 or a negative code with a message.
  */
 int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg);
+/* The same with the caller's HTTP handle (borrowed: a daemon keeps its connections
+ * alive across cycles); petrel_engine_close leaves it open. */
+int petrel_engine_open_with(struct petrel_engine *e, const struct petrel_config *cfg,
+			    struct petrel_http *http);
 void petrel_engine_close(struct petrel_engine *e);
 
 /*

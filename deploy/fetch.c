@@ -16,9 +16,10 @@
 #include "sigs.h"
 #include "verify/digest.h"
 
-int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg)
+int petrel_engine_open_with(struct petrel_engine *e, const struct petrel_config *cfg,
+			    struct petrel_http *http)
 {
-	int r;
+	int r, borrowed = http != NULL;
 
 	memset(e, 0, sizeof(*e));
 	e->cfg = cfg;
@@ -28,17 +29,26 @@ int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg)
 	if ((r = petrel_store_lock(&e->store, cfg->lock_timeout)) < 0 ||
 	    (r = petrel_store_clean_tmp(&e->store)) < 0 ||
 	    (r = petrel_recover(e)) < 0 ||
-	    (r = petrel_http_new(&e->http, &cfg->limits)) < 0) {
+	    (!http && (r = petrel_http_new(&http, &cfg->limits)) < 0)) {
 		petrel_store_close(&e->store);
 		return r;
 	}
-	petrel_http_set_progress(e->http, petrel_log_level >= PETREL_LOG_INFO);
+	e->borrowed_http = borrowed;
+	e->http = http;
+	if (!e->borrowed_http)
+		petrel_http_set_progress(e->http, petrel_log_level >= PETREL_LOG_INFO);
 	return 0;
+}
+
+int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg)
+{
+	return petrel_engine_open_with(e, cfg, NULL);
 }
 
 void petrel_engine_close(struct petrel_engine *e)
 {
-	petrel_http_free(e->http);
+	if (!e->borrowed_http)
+		petrel_http_free(e->http);
 	e->http = NULL;
 	petrel_store_close(&e->store);
 }

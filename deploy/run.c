@@ -213,6 +213,7 @@ static void supervise(pid_t pid, int outr, long timeout, int flags,
 		}
 		if (child_exited(pid))
 			break;
+		petrel_tick();	/* a long adapter run must not starve a watchdog */
 		if (deadline && !res->timed_out && deadline - now < wait_ms)
 			wait_ms = (int)(deadline - now);
 		if (res->timed_out && !killed && kill_at - now < wait_ms)

@@ -132,8 +132,8 @@ remove_build hello "$OLD"
 
 # ---- server stopped: backoff, no crash, revert still works
 stop_server
-ok "a stopped server is noticed" wait_log "server bw: .*backing off \\(1 failures" 10
-ok "the delay doubles up to backoff_max (4 s)" wait_log "backing off \\(3 failures, next try in 4 s\\)" 20
+ok "a stopped server is noticed" wait_log "server bw: .*backing off \\(failure 1, next try in 1 s\\)" 10
+ok "the delay doubles up to backoff_max (4 s)" wait_log "backing off \\(failure 3, next try in 4 s\\)" 20
 ok "the daemon is still running" kill -0 "$DPID"
 run petrel revert hello
 is "$rc" 0 "petrel revert works while the daemon backs off"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# contrib/petrel.conf.example loads (with its paths pointed at the test's files), and
+# documents every configuration key the README's table lists.
+. "$(dirname "$0")/lib.sh"
+
+EX="$(dirname "$0")/../../contrib/petrel.conf.example"
+README="$(dirname "$0")/../../README.md"
+plan 4
+
+make_key publisher
+make_key second-signer
+sed -e "s|/etc/petrel/keys/|$T/|g" -e "s|^state_dir = .*|state_dir = $T/state|" "$EX" >"$T/petrel.conf"
+run petrel status
+is "$rc" 0 "the example configuration loads (status exits 0)"
+like "$out" "hello" "with its targets"
+
+# every key of README's configuration table, e.g. "| target | `window` | ..."
+keys=$(sed -n 's/^| \(petrel\|server\|target\) | \(.*\) |.*|.*|$/\2/p' "$README" |
+	cut -d'|' -f1 | grep -o '`[a-z_]*`' | tr -d '`' | sort -u)
+missing=""
+for k in $keys; do
+	grep -qE "^$k[[:space:]]*=" "$EX" || missing="$missing $k"
+done
+ok "README's table lists keys" [ -n "$keys" ]
+is "$missing" "" "every key in README's table is set and commented in the example"
