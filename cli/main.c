@@ -41,9 +41,20 @@ static const char usage[] =
 "  revert TARGET        one step back to the previous generation, from the store, no\n"
 "                       network; a second revert goes forward again\n"
 "  history TARGET       every generation: when, which build, how it ended\n"
-"  log [TARGET]         the event journal (fetch, upgrade, revert, upgrade-failed,\n"
-"                       recover, ...), oldest first; each row carries the SHA-256 of\n"
-"                       the one before, and a broken chain is marked '!' and reported\n"
+"  log [TARGET]         the event journal (fetch, refused, upgrade, revert,\n"
+"                       upgrade-failed, recover, audit, ...), oldest first; each\n"
+"                       row carries the SHA-256 of the one before, and a broken\n"
+"                       chain (or a missing last row) is marked '!' and reported\n"
+"  audit [TARGET...] [--online] [--no-rehash] [--metrics FILE]\n"
+"                       re-hash each deployed file and the current and previous\n"
+"                       blobs against the store's record, verify the journal's chain\n"
+"                       and head; --online asks every configured server's /hash\n"
+"                       which build holds the deployed sha256 (unknown or down is\n"
+"                       reported, not a finding); --no-rehash (--quick) compares\n"
+"                       sizes only, for monitoring; --metrics FILE writes Prometheus\n"
+"                       text for node_exporter's textfile collector. Findings go to\n"
+"                       stderr (one line each, naming the target) and the journal;\n"
+"                       exit 6 when there is any\n"
 "  fsck                 re-hash every blob in the store, check the database, the\n"
 "                       journal chain and tmp/; exit 6 when anything is wrong\n"
 "  help                 this text\n"
@@ -258,6 +269,7 @@ static const struct {
 	{ "revert", petrel_cmd_revert },
 	{ "history", petrel_cmd_history },
 	{ "log", petrel_cmd_log },
+	{ "audit", petrel_cmd_audit },
 };
 
 /* Takes the global options out of argv wherever they stand; the rest stays in order. */

@@ -298,8 +298,13 @@ static void check_head(struct petrel_journal_check *c, int64_t last, const char 
 		snprintf(c->why, sizeof(c->why), "the journal's head record is missing");
 	} else if (has_head && last < head) {
 		c->first_broken = last + 1;
-		snprintf(c->why, sizeof(c->why), "rows %lld to %lld are missing (the head records "
-			 "row %lld)", (long long)last + 1, (long long)head, (long long)head);
+		if (last + 1 == head)
+			snprintf(c->why, sizeof(c->why), "row %lld, the last one, is missing (the "
+				 "journal's head records it)", (long long)head);
+		else
+			snprintf(c->why, sizeof(c->why), "rows %lld to %lld, the last ones, are "
+				 "missing (the journal's head records row %lld)", (long long)last + 1,
+				 (long long)head, (long long)head);
 	} else if (has_head && last > head) {
 		c->first_broken = head + 1;
 		snprintf(c->why, sizeof(c->why), "rows after %lld were added behind petrel's back",
