@@ -12,7 +12,7 @@
 #include "deploy/sigs.h"
 
 #define SERVERS_MAX 64
-#define TARGETS_MAX 256
+#define TARGETS_MAX 1024	/* a store of 1,000 targets is benchmarked (make bench) */
 #define CONFIG_MAX (1024 * 1024)
 
 /* Server names of targets, resolved once every section is read. */

@@ -87,8 +87,8 @@ static const char *const migrations[] = {
 	");",
 	/* 3: the journal's head (the newest row's id and hash, updated with every append,
 	 * so deleting the last rows contradicts it); what monitoring needs to survive a
-	 * restart (last check, last success, update available, last audit); indexes for
-	 * the per-target queries of status, audit and metrics at scale. */
+	 * restart (last check, last success, update available, last audit); an index
+	 * for counting refusals per target (metrics) without reading the journal. */
 	"CREATE TABLE journal_head ("
 	"  one INTEGER PRIMARY KEY CHECK (one = 1),"
 	"  id INTEGER NOT NULL,"
@@ -104,8 +104,7 @@ static const char *const migrations[] = {
 	"  audit_at INTEGER NOT NULL DEFAULT 0,"
 	"  audit_findings INTEGER NOT NULL DEFAULT -1"
 	");"
-	"CREATE INDEX journal_by_event ON journal (event, target);"
-	"CREATE INDEX versions_by_sha256 ON versions (target, sha256);",
+	"CREATE INDEX journal_by_event ON journal (event, target);",
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,
