@@ -29,6 +29,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "deploy/metrics.h"
 #include "fetcher/http.h"
 #include "output.h"
 
@@ -56,6 +57,7 @@ struct daemon {
 	struct petrel_http *http;	/* kept across cycles: connections stay alive */
 	int lockfd;
 	int once;
+	const char *metrics;		/* --metrics FILE, written after every cycle */
 	int worst;			/* --once: the worst exit status of the cycle */
 	uint64_t watchdog_usec;		/* 0: no watchdog */
 	int64_t fed;			/* last WATCHDOG=1, ms */
@@ -240,6 +242,12 @@ static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct
 
 	if ((r = petrel_upgrade(e, t, v->build.uuid, 0, &res)) < 0)
 		return r;
+	/* the newest build runs now: no update is pending (petrel_upgrade with a uuid
+	 * cannot know it deployed the newest) */
+	if (petrel_store_note_check(&e->store, t->name, (int64_t)time(NULL), 1, 0) < 0) {
+		event(s, PETREL_LOG_WARN, "recording the check failed: %s", petrel_error_message());
+		petrel_error_clear();
+	}
 	petrel_short_hash(res.now.version.build.sha256, h);
 	if (res.has_before && !res.noop) {
 		char bh[13];
@@ -378,6 +386,10 @@ static void cycle(struct daemon *d)
 		s->fails = 0;
 		ss->fails = 0;
 		s->due = now + jittered(t->interval);
+	}
+	if (d->metrics && petrel_metrics_write(d->metrics, &e.store, d->cfg) < 0) {
+		event(NULL, PETREL_LOG_ERROR, "%s", petrel_error_message());
+		petrel_error_clear();
 	}
 	petrel_engine_close(&e);
 }
@@ -528,11 +540,17 @@ static int parse_args(struct daemon *d)
 	struct petrel_cli *cli = d->cli;
 
 	for (int i = 0; i < cli->argc; i++) {
-		if (!strcmp(cli->argv[i], "--once"))
+		const char *a = cli->argv[i];
+
+		if (!strcmp(a, "--once"))
 			d->once = 1;
+		else if (!strcmp(a, "--metrics") && i + 1 < cli->argc)
+			d->metrics = cli->argv[++i];
+		else if (!strncmp(a, "--metrics=", 10) && a[10])
+			d->metrics = a + 10;
 		else
 			return petrel_fail(-PETREL_EUSAGE, "%s: unknown argument (usage: petrel daemon "
-					   "[--once])", cli->argv[i]);
+					   "[--once] [--metrics FILE])", a);
 	}
 	return 0;
 }

@@ -37,6 +37,7 @@ static int row(void *ctx, const struct petrel_journal_row *j)
 int petrel_cmd_log(struct petrel_cli *cli)
 {
 	struct listing l = { .json = cli->json, .arr = json_array() };
+	struct petrel_journal_check check = { 0 };
 	const char *target = NULL;
 	struct petrel_store s;
 	int r;
@@ -50,7 +51,9 @@ int petrel_cmd_log(struct petrel_cli *cli)
 		petrel_log_warn("no target '%s' in %s; showing its journal rows anyway", target,
 				cli->cfg.path);
 	if ((r = petrel_store_open(&s, cli->cfg.state_dir)) == 0) {
-		r = petrel_store_journal_each(&s, target, row, &l);
+		if ((r = petrel_store_journal_each(&s, target, row, &l)) == 0 &&
+		    (r = petrel_store_journal_verify(&s, &check)) == 0)
+			l.first_broken = check.first_broken;	/* also a deleted last row */
 		petrel_store_close(&s);
 	}
 	if (r < 0) {
@@ -66,7 +69,7 @@ int petrel_cmd_log(struct petrel_cli *cli)
 	else
 		json_decref(l.arr);
 	if (l.first_broken)
-		fprintf(stderr, "petrel: journal chain broken at row %lld: rows from there on may "
-			"have been edited, deleted or reordered\n", (long long)l.first_broken);
+		fprintf(stderr, "petrel: journal chain broken at row %lld: %s\n",
+			(long long)l.first_broken, check.why);
 	return PETREL_EXIT_OK;
 }

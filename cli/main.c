@@ -42,12 +42,24 @@ static const char usage[] =
 "                       network; a second revert goes forward again. Going back\n"
 "                       rejects the build left, so the daemon does not redeploy it\n"
 "  history TARGET       every generation: when, which build, how it ended\n"
-"  log [TARGET]         the event journal (fetch, upgrade, revert, upgrade-failed,\n"
-"                       recover, ...), oldest first; each row carries the SHA-256 of\n"
-"                       the one before, and a broken chain is marked '!' and reported\n"
+"  log [TARGET]         the event journal (fetch, refused, upgrade, revert,\n"
+"                       upgrade-failed, recover, audit, ...), oldest first; each\n"
+"                       row carries the SHA-256 of the one before, and a broken\n"
+"                       chain (or a missing last row) is marked '!' and reported\n"
+"  audit [TARGET...] [--online] [--no-rehash] [--metrics FILE]\n"
+"                       re-hash each deployed file and the current and previous\n"
+"                       blobs against the store's record, verify the journal's chain\n"
+"                       and head; --online asks every configured server's /hash\n"
+"                       which build holds the deployed sha256 (unknown or down is\n"
+"                       reported, not a finding); --no-rehash (--quick) compares\n"
+"                       sizes only, for monitoring; --metrics FILE writes Prometheus\n"
+"                       text for node_exporter's textfile collector. Findings go to\n"
+"                       stderr (one line each, naming the target) and the journal;\n"
+"                       exit 6 when there is any\n"
 "  fsck                 re-hash every blob in the store, check the database, the\n"
 "                       journal chain and tmp/; exit 6 when anything is wrong\n"
-"  daemon [--once]      unattended updates, in the foreground, one log line per\n"
+"  daemon [--once] [--metrics FILE]\n"
+"                       unattended updates, in the foreground, one log line per\n"
 "                       event on stderr. Polls each target every 'interval' s (+-10%\n"
 "                       jitter); auto = upgrade deploys a new build (as upgrade does),\n"
 "                       fetch only stages it, off skips the target; outside 'window'\n"
@@ -60,7 +72,8 @@ static const char usage[] =
 "                       exit 0; SIGHUP: re-read the configuration. One daemon per\n"
 "                       state directory (STATE/daemon.lock). With NOTIFY_SOCKET:\n"
 "                       sd_notify READY/RELOADING/STOPPING/WATCHDOG. --once: one cycle\n"
-"                       over every target, exit with its worst status\n"
+"                       over every target, exit with its worst status. --metrics:\n"
+"                       Prometheus text written atomically after every cycle\n"
 "  help                 this text\n"
 "\n"
 "Every command takes the state directory's lock first and rolls back a switch that\n"
@@ -279,6 +292,7 @@ static const struct {
 	{ "history", petrel_cmd_history },
 	{ "log", petrel_cmd_log },
 	{ "daemon", petrel_cmd_daemon },
+	{ "audit", petrel_cmd_audit },
 };
 
 /* Takes the global options out of argv wherever they stand; the rest stays in order. */

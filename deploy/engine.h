@@ -94,6 +94,24 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 		  struct petrel_upgrade_result *res);
 
 /*
+ * Records the outcome r of operation op ("check", "fetch", "upgrade") on t, and
+ * returns r unchanged with its pending message kept. A refusal (petrel_is_refusal:
+ * hash, signature, binding, rollback, policy; exit 3) becomes a "refused" journal
+ * row "OP: MESSAGE" and nothing else changes: no version, no blob, no file. Every
+ * outcome moves the target's last check time (target_status), a success also its
+ * last success time and, when update is 0 or 1, its update-available flag (-1
+ * keeps it). A server or network failure is not journaled (a server that is down
+ * for a day would flood the journal); monitoring sees it as a last success that
+ * stops moving. petrel_check_target, petrel_fetch_target and petrel_upgrade call
+ * it themselves, so whoever drives the engine (cli, daemon) gets it; a failure to
+ * record is a warning, never a change of r.
+ */
+int petrel_engine_note(struct petrel_engine *e, const struct petrel_target *t, const char *op,
+		       int r, int update);
+/* 1 when err is a refusal (exit 3): verification, rollback or policy. */
+int petrel_is_refusal(int err);
+
+/*
  * Rolls back every switch a crash interrupted: puts the generation that was current
  * before back at its path, restores the pointers, marks an interrupted upgrade's
  * generation "interrupted", runs the adapter with "revert" if it may have run. Called

@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "engine.h"
 #include "fetcher/builderweb.h"
+#include "outcome.h"
 #include "sigs.h"
 #include "verify/digest.h"
 
@@ -139,7 +140,7 @@ static int deployed_version(struct petrel_engine *e, const struct petrel_target 
 	return r;
 }
 
-int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
+static int check_target(struct petrel_engine *e, const struct petrel_target *t,
 			struct petrel_check *out)
 {
 	struct petrel_version v;
@@ -158,6 +159,14 @@ int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
 	if (r < 0)
 		return r;
 	return deployed_version(e, t, out);
+}
+
+int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
+			struct petrel_check *out)
+{
+	int r = check_target(e, t, out);
+
+	return petrel_engine_note(e, t, "check", r, r == 0 ? out->update : -1);
 }
 
 /* The download in progress: where bytes go and what hashes them. Two consumers run
@@ -355,6 +364,13 @@ out:
 
 int petrel_fetch_target(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
 			struct petrel_version *out, int *already)
+{
+	return petrel_engine_note(e, t, "fetch",
+				  petrel_fetch_target_unnoted(e, t, uuid, out, already), -1);
+}
+
+int petrel_fetch_target_unnoted(struct petrel_engine *e, const struct petrel_target *t,
+				const char *uuid, struct petrel_version *out, int *already)
 {
 	struct petrel_build b;
 	int r;

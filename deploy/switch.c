@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "engine.h"
+#include "outcome.h"
 #include "run.h"
 #include "verify/digest.h"
 
@@ -516,7 +517,7 @@ static int unmanaged_file(const struct petrel_target *t, struct petrel_intent *i
 	return 0;
 }
 
-int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
 		   int allow_downgrade, struct petrel_upgrade_result *res)
 {
 	struct petrel_intent in;
@@ -529,7 +530,7 @@ int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 	r = uuid ? petrel_store_find_uuid(&e->store, t->name, uuid, &v) : -PETREL_ENOTFOUND;
 	if (r == -PETREL_ENOTFOUND) {
 		petrel_error_clear();
-		r = petrel_fetch_target(e, t, uuid, &v, &already);
+		r = petrel_fetch_target_unnoted(e, t, uuid, &v, &already);
 	}
 	if (r < 0 || (r = current_generation(e, t, res, &prev)) < 0)
 		return r;
@@ -574,6 +575,15 @@ static int revert_policy(struct petrel_engine *e, const struct petrel_target *t,
 		 (long long)res->before.number, (long long)res->now.number);
 	return petrel_store_reject(&e->store, t->name, res->before.version.build.sha256,
 				   res->before.version.build.uuid, why);
+}
+
+int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+		   int allow_downgrade, struct petrel_upgrade_result *res)
+{
+	int r = upgrade(e, t, uuid, allow_downgrade, res);
+
+	/* the newest build deployed (or already current): no update is pending */
+	return petrel_engine_note(e, t, "upgrade", r, r == 0 && !uuid ? 0 : -1);
 }
 
 int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,

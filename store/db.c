@@ -85,6 +85,26 @@ static const char *const migrations[] = {
 	"  reason TEXT NOT NULL DEFAULT '',"
 	"  started_at INTEGER NOT NULL"
 	");",
+	/* 3: the journal's head (the newest row's id and hash, updated with every append,
+	 * so deleting the last rows contradicts it); what monitoring needs to survive a
+	 * restart (last check, last success, update available, last audit); an index
+	 * for counting refusals per target (metrics) without reading the journal. */
+	"CREATE TABLE journal_head ("
+	"  one INTEGER PRIMARY KEY CHECK (one = 1),"
+	"  id INTEGER NOT NULL,"
+	"  hash TEXT NOT NULL"
+	");"
+	"INSERT INTO journal_head (one, id, hash)"
+	"  SELECT 1, id, hash FROM journal ORDER BY id DESC LIMIT 1;"
+	"CREATE TABLE target_status ("
+	"  target TEXT PRIMARY KEY,"
+	"  last_check INTEGER NOT NULL DEFAULT 0,"
+	"  last_success INTEGER NOT NULL DEFAULT 0,"
+	"  update_available INTEGER NOT NULL DEFAULT -1,"
+	"  audit_at INTEGER NOT NULL DEFAULT 0,"
+	"  audit_findings INTEGER NOT NULL DEFAULT -1"
+	");"
+	"CREATE INDEX journal_by_event ON journal (event, target);",
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,

@@ -269,28 +269,100 @@ int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel
 	return r;
 }
 
-static int check_journal(struct fsck *f)
+/* The recorded head: 1 with id and hash, 0 when there is none. */
+static int journal_head(struct sqlite3 *db, int64_t *id, char hash[PETREL_HASH_HEX + 1])
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if ((r = petrel_db_prepare(db, "SELECT id, hash FROM journal_head WHERE one = 1", &st)) < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		snprintf(hash, PETREL_HASH_HEX + 1, "%s", text_or_empty(st, 1));
+		r = 1;
+	} else if (rc != SQLITE_DONE) {
+		r = petrel_db_fail(db);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* An intact chain of rows ending at (last, tip) against the head: what is missing. */
+static void check_head(struct petrel_journal_check *c, int64_t last, const char *tip,
+		       int has_head, int64_t head, const char *head_hash)
+{
+	if (!has_head && c->rows) {
+		c->first_broken = last;
+		snprintf(c->why, sizeof(c->why), "the journal's head record is missing");
+	} else if (has_head && last < head) {
+		c->first_broken = last + 1;
+		if (last + 1 == head)
+			snprintf(c->why, sizeof(c->why), "row %lld, the last one, is missing (the "
+				 "journal's head records it)", (long long)head);
+		else
+			snprintf(c->why, sizeof(c->why), "rows %lld to %lld, the last ones, are "
+				 "missing (the journal's head records row %lld)", (long long)last + 1,
+				 (long long)head, (long long)head);
+	} else if (has_head && last > head) {
+		c->first_broken = head + 1;
+		snprintf(c->why, sizeof(c->why), "rows after %lld were added behind petrel's back",
+			 (long long)head);
+	} else if (has_head && strcmp(tip, head_hash) != 0) {
+		c->first_broken = last;
+		snprintf(c->why, sizeof(c->why), "row %lld differs from the recorded head",
+			 (long long)last);
+	}
+}
+
+int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_check *c)
 {
 	static const char sql[] =
 		"SELECT id, time, target, event, detail, prev, hash FROM journal ORDER BY id";
-	char prev[PETREL_HASH_HEX + 1];
+	char prev[PETREL_HASH_HEX + 1], head_hash[PETREL_HASH_HEX + 1] = "";
 	sqlite3_stmt *st = NULL;
-	int r, rc = SQLITE_DONE, ok = 1;
+	int64_t last = 0, head = 0;
+	int r, rc = SQLITE_DONE, ok = 1, has_head;
 
+	memset(c, 0, sizeof(*c));
 	memcpy(prev, petrel_journal_genesis, sizeof(prev));
-	if ((r = petrel_db_prepare(f->s->db, sql, &st)) < 0)
+	if ((has_head = journal_head(s->db, &head, head_hash)) < 0)
+		return has_head;
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
 		return r;
-	while (ok > 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ok = journal_row_ok(st, prev);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		c->rows++;
+		if (ok > 0 && (ok = journal_row_ok(st, prev)) == 0) {
+			c->first_broken = sqlite3_column_int64(st, 0);
+			snprintf(c->why, sizeof(c->why), "row %lld was edited, or a row before it "
+				 "deleted or reordered", (long long)c->first_broken);
+		}
+		if (ok < 0)
+			break;
+		last = sqlite3_column_int64(st, 0);
+	}
 	if (ok < 0)
 		r = ok;
-	else if (ok == 0)
-		report(f, "petrel.db: journal chain broken at row %" PRId64,
-		       (int64_t)sqlite3_column_int64(st, 0));
 	else if (rc != SQLITE_DONE)
-		r = petrel_db_fail(f->s->db);
+		r = petrel_db_fail(s->db);
+	else if (ok > 0)
+		check_head(c, last, prev, has_head, head, head_hash);
 	sqlite3_finalize(st);
 	return r;
+}
+
+static int check_journal(struct fsck *f)
+{
+	struct petrel_journal_check c;
+	int r;
+
+	if ((r = petrel_store_journal_verify(f->s, &c)) < 0)
+		return r;
+	if (c.first_broken)
+		report(f, "petrel.db: journal chain broken at row %" PRId64 ": %s", c.first_broken,
+		       c.why);
+	return 0;
 }
 
 int petrel_store_fsck(struct petrel_store *s, petrel_fsck_fn fn, void *ctx)

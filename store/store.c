@@ -53,15 +53,18 @@ out:
 	return r;
 }
 
-/* Hash of the newest journal row, or the genesis value for an empty journal. */
+/*
+ * The chain continues from the recorded head, not from whatever row is last: after
+ * the last rows were deleted, the next row's prev names the missing row and the
+ * chain shows the gap. Genesis value for an empty journal.
+ */
 static int journal_tip(struct sqlite3 *db, char out[PETREL_HASH_HEX + 1])
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *h;
 	int r, rc;
 
-	if ((r = petrel_db_prepare(db, "SELECT hash FROM journal ORDER BY id DESC LIMIT 1",
-				   &st)) < 0)
+	if ((r = petrel_db_prepare(db, "SELECT hash FROM journal_head WHERE one = 1", &st)) < 0)
 		return r;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
@@ -75,6 +78,24 @@ static int journal_tip(struct sqlite3 *db, char out[PETREL_HASH_HEX + 1])
 		else
 			memcpy(out, h, PETREL_HASH_HEX + 1);
 	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* The head moves with every append, in the same transaction. */
+static int journal_set_head(struct sqlite3 *db, int64_t id, const char *hash)
+{
+	static const char sql[] = "INSERT INTO journal_head (one, id, hash) VALUES (1, ?, ?)"
+				  " ON CONFLICT (one) DO UPDATE SET id = excluded.id, hash = excluded.hash";
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+		return r;
+	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		r = petrel_db_fail(db);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -102,6 +123,28 @@ static int journal_append(struct sqlite3 *db, const char *target, const char *ev
 		sqlite3_bind_text(st, 6, hash, -1, SQLITE_STATIC) == SQLITE_OK;
 	if (!bound || sqlite3_step(st) != SQLITE_DONE)
 		r = petrel_db_fail(db);
+	sqlite3_finalize(st);
+	return r < 0 ? r : journal_set_head(db, sqlite3_last_insert_rowid(db), hash);
+}
+
+int petrel_store_journal_repeats(struct petrel_store *s, const char *target, const char *event,
+				 const char *detail)
+{
+	static const char sql[] =
+		"SELECT event = ?2 AND detail = ?3 FROM journal WHERE target = ?1 ORDER BY id DESC LIMIT 1";
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, detail, -1, SQLITE_STATIC) != SQLITE_OK)
+		rc = SQLITE_MISUSE;
+	else
+		rc = sqlite3_step(st);
+	r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : rc == SQLITE_DONE ? 0 :
+	    petrel_db_fail(s->db);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -217,13 +260,14 @@ static int insert_version(struct sqlite3 *db, struct petrel_version *v, const ch
 
 static int fetch_detail(const struct petrel_version *v, const char *hex, char *out, size_t n)
 {
-	return petrel_snprintf(out, n, "job=%s uuid=%s sha256=%s size=%" PRIu64 " trust=%s",
-			       v->build.job, v->build.uuid, hex, v->build.size, v->trust);
+	return petrel_snprintf(out, n, "job=%s uuid=%s sha256=%s size=%" PRIu64 " trust=%s"
+			       " keys=%s timestamp=%" PRId64, v->build.job, v->build.uuid, hex,
+			       v->build.size, v->trust, v->keyids[0] ? v->keyids : "-", v->timestamp);
 }
 
 int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v)
 {
-	char hex[PETREL_HASH_HEX + 1], detail[512];
+	char hex[PETREL_HASH_HEX + 1], detail[768];
 	int r;
 
 	if (v->build.size > INT64_MAX)

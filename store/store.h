@@ -8,7 +8,7 @@
 
 #include "common/build.h"
 
-#define PETREL_SCHEMA_VERSION 2
+#define PETREL_SCHEMA_VERSION 3
 
 struct sqlite3;
 
@@ -99,6 +99,9 @@ int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t 
 /* The newest build finish time ever verified for target; 0 when none. */
 int petrel_store_high_water_finish(struct petrel_store *s, const char *target, int64_t *out);
 
+/* 1 when target's newest journal row is (event, detail), 0 when not (or none), or <0. */
+int petrel_store_journal_repeats(struct petrel_store *s, const char *target, const char *event,
+				 const char *detail);
 /*
  * Appends a journal row (time, target, event, detail) whose hash column is
  * SHA-256(previous row's hash || this row's fields), so tampering breaks the chain.
@@ -214,6 +217,21 @@ typedef int (*petrel_journal_fn)(void *ctx, const struct petrel_journal_row *row
 int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel_journal_fn fn,
 			      void *ctx);
 
+/* The journal's chain and head, verified from the genesis value. */
+struct petrel_journal_check {
+	int64_t rows;
+	int64_t first_broken;	/* first row that breaks the chain (or the first missing
+				 * one when the last rows were deleted); 0 when intact */
+	char why[160];		/* one line when broken */
+};
+/*
+ * Recomputes every row's hash and compares the newest with the head recorded beside
+ * the journal (journal_head, moved by every append in the same transaction), so
+ * an edited, reordered, deleted or inserted row is found, including the last one.
+ * 0 or -PETREL_EDB.
+ */
+int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_check *c);
+
 /* fsck callback: one finding per call, e.g. "objects/sha256/ab/cd..: sha256 mismatch". */
 typedef void (*petrel_fsck_fn)(void *ctx, const char *finding);
 /*
@@ -223,5 +241,45 @@ typedef void (*petrel_fsck_fn)(void *ctx, const char *finding);
  * Returns the number of findings (>= 0) or a negative error.
  */
 int petrel_store_fsck(struct petrel_store *s, petrel_fsck_fn fn, void *ctx);
+
+/* ---- what monitoring reads (target_status, the journal), kept across restarts ---- */
+
+/*
+ * Records that target was checked against its server at when: ok says whether the
+ * check (and what followed: fetch, deploy) succeeded, which also moves last_success;
+ * update is 1 or 0 when known, -1 to keep the recorded value. 0 or -PETREL_EDB.
+ */
+int petrel_store_note_check(struct petrel_store *s, const char *target, int64_t when, int ok,
+			    int update);
+
+/* One target's audit outcome, for petrel_store_record_audit. */
+struct petrel_audit_note {
+	const char *target;		/* borrowed */
+	const char *const *findings;	/* borrowed, nfindings one-line texts */
+	size_t nfindings;
+};
+/*
+ * Records an audit in one transaction: an "audit-finding" journal row per finding,
+ * each target's finding count and time in target_status, and one "audit" row with
+ * summary. 0 or -PETREL_EDB.
+ */
+int petrel_store_record_audit(struct petrel_store *s, const struct petrel_audit_note *notes,
+			      size_t n, int64_t when, const char *summary);
+
+/* What the store knows about one target, for metrics; read in one query. */
+struct petrel_target_facts {
+	char target[PETREL_NAME_MAX + 1];
+	int deployed;			/* a current generation exists: job, uuid, sha256 */
+	char job[PETREL_NAME_MAX + 1], uuid[PETREL_UUID_LEN + 1], sha256[65];
+	int64_t last_check, last_success;	/* 0: never */
+	int update_available;			/* -1: unknown */
+	int64_t audit_at;			/* 0: never audited */
+	int64_t audit_findings;			/* of the last audit, -1: never */
+	int64_t refusals;			/* "refused" journal rows (verification,
+						 * rollback, policy) ever */
+};
+/* Calls fn for every target the store knows, by name. 0 or the first error. */
+typedef int (*petrel_facts_fn)(void *ctx, const struct petrel_target_facts *f);
+int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx);
 
 #endif

@@ -13,10 +13,15 @@
 2. revert: a 30 MB binary with orchestrator none. Median of petrel revert (from the
    store, no network) beside curl re-downloading the same file from the local server
    (what a revert by re-download, as albatross-client update and mollymawk do, costs).
+3. scale: a store of 1,000 targets with 10 versions each (10,000 versions, 2
+   generations and 10,000 chained journal rows), and one of a single target with
+   10,000 versions, against one target with 10 versions: status --json and
+   audit --no-rehash --json (no network, no re-hashing), median times and ratios.
 
 The machine is shared and noisy: only ratios measured in the same invocation mean
 anything. Environment: BENCH_SIZE_MIB (default 1024), BENCH_RUNS (default 5),
-BENCH_REVERT_MIB (default 30), BENCH_KEEP=1 keeps the work directory.
+BENCH_REVERT_MIB (default 30), BENCH_KEEP=1 keeps the work directory, BENCH_ONLY
+(comma-separated: fetch, revert, scale; default all).
 """
 import base64, hashlib, json, os, resource, shutil, signal, socket, statistics
 import subprocess, sys, tempfile, time, uuid
@@ -27,6 +32,7 @@ SIZE_MIB = int(os.environ.get("BENCH_SIZE_MIB", "1024"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 REVERT_MIB = int(os.environ.get("BENCH_REVERT_MIB", "30"))
 TARGETS = int(os.environ.get("BENCH_TARGETS", "1000"))
+ONLY = set(os.environ.get("BENCH_ONLY", "fetch,revert,daemon,scale").split(","))
 
 
 def free_port():
@@ -251,6 +257,83 @@ def bench_daemon(work, base, jobs):
           % (med["petrel daemon --once"] / med["%d x curl" % len(jobs)]))
 
 
+def scale_store(work, name, ntargets, nversions):
+    """A state directory made by petrel itself (so the schema is its own), filled with
+    python's sqlite3: ntargets targets of nversions versions each, generations 1 and 2
+    current and previous, one chained journal row per version. One real 4 KiB blob
+    and deployed files holding it, so audit's checks find everything in order."""
+    import sqlite3
+    conf = os.path.join(work, name + ".conf")
+    deploy = os.path.join(work, name + "-deploy")
+    os.makedirs(deploy)
+    with open(conf, "w") as f:
+        f.write("[petrel]\nstate_dir = %s/%s-state\n[server \"n\"]\nurl = http://127.0.0.1:9\n"
+                % (work, name))
+        for t in range(ntargets):
+            f.write("[target \"t%04d\"]\nserver = n\njob = j%04d\npath = %s/t%04d\n"
+                    "trust = server\norchestrator = none\n" % (t, t, deploy, t))
+    timed([PETREL, "-q", "-c", conf, "status"])         # creates petrel.db
+    blob = b"petrel-scale" * 341 + b"...."
+    sha = hashlib.sha256(blob).hexdigest()
+    state = os.path.join(work, name + "-state")
+    os.makedirs(os.path.join(state, "objects", "sha256", sha[:2]), exist_ok=True)
+    with open(os.path.join(state, "objects", "sha256", sha[:2], sha[2:]), "wb") as f:
+        f.write(blob)
+    db = sqlite3.connect(os.path.join(state, "petrel.db"))
+    prev, now, jid = "0" * 64, int(time.time()), 0
+    with db:
+        for t in range(ntargets):
+            tn = "t%04d" % t
+            with open(os.path.join(deploy, tn), "wb") as f:
+                f.write(blob)
+            db.execute("INSERT INTO targets (name, high_water, current, previous) VALUES (?,?,2,1)",
+                       (tn, now))
+            ids = []
+            for v in range(nversions):
+                u = str(uuid.UUID(int=t * 1000003 + v))
+                cur = db.execute(
+                    "INSERT INTO versions (target, job, uuid, filename, sha256, size, trust,"
+                    " timestamp, verified_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (tn, "j%04d" % t, u, "x.hvt", sha, len(blob), "server", now - nversions + v, now))
+                ids.append(cur.lastrowid)
+                detail = "job=j%04d uuid=%s sha256=%s" % (t, u, sha)
+                h = hashlib.sha256(("%s\n%d\n%s\nfetch\n%s" % (prev, now, tn, detail)).encode()).hexdigest()
+                jid = db.execute("INSERT INTO journal (time, target, event, detail, prev, hash)"
+                                 " VALUES (?,?,?,?,?,?)", (now, tn, "fetch", detail, prev, h)).lastrowid
+                prev = h
+            for n, vid in ((1, ids[-2]), (2, ids[-1])):
+                db.execute("INSERT INTO generations (target, number, version, parent, deployed_at,"
+                           " state) VALUES (?,?,?,?,?, 'deployed')", (tn, n, vid, n - 1, now))
+        db.execute("INSERT INTO journal_head (one, id, hash) VALUES (1, ?, ?)"
+                   " ON CONFLICT (one) DO UPDATE SET id = excluded.id, hash = excluded.hash",
+                   (jid, prev))
+    db.close()
+    return conf
+
+
+def bench_scale(work):
+    stores = [("1 target x 10 versions", scale_store(work, "small", 1, 10)),
+              ("1000 targets x 10 versions", scale_store(work, "wide", 1000, 10)),
+              ("1 target x 10000 versions", scale_store(work, "deep", 1, 10000))]
+    fns = []
+    for label, conf in stores:
+        for cmd in (["status"], ["audit", "--no-rehash"]):
+            extra = ["--metrics", os.path.join(work, "m.prom")] if cmd[0] == "audit" else []
+            fns.append(("%s %s" % (" ".join(cmd), label),
+                        lambda c=conf, a=cmd + extra: timed([PETREL, "-q", "--json", "-c", c] + a)))
+    runs = max(RUNS, 5)
+    med = interleaved(fns, runs)
+    print("bench scale: --json, no network, no re-hashing (audit also writes --metrics),"
+          " median of %d runs" % runs)
+    for n, _ in fns:
+        print("  %-50s %7.3f s" % (n, med[n]))
+    for cmd in ("status", "audit --no-rehash"):
+        base = med["%s 1 target x 10 versions" % cmd]
+        print("  %-18s 1000 targets / 1 target: %6.1fx (targets x1000);  10000 versions / 10: "
+              "%5.1fx" % (cmd, med["%s 1000 targets x 10 versions" % cmd] / base,
+                          med["%s 1 target x 10000 versions" % cmd] / base))
+
+
 def main():
     if not os.path.exists(PETREL):
         sys.exit("bench: build ./petrel first (make)")
@@ -258,6 +341,10 @@ def main():
     os.chmod(work, 0o755)  # nginx workers run unprivileged
     nginx = None
     try:
+        if "scale" in ONLY:
+            bench_scale(work)
+        if not ONLY & {"fetch", "revert", "daemon"}:
+            return
         site = Site(work)
         now = int(time.time())
         print("bench: writing a %d MiB and two %d MiB artifacts ..." % (SIZE_MIB, REVERT_MIB),
@@ -282,11 +369,14 @@ def main():
                 time.sleep(0.05)
         base = "http://127.0.0.1:%d" % port
         print("bench: %s, %d cores" % (os.uname().machine, os.cpu_count()), flush=True)
-        bench_fetch(work, base, "big", "%s/job/big/build/%s/f/bin/big.hvt" % (base, big),
-                    os.path.join(site.root, "sigs", "big", big, "big.hvt.minisig"))
-        bench_revert(work, base, [s1, s2],
-                     "%s/job/small/build/%s/f/bin/small.hvt" % (base, s1))
-        bench_daemon(work, base, jobs)
+        if "fetch" in ONLY:
+            bench_fetch(work, base, "big", "%s/job/big/build/%s/f/bin/big.hvt" % (base, big),
+                        os.path.join(site.root, "sigs", "big", big, "big.hvt.minisig"))
+        if "revert" in ONLY:
+            bench_revert(work, base, [s1, s2],
+                         "%s/job/small/build/%s/f/bin/small.hvt" % (base, s1))
+        if "daemon" in ONLY:
+            bench_daemon(work, base, jobs)
     finally:
         if nginx:
             nginx.send_signal(signal.SIGTERM)

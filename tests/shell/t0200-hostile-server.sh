@@ -4,10 +4,16 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 174
+plan 194
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
-dbdump() { sqlite3 "$T/state/petrel.db" .dump 2>/dev/null; }
+# The dump without the journal (a refusal adds a row there, checked on its own) and
+# the monitoring figures (last check time): everything else must stay as it was.
+dbdump() {
+	sqlite3 "$T/state/petrel.db" .dump 2>/dev/null |
+		grep -vE '^INSERT INTO "?(journal|journal_head|target_status)"? '
+}
+refusals() { sql "select count(*) from journal where event = 'refused'"; }
 # db_unchanged DESC — the database dump equals $DB0.
 db_unchanged() {
 	if [ "$(dbdump)" == "$DB0" ]; then pass "$1"; else
@@ -40,6 +46,7 @@ hostile() {
 	local name=$1 want=$2 ere=$3; shift 3
 	[ $# -gt 0 ] && set_mode "$@"
 	clear_requests
+	local n0; n0=$(refusals)
 	run petrel fetch
 	clear_mode
 	is "$rc" "$want" "$name: exit $want"
@@ -47,6 +54,12 @@ hostile() {
 	ok "$name: message is one line" one_line
 	state_unchanged "$name: no blob, no row, tmp/ empty"
 	db_unchanged "$name: database unchanged"
+	if [ "$want" = 3 ]; then
+		like "$(refusals) $(sql "select target, detail from journal where event = 'refused' order by id desc limit 1")" \
+			"^$((n0 + 1)) hello\|fetch: .*$ere" "$name: the refusal is one journal row"
+	else
+		is "$(refusals)" "$n0" "$name: a server failure is not journaled as a refusal"
+	fi
 }
 
 hostile flip 3 "sha256 mismatch for $BW_URL$F2" flip

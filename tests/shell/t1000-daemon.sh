@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 86
+plan 88
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 P="$T/deploy/hello.hvt"
@@ -87,9 +87,13 @@ is "$rc" 0 "--once deploys the newest build and exits 0"
 is "$(sha256_of "$P")" "$(sha256_of "$T/one.bin")" "the file at path is the published build"
 like "$err" "info hello: deployed generation 1: $U1" "one line says what was deployed"
 is "$(sql "select count(*) from journal where event='upgrade'")" 1 "the upgrade is journaled"
-run petrel daemon --once
+run petrel daemon --once --metrics "$T/petrel.prom"
 is "$rc" 0 "a second cycle with nothing new exits 0"
 unlike "$err" "deployed" "and deploys nothing"
+m=$(cat "$T/petrel.prom")
+like "$m" "^petrel_deployed_info\\{target=\"hello\",job=\"hello\",uuid=\"$U1\",sha256=\"$(sha256_of "$T/one.bin")\"\\} 1$" \
+	"--metrics: the daemon writes what is deployed"
+like "$m" '^petrel_update_available\{target="hello"\} 0$' "and that no update is available"
 
 # ---- the daemon proper: a new build is deployed within a few cycles
 daemon_start

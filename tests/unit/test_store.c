@@ -541,7 +541,7 @@ static void test_journal_chain_and_tamper(void **state)
 				      " WHERE event = 'deploy'", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(fsck(f), 1);
 	assert_non_null(strstr(f->findings[0], "journal chain broken at row"));
-	assert_int_equal(strtoll(strrchr(f->findings[0], ' ') + 1, NULL, 10), id);
+	assert_int_equal(strtoll(strstr(f->findings[0], "at row ") + 7, NULL, 10), id);
 }
 
 static void test_journal_deleted_row_found(void **state)
@@ -554,7 +554,19 @@ static void test_journal_deleted_row_found(void **state)
 	assert_int_equal(sqlite3_exec(f->s.db, "DELETE FROM journal WHERE event = 'b'",
 				      NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(fsck(f), 1);
-	assert_string_equal(f->findings[0], "petrel.db: journal chain broken at row 3");
+	assert_string_equal(f->findings[0], "petrel.db: journal chain broken at row 3: row 3 was "
+			    "edited, or a row before it deleted or reordered");
+	/* the last row deleted: only the recorded head shows it */
+	assert_int_equal(sqlite3_exec(f->s.db, "DELETE FROM journal; DELETE FROM journal_head",
+				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "a", "1"), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "b", "2"), 0);
+	assert_int_equal(fsck(f), 0);
+	assert_int_equal(sqlite3_exec(f->s.db, "DELETE FROM journal WHERE event = 'b'",
+				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(fsck(f), 1);
+	assert_string_equal(f->findings[0], "petrel.db: journal chain broken at row 2: row 2, the "
+			    "last one, is missing (the journal's head records it)");
 }
 
 static void test_journal_bad_event_refused(void **state)

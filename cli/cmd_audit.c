@@ -1,0 +1,335 @@
+/* petrel audit: what is deployed, does it match the store, and do the servers know it? */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+#include "common/error.h"
+#include "common/util.h"
+#include "deploy/metrics.h"
+#include "fetcher/builderweb.h"
+#include "output.h"
+#include "verify/digest.h"
+
+#define AUDIT_FINDINGS_MAX 8	/* per target: file, two blobs, with room to spare */
+#define AUDIT_FINDING_LEN 768
+
+static const char synopsis[] =
+	"petrel audit [TARGET...] [--online] [--no-rehash] [--metrics FILE] [--json]";
+
+struct audit_opts {
+	int online, rehash;
+	const char *metrics;
+};
+
+/* One target's audit. */
+struct audit {
+	const struct petrel_target *t;
+	struct petrel_generation cur, prev;	/* number 0 when none */
+	char findings[AUDIT_FINDINGS_MAX][AUDIT_FINDING_LEN];
+	const char *lines[AUDIT_FINDINGS_MAX];
+	size_t n;
+	json_t *servers;
+};
+
+static void __attribute__((format(printf, 2, 3))) finding(struct audit *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (a->n == AUDIT_FINDINGS_MAX)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(a->findings[a->n], AUDIT_FINDING_LEN, fmt, ap);
+	va_end(ap);
+	a->lines[a->n] = a->findings[a->n];
+	a->n++;
+}
+
+/* Takes audit's options out of argv; the target names stay. */
+static int parse(struct petrel_cli *cli, struct audit_opts *o)
+{
+	int n = 0;
+
+	o->rehash = 1;
+	for (int i = 0; i < cli->argc; i++) {
+		const char *a = cli->argv[i];
+
+		if (!strcmp(a, "--online"))
+			o->online = 1;
+		else if (!strcmp(a, "--no-rehash") || !strcmp(a, "--quick"))
+			o->rehash = 0;
+		else if (!strcmp(a, "--metrics") && i + 1 < cli->argc)
+			o->metrics = cli->argv[++i];
+		else if (!strncmp(a, "--metrics=", 10) && a[10])
+			o->metrics = a + 10;
+		else if (a[0] == '-')
+			return petrel_fail(-PETREL_EUSAGE, "unknown option '%s' (usage: %s)", a, synopsis);
+		else
+			cli->argv[n++] = cli->argv[i];
+	}
+	cli->argc = n;
+	return 0;
+}
+
+/*
+ * file should hold sha256 (size bytes) as recorded for what; a finding otherwise.
+ * Without rehash only its presence and size are compared.
+ */
+static void check_file(struct audit *a, const char *file, const char *what,
+		       const struct petrel_version *v, int rehash)
+{
+	char want[65], got[65];
+	uint8_t sum[32];
+	struct stat st;
+	int r;
+
+	petrel_hex(v->build.sha256, 32, want);
+	if (lstat(file, &st) < 0) {
+		finding(a, "%s: %s (%s records sha256 %s)", file,
+			errno == ENOENT ? "missing" : strerror(errno), what, want);
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		finding(a, "%s: not a regular file (%s records sha256 %s)", file, what, want);
+	} else if ((uint64_t)st.st_size != v->build.size) {
+		finding(a, "%s: %lld bytes, %s records %llu (sha256 %s)", file, (long long)st.st_size,
+			what, (unsigned long long)v->build.size, want);
+	} else if (rehash) {
+		if ((r = petrel_sha256_file(file, sum, NULL)) < 0) {
+			finding(a, "%s: cannot read: %s", file, petrel_strerror(r));
+			return;
+		}
+		petrel_hex(sum, 32, got);
+		if (strcmp(got, want))
+			finding(a, "%s: sha256 %s, %s records %s", file, got, what, want);
+	}
+}
+
+static void check_generation(struct audit *a, struct petrel_store *s,
+			     const struct petrel_generation *g, const char *label, int rehash)
+{
+	char blob[PATH_MAX], what[128];
+
+	snprintf(what, sizeof(what), "%s generation %lld (%s)", label, (long long)g->number,
+		 g->version.build.uuid);
+	if (petrel_store_blob_path(s, g->version.build.sha256, blob, sizeof(blob)) < 0) {
+		finding(a, "blob of %s: path too long", what);
+		return;
+	}
+	check_file(a, blob, what, &g->version, rehash);
+}
+
+static int load_generations(struct petrel_store *s, struct audit *a)
+{
+	int64_t c, p;
+	int r;
+
+	if ((r = petrel_store_pointers(s, a->t->name, &c, &p)) < 0 ||
+	    (c && (r = petrel_store_generation(s, a->t->name, c, &a->cur)) < 0) ||
+	    (p && (r = petrel_store_generation(s, a->t->name, p, &a->prev)) < 0))
+		return r;
+	return 0;
+}
+
+/* Asks every configured server which build holds the deployed hash. */
+static void ask_servers(struct petrel_engine *e, struct audit *a)
+{
+	char job[PETREL_NAME_MAX + 1], uuid[PETREL_UUID_LEN + 1];
+	const struct petrel_config *cfg = e->cfg;
+	json_t *o;
+	int r;
+
+	for (size_t i = 0; i < cfg->nservers; i++) {
+		r = petrel_bw_hash_lookup(e->http, cfg->servers[i].url, a->cur.version.build.sha256,
+					  job, uuid);
+		o = json_pack("{s:s, s:s, s:b}", "name", cfg->servers[i].name, "url",
+			      cfg->servers[i].url, "known", r == 0);
+		if (r == 0) {
+			json_object_set_new(o, "job", json_string(job));
+			json_object_set_new(o, "uuid", json_string(uuid));
+		} else {
+			json_object_set_new(o, "job", json_null());
+			json_object_set_new(o, "uuid", json_null());
+			if (r != -PETREL_ENOTFOUND)
+				json_object_set_new(o, "error", petrel_json_text(petrel_error_message()));
+		}
+		petrel_error_clear();
+		json_array_append_new(a->servers, o);
+	}
+}
+
+static int audit_target(struct petrel_engine *e, struct audit *a, const struct audit_opts *o)
+{
+	int r;
+
+	a->servers = json_array();
+	if ((r = load_generations(&e->store, a)) < 0)
+		return r;
+	if (!a->cur.number)
+		return 0;
+	check_file(a, a->t->path, "current generation", &a->cur.version, o->rehash);
+	check_generation(a, &e->store, &a->cur, "current", o->rehash);
+	if (a->prev.number)
+		check_generation(a, &e->store, &a->prev, "previous", o->rehash);
+	if (o->online)
+		ask_servers(e, a);
+	return 0;
+}
+
+static json_t *target_json(const struct audit *a)
+{
+	char hex[65];
+	json_t *f = json_array();
+
+	for (size_t i = 0; i < a->n; i++)
+		json_array_append_new(f, petrel_json_text(a->findings[i]));
+	petrel_hex(a->cur.version.build.sha256, 32, hex);
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:O}", "name", a->t->name,
+			 "sha256", a->cur.number ? json_string(hex) : json_null(),
+			 "generation", a->cur.number ? json_integer(a->cur.number) : json_null(),
+			 "job", a->cur.number ? json_string(a->cur.version.build.job) : json_null(),
+			 "uuid", a->cur.number ? json_string(a->cur.version.build.uuid) : json_null(),
+			 "ok", a->n == 0, "findings", f, "servers", a->servers);
+}
+
+static void print_servers(const struct audit *a)
+{
+	size_t i;
+	json_t *s;
+
+	json_array_foreach(a->servers, i, s) {
+		const char *name = json_string_value(json_object_get(s, "name"));
+		json_t *err = json_object_get(s, "error");
+
+		if (json_is_true(json_object_get(s, "known")))
+			printf("  server %s: built as %s %s\n", name,
+			       json_string_value(json_object_get(s, "job")),
+			       json_string_value(json_object_get(s, "uuid")));
+		else if (err)
+			printf("  server %s: not asked: %s\n", name, json_string_value(err));
+		else
+			printf("  server %s: does not know this hash\n", name);
+	}
+}
+
+static void print_text(const struct audit *a)
+{
+	char h[13];
+
+	if (!a->cur.number) {
+		printf("%s: nothing deployed\n", a->t->name);
+		return;
+	}
+	petrel_short_hash(a->cur.version.build.sha256, h);
+	printf("%s: %s: generation %lld, %s %s %s\n", a->t->name,
+	       a->n ? "MISMATCH" : "ok", (long long)a->cur.number, a->cur.version.build.job,
+	       a->cur.version.build.uuid, h);
+	print_servers(a);
+}
+
+/* The audit is an action too: its findings and a summary go into the journal. */
+static int record(struct petrel_engine *e, struct audit *as, size_t n,
+		  const struct petrel_journal_check *j, size_t nfindings, const struct audit_opts *o)
+{
+	struct petrel_audit_note *notes = calloc(n + 1, sizeof(*notes));
+	char summary[256], journal[64] = "ok";
+	int r;
+
+	if (!notes)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		notes[i] = (struct petrel_audit_note){ as[i].t->name, as[i].lines, as[i].n };
+	if (j->first_broken)
+		snprintf(journal, sizeof(journal), "broken at row %lld", (long long)j->first_broken);
+	snprintf(summary, sizeof(summary), "targets=%zu findings=%zu journal=%s %s%s", n,
+		 nfindings, journal, o->rehash ? "rehashed" : "quick", o->online ? " online" : "");
+	r = petrel_store_record_audit(&e->store, notes, n, (int64_t)time(NULL), summary);
+	free(notes);
+	return r;
+}
+
+static int report(struct petrel_cli *cli, struct audit *as, size_t n,
+		  const struct petrel_journal_check *j, size_t nfindings)
+{
+	json_t *arr = json_array();
+
+	if (j->first_broken)
+		fprintf(stderr, "petrel: journal: chain broken at row %lld: %s\n",
+			(long long)j->first_broken, j->why);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < as[i].n; k++)
+			fprintf(stderr, "petrel: %s: %s\n", as[i].t->name, as[i].findings[k]);
+		if (cli->json)
+			json_array_append_new(arr, target_json(&as[i]));
+		else
+			print_text(&as[i]);
+	}
+	if (cli->json)
+		return petrel_json_print(json_pack("{s:b, s:{s:b, s:I, s:o, s:s}, s:o}", "ok",
+			nfindings == 0 && !j->first_broken, "journal", "ok", !j->first_broken,
+			"rows", (json_int_t)j->rows, "first_broken",
+			j->first_broken ? json_integer(j->first_broken) : json_null(), "why", j->why,
+			"targets", arr));
+	json_decref(arr);
+	return 0;
+}
+
+static int audit_all(struct petrel_cli *cli, struct petrel_run *run, const struct audit_opts *o,
+		     struct audit *as)
+{
+	struct petrel_journal_check j;
+	size_t nfindings = 0;
+	int r;
+
+	if ((r = petrel_store_journal_verify(&run->e.store, &j)) < 0)
+		return r;
+	for (size_t i = 0; i < run->n; i++) {
+		as[i].t = run->ts[i];
+		if ((r = audit_target(&run->e, &as[i], o)) < 0) {
+			petrel_error_prefix("%s: ", run->ts[i]->name);
+			return r;
+		}
+		nfindings += as[i].n;
+	}
+	if ((r = record(&run->e, as, run->n, &j, nfindings, o)) < 0 ||
+	    (o->metrics && (r = petrel_metrics_write(o->metrics, &run->e.store, &cli->cfg)) < 0))
+		return r;
+	if ((r = report(cli, as, run->n, &j, nfindings)) < 0)
+		return r;
+	return nfindings || j.first_broken ? PETREL_EXIT_AUDIT : PETREL_EXIT_OK;
+}
+
+/*
+ * Takes the store's lock like every command: the findings are journaled (a write),
+ * and a re-hash racing an upgrade would report the file half-way through its switch.
+ */
+int petrel_cmd_audit(struct petrel_cli *cli)
+{
+	struct audit_opts o = { 0 };
+	struct petrel_run run;
+	struct audit *as = NULL;
+	int r;
+
+	if ((r = parse(cli, &o)) < 0) {
+		petrel_cli_error(NULL, r);
+		return petrel_exit_status(r);
+	}
+	if ((r = petrel_run_begin(cli, &run)) != 0)
+		return r;
+	if (!(as = calloc(run.n + 1, sizeof(*as))))
+		r = -ENOMEM;
+	else
+		r = audit_all(cli, &run, &o, as);
+	for (size_t i = 0; as && i < run.n; i++)
+		json_decref(as[i].servers);
+	free(as);
+	petrel_run_end(&run);
+	if (r < 0) {
+		petrel_cli_error(NULL, r);
+		return petrel_exit_status(r);
+	}
+	return r;
+}

@@ -1,0 +1,133 @@
+/* Prometheus text exposition (version 0.0.4) of the store's per-target figures. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "metrics.h"
+
+struct facts {
+	struct petrel_target_facts *v;	/* sorted by target, as the store answers */
+	size_t n, cap;
+};
+
+static int collect(void *ctx, const struct petrel_target_facts *f)
+{
+	struct facts *a = ctx;
+	void *p;
+
+	if (a->n == a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 64;
+		if (!(p = realloc(a->v, a->cap * sizeof(*a->v))))
+			return -ENOMEM;
+		a->v = p;
+	}
+	a->v[a->n++] = *f;
+	return 0;
+}
+
+static int by_name(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct petrel_target_facts *)elem)->target);
+}
+
+/* A label value: backslash, double quote and newline escaped, as the format wants. */
+static int label(struct petrel_buf *b, const char *name, const char *value, int first)
+{
+	int r = petrel_buf_printf(b, "%s%s=\"", first ? "" : ",", name);
+
+	for (const char *p = value; r == 0 && *p; p++) {
+		if (*p == '\\' || *p == '"')
+			r = petrel_buf_printf(b, "\\%c", *p);
+		else if (*p == '\n')
+			r = petrel_buf_append(b, "\\n", 2);
+		else
+			r = petrel_buf_append(b, p, 1);
+	}
+	return r ?: petrel_buf_append(b, "\"", 1);
+}
+
+enum family { DEPLOYED, UPDATE, CHECKED, SUCCEEDED, REFUSED, AUDIT, NFAMILIES };
+
+static const struct {
+	const char *name, *type, *help;
+} families[NFAMILIES] = {
+	{ "petrel_deployed_info", "gauge", "The build deployed at the target's path (current generation)." },
+	{ "petrel_update_available", "gauge", "1 when the last check found a newer build than the deployed one." },
+	{ "petrel_last_check_timestamp_seconds", "gauge", "When the target was last checked against its server." },
+	{ "petrel_last_success_timestamp_seconds", "gauge", "When a check, fetch or upgrade of the target last succeeded." },
+	{ "petrel_verification_failures_total", "counter", "Builds refused for the target (hash, signature, rollback, policy)." },
+	{ "petrel_audit_findings", "gauge", "Findings of the last audit of the target." },
+};
+
+/* 1 and *value when target has a sample in family fam. */
+static int sample(enum family fam, const struct petrel_target_facts *f, int64_t *value)
+{
+	switch (fam) {
+	case DEPLOYED: *value = 1; return f && f->deployed;
+	case UPDATE: *value = f ? f->update_available : -1; return *value >= 0;
+	case CHECKED: *value = f ? f->last_check : 0; return *value > 0;
+	case SUCCEEDED: *value = f ? f->last_success : 0; return *value > 0;
+	case REFUSED: *value = f ? f->refusals : 0; return 1;
+	case AUDIT: *value = f ? f->audit_findings : -1; return *value >= 0;
+	default: return 0;
+	}
+}
+
+static int render_family(struct petrel_buf *b, enum family fam, const struct facts *a,
+			 const struct petrel_config *cfg)
+{
+	const struct petrel_target_facts *f;
+	int64_t value;
+	int r;
+
+	r = petrel_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", families[fam].name,
+			      families[fam].help, families[fam].name, families[fam].type);
+	for (size_t i = 0; r == 0 && i < cfg->ntargets; i++) {
+		f = a->n ? bsearch(cfg->targets[i].name, a->v, a->n, sizeof(*a->v), by_name) : NULL;
+		if (!sample(fam, f, &value))
+			continue;
+		if ((r = petrel_buf_printf(b, "%s{", families[fam].name)) < 0 ||
+		    (r = label(b, "target", cfg->targets[i].name, 1)) < 0)
+			break;
+		if (fam == DEPLOYED && ((r = label(b, "job", f->job, 0)) < 0 ||
+					(r = label(b, "uuid", f->uuid, 0)) < 0 ||
+					(r = label(b, "sha256", f->sha256, 0)) < 0))
+			break;
+		r = petrel_buf_printf(b, "} %" PRId64 "\n", value);
+	}
+	return r;
+}
+
+int petrel_metrics_render(struct petrel_buf *out, struct petrel_store *s,
+			  const struct petrel_config *cfg)
+{
+	struct facts a = { 0 };
+	int r;
+
+	if ((r = petrel_store_facts(s, collect, &a)) == 0)
+		for (int fam = 0; r == 0 && fam < NFAMILIES; fam++)
+			r = render_family(out, (enum family)fam, &a, cfg);
+	free(a.v);
+	return r;
+}
+
+int petrel_metrics_write(const char *file, struct petrel_store *s,
+			 const struct petrel_config *cfg)
+{
+	struct petrel_buf b;
+	int r;
+
+	petrel_buf_init(&b, PETREL_METRICS_MAX);
+	if ((r = petrel_metrics_render(&b, s, cfg)) < 0) {
+		if (!petrel_error_message()[0])
+			petrel_fail(r, "metrics for %s: %s", file, petrel_strerror(r));
+	} else if ((r = petrel_atomic_write(file, b.data ? b.data : "", b.len, 0644)) < 0) {
+		petrel_fail(r, "writing metrics to %s: %s", file, petrel_strerror(r));
+	}
+	petrel_buf_release(&b);
+	return r;
+}

@@ -1,0 +1,135 @@
+/* What monitoring reads: last check and success, update available, audits, refusals. */
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "store/internal.h"
+
+int petrel_store_note_check(struct petrel_store *s, const char *target, int64_t when, int ok,
+			    int update)
+{
+	static const char sql[] =
+		"INSERT INTO target_status (target, last_check, last_success, update_available)"
+		" VALUES (?1, ?2, CASE WHEN ?3 THEN ?2 ELSE 0 END, ?4)"
+		" ON CONFLICT (target) DO UPDATE SET last_check = excluded.last_check,"
+		" last_success = CASE WHEN ?3 THEN ?2 ELSE last_success END,"
+		" update_available = CASE WHEN ?4 < 0 THEN update_available ELSE ?4 END";
+	sqlite3_stmt *st = NULL;
+	int r, bound;
+
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_int64(st, 2, when) == SQLITE_OK &&
+		sqlite3_bind_int(st, 3, ok != 0) == SQLITE_OK &&
+		sqlite3_bind_int(st, 4, update < 0 ? -1 : update != 0) == SQLITE_OK;
+	if (!bound || sqlite3_step(st) != SQLITE_DONE)
+		r = petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int note_audit(struct sqlite3 *db, const struct petrel_audit_note *a, int64_t when)
+{
+	static const char sql[] =
+		"INSERT INTO target_status (target, audit_at, audit_findings) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (target) DO UPDATE SET audit_at = excluded.audit_at,"
+		" audit_findings = excluded.audit_findings";
+	sqlite3_stmt *st = NULL;
+	int r, bound;
+
+	for (size_t i = 0; i < a->nfindings; i++)
+		if ((r = petrel_journal_append(db, a->target, "audit-finding", a->findings[i])) < 0)
+			return r;
+	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+		return r;
+	bound = sqlite3_bind_text(st, 1, a->target, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_int64(st, 2, when) == SQLITE_OK &&
+		sqlite3_bind_int64(st, 3, (int64_t)a->nfindings) == SQLITE_OK;
+	if (!bound || sqlite3_step(st) != SQLITE_DONE)
+		r = petrel_db_fail(db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int petrel_store_record_audit(struct petrel_store *s, const struct petrel_audit_note *notes,
+			      size_t n, int64_t when, const char *summary)
+{
+	int r;
+
+	if ((r = petrel_db_begin(s->db)) < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = note_audit(s->db, &notes[i], when);
+	if (r < 0 || (r = petrel_journal_append(s->db, "", "audit", summary)) < 0 ||
+	    (r = petrel_db_commit(s->db)) < 0)
+		petrel_db_rollback(s->db);
+	return r;
+}
+
+/*
+ * Every name the store knows, with its current version, check times, last audit and
+ * refusal count: one query, whatever the number of targets and versions (the
+ * refusals are counted through journal_by_event, the rest are key lookups).
+ */
+static const char facts_sql[] =
+	"WITH names (n) AS (SELECT name FROM targets UNION SELECT target FROM target_status"
+	"  UNION SELECT DISTINCT target FROM journal WHERE event = 'refused'),"
+	" ref (target, c) AS (SELECT target, count(*) FROM journal WHERE event = 'refused'"
+	"  GROUP BY target)"
+	" SELECT names.n, v.job, v.uuid, v.sha256, s.last_check, s.last_success,"
+	"  s.update_available, s.audit_at, s.audit_findings, ref.c"
+	" FROM names LEFT JOIN targets t ON t.name = names.n"
+	"  LEFT JOIN generations g ON g.target = t.name AND g.number = t.current"
+	"  LEFT JOIN versions v ON v.id = g.version"
+	"  LEFT JOIN target_status s ON s.target = names.n"
+	"  LEFT JOIN ref ON ref.target = names.n"
+	" WHERE names.n <> '' ORDER BY names.n";
+
+static const char *text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? (const char *)t : "";
+}
+
+static int64_t int_or(sqlite3_stmt *st, int i, int64_t dflt)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? dflt : sqlite3_column_int64(st, i);
+}
+
+static void row_to_facts(sqlite3_stmt *st, struct petrel_target_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->target, sizeof(f->target), "%s", text(st, 0));
+	f->deployed = sqlite3_column_type(st, 3) != SQLITE_NULL;
+	snprintf(f->job, sizeof(f->job), "%s", text(st, 1));
+	snprintf(f->uuid, sizeof(f->uuid), "%s", text(st, 2));
+	snprintf(f->sha256, sizeof(f->sha256), "%s", text(st, 3));
+	f->last_check = int_or(st, 4, 0);
+	f->last_success = int_or(st, 5, 0);
+	f->update_available = (int)int_or(st, 6, -1);
+	f->audit_at = int_or(st, 7, 0);
+	f->audit_findings = int_or(st, 8, -1);
+	f->refusals = int_or(st, 9, 0);
+}
+
+int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx)
+{
+	struct petrel_target_facts f;
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if ((r = petrel_db_prepare(s->db, facts_sql, &st)) < 0)
+		return r;
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_to_facts(st, &f);
+		r = fn(ctx, &f);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
