@@ -85,6 +85,9 @@ static const char *const migrations[] = {
 	"  reason TEXT NOT NULL DEFAULT '',"
 	"  started_at INTEGER NOT NULL"
 	");",
+	/* 3: the rebuilders that agreed on a version's hash (trust = rebuilt), comma-separated
+	 * [server] names, "" when none were asked. */
+	"ALTER TABLE versions ADD COLUMN rebuilders TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,
