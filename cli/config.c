@@ -143,12 +143,15 @@ static int set_server(struct parse *p, const char *name, const char *key, const 
 	return 1;
 }
 
-/* Splits a comma-separated list, trimming white space, into fixed slots. */
+/*
+ * Splits a comma-separated list, trimming white space, into fixed slots after the *n
+ * already there: a list may go on over indented continuation lines (inih hands each
+ * one over as the same key again; its lines are at most 200 bytes).
+ */
 static int split_list(const char *v, char *slots, size_t slotsize, size_t max, size_t *n)
 {
 	const char *p = v;
 
-	*n = 0;
 	while (*p) {
 		const char *end = strchr(p, ','), *b = p, *e;
 
