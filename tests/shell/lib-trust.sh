@@ -46,6 +46,7 @@ refused_upgrade() {
 	snapshot_state
 	clear_requests
 	run petrel upgrade hello
+	note "$1: $err"
 	is "$rc" 3 "$1: exit 3"
 	like "$err" "$2" "$1: the message names the cause"
 	state_unchanged "$1: nothing stored or deployed"
