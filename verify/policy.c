@@ -373,7 +373,7 @@ int petrel_parse_duration(const char *text, int64_t *out)
 
 void petrel_format_duration(int64_t secs, char *out, size_t n)
 {
-	if (secs >= 86400 && secs % 86400)
+	if (secs >= 86400 && secs % 86400 >= 3600)
 		petrel_snprintf(out, n, "%lldd %lldh", (long long)(secs / 86400),
 				(long long)(secs % 86400 / 3600));
 	else if (secs >= 86400)

@@ -1274,6 +1274,8 @@ static void test_duration(void **state)
 	assert_string_equal(out, "30d");
 	petrel_format_duration(2592000 + 7200, out, sizeof(out));
 	assert_string_equal(out, "30d 2h");
+	petrel_format_duration(2592000 + 3599, out, sizeof(out));	/* less than an hour over */
+	assert_string_equal(out, "30d");
 	petrel_format_duration(7200, out, sizeof(out));
 	assert_string_equal(out, "2h");
 	petrel_format_duration(120, out, sizeof(out));
