@@ -46,11 +46,12 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 	json_object_set_new(o, "remote", petrel_json_build(&c.remote));
 	json_object_set_new(o, "deployed", c.have_deployed ?
 			    petrel_json_version(&c.deployed) : json_null());
+	json_object_set_new(o, "frozen", json_boolean(c.frozen));
 	if (!cli->json)
 		print_text(t, &c);
 	if (c.update && *status == PETREL_EXIT_OK)
 		*status = PETREL_EXIT_UPDATE;
-	return 0;
+	return petrel_check_frozen(t, &c);	/* a stuck server is a refusal: exit 3 */
 }
 
 int petrel_cmd_check(struct petrel_cli *cli)

@@ -272,6 +272,10 @@ static int poll_target(struct daemon *d, struct petrel_engine *e, const struct p
 
 	if ((r = petrel_check_target(e, t, &c)) < 0)
 		return r;
+	if (petrel_check_frozen(t, &c) < 0) {	/* a warning: the build may still be good */
+		event(s, PETREL_LOG_WARN, "frozen: %s", petrel_error_message());
+		petrel_error_clear();
+	}
 	petrel_short_hash(c.remote.sha256, h);
 	if (!c.update) {
 		if (c.rejected)

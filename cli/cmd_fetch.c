@@ -1,5 +1,6 @@
 /* petrel fetch: download and verify the newest build into the store. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "common/log.h"
@@ -14,9 +15,12 @@ static void print_text(const struct petrel_target *t, const struct petrel_versio
 		printf("%s: %s %s already in the store\n", t->name, v->build.uuid, h);
 		return;
 	}
-	printf("%s: fetched %s %s (%s, %llu bytes), trust %s%s%s\n", t->name, v->build.uuid, h,
-	       v->build.filename, (unsigned long long)v->build.size, v->trust,
-	       v->keyids[0] ? ", signed by " : " (weak: hash from the server only)", v->keyids);
+	printf("%s: fetched %s %s (%s, %llu bytes), trust %s%s%s%s%s\n", t->name, v->build.uuid,
+	       h, v->build.filename, (unsigned long long)v->build.size, v->trust,
+	       v->keyids[0] ? ", signed by " : "", v->keyids,
+	       v->rebuilders[0] ? ", rebuilt by " : "", v->rebuilders);
+	if (!strcmp(v->trust, "server"))
+		printf("%s: weak: the hash comes from the server only\n", t->name);
 }
 
 static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct petrel_target *t,

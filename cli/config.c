@@ -44,7 +44,7 @@ static int alloc_targets(struct parse *p, const char *text)
 
 /* Keys later issues use: accepted now so that one config serves every version. */
 static const char *const reserved_target_keys[] = {
-	"rebuilders", "agree", "max_age", NULL
+	NULL
 };
 
 static int fail(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -164,12 +164,15 @@ static int set_server(struct parse *p, const char *name, const char *key, const 
 	return 1;
 }
 
-/* Splits a comma-separated list, trimming white space, into fixed slots. */
+/*
+ * Splits a comma-separated list, trimming white space, into fixed slots after the *n
+ * already there: a list may go on over indented continuation lines (inih hands each
+ * one over as the same key again; its lines are at most 200 bytes).
+ */
 static int split_list(const char *v, char *slots, size_t slotsize, size_t max, size_t *n)
 {
 	const char *p = v;
 
-	*n = 0;
 	while (*p) {
 		const char *end = strchr(p, ','), *b = p, *e;
 
@@ -206,10 +209,37 @@ static int set_string(struct parse *p, const char *key, const char *v, char *dst
 	return petrel_strlcpy(dst, v, n) < 0 ? fail(p, "%s: value too long", key) : 1;
 }
 
+/* The trust policy's keys beyond signatures: rebuilders, agree, max_age.
+ * 1 set, 0 refused (message recorded), -1 not one of them. */
+static int set_trust_key(struct parse *p, struct petrel_target *t, const char *key, const char *v)
+{
+	int64_t secs;
+	long n;
+
+	if (!strcmp(key, "rebuilders"))
+		return split_list(v, t->rebuilder_names[0], sizeof(t->rebuilder_names[0]),
+				  PETREL_REBUILDERS_MAX, &t->nrebuilders) < 0 ?
+			fail(p, "rebuilders: at most %d server names", PETREL_REBUILDERS_MAX) : 1;
+	if (!strcmp(key, "agree")) {
+		if (parse_long(v, 0, 1000, &n) < 0)
+			return fail(p, "agree: '%s' is not a number", v);
+		t->agree = (unsigned)n;
+		return 1;
+	}
+	if (!strcmp(key, "max_age")) {
+		if (petrel_parse_duration(v, &secs) < 0 || secs < 1 || secs > 100L * 365 * 86400)
+			return fail(p, "max_age: '%s' is not a duration (seconds, or a number with "
+				    "s, m, h or d, e.g. 30d)", v);
+		t->max_age = (long)secs;
+		return 1;
+	}
+	return -1;
+}
+
 static int set_target_more(struct parse *p, struct petrel_target *t, const char *key, const char *v)
 {
 	static const char *const autos[] = { "upgrade", "fetch", "off", NULL };
-	static const char *const trusts[] = { "signed", "server", NULL };
+	static const char *const trusts[] = { "signed", "server", "rebuilt", "signed+rebuilt", NULL };
 	static const char *const binds[] = { "strict", "loose", NULL };
 	static const char *const yesno[] = { "no", "yes", NULL };
 	long n;
@@ -248,6 +278,8 @@ static int set_target_more(struct parse *p, struct petrel_target *t, const char 
 		return split_list(v, t->sigurls[0], sizeof(t->sigurls[0]), PETREL_SIGURLS_MAX,
 				  &t->nsigurls) < 0 ?
 			fail(p, "signatures: at most %d URL templates", PETREL_SIGURLS_MAX) : 1;
+	if ((r = set_trust_key(p, t, key, v)) >= 0)
+		return r;
 	for (size_t i = 0; reserved_target_keys[i]; i++)
 		if (!strcmp(key, reserved_target_keys[i]))
 			return 1;
@@ -304,6 +336,7 @@ static long section_index(struct parse *p, const char *kind, const char *name)
 	petrel_strlcpy(t->name, name, sizeof(t->name));
 	petrel_strlcpy(t->orchestrator, "none", sizeof(t->orchestrator));
 	t->threshold = 1;
+	t->agree = 1;
 	t->keep = 5;
 	t->orchestrator_timeout = 120;
 	t->health_retries = 8;
@@ -414,6 +447,54 @@ static int check_absolute(struct parse *p, const struct petrel_target *t)
 	return 0;
 }
 
+/* threshold counts distinct key ids: the same key in two files counts once. */
+static int check_threshold(struct parse *p, const struct petrel_target *t)
+{
+	struct petrel_evidence ev;
+
+	memset(&ev, 0, sizeof(ev));
+	for (size_t i = 0; i < t->nkeys; i++)
+		petrel_evidence_add_key(&ev, t->pubkeys[i].keyid);
+	if (t->threshold < 1 || t->threshold > ev.nkeys)
+		return fail(p, "target %s: threshold %u must be between 1 and the %zu distinct "
+			    "key%s", t->name, t->threshold, ev.nkeys, ev.nkeys == 1 ? "" : "s"), -1;
+	return 0;
+}
+
+/* Resolves rebuilder names to [server] sections and checks agree against them. */
+static int check_rebuilders(struct parse *p, struct petrel_target *t)
+{
+	const char *mode = petrel_trust_name(t->trust);
+
+	for (size_t i = 0; i < t->nrebuilders; i++) {
+		const char *name = t->rebuilder_names[i];
+
+		if (!(t->rebuilders[i] = server_named(p->cfg, name)))
+			return fail(p, "target %s: rebuilder '%s' has no [server \"%s\"] section",
+				    t->name, name, name), -1;
+		if (t->rebuilders[i] == t->server)
+			return fail(p, "target %s: rebuilder '%s' is the target's own server; "
+				    "agreement needs other builder-web instances", t->name, name), -1;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(t->rebuilder_names[j], name))
+				return fail(p, "target %s: rebuilder '%s' listed twice", t->name,
+					    name), -1;
+	}
+	if (!petrel_trust_needs_rebuilders(t->trust)) {
+		if (t->nrebuilders)
+			return fail(p, "target %s: rebuilders are only asked with trust = rebuilt "
+				    "or signed+rebuilt (trust is %s)", t->name, mode), -1;
+		return 0;
+	}
+	if (t->nrebuilders == 0)
+		return fail(p, "target %s: trust = %s needs rebuilders (names of [server] "
+			    "sections)", t->name, mode), -1;
+	if (t->agree < 1 || t->agree > t->nrebuilders)
+		return fail(p, "target %s: agree %u must be between 1 and the %zu rebuilder%s",
+			    t->name, t->agree, t->nrebuilders, t->nrebuilders == 1 ? "" : "s"), -1;
+	return 0;
+}
+
 /* Checks one target once everything is read. */
 static int check_target(struct parse *p, struct petrel_target *t, const char *server)
 {
@@ -423,11 +504,11 @@ static int check_target(struct parse *p, struct petrel_target *t, const char *se
 		return fail(p, "target %s: no [server \"%s\"] section", t->name, server), -1;
 	if (!t->job[0] || !t->path[0])
 		return fail(p, "target %s: job and path are required", t->name), -1;
-	if (check_absolute(p, t) < 0)
+	if (check_absolute(p, t) < 0 || check_rebuilders(p, t) < 0)
 		return -1;
 	if (!t->interval)
 		t->interval = p->cfg->interval;
-	if (t->trust == PETREL_TRUST_SERVER)
+	if (!petrel_trust_needs_signatures(t->trust))
 		return 0;
 	if (t->nkeys == 0 || t->nsigurls == 0)
 		return fail(p, "target %s: trust = signed needs keys and signatures "
@@ -443,10 +524,9 @@ static int check_target(struct parse *p, struct petrel_target *t, const char *se
 				    t->sigurls[i]), -1;
 		}
 	}
-	if (t->threshold < 1 || t->threshold > t->nkeys)
-		return fail(p, "target %s: threshold %u must be between 1 and the %zu keys", t->name,
-			    t->threshold, t->nkeys), -1;
-	return load_keys(p, t);
+	if (load_keys(p, t) < 0)
+		return -1;
+	return check_threshold(p, t);
 }
 
 /* Whole-file checks; returns the line of the offending section, or 0 when all is well. */

@@ -58,9 +58,9 @@ static json_t *keys_array(const char *keyids)
 json_t *petrel_json_version(const struct petrel_version *v)
 {
 	json_t *o = petrel_json_build(&v->build);
-	json_t *trust = json_pack("{s:s, s:o, s:[], s:b}", "mode", v->trust, "keys",
-				  keys_array(v->keyids), "rebuilders", "weak",
-				  !strcmp(v->trust, "server"));
+	json_t *trust = json_pack("{s:s, s:o, s:o, s:b}", "mode", v->trust, "keys",
+				  keys_array(v->keyids), "rebuilders", keys_array(v->rebuilders),
+				  "weak", !strcmp(v->trust, "server"));
 
 	if (!o || !trust) {
 		json_decref(o);

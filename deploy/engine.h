@@ -44,12 +44,28 @@ struct petrel_check {
 	int rejected;			/* remote differs but failed here before: not an update */
 	char rejected_reason[256];
 	int64_t rejected_at;
+	/* freeze protection (max_age): how old the server's newest build is */
+	int64_t newest;			/* its signed timestamp when the store verified it
+					 * already, else its finish time */
+	int64_t age;			/* now - newest, seconds */
+	int frozen;			/* t->max_age is set and age exceeds it */
 };
 
-/* Resolves the newest build and compares it with what is deployed. A build older than
- * the target's high-water mark is -PETREL_EROLLBACK. */
+/*
+ * Resolves the newest build and compares it with what is deployed. A build older than
+ * the target's high-water mark is -PETREL_EROLLBACK (rollback protection: check, fetch,
+ * upgrade and the daemon all come through here or petrel_fetch_target). A frozen
+ * server is not an error here: out->frozen says so, and petrel_check_frozen turns it
+ * into the refusal (check exits 3 with it; the daemon warns with its message).
+ */
 int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
 			struct petrel_check *out);
+
+/*
+ * Freeze protection: 0 when c (filled by petrel_check_target for t) is not frozen, else
+ * -PETREL_EPOLICY with a message naming the server, job, build, its age and max_age.
+ */
+int petrel_check_frozen(const struct petrel_target *t, const struct petrel_check *c);
 
 /*
  * The fetch transaction: resolve (newest, or uuid), gather signatures, stream the

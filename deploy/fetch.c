@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "fetcher/builderweb.h"
 #include "outcome.h"
+#include "rebuild.h"
 #include "sigs.h"
 #include "verify/digest.h"
 
@@ -158,6 +159,8 @@ static int check_target(struct petrel_engine *e, const struct petrel_target *t,
 			    rollback_check(e, t, &out->remote, out->remote.finish_time, 1);
 	if (r < 0)
 		return r;
+	out->newest = out->in_store ? v.timestamp : out->remote.finish_time;
+	out->frozen = petrel_policy_frozen(t->max_age, out->newest, (int64_t)time(NULL), &out->age);
 	return deployed_version(e, t, out);
 }
 
@@ -169,6 +172,21 @@ int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
 	return petrel_engine_note(e, t, "check", r, r == 0 ? out->update : -1);
 }
 
+int petrel_check_frozen(const struct petrel_target *t, const struct petrel_check *c)
+{
+	char shown[PETREL_URL_MAX + 1], when[32], age[32], limit[32];
+
+	if (!c->frozen)
+		return 0;
+	petrel_mask_url(t->server->url, shown, sizeof(shown));
+	petrel_format_time(c->newest, when, sizeof(when));
+	petrel_format_duration(c->age, age, sizeof(age));
+	petrel_format_duration(t->max_age, limit, sizeof(limit));
+	return petrel_fail(-PETREL_EPOLICY, "%s/job/%s: newest build %s is from %s, %s old, more "
+			   "than max_age %s (is the server or a mirror stuck on old answers?)",
+			   shown, t->job, c->remote.uuid, when, age, limit);
+}
+
 /* The download in progress: where bytes go and what hashes them. Two consumers run
  * on their own threads (common/fanout.h): the store's (SHA-256 + write to tmp/) and
  * the signatures' (BLAKE2b-512 + legacy Ed25519 state), when there are signatures. */
@@ -178,6 +196,7 @@ struct download {
 	struct petrel_digest *sha;
 	struct petrel_digest *b2;	/* NULL when no prehashed signature needs it */
 	struct petrel_sigset *sigs;
+	const struct petrel_evidence *rebuilt;	/* the rebuilders' answers */
 	struct petrel_fanout *fo;
 };
 
@@ -285,8 +304,8 @@ static void fill_version(struct petrel_version *v, const struct petrel_target *t
 	memset(v, 0, sizeof(*v));
 	petrel_strlcpy(v->target, t->name, sizeof(v->target));
 	v->build = *b;
-	petrel_strlcpy(v->trust, t->trust == PETREL_TRUST_SIGNED ? "signed" : "server",
-		       sizeof(v->trust));
+	petrel_strlcpy(v->trust, petrel_trust_name(t->trust), sizeof(v->trust));
+	petrel_evidence_agreed(ev, v->rebuilders, sizeof(v->rebuilders));
 	for (i = 0; i < ev->nkeys; i++) {
 		char id[17];
 
@@ -306,6 +325,7 @@ static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
 			const struct petrel_build *b, struct download *d, const char *url,
 			int newest, struct petrel_version *out)
 {
+	struct petrel_policy policy = { t->trust, t->threshold, t->agree };
 	struct petrel_evidence ev;
 	uint8_t sha[32], b2[64];
 	int r;
@@ -314,6 +334,11 @@ static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
 	    (d->b2 && (r = petrel_digest_final(d->b2, NULL, b2)) < 0) ||
 	    (r = check_hash(b, sha, url)) < 0 ||
 	    (r = petrel_sigset_verify(d->sigs, b2, &ev)) < 0)
+		return r;
+	/* the rebuilders vouched for b->sha256, which the bytes were just checked against */
+	ev.nrebuilders = d->rebuilt->nrebuilders;
+	memcpy(ev.rebuilders, d->rebuilt->rebuilders, sizeof(ev.rebuilders));
+	if ((r = petrel_policy_evaluate(&policy, &ev)) < 0)
 		return r;
 	fill_version(out, t, b, &ev, url);
 	if (newest && (r = rollback_check(e, t, b, out->timestamp, 0)) < 0)
@@ -327,17 +352,37 @@ static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
 	return petrel_store_add_version(&e->store, out);
 }
 
+/* Asks the rebuilders before the download, so that too little agreement costs no
+ * bytes; the answers are decided again with the whole evidence after it. */
+static int gather_rebuilders(struct petrel_engine *e, const struct petrel_target *t,
+			     const struct petrel_build *b, struct petrel_evidence *rebuilt)
+{
+	char shown[PETREL_URL_MAX + 1];
+	int r;
+
+	memset(rebuilt, 0, sizeof(*rebuilt));
+	if ((r = petrel_rebuilders_ask(e->http, t, b, rebuilt)) < 0)
+		return r;
+	if ((r = petrel_policy_rebuilt(t->trust, t->agree, rebuilt)) < 0) {
+		petrel_mask_url(t->server->url, shown, sizeof(shown));
+		petrel_error_prefix("%s/job/%s/build/%s: ", shown, b->job, b->uuid);
+	}
+	return r;
+}
+
 static int fetch_build(struct petrel_engine *e, const struct petrel_target *t,
 		       const struct petrel_build *b, int newest, struct petrel_version *out)
 {
 	struct petrel_sigset sigs;
-	struct download d = { .fd = -1 };
+	struct petrel_evidence rebuilt;
+	struct download d = { .fd = -1, .rebuilt = &rebuilt };
 	char url[PETREL_URL_MAX + 1];
 	int r, have_blob;
 
 	petrel_sigset_init(&sigs, t);
 	d.sigs = &sigs;
-	if ((r = petrel_sigset_gather(&sigs, e->http, t->server->url, b)) < 0)
+	if ((r = petrel_sigset_gather(&sigs, e->http, t->server->url, b)) < 0 ||
+	    (r = gather_rebuilders(e, t, b, &rebuilt)) < 0)
 		goto out;
 	if ((r = petrel_digest_new(&d.sha, PETREL_DIGEST_SHA256)) < 0 ||
 	    (petrel_sigset_needs_blake2b(&sigs) &&

@@ -163,8 +163,8 @@ int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const c
 	size_t i;
 	int r = 0;
 
-	if (s->t->trust != PETREL_TRUST_SIGNED)
-		return 0;	/* trust = server: the operator opted out of signatures */
+	if (!petrel_trust_needs_signatures(s->t->trust))
+		return 0;	/* trust = server or rebuilt: no signatures asked for */
 	petrel_buf_init(&body, PETREL_SIG_FILE_MAX);
 	for (i = 0; i < s->t->nsigurls && r == 0; i++) {
 		if ((r = petrel_sigurl_expand(s->t->sigurls[i], server, b, url, sizeof(url))) < 0)
@@ -250,7 +250,7 @@ int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
 		if ((r = credit(ev, c)) < 0)
 			return r;
 	}
-	if (s->t->trust != PETREL_TRUST_SIGNED)
+	if (!petrel_trust_needs_signatures(s->t->trust))
 		return 0;
 	if (ev->nkeys < s->t->threshold)
 		return shortfall(s, ev->nkeys);

@@ -46,6 +46,12 @@ struct petrel_target {
 	int line;				/* of its [target] header, for messages */
 	size_t nsigurls;
 	char sigurls[PETREL_SIGURLS_MAX][PETREL_URL_MAX + 1];	/* URL templates */
+	/* trust policy beyond signatures (issue 5) */
+	size_t nrebuilders;
+	char rebuilder_names[PETREL_REBUILDERS_MAX][PETREL_NAME_MAX + 1];
+	const struct petrel_server *rebuilders[PETREL_REBUILDERS_MAX];	/* borrowed, resolved */
+	unsigned agree;				/* rebuilders that must agree, default 1 */
+	long max_age;				/* seconds; 0 = no freeze check */
 };
 
 struct petrel_config {

@@ -105,6 +105,10 @@ static const char *const migrations[] = {
 	"  audit_findings INTEGER NOT NULL DEFAULT -1"
 	");"
 	"CREATE INDEX journal_by_event ON journal (event, target);",
+
+	/* 4: the rebuilders that agreed on a version's hash (trust = rebuilt), comma-separated
+	 * [server] names, "" when none were asked. */
+	"ALTER TABLE versions ADD COLUMN rebuilders TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,

@@ -18,7 +18,7 @@ const char petrel_journal_genesis[PETREL_HASH_HEX + 1] =
 /* Column list shared by the version queries; row_to_version reads it in this order. */
 #define VERSION_COLUMNS \
 	"id, target, job, uuid, platform, filename, sha256, size, start_time, " \
-	"finish_time, trust, keyids, trusted_comment, timestamp, verified_at, url"
+	"finish_time, trust, keyids, trusted_comment, timestamp, verified_at, url, rebuilders"
 
 /* ---- the journal ---- */
 
@@ -192,7 +192,7 @@ static int raise_high_water(struct sqlite3 *db, const char *target, int64_t ts, 
 	return r;
 }
 
-/* Binds v to the insert's 15 parameters: 1 when all bound. */
+/* Binds v to the insert's 16 parameters: 1 when all bound. */
 static int bind_version(sqlite3_stmt *st, const struct petrel_version *v, const char *hex)
 {
 	const struct petrel_build *b = &v->build;
@@ -211,7 +211,8 @@ static int bind_version(sqlite3_stmt *st, const struct petrel_version *v, const 
 		sqlite3_bind_text(st, 12, v->trusted_comment, -1, SQLITE_STATIC) == SQLITE_OK &&
 		sqlite3_bind_int64(st, 13, v->timestamp) == SQLITE_OK &&
 		sqlite3_bind_int64(st, 14, v->verified_at) == SQLITE_OK &&
-		sqlite3_bind_text(st, 15, v->url, -1, SQLITE_STATIC) == SQLITE_OK;
+		sqlite3_bind_text(st, 15, v->url, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_text(st, 16, v->rebuilders, -1, SQLITE_STATIC) == SQLITE_OK;
 }
 
 /* Id of the row of (target, uuid, sha256) into v->id. */
@@ -241,7 +242,7 @@ static int insert_version(struct sqlite3 *db, struct petrel_version *v, const ch
 	static const char sql[] =
 		"INSERT INTO versions (target, job, uuid, platform, filename, sha256, size,"
 		" start_time, finish_time, trust, keyids, trusted_comment, timestamp,"
-		" verified_at, url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+		" verified_at, url, rebuilders) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 		" ON CONFLICT (target, uuid, sha256) DO NOTHING";
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -326,7 +327,8 @@ static int row_to_version(sqlite3_stmt *st, struct petrel_version *out)
 	    (r = column_str(st, 10, out->trust, sizeof(out->trust))) < 0 ||
 	    (r = column_str(st, 11, out->keyids, sizeof(out->keyids))) < 0 ||
 	    (r = column_str(st, 12, out->trusted_comment, sizeof(out->trusted_comment))) < 0 ||
-	    (r = column_str(st, 15, out->url, sizeof(out->url))) < 0)
+	    (r = column_str(st, 15, out->url, sizeof(out->url))) < 0 ||
+	    (r = column_str(st, 16, out->rebuilders, sizeof(out->rebuilders))) < 0)
 		return r;
 	b->size = size < 0 ? 0 : (uint64_t)size;
 	b->start_time = sqlite3_column_int64(st, 8);

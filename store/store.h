@@ -8,7 +8,7 @@
 
 #include "common/build.h"
 
-#define PETREL_SCHEMA_VERSION 3
+#define PETREL_SCHEMA_VERSION 4
 
 struct sqlite3;
 
@@ -23,12 +23,13 @@ struct petrel_version {
 	int64_t id;			/* row id, 0 before insertion */
 	char target[PETREL_NAME_MAX + 1];
 	struct petrel_build build;
-	char trust[16];			/* "signed" or "server" */
+	char trust[16];			/* "signed", "server", "rebuilt", "signed+rebuilt" */
 	char keyids[256];		/* comma-separated key ids (minisign's hex), "" if none */
 	char trusted_comment[1024 + 1];	/* of the first valid signature, "" if none */
 	int64_t timestamp;		/* signed timestamp, else finish time: orders versions */
 	int64_t verified_at;		/* when petrel accepted it */
 	char url[PETREL_URL_MAX + 1];	/* where the bytes came from */
+	char rebuilders[1024];		/* comma-separated servers that agreed, "" if none */
 };
 
 /*

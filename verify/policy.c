@@ -200,13 +200,36 @@ int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8])
 	return 0;
 }
 
+int petrel_trust_needs_signatures(enum petrel_trust trust)
+{
+	return trust == PETREL_TRUST_SIGNED || trust == PETREL_TRUST_SIGNED_REBUILT;
+}
+
+int petrel_trust_needs_rebuilders(enum petrel_trust trust)
+{
+	return trust == PETREL_TRUST_REBUILT || trust == PETREL_TRUST_SIGNED_REBUILT;
+}
+
+const char *petrel_trust_name(enum petrel_trust trust)
+{
+	static const char *const names[] = { "signed", "server", "rebuilt", "signed+rebuilt" };
+
+	return (unsigned)trust < PETREL_ARRAY_SIZE(names) ? names[trust] : "?";
+}
+
+static int known_trust(enum petrel_trust trust)
+{
+	return trust == PETREL_TRUST_SERVER || petrel_trust_needs_signatures(trust) ||
+	       petrel_trust_needs_rebuilders(trust);
+}
+
 int petrel_policy_decide(enum petrel_trust trust, unsigned threshold,
 			 const struct petrel_evidence *ev)
 {
-	if (trust == PETREL_TRUST_SERVER)
-		return 0;
-	if (trust != PETREL_TRUST_SIGNED)
+	if (!known_trust(trust))
 		return petrel_fail(-EINVAL, "unknown trust mode %d", (int)trust);
+	if (!petrel_trust_needs_signatures(trust))
+		return 0;
 	/* A threshold of 0 would accept unsigned builds in signed mode: fail closed. */
 	if (threshold == 0)
 		return petrel_fail(-PETREL_EPOLICY, "signed trust needs a threshold of at least 1");
@@ -215,6 +238,152 @@ int petrel_policy_decide(enum petrel_trust trust, unsigned threshold,
 				   "%zu distinct trusted key%s signed, threshold is %u", ev->nkeys,
 				   ev->nkeys == 1 ? "" : "s", threshold);
 	return 0;
+}
+
+/* Appends text to out (size n, NUL-terminated), truncating: these are messages. */
+static void append(char *out, size_t n, const char *text)
+{
+	size_t len = strnlen(out, n), m = strlen(text);
+
+	if (len + 1 >= n)
+		return;
+	if (m > n - len - 1)
+		m = n - len - 1;
+	memcpy(out + len, text, m);
+	out[len + m] = '\0';
+}
+
+int petrel_evidence_add_rebuilder(struct petrel_evidence *ev, const char *name, int agrees,
+				  const char *why)
+{
+	struct petrel_rebuilder_answer *a;
+
+	if (ev->nrebuilders >= PETREL_REBUILDERS_MAX)
+		return petrel_fail(-PETREL_ETOOBIG, "more than %d rebuilders", PETREL_REBUILDERS_MAX);
+	a = &ev->rebuilders[ev->nrebuilders++];
+	memset(a, 0, sizeof(*a));
+	petrel_strlcpy(a->name, name, sizeof(a->name));
+	a->agrees = agrees;
+	append(a->why, sizeof(a->why), why ? why : "");
+	return 0;
+}
+
+/* 1 when an earlier answer of ev already carries a->name (a name counts once). */
+static int seen_before(const struct petrel_evidence *ev, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (ev->rebuilders[j].agrees && !strcmp(ev->rebuilders[j].name, ev->rebuilders[i].name))
+			return 1;
+	return 0;
+}
+
+void petrel_evidence_agreed(const struct petrel_evidence *ev, char *out, size_t n)
+{
+	if (n == 0)
+		return;
+	out[0] = '\0';
+	for (size_t i = 0; i < ev->nrebuilders; i++) {
+		if (!ev->rebuilders[i].agrees || seen_before(ev, i))
+			continue;
+		if (out[0])
+			append(out, n, ",");
+		append(out, n, ev->rebuilders[i].name);
+	}
+}
+
+/* Distinct names among the agreeing answers. */
+static size_t agreeing(const struct petrel_evidence *ev)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ev->nrebuilders; i++)
+		if (ev->rebuilders[i].agrees && !seen_before(ev, i))
+			n++;
+	return n;
+}
+
+int petrel_policy_rebuilt(enum petrel_trust trust, unsigned agree,
+			  const struct petrel_evidence *ev)
+{
+	char why[768] = "";
+	size_t have;
+
+	if (!petrel_trust_needs_rebuilders(trust))
+		return 0;
+	if (agree == 0)
+		return petrel_fail(-PETREL_EPOLICY, "rebuilt trust needs agree of at least 1");
+	if ((have = agreeing(ev)) >= agree)
+		return 0;
+	for (size_t i = 0; i < ev->nrebuilders; i++) {
+		if (ev->rebuilders[i].agrees)
+			continue;
+		append(why, sizeof(why), why[0] ? "; " : " (");
+		append(why, sizeof(why), ev->rebuilders[i].name);
+		append(why, sizeof(why), ": ");
+		append(why, sizeof(why), ev->rebuilders[i].why);
+	}
+	if (why[0])
+		append(why, sizeof(why), ")");
+	return petrel_fail(-PETREL_EPOLICY, "%zu of %zu rebuilder%s agree, agree = %u%s", have,
+			   ev->nrebuilders, ev->nrebuilders == 1 ? "" : "s", agree, why);
+}
+
+int petrel_policy_evaluate(const struct petrel_policy *p, const struct petrel_evidence *ev)
+{
+	int r;
+
+	if ((r = petrel_policy_decide(p->trust, p->threshold, ev)) < 0)
+		return r;
+	return petrel_policy_rebuilt(p->trust, p->agree, ev);
+}
+
+int petrel_policy_frozen(int64_t max_age, int64_t newest, int64_t now, int64_t *age)
+{
+	*age = now - newest;
+	return max_age > 0 && *age > max_age;
+}
+
+int petrel_parse_duration(const char *text, int64_t *out)
+{
+	static const struct { char suffix; int64_t secs; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char digits[21];
+	size_t len = strnlen(text, 22);
+	int64_t mult = 1;
+	uint64_t v;
+
+	if (len == 0 || len > 21)
+		return -EINVAL;
+	for (size_t i = 0; i < PETREL_ARRAY_SIZE(units); i++)
+		if (text[len - 1] == units[i].suffix) {
+			mult = units[i].secs;
+			len--;
+			break;
+		}
+	if (len == 0 || len >= sizeof(digits))
+		return -EINVAL;
+	memcpy(digits, text, len);
+	digits[len] = '\0';
+	if (petrel_parse_u64(digits, &v) < 0 || v > (uint64_t)(INT64_MAX / mult))
+		return -EINVAL;
+	*out = (int64_t)v * mult;
+	return 0;
+}
+
+void petrel_format_duration(int64_t secs, char *out, size_t n)
+{
+	if (secs >= 86400 && secs % 86400 >= 3600)
+		petrel_snprintf(out, n, "%lldd %lldh", (long long)(secs / 86400),
+				(long long)(secs % 86400 / 3600));
+	else if (secs >= 86400)
+		petrel_snprintf(out, n, "%lldd", (long long)(secs / 86400));
+	else if (secs >= 3600 && secs % 3600 == 0)
+		petrel_snprintf(out, n, "%lldh", (long long)(secs / 3600));
+	else if (secs >= 60 && secs % 60 == 0)
+		petrel_snprintf(out, n, "%lldm", (long long)(secs / 60));
+	else
+		petrel_snprintf(out, n, "%llds", (long long)secs);
 }
 
 void petrel_keyid_str(const uint8_t keyid[8], char out[17])

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 88
+plan 90
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 P="$T/deploy/hello.hvt"
@@ -254,6 +254,13 @@ is "$(sql "select count(*) from rejected where uuid='$U8'")" 0 "an interrupted h
 is "$(sql "select count(*) from intents")" 0 "no switch is left half done"
 like "$(cat "$T/daemon.log")" "interrupted: petrel is stopping" "the log says the health check was interrupted"
 rm -f "$T/health.sleep"
+
+# ---- freeze protection: the daemon warns when the newest build is older than max_age
+conf "max_age = 1"
+sleep 1.2
+run petrel daemon --once
+is "$rc" 0 "a frozen server is a warning for the daemon, not a failure"
+like "$err" "warning hello: frozen: .*newest build .* old, more than max_age 1s" "the daemon warns about it"
 
 # ---- a 4xx that will not change is not retried in a tight loop
 conf "auto = off" "[target \"ghost\"]" "server = bw" "job = nosuch" "path = $T/deploy/ghost" \

@@ -1161,6 +1161,129 @@ static void test_policy_key_overflow(void **state)
 	assert_int_equal(petrel_policy_decide(PETREL_TRUST_SIGNED, PETREL_KEYS_MAX, &ev), 0);
 }
 
+static void test_trust_modes(void **state)
+{
+	(void)state;
+	assert_true(petrel_trust_needs_signatures(PETREL_TRUST_SIGNED));
+	assert_false(petrel_trust_needs_rebuilders(PETREL_TRUST_SIGNED));
+	assert_false(petrel_trust_needs_signatures(PETREL_TRUST_SERVER));
+	assert_false(petrel_trust_needs_rebuilders(PETREL_TRUST_SERVER));
+	assert_false(petrel_trust_needs_signatures(PETREL_TRUST_REBUILT));
+	assert_true(petrel_trust_needs_rebuilders(PETREL_TRUST_REBUILT));
+	assert_true(petrel_trust_needs_signatures(PETREL_TRUST_SIGNED_REBUILT));
+	assert_true(petrel_trust_needs_rebuilders(PETREL_TRUST_SIGNED_REBUILT));
+	assert_string_equal(petrel_trust_name(PETREL_TRUST_SIGNED), "signed");
+	assert_string_equal(petrel_trust_name(PETREL_TRUST_SERVER), "server");
+	assert_string_equal(petrel_trust_name(PETREL_TRUST_REBUILT), "rebuilt");
+	assert_string_equal(petrel_trust_name(PETREL_TRUST_SIGNED_REBUILT), "signed+rebuilt");
+	assert_string_equal(petrel_trust_name((enum petrel_trust)9), "?");
+}
+
+static void test_policy_rebuilt(void **state)
+{
+	struct petrel_evidence ev;
+	char agreed[64];
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	/* not asked for: no rebuilders needed */
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_SIGNED, 2, &ev), 0);
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 1, &ev), -PETREL_EPOLICY);
+	assert_msg("0 of 0 rebuilders agree, agree = 1");
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb1", 1, NULL), 0);
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb2", 0, "has no build (404)"), 0);
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb3", 0, "down: refused"), 0);
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 1, &ev), 0);
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 2, &ev), -PETREL_EPOLICY);
+	assert_msg("1 of 3 rebuilders agree, agree = 2 (rb2: has no build (404); rb3: down: refused)");
+	/* the same name twice counts once */
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb1", 1, NULL), 0);
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_SIGNED_REBUILT, 2, &ev), -PETREL_EPOLICY);
+	petrel_error_clear();
+	petrel_evidence_agreed(&ev, agreed, sizeof(agreed));
+	assert_string_equal(agreed, "rb1");
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb4", 1, NULL), 0);
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 2, &ev), 0);
+	petrel_evidence_agreed(&ev, agreed, sizeof(agreed));
+	assert_string_equal(agreed, "rb1,rb4");
+	/* agree = 0 in a rebuilt mode fails closed */
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 0, &ev), -PETREL_EPOLICY);
+	assert_msg("agree of at least 1");
+	while (ev.nrebuilders < PETREL_REBUILDERS_MAX)
+		assert_int_equal(petrel_evidence_add_rebuilder(&ev, "x", 0, "no"), 0);
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "y", 1, NULL), -PETREL_ETOOBIG);
+	petrel_error_clear();
+}
+
+static void test_policy_evaluate(void **state)
+{
+	struct petrel_policy both = { PETREL_TRUST_SIGNED_REBUILT, 1, 1 };
+	struct petrel_policy server = { PETREL_TRUST_SERVER, 1, 1 };
+	struct petrel_evidence ev;
+	uint8_t a[8] = { 1 };
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	assert_int_equal(petrel_policy_evaluate(&server, &ev), 0);
+	assert_int_equal(petrel_policy_evaluate(&both, &ev), -PETREL_ETHRESHOLD);
+	petrel_error_clear();
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb1", 1, NULL), 0);
+	assert_int_equal(petrel_policy_evaluate(&both, &ev), -PETREL_ETHRESHOLD);	/* rebuilt alone */
+	petrel_error_clear();
+	memset(&ev, 0, sizeof(ev));
+	assert_int_equal(petrel_evidence_add_key(&ev, a), 0);
+	assert_int_equal(petrel_policy_evaluate(&both, &ev), -PETREL_EPOLICY);	/* signed alone */
+	assert_msg("0 of 0 rebuilders agree");
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb1", 1, NULL), 0);
+	assert_int_equal(petrel_policy_evaluate(&both, &ev), 0);
+}
+
+static void test_policy_frozen(void **state)
+{
+	int64_t age;
+
+	(void)state;
+	assert_int_equal(petrel_policy_frozen(0, 0, 1000000, &age), 0);	/* off */
+	assert_int_equal(age, 1000000);
+	assert_int_equal(petrel_policy_frozen(100, 900, 1000, &age), 0);	/* exactly the limit */
+	assert_int_equal(petrel_policy_frozen(100, 899, 1000, &age), 1);
+	assert_int_equal(age, 101);
+	assert_int_equal(petrel_policy_frozen(100, 2000, 1000, &age), 0);	/* from the future */
+}
+
+static void test_duration(void **state)
+{
+	static const struct { const char *in; int64_t want; } good[] = {
+		{ "0", 0 }, { "90", 90 }, { "90s", 90 }, { "15m", 900 }, { "12h", 43200 },
+		{ "30d", 2592000 },
+	};
+	static const char *const bad[] = { "", "d", "30x", "-1", "1.5d", "30 d", "30dd", "5ms",
+					   "99999999999999999999d", "0x10" };
+	char out[32];
+	int64_t v;
+
+	(void)state;
+	for (size_t i = 0; i < PETREL_ARRAY_SIZE(good); i++) {
+		assert_int_equal(petrel_parse_duration(good[i].in, &v), 0);
+		assert_int_equal(v, good[i].want);
+	}
+	for (size_t i = 0; i < PETREL_ARRAY_SIZE(bad); i++)
+		if (petrel_parse_duration(bad[i], &v) != -EINVAL)
+			fail_msg("'%s' parsed", bad[i]);
+	petrel_format_duration(2592000, out, sizeof(out));
+	assert_string_equal(out, "30d");
+	petrel_format_duration(2592000 + 7200, out, sizeof(out));
+	assert_string_equal(out, "30d 2h");
+	petrel_format_duration(2592000 + 3599, out, sizeof(out));	/* less than an hour over */
+	assert_string_equal(out, "30d");
+	petrel_format_duration(7200, out, sizeof(out));
+	assert_string_equal(out, "2h");
+	petrel_format_duration(120, out, sizeof(out));
+	assert_string_equal(out, "2m");
+	petrel_format_duration(61, out, sizeof(out));
+	assert_string_equal(out, "61s");
+}
+
 static void test_keyid_str(void **state)
 {
 	static const uint8_t id[8] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
@@ -1218,6 +1341,11 @@ int main(void)
 		T(test_bind_strict_missing),
 		T(test_policy_threshold),
 		T(test_policy_key_overflow),
+		T(test_trust_modes),
+		T(test_policy_rebuilt),
+		T(test_policy_evaluate),
+		T(test_policy_frozen),
+		T(test_duration),
 		T(test_keyid_str),
 	};
 

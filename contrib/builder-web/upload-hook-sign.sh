@@ -1,0 +1,119 @@
+#!/bin/sh
+# upload-hook-sign.sh — builder-web upload hook: signs each uploaded main binary with
+# minisign so that petrel (trust = signed) can verify it.
+#
+# Install it executable as <configdir>/upload-hooks/upload-hook-sign.sh; builder-web
+# runs it after every upload as
+#   upload-hook-sign.sh --build-time=YYYYMMDDhhmmss --sha256=HEX --job=J --uuid=U
+#       --platform=P [--cache-dir=D] [--data-dir=D] --main-binary-filepath=F ARTIFACT
+# It checks that the binary hashes to --sha256, signs it with the trusted comment
+#   timestamp:EPOCH<TAB>file:NAME<TAB>job:J<TAB>uuid:U<TAB>sha256:HEX
+# (EPOCH is --build-time in seconds since 1970, UTC) and writes the .minisig atomically
+# to $PETREL_SIGN_OUTDIR/LAYOUT, ready for any static web server.
+#
+# Environment:
+#   PETREL_SIGN_KEY            minisign secret key file (required)
+#   PETREL_SIGN_OUTDIR         directory the signatures go to (required, must exist)
+#   PETREL_SIGN_LAYOUT         path below it, default {job}/{uuid}/{filename}.minisig;
+#                              placeholders {job} {uuid} {filename} {sha256} {platform}.
+#                              petrel's signatures template is then
+#                              https://sigs.example.org/{job}/{uuid}/{filename}.minisig
+#   PETREL_SIGN_PASSWORD_FILE  file holding the key's password (first line); without
+#                              it the key must have none (minisign -G -W)
+#   MINISIGN                   the minisign binary (default: minisign)
+# Exit 0 when the signature is written; 1 with one line on stderr otherwise.
+set -eu
+
+prog=upload-hook-sign.sh
+die() { printf '%s: %s\n' "$prog" "$*" >&2; exit 1; }
+
+build_time='' sha256='' job='' uuid='' platform='' data_dir='' filepath='' artifact=''
+for arg in "$@"; do
+	case $arg in
+	--build-time=*) build_time=${arg#*=} ;;
+	--sha256=*) sha256=${arg#*=} ;;
+	--job=*) job=${arg#*=} ;;
+	--uuid=*) uuid=${arg#*=} ;;
+	--platform=*) platform=${arg#*=} ;;
+	--data-dir=*) data_dir=${arg#*=} ;;
+	--cache-dir=*) ;;
+	--main-binary-filepath=*) filepath=${arg#*=} ;;
+	--*) ;;		# options a newer builder-web may add
+	*) artifact=$arg ;;
+	esac
+done
+
+[ -n "${PETREL_SIGN_KEY:-}" ] || die "set PETREL_SIGN_KEY to the minisign secret key file"
+[ -n "${PETREL_SIGN_OUTDIR:-}" ] || die "set PETREL_SIGN_OUTDIR to the directory for signatures"
+layout=${PETREL_SIGN_LAYOUT:-'{job}/{uuid}/{filename}.minisig'}
+minisign=${MINISIGN:-minisign}
+
+# Names end up in paths and in the trusted comment: same rules as petrel's.
+safe_name() {
+	case $2 in
+	'' | . | .. | *[!A-Za-z0-9._+-]*) die "--$1='$2' is not a safe name" ;;
+	esac
+}
+safe_name job "$job"
+[ -z "$platform" ] || safe_name platform "$platform"
+printf '%s\n' "$uuid" | grep -Eqx '[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}' ||
+	die "--uuid='$uuid' is not a uuid"
+printf '%s\n' "$sha256" | grep -Eqx '[0-9a-fA-F]{64}' || die "--sha256='$sha256' is not 64 hex digits"
+sha256=$(printf '%s' "$sha256" | tr 'A-F' 'a-f')
+[ -n "$filepath" ] || die "no --main-binary-filepath: nothing to sign"
+filename=${filepath##*/}
+safe_name main-binary-filepath "$filename"
+
+# The build time: builder-web's YYYYMMDDhhmmss (UTC), or already seconds since 1970.
+case $build_time in
+[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9])
+	iso=$(printf '%s' "$build_time" |
+		sed 's/^\(....\)\(..\)\(..\)\(..\)\(..\)\(..\)$/\1-\2-\3 \4:\5:\6/')
+	timestamp=$(date -u -d "$iso" +%s 2>/dev/null) ||
+		die "--build-time='$build_time' is not a time" ;;
+'' | *[!0-9]*) die "--build-time='$build_time' is neither YYYYMMDDhhmmss nor seconds" ;;
+*) timestamp=$build_time ;;
+esac
+
+# The main binary: an absolute path, else below --data-dir, else beside the artifact.
+binary=
+for cand in "$filepath" "${data_dir:+$data_dir/$filepath}" \
+	"${artifact:+$(dirname -- "$artifact")/$filepath}" "$artifact"; do
+	case $cand in /*) [ -f "$cand" ] && { binary=$cand; break; } ;; esac
+done
+[ -n "$binary" ] || die "main binary '$filepath' not found (absolute, below --data-dir, or beside '$artifact')"
+got=$(sha256sum -- "$binary" | cut -d' ' -f1)
+[ "$got" = "$sha256" ] || die "$binary: sha256 is $got, builder-web announced $sha256: not signing"
+
+# Where the signature goes: the layout with its placeholders replaced.
+rel=$layout
+for kv in "job=$job" "uuid=$uuid" "filename=$filename" "sha256=$sha256" "platform=$platform"; do
+	k=${kv%%=*} v=${kv#*=}
+	while :; do
+		case $rel in *"{$k}"*) rel=${rel%%"{$k}"*}$v${rel#*"{$k}"} ;; *) break ;; esac
+	done
+done
+case $rel in
+/* | *..* | *'{'* | *'}'*) die "PETREL_SIGN_LAYOUT '$layout' gives '$rel': must be relative, no '..', known placeholders only" ;;
+esac
+[ -d "$PETREL_SIGN_OUTDIR" ] || die "PETREL_SIGN_OUTDIR '$PETREL_SIGN_OUTDIR' is not a directory"
+out=$PETREL_SIGN_OUTDIR/$rel
+mkdir -p -- "$(dirname -- "$out")" || die "cannot create $(dirname -- "$out")"
+
+tab=$(printf '\t')
+tc="timestamp:$timestamp${tab}file:$filename${tab}job:$job${tab}uuid:$uuid${tab}sha256:$sha256"
+tmp=$out.tmp.$$
+trap 'rm -f -- "$tmp"' EXIT
+if [ -n "${PETREL_SIGN_PASSWORD_FILE:-}" ]; then
+	[ -r "$PETREL_SIGN_PASSWORD_FILE" ] || die "cannot read PETREL_SIGN_PASSWORD_FILE '$PETREL_SIGN_PASSWORD_FILE'"
+	head -n 1 -- "$PETREL_SIGN_PASSWORD_FILE" |
+		"$minisign" -S -s "$PETREL_SIGN_KEY" -m "$binary" -x "$tmp" -t "$tc" >/dev/null 2>"$tmp.err" ||
+		die "minisign failed for $binary: $(tr '\n' ' ' <"$tmp.err"; rm -f -- "$tmp.err")"
+else
+	"$minisign" -S -s "$PETREL_SIGN_KEY" -m "$binary" -x "$tmp" -t "$tc" </dev/null >/dev/null 2>"$tmp.err" ||
+		die "minisign failed for $binary (a key with a password needs PETREL_SIGN_PASSWORD_FILE): $(tr '\n' ' ' <"$tmp.err"; rm -f -- "$tmp.err")"
+fi
+rm -f -- "$tmp.err"
+mv -f -- "$tmp" "$out" || die "cannot write $out"
+trap - EXIT
+printf '%s: signed %s %s (%s) into %s\n' "$prog" "$job" "$uuid" "$filename" "$out"
