@@ -29,8 +29,7 @@ int petrel_cmd_fsck(struct petrel_cli *cli)
 	}
 	/* lock and finish an interrupted switch first (as every command does), but leave
 	 * tmp/ alone: leftover downloads are findings here */
-	if ((r = petrel_store_open(s, cli->cfg.state_dir)) < 0 ||
-	    (r = petrel_store_lock(s, cli->cfg.lock_timeout)) < 0 ||
+	if ((r = petrel_store_open_locked(s, cli->cfg.state_dir, cli->cfg.lock_timeout)) < 0 ||
 	    (r = petrel_recover(&e)) < 0) {
 		if (s->db)
 			petrel_store_close(s);

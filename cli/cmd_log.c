@@ -50,7 +50,7 @@ int petrel_cmd_log(struct petrel_cli *cli)
 	if (cli->argc == 1 && !(target = cli->argv[0], petrel_config_target(&cli->cfg, target)))
 		petrel_log_warn("no target '%s' in %s; showing its journal rows anyway", target,
 				cli->cfg.path);
-	if ((r = petrel_store_open(&s, cli->cfg.state_dir)) == 0) {
+	if ((r = petrel_store_open_locked(&s, cli->cfg.state_dir, cli->cfg.lock_timeout)) == 0) {
 		if ((r = petrel_store_journal_each(&s, target, row, &l)) == 0 &&
 		    (r = petrel_store_journal_verify(&s, &check)) == 0)
 			l.first_broken = check.first_broken;	/* also a deleted last row */

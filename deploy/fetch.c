@@ -25,11 +25,10 @@ int petrel_engine_open_with(struct petrel_engine *e, const struct petrel_config 
 
 	memset(e, 0, sizeof(*e));
 	e->cfg = cfg;
-	if ((r = petrel_store_open(&e->store, cfg->state_dir)) < 0)
+	if ((r = petrel_store_open_locked(&e->store, cfg->state_dir, cfg->lock_timeout)) < 0)
 		return r;
 	/* Holding the lock, whatever is in tmp/ was left by a run that died. */
-	if ((r = petrel_store_lock(&e->store, cfg->lock_timeout)) < 0 ||
-	    (r = petrel_store_clean_tmp(&e->store)) < 0 ||
+	if ((r = petrel_store_clean_tmp(&e->store)) < 0 ||
 	    (r = petrel_recover(e)) < 0 ||
 	    (!http && (r = petrel_http_new(&http, &cfg->limits)) < 0)) {
 		petrel_store_close(&e->store);

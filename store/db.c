@@ -297,7 +297,7 @@ static int make_layout(const char *dir)
 	return 0;
 }
 
-int petrel_store_open(struct petrel_store *s, const char *dir)
+static int open_store(struct petrel_store *s, const char *dir, long lock_timeout)
 {
 	char path[PATH_MAX];
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -309,6 +309,10 @@ int petrel_store_open(struct petrel_store *s, const char *dir)
 	    petrel_snprintf(path, sizeof(path), "%s/petrel.db", dir) < 0)
 		return petrel_fail(-ENAMETOOLONG, "%s: state directory path too long", dir);
 	if ((r = make_layout(dir)) < 0)
+		return r;
+	/* before sqlite: two petrels creating one database at once would otherwise race
+	 * on switching it to WAL, where sqlite answers "locked" without waiting */
+	if (lock_timeout >= 0 && (r = petrel_store_lock(s, lock_timeout)) < 0)
 		return r;
 	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
 		r = petrel_db_fail(s->db);
@@ -322,6 +326,16 @@ out:
 	if (r < 0)
 		petrel_store_close(s);
 	return r;
+}
+
+int petrel_store_open(struct petrel_store *s, const char *dir)
+{
+	return open_store(s, dir, -1);
+}
+
+int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_timeout)
+{
+	return open_store(s, dir, lock_timeout < 0 ? 0 : lock_timeout);
 }
 
 void petrel_store_close(struct petrel_store *s)

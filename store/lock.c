@@ -44,6 +44,8 @@ int petrel_store_lock(struct petrel_store *s, long timeout)
 	long waited;
 	int fd;
 
+	if (s->lockfd >= 0)	/* petrel_store_open_locked took it already */
+		return 0;
 	if (petrel_snprintf(path, sizeof(path), "%s/lock", s->dir) < 0)
 		return petrel_fail(-ENAMETOOLONG, "%s: path too long", s->dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);

@@ -39,6 +39,9 @@ struct petrel_version {
  * Copies dir. 0 or negative code with a petrel_fail message.
  */
 int petrel_store_open(struct petrel_store *s, const char *dir);
+/* The same, taking the state directory's lock (petrel_store_lock) before sqlite opens
+ * the database: what every command does. The lock is released by petrel_store_close. */
+int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_timeout);
 void petrel_store_close(struct petrel_store *s);
 
 /*
