@@ -17,14 +17,14 @@ petrel revert hello >/dev/null 2>&1
 
 run petrel log
 is "$rc" 0 "log exits 0"
-is "$(printf '%s\n' "$out" | awk '{print $4}' | tr '\n' ' ')" "fetch upgrade fetch upgrade revert " \
-	"every action is a row, oldest first"
+is "$(printf '%s\n' "$out" | awk '{print $4}' | tr '\n' ' ')" "fetch upgrade fetch upgrade revert reject " \
+	"every action is a row, oldest first (a revert back rejects the build left)"
 like "$out" "uuid=$ub" "rows name the build"
 run petrel log nosuch
 is "$(printf '%s' "$out" | grep -c .)" 0 "log for a target with no rows prints none"
 run petrel --json log hello
 is "$(printf '%s' "$out" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["journal"], len(j["events"]))')" \
-	"{'ok': True, 'rows': 5, 'first_broken': None} 5" "--json: the chain holds over 5 rows"
+	"{'ok': True, 'rows': 6, 'first_broken': None} 6" "--json: the chain holds over 6 rows"
 
 sqlite3 "$T/state/petrel.db" "update journal set detail = 'edited' where id = 3"
 run petrel log
