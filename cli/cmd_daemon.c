@@ -359,9 +359,11 @@ static void cycle(struct daemon *d)
 			event(NULL, PETREL_LOG_ERROR, "%s", petrel_error_message());
 		note_status(d, petrel_exit_status(r));
 		petrel_error_clear();
-		for (i = 0; i < d->cfg->ntargets; i++)	/* try again after an interval */
+		/* e.g. an operator's upgrade held the lock past lock_timeout: try again soon */
+		for (i = 0; i < d->cfg->ntargets; i++)
 			if (due(d, i, now))
-				d->ts[i].due = now + jittered(d->cfg->targets[i].interval);
+				d->ts[i].due = now + jittered(d->cfg->targets[i].interval < 60 ?
+							      d->cfg->targets[i].interval : 60);
 		return;
 	}
 	for (i = 0; i < d->cfg->ntargets && !petrel_cancelled(); i++) {

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 90
+plan 93
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 P="$T/deploy/hello.hvt"
@@ -274,6 +274,19 @@ is "$st" 0 "the daemon ran and stopped"
 n=$(request_count 'GET	/job/nosuch/build/latest')
 is "$((n >= 2 && n <= 3))" 1 "a job the server does not know (404) is retried with backoff: $n requests in 6 s, not 6"
 is "$(grep -c 'warning ghost: failed: .*404 Not Found' "$T/daemon.log")" 1 "and logged once"
+
+# ---- an operator holding the state directory's lock: the daemon waits, then goes on
+conf --global "lock_timeout = 1"
+U9=$(publish nine)
+flock "$T/state/lock" sleep 4 &
+LPID=$!
+sleep 0.3
+daemon_start
+ok "the daemon reports the held lock" wait_log "error daemon: state directory .* is locked by" 10
+ok "and deploys once the lock is free" wait_log "deployed generation [0-9]+: $U9" 20
+wait "$LPID"
+daemon_stop
+is "$st" 0 "the daemon stops with 0"
 
 # ---- systemd: READY, WATCHDOG, RELOADING, STOPPING through sd_notify
 conf
