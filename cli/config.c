@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "common/error.h"
@@ -14,6 +15,7 @@
 #define SERVERS_MAX 64
 #define TARGETS_MAX 10000	/* the arrays grow as sections come */
 #define CONFIG_MAX (1024 * 1024)
+#define LINE_MAX_BYTES 198	/* Debian's inih reads 200 bytes a line, newline and NUL included */
 
 /* Server names of targets, resolved once every section is read. */
 struct parse {
@@ -372,6 +374,11 @@ static int scan_sections(struct parse *p, const char *path)
 		if (save)
 			*save++ = '\0';
 		n++;
+		if (strlen(cur) > LINE_MAX_BYTES) {	/* inih would cut it and misreport */
+			r = petrel_fail(-PETREL_ECONFIG, "%s:%d: line longer than %d bytes; continue "
+					"a long list on indented lines", path, n, LINE_MAX_BYTES);
+			break;
+		}
 		line = cur + strspn(cur, " \t");
 		if (*line != '[' || !(end = strchr(line, ']')))
 			continue;
@@ -472,13 +479,16 @@ static int check_rebuilders(struct parse *p, struct petrel_target *t)
 		if (!(t->rebuilders[i] = server_named(p->cfg, name)))
 			return fail(p, "target %s: rebuilder '%s' has no [server \"%s\"] section",
 				    t->name, name, name), -1;
-		if (t->rebuilders[i] == t->server)
+		/* by URL, not only by name: one server under two names is still one */
+		if (t->rebuilders[i] == t->server ||
+		    !strcasecmp(t->rebuilders[i]->url, t->server->url))
 			return fail(p, "target %s: rebuilder '%s' is the target's own server; "
 				    "agreement needs other builder-web instances", t->name, name), -1;
 		for (size_t j = 0; j < i; j++)
-			if (!strcmp(t->rebuilder_names[j], name))
-				return fail(p, "target %s: rebuilder '%s' listed twice", t->name,
-					    name), -1;
+			if (!strcmp(t->rebuilder_names[j], name) ||
+			    !strcasecmp(t->rebuilders[j]->url, t->rebuilders[i]->url))
+				return fail(p, "target %s: rebuilder '%s' listed twice (as '%s', "
+					    "same url)", t->name, name, t->rebuilder_names[j]), -1;
 	}
 	if (!petrel_trust_needs_rebuilders(t->trust)) {
 		if (t->nrebuilders)

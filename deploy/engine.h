@@ -56,7 +56,8 @@ struct petrel_check {
  * the target's high-water mark is -PETREL_EROLLBACK (rollback protection: check, fetch,
  * upgrade and the daemon all come through here or petrel_fetch_target). A frozen
  * server is not an error here: out->frozen says so, and petrel_check_frozen turns it
- * into the refusal (check exits 3 with it; the daemon warns with its message).
+ * into the refusal (check exits 3 with it; the daemon warns with its message). It is
+ * journaled as a refusal all the same, and not recorded as a successful check.
  */
 int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
 			struct petrel_check *out);

@@ -168,6 +168,13 @@ int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
 {
 	int r = check_target(e, t, out);
 
+	/* frozen answers are a refusal for the journal and monitoring (no success), but
+	 * not an error here: the caller decides (check exits 3, the daemon warns) */
+	if (r == 0 && out->frozen) {
+		petrel_engine_note(e, t, "check", petrel_check_frozen(t, out), -1);
+		petrel_error_clear();
+		return 0;
+	}
 	return petrel_engine_note(e, t, "check", r, r == 0 ? out->update : -1);
 }
 

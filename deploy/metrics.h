@@ -13,7 +13,7 @@
  * cfg: petrel_deployed_info{target,job,uuid,sha256} 1 (when something is deployed),
  * petrel_update_available, petrel_last_check_timestamp_seconds,
  * petrel_last_success_timestamp_seconds (when known), petrel_verification_failures_total
- * (refusals ever journaled), petrel_audit_findings (of the last audit, when there was
+ * (every refusal counted, also one repeated cycle after cycle), petrel_audit_findings (of the last audit, when there was
  * one). Everything comes from the store (one query), so the figures survive a restart
  * and any process holding the store may write them: call it after every cycle. s and
  * cfg are borrowed. 0 or a negative code with a message naming file.

@@ -31,8 +31,9 @@ int petrel_engine_note(struct petrel_engine *e, const struct petrel_target *t, c
 		snprintf(detail, sizeof(detail), "%s: %s", op, msg[0] ? msg : petrel_strerror(r));
 		/* the same refusal again and again (a daemon polling a replaying server) is
 		 * one row until something else happens to the target */
-		if (petrel_store_journal_repeats(&e->store, t->name, "refused", detail) != 1 &&
-		    petrel_store_journal(&e->store, t->name, "refused", detail) < 0)
+		if (petrel_store_count_refusal(&e->store, t->name) < 0 ||
+		    (petrel_store_journal_repeats(&e->store, t->name, "refused", detail) != 1 &&
+		     petrel_store_journal(&e->store, t->name, "refused", detail) < 0))
 			petrel_log_warn("%s: journaling the refusal failed: %s", t->name,
 					petrel_error_message());
 		petrel_error_clear();

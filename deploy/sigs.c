@@ -219,14 +219,19 @@ int petrel_sigset_update(struct petrel_sigset *s, const void *p, size_t n)
 }
 
 /* Records what a verified candidate contributes to the evidence. */
+/*
+ * The build's signed time is the OLDEST timestamp among the signatures that count: one
+ * signer (below the threshold) can then neither pass off an old build as new (the
+ * others' old timestamps win) nor push the high-water mark into the future and block
+ * every later build. The order of the signature URLs does not matter.
+ */
 static int credit(struct petrel_evidence *ev, const struct petrel_sigcand *c)
 {
-	if (ev->nkeys == 0) {
+	if (ev->nkeys == 0)
 		petrel_strlcpy(ev->trusted, c->sig.trusted, sizeof(ev->trusted));
-		if (c->tc.has_timestamp) {
-			ev->has_timestamp = 1;
-			ev->timestamp = c->tc.timestamp;
-		}
+	if (c->tc.has_timestamp && (!ev->has_timestamp || c->tc.timestamp < ev->timestamp)) {
+		ev->has_timestamp = 1;
+		ev->timestamp = c->tc.timestamp;
 	}
 	return petrel_evidence_add_key(ev, c->key->keyid);
 }

@@ -109,6 +109,14 @@ static const char *const migrations[] = {
 	/* 4: the rebuilders that agreed on a version's hash (trust = rebuilt), comma-separated
 	 * [server] names, "" when none were asked. */
 	"ALTER TABLE versions ADD COLUMN rebuilders TEXT NOT NULL DEFAULT '';",
+
+	/* 5: every refusal counted (the journal keeps a refusal repeated cycle after cycle
+	 * as one row; petrel_verification_failures_total counts them all) */
+	"ALTER TABLE target_status ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;"
+	"INSERT OR IGNORE INTO target_status (target)"
+	"  SELECT DISTINCT target FROM journal WHERE event = 'refused' AND target <> '';"
+	"UPDATE target_status SET refusals = (SELECT count(*) FROM journal j"
+	"  WHERE j.event = 'refused' AND j.target = target_status.target);",
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,

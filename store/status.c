@@ -31,6 +31,23 @@ int petrel_store_note_check(struct petrel_store *s, const char *target, int64_t 
 	return r;
 }
 
+int petrel_store_count_refusal(struct petrel_store *s, const char *target)
+{
+	static const char sql[] =
+		"INSERT INTO target_status (target, refusals) VALUES (?1, 1)"
+		" ON CONFLICT (target) DO UPDATE SET refusals = refusals + 1";
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		r = petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
 static int note_audit(struct sqlite3 *db, const struct petrel_audit_note *a, int64_t when)
 {
 	static const char sql[] =
@@ -71,21 +88,16 @@ int petrel_store_record_audit(struct petrel_store *s, const struct petrel_audit_
 
 /*
  * Every name the store knows, with its current version, check times, last audit and
- * refusal count: one query, whatever the number of targets and versions (the
- * refusals are counted through journal_by_event, the rest are key lookups).
+ * refusal count: one query of key lookups, whatever the number of targets and versions.
  */
 static const char facts_sql[] =
-	"WITH names (n) AS (SELECT name FROM targets UNION SELECT target FROM target_status"
-	"  UNION SELECT DISTINCT target FROM journal WHERE event = 'refused'),"
-	" ref (target, c) AS (SELECT target, count(*) FROM journal WHERE event = 'refused'"
-	"  GROUP BY target)"
+	"WITH names (n) AS (SELECT name FROM targets UNION SELECT target FROM target_status)"
 	" SELECT names.n, v.job, v.uuid, v.sha256, s.last_check, s.last_success,"
-	"  s.update_available, s.audit_at, s.audit_findings, ref.c"
+	"  s.update_available, s.audit_at, s.audit_findings, s.refusals"
 	" FROM names LEFT JOIN targets t ON t.name = names.n"
 	"  LEFT JOIN generations g ON g.target = t.name AND g.number = t.current"
 	"  LEFT JOIN versions v ON v.id = g.version"
 	"  LEFT JOIN target_status s ON s.target = names.n"
-	"  LEFT JOIN ref ON ref.target = names.n"
 	" WHERE names.n <> '' ORDER BY names.n";
 
 static const char *text(sqlite3_stmt *st, int i)

@@ -262,13 +262,18 @@ static int insert_version(struct sqlite3 *db, struct petrel_version *v, const ch
 static int fetch_detail(const struct petrel_version *v, const char *hex, char *out, size_t n)
 {
 	return petrel_snprintf(out, n, "job=%s uuid=%s sha256=%s size=%" PRIu64 " trust=%s"
-			       " keys=%s timestamp=%" PRId64, v->build.job, v->build.uuid, hex,
-			       v->build.size, v->trust, v->keyids[0] ? v->keyids : "-", v->timestamp);
+			       " keys=%s rebuilders=%s timestamp=%" PRId64, v->build.job,
+			       v->build.uuid, hex, v->build.size, v->trust,
+			       v->keyids[0] ? v->keyids : "-",
+			       v->rebuilders[0] ? v->rebuilders : "-", v->timestamp);
 }
 
 int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v)
 {
-	char hex[PETREL_HASH_HEX + 1], detail[768];
+	char hex[PETREL_HASH_HEX + 1], detail[2048];
+	/* the marks never go past the moment of verification: a signer's or a server's
+	 * clock far in the future must not block every later build */
+	int64_t cap = v->verified_at > 0 ? v->verified_at : INT64_MAX;
 	int r;
 
 	if (v->build.size > INT64_MAX)
@@ -279,7 +284,8 @@ int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v)
 				   v->build.uuid);
 	if ((r = petrel_db_begin(s->db)) < 0)
 		return r;
-	if ((r = raise_high_water(s->db, v->target, v->timestamp, v->build.finish_time)) < 0 ||
+	if ((r = raise_high_water(s->db, v->target, v->timestamp < cap ? v->timestamp : cap,
+				  v->build.finish_time < cap ? v->build.finish_time : cap)) < 0 ||
 	    (r = insert_version(s->db, v, hex)) < 0 ||
 	    (r = journal_append(s->db, v->target, "fetch", detail)) < 0 ||
 	    (r = petrel_db_commit(s->db)) < 0)

@@ -8,7 +8,7 @@
 
 #include "common/build.h"
 
-#define PETREL_SCHEMA_VERSION 4
+#define PETREL_SCHEMA_VERSION 5
 
 struct sqlite3;
 
@@ -248,6 +248,8 @@ int petrel_store_fsck(struct petrel_store *s, petrel_fsck_fn fn, void *ctx);
 
 /* ---- what monitoring reads (target_status, the journal), kept across restarts ---- */
 
+/* One more refusal for target (petrel_verification_failures_total). 0 or -PETREL_EDB. */
+int petrel_store_count_refusal(struct petrel_store *s, const char *target);
 /*
  * Records that target was checked against its server at when: ok says whether the
  * check (and what followed: fetch, deploy) succeeded, which also moves last_success;

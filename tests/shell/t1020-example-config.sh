@@ -5,7 +5,7 @@
 
 EX="$(dirname "$0")/../../contrib/petrel.conf.example"
 README="$(dirname "$0")/../../README.md"
-plan 4
+plan 6
 
 make_key publisher
 make_key second-signer
@@ -23,3 +23,10 @@ for k in $keys; do
 done
 ok "README's table lists keys" [ -n "$keys" ]
 is "$missing" "" "every key in README's table is set and commented in the example"
+
+# a line inih would cut (it reads 200 bytes a line) is named, not misreported
+{ echo "[petrel]"; echo "state_dir = $T/state"; printf 'interval = 1 ; %0190d\n' 0; } >"$T/long.conf"
+run timeout 10 "$PETREL" -c "$T/long.conf" status
+is "$rc" 2 "a line longer than inih reads is a configuration error"
+like "$err" "long.conf:3: line longer than 198 bytes; continue a long list on indented lines" \
+	"naming the file, the line and what to do"
