@@ -51,7 +51,7 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 		print_text(t, &c);
 	if (c.update && *status == PETREL_EXIT_OK)
 		*status = PETREL_EXIT_UPDATE;
-	return petrel_check_frozen(t, &c);	/* a stuck server is a refusal: exit 3 */
+	return petrel_check_frozen(t, &c, 1);	/* a stuck server is a refusal: exit 3 */
 }
 
 int petrel_cmd_check(struct petrel_cli *cli)

@@ -33,13 +33,17 @@
 #include "fetcher/http.h"
 #include "output.h"
 
+/* Message slots: what happens to a target, and the freeze warning beside it. */
+enum { SLOT_MAIN, SLOT_FROZEN };
+
 /* Per target: when it is due and how its last polls went. */
 struct tstate {
 	char name[PETREL_NAME_MAX + 1];
 	int64_t due;			/* ms, monotonic */
 	unsigned fails;			/* consecutive failures not blamed on the server */
 	int failing;			/* the last poll failed */
-	char last[320];			/* last message logged for it (repeats go to debug) */
+	char last[2][320];		/* last message logged for it in each slot (SLOT_*);
+					 * a repeat goes to debug */
 };
 
 /* Per server: consecutive failures and the backoff they earned. */
@@ -105,27 +109,48 @@ static int setup_signals(void)
 
 /*
  * One line per event: "petrel: LEVEL TARGET: WHAT[: WHY]". A message equal to the
- * last one logged for the same target is demoted to debug, so a target failing (or
- * waiting) the same way every cycle does not flood the log.
+ * last one logged for the same target in the same slot is demoted to debug, so a
+ * target failing (or waiting, or frozen) the same way every cycle does not flood the
+ * log; the freeze warning has its own slot so it does not defeat that by alternating
+ * with the target's other message.
  */
+static void vevent(struct tstate *s, int slot, int level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+static void vevent(struct tstate *s, int slot, int level, const char *fmt, va_list ap)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	char msg[sizeof(s->last[0])];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (s && !strcmp(msg, s->last[slot]))
+		level = PETREL_LOG_DEBUG;
+	else if (s)
+		petrel_strlcpy(s->last[slot], msg, sizeof(s->last[slot]));
+	if (level > petrel_log_level)
+		return;
+	fprintf(stderr, "petrel: %s %s: %s\n", names[level], s ? s->name : "daemon", msg);
+}
+
 static void event(struct tstate *s, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void event(struct tstate *s, int level, const char *fmt, ...)
 {
-	static const char *const names[] = { "error", "warning", "info", "debug" };
-	char msg[sizeof(s->last)];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vevent(s, SLOT_MAIN, level, fmt, ap);
 	va_end(ap);
-	if (s && !strcmp(msg, s->last))
-		level = PETREL_LOG_DEBUG;
-	else if (s)
-		petrel_strlcpy(s->last, msg, sizeof(s->last));
-	if (level > petrel_log_level)
-		return;
-	fprintf(stderr, "petrel: %s %s: %s\n", names[level], s ? s->name : "daemon", msg);
+}
+
+static void frozen_event(struct tstate *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void frozen_event(struct tstate *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vevent(s, SLOT_FROZEN, PETREL_LOG_WARN, fmt, ap);
+	va_end(ap);
 }
 
 static void notify(const char *what)
@@ -262,8 +287,7 @@ static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct
 }
 
 /* One poll of one target: check, then stage or deploy per policy. 0 or a code. */
-static int poll_target(struct daemon *d, struct petrel_engine *e, const struct petrel_target *t,
-		       struct tstate *s)
+static int poll_target(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s)
 {
 	struct petrel_check c;
 	struct petrel_version v;
@@ -272,9 +296,11 @@ static int poll_target(struct daemon *d, struct petrel_engine *e, const struct p
 
 	if ((r = petrel_check_target(e, t, &c)) < 0)
 		return r;
-	if (petrel_check_frozen(t, &c) < 0) {	/* a warning: the build may still be good */
-		event(s, PETREL_LOG_WARN, "frozen: %s", petrel_error_message());
+	if (petrel_check_frozen(t, &c, 0) < 0) {	/* a warning: the build may still be good */
+		frozen_event(s, "frozen: %s", petrel_error_message());
 		petrel_error_clear();
+	} else {
+		s->last[SLOT_FROZEN][0] = '\0';	/* warn again if it freezes again */
 	}
 	petrel_short_hash(c.remote.sha256, h);
 	if (!c.update) {
@@ -295,7 +321,6 @@ static int poll_target(struct daemon *d, struct petrel_engine *e, const struct p
 		      t->window_end / 60, t->window_end % 60);
 		return 0;
 	}
-	(void)d;
 	return deploy(e, t, s, &v);
 }
 
@@ -375,7 +400,7 @@ static void cycle(struct daemon *d)
 		if (!due(d, i, now))
 			continue;
 		petrel_tick();
-		r = poll_target(d, &e, t, s);
+		r = poll_target(&e, t, s);
 		now = now_ms();
 		if (r < 0 && petrel_cancelled()) {
 			event(s, PETREL_LOG_INFO, "stopped: %s", petrel_error_message());

@@ -64,9 +64,12 @@ int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
 
 /*
  * Freeze protection: 0 when c (filled by petrel_check_target for t) is not frozen, else
- * -PETREL_EPOLICY with a message naming the server, job, build, its age and max_age.
+ * -PETREL_EPOLICY with a message naming the server, job, build, its time and max_age,
+ * and with_age its age ("40d old": for a person; without it the text stays the same
+ * from one poll to the next, which the journal and the daemon's log rely on).
  */
-int petrel_check_frozen(const struct petrel_target *t, const struct petrel_check *c);
+int petrel_check_frozen(const struct petrel_target *t, const struct petrel_check *c,
+			int with_age);
 
 /*
  * The fetch transaction: resolve (newest, or uuid), gather signatures, stream the

@@ -171,25 +171,30 @@ int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
 	/* frozen answers are a refusal for the journal and monitoring (no success), but
 	 * not an error here: the caller decides (check exits 3, the daemon warns) */
 	if (r == 0 && out->frozen) {
-		petrel_engine_note(e, t, "check", petrel_check_frozen(t, out), -1);
+		petrel_engine_note(e, t, "check", petrel_check_frozen(t, out, 0), -1);
 		petrel_error_clear();
 		return 0;
 	}
 	return petrel_engine_note(e, t, "check", r, r == 0 ? out->update : -1);
 }
 
-int petrel_check_frozen(const struct petrel_target *t, const struct petrel_check *c)
+int petrel_check_frozen(const struct petrel_target *t, const struct petrel_check *c,
+			int with_age)
 {
-	char shown[PETREL_URL_MAX + 1], when[32], age[32], limit[32];
+	char shown[PETREL_URL_MAX + 1], when[32], age[48] = "", limit[32];
 
 	if (!c->frozen)
 		return 0;
 	petrel_mask_url(t->server->url, shown, sizeof(shown));
 	petrel_format_time(c->newest, when, sizeof(when));
-	petrel_format_duration(c->age, age, sizeof(age));
 	petrel_format_duration(t->max_age, limit, sizeof(limit));
-	return petrel_fail(-PETREL_EPOLICY, "%s/job/%s: newest build %s is from %s, %s old, more "
-			   "than max_age %s (is the server or a mirror stuck on old answers?)",
+	if (with_age) {
+		petrel_format_duration(c->age, age + 2, sizeof(age) - 2);
+		memcpy(age, ", ", 2);
+		strncat(age, " old", sizeof(age) - strlen(age) - 1);
+	}
+	return petrel_fail(-PETREL_EPOLICY, "%s/job/%s: newest build %s is from %s%s, more than "
+			   "max_age %s (is the server or a mirror stuck on old answers?)",
 			   shown, t->job, c->remote.uuid, when, age, limit);
 }
 

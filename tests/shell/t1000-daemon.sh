@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 93
+plan 95
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 P="$T/deploy/hello.hvt"
@@ -260,7 +260,13 @@ conf "max_age = 1"
 sleep 1.2
 run petrel daemon --once
 is "$rc" 0 "a frozen server is a warning for the daemon, not a failure"
-like "$err" "warning hello: frozen: .*newest build .* old, more than max_age 1s" "the daemon warns about it"
+like "$err" "warning hello: frozen: .*newest build .* is from .*, more than max_age 1s" "the daemon warns about it"
+daemon_start
+sleep 3.5
+daemon_stop
+is "$(grep -c 'warning hello: frozen' "$T/daemon.log")" 1 "over several cycles the warning is logged once"
+n=$(sqlite3 "$T/state/petrel.db" "select count(*) from journal where event = 'refused' and detail like 'check:%max_age%'")
+is "$((n >= 1 && n <= 3))" 1 "and journaled once per change, not once per poll ($n rows)"
 
 # ---- a 4xx that will not change is not retried in a tight loop
 conf "auto = off" "[target \"ghost\"]" "server = bw" "job = nosuch" "path = $T/deploy/ghost" \
