@@ -8,14 +8,18 @@
 
 #include "cli.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "deploy/metrics.h"
 #include "fetcher/builderweb.h"
 #include "output.h"
 #include "verify/digest.h"
 
-#define AUDIT_FINDINGS_MAX 8	/* per target: file, two blobs, with room to spare */
+#define AUDIT_FINDINGS_MAX 8	/* per target: file, mode, two blobs, prev, with room to spare */
 #define AUDIT_FINDING_LEN 768
+/* Beside the deployed file: the previous generation, kept for a revert by rename
+ * (deploy/switch.c). */
+#define PREV_SUFFIX ".petrel-prev"
 
 static const char synopsis[] =
 	"petrel audit [TARGET...] [--online] [--no-rehash] [--metrics FILE] [--json]";
@@ -65,6 +69,8 @@ static int parse(struct petrel_cli *cli, struct audit_opts *o)
 			o->metrics = cli->argv[++i];
 		else if (!strncmp(a, "--metrics=", 10) && a[10])
 			o->metrics = a + 10;
+		else if (!strcmp(a, "--metrics") || !strcmp(a, "--metrics="))
+			return petrel_fail(-PETREL_EUSAGE, "--metrics needs a FILE (usage: %s)", synopsis);
 		else if (a[0] == '-')
 			return petrel_fail(-PETREL_EUSAGE, "unknown option '%s' (usage: %s)", a, synopsis);
 		else
@@ -75,11 +81,12 @@ static int parse(struct petrel_cli *cli, struct audit_opts *o)
 }
 
 /*
- * file should hold sha256 (size bytes) as recorded for what; a finding otherwise.
- * Without rehash only its presence and size are compared.
+ * file should hold sha256 (size bytes) as recorded for what, with permissions mode
+ * (0: any); a finding otherwise. Without rehash only its presence, mode and size are
+ * compared.
  */
 static void check_file(struct audit *a, const char *file, const char *what,
-		       const struct petrel_version *v, int rehash)
+		       const struct petrel_version *v, mode_t mode, int rehash)
 {
 	char want[65], got[65];
 	uint8_t sum[32];
@@ -94,7 +101,12 @@ static void check_file(struct audit *a, const char *file, const char *what,
 	}
 	if (!S_ISREG(st.st_mode)) {
 		finding(a, "%s: not a regular file (%s records sha256 %s)", file, what, want);
-	} else if ((uint64_t)st.st_size != v->build.size) {
+		return;
+	}
+	if (mode && (st.st_mode & 07777) != mode)
+		finding(a, "%s: mode %04o, petrel deploys it as %04o", file,
+			(unsigned)(st.st_mode & 07777), (unsigned)mode);
+	if ((uint64_t)st.st_size != v->build.size) {
 		finding(a, "%s: %lld bytes, %s records %llu (sha256 %s)", file, (long long)st.st_size,
 			what, (unsigned long long)v->build.size, want);
 	} else if (rehash) {
@@ -119,7 +131,70 @@ static void check_generation(struct audit *a, struct petrel_store *s,
 		finding(a, "blob of %s: path too long", what);
 		return;
 	}
-	check_file(a, blob, what, &g->version, rehash);
+	check_file(a, blob, what, &g->version, 0, rehash);
+}
+
+/* A generation that failed or was interrupted: a switch put back from it, so its bytes
+ * may be what PATH.petrel-prev holds. found is set when one has size (and sha256). */
+struct leftover {
+	const uint8_t *sha256;	/* NULL: compare sizes only */
+	uint64_t size;
+	int found;
+};
+
+static int find_leftover(void *ctx, const struct petrel_generation *g)
+{
+	struct leftover *l = ctx;
+
+	if (strcmp(g->state, "deployed") && g->version.build.size == l->size &&
+	    (!l->sha256 || !memcmp(g->version.build.sha256, l->sha256, 32)))
+		l->found = 1;
+	return 0;
+}
+
+/*
+ * PATH.petrel-prev, when it exists and a previous generation does, should hold that
+ * generation (a revert renames it into place after hashing it again), or the build a
+ * failed or interrupted switch left there; a finding otherwise. 0 or a store error.
+ */
+static int check_prev(struct petrel_store *s, struct audit *a, int rehash)
+{
+	const struct petrel_version *v = &a->prev.version;
+	struct leftover l = { NULL, 0, 0 };
+	char file[PATH_MAX], what[128];
+	uint8_t sum[32];
+	struct stat st;
+	int r;
+
+	if (!a->prev.number ||
+	    petrel_snprintf(file, sizeof(file), "%s" PREV_SUFFIX, a->t->path) < 0)
+		return 0;
+	if (lstat(file, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		goto report;
+	}
+	if (!S_ISREG(st.st_mode))
+		goto report;
+	l.size = (uint64_t)st.st_size;
+	if (rehash) {
+		if (petrel_sha256_file(file, sum, NULL) < 0)
+			goto report;
+		if (!memcmp(sum, v->build.sha256, 32))
+			return 0;
+		l.sha256 = sum;
+	} else if (l.size == v->build.size) {
+		return 0;
+	}
+	if ((r = petrel_store_history(s, a->t->name, find_leftover, &l)) < 0)
+		return r;
+	if (l.found)
+		return 0;
+report:	/* check_file words it as it does for the deployed file */
+	snprintf(what, sizeof(what), "previous generation %lld (%s)", (long long)a->prev.number,
+		 v->build.uuid);
+	check_file(a, file, what, v, 0, rehash);
+	return 0;
 }
 
 static int load_generations(struct petrel_store *s, struct audit *a)
@@ -137,7 +212,7 @@ static int load_generations(struct petrel_store *s, struct audit *a)
 /* Asks every configured server which build holds the deployed hash. */
 static void ask_servers(struct petrel_engine *e, struct audit *a)
 {
-	char job[PETREL_NAME_MAX + 1], uuid[PETREL_UUID_LEN + 1];
+	char job[PETREL_NAME_MAX + 1], uuid[PETREL_UUID_LEN + 1], shown[PETREL_URL_MAX + 1];
 	const struct petrel_config *cfg = e->cfg;
 	json_t *o;
 	int r;
@@ -145,8 +220,9 @@ static void ask_servers(struct petrel_engine *e, struct audit *a)
 	for (size_t i = 0; i < cfg->nservers; i++) {
 		r = petrel_bw_hash_lookup(e->http, cfg->servers[i].url, a->cur.version.build.sha256,
 					  job, uuid);
-		o = json_pack("{s:s, s:s, s:b}", "name", cfg->servers[i].name, "url",
-			      cfg->servers[i].url, "known", r == 0);
+		petrel_mask_url(cfg->servers[i].url, shown, sizeof(shown));
+		o = json_pack("{s:s, s:s, s:b}", "name", cfg->servers[i].name, "url", shown,
+			      "known", r == 0);
 		if (r == 0) {
 			json_object_set_new(o, "job", json_string(job));
 			json_object_set_new(o, "uuid", json_string(uuid));
@@ -170,10 +246,12 @@ static int audit_target(struct petrel_engine *e, struct audit *a, const struct a
 		return r;
 	if (!a->cur.number)
 		return 0;
-	check_file(a, a->t->path, "current generation", &a->cur.version, o->rehash);
+	check_file(a, a->t->path, "current generation", &a->cur.version, 0755, o->rehash);
 	check_generation(a, &e->store, &a->cur, "current", o->rehash);
 	if (a->prev.number)
 		check_generation(a, &e->store, &a->prev, "previous", o->rehash);
+	if ((r = check_prev(&e->store, a, o->rehash)) < 0)
+		return r;
 	if (o->online)
 		ask_servers(e, a);
 	return 0;
@@ -187,11 +265,12 @@ static json_t *target_json(const struct audit *a)
 	for (size_t i = 0; i < a->n; i++)
 		json_array_append_new(f, petrel_json_text(a->findings[i]));
 	petrel_hex(a->cur.version.build.sha256, 32, hex);
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:O}", "name", a->t->name,
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:O}", "name", a->t->name,
 			 "sha256", a->cur.number ? json_string(hex) : json_null(),
 			 "generation", a->cur.number ? json_integer(a->cur.number) : json_null(),
 			 "job", a->cur.number ? json_string(a->cur.version.build.job) : json_null(),
 			 "uuid", a->cur.number ? json_string(a->cur.version.build.uuid) : json_null(),
+			 "trust", a->cur.number ? petrel_json_trust(&a->cur.version) : json_null(),
 			 "ok", a->n == 0, "findings", f, "servers", a->servers);
 }
 
@@ -209,7 +288,7 @@ static void print_servers(const struct audit *a)
 			       json_string_value(json_object_get(s, "job")),
 			       json_string_value(json_object_get(s, "uuid")));
 		else if (err)
-			printf("  server %s: not asked: %s\n", name, json_string_value(err));
+			printf("  server %s: error: %s\n", name, json_string_value(err));
 		else
 			printf("  server %s: does not know this hash\n", name);
 	}
@@ -217,7 +296,7 @@ static void print_servers(const struct audit *a)
 
 static void print_text(const struct audit *a)
 {
-	char h[13];
+	char h[13], trust[PETREL_TRUST_TEXT_MAX];
 
 	if (!a->cur.number) {
 		printf("%s: nothing deployed\n", a->t->name);
@@ -227,6 +306,8 @@ static void print_text(const struct audit *a)
 	printf("%s: %s: generation %lld, %s %s %s\n", a->t->name,
 	       a->n ? "MISMATCH" : "ok", (long long)a->cur.number, a->cur.version.build.job,
 	       a->cur.version.build.uuid, h);
+	petrel_trust_text(&a->cur.version, trust, sizeof(trust));
+	printf("  trust: %s\n", trust);
 	print_servers(a);
 }
 
@@ -295,10 +376,15 @@ static int audit_all(struct petrel_cli *cli, struct petrel_run *run, const struc
 		nfindings += as[i].n;
 	}
 	if ((r = record(&run->e, as, run->n, &j, nfindings, o)) < 0 ||
-	    (o->metrics && (r = petrel_metrics_write(o->metrics, &run->e.store, &cli->cfg)) < 0))
+	    (r = report(cli, as, run->n, &j, nfindings)) < 0)
 		return r;
-	if ((r = report(cli, as, run->n, &j, nfindings)) < 0)
-		return r;
+	/* the findings are out already; a metrics file that cannot be written does not
+	 * hide them: exit 6 all the same, 1 when there was nothing else to say */
+	if (o->metrics && (r = petrel_metrics_write(o->metrics, &run->e.store, &cli->cfg)) < 0) {
+		petrel_cli_error(NULL, r);
+		if (!nfindings && !j.first_broken)
+			return PETREL_EXIT_FAIL;
+	}
 	return nfindings || j.first_broken ? PETREL_EXIT_AUDIT : PETREL_EXIT_OK;
 }
 

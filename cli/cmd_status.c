@@ -8,25 +8,10 @@
 #include "common/util.h"
 #include "output.h"
 
-/* The evidence behind a version: who signed it, which rebuilders agreed. */
-static void print_trust(const struct petrel_version *v)
-{
-	if (!strcmp(v->trust, "server")) {
-		printf("    trust:    server (WEAK: hash from the server only, no signature)\n");
-		return;
-	}
-	printf("    trust:    %s", v->trust);
-	if (v->keyids[0])
-		printf(", signed by %s", v->keyids);
-	if (v->rebuilders[0])
-		printf(", rebuilt by %s", v->rebuilders);
-	printf("\n");
-}
-
 static void print_version(const char *label, const struct petrel_version *v, int64_t gen,
 			  int64_t deployed_at)
 {
-	char hex[65], when[32];
+	char hex[65], when[32], trust[PETREL_TRUST_TEXT_MAX];
 
 	petrel_hex(v->build.sha256, 32, hex);
 	if (gen)
@@ -36,7 +21,8 @@ static void print_version(const char *label, const struct petrel_version *v, int
 		printf("  %s: %s %s\n", label, v->build.job, v->build.uuid);
 	printf("    file:     %s, %llu bytes\n", v->build.filename, (unsigned long long)v->build.size);
 	printf("    sha256:   %s\n", hex);
-	print_trust(v);
+	petrel_trust_text(v, trust, sizeof(trust));
+	printf("    trust:    %s\n", trust);
 	petrel_format_time(deployed_at ? deployed_at : v->verified_at, when, sizeof(when));
 	printf("    %s %s\n", deployed_at ? "deployed:" : "verified:", when);
 }

@@ -55,20 +55,40 @@ static json_t *keys_array(const char *keyids)
 	return a;
 }
 
+json_t *petrel_json_trust(const struct petrel_version *v)
+{
+	return json_pack("{s:s, s:o, s:o, s:b}", "mode", v->trust, "keys", keys_array(v->keyids),
+			 "rebuilders", keys_array(v->rebuilders), "weak", !strcmp(v->trust, "server"));
+}
+
+void petrel_trust_text(const struct petrel_version *v, char *out, size_t n)
+{
+	if (!strcmp(v->trust, "server")) {
+		snprintf(out, n, "server (WEAK: hash from the server only, no signature)");
+		return;
+	}
+	snprintf(out, n, "%s%s%s%s%s", v->trust, v->keyids[0] ? ", signed by " : "", v->keyids,
+		 v->rebuilders[0] ? ", rebuilt by " : "", v->rebuilders);
+}
+
 json_t *petrel_json_version(const struct petrel_version *v)
 {
+	return petrel_json_deployed(v, 0, 0);
+}
+
+json_t *petrel_json_deployed(const struct petrel_version *v, int64_t generation,
+			     int64_t deployed_at)
+{
 	json_t *o = petrel_json_build(&v->build);
-	json_t *trust = json_pack("{s:s, s:o, s:o, s:b}", "mode", v->trust, "keys",
-				  keys_array(v->keyids), "rebuilders", keys_array(v->rebuilders),
-				  "weak", !strcmp(v->trust, "server"));
+	json_t *trust = petrel_json_trust(v);
 
 	if (!o || !trust) {
 		json_decref(o);
 		json_decref(trust);
 		return NULL;
 	}
-	json_object_set_new(o, "generation", json_null());
-	json_object_set_new(o, "deployed_at", json_null());
+	json_object_set_new(o, "generation", generation ? json_integer(generation) : json_null());
+	json_object_set_new(o, "deployed_at", time_or_null(deployed_at));
 	json_object_set_new(o, "verified_at", time_or_null(v->verified_at));
 	json_object_set_new(o, "timestamp", time_or_null(v->timestamp));
 	json_object_set_new(o, "trusted_comment", petrel_json_text(v->trusted_comment));
@@ -79,12 +99,10 @@ json_t *petrel_json_version(const struct petrel_version *v)
 
 json_t *petrel_json_generation(const struct petrel_generation *g)
 {
-	json_t *o = petrel_json_version(&g->version);
+	json_t *o = petrel_json_deployed(&g->version, g->number, g->deployed_at);
 
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "generation", json_integer(g->number));
-	json_object_set_new(o, "deployed_at", time_or_null(g->deployed_at));
 	json_object_set_new(o, "parent", g->parent ? json_integer(g->parent) : json_null());
 	json_object_set_new(o, "state", json_string(g->state));
 	json_object_set_new(o, "reason", petrel_json_text(g->reason));

@@ -12,6 +12,16 @@ json_t *petrel_json_build(const struct petrel_build *b);
 /* VERSION of DESIGN.md: generation (null here), sha256, job, uuid, size, deployed_at,
  * trust {mode, keys, rebuilders}, plus filename, platform, verified_at, url. */
 json_t *petrel_json_version(const struct petrel_version *v);
+/* VERSION with its generation number and deployed time (0: null), as deployed. */
+json_t *petrel_json_deployed(const struct petrel_version *v, int64_t generation,
+			     int64_t deployed_at);
+/* VERSION's "trust": {"mode", "keys": [key ids], "rebuilders": [server names], "weak"}. */
+json_t *petrel_json_trust(const struct petrel_version *v);
+/* Room for petrel_trust_text: mode, key ids and rebuilders with their words. */
+#define PETREL_TRUST_TEXT_MAX 1408
+/* The same evidence as one line of text: "signed, signed by ID, rebuilt by NAME", or
+ * "server (WEAK: ...)" when only the server vouches for the hash. */
+void petrel_trust_text(const struct petrel_version *v, char *out, size_t n);
 /* VERSION with generation, deployed_at, parent, state and reason of g. */
 json_t *petrel_json_generation(const struct petrel_generation *g);
 /* A JSON string of text that may hold bytes from outside (a server, a trusted comment,

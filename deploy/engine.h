@@ -39,6 +39,8 @@ struct petrel_check {
 	struct petrel_build remote;	/* the server's newest build */
 	int have_deployed;
 	struct petrel_version deployed;	/* when have_deployed */
+	int64_t deployed_generation;	/* its generation number, when have_deployed */
+	int64_t deployed_at;		/* when that generation was deployed */
 	int in_store;			/* remote's sha256 already verified for this target */
 	int update;			/* remote differs from what is deployed (and is not rejected) */
 	int rejected;			/* remote differs but failed here before: not an update */

@@ -123,8 +123,11 @@ static int deployed_version(struct petrel_engine *e, const struct petrel_target 
 	if (cur && (r = petrel_store_generation(&e->store, t->name, cur, &g)) < 0)
 		return r;
 	out->have_deployed = cur != 0;
-	if (cur)
+	if (cur) {
 		out->deployed = g.version;
+		out->deployed_generation = g.number;
+		out->deployed_at = g.deployed_at;
+	}
 	out->update = !cur || memcmp(g.version.build.sha256, out->remote.sha256, 32) != 0;
 	if (!out->update)
 		return 0;

@@ -116,8 +116,10 @@ int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8
 	int r;
 
 	petrel_hex(sha256, 32, hex);
-	if ((r = petrel_snprintf(url, sizeof(url), "%s/hash?sha256=%s", server, hex)) < 0)
-		return petrel_fail(r, "URL too long for server %s", server);
+	if ((r = petrel_snprintf(url, sizeof(url), "%s/hash?sha256=%s", server, hex)) < 0) {
+		petrel_mask_url(server, url, sizeof(url));
+		return petrel_fail(r, "URL too long for server %s", url);
+	}
 	return get_build_redirect(h, url, NULL, job, uuid);
 }
 

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 207
+plan 208
 
 # pyj EXPR — evaluate a Python expression over j = json read from stdin.
 pyj() { "$PYTHON" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
@@ -296,6 +296,9 @@ like "$out" "rejected" "... and check says it was rejected"
 run petrel --json check hello
 is "$(printf '%s' "$out" | pyj '(j["targets"][0]["update"], j["targets"][0]["rejected"] is not None)')" \
 	"(False, True)" "check --json: update false, rejected names the reason"
+at=$(petrel --json status hello | pyj 'j["targets"][0]["current"]["deployed_at"]')
+is "$(printf '%s' "$out" | pyj '(j["targets"][0]["deployed"]["generation"], j["targets"][0]["deployed"]["deployed_at"] == "'"$at"'", j["targets"][0]["deployed"]["deployed_at"] is not None)')" \
+	"(2, True, True)" "check --json: the deployed version names its generation and deployed_at, as status does"
 
 n_ad=$(adapter_lines)
 snapshot_state

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 55
+plan 77
 
 DB="$T/state/petrel.db"
 sql() { sqlite3 "$DB" "$1"; }
@@ -47,11 +47,20 @@ is "$rc" 0 "--json: exit 0"
 is "$(printf '%s' "$out" | jq_ 'j["ok"], j["journal"], j["targets"][0]["name"], j["targets"][0]["sha256"], j["targets"][0]["ok"], j["targets"][0]["findings"], j["targets"][0]["servers"]')" \
 	"True {'ok': True, 'rows': $((n0 + 1)), 'first_broken': None, 'why': ''} hello $SB True [] []" \
 	"--json: the shape of DESIGN.md"
+KID=$(key_id pub1)
+is "$(printf '%s' "$out" | jq_ 'j["targets"][0]["trust"]')" \
+	"{'mode': 'signed', 'keys': ['$KID'], 'rebuilders': [], 'weak': False}" \
+	"--json: the evidence behind the deployed version, as status shows it"
+run petrel audit
+like "$out" "^  trust: signed, signed by $KID$" "text: the evidence in one line"
 run petrel audit --online --no-rehash extra
 is "$rc" 2 "an unknown target is a usage error"
 run petrel audit --bogus
 is "$rc" 2 "an unknown option is a usage error"
 like "$err" "unknown option '--bogus'" "... named"
+run petrel audit --metrics
+is "$rc" 2 "--metrics without FILE: a usage error"
+like "$err" "^petrel: --metrics needs a FILE" "... saying so"
 
 DB0=$(dbdump)
 # --- the deployed file changed by one byte (same size)
@@ -94,6 +103,43 @@ run petrel audit
 is "$rc" 6 "a missing deployed file: exit 6"
 like "$err" "hello: $DEP: missing \(current generation records sha256 $SB\)" "... named"
 mv "$T/dep.real" "$DEP"
+
+# --- the deployed file's mode
+chmod 0644 "$DEP"
+run petrel audit --no-rehash
+is "$rc" 6 "a deployed file of mode 0644: exit 6, even with --no-rehash"
+like "$err" "^petrel: hello: $DEP: mode 0644, petrel deploys it as 0755$" "... naming target, file and mode"
+ok "... in one line" one_line
+chmod 0755 "$DEP"
+
+# --- PATH.petrel-prev, the previous generation kept for a revert by rename
+PREV="$DEP.petrel-prev"
+is "$(sha256_of "$PREV")" "$SA" "setup: PATH.petrel-prev holds the previous generation"
+cp "$PREV" "$T/prev.saved"
+printf '\x02' | dd of="$PREV" bs=1 seek=99 count=1 conv=notrunc 2>/dev/null
+GOTP=$(sha256_of "$PREV")
+run petrel audit
+is "$rc" 6 "a changed PATH.petrel-prev: exit 6"
+like "$err" "^petrel: hello: $PREV: sha256 $GOTP, previous generation 1 \($ua\) records $SA$" \
+	"... naming the target, the file and both hashes"
+ok "... in one line" one_line
+run petrel audit --no-rehash
+is "$rc" 0 "--no-rehash: the same-size change of PATH.petrel-prev is not seen"
+printf 'x' >>"$PREV"
+run petrel audit --no-rehash
+is "$rc" 6 "--no-rehash: PATH.petrel-prev of another size is a finding"
+like "$err" "petrel: hello: $PREV: 30001 bytes, previous generation 1 \($ua\) records 30000" \
+	"... saying so"
+rm "$PREV"; ln -s "$T/prev.saved" "$PREV"
+run petrel audit
+is "$rc" 6 "a symlink at PATH.petrel-prev: exit 6"
+like "$err" "hello: $PREV: not a regular file" "... named"
+rm "$PREV"
+run petrel audit
+is "$rc" 0 "no PATH.petrel-prev at all: not a finding (a file system without RENAME_EXCHANGE keeps none)"
+cp -p "$T/prev.saved" "$PREV"
+run petrel audit
+is "$rc" 0 "PATH.petrel-prev put back: clean again"
 
 # --- a stored blob changed (the previous generation's)
 BLOB="$T/state/objects/sha256/${SA:0:2}/${SA:2}"
@@ -173,3 +219,18 @@ cp "$T/db.saved" "$DB"; rm -f "$DB-wal" "$DB-shm"
 stop_server
 run petrel audit
 is "$rc" 0 "audit (without --online) works with the server down"
+
+# --- a failed upgrade leaves the rejected build as PATH.petrel-prev: not a finding
+start_server bw "$BW_PORT"
+printf '#!/bin/sh\nexit 1\n' >"$T/fail.sh"; chmod +x "$T/fail.sh"
+write_config "orchestrator = $T/fail.sh"
+make_file "$T/c" 29000 c
+uc=$(add_build hello "$T/c" --finish-time $((now + 60))); sign_build hello "$uc" pub1
+run petrel upgrade hello
+is "$rc" 5 "setup: an upgrade whose adapter fails is rolled back (exit 5)"
+is "$(sha256_of "$PREV") $(sha256_of "$DEP")" "$(sha256_of "$T/c") $SB" \
+	"setup: PATH.petrel-prev holds the failed build, the path build 2 again"
+run petrel audit
+is "$rc" 0 "audit: the failed build at PATH.petrel-prev is not a finding"
+run petrel audit --no-rehash
+is "$rc" 0 "... nor with --no-rehash (its size is that of the failed generation)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # petrel audit --metrics: Prometheus text exposition, from the store, replaced atomically.
 . "$(dirname "$0")/lib.sh"
-plan 19
+plan 28
 
 M="$T/metrics/petrel.prom"
 mkdir -p "$T/metrics"
@@ -89,6 +89,23 @@ is "$(metric 'petrel_verification_failures_total\{target=hello\}')" 1 "the refus
 is "$(metric 'petrel_audit_findings\{target=hello\}')" 1 "the audit finding is counted"
 isnt "$(stat -c %i "$M")" "$ino0" "the file was replaced (a new inode), not rewritten in place"
 is "$(ls -A "$T/metrics")" "petrel.prom" "no temporary file is left beside it"
+
+# a metrics file that cannot be written does not hide the findings
+jq_() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+BAD="$T/nonexistent/x.prom"
+run petrel audit --metrics "$BAD"
+is "$rc" 6 "metrics not writable, a finding: exit 6 all the same"
+like "$out" "^hello: MISMATCH" "... the text report is printed"
+like "$err" "^petrel: hello: $T/deploy/hello.hvt: 20001 bytes" "... the finding is on stderr"
+is "$(printf '%s\n' "$err" | grep -c metrics)" 1 "... and the metrics failure is one line"
+like "$err" "^petrel: .*$BAD" "... naming the file"
+run petrel --json audit --metrics "$BAD"
+is "$rc/$(printf '%s' "$out" | jq_ 'j["ok"], j["targets"][0]["name"], len(j["targets"][0]["findings"])')" \
+	"6/False hello 1" "--json: exit 6, the findings printed"
+run petrel audit other --metrics "$BAD"
+is "$rc" 1 "no finding, metrics not writable: exit 1"
+like "$out" "^other: nothing deployed" "... the report is printed"
+like "$err" "^petrel: .*$BAD" "... and the failure named"
 
 # a reader never sees a partial file while it is rewritten
 python3 - "$M" >"$T/reader.out" 2>&1 <<'PY' &
