@@ -91,5 +91,6 @@ int petrel_cmd_history(struct petrel_cli *cli);
 int petrel_cmd_log(struct petrel_cli *cli);
 int petrel_cmd_daemon(struct petrel_cli *cli);
 int petrel_cmd_audit(struct petrel_cli *cli);
+int petrel_cmd_gc(struct petrel_cli *cli);
 
 #endif

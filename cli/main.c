@@ -62,6 +62,13 @@ static const char usage[] =
 "                       there is any\n"
 "  fsck                 re-hash every blob in the store, check the database, the\n"
 "                       journal chain and tmp/; exit 6 when anything is wrong\n"
+"  gc [TARGET...] [--dry-run]\n"
+"                       retention: per target, remove the versions beyond the 'keep'\n"
+"                       newest (with the generations that deployed them; the journal\n"
+"                       keeps every deploy), never the current, previous or newest\n"
+"                       generation's build nor the newest verified one; then every\n"
+"                       blob no version of any target references. One 'gc' journal\n"
+"                       row per target. --dry-run prints what would go, changes nothing\n"
 "  daemon [--once] [--metrics FILE]\n"
 "                       unattended updates, in the foreground, one log line per\n"
 "                       event on stderr. Polls each target every 'interval' s (+-10%\n"
@@ -133,7 +140,8 @@ static const char usage[] =
 "\n"
 "environment:\n"
 "  PETREL_CONFIG        configuration file when -c is not given\n"
-"  PETREL_FAULT         test hook: 'write:N,fsync:N,rename:N' fails the N-th call with EIO\n"
+"  PETREL_FAULT         test hook: 'write:N,fsync:N,rename:N,unlink:N' fails the\n"
+"                       N-th call of that kind with EIO\n"
 "\n"
 "See README.md for the configuration keys.\n";
 
@@ -303,6 +311,7 @@ static const struct {
 	{ "log", petrel_cmd_log },
 	{ "daemon", petrel_cmd_daemon },
 	{ "audit", petrel_cmd_audit },
+	{ "gc", petrel_cmd_gc },
 };
 
 /* Takes the global options out of argv wherever they stand; the rest stays in order. */
@@ -378,7 +387,7 @@ int main(int argc, char **argv)
 		return help || cli.argc ? 0 : PETREL_EXIT_USAGE;
 	}
 	if (petrel_fault_init() < 0) {
-		fprintf(stderr, "petrel: PETREL_FAULT: expected 'write:N,fsync:N,rename:N'\n");
+		fprintf(stderr, "petrel: PETREL_FAULT: expected 'write:N,fsync:N,rename:N,unlink:N'\n");
 		return PETREL_EXIT_USAGE;
 	}
 	if (!cli.config_path)

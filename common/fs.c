@@ -12,8 +12,8 @@
 #include "util.h"
 
 /* Fault injection: the N-th call of a kind fails with EIO (0 = never). */
-static struct { unsigned long fail_at, calls; } faults[3];
-enum { F_WRITE, F_FSYNC, F_RENAME };
+static struct { unsigned long fail_at, calls; } faults[4];
+enum { F_WRITE, F_FSYNC, F_RENAME, F_UNLINK };
 
 static int fault(int kind)
 {
@@ -44,11 +44,16 @@ static int sys_exchange(const char *a, const char *b)
 	return fault(F_RENAME) ? -1 : renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE);
 }
 
-struct petrel_sysops petrel_sys = { sys_write, sys_fsync, sys_rename, sys_exchange };
+static int sys_unlink(const char *path)
+{
+	return fault(F_UNLINK) ? -1 : unlink(path);
+}
+
+struct petrel_sysops petrel_sys = { sys_write, sys_fsync, sys_rename, sys_exchange, sys_unlink };
 
 int petrel_fault_init(void)
 {
-	static const char *const kinds[] = { "write", "fsync", "rename" };
+	static const char *const kinds[] = { "write", "fsync", "rename", "unlink" };
 	const char *env = getenv("PETREL_FAULT");
 	char spec[256], *item, *save = NULL;
 	unsigned long fail_at[PETREL_ARRAY_SIZE(faults)] = { 0 };

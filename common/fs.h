@@ -7,8 +7,8 @@
 
 /*
  * The syscalls that matter for durability go through this table so tests can fail
- * them. PETREL_FAULT="write:N,fsync:N,rename:N" in the environment makes the N-th
- * call (1-based, counted per kind) fail with EIO; see petrel_fault_init().
+ * them. PETREL_FAULT="write:N,fsync:N,rename:N,unlink:N" in the environment makes
+ * the N-th call (1-based, counted per kind) fail with EIO; see petrel_fault_init().
  */
 struct petrel_sysops {
 	ssize_t (*write)(int fd, const void *buf, size_t n);
@@ -16,6 +16,7 @@ struct petrel_sysops {
 	int (*rename)(const char *from, const char *to);
 	/* renameat2(RENAME_EXCHANGE): a and b swap names atomically; counted as a rename */
 	int (*exchange)(const char *a, const char *b);
+	int (*unlink)(const char *path);	/* gc's removal of a blob */
 };
 extern struct petrel_sysops petrel_sys;
 

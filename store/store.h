@@ -246,6 +246,52 @@ typedef void (*petrel_fsck_fn)(void *ctx, const char *finding);
  */
 int petrel_store_fsck(struct petrel_store *s, petrel_fsck_fn fn, void *ctx);
 
+/* ---- gc: retention ---- */
+
+/* One target's share of a gc: set name and keep; the rest is the outcome. */
+struct petrel_gc_target {
+	const char *name;		/* borrowed */
+	unsigned keep;			/* the newest versions to keep (the config's keep) */
+	int64_t removed, kept;		/* version rows removed and left */
+	int64_t generations;		/* generation rows that deployed a removed version */
+	int64_t blobs, bytes;		/* blobs removed with its versions (a blob two targets
+					 * dropped counts for the first), their size */
+};
+
+typedef void (*petrel_gc_version_fn)(void *ctx, const char *target,
+				     const struct petrel_version *v);
+typedef void (*petrel_gc_stray_fn)(void *ctx, const char *relpath);
+
+/* How to run a gc, and its totals. */
+struct petrel_gc {
+	int dry_run;			/* decide and report, change nothing */
+	petrel_gc_version_fn on_version;	/* each version removed, oldest first; may be NULL */
+	petrel_gc_stray_fn on_stray;	/* each file under objects/sha256 that is no blob name
+					 * (left alone: fsck's to report); may be NULL */
+	void *ctx;
+	int64_t blobs, bytes;		/* every blob removed (orphans included), their size */
+	int64_t orphans, orphan_bytes;	/* blobs no version row referenced before this gc */
+	int64_t strays;
+};
+
+/*
+ * Retention, for the n targets ts. Per target it removes the version rows beyond the
+ * keep newest (by timestamp, as petrel_store_newest_version orders them), except the
+ * newest one (a staged build), the current and previous generations' versions, the
+ * newest generation's (its number is never reused), any a switch in progress names,
+ * and any a generation of another target references; the generation rows that
+ * deployed a removed version go with it (the journal keeps every deploy). Then every
+ * blob under objects/sha256 that no remaining version row of any target references
+ * is removed (blobs are shared by hash), orphans of an earlier crash included. Rows
+ * and one "gc" journal row per target (plus one for orphans, target "") go first in
+ * one transaction; then each blob is unlinked and its directory fsynced, so a crash
+ * leaves at most a blob without a row, which the next gc removes, never a row without
+ * its blob. With g->dry_run the transaction is rolled back and nothing is unlinked.
+ * The caller holds the lock. 0 or a negative code with a message.
+ */
+int petrel_store_gc(struct petrel_store *s, struct petrel_gc_target *ts, size_t n,
+		    struct petrel_gc *g);
+
 /* ---- what monitoring reads (target_status, the journal), kept across restarts ---- */
 
 /* One more refusal for target (petrel_verification_failures_total). 0 or -PETREL_EDB. */

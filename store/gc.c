@@ -1,0 +1,363 @@
+/* gc: retention of each target's versions, then of the blobs no version references. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/util.h"
+#include "store/internal.h"
+
+/*
+ * Scratch tables of this connection: the version rows a run drops (seq: the index of
+ * the target that drops them) and the blobs it removes (seq -1: an orphan, which no
+ * version row referenced before this run). Created outside the transaction, so a dry
+ * run's rollback empties them and a commit leaves gc_blobs for the unlinks.
+ */
+static const char scratch_sql[] =
+	"CREATE TEMP TABLE IF NOT EXISTS gc_doomed (id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL,"
+	" seq INTEGER NOT NULL);"
+	"CREATE TEMP TABLE IF NOT EXISTS gc_blobs (sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL);"
+	"DELETE FROM temp.gc_doomed; DELETE FROM temp.gc_blobs;";
+
+/*
+ * The versions of ?1 that go: all but the ?2 newest (by timestamp, as the store
+ * orders them; at least one, so the newest verified build, perhaps staged, stays),
+ * the current and previous generations' versions, the newest generation's (so no
+ * generation number is ever handed out twice), those an unfinished switch names, and
+ * any a generation of another target references.
+ */
+static const char doom_sql[] =
+	"INSERT INTO temp.gc_doomed (id, sha256, seq)"
+	" SELECT id, sha256, ?3 FROM versions WHERE target = ?1 AND id NOT IN ("
+	"  SELECT id FROM (SELECT id FROM versions WHERE target = ?1"
+	"   ORDER BY timestamp DESC, id DESC LIMIT max(?2, 1))"
+	"  UNION SELECT g.version FROM generations g JOIN targets t ON t.name = g.target"
+	"   WHERE g.target = ?1 AND g.number IN (t.current, t.previous)"
+	"  UNION SELECT version FROM generations WHERE target = ?1 AND number ="
+	"   (SELECT max(number) FROM generations WHERE target = ?1)"
+	"  UNION SELECT g.version FROM generations g JOIN intents i ON i.target = g.target"
+	"   WHERE g.number IN (i.from_gen, i.from_prev, i.to_gen, i.to_prev)"
+	"  UNION SELECT version FROM generations WHERE target <> ?1)";
+
+/* Runs sql with ?1 = seq and ?2 = text (NULL: unbound); *changes gets the rows it changed. */
+static int exec_seq(struct sqlite3 *db, const char *sql, int64_t seq, const char *text,
+		    int64_t *changes)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+		return r;
+	if (sqlite3_bind_int64(st, 1, seq) != SQLITE_OK ||
+	    (text && sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC) != SQLITE_OK) ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		r = petrel_db_fail(db);
+	else if (changes)
+		*changes = sqlite3_changes(db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Selects target seq's doomed versions into gc_doomed. */
+static int doom(struct sqlite3 *db, const struct petrel_gc_target *t, int64_t seq)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = petrel_db_prepare(db, doom_sql, &st)) < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, t->keep) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, seq) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+		r = petrel_db_fail(db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Hands each doomed version of seq to the caller, oldest first, and counts them. */
+static int report_doomed(struct petrel_store *s, struct petrel_gc *g, struct petrel_gc_target *t,
+			 int64_t seq)
+{
+	static const char sql[] = "SELECT d.id FROM temp.gc_doomed d JOIN versions v ON v.id = d.id"
+				  " WHERE d.seq = ? ORDER BY v.timestamp, v.id";
+	struct petrel_version v;
+	sqlite3_stmt *st = NULL;
+	int r, rc = SQLITE_DONE;
+
+	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+		return r;
+	if (sqlite3_bind_int64(st, 1, seq) != SQLITE_OK)
+		r = petrel_db_fail(s->db);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		t->removed++;
+		r = petrel_store_version_by_id(s, sqlite3_column_int64(st, 0), &v);
+		if (r == 0 && g->on_version)
+			g->on_version(g->ctx, t->name, &v);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* One target's rows: its doomed versions and the generations that deployed them. */
+static int drop_rows(struct petrel_store *s, struct petrel_gc *g, struct petrel_gc_target *t,
+		     int64_t seq)
+{
+	int r, n;
+
+	t->removed = t->kept = t->generations = t->blobs = t->bytes = 0;
+	if ((r = doom(s->db, t, seq)) < 0 || (r = report_doomed(s, g, t, seq)) < 0 ||
+	    (r = exec_seq(s->db, "DELETE FROM generations WHERE version IN"
+			  " (SELECT id FROM temp.gc_doomed WHERE seq = ?1)", seq, NULL,
+			  &t->generations)) < 0 ||
+	    (r = exec_seq(s->db, "DELETE FROM versions WHERE id IN"
+			  " (SELECT id FROM temp.gc_doomed WHERE seq = ?1)", seq, NULL, NULL)) < 0)
+		return r;
+	if ((n = petrel_store_count_versions(s, t->name)) < 0)
+		return n;
+	t->kept = n;
+	return 0;
+}
+
+/* ---- the blob sweep ---- */
+
+struct sweep {
+	struct petrel_store *s;
+	struct petrel_gc *g;
+	struct petrel_gc_target *ts;
+	size_t n;
+};
+
+static int lower_hex(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+	}
+	return p[len] == '\0';
+}
+
+static void stray(struct sweep *w, const char *xx, const char *name)
+{
+	char line[512];
+
+	w->g->strays++;
+	snprintf(line, sizeof(line), "objects/sha256/%s%s%s", xx, *xx ? "/" : "", name);
+	if (w->g->on_stray)
+		w->g->on_stray(w->g->ctx, line);
+}
+
+/*
+ * *garbage: no version row references hex (any more); *seq: the first target whose
+ * dropped versions did, -1 when none did (an orphan, left by an earlier crash).
+ */
+static int unreferenced(struct sqlite3 *db, const char *hex, int *garbage, int64_t *seq)
+{
+	static const char sql[] =
+		"SELECT NOT EXISTS (SELECT 1 FROM versions WHERE sha256 = ?1),"
+		" coalesce((SELECT min(seq) FROM temp.gc_doomed WHERE sha256 = ?1), -1)";
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		r = petrel_db_fail(db);
+	} else {
+		*garbage = sqlite3_column_int(st, 0);
+		*seq = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Records the blob hex (size bytes) for removal, to the account of target seq. */
+static int note_blob(struct sweep *w, const char *hex, int64_t size, int64_t seq)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = petrel_db_prepare(w->s->db, "INSERT OR IGNORE INTO temp.gc_blobs (sha256, size, seq)"
+				   " VALUES (?, ?, ?)", &st)) < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, size) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, seq) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+		r = petrel_db_fail(w->s->db);
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+	w->g->blobs++;
+	w->g->bytes += size;
+	if (seq >= 0 && (size_t)seq < w->n) {
+		w->ts[seq].blobs++;
+		w->ts[seq].bytes += size;
+	} else {
+		w->g->orphans++;
+		w->g->orphan_bytes += size;
+	}
+	return 0;
+}
+
+/* One entry of objects/sha256/XX: a blob some version references, garbage, or a stray. */
+static int sweep_entry(struct sweep *w, int dfd, const char *xx, const char *name)
+{
+	char hex[PETREL_HASH_HEX + 1];
+	struct stat st;
+	int64_t seq = -1;
+	int r, garbage = 0;
+
+	if (petrel_snprintf(hex, sizeof(hex), "%s%s", xx, name) < 0 ||
+	    !lower_hex(hex, PETREL_HASH_HEX) || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode)) {
+		stray(w, xx, name);
+		return 0;
+	}
+	if ((r = unreferenced(w->s->db, hex, &garbage, &seq)) < 0 || !garbage)
+		return r;
+	return note_blob(w, hex, (int64_t)st.st_size, seq);
+}
+
+/* Calls fn for every entry of DIR/objects/sha256[/xx] but . and .. */
+static int each_in(struct sweep *w, const char *xx,
+		   int (*fn)(struct sweep *, int dfd, const char *xx, const char *name))
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int r = 0;
+
+	if (petrel_snprintf(path, sizeof(path), "%s/objects/sha256%s%s", w->s->dir,
+			    *xx ? "/" : "", xx) < 0)
+		return -ENAMETOOLONG;
+	if (!(d = opendir(path)))
+		return petrel_fail(-errno, "%s: %s", path, strerror(errno));
+	while (r == 0 && (errno = 0, e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			r = fn(w, dirfd(d), xx, e->d_name);
+	}
+	if (r == 0 && errno != 0)
+		r = petrel_fail(-errno, "%s: %s", path, strerror(errno));
+	closedir(d);
+	return r;
+}
+
+/* One entry of objects/sha256: a fan-out directory XX, else a stray. */
+static int sweep_fanout(struct sweep *w, int dfd, const char *xx, const char *name)
+{
+	struct stat st;
+
+	(void)xx;
+	if (strlen(name) != 2 || !lower_hex(name, 2) ||
+	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
+		stray(w, "", name);
+		return 0;
+	}
+	return each_in(w, name, sweep_entry);
+}
+
+/* ---- the journal and the unlinks ---- */
+
+static int journal_rows(struct petrel_store *s, struct petrel_gc *g,
+			const struct petrel_gc_target *ts, size_t n)
+{
+	char detail[256];
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		snprintf(detail, sizeof(detail), "versions=%" PRId64 " generations=%" PRId64
+			 " blobs=%" PRId64 " bytes=%" PRId64 " kept=%" PRId64 " keep=%u",
+			 ts[i].removed, ts[i].generations, ts[i].blobs, ts[i].bytes, ts[i].kept,
+			 ts[i].keep);
+		r = petrel_journal_append(s->db, ts[i].name, "gc", detail);
+	}
+	if (r == 0 && g->orphans) {
+		snprintf(detail, sizeof(detail), "orphans=%" PRId64 " bytes=%" PRId64, g->orphans,
+			 g->orphan_bytes);
+		r = petrel_journal_append(s->db, "", "gc", detail);
+	}
+	return r;
+}
+
+/* Removes one blob durably: unlink, then fsync its fan-out directory. Gone is fine. */
+static int unlink_blob(struct petrel_store *s, const char *hex)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	int r;
+
+	if (petrel_snprintf(dir, sizeof(dir), "%s/objects/sha256/%.2s", s->dir, hex) < 0 ||
+	    petrel_snprintf(path, sizeof(path), "%s/%s", dir, hex + 2) < 0)
+		return -ENAMETOOLONG;
+	if (petrel_sys.unlink(path) < 0 && errno != ENOENT)
+		return petrel_fail(-errno, "%s: cannot remove blob: %s", path, strerror(errno));
+	if ((r = petrel_fsync_dir(dir)) < 0)
+		return petrel_fail(r, "%s: cannot make the removal durable: %s", dir,
+				   petrel_strerror(r));
+	return 0;
+}
+
+/* After the commit: every blob of gc_blobs goes; the first failure stops (the next
+ * gc finds what is left unreferenced and finishes). */
+static int unlink_blobs(struct petrel_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc = SQLITE_DONE;
+
+	if ((r = petrel_db_prepare(s->db, "SELECT sha256 FROM temp.gc_blobs ORDER BY sha256",
+				   &st)) < 0)
+		return r;
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *hex = sqlite3_column_text(st, 0);
+
+		if (hex && strlen((const char *)hex) == PETREL_HASH_HEX)
+			r = unlink_blob(s, (const char *)hex);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = petrel_db_fail(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int plan(struct petrel_store *s, struct petrel_gc *g, struct petrel_gc_target *ts,
+		size_t n)
+{
+	struct sweep w = { s, g, ts, n };
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = drop_rows(s, g, &ts[i], (int64_t)i);
+	if (r == 0)
+		r = each_in(&w, "", sweep_fanout);
+	return r < 0 ? r : journal_rows(s, g, ts, n);
+}
+
+int petrel_store_gc(struct petrel_store *s, struct petrel_gc_target *ts, size_t n,
+		    struct petrel_gc *g)
+{
+	int r;
+
+	g->blobs = g->bytes = g->orphans = g->orphan_bytes = g->strays = 0;
+	if ((r = petrel_db_exec(s->db, scratch_sql)) < 0 || (r = petrel_db_begin(s->db)) < 0)
+		return r;
+	if ((r = plan(s, g, ts, n)) < 0 ||
+	    (r = g->dry_run ? petrel_db_exec(s->db, "ROLLBACK") : petrel_db_commit(s->db)) < 0) {
+		petrel_db_rollback(s->db);
+		return r;
+	}
+	if (!g->dry_run)
+		r = unlink_blobs(s);
+	/* scratch only: a failure here is not worth a message over the first one */
+	sqlite3_exec(s->db, "DELETE FROM temp.gc_doomed; DELETE FROM temp.gc_blobs;", NULL, NULL,
+		     NULL);
+	return r;
+}
