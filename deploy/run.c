@@ -68,13 +68,26 @@ static int build_envp(const char *const *env, size_t nenv, char ***out)
  * moved above 2 first, so that dup2 onto 0, 1 and 2 cannot clobber one we still need.
  * On failure errno travels through the CLOEXEC status pipe.
  */
-static void child(const char *const *argv, char **envp, int devnull, int outw, int stw)
+static void child(const char *const *argv, char **envp, int devnull, int outw, int stw,
+		  int gor, int gow)
 {
 	struct sigaction sa;
 	sigset_t none;
 	int e, nfd, ofd, sfd;
+	char go;
 
 	setpgid(0, 0);
+	/* with a started callback: wait for the parent's go; a parent that died before
+	 * giving it (EOF) means nobody recorded us, so nothing runs */
+	if (gor >= 0) {
+		ssize_t n;
+
+		close(gow);	/* else our own copy would keep the pipe from ever ending */
+		while ((n = read(gor, &go, 1)) < 0 && errno == EINTR)
+			;
+		if (n != 1)
+			_exit(127);
+	}
 	if ((sfd = fcntl(stw, F_DUPFD_CLOEXEC, 3)) < 0)
 		_exit(127);
 	if ((nfd = fcntl(devnull, F_DUPFD_CLOEXEC, 3)) < 0 ||
@@ -247,10 +260,10 @@ static int exec_status(pid_t pid, int str)
 	return e ? e : EIO;
 }
 
-int petrel_run(const char *const *argv, const char *const *env, size_t nenv, long timeout,
-	       int flags, struct petrel_run_result *res)
+int petrel_run_ex(const char *const *argv, const char *const *env, size_t nenv, long timeout,
+		  int flags, petrel_run_started started, void *ctx, struct petrel_run_result *res)
 {
-	int outp[2] = { -1, -1 }, stp[2] = { -1, -1 }, devnull = -1, r, e;
+	int outp[2] = { -1, -1 }, stp[2] = { -1, -1 }, gop[2] = { -1, -1 }, devnull = -1, r, e;
 	char **envp = NULL;
 	pid_t pid;
 
@@ -263,6 +276,7 @@ int petrel_run(const char *const *argv, const char *const *env, size_t nenv, lon
 	if ((r = build_envp(env, nenv, &envp)) < 0)
 		return r;
 	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(stp, O_CLOEXEC) < 0 ||
+	    (started && pipe2(gop, O_CLOEXEC) < 0) ||
 	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
 		r = petrel_fail(-errno, "%s: %s", argv[0], strerror(errno));
 		goto out;
@@ -272,11 +286,23 @@ int petrel_run(const char *const *argv, const char *const *env, size_t nenv, lon
 		goto out;
 	}
 	if (pid == 0)
-		child(argv, envp, devnull, outp[1], stp[1]);
+		child(argv, envp, devnull, outp[1], stp[1], gop[0], gop[1]);
 	setpgid(pid, pid);	/* also here: no window where a kill(-pid) would miss */
 	close(outp[1]);
 	close(stp[1]);
 	outp[1] = stp[1] = -1;
+	if (started) {
+		close(gop[0]);
+		gop[0] = -1;
+		if ((r = started(ctx, pid)) < 0) {
+			close(gop[1]);	/* EOF: the child exits without running anything */
+			gop[1] = -1;
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			goto out;
+		}
+		(void)!write(gop[1], "g", 1);
+	}
 	if ((e = exec_status(pid, stp[0])) != 0) {
 		r = petrel_fail(-e, "%s: %s", argv[0], strerror(e));
 		goto out;
@@ -291,12 +317,20 @@ out:
 			close(outp[i]);
 		if (stp[i] >= 0)
 			close(stp[i]);
+		if (gop[i] >= 0)
+			close(gop[i]);
 	}
 	if (devnull >= 0)
 		close(devnull);
 	free(envp);
 	errno = e;
 	return r;
+}
+
+int petrel_run(const char *const *argv, const char *const *env, size_t nenv, long timeout,
+	       int flags, struct petrel_run_result *res)
+{
+	return petrel_run_ex(argv, env, nenv, timeout, flags, NULL, NULL, res);
 }
 
 int petrel_run_ok(const struct petrel_run_result *res)

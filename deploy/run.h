@@ -2,6 +2,7 @@
 #ifndef PETREL_RUN_H
 #define PETREL_RUN_H
 
+#include <sys/types.h>
 #include <stddef.h>
 
 #define PETREL_RUN_ENV_MAX 16	/* extra environment entries */
@@ -35,6 +36,16 @@ struct petrel_run_result {
 
 int petrel_run(const char *const *argv, const char *const *env, size_t nenv, long timeout,
 	       int flags, struct petrel_run_result *res);
+
+/*
+ * petrel_run, telling started(ctx, pid) the child's pid (its process group) before the
+ * child runs anything: the child waits for the go that follows a 0 return, so a caller
+ * that records the pid (for the recovery after a crash) never has a child it did not
+ * record. A negative return from started is returned, and the child exits unrun.
+ */
+typedef int (*petrel_run_started)(void *ctx, pid_t pid);
+int petrel_run_ex(const char *const *argv, const char *const *env, size_t nenv, long timeout,
+		  int flags, petrel_run_started started, void *ctx, struct petrel_run_result *res);
 int petrel_run_ok(const struct petrel_run_result *res);
 /* "exit status 3", "killed by signal 9", "timed out after 5 s" into out. */
 void petrel_run_describe(const struct petrel_run_result *res, long timeout, char *out, size_t n);

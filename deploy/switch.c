@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -234,16 +235,34 @@ static void adapter_env(struct adapter_env *a, const char *target, const char *p
 	a->list[3] = a->old_sha, a->list[4] = a->job, a->list[5] = a->uuid;
 }
 
-/* Runs argv with env; 0 when it exited 0, else -PETREL_EDEPLOY with why filled. */
+/* Who records an adapter's pid: the intent of the switch it runs for. */
+struct adapter_rec {
+	struct petrel_engine *e;
+	const char *target;
+};
+
+static int record_adapter(void *ctx, pid_t pid)
+{
+	const struct adapter_rec *rec = ctx;
+
+	return petrel_store_intent_adapter(&rec->e->store, rec->target, (int64_t)pid);
+}
+
+/* Runs argv with env; 0 when it exited 0, else -PETREL_EDEPLOY with why filled. With
+ * rec, the child's pid goes into the intent before the child runs (petrel_run_ex). */
 static int run_step(const char *what, const char *const *argv, const struct adapter_env *a,
-		    long timeout, int flags, char *why, size_t n)
+		    long timeout, int flags, const struct adapter_rec *rec, char *why, size_t n)
 {
 	struct petrel_run_result res;
 	char desc[96];
 	int r;
 
-	if ((r = petrel_run(argv, a->list, PETREL_ARRAY_SIZE(a->list), timeout,
-			       PETREL_RUN_PASSTHROUGH | flags, &res)) < 0) {
+	r = petrel_run_ex(argv, a->list, PETREL_ARRAY_SIZE(a->list), timeout,
+			  PETREL_RUN_PASSTHROUGH | flags, rec ? record_adapter : NULL, (void *)rec,
+			  &res);
+	if (rec)	/* it ended (or never ran): recovery need not wait for it */
+		(void)petrel_store_intent_adapter(&rec->e->store, rec->target, 0);
+	if (r < 0) {
 		snprintf(why, n, "%s: %s", what, petrel_error_message());
 		petrel_error_clear();
 		return -PETREL_EDEPLOY;
@@ -255,14 +274,18 @@ static int run_step(const char *what, const char *const *argv, const struct adap
 	return res.cancelled ? -ECANCELED : -PETREL_EDEPLOY;
 }
 
-static int run_adapter(const struct petrel_target *t, const char *action,
+/* The adapter, its pid recorded in in's intent (in NULL: not recorded). */
+static int run_adapter(struct petrel_engine *e, const struct petrel_target *t,
+		       const struct petrel_intent *in, const char *action,
 		       const struct adapter_env *a, char *why, size_t n)
 {
 	const char *argv[] = { t->orchestrator, action, NULL };
+	struct adapter_rec rec = { e, in ? in->target : NULL };
 
 	if (!strcmp(t->orchestrator, "none"))
 		return 0;
-	return run_step("orchestrator", argv, a, t->orchestrator_timeout, 0, why, n);
+	return run_step("orchestrator", argv, a, t->orchestrator_timeout, 0, in ? &rec : NULL,
+			why, n);
 }
 
 /* The health command, retried with mollymawk's spacing; 0 once it exits 0. */
@@ -281,7 +304,7 @@ static int run_health(const struct petrel_target *t, const struct adapter_env *a
 			return -ECANCELED;
 		}
 		if ((r = run_step("health check", argv, a, t->health_timeout, PETREL_RUN_CANCELLABLE,
-				  why, n)) == 0)
+				  NULL, why, n)) == 0)
 			return 0;
 		if (r == -ECANCELED)
 			return r;
@@ -302,6 +325,53 @@ static const struct petrel_target *target_named(struct petrel_engine *e, const c
 
 /* ---- recovery ---- */
 
+/* 1 while process pid exists and is not a zombie (an orphan nobody reaped yet). */
+static int alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno != ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
+/*
+ * Waits (up to timeout seconds, then 2 more) for the adapter in's switch recorded as
+ * running, when it outlived the petrel that started it. Never kills it: the pid could
+ * in principle have been reused. -ECANCELED when asked to stop, else 0.
+ */
+static int wait_orphan(const struct petrel_intent *in, long timeout)
+{
+	pid_t pid = (pid_t)in->adapter_pid;
+	long waited = 0;
+
+	if (pid <= 0 || !alive(pid))
+		return 0;
+	petrel_log_warn("%s: the orchestrator adapter (pid %ld) of the interrupted %s still runs; "
+			"waiting for it to end", in->target, (long)pid, in->op);
+	while (alive(pid) && waited < (timeout + 2) * 1000) {
+		if (petrel_sleep_ms(100) < 0)
+			return petrel_fail(-ECANCELED, "%s: waiting for the adapter (pid %ld): "
+					   "cancelled", in->target, (long)pid);
+		waited += 100;
+	}
+	if (alive(pid))
+		petrel_log_warn("%s: the adapter (pid %ld) still runs after %ld s; recovering "
+				"anyway", in->target, (long)pid, timeout + 2);
+	return 0;
+}
+
 static int recover_one(void *ctx, const struct petrel_intent *in)
 {
 	struct petrel_engine *e = ctx;
@@ -311,12 +381,23 @@ static int recover_one(void *ctx, const struct petrel_intent *in)
 	struct adapter_env a;
 	int r;
 
+	/* an adapter the dead petrel started may still run: let it end before the file
+	 * changes under it and the adapter runs again */
+	if ((r = wait_orphan(in, t ? t->orchestrator_timeout : 120)) < 0)
+		return r;
 	if (!path_holds(in->path, from) && (r = place(e, in->path, from, in->from_size)) < 0) {
 		petrel_error_prefix("%s: recovering the interrupted %s: ", in->target, in->op);
 		return r;
 	}
 	snprintf(tmp, sizeof(tmp), "%s" NEW_SUFFIX, in->path);
 	unlink(tmp);
+	/* the adapter runs before the intent goes: killed during it, the next petrel
+	 * waits for it and runs it again */
+	if (t && strcmp(in->phase, "prepared")) {	/* the adapter may have run */
+		adapter_env(&a, in->target, in->path, from, in->to_sha256, NULL);
+		if (run_adapter(e, t, in, "revert", &a, why, sizeof(why)) < 0)
+			petrel_log_warn("%s: after recovery: %s", in->target, why);
+	}
 	if (!strcmp(in->phase, "failing"))	/* it failed; only the rollback was cut short */
 		r = petrel_store_intent_undo(&e->store, in, "failed",
 					     !strcmp(in->op, "upgrade") ? "upgrade-failed" : "revert-failed",
@@ -329,11 +410,6 @@ static int recover_one(void *ctx, const struct petrel_intent *in)
 	petrel_log_warn("%s: an interrupted %s (generation %lld) was rolled back; generation %lld "
 			"is current", in->target, in->op, (long long)in->to_gen,
 			(long long)in->from_gen);
-	if (t && strcmp(in->phase, "prepared")) {	/* the adapter may have run */
-		adapter_env(&a, in->target, in->path, from, in->to_sha256, NULL);
-		if (run_adapter(t, "revert", &a, why, sizeof(why)) < 0)
-			petrel_log_warn("%s: after recovery: %s", in->target, why);
-	}
 	return 0;
 }
 
@@ -397,7 +473,8 @@ static int may_deploy(struct petrel_engine *e, const struct petrel_target *t, co
 		petrel_store_blob_path(&e->store, v->build.sha256, blob, sizeof(blob));
 		adapter_env(&a, t->name, t->path, v->build.sha256,
 			    res->has_before ? cur->build.sha256 : NULL, &v->build);
-		if (run_step("preflight", argv, &a, t->orchestrator_timeout, 0, why, sizeof(why)) < 0)
+		if (run_step("preflight", argv, &a, t->orchestrator_timeout, 0, NULL, why,
+			     sizeof(why)) < 0)
 			return petrel_fail(-PETREL_EPOLICY, "%s refused build %s", why, v->build.uuid);
 	}
 	return 0;
@@ -418,20 +495,19 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
 		return r;
 	if (!path_holds(in->path, from) && (r = place(e, in->path, from, in->from_size)) < 0)
 		return r;	/* the intent stays: the next petrel recovers */
-	if ((r = petrel_store_intent_undo(&e->store, in, "failed",
-					  !strcmp(in->op, "upgrade") ? "upgrade-failed" : "revert-failed",
-					  why, reject)) < 0)
-		return r;
 	if (in->from_gen && petrel_store_generation(&e->store, t->name, in->from_gen, &g) == 0)
 		b = &g.version.build;
 	petrel_error_clear();
 	adapter_env(&a, t->name, t->path, from, in->to_sha256, b);
+	/* before the intent goes, as in recovery: a kill during it is recovered */
 	if (strcmp(in->phase, "prepared") &&	/* the adapter may have run */
-	    run_adapter(t, !strcmp(in->op, "upgrade") ? "revert" : "upgrade", &a, again,
+	    run_adapter(e, t, in, !strcmp(in->op, "upgrade") ? "revert" : "upgrade", &a, again,
 			sizeof(again)) < 0)
 		petrel_log_warn("%s: after putting generation %lld back: %s", t->name,
 				(long long)in->from_gen, again);
-	return 0;
+	return petrel_store_intent_undo(&e->store, in, "failed",
+					!strcmp(in->op, "upgrade") ? "upgrade-failed" : "revert-failed",
+					why, reject);
 }
 
 /*
@@ -484,7 +560,7 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 	if ((r = petrel_store_intent_switched(&e->store, in)) < 0)
 		return r;	/* the intent stays: recovery puts from back */
 	adapter_env(&a, t->name, t->path, in->to_sha256, from, b);
-	r = run_adapter(t, in->op, &a, why, sizeof(why));
+	r = run_adapter(e, t, in, in->op, &a, why, sizeof(why));
 	if (r == 0 && upgrade)
 		r = run_health(t, &a, why, sizeof(why));
 	if (r < 0)	/* a build is not rejected for an interrupted health check */

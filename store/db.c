@@ -117,6 +117,10 @@ static const char *const migrations[] = {
 	"  SELECT DISTINCT target FROM journal WHERE event = 'refused' AND target <> '';"
 	"UPDATE target_status SET refusals = (SELECT count(*) FROM journal j"
 	"  WHERE j.event = 'refused' AND j.target = target_status.target);",
+
+	/* 6: the process group of the adapter a switch started, so that recovery after a
+	 * crash waits for an adapter the dead petrel left running */
+	"ALTER TABLE intents ADD COLUMN adapter_pid INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,

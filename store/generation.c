@@ -318,15 +318,22 @@ static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in)
 	in->started_at = sqlite3_column_int64(st, 12);
 	snprintf(in->reason, sizeof(in->reason), "%s",
 		 sqlite3_column_text(st, 13) ? (const char *)sqlite3_column_text(st, 13) : "");
+	in->adapter_pid = sqlite3_column_int64(st, 14);
 	return 0;
+}
+
+int petrel_store_intent_adapter(struct petrel_store *s, const char *target, int64_t pid)
+{
+	return exec_bound(s->db, "UPDATE intents SET adapter_pid = ? WHERE target = ?", "it",
+			  pid, target);
 }
 
 /* The intent of the first target after `after` (by name): 0, -PETREL_ENOTFOUND, error. */
 static int next_intent(struct petrel_store *s, const char *after, struct petrel_intent *in)
 {
 	static const char sql[] = "SELECT target, op, path, from_gen, from_prev, to_gen, to_prev,"
-				  " from_sha256, from_size, to_sha256, to_size, phase, started_at, reason"
-				  " FROM intents WHERE target > ? ORDER BY target LIMIT 1";
+				  " from_sha256, from_size, to_sha256, to_size, phase, started_at, reason,"
+				  " adapter_pid FROM intents WHERE target > ? ORDER BY target LIMIT 1";
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 

@@ -8,7 +8,7 @@
 
 #include "common/build.h"
 
-#define PETREL_SCHEMA_VERSION 5
+#define PETREL_SCHEMA_VERSION 6
 
 struct sqlite3;
 
@@ -147,6 +147,7 @@ struct petrel_intent {
 					 * "failing": being rolled back because of reason */
 	char reason[256];
 	int64_t started_at;
+	int64_t adapter_pid;		/* process group of the adapter running for it, 0 */
 };
 
 /* current and previous generation numbers of target (0 = none). */
@@ -187,6 +188,8 @@ int petrel_store_intent_done(struct petrel_store *s, const struct petrel_intent 
 int petrel_store_intent_undo(struct petrel_store *s, const struct petrel_intent *in,
 			     const char *state, const char *event, const char *reason,
 			     int reject);
+/* Records that the adapter running for target's intent is process group pid (0: none). */
+int petrel_store_intent_adapter(struct petrel_store *s, const char *target, int64_t pid);
 /* Calls fn for every recorded intent (recovery). */
 typedef int (*petrel_intent_fn)(void *ctx, const struct petrel_intent *in);
 int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx);

@@ -359,6 +359,60 @@ static void test_no_program(void **state)
 }
 
 /* A descriptor opened without O_CLOEXEC (by some library, say) does not leak into the child. */
+/* started: records the pid and whether the child had run anything yet. */
+struct start_probe {
+	pid_t pid;
+	int marker_existed;
+	const char *marker;
+	int fail;
+};
+
+static int on_started(void *ctx, pid_t pid)
+{
+	struct start_probe *p = ctx;
+
+	usleep(200 * 1000);	/* a child that did not wait would have run by now */
+	p->pid = pid;
+	p->marker_existed = access(p->marker, F_OK) == 0;
+	return p->fail ? -EIO : 0;
+}
+
+static void test_started_before_run(void **state)
+{
+	char marker[256], script[512];
+	struct start_probe p = { 0 };
+	const char *argv[] = { "/bin/sh", "-c", script, NULL };
+
+	(void)state;
+	tmp_path(marker, sizeof(marker), "started");
+	unlink(marker);
+	snprintf(script, sizeof(script), "echo $$ >'%s'", marker);
+	p.marker = marker;
+	assert_int_equal(petrel_run_ex(argv, NULL, 0, 10, 0, on_started, &p, &res), 0);
+	assert_true(petrel_run_ok(&res));
+	assert_true(p.pid > 0);
+	assert_false(p.marker_existed);		/* it waited for the go */
+	assert_int_equal(access(marker, F_OK), 0);	/* and then ran */
+	unlink(marker);
+}
+
+static void test_started_fails_nothing_runs(void **state)
+{
+	char marker[256], script[512];
+	struct start_probe p = { .fail = 1 };
+	const char *argv[] = { "/bin/sh", "-c", script, NULL };
+
+	(void)state;
+	tmp_path(marker, sizeof(marker), "never");
+	unlink(marker);
+	snprintf(script, sizeof(script), "echo ran >'%s'", marker);
+	p.marker = marker;
+	assert_int_equal(petrel_run_ex(argv, NULL, 0, 10, 0, on_started, &p, &res), -EIO);
+	usleep(100 * 1000);
+	assert_int_equal(access(marker, F_OK), -1);	/* the child exited unrun */
+	assert_int_equal(kill(p.pid, 0), -1);		/* and was reaped */
+}
+
 static void test_no_fd_leak(void **state)
 {
 	char want[32];
@@ -379,6 +433,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_zero),
+		cmocka_unit_test(test_started_before_run),
+		cmocka_unit_test(test_started_fails_nothing_runs),
 		cmocka_unit_test(test_exit_three),
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_path_search),
