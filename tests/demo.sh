@@ -170,6 +170,17 @@ cat "$D/daemon.log"
 echo "(daemon exit $rc after SIGTERM)"
 echo "deployed file is build 6: $(cmp -s "$D/deploy/hello.hvt" "$D/hello-6.hvt" && echo yes || echo no)"
 
+say "audit: what runs, proven against the store and the journal; metrics for Prometheus"
+show "$PETREL" audit --metrics "$D/petrel.prom"
+grep -v '^#' "$D/petrel.prom"
+say "someone edits the deployed file by hand: audit finds it (exit 6)"
+cp "$D/deploy/hello.hvt" "$D/hello-saved.hvt"
+printf 'X' | dd of="$D/deploy/hello.hvt" bs=1 seek=100 conv=notrunc 2>/dev/null
+show "$PETREL" audit
+cp "$D/hello-saved.hvt" "$D/deploy/hello.hvt"
+say "the journal: every action, each row chained to the one before"
+show "$PETREL" log hello
+
 say "fsck: re-hash every blob, check the database and the journal chain"
 show "$PETREL" fsck
 find "$D/state" -type f | sed "s#$D/##" | sort
