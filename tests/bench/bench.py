@@ -286,6 +286,7 @@ def scale_store(work, name, ntargets, nversions):
             tn = "t%04d" % t
             with open(os.path.join(deploy, tn), "wb") as f:
                 f.write(blob)
+            os.chmod(os.path.join(deploy, tn), 0o755)     # as petrel deploys it
             db.execute("INSERT INTO targets (name, high_water, current, previous) VALUES (?,?,2,1)",
                        (tn, now))
             ids = []
