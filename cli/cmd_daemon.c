@@ -42,6 +42,7 @@ struct tstate {
 	int64_t due;			/* ms, monotonic */
 	unsigned fails;			/* consecutive failures not blamed on the server */
 	int failing;			/* the last poll failed */
+	int window_wait;		/* a staged build waits for the maintenance window */
 	char last[2][320];		/* last message logged for it in each slot (SLOT_*);
 					 * a repeat goes to debug */
 };
@@ -68,6 +69,7 @@ struct daemon {
 };
 
 static int selfpipe[2] = { -1, -1 };
+static struct tstate daemon_state = { .name = "daemon" };	/* its own errors, deduplicated */
 static volatile sig_atomic_t reload_asked;
 static struct daemon *the_daemon;	/* for the tick hook */
 
@@ -171,6 +173,12 @@ static void feed_watchdog(void)
 	notify("WATCHDOG=1");
 }
 
+/* An error of the daemon itself (not of one target): a repeat goes to debug. */
+static void daemon_error(const char *msg)
+{
+	event(&daemon_state, PETREL_LOG_ERROR, "%s", msg);
+}
+
 /* Exit statuses from least to most severe, for --once. */
 static int severity(int status)
 {
@@ -190,12 +198,16 @@ static void note_status(struct daemon *d, int status)
 		d->worst = status;
 }
 
+/* ms with ±10 % jitter. */
+static int64_t jittered_ms(int64_t ms)
+{
+	return ms - ms / 10 + (int64_t)(random() % (ms / 5 + 1));
+}
+
 /* interval seconds with ±10 % jitter, in ms. */
 static int64_t jittered(long seconds)
 {
-	int64_t ms = (int64_t)seconds * 1000;
-
-	return ms - ms / 10 + (int64_t)(random() % (ms / 5 + 1));
+	return jittered_ms((int64_t)seconds * 1000);
 }
 
 /* The delay after n consecutive failures: interval doubling, capped. */
@@ -209,10 +221,18 @@ static int64_t backoff(const struct daemon *d, long interval, unsigned n)
 	return ms < cap ? ms : cap;
 }
 
-/* Failures that say something about the server rather than about the target's build. */
-static int server_fault(int r)
+/*
+ * Failures that say something about the target's server rather than about its build:
+ * a transport error or an error status from that server. A signature host that is
+ * down is the target's problem (its URL is not the server's), not every target's.
+ */
+static int server_fault(int r, const struct petrel_target *t, const char *failed_url)
 {
-	return r == -PETREL_ENET || r == -PETREL_EHTTP;
+	size_t n = strlen(t->server->url);
+
+	return (r == -PETREL_ENET || r == -PETREL_EHTTP) &&
+	       !strncmp(failed_url, t->server->url, n) &&
+	       (failed_url[n] == '/' || failed_url[n] == '\0' || failed_url[n] == '?');
 }
 
 /* Verification failures that condemn the build itself: it is rejected for the target. */
@@ -229,6 +249,18 @@ static int minute_of_day(void)
 
 	localtime_r(&now, &tm);
 	return tm.tm_hour * 60 + tm.tm_min;
+}
+
+/* Milliseconds from now until local time next reads minute-of-day m (at its second 0). */
+static int64_t ms_until_minute(int m)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	int64_t in_day;
+
+	localtime_r(&now, &tm);
+	in_day = (int64_t)(tm.tm_hour * 60 + tm.tm_min) * 60 + tm.tm_sec;
+	return ((((int64_t)m * 60 - in_day) % 86400 + 86400) % 86400) * 1000 + 500;
 }
 
 /* The build the store holds for the server's newest, or fetched and verified now. */
@@ -294,6 +326,7 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 	char h[13];
 	int r;
 
+	s->window_wait = 0;
 	if ((r = petrel_check_target(e, t, &c)) < 0)
 		return r;
 	if (petrel_check_frozen(t, &c, 0) < 0) {	/* a warning: the build may still be good */
@@ -315,7 +348,8 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 		return r;
 	if (t->autopolicy == PETREL_AUTO_FETCH)
 		return 0;
-	if (!petrel_window_open(t->window_start, t->window_end, minute_of_day())) {
+	s->window_wait = !petrel_window_open(t->window_start, t->window_end, minute_of_day());
+	if (s->window_wait) {
 		event(s, PETREL_LOG_INFO, "%s %s waits for the maintenance window %02d:%02d-%02d:%02d",
 		      v.build.uuid, h, t->window_start / 60, t->window_start % 60,
 		      t->window_end / 60, t->window_end % 60);
@@ -334,15 +368,15 @@ static void failed(struct daemon *d, const struct petrel_target *t, struct tstat
 
 	if (!msg[0])
 		msg = petrel_strerror(r);
-	if (server_fault(r)) {
+	if (server_fault(r, t, petrel_http_last_url(d->http))) {
 		ss->fails++;
-		delay = backoff(d, t->interval, ss->fails);
+		delay = jittered_ms(backoff(d, t->interval, ss->fails));
 		ss->until = now + delay;
 		event(s, PETREL_LOG_WARN, "server %s: %s; backing off (failure %u, next try in %lld s)",
 		      ss->name, msg, ss->fails, (long long)((delay + 999) / 1000));
 	} else {
 		s->fails++;
-		delay = backoff(d, t->interval, s->fails);
+		delay = jittered_ms(backoff(d, t->interval, s->fails));
 		event(s, status == PETREL_EXIT_REVERTED || status == PETREL_EXIT_FAIL ?
 		      PETREL_LOG_ERROR : PETREL_LOG_WARN, "%s: %s",
 		      status == PETREL_EXIT_REFUSED ? "refused" : status == PETREL_EXIT_REVERTED ?
@@ -354,12 +388,19 @@ static void failed(struct daemon *d, const struct petrel_target *t, struct tstat
 	petrel_error_clear();
 }
 
+/*
+ * Whether target i is polled in a cycle starting at now: due, or due within a tenth of
+ * its interval (well inside its own jitter), so that targets whose jittered times lie
+ * close together share one cycle (one lock, one metrics write) instead of one each.
+ */
 static int due(const struct daemon *d, size_t i, int64_t now)
 {
 	const struct petrel_target *t = &d->cfg->targets[i];
 	const struct sstate *ss = &d->ss[t->server - d->cfg->servers];
+	int64_t slack = (int64_t)t->interval * 100;
 
-	return t->autopolicy != PETREL_AUTO_OFF && (d->once || (d->ts[i].due <= now && ss->until <= now));
+	return t->autopolicy != PETREL_AUTO_OFF &&
+	       (d->once || (d->ts[i].due <= now + slack && ss->until <= now));
 }
 
 /* Polls every due target under one engine (one store lock, one HTTP connection pool). */
@@ -374,14 +415,11 @@ static void cycle(struct daemon *d)
 		n += due(d, i, now);
 	if (!n)
 		return;
-	if (!d->http && (r = petrel_http_new(&d->http, &d->cfg->limits)) < 0) {
-		event(NULL, PETREL_LOG_ERROR, "%s", petrel_error_message());
-		petrel_error_clear();
-		return;
-	}
-	if ((r = petrel_engine_open_with(&e, d->cfg, d->http)) < 0) {
+	if ((!d->http && (r = petrel_http_new(&d->http, &d->cfg->limits)) < 0) ||
+	    (r = petrel_engine_open_with(&e, d->cfg, d->http)) < 0) {
 		if (r != -ECANCELED)
-			event(NULL, PETREL_LOG_ERROR, "%s", petrel_error_message());
+			daemon_error(petrel_error_message()[0] ? petrel_error_message() :
+				     petrel_strerror(r));
 		note_status(d, petrel_exit_status(r));
 		petrel_error_clear();
 		/* e.g. an operator's upgrade held the lock past lock_timeout: try again soon */
@@ -419,9 +457,10 @@ static void cycle(struct daemon *d)
 		s->due = now + jittered(t->interval);
 	}
 	if (d->metrics && petrel_metrics_write(d->metrics, &e.store, d->cfg) < 0) {
-		event(NULL, PETREL_LOG_ERROR, "%s", petrel_error_message());
+		daemon_error(petrel_error_message());
 		petrel_error_clear();
 	}
+	daemon_state.last[SLOT_MAIN][0] = '\0';	/* a cycle ran: the next error is news */
 	petrel_engine_close(&e);
 }
 
@@ -438,11 +477,24 @@ static int adopt(struct daemon *d, struct petrel_config *cfg)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < cfg->ntargets; i++) {
-		petrel_strlcpy(ts[i].name, cfg->targets[i].name, sizeof(ts[i].name));
-		ts[i].due = now;	/* a new target is polled at once */
-		for (size_t j = 0; d->cfg && j < d->cfg->ntargets; j++)
-			if (!strcmp(d->ts[j].name, ts[i].name))
-				ts[i] = d->ts[j];
+		const struct petrel_target *t = &cfg->targets[i];
+
+		petrel_strlcpy(ts[i].name, t->name, sizeof(ts[i].name));
+		ts[i].due = now;	/* a new or changed target is polled at once */
+		for (size_t j = 0; d->cfg && j < d->cfg->ntargets; j++) {
+			const struct petrel_target *o = &d->cfg->targets[j];
+
+			if (strcmp(d->ts[j].name, ts[i].name))
+				continue;
+			if (strcmp(o->server->url, t->server->url) || strcmp(o->job, t->job) ||
+			    strcmp(o->platform, t->platform) || strcmp(o->path, t->path) ||
+			    o->autopolicy != t->autopolicy)
+				break;	/* another thing now: a fresh start */
+			ts[i] = d->ts[j];
+			/* a shorter interval applies now, not after the old one */
+			if (ts[i].due > now + (int64_t)t->interval * 1000)
+				ts[i].due = now + jittered(t->interval);
+		}
 	}
 	for (size_t i = 0; i < cfg->nservers; i++) {
 		petrel_strlcpy(ss[i].name, cfg->servers[i].name, sizeof(ss[i].name));
@@ -474,6 +526,7 @@ static void reload(struct daemon *d)
 	int r;
 
 	notify("RELOADING=1");
+	tzset();	/* a changed local time zone moves the maintenance windows */
 	if (!next) {
 		event(NULL, PETREL_LOG_ERROR, "reload: out of memory; keeping the running configuration");
 		goto out;
@@ -552,8 +605,16 @@ static void wait_next(struct daemon *d)
 	for (size_t i = 0; i < d->cfg->ntargets; i++) {
 		const struct petrel_target *t = &d->cfg->targets[i];
 		const struct sstate *ss = &d->ss[t->server - d->cfg->servers];
-		int64_t at = d->ts[i].due > ss->until ? d->ts[i].due : ss->until;
+		int64_t at;
 
+		/* a staged build waiting for its window: poll when the window opens */
+		if (d->ts[i].window_wait) {
+			int64_t open_at = now + ms_until_minute(t->window_start);
+
+			if (open_at < d->ts[i].due)
+				d->ts[i].due = open_at;
+		}
+		at = d->ts[i].due > ss->until ? d->ts[i].due : ss->until;
 		if (t->autopolicy != PETREL_AUTO_OFF && at < next)
 			next = at;
 	}
@@ -586,13 +647,36 @@ static int parse_args(struct daemon *d)
 	return 0;
 }
 
+/* --metrics FILE must be writable where it is going to be: said at start, not per cycle. */
+static int metrics_dir_ok(const char *file)
+{
+	char dir[PATH_MAX], *slash;
+
+	if (!file)
+		return 0;
+	if (petrel_strlcpy(dir, file, sizeof(dir)) < 0)
+		return petrel_fail(-PETREL_EUSAGE, "--metrics: path too long");
+	slash = strrchr(dir, '/');
+	if (!slash)
+		petrel_strlcpy(dir, ".", sizeof(dir));
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK | X_OK) < 0)
+		return petrel_fail(-PETREL_EUSAGE, "--metrics %s: directory %s: %s", file, dir,
+				   strerror(errno));
+	return 0;
+}
+
 int petrel_cmd_daemon(struct petrel_cli *cli)
 {
 	struct daemon d = { .cli = cli, .lockfd = -1, .worst = PETREL_EXIT_OK };
 	size_t n[3];
 	int r;
 
-	if ((r = parse_args(&d)) < 0 || (r = adopt(&d, &cli->cfg)) < 0 ||
+	if ((r = parse_args(&d)) < 0 || (r = metrics_dir_ok(d.metrics)) < 0 ||
+	    (r = adopt(&d, &cli->cfg)) < 0 ||
 	    (r = daemon_lock(&d)) < 0 || (r = setup_signals()) < 0) {
 		petrel_cli_error(NULL, r);
 		free(d.ts);

@@ -539,6 +539,40 @@ static int check_target(struct parse *p, struct petrel_target *t, const char *se
 	return check_threshold(p, t);
 }
 
+static int by_path(const void *a, const void *b)
+{
+	const struct petrel_target *x = *(const struct petrel_target *const *)a;
+	const struct petrel_target *y = *(const struct petrel_target *const *)b;
+	int c = strcmp(x->path, y->path);
+
+	return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* Two targets deploying to one path would overwrite each other's live file. Returns the
+ * later target's line (message set), 0 when every path is its own. */
+static int shared_path(struct parse *p)
+{
+	struct petrel_config *c = p->cfg;
+	const struct petrel_target **v;
+	int line = 0;
+
+	if (c->ntargets < 2)
+		return 0;
+	if (!(v = calloc(c->ntargets, sizeof(*v))))
+		return fail(p, "out of memory"), 1;
+	for (size_t i = 0; i < c->ntargets; i++)
+		v[i] = &c->targets[i];
+	qsort(v, c->ntargets, sizeof(*v), by_path);
+	for (size_t i = 1; i < c->ntargets && !line; i++)
+		if (!strcmp(v[i - 1]->path, v[i]->path)) {
+			fail(p, "targets %s and %s both deploy to %s", v[i - 1]->name, v[i]->name,
+			     v[i]->path);
+			line = v[i]->line;
+		}
+	free(v);
+	return line;
+}
+
 /* Whole-file checks; returns the line of the offending section, or 0 when all is well. */
 static int finish(struct parse *p)
 {
@@ -550,7 +584,7 @@ static int finish(struct parse *p)
 	for (size_t i = 0; i < c->ntargets; i++)
 		if (check_target(p, &c->targets[i], p->server_of[i]) < 0)
 			return c->targets[i].line;
-	return 0;
+	return shared_path(p);
 }
 
 int petrel_config_load(struct petrel_config *c, const char *path)

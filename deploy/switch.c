@@ -297,6 +297,14 @@ static int run_health(const struct petrel_target *t, const struct adapter_env *a
 
 	if (!t->health[0])
 		return 0;
+	if (petrel_cancelled()) {
+		/* asked to stop while the adapter ran: the switch is finished if one attempt
+		 * says healthy (not cut short), else rolled back, without blaming the build */
+		if ((r = run_step("health check", argv, a, t->health_timeout, 0, NULL, why, n)) == 0)
+			return 0;
+		snprintf(why + strlen(why), n - strlen(why), " (one attempt: petrel is stopping)");
+		return -ECANCELED;
+	}
 	for (long i = 0; i < t->health_retries; i++) {
 		if (i > 0 && petrel_sleep_ms(1000L * health_pause[(size_t)(i - 1) %
 						PETREL_ARRAY_SIZE(health_pause)]) < 0) {
@@ -563,8 +571,11 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 	r = run_adapter(e, t, in, in->op, &a, why, sizeof(why));
 	if (r == 0 && upgrade)
 		r = run_health(t, &a, why, sizeof(why));
-	if (r < 0)	/* a build is not rejected for an interrupted health check */
-		return switch_failed(e, t, in, b, why, upgrade && r != -ECANCELED);
+	/* a build is not rejected for an interrupted health check, nor for an adapter that
+	 * failed while petrel was stopping (a service manager signals the adapter too) */
+	if (r < 0)
+		return switch_failed(e, t, in, b, why, upgrade && r != -ECANCELED &&
+				     !petrel_cancelled());
 	petrel_hex(in->to_sha256, 32, hex);
 	snprintf(detail, sizeof(detail), "generation=%lld uuid=%s sha256=%s from=%lld",
 		 (long long)in->to_gen, b->uuid, hex, (long long)in->from_gen);

@@ -18,6 +18,7 @@ struct petrel_http {
 	CURL *curl;
 	struct petrel_http_limits limits;
 	int progress;
+	char last_url[PETREL_URL_MAX + 1];	/* of the last request tried */
 };
 
 /* State of one request/response exchange, shared by the curl callbacks. */
@@ -273,6 +274,7 @@ static int get_once(struct petrel_http *h, const struct petrel_http_req *req,
 	CURLcode cc;
 
 	petrel_mask_url(url, x.mask, sizeof(x.mask));
+	petrel_strlcpy(h->last_url, url, sizeof(h->last_url));
 	if (petrel_strlcpy(resp->url, url, sizeof(resp->url)) < 0)
 		return petrel_fail(-PETREL_ETOOBIG, "URL too long: %s", x.mask);
 	resp->status = 0;
@@ -360,4 +362,9 @@ int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
 		if ((r = next_hop(resp, url, sizeof(url))) < 0)
 			return r;
 	}
+}
+
+const char *petrel_http_last_url(const struct petrel_http *h)
+{
+	return h->last_url;
 }

@@ -72,6 +72,9 @@ void petrel_http_set_progress(struct petrel_http *h, int on);
 int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
 		    struct petrel_http_resp *resp);
 
+/* The URL of the last request h tried ("" before any): whom a failure concerns. */
+const char *petrel_http_last_url(const struct petrel_http *h);
+
 /* Resolves ref (absolute or relative) against base into out. 0 or -PETREL_EMALFORMED. */
 int petrel_url_resolve(const char *base, const char *ref, char *out, size_t n);
 

@@ -4,16 +4,18 @@
 . "$(dirname "$0")/lib.sh"
 
 UNIT="$(dirname "$0")/../../contrib/systemd/petrel.service"
-plan 12
+plan 14
 
 ok "the unit file exists" [ -f "$UNIT" ]
 u=$(cat "$UNIT")
 for k in "Type=notify" "ProtectSystem=strict" "NoNewPrivileges=yes" "PrivateTmp=yes" \
 	"ReadWritePaths=/var/lib/petrel" "ExecReload=/bin/kill -HUP \$MAINPID" "WatchdogSec=" \
-	"RestartPreventExitStatus=2"; do
+	"RestartPreventExitStatus=2" "KillMode=mixed"; do
 	like "$u" "^${k//\$/\\\$}" "the unit sets $k"
 done
 like "$u" "^ExecStart=.*petrel -c /etc/petrel/petrel.conf daemon$" "it runs petrel daemon"
+like "$u" "^ReadWritePaths=/var/lib/petrel -/var/lib/petrel-deploy$" \
+	"a deploy directory that does not exist yet does not keep it from starting ('-')"
 
 if command -v systemd-analyze >/dev/null; then
 	# verify against the binary under test (the unit names the installed path)

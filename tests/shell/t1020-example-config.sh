@@ -5,7 +5,7 @@
 
 EX="$(dirname "$0")/../../contrib/petrel.conf.example"
 README="$(dirname "$0")/../../README.md"
-plan 6
+plan 8
 
 make_key publisher
 make_key second-signer
@@ -30,3 +30,10 @@ run timeout 10 "$PETREL" -c "$T/long.conf" status
 is "$rc" 2 "a line longer than inih reads is a configuration error"
 like "$err" "long.conf:3: line longer than 198 bytes; continue a long list on indented lines" \
 	"naming the file, the line and what to do"
+
+# two targets deploying to one path would overwrite each other's live file
+sed -e "s|^path         = /usr/local/sbin/web|path = /var/lib/petrel-deploy/hello.hvt|" "$T/petrel.conf" >"$T/twin.conf"
+run timeout 10 "$PETREL" -c "$T/twin.conf" status
+is "$rc" 2 "two targets with one path are a configuration error"
+like "$err" "twin.conf:[0-9]+: targets hello and web both deploy to /var/lib/petrel-deploy/hello.hvt" \
+	"naming both targets and the path"
