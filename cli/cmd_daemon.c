@@ -4,8 +4,9 @@
  *
  * One loop, signals through a self-pipe (s6's way): SIGTERM/SIGINT ask the engine to
  * stop at its next safe point (petrel_cancel: a download is abandoned and its tmp
- * file removed; a health check stops and the switch is rolled back), SIGHUP re-reads
- * the configuration. The state directory's lock is taken per cycle, not held while
+ * file removed; a health check stops and the switch is rolled back; a running adapter
+ * is waited for, then one health check finishes or rolls back), SIGHUP re-reads the
+ * configuration. The state directory's lock is taken per cycle, not held while
  * sleeping, so `petrel revert` works while the daemon waits; STATE/daemon.lock keeps
  * a second daemon away.
  */
