@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +31,7 @@
 #include "common/util.h"
 #include "deploy/metrics.h"
 #include "fetcher/http.h"
+#include "store/store.h"
 #include "output.h"
 
 /* Message slots: what happens to a target, and the freeze warning beside it. */
@@ -568,30 +568,18 @@ out:
 /* STATE/daemon.lock: one daemon per state directory, for its whole life. */
 static int daemon_lock(struct daemon *d)
 {
-	char path[PATH_MAX], pid[32];
-	ssize_t got;
+	char path[PATH_MAX], who[64];
 	int fd, r;
 
 	if ((r = petrel_mkdir_p(d->cfg->state_dir, 0755)) < 0)
 		return petrel_fail(r, "%s: %s", d->cfg->state_dir, strerror(-r));
 	if (petrel_snprintf(path, sizeof(path), "%s/daemon.lock", d->cfg->state_dir) < 0)
 		return petrel_fail(-ENAMETOOLONG, "%s: path too long", d->cfg->state_dir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
-		return petrel_fail(-errno, "%s: %s", path, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		r = errno;
-		got = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[got > 0 ? got : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		close(fd);
-		if (r != EWOULDBLOCK)
-			return petrel_fail(-r, "locking %s: %s", path, strerror(r));
-		return petrel_fail(-PETREL_ELOCKED, "another petrel daemon (pid %s) runs on %s",
-				   pid[0] ? pid : "unknown", d->cfg->state_dir);
-	}
-	r = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == 0)
-		(void)!pwrite(fd, pid, (size_t)r, 0);
+	if ((fd = petrel_lockfile_try(path, who, sizeof(who))) == -EWOULDBLOCK)
+		return petrel_fail(-PETREL_ELOCKED, "another petrel daemon (%s) runs on %s", who,
+				   d->cfg->state_dir);
+	if (fd < 0)
+		return fd;
 	d->lockfd = fd;
 	return 0;
 }
@@ -651,19 +639,12 @@ static int parse_args(struct daemon *d)
 /* --metrics FILE must be writable where it is going to be: said at start, not per cycle. */
 static int metrics_dir_ok(const char *file)
 {
-	char dir[PATH_MAX], *slash;
+	char dir[PATH_MAX];
 
 	if (!file)
 		return 0;
-	if (petrel_strlcpy(dir, file, sizeof(dir)) < 0)
+	if (petrel_dirname(file, dir, sizeof(dir)) < 0)
 		return petrel_fail(-PETREL_EUSAGE, "--metrics: path too long");
-	slash = strrchr(dir, '/');
-	if (!slash)
-		petrel_strlcpy(dir, ".", sizeof(dir));
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
 	if (access(dir, W_OK | X_OK) < 0)
 		return petrel_fail(-PETREL_EUSAGE, "--metrics %s: directory %s: %s", file, dir,
 				   strerror(errno));

@@ -37,6 +37,25 @@ static void write_pid(int fd)
 		(void)!pwrite(fd, buf, (size_t)n, 0);
 }
 
+int petrel_lockfile_try(const char *path, char *who, size_t n)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644), e;
+
+	if (fd < 0)
+		return petrel_fail(-errno, "%s: %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if ((e = errno) == EINTR)
+			continue;
+		if (e == EWOULDBLOCK)
+			holder(fd, who, n);
+		close(fd);
+		return e == EWOULDBLOCK ? -EWOULDBLOCK :
+			petrel_fail(-e, "locking %s: %s", path, strerror(e));
+	}
+	write_pid(fd);
+	return fd;
+}
+
 int petrel_store_lock(struct petrel_store *s, long timeout)
 {
 	struct timespec pause = { 0, 100 * 1000 * 1000 };
@@ -48,31 +67,19 @@ int petrel_store_lock(struct petrel_store *s, long timeout)
 		return 0;
 	if (petrel_snprintf(path, sizeof(path), "%s/lock", s->dir) < 0)
 		return petrel_fail(-ENAMETOOLONG, "%s: path too long", s->dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return petrel_fail(-errno, "%s: %s", path, strerror(errno));
-	for (waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited++) {
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			int e = errno;
-
-			close(fd);
-			return petrel_fail(-e, "locking %s: %s", path, strerror(e));
-		}
-		if (waited >= timeout * 10) {
-			holder(fd, who, sizeof(who));
-			close(fd);
+	for (waited = 0; (fd = petrel_lockfile_try(path, who, sizeof(who))) == -EWOULDBLOCK;
+	     waited++) {
+		if (waited >= timeout * 10)
 			return petrel_fail(-PETREL_ELOCKED, "state directory %s is locked by %s "
 					   "(waited %ld s; see lock_timeout)", s->dir, who, timeout);
-		}
-		if (petrel_cancelled()) {
-			close(fd);
+		if (petrel_cancelled())
 			return petrel_fail(-ECANCELED, "waiting for the lock of %s: cancelled", s->dir);
-		}
 		nanosleep(&pause, NULL);
 		if (waited % 10 == 9)
 			petrel_tick();
 	}
-	write_pid(fd);
+	if (fd < 0)
+		return fd;
 	s->lockfd = fd;
 	return 0;
 }

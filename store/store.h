@@ -45,6 +45,12 @@ int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_
 void petrel_store_close(struct petrel_store *s);
 
 /*
+ * Takes an exclusive flock on path (created 0644 if missing) without waiting and writes
+ * our pid into it: the fd to keep (closing it releases the lock), -EWOULDBLOCK with
+ * who = "pid N" of the holder when another process holds it, or -errno with a message.
+ */
+int petrel_lockfile_try(const char *path, char *who, size_t n);
+/*
  * Takes the state directory's exclusive lock (flock on DIR/lock), waiting up to
  * timeout seconds; writes our pid into the file so a waiter can say who holds it.
  * Held until petrel_store_unlock or petrel_store_close (or the process dies: a
