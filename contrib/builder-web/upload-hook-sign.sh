@@ -11,6 +11,11 @@
 # (EPOCH is --build-time in seconds since 1970, UTC) and writes the .minisig atomically
 # to $PETREL_SIGN_OUTDIR/LAYOUT, ready for any static web server.
 #
+# Portable to every builder-web host, Debian and FreeBSD: POSIX sh (dash is /bin/sh on
+# Debian), EPOCH computed in shell arithmetic (no date(1): GNU's parses with -d,
+# FreeBSD's with -j -f), sha256sum where present, else FreeBSD's sha256 -q, and only
+# POSIX options of grep, tr, cut, head, dirname, mkdir, mv, rm.
+#
 # Environment:
 #   PETREL_SIGN_KEY            minisign secret key file (required)
 #   PETREL_SIGN_OUTDIR         directory the signatures go to (required, must exist)
@@ -48,6 +53,18 @@ done
 layout=${PETREL_SIGN_LAYOUT:-'{job}/{uuid}/{filename}.minisig'}
 minisign=${MINISIGN:-minisign}
 
+# sha256_file FILE — its SHA-256 in hex: sha256sum (Debian, FreeBSD 14), else FreeBSD's
+# sha256 -q. Looked for first, so that a host with neither fails before anything else.
+if command -v sha256sum >/dev/null 2>&1; then
+	hash_tool=sha256sum
+	sha256_file() { sha256sum <"$1" | cut -d' ' -f1; }
+elif command -v sha256 >/dev/null 2>&1; then
+	hash_tool='sha256 -q'
+	sha256_file() { sha256 -q "$1"; }
+else
+	die "neither sha256sum nor sha256 (FreeBSD) is in PATH ($PATH): cannot check the binary, not signing"
+fi
+
 # Names end up in paths and in the trusted comment: same rules as petrel's.
 safe_name() {
 	case $2 in
@@ -64,13 +81,37 @@ sha256=$(printf '%s' "$sha256" | tr 'A-F' 'a-f')
 filename=${filepath##*/}
 safe_name main-binary-filepath "$filename"
 
+# epoch_of YYYYMMDDhhmmss — that UTC time in seconds since 1970, from the days since
+# 0000-03-01 of the proleptic Gregorian calendar (H. Hinnant's days_from_civil) in shell
+# arithmetic: date(1) cannot parse portably. Fails for a time before 1970 or that does
+# not exist (20270229, 24:00:00; no leap seconds, builder-web's clock has none).
+epoch_of() {
+	s=$1
+	y=${s%??????????}; s=${s#????}
+	mo=${s%????????}; s=${s#??}
+	d=${s%??????}; s=${s#??}
+	h=${s%????}; s=${s#??}
+	mi=${s%??}; s=${s#??}
+	# a leading 1 keeps "08" from being read as octal
+	y=$((1$y - 10000)) mo=$((1$mo - 100)) d=$((1$d - 100))
+	h=$((1$h - 100)) mi=$((1$mi - 100)) s=$((1$s - 100))
+	case $mo in
+	1 | 3 | 5 | 7 | 8 | 10 | 12) mdays=31 ;;
+	4 | 6 | 9 | 11) mdays=30 ;;
+	2) mdays=$((28 + ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))) ;;
+	*) return 1 ;;
+	esac
+	[ "$y" -ge 1970 ] && [ "$d" -ge 1 ] && [ "$d" -le "$mdays" ] &&
+		[ "$h" -le 23 ] && [ "$mi" -le 59 ] && [ "$s" -le 59 ] || return 1
+	y=$((y - (mo <= 2)))		# years start on 1 March: the leap day ends them
+	days=$((y * 365 + y / 4 - y / 100 + y / 400 + (153 * ((mo + 9) % 12) + 2) / 5 + d - 1 - 719468))
+	echo $((days * 86400 + h * 3600 + mi * 60 + s))
+}
+
 # The build time: builder-web's YYYYMMDDhhmmss (UTC), or already seconds since 1970.
 case $build_time in
 [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9])
-	iso=$(printf '%s' "$build_time" |
-		sed 's/^\(....\)\(..\)\(..\)\(..\)\(..\)\(..\)$/\1-\2-\3 \4:\5:\6/')
-	timestamp=$(date -u -d "$iso" +%s 2>/dev/null) ||
-		die "--build-time='$build_time' is not a time" ;;
+	timestamp=$(epoch_of "$build_time") || die "--build-time='$build_time' is not a time" ;;
 '' | *[!0-9]*) die "--build-time='$build_time' is neither YYYYMMDDhhmmss nor seconds" ;;
 *) timestamp=$build_time ;;
 esac
@@ -82,7 +123,8 @@ for cand in "$filepath" "${data_dir:+$data_dir/$filepath}" \
 	case $cand in /*) [ -f "$cand" ] && { binary=$cand; break; } ;; esac
 done
 [ -n "$binary" ] || die "main binary '$filepath' not found (absolute, below --data-dir, or beside '$artifact')"
-got=$(sha256sum -- "$binary" | cut -d' ' -f1)
+got=$(sha256_file "$binary") || got=
+printf '%s\n' "$got" | grep -Eqx '[0-9a-f]{64}' || die "$binary: $hash_tool failed: cannot check its sha256"
 [ "$got" = "$sha256" ] || die "$binary: sha256 is $got, builder-web announced $sha256: not signing"
 
 # Where the signature goes: the layout with its placeholders replaced.
