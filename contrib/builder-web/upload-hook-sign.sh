@@ -2,23 +2,35 @@
 # upload-hook-sign.sh — builder-web upload hook: signs each uploaded main binary with
 # minisign so that petrel (trust = signed) can verify it.
 #
-# Install it executable as <configdir>/upload-hooks/upload-hook-sign.sh; builder-web
-# runs it after every upload as
+# Install it with mode 0755 as <configdir>/upload-hooks/upload-hook-sign.sh (configdir is
+# /etc/builder-web on Debian, /usr/local/etc/builder-web on FreeBSD). builder-web runs
+# only regular files there whose name ends in .sh and that have all three execute bits:
+# 0700 or 0744 is skipped without a word. After every upload with a main binary, a
+# manual POST /job/J/platform/P/upload included (so the publisher key signs whatever any
+# authorised uploader posts), it runs
 #   upload-hook-sign.sh --build-time=YYYYMMDDhhmmss --sha256=HEX --job=J --uuid=U
 #       --platform=P [--cache-dir=D] [--data-dir=D] --main-binary-filepath=F ARTIFACT
+# as `/bin/sh -c '... &'`: in the background, exit status ignored, output to builder-web's
+# own stdout and stderr, in builder-web's own environment, working directory /. ARTIFACT
+# is the content-addressed DATADIR/_artifacts/XX/HEX.
 # It checks that the binary hashes to --sha256, signs it with the trusted comment
 #   timestamp:EPOCH<TAB>file:NAME<TAB>job:J<TAB>uuid:U<TAB>sha256:HEX
-# (EPOCH is --build-time in seconds since 1970, UTC) and writes the .minisig atomically
-# to $PETREL_SIGN_OUTDIR/LAYOUT, ready for any static web server.
+# (EPOCH is --build-time, the build's START time, in seconds since 1970 UTC) and writes
+# the .minisig atomically to $PETREL_SIGN_OUTDIR/LAYOUT, ready for any static web server.
 #
 # Portable to every builder-web host, Debian and FreeBSD: POSIX sh (dash is /bin/sh on
 # Debian), EPOCH computed in shell arithmetic (no date(1): GNU's parses with -d,
 # FreeBSD's with -j -f), sha256sum where present, else FreeBSD's sha256 -q, and only
 # POSIX options of grep, tr, cut, head, dirname, mkdir, mv, rm.
 #
-# Environment:
-#   PETREL_SIGN_KEY            minisign secret key file (required)
-#   PETREL_SIGN_OUTDIR         directory the signatures go to (required, must exist)
+# Environment (it must reach builder-web's own environment: a systemd drop-in, or, on
+# any system, a wrapper upload-hooks/sign.sh with mode 0755 that exports the variables
+# and runs `exec /usr/local/libexec/petrel/upload-hook-sign.sh "$@"`, this script being
+# kept outside upload-hooks/, where a second copy would run twice):
+#   PETREL_SIGN_KEY            minisign secret key file (required; readable by the user
+#                              builder-web runs as)
+#   PETREL_SIGN_OUTDIR         directory the signatures go to (required, must exist;
+#                              give it absolute: the hook runs in /)
 #   PETREL_SIGN_LAYOUT         path below it, default {job}/{uuid}/{filename}.minisig;
 #                              placeholders {job} {uuid} {filename} {sha256} {platform}.
 #                              petrel's signatures template is then
@@ -26,7 +38,8 @@
 #   PETREL_SIGN_PASSWORD_FILE  file holding the key's password (first line); without
 #                              it the key must have none (minisign -G -W)
 #   MINISIGN                   the minisign binary (default: minisign)
-# Exit 0 when the signature is written; 1 with one line on stderr otherwise.
+# Exit 0 when the signature is written; 1 with one line on stderr otherwise (builder-web
+# ignores the status: that line in its log is all the operator sees).
 set -eu
 
 prog=upload-hook-sign.sh
