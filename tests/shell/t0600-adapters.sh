@@ -5,7 +5,7 @@
 # shellcheck disable=SC2154 # rc, out, err come from lib.sh's run
 . "$(dirname "$0")/lib.sh"
 
-plan 97
+plan 101
 
 AD=$REPO_ROOT/contrib/orchestrators
 export PATH="$REPO_ROOT/tests/fixtures/bin:$PATH"
@@ -249,6 +249,23 @@ for ad in exec systemd; do
 	is "$rc:$out:$err" "2::$ad: devices: not supported by this adapter" "$ad: devices is not supported (exit 2)"
 done
 
+# petrel refuses a target whose name albatross would refuse, when the adapter is albatross
+conf() {
+	printf '[petrel]\nstate_dir = %s\n[server "bw"]\nurl = http://127.0.0.1:9\n' "$T/state"
+	printf '[target "%s"]\nserver = bw\njob = hello\npath = %s\ntrust = server\norchestrator = %s\n' \
+		"$1" "$T/deploy/$1" "$2"
+}
+conf hello_1 "$AD/albatross" >"$T/alb.conf"
+run timeout 10 "$PETREL" -c "$T/alb.conf" status
+is "$rc" 2 "config: a target named hello_1 with the albatross adapter is a configuration error"
+like "$err" "alb.conf:[0-9]+: target hello_1: the albatross adapter needs a valid albatross name: 1 to 63 letters, digits, '-' and '.', not starting with '-'" \
+	"config: ... naming the target and the rule"
+conf hello-1.a "$AD/albatross" >"$T/alb.conf"
+run timeout 10 "$PETREL" -c "$T/alb.conf" status
+is "$rc" 0 "config: hello-1.a is a valid albatross name"
+conf hello_1 "$AD/exec" >"$T/alb.conf"
+run timeout 10 "$PETREL" -c "$T/alb.conf" status
+is "$rc" 0 "config: hello_1 is fine for another adapter"
 export PETREL_NEW_SHA256=ab12cd34ef5678901234567890abcdef1234567890abcdef1234567890abcd
 
 # ------------------------------------------------------------------ systemd
