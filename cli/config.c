@@ -454,6 +454,25 @@ static int check_absolute(struct parse *p, const struct petrel_target *t)
 	return 0;
 }
 
+/*
+ * The albatross adapter names the unikernel after the target by default, and albatross
+ * takes only a Vmm_core.Name label: 1 to 63 letters, digits, '-' and '.', no leading '-'.
+ * Found here, a bad name is a configuration error instead of a failed deploy.
+ */
+static int check_albatross_name(struct parse *p, const struct petrel_target *t)
+{
+	const char *base = strrchr(t->orchestrator, '/');
+	size_t len = strlen(t->name);
+
+	if (strcmp(base ? base + 1 : t->orchestrator, "albatross"))
+		return 0;
+	if (len >= 1 && len <= 63 && t->name[0] != '-' &&
+	    strspn(t->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == len)
+		return 0;
+	return fail(p, "target %s: the albatross adapter needs a valid albatross name: 1 to 63 "
+		    "letters, digits, '-' and '.', not starting with '-'", t->name), -1;
+}
+
 /* threshold counts distinct key ids: the same key in two files counts once. */
 static int check_threshold(struct parse *p, const struct petrel_target *t)
 {
@@ -514,7 +533,8 @@ static int check_target(struct parse *p, struct petrel_target *t, const char *se
 		return fail(p, "target %s: no [server \"%s\"] section", t->name, server), -1;
 	if (!t->job[0] || !t->path[0])
 		return fail(p, "target %s: job and path are required", t->name), -1;
-	if (check_absolute(p, t) < 0 || check_rebuilders(p, t) < 0)
+	if (check_absolute(p, t) < 0 || check_albatross_name(p, t) < 0 ||
+	    check_rebuilders(p, t) < 0)
 		return -1;
 	if (!t->interval)
 		t->interval = p->cfg->interval;

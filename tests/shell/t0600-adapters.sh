@@ -5,7 +5,7 @@
 # shellcheck disable=SC2154 # rc, out, err come from lib.sh's run
 . "$(dirname "$0")/lib.sh"
 
-plan 56
+plan 101
 
 AD=$REPO_ROOT/contrib/orchestrators
 export PATH="$REPO_ROOT/tests/fixtures/bin:$PATH"
@@ -48,61 +48,168 @@ running() { ! gone "$1"; }
 
 # ------------------------------------------------------------------ albatross
 
+export PETREL_ALBATROSS_STATE=$T/albatross
+
+
+# image TEXT — a new "image" at PETREL_PATH, and PETREL_NEW_SHA256 its hash
+image() {
+	printf '%s\n' "$1" >"$T/hello.hvt"
+	PETREL_NEW_SHA256=$(sha256_of "$T/hello.hvt")
+}
+# creates — the create lines the stand-in logged
+creates() { grep "^albatross-client${TAB}create${TAB}" "$PETREL_STANDIN_LOG"; }
+# config NAME — what `info` says of NAME, without the lines that change on every create
+config() {
+	albatross-client info --verbosity=debug --name="$1" | tr '\n' ' ' |
+		sed -e 's/ started [^ ]* / /' -e 's/ digest [0-9a-f]* / /'
+}
+# mac_of DEVICE NAME — the MAC albatrossd gives a bridge without @mac
+mac_of() { printf '00:80:41:%s' "$(printf '%s:%s' "$1" "$2" | md5sum | sed 's/^\(..\)\(..\)\(..\).*/\1:\2:\3/')"; }
+
 cat >"$T/alb.env" <<'EOF'
 # written by the operator
 ALBATROSS_ARGS='--net=service:br0 --mem=64 --arg=--ipv4=10.0.0.2/24 --arg="--hello=Hi there *"'
 EOF
 export PETREL_ALBATROSS_ENV=$T/alb.env
 
+image v1
 : >"$PETREL_STANDIN_LOG"
 run "$AD/albatross" upgrade
-is "$rc" 0 "albatross: upgrade succeeds"
+is "$rc" 0 "albatross: a first deploy succeeds"
 is "$(cat "$PETREL_STANDIN_LOG")" \
-	"albatross-client${TAB}create${TAB}--force${TAB}hello${TAB}$T/hello.hvt${TAB}--net=service:br0${TAB}--mem=64${TAB}--arg=--ipv4=10.0.0.2/24${TAB}--arg=--hello=Hi there *" \
-	"albatross: create --force NAME PATH ARGS, shell words kept whole, no globbing"
-like "$err" "^albatross: upgrade: hello re-created from $T/hello.hvt \(sha256 ab12cd34ef56…\)$" \
-	"albatross: one success line naming the unikernel, path and hash"
-like "$err" "success: created unikernel" "albatross: the client's own answer is passed on"
+	"albatross-client${TAB}info${TAB}--color=never${TAB}--verbosity=debug${TAB}--name=hello
+albatross-client${TAB}create${TAB}--force${TAB}hello${TAB}$T/hello.hvt${TAB}--net=service:br0${TAB}--mem=64${TAB}--arg=--ipv4=10.0.0.2/24${TAB}--arg=--hello=Hi there *
+albatross-client${TAB}info${TAB}--color=never${TAB}--verbosity=debug${TAB}--name=hello" \
+	"albatross: nothing runs: info, create --force NAME PATH ALBATROSS_ARGS (shell words kept whole, no globbing), info"
+like "$err" "^albatross: upgrade: hello re-created from $T/hello.hvt with ALBATROSS_ARGS \(first deploy\), digest ${PETREL_NEW_SHA256:0:12}… confirmed$" \
+	"albatross: one success line naming the unikernel, path, configuration and digest"
+like "$err" "^host \[unikernel: :hello\]: success: created unikernel$" "albatross: the client's own answer is passed on"
 is "$out" "" "albatross: nothing on stdout"
 
-cat >"$T/alb2.env" <<'EOF'
+image v2
+: >"$PETREL_STANDIN_LOG"
+run "$AD/albatross" upgrade
+is "$rc" 0 "albatross: an upgrade of the running unikernel succeeds"
+is "$(creates)" \
+	"albatross-client${TAB}create${TAB}--force${TAB}hello${TAB}$T/hello.hvt${TAB}--mem=64${TAB}--cpu=0${TAB}--net=service:br0@$(mac_of service hello)${TAB}--arg=--ipv4=10.0.0.2/24${TAB}--arg=--hello=Hi there *" \
+	"albatross: the running configuration, its MAC included; boot arguments as ALBATROSS_ARGS words when info shows those"
+like "$err" "hello re-created from $T/hello.hvt with the running configuration, digest ${PETREL_NEW_SHA256:0:12}… confirmed$" \
+	"albatross: the success line says where the configuration came from"
+
+# A unikernel with everything the command line can say, created by hand; the operator's
+# file says something else, which an upgrade must not use.
+albatross-client create-block data 10 >/dev/null
+albatross-client create-block logs 5 >/dev/null
+image v3
+albatross-client create --force rich "$T/hello.hvt" --mem=96 --cpu=2 --cpu=0 --cpus=2 \
+	--net=service:br0 --net=mgmt:br1@AA:BB:CC:DD:EE:0F --block=storage:data@4096 --block=log:logs \
+	--arg=--ipv4=10.0.0.2/24 --arg=--color=red --restart-on-fail --exit-code=5 --exit-code=3 \
+	--startup=10 --linux-boot=p1 >/dev/null
+printf 'ALBATROSS_NAME=rich\nALBATROSS_ARGS=--mem=16\n' >"$T/rich.env"
+before=$(config rich)
+image v4
+: >"$PETREL_STANDIN_LOG"
+PETREL_ALBATROSS_ENV=$T/rich.env run "$AD/albatross" upgrade
+is "$rc" 0 "albatross: upgrade of a unikernel with every option succeeds"
+is "$(creates)" \
+	"albatross-client${TAB}create${TAB}--force${TAB}rich${TAB}$T/hello.hvt${TAB}--mem=96${TAB}--cpu=0${TAB}--cpu=2${TAB}--cpus=2${TAB}--net=service:br0@$(mac_of service rich)${TAB}--net=mgmt:br1@aa:bb:cc:dd:ee:0f${TAB}--block=storage:data@4096${TAB}--block=log:logs@512${TAB}--arg=--ipv4=10.0.0.2/24${TAB}--arg=--color=red${TAB}--restart-on-fail${TAB}--exit-code=3${TAB}--exit-code=5${TAB}--startup=10${TAB}--linux-boot=p1" \
+	"albatross: memory, cpus, bridges and MACs, block devices and sector sizes, args, restart policy, startup are kept"
+is "$(config rich)" "$before" "albatross: albatross reports the same configuration afterwards"
+like "$before" "typ solo5" "albatross: (of type solo5)"
+
+# revert, over TLS, with another albatross name
+for f in ca.pem ca.key cacert.pem; do : >"$T/$f"; done
+cat >"$T/alb2.env" <<EOF
 ALBATROSS_NAME=hello-prod
-ALBATROSS_REMOTE='--destination=10.0.0.1:1025 --ca=/etc/albatross/ca.pem --ca-key=/etc/albatross/ca.key --server-ca=/etc/albatross/cacert.pem'
+ALBATROSS_REMOTE='--destination=10.0.0.1:1025 --ca=$T/ca.pem --ca-key=$T/ca.key --server-ca=$T/cacert.pem'
 ALBATROSS_ARGS=--net=service
+ALBATROSS_CREATE_OPTS='--compression-level=9'
 EOF
 : >"$PETREL_STANDIN_LOG"
+PETREL_ALBATROSS_ENV=$T/alb2.env run "$AD/albatross" upgrade
 PETREL_ALBATROSS_ENV=$T/alb2.env run "$AD/albatross" revert
 is "$rc" 0 "albatross: revert succeeds"
-is "$(cat "$PETREL_STANDIN_LOG")" \
-	"albatross-client${TAB}create${TAB}--force${TAB}hello-prod${TAB}$T/hello.hvt${TAB}--destination=10.0.0.1:1025${TAB}--ca=/etc/albatross/ca.pem${TAB}--ca-key=/etc/albatross/ca.key${TAB}--server-ca=/etc/albatross/cacert.pem${TAB}--net=service" \
-	"albatross: revert re-creates ALBATROSS_NAME, remote options before the unikernel's"
+remote="--destination=10.0.0.1:1025${TAB}--ca=$T/ca.pem${TAB}--ca-key=$T/ca.key${TAB}--server-ca=$T/cacert.pem"
+is "$(tail -n 3 "$PETREL_STANDIN_LOG")" \
+	"albatross-client${TAB}info${TAB}--color=never${TAB}--verbosity=debug${TAB}--name=hello-prod${TAB}$remote
+albatross-client${TAB}create${TAB}--force${TAB}hello-prod${TAB}$T/hello.hvt${TAB}$remote${TAB}--mem=32${TAB}--cpu=0${TAB}--net=service:service@$(mac_of service hello-prod)${TAB}--compression-level=9
+albatross-client${TAB}info${TAB}--color=never${TAB}--verbosity=debug${TAB}--name=hello-prod${TAB}$remote" \
+	"albatross: revert re-creates ALBATROSS_NAME, remote options for info and create, ALBATROSS_CREATE_OPTS last"
 like "$err" "^albatross: revert: hello-prod re-created from" "albatross: the action is logged"
+
+# The digest albatrossd reports must be the new image's.
+image v5
+: >"$PETREL_STANDIN_LOG"
+PETREL_STANDIN_FAIL=digest run "$AD/albatross" upgrade
+is "$rc" 1 "albatross: another digest after create fails the adapter"
+like "$err" "^albatross: upgrade hello: albatrossd runs hello with digest [0-9a-f]{64}, expected $PETREL_NEW_SHA256$" \
+	"albatross: ... naming the unikernel, the expected and the reported digest"
+unlike "$err" "re-created" "albatross: no success line then"
+is "$(creates | wc -l)" 1 "albatross: (one create, nothing else)"
+
+# Boot arguments that info shows joined by spaces and ALBATROSS_ARGS does not explain
+printf 'ALBATROSS_ARGS=--mem=64\n' >"$T/alb4.env"
+: >"$PETREL_STANDIN_LOG"
+PETREL_ALBATROSS_ENV=$T/alb4.env run "$AD/albatross" upgrade
+is "$rc" 2 "albatross: boot arguments that cannot be told apart: exit 2"
+like "$err" "^albatross: upgrade hello: the boot arguments of hello cannot be told apart in 'albatross-client info' .*: list them as --arg words in ALBATROSS_ARGS$" \
+	"albatross: ... and says what to do"
+is "$(creates)" "" "albatross: ... before any create"
+
+# invalid albatross names: refused before the client runs
+for bad in hello_1 -x "$(printf '%064d' 0)"; do
+	printf 'ALBATROSS_NAME=%s\n' "$bad" >"$T/bad.env"
+	: >"$PETREL_STANDIN_LOG"
+	PETREL_ALBATROSS_ENV=$T/bad.env run "$AD/albatross" upgrade
+	is "$rc" 2 "albatross: name '${bad:0:10}…' is refused with exit 2"
+	is "$err" "albatross: upgrade hello: '$bad' is not a valid albatross name: 1 to 63 letters, digits, '-' and '.', not starting with '-'" \
+		"albatross: ... saying why"
+	is "$(cat "$PETREL_STANDIN_LOG")" "" "albatross: ... and the client never ran"
+done
+: >"$PETREL_STANDIN_LOG"
+PETREL_TARGET='' run "$AD/albatross" upgrade
+is "$rc:$err" "2:albatross: upgrade: PETREL_TARGET is not set" "albatross: an empty name is refused"
+is "$(cat "$PETREL_STANDIN_LOG")" "" "albatross: ... and the client never ran"
+printf 'ALBATROSS_NAME=%s\nALBATROSS_ARGS=--mem=64\n' "$(printf '%063d' 0)" >"$T/long.env"
+PETREL_ALBATROSS_ENV=$T/long.env run "$AD/albatross" upgrade
+is "$rc" 0 "albatross: a name of 63 characters is fine"
 
 : >"$PETREL_STANDIN_LOG"
 PETREL_ALBATROSS_ENV=$T/nope.env run "$AD/albatross" upgrade
-is "$rc" 2 "albatross: no configuration file: exit 2"
-like "$err" "^albatross: upgrade hello: no configuration: $T/nope.env is missing" \
+is "$rc" 2 "albatross: a configuration file named but missing: exit 2"
+like "$err" "^albatross: upgrade hello: $T/nope.env is missing or unreadable" \
 	"albatross: the message names the file"
-is "$(cat "$PETREL_STANDIN_LOG")" "" "albatross: without configuration the client is not run"
+is "$(cat "$PETREL_STANDIN_LOG")" "" "albatross: ... and the client is not run"
 
 unset PETREL_ALBATROSS_ENV
-if [ -e /etc/petrel/albatross/hello.env ]; then
-	skip "/etc/petrel/albatross/hello.env exists on this machine"
+if [ -e /etc/petrel/albatross/fresh.env ]; then
+	skip "/etc/petrel/albatross/fresh.env exists on this machine" 3
 else
-	run "$AD/albatross" upgrade
-	like "$err" "/etc/petrel/albatross/hello.env is missing" \
-		"albatross: the default file is /etc/petrel/albatross/TARGET.env"
+	: >"$PETREL_STANDIN_LOG"
+	PETREL_TARGET=fresh run "$AD/albatross" upgrade
+	is "$rc" 2 "albatross: nothing runs and no ALBATROSS_ARGS: exit 2"
+	is "$err" "albatross: upgrade fresh: fresh does not run and ALBATROSS_ARGS is not set in /etc/petrel/albatross/fresh.env (absent): no configuration for a first deploy" \
+		"albatross: ... naming the default file /etc/petrel/albatross/TARGET.env"
+	is "$(creates)" "" "albatross: ... and nothing is created"
 fi
 export PETREL_ALBATROSS_ENV=$T/alb.env
 
 : >"$PETREL_STANDIN_LOG"
 PETREL_STANDIN_FAIL=create run "$AD/albatross" upgrade
-is "$rc" 1 "albatross: a failing albatross-client fails the adapter"
-like "$err" "failure: could not create unikernel: bridge service not present" \
+is "$rc" 1 "albatross: a failing albatross-client create fails the adapter"
+like "$err" "^albatross-client: \[WARNING\] host \[unikernel: :hello\]: command failed could not create unikernel: console failed$" \
 	"albatross: the client's error is passed on"
 like "$err" "^albatross: upgrade hello: albatross-client create --force hello failed \(exit status 117\)$" \
 	"albatross: the adapter says what failed"
 unlike "$err" "re-created" "albatross: no success line on failure"
+
+: >"$PETREL_STANDIN_LOG"
+PETREL_STANDIN_FAIL=connect run "$AD/albatross" upgrade
+is "$rc" 1 "albatross: albatrossd out of reach fails the adapter"
+like "$err" "^albatross: upgrade hello: albatross-client info --name=hello failed \(exit status 122\)$" \
+	"albatross: ... saying so"
+like "$err" "couldn't connect to" "albatross: ... with the client's message"
+is "$(creates)" "" "albatross: ... and nothing is created"
 
 printf 'ALBATROSS_CLIENT=%s/no-such-client\nALBATROSS_ARGS=\n' "$T" >"$T/alb3.env"
 PETREL_ALBATROSS_ENV=$T/alb3.env run "$AD/albatross" upgrade
@@ -111,6 +218,55 @@ like "$err" "cannot run $T/no-such-client" "albatross: ... and says so"
 
 run "$AD/albatross" frobnicate
 is "$rc" 2 "albatross: an unknown action is a usage error"
+
+# devices: what petrel checks a Solo5 build's manifest against
+: >"$PETREL_STANDIN_LOG"
+PETREL_PATH=$T/not-yet PETREL_ALBATROSS_ENV=$T/rich.env run "$AD/albatross" devices
+is "$rc:$out" "0:net service
+net mgmt
+block storage
+block log" "albatross: devices of the running unikernel (info), PETREL_PATH need not exist"
+is "$(creates)" "" "albatross: devices creates nothing"
+cat >"$T/fresh.env" <<'EOF'
+ALBATROSS_ARGS='--mem=64 --block=storage:data@4096 --net=service:br0@aa:bb:cc:dd:ee:ff --net mgmt --block db'
+EOF
+PETREL_TARGET=fresh PETREL_ALBATROSS_ENV=$T/fresh.env run "$AD/albatross" devices
+is "$rc:$out" "0:net service
+net mgmt
+block storage
+block db" "albatross: devices from ALBATROSS_ARGS when nothing runs (--opt=V and --opt V)"
+PETREL_STANDIN_FAIL=connect run "$AD/albatross" devices
+is "$rc:$out" "1:" "albatross: devices when the client fails: exit 1, nothing on stdout"
+like "$err" "^albatross: devices hello: albatross-client info --name=hello failed \(exit status 122\)$" \
+	"albatross: ... and a message"
+printf 'ALBATROSS_NAME=fresh\n' >"$T/empty.env"
+PETREL_ALBATROSS_ENV=$T/empty.env run "$AD/albatross" devices
+is "$rc:$out" "2:" "albatross: devices without a running unikernel nor ALBATROSS_ARGS: exit 2"
+like "$err" "^albatross: devices hello: fresh does not run and ALBATROSS_ARGS is not set" \
+	"albatross: ... and says so"
+for ad in exec systemd; do
+	run "$AD/$ad" devices
+	is "$rc:$out:$err" "2::$ad: devices: not supported by this adapter" "$ad: devices is not supported (exit 2)"
+done
+
+# petrel refuses a target whose name albatross would refuse, when the adapter is albatross
+conf() {
+	printf '[petrel]\nstate_dir = %s\n[server "bw"]\nurl = http://127.0.0.1:9\n' "$T/state"
+	printf '[target "%s"]\nserver = bw\njob = hello\npath = %s\ntrust = server\norchestrator = %s\n' \
+		"$1" "$T/deploy/$1" "$2"
+}
+conf hello_1 "$AD/albatross" >"$T/alb.conf"
+run timeout 10 "$PETREL" -c "$T/alb.conf" status
+is "$rc" 2 "config: a target named hello_1 with the albatross adapter is a configuration error"
+like "$err" "alb.conf:[0-9]+: target hello_1: the albatross adapter needs a valid albatross name: 1 to 63 letters, digits, '-' and '.', not starting with '-'" \
+	"config: ... naming the target and the rule"
+conf hello-1.a "$AD/albatross" >"$T/alb.conf"
+run timeout 10 "$PETREL" -c "$T/alb.conf" status
+is "$rc" 0 "config: hello-1.a is a valid albatross name"
+conf hello_1 "$AD/exec" >"$T/alb.conf"
+run timeout 10 "$PETREL" -c "$T/alb.conf" status
+is "$rc" 0 "config: hello_1 is fine for another adapter"
+export PETREL_NEW_SHA256=ab12cd34ef5678901234567890abcdef1234567890abcdef1234567890abcd
 
 # ------------------------------------------------------------------ systemd
 
