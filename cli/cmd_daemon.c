@@ -375,6 +375,13 @@ static void failed(struct daemon *d, const struct petrel_target *t, struct tstat
 		ss->until = now + delay;
 		event(s, PETREL_LOG_WARN, "server %s: %s; backing off (failure %u, next try in %lld s)",
 		      ss->name, msg, ss->fails, (long long)((delay + 999) / 1000));
+	} else if (status == PETREL_EXIT_USAGE) {
+		/* an unknown job or platform: the operator's to fix, not the network's; once
+		 * per backoff step (the step is in the text, so the repeat filter lets it by) */
+		s->fails++;
+		delay = jittered_ms(backoff(d, t->interval, s->fails));
+		event(s, PETREL_LOG_ERROR, "configuration: %s (failure %u, next try in %lld s)", msg,
+		      s->fails, (long long)((delay + 999) / 1000));
 	} else {
 		s->fails++;
 		delay = jittered_ms(backoff(d, t->interval, s->fails));

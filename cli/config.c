@@ -299,6 +299,11 @@ static int set_target(struct parse *p, size_t idx, const char *key, const char *
 			return fail(p, "%s: '%s' is not a valid name", key, v);
 		return set_string(p, key, v, key[0] == 'j' ? t->job : t->platform, sizeof(t->job));
 	}
+	if (!strcmp(key, "abi")) {
+		if (!petrel_name_valid(v, PETREL_ABI_MAX))
+			return fail(p, "abi: '%s' is not a Solo5 target name (hvt, spt, ...)", v);
+		return set_string(p, key, v, t->abi, sizeof(t->abi));
+	}
 	if (!strcmp(key, "path"))
 		return set_string(p, key, v, t->path, sizeof(t->path));
 	if (!strcmp(key, "orchestrator"))
@@ -487,6 +492,17 @@ static int check_threshold(struct parse *p, const struct petrel_target *t)
 	return 0;
 }
 
+/* 1 when two server URLs have the same origin (scheme, host, port; the path aside).
+ * Names that resolve to one address are caught when the rebuilders are asked. */
+static int same_origin(const char *a, const char *b)
+{
+	char oa[PETREL_URL_MAX + 32], ob[PETREL_URL_MAX + 32];
+
+	if (petrel_url_origin(a, oa, sizeof(oa)) < 0 || petrel_url_origin(b, ob, sizeof(ob)) < 0)
+		return !strcasecmp(a, b);
+	return !strcmp(oa, ob);
+}
+
 /* Resolves rebuilder names to [server] sections and checks agree against them. */
 static int check_rebuilders(struct parse *p, struct petrel_target *t)
 {
@@ -498,16 +514,16 @@ static int check_rebuilders(struct parse *p, struct petrel_target *t)
 		if (!(t->rebuilders[i] = server_named(p->cfg, name)))
 			return fail(p, "target %s: rebuilder '%s' has no [server \"%s\"] section",
 				    t->name, name, name), -1;
-		/* by URL, not only by name: one server under two names is still one */
+		/* by origin, not only by name: one server under two names is still one */
 		if (t->rebuilders[i] == t->server ||
-		    !strcasecmp(t->rebuilders[i]->url, t->server->url))
+		    same_origin(t->rebuilders[i]->url, t->server->url))
 			return fail(p, "target %s: rebuilder '%s' is the target's own server; "
 				    "agreement needs other builder-web instances", t->name, name), -1;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(t->rebuilder_names[j], name) ||
-			    !strcasecmp(t->rebuilders[j]->url, t->rebuilders[i]->url))
+			    same_origin(t->rebuilders[j]->url, t->rebuilders[i]->url))
 				return fail(p, "target %s: rebuilder '%s' listed twice (as '%s', "
-					    "same url)", t->name, name, t->rebuilder_names[j]), -1;
+					    "same server)", t->name, name, t->rebuilder_names[j]), -1;
 	}
 	if (!petrel_trust_needs_rebuilders(t->trust)) {
 		if (t->nrebuilders)

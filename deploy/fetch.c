@@ -16,6 +16,7 @@
 #include "outcome.h"
 #include "rebuild.h"
 #include "sigs.h"
+#include "solo5.h"
 #include "verify/digest.h"
 
 int petrel_engine_open_with(struct petrel_engine *e, const struct petrel_config *cfg,
@@ -82,7 +83,7 @@ int petrel_resolve(struct petrel_engine *e, const struct petrel_target *t, const
 	if (t->platform[0] && strcmp(t->platform, out->platform))
 		return petrel_fail(-PETREL_EMALFORMED, "%s/job/%s/build/%s: platform '%s', asked for '%s'",
 				   srv, t->job, out->uuid, out->platform, t->platform);
-	return 0;
+	return petrel_solo5_abi_check(t, out);
 }
 
 /*
@@ -435,7 +436,8 @@ int petrel_fetch_target_unnoted(struct petrel_engine *e, const struct petrel_tar
 	int r;
 
 	*already = 0;
-	if ((r = petrel_resolve(e, t, uuid, &b)) < 0)
+	if ((r = petrel_resolve(e, t, uuid, &b)) < 0 ||
+	    (r = petrel_solo5_devices_check(t, &b)) < 0)
 		return r;
 	r = petrel_store_find_version(&e->store, t->name, b.sha256, out);
 	if (r == 0) {

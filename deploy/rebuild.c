@@ -21,6 +21,37 @@ static void failure_reason(int r, const char *hex, char *why, size_t n)
 	petrel_error_clear();
 }
 
+/*
+ * builder-web's /hash names the newest build holding the bytes as ANY artifact of any
+ * job, failed builds included: that build's own main binary must carry the hash (its
+ * ETag, from a GET stopped after the headers) for the rebuilder to agree. Another job
+ * name is fine: the same bytes were built from another job's recipe.
+ */
+static int confirm_main_binary(struct petrel_http *h, const struct petrel_server *s,
+			       const char *job, const char *uuid, const uint8_t sha256[32],
+			       char *why, size_t n)
+{
+	struct petrel_bw_binary bin;
+	char hex[65];
+	int r;
+
+	r = petrel_bw_binary_head(h, s->url, job, uuid, &bin);
+	if (r == -ENOMEM)
+		return r;
+	if (r == -PETREL_ENOTFOUND)
+		petrel_snprintf(why, n, "holds it only in build %s of job '%s', which has no main "
+				"binary (a failed build)", uuid, job);
+	else if (r < 0)
+		failure_reason(r, "", why, n);
+	else if (memcmp(bin.sha256, sha256, 32)) {
+		petrel_hex(bin.sha256, 32, hex);
+		petrel_snprintf(why, n, "holds it only as another artifact of build %s of job "
+				"'%s' (its main binary has sha256 %.12s...)", uuid, job, hex);
+	}
+	petrel_error_clear();
+	return r == 0 && !why[0];
+}
+
 /* Asks one rebuilder; fills agrees and why. */
 static int ask_one(struct petrel_http *h, const struct petrel_server *s,
 		   const struct petrel_build *b, struct petrel_evidence *ev)
@@ -34,30 +65,49 @@ static int ask_one(struct petrel_http *h, const struct petrel_server *s,
 		return r;
 	if (r < 0)
 		failure_reason(r, hex, why, sizeof(why));
-	else if (strcmp(job, b->job))
-		petrel_snprintf(why, sizeof(why), "points to build %s of job '%s', not '%s'", uuid,
-				job, b->job);
-	else
-		agrees = 1;
+	else if ((agrees = confirm_main_binary(h, s, job, uuid, b->sha256, why, sizeof(why))) < 0)
+		return agrees;
 	if (agrees)
-		petrel_log_debug("rebuilder %s agrees: its build %s of %s has sha256 %s", s->name,
-				 uuid, job, hex);
+		petrel_log_debug("rebuilder %s agrees: its build %s of %s has sha256 %s%s", s->name,
+				 uuid, job, hex, strcmp(job, b->job) ? " (built as another job)" : "");
 	else
 		petrel_log_debug("rebuilder %s does not agree on %s %s: %s", s->name, b->job,
-				b->uuid, why);
+				 b->uuid, why);
 	return petrel_evidence_add_rebuilder(ev, s->name, agrees, why);
+}
+
+/* Which server a rebuilder turns out to be, if it is one already asked (or the
+ * target's own): resolved names, so that localhost or 127.1 cannot agree with itself. */
+static const char *same_as(const struct petrel_target *t, size_t i)
+{
+	if (petrel_url_same_server(t->rebuilders[i]->url, t->server->url))
+		return "the target's own server";
+	for (size_t j = 0; j < i; j++)
+		if (petrel_url_same_server(t->rebuilders[i]->url, t->rebuilders[j]->url))
+			return t->rebuilders[j]->name;
+	return NULL;
 }
 
 int petrel_rebuilders_ask(struct petrel_http *h, const struct petrel_target *t,
 			  const struct petrel_build *b, struct petrel_evidence *ev)
 {
+	char why[256];
+	const char *dup;
 	int r;
 
 	ev->nrebuilders = 0;
 	if (!petrel_trust_needs_rebuilders(t->trust))
 		return 0;
-	for (size_t i = 0; i < t->nrebuilders; i++)
-		if ((r = ask_one(h, t->rebuilders[i], b, ev)) < 0)
+	for (size_t i = 0; i < t->nrebuilders; i++) {
+		if ((dup = same_as(t, i))) {
+			petrel_snprintf(why, sizeof(why), "is the same server as %s (same scheme, "
+					"address and port): not independent", dup);
+			r = petrel_evidence_add_rebuilder(ev, t->rebuilders[i]->name, 0, why);
+		} else {
+			r = ask_one(h, t->rebuilders[i], b, ev);
+		}
+		if (r < 0)
 			return r;
+	}
 	return 0;
 }

@@ -148,9 +148,15 @@ static int shortfall(struct petrel_sigset *s, size_t have)
 		petrel_error_clear();
 		return petrel_fail(s->first_err, "%s", s->first_msg);
 	}
+	if (have == 0 && s->nmissing > 1)
+		return petrel_fail(-PETREL_ESIG_MISSING, "no signature found: %s answered 404, and "
+				   "%zu more signature URL%s", s->first_missing, s->nmissing - 1,
+				   s->nmissing == 2 ? "" : "s");
+	if (have == 0 && s->nmissing == 1)
+		return petrel_fail(-PETREL_ESIG_MISSING, "no signature found: %s answered 404",
+				   s->first_missing);
 	if (have == 0)
-		return petrel_fail(-PETREL_ESIG_MISSING, "no signature found (%zu URL%s answered 404)",
-				   s->nmissing, s->nmissing == 1 ? "" : "s");
+		return petrel_fail(-PETREL_ESIG_MISSING, "no signature found");
 	return petrel_fail(-PETREL_ETHRESHOLD, "%zu of %u required signatures", have,
 			   s->t->threshold);
 }
@@ -173,7 +179,8 @@ int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const c
 		petrel_mask_url(url, shown, sizeof(shown));
 		r = petrel_fetch_small(h, url, &body);
 		if (r == -PETREL_ENOTFOUND) {
-			s->nmissing++;
+			if (!s->nmissing++)
+				petrel_strlcpy(s->first_missing, shown, sizeof(s->first_missing));
 			petrel_error_clear();
 			r = 0;
 			continue;

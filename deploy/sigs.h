@@ -24,6 +24,7 @@ struct petrel_sigset {
 	struct petrel_sigcand cands[PETREL_SIGURLS_MAX];
 	size_t ncands;
 	size_t nmissing;	/* URLs that answered 404 */
+	char first_missing[PETREL_URL_MAX + 1];	/* the first of them, masked */
 	int first_err;		/* first refusal among the signatures, with its message saved */
 	char first_msg[1024];
 };

@@ -24,6 +24,7 @@ struct petrel_target {
 	const struct petrel_server *server;	/* borrowed from the config */
 	char job[PETREL_NAME_MAX + 1];
 	char platform[PETREL_NAME_MAX + 1];	/* "" = any */
+	char abi[PETREL_ABI_MAX + 1];		/* Solo5 target it runs ("hvt"), "" = any */
 	char path[PATH_MAX];			/* the deployed file */
 	char orchestrator[PATH_MAX];		/* "none" or an executable */
 	char health[PATH_MAX];			/* "" = none */

@@ -97,6 +97,84 @@ static int get_build_redirect(struct petrel_http *h, const char *url, const char
 	return 0;
 }
 
+static int get_json(struct petrel_http *h, const char *url, struct petrel_buf *body);
+
+/* How many builds the /job/J listing at url names: >= 0, or a negative code. */
+static int listing_count(struct petrel_http *h, const char *url)
+{
+	struct petrel_buf body;
+	json_t *root, *builds;
+	int r;
+
+	petrel_buf_init(&body, PETREL_JSON_MAX);
+	if ((r = get_json(h, url, &body)) == 0) {
+		root = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
+		builds = json_object_get(root, "builds");
+		r = json_is_array(builds) ? (int)json_array_size(builds) : -PETREL_EMALFORMED;
+		json_decref(root);
+	}
+	petrel_buf_release(&body);
+	return r;
+}
+
+/* 1 when server/ answers 200 with a JSON object, as builder-web's front page does. */
+static int looks_like_builder_web(struct petrel_http *h, const char *server)
+{
+	char url[PETREL_URL_MAX + 1];
+	struct petrel_buf body;
+	json_t *root;
+	int yes = 0;
+
+	if (petrel_snprintf(url, sizeof(url), "%s/", server) < 0)
+		return 0;
+	petrel_buf_init(&body, PETREL_JSON_MAX);
+	if (get_json(h, url, &body) == 0) {
+		root = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
+		yes = json_is_object(root);
+		json_decref(root);
+	}
+	petrel_buf_release(&body);
+	petrel_error_clear();
+	return yes;
+}
+
+/*
+ * builder-web answers /build/latest with one 404 for an unknown job, an unknown
+ * platform, a job without a successful build and a URL that is no builder-web at all.
+ * Two more requests (only on this path) tell them apart; the first three are the
+ * configuration's fault (-PETREL_ECONFIG), the third is the server's state.
+ */
+static int explain_no_latest(struct petrel_http *h, const char *server, const char *job,
+			     const char *platform)
+{
+	char url[PETREL_URL_MAX + 1], shown[PETREL_URL_MAX + 1], msg[PETREL_URL_MAX + 64];
+	int n;
+
+	petrel_strlcpy(msg, petrel_error_message(), sizeof(msg));
+	petrel_error_clear();
+	petrel_mask_url(server, shown, sizeof(shown));
+	if (petrel_snprintf(url, sizeof(url), "%s/job/%s", server, job) < 0)
+		return petrel_fail(-PETREL_ENOTFOUND, "%s", msg);
+	n = listing_count(h, url);
+	if (n == -PETREL_ENOTFOUND) {
+		petrel_error_clear();
+		if (looks_like_builder_web(h, server))
+			return petrel_fail(-PETREL_ECONFIG, "%s has no job '%s' (check the target's "
+					   "job)", shown, job);
+		return petrel_fail(-PETREL_ECONFIG, "%s does not answer as a builder-web server "
+				   "(%s/job/%s and %s/ are not found; check the server's url)",
+				   shown, shown, job, shown);
+	}
+	petrel_error_clear();
+	if (n == 0)
+		return petrel_fail(-PETREL_ENOTFOUND, "%s/job/%s has no build with a main binary "
+				   "yet", shown, job);
+	if (n > 0 && platform && *platform)
+		return petrel_fail(-PETREL_ECONFIG, "%s/job/%s has no build on platform '%s' "
+				   "(check the target's platform)", shown, job, platform);
+	return petrel_fail(-PETREL_ENOTFOUND, "%s", msg);
+}
+
 int petrel_bw_latest(struct petrel_http *h, const char *server, const char *job,
 		     const char *platform, char uuid[PETREL_UUID_LEN + 1])
 {
@@ -106,7 +184,8 @@ int petrel_bw_latest(struct petrel_http *h, const char *server, const char *job,
 	if ((r = petrel_snprintf(path, sizeof(path), "/job/%s/build/latest", job)) < 0 ||
 	    (r = make_url(url, sizeof(url), server, path, platform)) < 0)
 		return r;
-	return get_build_redirect(h, url, job, got, uuid);
+	r = get_build_redirect(h, url, job, got, uuid);
+	return r == -PETREL_ENOTFOUND ? explain_no_latest(h, server, job, platform) : r;
 }
 
 int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8_t sha256[32],
@@ -184,6 +263,22 @@ static int parse_main_binary(json_t *mb, struct petrel_build *b, const char *mas
 	return 0;
 }
 
+/* The listing's "builds" array (borrowed from *root, which the caller frees). */
+static int listing_builds(const char *text, size_t len, const char *where, json_t **root,
+			  json_t **builds)
+{
+	int r;
+
+	if ((r = parse_object(text, len, where, root)) < 0)
+		return r;
+	*builds = json_object_get(*root, "builds");
+	if (json_is_array(*builds))
+		return 0;
+	json_decref(*root);
+	*root = NULL;
+	return petrel_fail(-PETREL_EMALFORMED, "%s: field 'builds' missing or not a list", where);
+}
+
 int petrel_bw_parse_listing(const char *text, size_t len, const char *where,
 			    struct petrel_build *b)
 {
@@ -191,9 +286,8 @@ int petrel_bw_parse_listing(const char *text, size_t len, const char *where,
 	size_t i;
 	int r;
 
-	if ((r = parse_object(text, len, where, &root)) < 0)
+	if ((r = listing_builds(text, len, where, &root, &builds)) < 0)
 		return r;
-	builds = json_object_get(root, "builds");
 	json_array_foreach(builds, i, e) {
 		json_t *u = json_object_get(e, "uuid");
 
@@ -202,13 +296,41 @@ int petrel_bw_parse_listing(const char *text, size_t len, const char *where,
 			break;
 		}
 	}
-	if (!json_is_array(builds))
-		r = petrel_fail(-PETREL_EMALFORMED, "%s: field 'builds' missing or not a list", where);
-	else if (!entry)
-		r = petrel_fail(-PETREL_EMALFORMED, "%s: build %s not in the job's listing", where,
+	if (!entry)
+		r = petrel_fail(-PETREL_ENOTFOUND, "%s: build %s not in the job's listing", where,
 				b->uuid);
 	else
 		r = parse_main_binary(json_object_get(entry, "main_binary"), b, where);
+	json_decref(root);
+	return r;
+}
+
+int petrel_bw_listing_find_hash(const char *text, size_t len, const char *where,
+				const uint8_t sha256[32], struct petrel_build *out)
+{
+	json_t *root, *builds, *e;
+	size_t i;
+	int r;
+
+	if ((r = listing_builds(text, len, where, &root, &builds)) < 0)
+		return r;
+	r = -PETREL_ENOTFOUND;
+	json_array_foreach(builds, i, e) {
+		json_t *u = json_object_get(e, "uuid");
+
+		if (!json_is_string(u) || petrel_strlcpy(out->uuid, json_string_value(u),
+							   sizeof(out->uuid)) < 0) {
+			r = petrel_fail(-PETREL_EMALFORMED, "%s: an entry without a valid uuid", where);
+			break;
+		}
+		if ((r = parse_main_binary(json_object_get(e, "main_binary"), out, where)) < 0)
+			break;
+		r = -PETREL_ENOTFOUND;
+		if (!memcmp(out->sha256, sha256, 32)) {
+			r = 0;
+			break;
+		}
+	}
 	json_decref(root);
 	return r;
 }
@@ -232,15 +354,122 @@ static int fetch_and_parse(struct petrel_http *h, const char *server, const char
 	return r;
 }
 
+/*
+ * builder-web lists, per distinct hash of the job's builds, the newest build anywhere
+ * holding those bytes: b->uuid is absent whenever a later build (of any job, on any
+ * platform) reproduced it. Its own main-binary answer names its hash and size, which
+ * the job must list.
+ */
+static int match_by_hash(struct petrel_http *h, const char *server, const char *platform,
+			 const struct petrel_buf *listing, const char *where,
+			 struct petrel_build *b)
+{
+	struct petrel_bw_binary bin;
+	struct petrel_build e;
+	char hex[65];
+	int r;
+
+	if ((r = petrel_bw_binary_head(h, server, b->job, b->uuid, &bin)) < 0)
+		return r;
+	memset(&e, 0, sizeof(e));
+	r = petrel_bw_listing_find_hash(listing->data ? listing->data : "", listing->len, where,
+					bin.sha256, &e);
+	petrel_hex(bin.sha256, 32, hex);
+	if (r == -PETREL_ENOTFOUND) {
+		petrel_error_clear();
+		return petrel_fail(-PETREL_EBINDING, "%s: build %s holds sha256 %s, which job %s "
+				   "never built%s%s (refused)", where, b->uuid, hex, b->job,
+				   platform && *platform ? " on platform " : "",
+				   platform && *platform ? platform : "");
+	}
+	if (r < 0)
+		return r;
+	if (bin.has_size && bin.size != e.size)
+		return petrel_fail(-PETREL_EMALFORMED, "%s: build %s's main binary has %llu bytes, "
+				   "the listing says %llu for sha256 %s", where, b->uuid,
+				   (unsigned long long)bin.size, (unsigned long long)e.size, hex);
+	memcpy(b->sha256, bin.sha256, 32);
+	b->size = e.size;
+	petrel_strlcpy(b->filename, bin.filename, sizeof(b->filename));
+	petrel_log_debug("%s: build %s is listed as %s (the same bytes)", where, b->uuid, e.uuid);
+	return 0;
+}
+
 int petrel_bw_job_binary(struct petrel_http *h, const char *server, const char *platform,
 			 struct petrel_build *b)
 {
-	char path[PETREL_NAME_MAX + 8];
+	char path[PETREL_NAME_MAX + 8], url[PETREL_URL_MAX + 1], mask[PETREL_URL_MAX + 1];
+	struct petrel_buf body;
 	int r;
 
 	if ((r = petrel_snprintf(path, sizeof(path), "/job/%s", b->job)) < 0)
 		return petrel_fail(r, "job name too long");
-	return fetch_and_parse(h, server, path, platform, b, petrel_bw_parse_listing);
+	if ((r = make_url(url, sizeof(url), server, path, platform)) < 0)
+		return r;
+	petrel_mask_url(url, mask, sizeof(mask));
+	petrel_buf_init(&body, PETREL_JSON_MAX);
+	if ((r = get_json(h, url, &body)) == 0)
+		r = petrel_bw_parse_listing(body.data ? body.data : "", body.len, mask, b);
+	if (r == -PETREL_ENOTFOUND && body.len) {
+		petrel_error_clear();
+		r = match_by_hash(h, server, platform, &body, mask, b);
+	}
+	petrel_buf_release(&body);
+	return r;
+}
+
+/* The file name a main-binary redirect ended at: the last segment of .../f/PATH. */
+static int filename_of(const char *url, char *out, size_t n)
+{
+	const char *path = strstr(url, "://"), *f, *end;
+
+	path = path ? path + 3 + strcspn(path + 3, "/") : url;
+	end = path + strcspn(path, "?#");
+	if (!(f = strstr(path, "/f/")) || f >= end)
+		return -PETREL_EMALFORMED;
+	for (const char *q = f += 3; q < end; q++)
+		if (*q == '/')
+			f = q + 1;
+	if ((size_t)(end - f) >= n)
+		return -PETREL_EMALFORMED;
+	memcpy(out, f, (size_t)(end - f));
+	out[end - f] = '\0';
+	return petrel_name_valid(out, PETREL_FILENAME_MAX) ? 0 : -PETREL_EMALFORMED;
+}
+
+int petrel_bw_binary_head(struct petrel_http *h, const char *server, const char *job,
+			  const char *uuid, struct petrel_bw_binary *out)
+{
+	struct petrel_http_req rq = { .follow = 1, .headers_only = 1 };
+	struct petrel_http_resp rs;
+	char url[PETREL_URL_MAX + 1], mask[PETREL_URL_MAX + 1];
+	uint8_t raw[48];
+	size_t len;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (petrel_snprintf(url, sizeof(url), "%s/job/%s/build/%s/main-binary", server, job,
+			    uuid) < 0)
+		return petrel_fail(-PETREL_ETOOBIG, "URL too long for server %s", server);
+	rq.url = url;
+	if ((r = petrel_http_get(h, &rq, &rs)) < 0)
+		return r;
+	petrel_mask_url(rs.url, mask, sizeof(mask));
+	if (rs.status == 404)
+		return petrel_fail(-PETREL_ENOTFOUND, "%s: 404 Not Found (no build %s with a main "
+				   "binary)", mask, uuid);
+	if (rs.status != 200)
+		return status_error(&rs);
+	if (!rs.etag[0] || petrel_b64_decode(rs.etag, strlen(rs.etag), raw, sizeof(raw), &len) < 0 ||
+	    len != 32)
+		return petrel_fail(-PETREL_EMALFORMED, "%s: no ETag holding a sha256 ('%.60s'): the "
+				   "build's hash cannot be learned", mask, rs.etag);
+	memcpy(out->sha256, raw, 32);
+	out->has_size = rs.has_length;
+	out->size = rs.content_length;
+	if (filename_of(rs.url, out->filename, sizeof(out->filename)) < 0)
+		return petrel_fail(-PETREL_EMALFORMED, "%s: not a build's file URL (.../f/NAME)", mask);
+	return 0;
 }
 
 /* Reads an RFC 3339 member into *t; required says whether absence is an error. */
@@ -253,6 +482,63 @@ static int json_time(json_t *obj, const char *key, int64_t *t, int required, con
 	if (!json_is_string(v) || petrel_parse_rfc3339(json_string_value(v), t) < 0)
 		return petrel_fail(-PETREL_EMALFORMED, "%s: field '%s' missing or not an RFC 3339 time",
 				   mask, key);
+	return 0;
+}
+
+/* One manifest device {"name","type"} appended to b->solo5_devices as TYPE:NAME. */
+static int add_device(json_t *dev, struct petrel_build *b, const char *mask)
+{
+	const char *name = json_string_value(json_object_get(dev, "name"));
+	const char *type = json_string_value(json_object_get(dev, "type"));
+	char kind[32];
+	size_t used = strlen(b->solo5_devices);
+	int n;
+
+	if (!name || !type || !petrel_name_valid(name, PETREL_DEVICE_NAME_MAX) ||
+	    !petrel_name_valid(type, sizeof(kind) - 1))
+		return petrel_fail(-PETREL_EMALFORMED, "%s: a solo5_manifest device without a "
+				   "valid name and type", mask);
+	if (!strcmp(type, "NET_BASIC"))
+		petrel_strlcpy(kind, "net", sizeof(kind));
+	else if (!strcmp(type, "BLOCK_BASIC"))
+		petrel_strlcpy(kind, "block", sizeof(kind));
+	else
+		for (n = 0; (kind[n] = (char)tolower((unsigned char)type[n])); n++)
+			;
+	n = snprintf(b->solo5_devices + used, sizeof(b->solo5_devices) - used, "%s%s:%s",
+		     used ? " " : "", kind, name);
+	if (n < 0 || (size_t)n >= sizeof(b->solo5_devices) - used)
+		return petrel_fail(-PETREL_EMALFORMED, "%s: solo5_manifest lists too many devices",
+				   mask);
+	return 0;
+}
+
+/* solo5_abi.target and solo5_manifest.devices, present for Solo5 main binaries. */
+static int parse_solo5(json_t *root, struct petrel_build *b, const char *mask)
+{
+	json_t *abi = json_object_get(root, "solo5_abi");
+	json_t *mft = json_object_get(root, "solo5_manifest"), *devs, *d;
+	const char *target;
+	size_t i;
+	int r;
+
+	b->solo5_abi[0] = b->solo5_devices[0] = '\0';
+	if (abi && !json_is_null(abi)) {
+		target = json_string_value(json_object_get(abi, "target"));
+		if (!target || petrel_strlcpy(b->solo5_abi, target, sizeof(b->solo5_abi)) < 0 ||
+		    !petrel_name_valid(b->solo5_abi, PETREL_ABI_MAX))
+			return petrel_fail(-PETREL_EMALFORMED, "%s: field 'solo5_abi' has no valid "
+					   "'target'", mask);
+	}
+	if (!mft || json_is_null(mft))
+		return 0;
+	devs = json_object_get(mft, "devices");
+	if (!json_is_array(devs))
+		return petrel_fail(-PETREL_EMALFORMED, "%s: field 'solo5_manifest' has no "
+				   "'devices' list", mask);
+	json_array_foreach(devs, i, d)
+		if ((r = add_device(d, b, mask)) < 0)
+			return r;
 	return 0;
 }
 
@@ -279,7 +565,7 @@ static int check_record(json_t *root, struct petrel_build *b, const char *mask)
 	if ((r = json_time(root, "finish_time", &b->finish_time, 1, mask)) < 0 ||
 	    (r = json_time(root, "start_time", &b->start_time, 0, mask)) < 0)
 		return r;
-	return 0;
+	return parse_solo5(root, b, mask);
 }
 
 int petrel_bw_parse_record(const char *text, size_t len, const char *where,

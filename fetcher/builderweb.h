@@ -11,26 +11,50 @@
 /*
  * Newest build of job (optionally on platform): GET /job/J/build/latest[?platform=P],
  * not following the 307; its Location must be /job/J/build/UUID[/] (relative, or
- * absolute on any host). Fills uuid. 0, -PETREL_ENOTFOUND (404: no build with a main
- * binary), -PETREL_EHTTP, -PETREL_EMALFORMED, -PETREL_ENET.
+ * absolute on any host). Fills uuid. 0, -PETREL_EHTTP, -PETREL_EMALFORMED,
+ * -PETREL_ENET, or for builder-web's one 404: -PETREL_ECONFIG naming an unknown job,
+ * an unknown platform or a server URL that is no builder-web, -PETREL_ENOTFOUND for
+ * a job without a build with a main binary.
  */
 int petrel_bw_latest(struct petrel_http *h, const char *server, const char *job,
 		     const char *platform, char uuid[PETREL_UUID_LEN + 1]);
 
 /*
- * Fills b->filename, b->sha256, b->size from GET /job/J[?platform=P] (JSON), matching
- * b->uuid among the unordered entries; b->job and b->uuid must be set. A missing
- * field, a malformed value or a uuid absent from the listing is -PETREL_EMALFORMED.
+ * Fills b->filename, b->sha256, b->size from GET /job/J[?platform=P] (JSON); b->job and
+ * b->uuid must be set. builder-web lists one entry per distinct hash of J's builds (on
+ * P), each naming the newest build anywhere (any job, any platform) holding those
+ * bytes, so b->uuid is often absent: then the build's own main-binary answer
+ * (petrel_bw_binary_head) gives its sha256, size and filename, and that sha256 must
+ * be among the listed ones (-PETREL_EBINDING otherwise: bytes the job never built).
+ * A missing field or a malformed value is -PETREL_EMALFORMED.
  */
 int petrel_bw_job_binary(struct petrel_http *h, const char *server, const char *platform,
 			 struct petrel_build *b);
 
 /*
- * Fills b->platform, b->start_time, b->finish_time from GET /job/J/build/UUID (JSON).
- * The answer's job and uuid must match b's; main_binary must be true; finish_time
- * must be RFC 3339. Otherwise -PETREL_EMALFORMED.
+ * Fills b->platform, b->start_time, b->finish_time and, for a Solo5 binary, solo5_abi
+ * and solo5_devices from GET /job/J/build/UUID (JSON). The answer's uuid must match
+ * b's (its job does too, though builder-web only echoes the URL's); main_binary must
+ * be true; finish_time must be RFC 3339. Otherwise -PETREL_EMALFORMED.
  */
 int petrel_bw_build_record(struct petrel_http *h, const char *server, struct petrel_build *b);
+
+/* What a build's own main-binary answer says about its bytes. */
+struct petrel_bw_binary {
+	uint8_t sha256[32];	/* from the ETag */
+	uint64_t size;		/* from Content-Length, when has_size */
+	int has_size;
+	char filename[PETREL_FILENAME_MAX + 1];	/* the last segment of .../f/PATH */
+};
+
+/*
+ * GET /job/J/build/UUID/main-binary, following the 302, stopped after the artifact's
+ * headers (builder-web answers HEAD with 404): the ETag must be the Base64 of a
+ * sha256. 0, -PETREL_ENOTFOUND (404: no such build, or no main binary),
+ * -PETREL_EHTTP, -PETREL_EMALFORMED (no usable ETag), -PETREL_ENET.
+ */
+int petrel_bw_binary_head(struct petrel_http *h, const char *server, const char *job,
+			  const char *uuid, struct petrel_bw_binary *out);
 
 /* URL of the build's main-binary redirect and of the file it redirects to. */
 int petrel_bw_binary_url(const char *server, const struct petrel_build *b, char *out, size_t n);
@@ -60,6 +84,9 @@ int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8
  * The parsers behind the requests above, exposed for unit tests and fuzzing.
  * where names the answer in messages (its URL). Each is 0 or -PETREL_EMALFORMED.
  *  - listing: the /job/J JSON, matched by b->uuid; fills filename, sha256, size;
+ *    -PETREL_ENOTFOUND when b->uuid is not listed;
+ *  - listing by hash: the entry holding sha256, into out (uuid, filename, sha256,
+ *    size); -PETREL_ENOTFOUND when no entry does;
  *  - record: the /job/J/build/UUID JSON; checks job, uuid, main_binary; fills
  *    platform and times;
  *  - build path: a Location "/job/J/build/UUID[/]" (or an absolute URL with that
@@ -67,6 +94,8 @@ int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8
  */
 int petrel_bw_parse_listing(const char *text, size_t len, const char *where,
 			    struct petrel_build *b);
+int petrel_bw_listing_find_hash(const char *text, size_t len, const char *where,
+				const uint8_t sha256[32], struct petrel_build *out);
 int petrel_bw_parse_record(const char *text, size_t len, const char *where,
 			   struct petrel_build *b);
 int petrel_bw_parse_build_path(const char *loc, const char *want_job,

@@ -1,11 +1,14 @@
 /* HTTP GET over libcurl: limits, manual redirects, header checks before the body. */
 #include <curl/curl.h>
+#include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/cancel.h"
@@ -27,6 +30,7 @@ struct exchange {
 	struct petrel_http_resp *resp;
 	size_t header_bytes;
 	int err;		/* first error a callback hit; aborts the transfer */
+	int stopped;		/* headers_only: aborted on purpose after the headers */
 	int bar;		/* draw a progress bar */
 	time_t ticked;		/* last petrel_tick() */
 	char mask[PETREL_URL_MAX + 1];
@@ -175,6 +179,10 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 	} else if ((n == 2 && p[0] == '\r') || (n == 1 && p[0] == '\n')) {
 		if (rs->status >= 200 && (x->err = headers_done(x)) < 0)
 			return 0;
+		if (rs->status == 200 && x->req->headers_only) {
+			x->stopped = 1;
+			return 0;	/* aborts the transfer before any body byte */
+		}
 	}
 	return n;
 }
@@ -288,6 +296,8 @@ static int get_once(struct petrel_http *h, const struct petrel_http_req *req,
 	curl_slist_free_all(headers);
 	if (x.err)
 		return x.err;
+	if (x.stopped)
+		return 0;	/* status 200, from the status line */
 	if (cc != CURLE_OK)
 		return petrel_fail(-PETREL_ENET, "%s: %s", x.mask, curl_easy_strerror(cc));
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -311,6 +321,92 @@ out:
 	curl_free(s);
 	curl_url_cleanup(u);
 	return r;
+}
+
+/* Scheme, host and port of url (lowercased; the scheme's port by default). */
+static int url_parts(const char *url, char *scheme, char *host, size_t hn, long *port)
+{
+	CURLU *u = curl_url();
+	char *sc = NULL, *ho = NULL, *po = NULL;
+	int r = -PETREL_EMALFORMED;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &sc, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &ho, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &po, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+	    strlen(sc) > 15 || petrel_strlcpy(host, ho, hn) < 0)
+		goto out;
+	for (size_t i = 0; (scheme[i] = (char)tolower((unsigned char)sc[i])); i++)
+		;
+	for (size_t i = 0; host[i]; i++)
+		host[i] = (char)tolower((unsigned char)host[i]);
+	*port = strtol(po, NULL, 10);
+	r = 0;
+out:
+	curl_free(sc);
+	curl_free(ho);
+	curl_free(po);
+	curl_url_cleanup(u);
+	return r;
+}
+
+int petrel_url_origin(const char *url, char *out, size_t n)
+{
+	char scheme[16], host[PETREL_URL_MAX + 1];
+	long port;
+	int r;
+
+	if ((r = url_parts(url, scheme, host, sizeof(host), &port)) < 0)
+		return r;
+	return petrel_snprintf(out, n, "%s://%s:%ld", scheme, host, port) < 0 ?
+		-PETREL_EMALFORMED : 0;
+}
+
+/* The addresses of a URL's host ("[::1]" without its brackets). */
+static int resolve(const char *host, struct addrinfo **res)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	char bare[PETREL_URL_MAX + 1];
+	size_t len = strlen(host);
+
+	if (len > 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof(bare)) {
+		memcpy(bare, host + 1, len - 2);
+		bare[len - 2] = '\0';
+		host = bare;
+	}
+	return getaddrinfo(host, NULL, &hints, res);
+}
+
+/* 1 when the two host names resolve to a common address. */
+static int hosts_meet(const char *a, const char *b)
+{
+	struct addrinfo *ra = NULL, *rb = NULL;
+	int meet = 0;
+
+	if (resolve(a, &ra) == 0 && resolve(b, &rb) == 0)
+		for (struct addrinfo *x = ra; x && !meet; x = x->ai_next)
+			for (struct addrinfo *y = rb; y && !meet; y = y->ai_next)
+				meet = x->ai_family == y->ai_family && x->ai_addrlen == y->ai_addrlen &&
+				       !memcmp(x->ai_addr, y->ai_addr, x->ai_addrlen);
+	if (ra)
+		freeaddrinfo(ra);
+	if (rb)
+		freeaddrinfo(rb);
+	return meet;
+}
+
+int petrel_url_same_server(const char *a, const char *b)
+{
+	char sa[16], sb[16], ha[PETREL_URL_MAX + 1], hb[PETREL_URL_MAX + 1];
+	long pa, pb;
+
+	if (url_parts(a, sa, ha, sizeof(ha), &pa) < 0 || url_parts(b, sb, hb, sizeof(hb), &pb) < 0)
+		return !strcasecmp(a, b);
+	if (strcmp(sa, sb) || pa != pb)
+		return 0;
+	return !strcmp(ha, hb) || hosts_meet(ha, hb);
 }
 
 static int is_redirect(long status)

@@ -33,6 +33,8 @@ struct petrel_http_req {
 	int follow;			/* follow up to PETREL_REDIRECTS_MAX redirects, http(s)
 					 * only, never from https to http */
 	uint64_t max_bytes;		/* body cap (endless-data attack) */
+	int headers_only;		/* stop after a 200's headers: resp has status, ETag,
+					 * Content-Length and url, no body byte is read */
 	int check_size;			/* a 200's Content-Length must equal expected_size; */
 	uint64_t expected_size;		/* checked before the body is read */
 	/* Called once a 200's headers are in, before any body byte; non-zero aborts. */
@@ -55,7 +57,8 @@ struct petrel_http_resp {
 
 struct petrel_http;
 
-/* One handle per process; connections are reused across requests. Borrowed limits are copied. */
+/* One handle per process; connections are reused across requests where the server keeps
+ * them open (builder-web closes every one after a GET). Borrowed limits are copied. */
 int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l);
 void petrel_http_free(struct petrel_http *h);
 /* Enables a progress bar on stderr for body downloads (when stderr is a terminal). */
@@ -74,6 +77,19 @@ int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
 
 /* The URL of the last request h tried ("" before any): whom a failure concerns. */
 const char *petrel_http_last_url(const struct petrel_http *h);
+
+/*
+ * Who answers a URL, whatever its path: "scheme://host:port" lowercased with the
+ * scheme's default port filled in, into out (size n). 0 or -PETREL_EMALFORMED.
+ */
+int petrel_url_origin(const char *url, char *out, size_t n);
+
+/*
+ * 1 when a and b reach the same server: the same scheme and port, and hosts with an
+ * address in common once resolved (localhost, 127.1 and 127.0.0.1 are one server), or
+ * the same name when either does not resolve. 0 otherwise.
+ */
+int petrel_url_same_server(const char *a, const char *b);
 
 /* Resolves ref (absolute or relative) against base into out. 0 or -PETREL_EMALFORMED. */
 int petrel_url_resolve(const char *base, const char *ref, char *out, size_t n);

@@ -107,6 +107,18 @@ static int pubkey_decode(const struct line *l, struct petrel_pubkey *out)
 	return 0;
 }
 
+/* minisign's secret key file: its comment says so, and its key line is the Base64 of
+ * 158 bytes (Ed, the KDF and checksum algorithms, salt, limits, the encrypted key). */
+static int is_secret_key(const struct line *lines, size_t count)
+{
+	static const char says[] = "secret key";
+	const struct line *key = &lines[count - 1];
+
+	if (count == 2 && memmem(lines[0].p, lines[0].n, says, sizeof(says) - 1))
+		return 1;
+	return key->n == 212 && !memcmp(key->p, "RW", 2);
+}
+
 int petrel_pubkey_parse(const char *text, size_t len, struct petrel_pubkey *out)
 {
 	struct line lines[2];
@@ -122,6 +134,9 @@ int petrel_pubkey_parse(const char *text, size_t len, struct petrel_pubkey *out)
 	if (count == 0 || count > 2)
 		return petrel_fail(-PETREL_ESIG_FORMAT,
 				   "public key must be one base64 line, optionally after a comment line");
+	if (is_secret_key(lines, count))
+		return petrel_fail(-PETREL_ESIG_FORMAT, "is a minisign SECRET key, not a public key "
+				   "(name the .pub file; a secret key has no place on this host)");
 	if (count == 2) {
 		if (lines[0].n > PETREL_MINISIGN_LINE_MAX)
 			return petrel_fail(-PETREL_ESIG_FORMAT, "public key comment line too long");

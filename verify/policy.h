@@ -48,7 +48,7 @@ int petrel_tcomment_bind(const struct petrel_tcomment *tc, const struct petrel_b
 /* One rebuilder's answer to /hash?sha256=H for the build being verified. */
 struct petrel_rebuilder_answer {
 	char name[PETREL_NAME_MAX + 1];		/* the [server] section */
-	int agrees;				/* it redirected to a build of the same job */
+	int agrees;				/* its /hash led to a build whose main binary has it */
 	char why[256];				/* when it does not: "down: ...", "404", ... */
 };
 

@@ -98,11 +98,11 @@ hostile no-location 4 "$BW_URL/job/hello/build/latest: redirect 307 without Loca
 hostile "no-location on main-binary" 4 "$BW_URL/job/hello/build/$U2/main-binary: redirect 302 without Location" \
 	"no-location main-binary"
 
-# ---- an unknown job: latest answers 404
+# ---- an unknown job: latest answers 404, and so does /job/J; / answers as builder-web
 write_config --global 'low_speed_time = 3' "job = nosuch"
-hostile "unknown job" 4 "$BW_URL/job/nosuch/build/latest: 404"
+hostile "unknown job" 2 "^petrel: hello: $BW_URL has no job 'nosuch' \(check the target's job\)$"
 run petrel check
-is "$rc" 4 "unknown job: check exits 4 too"
+is "$rc" 2 "unknown job: check exits 2 too (a configuration problem)"
 write_config --global 'low_speed_time = 3'
 
 # ---- a failed build (no main binary) is never offered by latest; the previous one is
@@ -205,7 +205,9 @@ stubbed() {
 }
 
 stub "[{\"uuid\": \"$OTHER\", \"main_binary\": $MB}]" "$REC"
-stubbed "job listing lacks the uuid" 4 "$STUB_URL/job/hello: build $U2 not in the job's listing"
+# the uuid is not listed: its own main-binary answer is asked for its hash (404 here)
+stubbed "job listing lacks the uuid, no main binary" 4 \
+	"$STUB_URL/job/hello/build/$U2/main-binary: 404 Not Found \(no build $U2 with a main binary\)"
 stub "[{\"uuid\": \"$U2\", \"main_binary\": {\"filename\": \"hello.hvt\", \"size\": 200000}}]" "$REC"
 stubbed "listing entry without sha256" 4 "$STUB_URL/job/hello: field 'sha256' missing"
 stub "[{\"uuid\": \"$U2\", \"main_binary\": {\"filename\": \"hello.hvt\", \"sha256\": \"$HB\"}}]" "$REC"

@@ -76,7 +76,7 @@ write_config "trust = signed+rebuilt" "rebuilders = r1, r2" "agree = 2" \
 	"[server \"r1\"]" "url = $RB_URL" "[server \"r2\"]" "url = $RB_URL/"
 run petrel status
 is "$rc" 2 "one rebuilder under two names (same url) is refused (exit 2)"
-like "$err" "rebuilder 'r2' listed twice \\(as 'r1', same url\\)" "the message names both"
+like "$err" "rebuilder 'r2' listed twice \\(as 'r1', same server\\)" "the message names both"
 
 # frozen answers are journaled as a refusal and are no successful check
 conf "$(sig_templates k1 k2 k3)" "max_age = 1"

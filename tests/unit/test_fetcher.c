@@ -108,6 +108,23 @@ static void listing_refused(const char *text, const char *what)
 	expect_refusal(petrel_bw_parse_listing, text, WHERE_LISTING, what);
 }
 
+/* A listing without b->uuid: -PETREL_ENOTFOUND (the caller then matches by hash),
+ * with a message naming the uuid. */
+static void listing_absent(const char *text)
+{
+	struct petrel_build b;
+	int r;
+
+	build_init(&b);
+	petrel_error_clear();
+	r = run_parser(petrel_bw_parse_listing, text, strlen(text), WHERE_LISTING, &b);
+	if (r != -PETREL_ENOTFOUND)
+		fail_msg("expected -PETREL_ENOTFOUND, got %d for: %s", r, text);
+	if (!strstr(petrel_error_message(), U1))
+		fail_msg("message '%s' does not name the uuid", petrel_error_message());
+	petrel_error_clear();
+}
+
 static void record_refused(const char *text, const char *what)
 {
 	expect_refusal(petrel_bw_parse_record, text, WHERE_RECORD, what);
@@ -309,14 +326,14 @@ static void test_listing_refuse_shape(void **state)
 	listing_refused("{\"builds\":{}}", "builds");
 	listing_refused("{\"builds\":{\"uuid\":\"" U1 "\"}}", "builds");
 	listing_refused("{\"builds\":\"" U1 "\"}", "builds");
-	listing_refused("{\"builds\":[]}", U1);
-	listing_refused("{\"builds\":[{\"uuid\":\"" U2 "\",\"main_binary\":null}]}", U1);
+	listing_absent("{\"builds\":[]}");
+	listing_absent("{\"builds\":[{\"uuid\":\"" U2 "\",\"main_binary\":null}]}");
 	/* a prefix, a suffix or a near miss of the uuid is not the uuid */
-	listing_refused("{\"builds\":[{\"uuid\":\"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4\","
-			"\"main_binary\":null}]}", U1);
-	listing_refused("{\"builds\":[{\"uuid\":\"" U1 "0\",\"main_binary\":null}]}", U1);
-	listing_refused("{\"builds\":[{\"uuid\":[\"" U1 "\"]}]}", U1);
-	listing_refused("{\"builds\":[{\"build\":{\"uuid\":\"" U1 "\"}}]}", U1);
+	listing_absent("{\"builds\":[{\"uuid\":\"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4\","
+		       "\"main_binary\":null}]}");
+	listing_absent("{\"builds\":[{\"uuid\":\"" U1 "0\",\"main_binary\":null}]}");
+	listing_absent("{\"builds\":[{\"uuid\":[\"" U1 "\"]}]}");
+	listing_absent("{\"builds\":[{\"build\":{\"uuid\":\"" U1 "\"}}]}");
 	/* a JSON value followed by more text */
 	listing_refused("{\"builds\":[]} {}", "malformed JSON");
 	listing_refused("{\"builds\":[]}x", "malformed JSON");
@@ -509,7 +526,63 @@ static void test_record_real(void **state)
 	assert_true(b.start_time == START_EPOCH);
 	assert_string_equal(b.job, "hello");
 	assert_string_equal(b.uuid, U1);
+	assert_string_equal(b.solo5_abi, "hvt");
+	assert_string_equal(b.solo5_devices, "net:service block:storage");
 	assert_string_equal(petrel_error_message(), "");
+}
+
+/* Solo5 fields: absent or null leave them empty; a malformed one is refused. */
+static void test_record_solo5(void **state)
+{
+	struct petrel_build b;
+	char *t;
+
+	(void)state;
+	t = record_with("\"hello\"", "\"" U1 "\"", GOOD_REST ",\"solo5_abi\":null,"
+			"\"solo5_manifest\":{\"devices\":[]}");
+	build_init(&b);
+	assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b), 0);
+	assert_string_equal(b.solo5_abi, "");
+	assert_string_equal(b.solo5_devices, "");
+	t = record_with("\"hello\"", "\"" U1 "\"", GOOD_REST ",\"solo5_manifest\":{\"devices\":"
+			"[{\"name\":\"x\",\"type\":\"FUTURE_DEV\"}]}");
+	build_init(&b);
+	assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b), 0);
+	assert_string_equal(b.solo5_devices, "future_dev:x");
+	record_refused(record_with("\"hello\"", "\"" U1 "\"", GOOD_REST ",\"solo5_abi\":{}"),
+		       "solo5_abi");
+	record_refused(record_with("\"hello\"", "\"" U1 "\"", GOOD_REST
+				   ",\"solo5_abi\":{\"target\":\"../x\"}"), "solo5_abi");
+	record_refused(record_with("\"hello\"", "\"" U1 "\"", GOOD_REST
+				   ",\"solo5_manifest\":{\"devices\":{}}"), "solo5_manifest");
+	record_refused(record_with("\"hello\"", "\"" U1 "\"", GOOD_REST
+				   ",\"solo5_manifest\":{\"devices\":[{\"name\":\"a b\","
+				   "\"type\":\"NET_BASIC\"}]}"), "device");
+	record_refused(record_with("\"hello\"", "\"" U1 "\"", GOOD_REST
+				   ",\"solo5_manifest\":{\"devices\":[{\"type\":\"NET_BASIC\"}]}"),
+		       "device");
+}
+
+/* The entry holding a hash is found whatever its uuid; absent is -PETREL_ENOTFOUND. */
+static void test_listing_find_hash(void **state)
+{
+	struct petrel_build e;
+	uint8_t other[32] = { 1 };
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(petrel_bw_listing_find_hash(LISTING_REAL, strlen(LISTING_REAL),
+						     WHERE_LISTING, SHA1, &e), 0);
+	assert_string_equal(e.uuid, U1);
+	assert_string_equal(e.filename, "hello.hvt");
+	assert_int_equal(e.size, 3145728);
+	assert_int_equal(petrel_bw_listing_find_hash(LISTING_REAL, strlen(LISTING_REAL),
+						     WHERE_LISTING, other, &e), -PETREL_ENOTFOUND);
+	assert_int_equal(petrel_bw_listing_find_hash("{\"builds\":[]}", 13, WHERE_LISTING, SHA1,
+						     &e), -PETREL_ENOTFOUND);
+	assert_int_equal(petrel_bw_listing_find_hash("{\"builds\":[{\"uuid\":1}]}", 24,
+						     WHERE_LISTING, SHA1, &e), -PETREL_EMALFORMED);
+	petrel_error_clear();
 }
 
 static void record_times(const char *finish, int64_t want)
@@ -898,6 +971,8 @@ int main(void)
 		cmocka_unit_test(test_listing_truncated),
 		cmocka_unit_test(test_listing_len),
 		cmocka_unit_test(test_record_real),
+		cmocka_unit_test(test_record_solo5),
+		cmocka_unit_test(test_listing_find_hash),
 		cmocka_unit_test(test_record_times),
 		cmocka_unit_test(test_record_optional),
 		cmocka_unit_test(test_record_uuid_case),
