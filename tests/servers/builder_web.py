@@ -457,7 +457,7 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(TRICKLE_INTERVAL)
 
     def send_json(self, obj):
-        body = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+        body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         if self.mode("endless-json"):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
