@@ -1,36 +1,135 @@
 #!/usr/bin/env python3
 """builder-web look-alike for petrel's tests (Python 3 standard library only).
 
-Answers the routes petrel uses exactly as builder-web (robur-coop/builder-web, the Vif
-version behind builds.robur.coop) does, from a data directory that tests change while the
-server runs (it is rescanned on every request):
+Emulates, from a data directory that tests change while the server runs (it is rescanned
+on every request), the routes petrel uses as the current builder-web answers them
+(robur-coop/builder-web at fcea7ee, the Vif version behind builds.robur.coop: handlers in
+lib/builder_web.ml, SQL in db/builder_db.ml, JSON in lib/views.ml). See "Where it differs
+from builder-web" below for what it does not do.
 
+Data layout:
+
+    DATA/builds/JOB/                  a job; it exists as soon as the directory does
+                                      (add-job makes one with no builds)
+    DATA/builds/JOB/.job.json         optional {"section": S|null, "synopsis": T|null}
     DATA/builds/JOB/UUID/build.json   {"job","uuid","platform","start_time","finish_time",
-                                       "filename","sha256","size"}   (filename null: failed)
-    DATA/builds/JOB/UUID/bin/FILENAME the main binary
-    DATA/sigs/...                     static files served under /sigs/ (minisign signatures)
+                                       "filename","sha256","size",
+                                       "artifacts"?: [{"path","sha256","size"}],
+                                       "solo5"?: {"abi": {"target","version"},
+                                                  "manifest": {"version","devices":
+                                                     [{"name","type"}]}}}
+                                      filename null: a failed build (no main binary);
+                                      "artifacts" lists the build's other artifacts
+    DATA/builds/JOB/UUID/bin/FILENAME the main binary (artifact path bin/FILENAME)
+    DATA/builds/JOB/UUID/PATH         each other artifact, at its artifact path
+    DATA/sigs/...                     static files served under /sigs/ (minisign signatures;
+                                      not a builder-web route, the tests' publisher)
     DATA/mode                         hostile modes, one per line: "MODE [SUBSTRING]"
                                       (with SUBSTRING the mode applies only to requests
                                       whose path+query contains it); absent = normal
+    DATA/expired-jobs                 optional: days for "/" (builder-web --expired-jobs,
+                                      default 30 or serve --expired-jobs)
     DATA/requests.log                 one line per request: METHOD<TAB>PATH?QUERY<TAB>ACCEPT
 
 Commands:
-    builder_web.py serve --data DATA [--port 0] --port-file FILE
-    builder_web.py add   --data DATA --job J --file PATH [--uuid U] [--platform P]
-                         [--finish-time EPOCH] [--start-time EPOCH] [--filename NAME]
-                         [--link] [--failed]                       -> prints the uuid
-    builder_web.py get   --data DATA --job J --uuid U FIELD        -> prints one field
-                         (job uuid platform filename sha256 size start_time finish_time
-                          start_epoch finish_epoch path etag)
+    builder_web.py serve   --data DATA [--port 0] --port-file FILE [--expired-jobs DAYS]
+    builder_web.py add     --data DATA --job J --file PATH [--uuid U] [--platform P]
+                           [--finish-time EPOCH] [--start-time EPOCH] [--filename NAME]
+                           [--link] [--failed] [--artifact SRC[=RELPATH]]...
+                           [--solo5-abi TARGET[:VERSION]] [--solo5-device net|block:NAME]...
+                                                                   -> prints the uuid
+        --artifact copies SRC into the build as another artifact (RELPATH defaults to
+        SRC's basename; not under bin/, as a second bin/ artifact would take the main
+        binary away in builder-web); a --failed build may carry artifacts too.
+        --solo5-abi declares the main binary a Solo5 ELF (VERSION defaults to 2; the
+        manifest version is 1) and --solo5-device adds a manifest entry, in order.
+    builder_web.py add-job --data DATA --job J [--section S] [--synopsis T]
+                                                   -> a job (with no builds unless added)
+    builder_web.py get     --data DATA --job J --uuid U FIELD      -> prints one field
+                           (job uuid platform filename sha256 size start_time finish_time
+                            start_epoch finish_epoch path etag)
+
+What is emulated (GET only; every route answers HEAD with 404, POST and the others too):
+
+    /job/J/build/latest[?platform=P]   307, Location /job/J/build/UUID (relative), empty
+        body: the newest build of J by start time that has a main binary (on P); 404 HTML
+        if J is unknown or has none. /job/J/build/latest/REST: 307 to .../UUID/REST.
+    /job/J[?platform=P]   (JSON with Accept) {"builds":[{"uuid","main_binary":
+        {"filename","sha256","size"}}]}: one entry per distinct main-binary sha256 among
+        J's builds (on P) (Build.get_all_artifact_sha); each entry's uuid, filename and
+        size come from the NEWEST build by start time that has ANY artifact with that hash
+        -- any job, any platform, any path, failed builds included -- and the filename is
+        the basename of THAT artifact's path (Build.get_with_main_binary_by_hash). So the
+        uuid may belong to another job or platform, and the filename may be another name.
+        Order undefined (shuffled here). A job with no builds: {"builds":[]}. Unknown job:
+        404 HTML. /job/J/failed: the same plus J's failed builds as {"uuid",
+        "main_binary":null}, merged newest first by start.
+    /job/J/build/UUID   (JSON with Accept) {"job","uuid","platform","start_time",
+        "finish_time","main_binary":bool} plus "solo5_manifest" {"type":"solo5.manifest",
+        "version","devices":[{"name","type":"NET_BASIC"|"BLOCK_BASIC"}]} and "solo5_abi"
+        {"type":"solo5.abi","target","version"} when the main binary is (declared) Solo5.
+        Looked up by uuid ALONE: "job" echoes the URL's J, which is not checked. Times
+        2026-05-12T03:04:10-00:00. HTML otherwise.
+    /job/J/build/UUID/main-binary   302, Location /job/J/build/UUID/f/bin/NAME (J as in
+        the URL, not checked); 404 HTML without a main binary.
+    /job/J/build/UUID/f/PATH   any artifact of UUID (J not checked): content-type,
+        content-length, etag (standard Base64 of the raw SHA-256, UNQUOTED),
+        transfer-encoding: chunked (the body is chunk-encoded; chunked wins over the
+        length) and connection: close. If-None-Match byte-equal to the unquoted ETag:
+        304 with no ETag and no body; anything else (quoted, W/, lists, *): 200. No Range.
+    /hash?sha256=HEX   only an even-length hex HEX (either case) matches the route;
+        anything else (odd length, non-hex, no sha256) is 404. 302 to /job/J/build/UUID
+        of the newest build (by start) holding that hash as ANY artifact, any job, any
+        platform, failed builds included (Build.get_with_jobname_by_hash); 404 if none.
+    /  and /all-builds   (JSON with Accept) {"jobs":[JOB...],"jobs_by_section":
+        {SECTION:[JOB...]}} with JOB = {"name","synopsis": T|null, "latest"?: {"uuid",
+        "solo5_manifest","solo5_abi"}}. A job appears only if, on one of its platforms,
+        its newest build with a main binary finished later than now minus the
+        expired-jobs days ("/" only; /all-builds does not filter). "latest" is the job's
+        newest build with a main binary on any platform, present only when that binary
+        is Solo5. Sections without a section tag are "Uncategorized"; sections come in
+        descending byte order (jobs too, section by section), jobs within a section by
+        name ascending -- Utils.String_map.fold as builder-web does. HTML otherwise.
+    Accept: JSON iff one comma-separated element of the FIRST Accept header, cut at ';'
+        and trimmed, is exactly "application/json" (case-sensitive; q ignored).
+    Errors: 404 HTML (text/html; charset=utf-8), 500 text/plain (hostile mode 500).
 
 Hostile modes (see MODES below for which routes each one touches):
-    flip, truncate, endless, endless-chunked, trickle, wrong-etag, length-mismatch
-        (artifact downloads, /job/J/build/UUID/f/...)
+    flip            artifacts: one byte flipped, true length and ETag, normal framing
+    truncate        artifacts: normal headers, half the body, then the connection is
+                    closed in the middle of a chunk (no final chunk)
+    endless         artifacts: neither content-length nor chunked, connection: close, a
+                    body that never ends (4 GiB / 120 s safety caps)
+    endless-chunked artifacts: normal headers (content-length: the true size, chunked),
+                    then chunks that never end
+    trickle         artifacts: normal headers, then a one-byte chunk every 2 s
+    wrong-etag      artifacts: an ETag of other bytes, true bytes
+    length-mismatch artifacts: content-length size+1, a chunked body of size+1 bytes
     truncated-json, endless-json, trickle-json   (JSON answers)
     redirect-loop   (main-binary redirects to itself, /f/... redirects forever)
     no-location     (every redirect is sent without Location)
     500             (every route answers 500 Internal Server Error, text/plain)
     hang            (every route: no answer at all for up to 120 s)
+
+Where it differs from builder-web:
+    - No database: a directory tree rescanned per request; no uploads (POST is 404), no
+      users, no Basic auth (builder-web checks an Authorization header on every request,
+      a scrypt per GET), no upload hooks, no builder-db vacuum (remove the directory).
+    - Solo5 manifests and ABIs are declared at add time, not read from the ELF; a
+      declared binary need not be an ELF at all.
+    - The listing is computed in memory; builder-web costs N+1 SQL queries per /job/J,
+      which this does not show. When one build holds the same bytes at several artifact
+      paths, builder-web's pick is unspecified; here the main binary wins.
+    - Ties on start time are broken by finish time, then insertion order (SQL: undefined).
+    - Not served: /failed-builds, /compare/L/R, console/script/viz/exec, /robots.txt,
+      images; HTML pages are minimal stand-ins, not builder-web's pages.
+    - /sigs/... is extra (the tests' signature host); builder-web has no such route.
+    - One trailing slash is tolerated on paths; a query on "/" is accepted.
+    - Only artifacts send connection: close (builder-web's Vif shuts every connection
+      after a GET); other answers keep the connection open, with content-length.
+    - HEAD gets a 404 status line and headers but no body.
+    - A uuid that is not 8-4-4-4-12 hex gives 404 (builder-web's uuid converter raises).
+    - Header order, Server and Date headers, and the 404 page text differ.
 """
 
 import argparse
@@ -40,6 +139,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import sys
@@ -47,7 +147,7 @@ import threading
 import time
 import uuid as uuidlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 CHUNK = 64 * 1024
 SAFETY_BYTES = 4 * 1024 * 1024 * 1024   # endless bodies stop after 4 GiB ...
@@ -61,6 +161,15 @@ OTHER_MODES = {"redirect-loop", "no-location", "500", "hang"}
 MODES = ARTIFACT_MODES | JSON_MODES | OTHER_MODES
 
 DEFAULT_PLATFORM = "ubuntu-22.04"
+DEFAULT_EXPIRED_JOBS = 30               # builder-web --expired-jobs (days)
+SOLO5_ABI_VERSION = 2
+SOLO5_MFT_VERSION = 1
+SOLO5_TARGETS = ("hvt", "spt", "virtio", "muen", "genode", "xen")
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                     r"[0-9a-fA-F]{12}$")
+HEX_RE = re.compile(r"^(?:[0-9a-fA-F][0-9a-fA-F])*$")
+# ocaml-uri's path characters: what Vif leaves unencoded in a job segment of a Location
+PATH_SAFE = "!$&'()*+,;=:@"
 
 
 # ----------------------------------------------------------------------------- time
@@ -102,7 +211,7 @@ def parse_time(v):
 
 class Build:
     __slots__ = ("job", "uuid", "platform", "start", "finish", "filename", "sha256",
-                 "size", "seq", "dir")
+                 "size", "seq", "dir", "extras", "solo5")
 
     def sort_key(self):
         return (self.start, self.finish, self.seq, self.uuid)
@@ -110,11 +219,22 @@ class Build:
     def has_main(self):
         return bool(self.filename) and bool(self.sha256)
 
+    def main_path(self):
+        return "bin/" + self.filename
+
     def bin_path(self):
         return os.path.join(self.dir, "bin", self.filename)
 
     def etag(self):
         return etag_of_hex(self.sha256)
+
+    def artifacts(self):
+        """[(artifact path, sha256, size)], the main binary first."""
+        out = [(self.main_path(), self.sha256, self.size)] if self.has_main() else []
+        return out + self.extras
+
+    def artifact(self, relpath):
+        return next((a for a in self.artifacts() if a[0] == relpath), None)
 
 
 def etag_of_hex(hexdigest):
@@ -127,7 +247,7 @@ def load_build(path):
     b = Build()
     b.dir = os.path.dirname(path)
     b.job = j.get("job") or os.path.basename(os.path.dirname(b.dir))
-    b.uuid = j.get("uuid") or os.path.basename(b.dir)
+    b.uuid = (j.get("uuid") or os.path.basename(b.dir)).lower()
     b.platform = j.get("platform") or DEFAULT_PLATFORM
     b.finish = parse_time(j["finish_time"]) if "finish_time" in j else os.path.getmtime(path)
     b.start = parse_time(j["start_time"]) if "start_time" in j else b.finish - 60
@@ -137,33 +257,67 @@ def load_build(path):
     if b.has_main() and b.size is None:
         b.size = os.path.getsize(b.bin_path())
     b.seq = j.get("seq", 0)
+    b.extras = []
+    for a in j.get("artifacts") or []:
+        rel = a["path"]
+        sha = (a.get("sha256") or "").lower() or sha256_file(os.path.join(b.dir, rel))
+        size = a.get("size")
+        if size is None:
+            size = os.path.getsize(os.path.join(b.dir, rel))
+        b.extras.append((rel, sha, size))
+    b.solo5 = j.get("solo5") if b.has_main() else None
     return b
 
 
 def scan(data):
-    """All builds, newest first (by start time, as builder-web orders them)."""
-    builds = []
+    """(all builds newest first by start time, as builder-web orders them;
+        {job name: job directory} of every job, with or without builds)"""
+    builds, jobs = [], {}
     root = os.path.join(data, "builds")
     try:
-        jobs = os.listdir(root)
+        names = os.listdir(root)
     except FileNotFoundError:
-        return builds
-    for job in jobs:
+        return builds, jobs
+    for job in names:
         jd = os.path.join(root, job)
+        if job.startswith(".") or not os.path.isdir(jd):
+            continue
+        jobs[job] = jd
         try:
             uuids = os.listdir(jd)
         except (NotADirectoryError, FileNotFoundError):
             continue
         for u in uuids:
+            if u.startswith("."):
+                continue
             p = os.path.join(jd, u, "build.json")
             try:
                 builds.append(load_build(p))
             except (FileNotFoundError, NotADirectoryError):
                 continue
-            except (ValueError, KeyError) as e:
+            except (ValueError, KeyError, TypeError, OSError) as e:
                 sys.stderr.write("builder_web: ignoring %s: %s\n" % (p, e))
     builds.sort(key=Build.sort_key, reverse=True)
-    return builds
+    return builds, jobs
+
+
+def job_meta(jobdir):
+    try:
+        with open(os.path.join(jobdir, ".job.json"), "rb") as f:
+            j = json.loads(f.read().decode("utf-8"))
+        return j.get("section"), j.get("synopsis")
+    except (FileNotFoundError, ValueError):
+        return None, None
+
+
+def newest_holder(builds, sha):
+    """Newest build (builds are newest first) with ANY artifact of that sha256, and that
+    artifact: Build.get_with_main_binary_by_hash / get_with_jobname_by_hash."""
+    for b in builds:
+        for a in b.artifacts():
+            if a[1] == sha:
+                return b, a
+    return None, None
 
 
 def read_modes(data):
@@ -185,6 +339,17 @@ def read_modes(data):
     return out
 
 
+def solo5_json(solo5):
+    """(solo5_manifest, solo5_abi) as Views.make_solo5_manifest_json/_abi_json."""
+    mft = solo5.get("manifest") or {}
+    abi = solo5["abi"]
+    return ({"type": "solo5.manifest", "version": mft.get("version", SOLO5_MFT_VERSION),
+             "devices": [{"name": d["name"], "type": d["type"]}
+                         for d in mft.get("devices", [])]},
+            {"type": "solo5.abi", "target": abi["target"],
+             "version": abi.get("version", SOLO5_ABI_VERSION)})
+
+
 # ----------------------------------------------------------------------------- HTTP
 
 def html_page(title, body):
@@ -192,10 +357,15 @@ def html_page(title, body):
             "<body><h1>%s</h1>%s</body></html>\n" % (title, title, body)).encode("utf-8")
 
 
+def esc(s):
+    return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
     def version_string(self):
-        return "builder-web-lookalike/1"
+        return "builder-web-lookalike/2"
 
     def log_message(self, fmt, *args):  # quiet; requests.log is the record
         if self.server.verbose:
@@ -217,7 +387,12 @@ class Handler(BaseHTTPRequestHandler):
                 f.write(line)
 
     def wants_json(self):
-        return "application/json" in (self.headers.get("Accept") or "")
+        """Vif.Request.accept + is_accept_json: the first Accept header only."""
+        accept = self.headers.get("Accept")
+        if accept is None:
+            return False
+        return any(t.split(";")[0].strip() == "application/json"
+                   for t in accept.split(","))
 
     def write(self, b):
         if self.command != "HEAD" and b:
@@ -234,7 +409,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def not_found(self):
         self.simple(404, html_page("Not found", "<p>Resource not found: %s</p>"
-                                   % self.path.replace("<", "&lt;")),
+                                   % esc(self.path)),
                     "text/html; charset=utf-8")
 
     def error500(self):
@@ -250,44 +425,46 @@ class Handler(BaseHTTPRequestHandler):
     def close_after(self):
         self.close_connection = True
 
+    def chunk(self, buf):
+        if buf:
+            self.wfile.write(b"%x\r\n" % len(buf) + buf + b"\r\n")
+
     def endless(self, chunked, first=b""):
-        """Body without Content-Length that never ends (within the safety caps)."""
+        """A body that never ends (within the safety caps)."""
         self.close_after()
-        if self.command == "HEAD":
-            return
         buf = (first * (CHUNK // max(1, len(first)) + 1))[:CHUNK] if first else b"\0" * CHUNK
         sent, t0 = 0, time.monotonic()
         while sent < SAFETY_BYTES and time.monotonic() - t0 < SAFETY_SECONDS:
             if chunked:
-                self.wfile.write(b"%x\r\n" % len(buf) + buf + b"\r\n")
+                self.chunk(buf)
             else:
                 self.wfile.write(buf)
             sent += len(buf)
         # safety cap reached: just stop (the connection is closed, no final chunk)
 
-    def trickle(self, body):
-        """All headers with the true length, then one byte every TRICKLE_INTERVAL s."""
+    def trickle(self, body, chunked=False):
+        """One byte every TRICKLE_INTERVAL s."""
         self.close_after()
-        if self.command == "HEAD":
-            return
         t0 = time.monotonic()
         for i in range(len(body)):
             if time.monotonic() - t0 > SAFETY_SECONDS:
                 return
-            self.wfile.write(body[i:i + 1])
+            if chunked:
+                self.chunk(body[i:i + 1])
+            else:
+                self.wfile.write(body[i:i + 1])
             self.wfile.flush()
             time.sleep(TRICKLE_INTERVAL)
 
     def send_json(self, obj):
-        body = json.dumps(obj).encode("utf-8")
+        body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         if self.mode("endless-json"):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Connection", "close")
             self.end_headers()
             # a syntactically plausible prefix, then whitespace for ever
-            if self.command != "HEAD":
-                self.wfile.write(b'{"builds":[')
+            self.wfile.write(b'{"builds":[')
             self.endless(False, b" ")
             return
         if self.mode("truncated-json"):
@@ -304,118 +481,203 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- dispatch ------------------------------------------------------------
 
+    def prelude(self):
+        """Log, read the modes; False when a hostile mode has answered already."""
+        self.log_request_line()
+        self.modes = read_modes(self.server.data)
+        if self.mode("hang"):
+            self.close_after()
+            time.sleep(SAFETY_SECONDS)
+            return False
+        if self.mode("500"):
+            self.error500()
+            return False
+        return True
+
     def do_HEAD(self):
-        self.do_GET()
+        """Every builder-web route is GET only: HEAD is 404 (no body, as for any HEAD)."""
+        try:
+            if self.prelude():
+                self.not_found()
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            self.close_after()
 
     def do_POST(self):
         self.log_request_line()
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
+        if self.headers.get("Transfer-Encoding"):
+            self.close_after()
         self.not_found()
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST
 
     def do_GET(self):
         try:
-            self.log_request_line()
-            self.modes = read_modes(self.server.data)
-            if self.mode("hang"):
-                self.close_after()
-                time.sleep(SAFETY_SECONDS)
-                return
-            if self.mode("500"):
-                self.error500()
-                return
-            self.route()
+            if self.prelude():
+                self.route()
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_after()
 
     def route(self):
         u = urlsplit(self.path)
-        query = parse_qs(u.query)
-        platform = query.get("platform", [None])[0]
+        query = parse_qsl(u.query, keep_blank_values=True)
+        # builder-web's fix_q: repeated values are joined with ","
+        platforms = [v for k, v in query if k == "platform"]
+        platform = ",".join(platforms) if platforms else None
         parts = [unquote(p) for p in u.path.split("/")[1:]]
         if parts and parts[-1] == "" and len(parts) > 1:
             parts = parts[:-1]          # tolerate one trailing slash
 
+        if parts == [""]:
+            return self.root_route(filter_builds=True)
+        if parts == ["all-builds"]:
+            return self.root_route(filter_builds=False)
         if parts[:1] == ["sigs"] and len(parts) > 1:
             return self.static_sig(parts[1:])
         if parts == ["hash"]:
-            return self.hash_route(query.get("sha256", [""])[0])
-        if len(parts) >= 2 and parts[0] == "job":
+            return self.hash_route([v for k, v in query if k == "sha256"])
+        if len(parts) >= 2 and parts[0] == "job" and parts[1] != "":
             job = parts[1]
-            builds = [b for b in scan(self.server.data) if b.job == job]
+            builds, jobs = scan(self.server.data)
             if len(parts) == 2:
-                return self.job_route(job, builds, platform)
+                return self.job_route(job, jobs, builds, platform, failed=False)
+            if parts[2:] == ["failed"]:
+                return self.job_route(job, jobs, builds, platform, failed=True)
             if parts[2] != "build" or len(parts) < 4:
                 return self.not_found()
             ident, rest = parts[3], parts[4:]
             if ident == "latest":
-                cands = [b for b in builds if b.has_main()
+                cands = [b for b in builds if b.job == job and b.has_main()
                          and (platform is None or b.platform == platform)]
                 if not cands:
                     return self.not_found()
-                loc = "/job/%s/build/%s" % (job, cands[0].uuid)
+                loc = "/job/%s/build/%s" % (quote(job, safe=PATH_SAFE), cands[0].uuid)
                 if rest:
                     loc += "/" + "/".join(rest)
                 return self.redirect(307, loc)
-            b = next((b for b in builds if b.uuid == ident), None)
+            if not UUID_RE.match(ident):
+                return self.not_found()
+            # Model.build: by uuid alone; J is only echoed
+            b = next((b for b in builds if b.uuid == ident.lower()), None)
             if b is None:
                 return self.not_found()
             if not rest:
-                return self.build_route(b)
+                return self.build_route(job, b)
             if rest == ["main-binary"]:
                 if not b.has_main():
                     return self.not_found()
+                qjob = quote(job, safe=PATH_SAFE)
                 if self.mode("redirect-loop"):
-                    return self.redirect(302, "/job/%s/build/%s/main-binary" % (job, b.uuid))
-                return self.redirect(302, "/job/%s/build/%s/f/bin/%s" % (job, b.uuid, b.filename))
+                    return self.redirect(302, "/job/%s/build/%s/main-binary" % (qjob, b.uuid))
+                return self.redirect(302, "/job/%s/build/%s/f/%s"
+                                     % (qjob, b.uuid, quote(b.main_path(), safe=PATH_SAFE + "/")))
             if rest[0] == "f" and len(rest) > 1:
-                return self.file_route(b, rest[1:], query)
+                return self.file_route(job, b, rest[1:], query)
             return self.not_found()
         return self.not_found()
 
     # -- routes --------------------------------------------------------------
 
-    def job_route(self, job, builds, platform):
-        if not builds:
-            return self.not_found()
-        if not self.wants_json():
-            items = "".join("<li>%s</li>" % b.uuid for b in builds)
-            return self.simple(200, html_page("Job " + job, "<ul>%s</ul>" % items),
-                               "text/html; charset=utf-8")
-        seen = {}
-        for b in builds:                # newest first: the first uuid per hash wins
-            if not b.has_main() or (platform is not None and b.platform != platform):
+    def root_route(self, filter_builds):
+        """builder-web's `builds` handler (/ and /all-builds), Views.Builds.make_json."""
+        builds, jobs = scan(self.server.data)
+        than = None
+        if filter_builds:
+            than = time.time() - self.server.expired_days() * 86400
+        sections = {}
+        rows = []
+        for name, jd in jobs.items():
+            section, synopsis = job_meta(jd)
+            rows.append((section, name, synopsis))
+        # Job.get_all_with_section_synopsis: ORDER BY section.value, j.name (NULL first)
+        rows.sort(key=lambda r: (r[0] is not None, (r[0] or "").encode(), r[1].encode()))
+        for section, name, synopsis in rows:
+            mine = [b for b in builds if b.job == name]
+            platform_builds = []
+            for p in sorted({b.platform for b in mine}):
+                latest = next((b for b in mine if b.platform == p and b.has_main()), None)
+                if latest is not None and (than is None or latest.finish > than):
+                    platform_builds.append((p, latest))
+            if not platform_builds:
                 continue
-            if b.sha256 not in seen:
-                seen[b.sha256] = {"uuid": b.uuid,
-                                  "main_binary": {"filename": b.filename,
-                                                  "sha256": b.sha256, "size": b.size}}
-        entries = list(seen.values())
-        random.shuffle(entries)         # builder-web's order is not defined: match uuids
-        return self.send_json({"builds": entries})
+            entry = {"name": name, "synopsis": synopsis}
+            latest = next((b for b in mine if b.has_main()), None)
+            if latest is not None and latest.solo5:
+                mft, abi = solo5_json(latest.solo5)
+                entry["latest"] = {"uuid": latest.uuid, "solo5_manifest": mft,
+                                   "solo5_abi": abi}
+            key = section if section is not None else "Uncategorized"
+            sections.setdefault(key, []).append((entry, platform_builds))
+        order = sorted(sections, key=lambda s: s.encode(), reverse=True)
+        if not self.wants_json():
+            items = "".join("<h2>%s</h2><ul>%s</ul>" % (esc(s), "".join(
+                "<li>%s: %s</li>" % (esc(e["name"]), ", ".join(
+                    "%s %s" % (esc(p), b.uuid) for p, b in pb))
+                for e, pb in sections[s])) for s in sorted(sections))
+            return self.simple(200, html_page("Builds", items), "text/html; charset=utf-8")
+        return self.send_json({
+            "jobs": [e for s in order for e, _ in sections[s]],
+            "jobs_by_section": {s: [e for e, _ in sections[s]] for s in order}})
 
-    def build_route(self, b):
+    def job_route(self, job, jobs, builds, platform, failed):
+        """builder-web's `job` / `job_with_failed`: Model.builds_grouped_by_output."""
+        if job not in jobs:
+            return self.not_found()
+        mine = [b for b in builds if b.job == job
+                and (platform is None or b.platform == platform)]
+        hashes = []
+        for b in mine:                  # Build.get_all_artifact_sha
+            if b.has_main() and b.sha256 not in hashes:
+                hashes.append(b.sha256)
+        entries = []
+        for h in hashes:                # Build.get_with_main_binary_by_hash, per hash
+            holder, (path, sha, size) = newest_holder(builds, h)
+            entries.append((holder, {"uuid": holder.uuid,
+                                     "main_binary": {"filename": os.path.basename(path),
+                                                     "sha256": sha, "size": size}}))
+        if failed:
+            entries += [(b, {"uuid": b.uuid, "main_binary": None})
+                        for b in mine if not b.has_main()]
+        if not self.wants_json():
+            items = "".join("<li>%s %s</li>" % (
+                e["uuid"], esc(e["main_binary"]["filename"]) if e["main_binary"] else "failed")
+                for _, e in entries)
+            return self.simple(200, html_page("Job " + esc(job), "<ul>%s</ul>" % items),
+                               "text/html; charset=utf-8")
+        if failed:                      # List.merge by start, newest first
+            entries.sort(key=lambda be: be[0].sort_key(), reverse=True)
+            out = [e for _, e in entries]
+        else:
+            out = [e for _, e in entries]
+            random.shuffle(out)         # builder-web's order is not defined: match uuids
+        return self.send_json({"builds": out})
+
+    def build_route(self, job, b):
         if not self.wants_json():
             body = ("<p>uuid %s, platform %s, finished %s</p>"
-                    % (b.uuid, b.platform, rfc3339(b.finish)))
+                    % (b.uuid, esc(b.platform), rfc3339(b.finish)))
             if b.has_main():
-                body += "<p>%s SHA256:%s (%d bytes)</p>" % (b.filename, b.sha256, b.size)
-            return self.simple(200, html_page("Job %s build %s" % (b.job, b.uuid), body),
+                body += "<p>%s SHA256:%s (%d bytes)</p>" % (esc(b.filename), b.sha256, b.size)
+            return self.simple(200, html_page("Job %s build %s" % (esc(job), b.uuid), body),
                                "text/html; charset=utf-8")
-        return self.send_json({"job": b.job, "uuid": b.uuid, "platform": b.platform,
-                               "start_time": rfc3339(b.start),
-                               "finish_time": rfc3339(b.finish),
-                               "main_binary": b.has_main()})
+        rec = {"job": job, "uuid": b.uuid, "platform": b.platform,
+               "start_time": rfc3339(b.start), "finish_time": rfc3339(b.finish),
+               "main_binary": b.has_main()}
+        if b.solo5:
+            rec["solo5_manifest"], rec["solo5_abi"] = solo5_json(b.solo5)
+        return self.send_json(rec)
 
-    def hash_route(self, hexdigest):
-        h = hexdigest.lower()
-        if len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
-            return self.simple(400, b"Bad request", "text/plain; charset=utf-8")
-        for b in scan(self.server.data):
-            if b.sha256 == h:
-                return self.redirect(302, "/job/%s/build/%s" % (b.job, b.uuid))
-        return self.not_found()
+    def hash_route(self, values):
+        # Url.hash: ("sha256", (xdigit xdigit)*) must match, else no route: 404
+        if not values or not HEX_RE.match(values[0]):
+            return self.not_found()
+        builds, _ = scan(self.server.data)
+        b, _a = newest_holder(builds, values[0].lower())
+        if b is None:
+            return self.not_found()
+        return self.redirect(302, "/job/%s/build/%s" % (quote(b.job, safe=PATH_SAFE), b.uuid))
 
     def static_sig(self, parts):
         if any(p in ("", ".", "..") or "/" in p or "\0" in p for p in parts):
@@ -428,100 +690,101 @@ class Handler(BaseHTTPRequestHandler):
             return self.not_found()
         self.simple(200, body, "application/octet-stream")
 
-    def file_route(self, b, rel, query):
+    def file_route(self, job, b, rel, query):
         if any(p in ("", ".", "..") or "\0" in p for p in rel):
             return self.not_found()
-        if self.mode("redirect-loop"):
-            n = int(query.get("loop", ["0"])[0] or 0) + 1
-            return self.redirect(302, "/job/%s/build/%s/f/%s?loop=%d"
-                                 % (b.job, b.uuid, "/".join(rel), n))
         relpath = "/".join(rel)
-        if b.has_main() and relpath == "bin/" + b.filename:
-            path, size, sha = b.bin_path(), b.size, b.sha256
-            ctype = "application/octet-stream"
-        else:
-            if relpath == "build.json":
-                return self.not_found()
-            path = os.path.join(b.dir, *rel)
-            if not os.path.isfile(path):
-                return self.not_found()
-            size = os.path.getsize(path)
-            sha = sha256_file(path)
-            ctype = ("application/octet-stream" if rel[0] == "bin"
-                     else "text/plain; charset=utf-8")
+        art = b.artifact(relpath)       # Build_artifact.get_by_build_uuid
+        if art is None:
+            return self.not_found()
+        if self.mode("redirect-loop"):
+            n = int(dict(query).get("loop", "0") or 0) + 1
+            return self.redirect(302, "/job/%s/build/%s/f/%s?loop=%d"
+                                 % (quote(job, safe=PATH_SAFE), b.uuid, relpath, n))
+        _, sha, size = art
+        etag = etag_of_hex(sha)
+        # builder-web compares the raw header value with the unquoted ETag, nothing else
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         try:
-            f = open(path, "rb")
-        except (FileNotFoundError, IsADirectoryError):
+            f = open(os.path.join(b.dir, *rel), "rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return self.not_found()
         with f:
-            self.send_file(f, size, sha, ctype)
+            self.send_file(f, size, sha, mime_lookup(relpath))
 
     def send_file(self, f, size, sha, ctype):
+        """Vif.Response.with_file: content-length AND transfer-encoding: chunked."""
         etag = etag_of_hex(sha)
-        inm = self.headers.get("If-None-Match")
-        if inm:
-            tags = [t.strip() for t in inm.split(",")]
-            tags = [t[2:] if t.startswith("W/") else t for t in tags]
-            tags = [t.strip('"') for t in tags]
-            if etag in tags or "*" in tags:
-                self.send_response(304)
-                self.send_header("ETag", '"%s"' % etag)
-                self.end_headers()
-                return
         if self.mode("wrong-etag"):
             etag = etag_of_hex(hashlib.sha256(b"wrong" + bytes.fromhex(sha)).hexdigest())
-
-        endless = self.mode("endless") or self.mode("endless-chunked")
-        length = size
-        if self.mode("length-mismatch"):
-            length = size + 1
+        length = size + 1 if self.mode("length-mismatch") else size
+        plain_endless = self.mode("endless")
+        self.close_after()              # connection: close, as Vif does
         self.send_response(200)
+        self.send_header("Connection", "close")
         self.send_header("Content-Type", ctype)
-        self.send_header("ETag", '"%s"' % etag)
-        if self.mode("endless-chunked"):
-            self.send_header("Transfer-Encoding", "chunked")
-            self.send_header("Connection", "close")
-        elif self.mode("endless"):
-            self.send_header("Connection", "close")
-        else:
+        if not plain_endless:
             self.send_header("Content-Length", str(length))
-        trickle = self.mode("trickle")
-        truncate = self.mode("truncate")
-        if trickle or truncate:
-            self.send_header("Connection", "close")
+        self.send_header("ETag", etag)
+        if not plain_endless:
+            self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        if self.command == "HEAD":
-            return
-        if endless:
-            return self.endless(self.mode("endless-chunked"))
-        if trickle:
-            return self.trickle(f.read(min(size, 1024)))
+        if plain_endless:
+            return self.endless(False)
+        if self.mode("endless-chunked"):
+            return self.endless(True)
+        if self.mode("trickle"):
+            return self.trickle(f.read(min(size, 1024)), chunked=True)
+        truncate = self.mode("truncate")
         limit = size // 2 if truncate else size
         flip_at = size // 2 if self.mode("flip") and size > 0 else -1
         pos = 0
-        while pos < limit:
-            buf = f.read(min(CHUNK, limit - pos))
-            if not buf:
-                break
+        while pos < size:
+            want = min(CHUNK, size - pos)
+            buf = f.read(want)
+            if not buf:                 # file shrank under us: cannot keep framing
+                return
             if pos <= flip_at < pos + len(buf):
                 i = flip_at - pos
                 buf = buf[:i] + bytes([buf[i] ^ 0x01]) + buf[i + 1:]
-            self.wfile.write(buf)
+            if truncate and pos + len(buf) >= limit:
+                # announce the whole chunk, send only up to the limit, close
+                self.wfile.write(b"%x\r\n" % len(buf) + buf[:limit - pos])
+                self.wfile.flush()
+                return
+            self.chunk(buf)
             pos += len(buf)
-        if truncate:
-            self.wfile.flush()
-            self.close_after()
-            return
-        if pos < limit:                 # file shrank under us: cannot keep framing
-            self.close_after()
-            return
         if length > size:
-            self.wfile.write(b"\n" * (length - size))
+            self.chunk(b"\n" * (length - size))
+        self.wfile.write(b"0\r\n\r\n")
+
+
+def mime_lookup(relpath):
+    """builder-web's mime_lookup, with a small stand-in for Magic_mime."""
+    if relpath in ("build-environment", "opam-switch", "system-packages") \
+            or relpath.endswith(".build-hashes") or relpath.startswith("bin/"):
+        return ("application/octet-stream" if relpath.startswith("bin/")
+                and not relpath.endswith(".build-hashes") else "text/plain; charset=utf-8")
+    ext = os.path.splitext(relpath)[1].lower()
+    return {".txt": "text/plain; charset=utf-8", ".html": "text/html; charset=utf-8",
+            ".json": "application/json", ".gz": "application/gzip",
+            ".tar": "application/x-tar"}.get(ext, "application/octet-stream")
 
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def expired_days(self):
+        try:
+            with open(os.path.join(self.data, "expired-jobs")) as f:
+                return int(f.read().strip())
+        except (FileNotFoundError, ValueError):
+            return self.expired_default
 
 
 def sha256_file(path):
@@ -543,6 +806,7 @@ def cmd_serve(a):
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.data = os.path.abspath(a.data)
     srv.verbose = a.verbose
+    srv.expired_default = a.expired_jobs
     srv.log_lock = threading.Lock()
     port = srv.server_address[1]
     if a.port_file:
@@ -559,14 +823,47 @@ def cmd_serve(a):
     return 0
 
 
+def safe_relpath(rel):
+    parts = rel.split("/")
+    return rel and not rel.startswith("/") and all(p not in ("", ".", "..") for p in parts)
+
+
 def cmd_add(a):
-    u = a.uuid or str(uuidlib.uuid4())
+    u = (a.uuid or str(uuidlib.uuid4())).lower()
     finish = a.finish_time if a.finish_time is not None else int(time.time())
     start = a.start_time if a.start_time is not None else finish - 60
     d = os.path.join(a.data, "builds", a.job, u)
     if os.path.exists(os.path.join(d, "build.json")):
         sys.stderr.write("builder_web add: build %s/%s exists\n" % (a.job, u))
         return 1
+    extras = []
+    for spec in a.artifact:
+        src, _, rel = spec.partition("=")
+        rel = rel or os.path.basename(src)
+        if not safe_relpath(rel) or rel == "build.json" or rel.startswith("bin/") \
+                or rel.startswith("."):
+            sys.stderr.write("builder_web add: bad artifact path %r\n" % rel)
+            return 2
+        extras.append((src, rel))
+    solo5 = None
+    if a.solo5_abi:
+        target, _, ver = a.solo5_abi.partition(":")
+        if target not in SOLO5_TARGETS:
+            sys.stderr.write("builder_web add: --solo5-abi: one of %s\n" % " ".join(SOLO5_TARGETS))
+            return 2
+        devices = []
+        for dev in a.solo5_device:
+            kind, _, name = dev.partition(":")
+            if kind not in ("net", "block") or not name:
+                sys.stderr.write("builder_web add: --solo5-device net:NAME or block:NAME\n")
+                return 2
+            devices.append({"name": name,
+                            "type": "NET_BASIC" if kind == "net" else "BLOCK_BASIC"})
+        solo5 = {"abi": {"target": target, "version": int(ver or SOLO5_ABI_VERSION)},
+                 "manifest": {"version": SOLO5_MFT_VERSION, "devices": devices}}
+    elif a.solo5_device:
+        sys.stderr.write("builder_web add: --solo5-device needs --solo5-abi\n")
+        return 2
     os.makedirs(d, exist_ok=True)
     rec = {"job": a.job, "uuid": u, "platform": a.platform or DEFAULT_PLATFORM,
            "start_time": rfc3339(start), "finish_time": rfc3339(finish),
@@ -587,6 +884,16 @@ def cmd_add(a):
         else:
             shutil.copyfile(a.file, dst)
         rec.update(filename=name, sha256=sha256_file(dst), size=os.path.getsize(dst))
+        if solo5:
+            rec["solo5"] = solo5
+    if extras:
+        rec["artifacts"] = []
+        for src, rel in extras:
+            dst = os.path.join(d, *rel.split("/"))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(src, dst)
+            rec["artifacts"].append({"path": rel, "sha256": sha256_file(dst),
+                                     "size": os.path.getsize(dst)})
     tmp = os.path.join(d, ".build.json.tmp")
     with open(tmp, "w") as f:
         json.dump(rec, f, indent=1)
@@ -596,8 +903,23 @@ def cmd_add(a):
     return 0
 
 
+def cmd_add_job(a):
+    d = os.path.join(a.data, "builds", a.job)
+    if a.job.startswith(".") or "/" in a.job or not a.job:
+        sys.stderr.write("builder_web add-job: bad job name %r\n" % a.job)
+        return 2
+    os.makedirs(d, exist_ok=True)
+    if a.section is not None or a.synopsis is not None:
+        tmp = os.path.join(d, ".job.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump({"section": a.section, "synopsis": a.synopsis}, f)
+            f.write("\n")
+        os.rename(tmp, os.path.join(d, ".job.json"))
+    return 0
+
+
 def cmd_get(a):
-    p = os.path.join(a.data, "builds", a.job, a.uuid, "build.json")
+    p = os.path.join(a.data, "builds", a.job, a.uuid.lower(), "build.json")
     try:
         b = load_build(p)
     except FileNotFoundError:
@@ -625,6 +947,8 @@ def main(argv):
     s.add_argument("--data", required=True)
     s.add_argument("--port", type=int, default=0)
     s.add_argument("--port-file")
+    s.add_argument("--expired-jobs", type=int, default=DEFAULT_EXPIRED_JOBS,
+                   help="days, as builder-web's --expired-jobs (DATA/expired-jobs wins)")
     s.add_argument("--verbose", action="store_true")
     s = sub.add_parser("add")
     s.add_argument("--data", required=True)
@@ -637,13 +961,23 @@ def main(argv):
     s.add_argument("--filename")
     s.add_argument("--link", action="store_true", help="hard-link instead of copying")
     s.add_argument("--failed", action="store_true", help="a build with no main binary")
+    s.add_argument("--artifact", action="append", default=[], metavar="SRC[=RELPATH]",
+                   help="another artifact of the build (repeatable)")
+    s.add_argument("--solo5-abi", metavar="TARGET[:VERSION]")
+    s.add_argument("--solo5-device", action="append", default=[], metavar="net|block:NAME")
+    s = sub.add_parser("add-job")
+    s.add_argument("--data", required=True)
+    s.add_argument("--job", required=True)
+    s.add_argument("--section")
+    s.add_argument("--synopsis")
     s = sub.add_parser("get")
     s.add_argument("--data", required=True)
     s.add_argument("--job", required=True)
     s.add_argument("--uuid", required=True)
     s.add_argument("field")
     a = p.parse_args(argv)
-    return {"serve": cmd_serve, "add": cmd_add, "get": cmd_get}[a.cmd](a)
+    return {"serve": cmd_serve, "add": cmd_add, "add-job": cmd_add_job,
+            "get": cmd_get}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v curl >/dev/null || skip_all "curl not installed"
-plan 87
+plan 130
 
 start_server
 C=(curl -s --max-time 10)
@@ -96,13 +96,24 @@ is "$(status "$T/hdr")" 200 "artifact: 200"
 is "$(header Content-Type "$T/hdr")" application/octet-stream "artifact: octet-stream"
 is "$(header Content-Length "$T/hdr")" 300000 "artifact: Content-Length"
 ETAG_A=$(printf '%s' "$HA" | xxd -r -p | base64)
-is "$(header ETag "$T/hdr")" "\"$ETAG_A\"" "artifact: ETag is quoted base64 of the raw sha256"
+is "$(header ETag "$T/hdr")" "$ETAG_A" "artifact: ETag is the UNQUOTED base64 of the raw sha256"
 ok "artifact: the bytes" cmp -s "$T/body" "$T/a.hvt"
-get "/job/hello/build/$U1/f/bin/hello.hvt" -H "If-None-Match: \"$ETAG_A\""
-is "$(status "$T/hdr")" 304 "If-None-Match equal: 304"
+is "$(header Transfer-Encoding "$T/hdr"):$(header Connection "$T/hdr")" "chunked:close" \
+	"artifact: transfer-encoding: chunked beside content-length, connection: close"
+"${C[@]}" --raw -o "$T/raw" "$BW_URL/job/hello/build/$U1/f/bin/hello.hvt"
+is "$(head -c 7 "$T/raw" | od -An -c | tr -s ' ')" " 1 0 0 0 0 \\r \\n" \
+	"artifact: the body really is chunk-encoded"
+is "$(tail -c 5 "$T/raw" | od -An -c | tr -s ' ')" " 0 \\r \\n \\r \\n" "artifact: ... with a final chunk"
+get "/job/hello/build/$U1/f/bin/hello.hvt" -H "If-None-Match: $ETAG_A"
+is "$(status "$T/hdr")" 304 "If-None-Match byte-equal to the unquoted ETag: 304"
 is "$(stat -c %s "$T/body" 2>/dev/null || echo 0)" 0 "304 has no body"
-get "/job/hello/build/$U1/f/bin/hello.hvt" -H "If-None-Match: W/\"$ETAG_A\""
-is "$(status "$T/hdr")" 304 "If-None-Match weak form: 304"
+is "$(header ETag "$T/hdr")" "" "304 has no ETag"
+get "/job/hello/build/$U1/f/bin/hello.hvt" -H "If-None-Match: \"$ETAG_A\""
+is "$(status "$T/hdr")" 200 "If-None-Match quoted: 200 (builder-web compares the raw string)"
+get "/job/hello/build/$U1/f/bin/hello.hvt" -H "If-None-Match: W/$ETAG_A"
+is "$(status "$T/hdr")" 200 "If-None-Match weak form: 200"
+get "/job/hello/build/$U1/f/bin/hello.hvt" -H "If-None-Match: AAAA, $ETAG_A"
+is "$(status "$T/hdr")" 200 "If-None-Match list: 200"
 get "/job/hello/build/$U1/f/bin/hello.hvt" -H 'If-None-Match: "AAAA"'
 is "$(status "$T/hdr")" 200 "If-None-Match different: 200"
 get "/job/hello/build/latest/main-binary" -L
@@ -151,7 +162,7 @@ A="/job/hello/build/$U1/f/bin/hello.hvt"
 set_mode flip
 get "$A"
 is "$(header Content-Length "$T/hdr"):$(stat -c %s "$T/body")" 300000:300000 "flip: length unchanged"
-is "$(header ETag "$T/hdr")" "\"$ETAG_A\"" "flip: ETag unchanged"
+is "$(header ETag "$T/hdr")" "$ETAG_A" "flip: ETag unchanged"
 is "$(cmp -l "$T/body" "$T/a.hvt" | wc -l)" 1 "flip: exactly one byte differs"
 
 set_mode truncate
@@ -207,7 +218,7 @@ ok "endless-json: never ends (curl exit $crc)" test "$crc" = 28 -a "$(stat -c %s
 
 set_mode wrong-etag
 get "$A"
-ok "wrong-etag: another ETag, same bytes" test "$(header ETag "$T/hdr")" != "\"$ETAG_A\"" -a \
+ok "wrong-etag: another ETag, same bytes" test "$(header ETag "$T/hdr")" != "$ETAG_A" -a \
 	"$(header ETag "$T/hdr")" != "" -a "$(sha256_of "$T/body")" = "$HA"
 
 set_mode length-mismatch
@@ -245,6 +256,120 @@ is "$("${C[@]}" -o /dev/null -w '%{http_code}' "$RB1_URL/hash?sha256=$(sha256_of
 stop_server rb1
 "${C[@]}" -o /dev/null "$RB1_URL/" && r=0 || r=$?
 is "$r" 7 "stop_server: connection refused afterwards"
+
+# ---- the listing: per hash, the newest build ANYWHERE holding the bytes
+make_file "$T/d.hvt" 5000 d
+make_file "$T/e.hvt" 6000 e
+make_file "$T/g.txt" 700 g
+HD=$(sha256_of "$T/d.hvt")
+HE=$(sha256_of "$T/e.hvt")
+HG=$(sha256_of "$T/g.txt")
+UD1=$(add_build dup "$T/d.hvt" --filename dup.hvt --finish-time 1700100000)
+UD2=$(add_build dup-arm "$T/d.hvt" --filename arm.hvt --platform debian-12 --finish-time 1700200000)
+get /job/dup -H 'Accept: application/json'
+is "$(pyj '[(b["uuid"], b["main_binary"]["filename"], b["main_binary"]["size"]) for b in j["builds"]]' <"$T/body")" \
+	"[('$UD2', 'arm.hvt', 5000)]" "listing: a later identical build of another job takes the entry, with its filename"
+get "/job/dup?platform=ubuntu-22.04" -H 'Accept: application/json'
+is "$(pyj '[b["uuid"] for b in j["builds"]]' <"$T/body")" "['$UD2']" \
+	"listing: ?platform= picks the hashes, not the build shown for them"
+get "/job/dup?platform=debian-12" -H 'Accept: application/json'
+is "$(cat "$T/body")" '{"builds":[]}' "listing: no build of the job on that platform: empty"
+UX1=$(add_build xp "$T/e.hvt" --filename xp.hvt --finish-time 1700100000)
+UX2=$(add_build xp "$T/e.hvt" --filename xp.deb --platform debian-12 --finish-time 1700200000)
+get "/job/xp?platform=ubuntu-22.04" -H 'Accept: application/json'
+is "$(pyj '[(b["uuid"], b["main_binary"]["filename"]) for b in j["builds"]]' <"$T/body")" \
+	"[('$UX2', 'xp.deb')]" "listing: a later identical build on another platform takes the entry"
+UN=$(add_build broken /dev/null --failed --artifact "$T/e.hvt=e.img" --finish-time 1700300000)
+get /job/xp -H 'Accept: application/json'
+is "$(pyj '[(b["uuid"], b["main_binary"]["filename"], b["main_binary"]["sha256"]) for b in j["builds"]]' <"$T/body")" \
+	"[('$UN', 'e.img', '$HE')]" "listing: even a failed build holding the bytes as another artifact"
+get "/job/broken" -H 'Accept: application/json'
+is "$(cat "$T/body")" '{"builds":[]}' "listing: a job with only failed builds: empty"
+get "/job/broken/failed" -H 'Accept: application/json'
+is "$(cat "$T/body")" "{\"builds\":[{\"uuid\":\"$UN\",\"main_binary\":null}]}" "/job/J/failed: failed builds, main_binary null"
+get "/job/broken/build/$UN/f/e.img"
+is "$(status "$T/hdr"):$(sha256_of "$T/body")" "200:$HE" "another artifact is served under /f/PATH"
+"$PYTHON" "$BW_PY" add-job --data "$BW_DATA" --job empty
+get /job/empty -H 'Accept: application/json'
+is "$(status "$T/hdr"):$(cat "$T/body")" '200:{"builds":[]}' "add-job: a job without builds lists {\"builds\":[]}"
+get /job/empty/build/latest
+is "$(status "$T/hdr")" 404 "add-job: latest of a job without builds: 404"
+
+# ---- by uuid alone
+get "/job/elsewhere/build/$U2" -H 'Accept: application/json'
+is "$(status "$T/hdr"):$(pyj '[j["job"], j["uuid"]]' <"$T/body")" "200:['elsewhere', '$U2']" \
+	"build record: found by uuid alone, job echoes the URL"
+get "/job/elsewhere/build/$U1/main-binary"
+is "$(status "$T/hdr")/$(header Location "$T/hdr")" "302//job/elsewhere/build/$U1/f/bin/hello.hvt" \
+	"main-binary: by uuid alone, Location with the URL's job"
+get "/job/elsewhere/build/$U1/f/bin/hello.hvt"
+ok "/f/: by uuid alone" cmp -s "$T/body" "$T/a.hvt"
+
+# ---- Solo5
+"$PYTHON" "$BW_PY" add-job --data "$BW_DATA" --job solo --section Unikernels --synopsis "A Solo5 test"
+US=$(add_build solo "$T/g.txt" --filename solo.hvt --solo5-abi hvt --solo5-device net:service \
+	--solo5-device block:storage)
+get "/job/solo/build/$US" -H 'Accept: application/json'
+is "$(pyj 'json.dumps(j["solo5_manifest"], sort_keys=True)' <"$T/body")" \
+	'{"devices": [{"name": "service", "type": "NET_BASIC"}, {"name": "storage", "type": "BLOCK_BASIC"}], "type": "solo5.manifest", "version": 1}' \
+	"build record: solo5_manifest"
+is "$(pyj 'json.dumps(j["solo5_abi"], sort_keys=True)' <"$T/body")" \
+	'{"target": "hvt", "type": "solo5.abi", "version": 2}' "build record: solo5_abi"
+get "/job/hello/build/$U2" -H 'Accept: application/json'
+is "$(pyj '"solo5_manifest" in j or "solo5_abi" in j' <"$T/body")" False "build record: no solo5 keys otherwise"
+
+# ---- HEAD and /hash
+for u in / /job/hello "/job/hello/build/latest" "/job/hello/build/$U1" "$A"; do
+	"${C[@]}" -I -o /dev/null -w '%{http_code}\n' "$BW_URL$u"
+done >"$T/heads"
+is "$(sort -u "$T/heads")" 404 "HEAD on any route: 404"
+get "/hash?sha256=${HB}0"
+is "$(status "$T/hdr")" 404 "/hash: odd length: 404"
+get "/hash?sha256=${HB:0:62}zz"
+is "$(status "$T/hdr")" 404 "/hash: not hex: 404"
+get "/hash"
+is "$(status "$T/hdr")" 404 "/hash: no sha256: 404"
+get "/hash?sha256=abcd"
+is "$(status "$T/hdr")" 404 "/hash: short even-length hex matches the route, finds nothing: 404"
+get "/hash?sha256=$(printf '%s' "$HB" | tr a-f A-F)"
+is "$(status "$T/hdr")/$(header Location "$T/hdr")" "302//job/hello/build/$U3" "/hash: upper-case hex"
+get "/hash?sha256=$HE"
+is "$(header Location "$T/hdr")" "/job/broken/build/$UN" "/hash: the newest holder may be a failed build"
+UM=$(add_build withdoc "$T/d.hvt" --filename w.hvt --artifact "$T/g.txt=doc/g.txt" --finish-time 1600000000)
+get "/hash?sha256=$HG"
+is "$(header Location "$T/hdr")" "/job/solo/build/$US" "/hash: newest holder first (solo's main binary)"
+rm -rf "${BW_DATA:?}/builds/solo/$US"
+get "/hash?sha256=$HG"
+is "$(header Location "$T/hdr")" "/job/withdoc/build/$UM" "/hash: a non-main artifact of a successful build"
+US=$(add_build solo "$T/g.txt" --filename solo.hvt --solo5-abi spt --solo5-device net:service)
+
+# ---- Accept
+acc() { "${C[@]}" -o /dev/null -w '%{content_type}\n' "$@" "$BW_URL/job/hello"; }
+is "$(acc -H 'Accept: text/html, application/json;q=0.1')" application/json "Accept: one element exact, q ignored"
+is "$(acc -H 'Accept: application/json ; charset=utf-8')" application/json "Accept: cut at ; and trimmed"
+is "$(acc -H 'Accept: Application/JSON')" "text/html; charset=utf-8" "Accept: case-sensitive"
+is "$(acc -H 'Accept: application/json+x, */*')" "text/html; charset=utf-8" "Accept: no substring match, */* is not JSON"
+is "$(acc -H 'Accept: text/html' -H 'Accept: application/json')" "text/html; charset=utf-8" \
+	"Accept: only the first header counts"
+
+# ---- / (the jobs JSON)
+get / -H 'Accept: application/json'
+is "$(pyj '[x["name"] for x in j["jobs"]]' <"$T/body")" "['solo', 'hello']" \
+	"/: jobs with a build finished in the last 30 days, sections in descending order"
+is "$(pyj 'list(j["jobs_by_section"])' <"$T/body")" "['Unikernels', 'Uncategorized']" "/: jobs_by_section"
+is "$(pyj 'json.dumps(j["jobs_by_section"]["Unikernels"][0]["latest"]["solo5_abi"]) + " " + j["jobs"][0]["synopsis"] + " " + j["jobs"][0]["latest"]["uuid"]' <"$T/body")" \
+	"{\"type\": \"solo5.abi\", \"target\": \"spt\", \"version\": 2} A Solo5 test $US" "/: latest with uuid and solo5, synopsis"
+is "$(pyj '[sorted(x) for x in j["jobs"]]' <"$T/body")" "[['latest', 'name', 'synopsis'], ['name', 'synopsis']]" \
+	"/: latest only for a Solo5 binary; synopsis null otherwise"
+echo 100000 >"$BW_DATA/expired-jobs"
+get / -H 'Accept: application/json'
+is "$(pyj 'sorted(x["name"] for x in j["jobs"])' <"$T/body")" \
+	"['dup', 'dup-arm', 'hello', 'solo', 'withdoc', 'xp']" "/: --expired-jobs; never a job without a main binary"
+get /all-builds -H 'Accept: application/json'
+is "$(pyj 'len(j["jobs"])' <"$T/body")" 6 "/all-builds: no expiry filter"
+rm -f "$BW_DATA/expired-jobs"
+get /
+like "$(status "$T/hdr") $(header Content-Type "$T/hdr")" '^200 text/html' "/ without Accept JSON: HTML"
 
 # ---- lib.sh self-checks
 make_key pub1
