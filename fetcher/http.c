@@ -235,6 +235,10 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 		x->ticked = now;
 		petrel_tick();
 	}
+	/* builder-web frames artifacts chunked (curl then knows no total): the size
+	 * petrel expects is the total */
+	if (dltotal <= 0 && x->req->check_size)
+		dltotal = (curl_off_t)x->req->expected_size;
 	if (!x->bar || dltotal <= 0 || x->resp->status != 200)
 		return 0;
 	fill = (int)(dlnow * width / dltotal);
