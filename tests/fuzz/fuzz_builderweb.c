@@ -29,9 +29,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	init_build(&b);
 	r = petrel_bw_parse_listing((const char *)data, size, "fuzz", &b);
-	if (r != 0 && r != -PETREL_EMALFORMED)
+	if (r != 0 && r != -PETREL_EMALFORMED && r != -PETREL_ENOTFOUND)
 		__builtin_trap();
 	if (r == 0 && !petrel_name_valid(b.filename, PETREL_FILENAME_MAX))
+		__builtin_trap();
+	petrel_error_clear();
+
+	init_build(&b);
+	r = petrel_bw_listing_find_hash((const char *)data, size, "fuzz", b.sha256, &b);
+	if (r != 0 && r != -PETREL_EMALFORMED && r != -PETREL_ENOTFOUND)
+		__builtin_trap();
+	if (r == 0 && (!petrel_name_valid(b.filename, PETREL_FILENAME_MAX) ||
+		       strnlen(b.uuid, sizeof(b.uuid)) == sizeof(b.uuid)))
 		__builtin_trap();
 	petrel_error_clear();
 
@@ -39,7 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = petrel_bw_parse_record((const char *)data, size, "fuzz", &b);
 	if (r != 0 && r != -PETREL_EMALFORMED)
 		__builtin_trap();
-	if (r == 0 && strnlen(b.platform, sizeof(b.platform)) == sizeof(b.platform))
+	if (r == 0 && (strnlen(b.platform, sizeof(b.platform)) == sizeof(b.platform) ||
+		       strnlen(b.solo5_abi, sizeof(b.solo5_abi)) == sizeof(b.solo5_abi) ||
+		       strnlen(b.solo5_devices, sizeof(b.solo5_devices)) == sizeof(b.solo5_devices)))
 		__builtin_trap();
 	petrel_error_clear();
 
