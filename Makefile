@@ -7,6 +7,7 @@
 # PETREL_CFLAGS / PETREL_LDLIBS and come first. A change of flags rebuilds everything.
 # Warnings are errors with WERROR=1: `make check` and .ci/run set it, a plain `make` does
 # not, so a newer compiler's new warning does not stop someone building a release.
+# `make check` runs the test scripts in parallel (PROVE_JOBS, default 2 per core).
 
 CC      ?= cc
 PKGS    := libcurl libsodium libcrypto libarchive sqlite3 jansson inih libsystemd
@@ -86,10 +87,24 @@ lint:
 		$(LIB_SRC) $(CLI_SRC) $(wildcard */*.h) || \
 		{ echo "lint: banned function above" >&2; exit 1; }
 
+# Every test script makes its own temporary directory and port-0 servers, so prove runs
+# them side by side; the slowest start first, so that none of them starts last.
+PROVE_JOBS ?= $(shell echo $$((2 * $$(nproc 2>/dev/null || echo 1))))
+PROVEFLAGS ?=
+SLOW_TESTS := tests/shell/t0800-crash.sh tests/shell/t0700-upgrade-revert.sh \
+	tests/shell/t1000-daemon.sh tests/shell/t0300-hostile-signatures.sh
+TESTS := $(SLOW_TESTS) $(UNIT_BIN) \
+	$(filter-out $(SLOW_TESTS),$(sort $(wildcard tests/shell/t*.sh)))
+
+# The tests call python3 hundreds of times; a version manager's shim (pyenv's) costs a
+# few processes per call, so the interpreter's own directory goes first in PATH.
+PYTHON_DIR = $(shell python3 -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null)
+
 check: deps
 	@$(MAKE) --no-print-directory WERROR=$(or $(WERROR),1) all unit lint
+	$(if $(PYTHON_DIR),PATH="$(PYTHON_DIR):$$PATH") \
 	CMOCKA_MESSAGE_OUTPUT=TAP PETREL=$(CURDIR)/$(O)/petrel \
-		prove --exec '' $(UNIT_BIN) $(sort $(wildcard tests/shell/t*.sh))
+		prove -j$(PROVE_JOBS) $(PROVEFLAGS) --exec '' $(TESTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
