@@ -1,6 +1,13 @@
 # petrel — GNU make. `make` builds ./petrel; `make check` runs every test under prove.
 # `make SANITIZE=address,undefined` builds the same under the sanitizers (in .build-san/);
 # `make check SANITIZE=address,undefined` runs every test against that build.
+#
+# CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS are yours: `make CFLAGS=-O0` changes the
+# optimisation, never the flags petrel needs (-std, -I., pkg-config's), which live in
+# PETREL_CFLAGS / PETREL_LDLIBS and come first. A change of flags rebuilds everything.
+# Warnings are errors with WERROR=1: `make check` and .ci/run set it, a plain `make` does
+# not, so a newer compiler's new warning does not stop someone building a release.
+# `make check` runs the test scripts in parallel (PROVE_JOBS, default 2 per core).
 
 CC      ?= cc
 PKGS    := libcurl libsodium libcrypto libarchive sqlite3 jansson inih libsystemd
@@ -8,14 +15,21 @@ PKGCFG  := pkg-config
 O       := .build$(if $(SANITIZE),-san)
 
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+WERROR  ?=
+PETREL_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 \
 	   -Wno-format-nonliteral -fno-strict-aliasing -pthread -I. \
 	   $(shell $(PKGCFG) --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += -pthread $(shell $(PKGCFG) --libs $(PKGS) 2>/dev/null)
+PETREL_LDFLAGS :=
+PETREL_LDLIBS  := -pthread $(shell $(PKGCFG) --libs $(PKGS) 2>/dev/null)
 ifneq ($(SANITIZE),)
-CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=$(SANITIZE)
+PETREL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+PETREL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
+ALL_CFLAGS  = $(PETREL_CFLAGS) $(if $(filter 1,$(WERROR)),-Werror) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(PETREL_LDFLAGS) $(LDFLAGS)
+ALL_LDLIBS  = $(PETREL_LDLIBS) $(LDLIBS)
+# each object also writes its header dependencies (.d), read back below
+DEPFLAGS    = -MMD -MP -MF $@.d -MT $@
 
 LIB_SRC := $(sort $(wildcard common/*.c verify/*.c fetcher/*.c store/*.c deploy/*.c))
 CLI_SRC := $(sort $(wildcard cli/*.c))
@@ -29,7 +43,7 @@ PREFIX ?= /usr/local
 # `make V=1` shows the commands
 Q := $(if $(V),,@)
 
-.PHONY: all petrel deps check unit demo bench fuzz install clean lint
+.PHONY: all petrel deps check unit demo bench fuzz install clean lint FORCE
 all: petrel
 
 deps:
@@ -40,20 +54,30 @@ petrel: $(O)/petrel
 	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
 $(O)/petrel: $(CLI_OBJ) $(O)/libpetrel.a
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libpetrel.a $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libpetrel.a $(ALL_LDLIBS)
 
 $(O)/libpetrel.a: $(LIB_OBJ)
 	@rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
-$(O)/%.o: %.c $(wildcard */*.h)
+$(O)/%.o: %.c $(O)/FLAGS
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(O)/tests/unit/%: tests/unit/%.c $(O)/libpetrel.a $(wildcard */*.h)
+$(O)/tests/unit/%: tests/unit/%.c $(O)/libpetrel.a $(O)/FLAGS
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libpetrel.a $(LDLIBS) \
-		$(shell $(PKGCFG) --libs cmocka)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)/libpetrel.a \
+		$(ALL_LDLIBS) $(shell $(PKGCFG) --libs cmocka)
+
+# $(O)/FLAGS holds the compiler and flags in use; it changes (and so rebuilds every
+# object) only when they do. -Werror is left out: it changes no object.
+TRACK_FLAGS = $(subst ','\'',$(CC) $(PETREL_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(ALL_LDFLAGS) $(ALL_LDLIBS))
+$(O)/FLAGS: FORCE
+	@mkdir -p $(dir $@)
+	@if [ x'$(TRACK_FLAGS)' != x"$$(cat $@ 2>/dev/null)" ]; then echo '$(TRACK_FLAGS)' >$@; fi
+FORCE:
+
+-include $(wildcard $(O)/*/*.d $(O)/tests/unit/*.d)
 
 unit: $(UNIT_BIN)
 
@@ -63,10 +87,24 @@ lint:
 		$(LIB_SRC) $(CLI_SRC) $(wildcard */*.h) || \
 		{ echo "lint: banned function above" >&2; exit 1; }
 
+# Every test script makes its own temporary directory and port-0 servers, so prove runs
+# them side by side; the slowest start first, so that none of them starts last.
+PROVE_JOBS ?= $(shell echo $$((2 * $$(nproc 2>/dev/null || echo 1))))
+PROVEFLAGS ?=
+SLOW_TESTS := tests/shell/t0800-crash.sh tests/shell/t0700-upgrade-revert.sh \
+	tests/shell/t1000-daemon.sh tests/shell/t0300-hostile-signatures.sh
+TESTS := $(SLOW_TESTS) $(UNIT_BIN) \
+	$(filter-out $(SLOW_TESTS),$(sort $(wildcard tests/shell/t*.sh)))
+
+# The tests call python3 hundreds of times; a version manager's shim (pyenv's) costs a
+# few processes per call, so the interpreter's own directory goes first in PATH.
+PYTHON_DIR = $(shell python3 -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null)
+
 check: deps
-	@$(MAKE) --no-print-directory all unit lint
+	@$(MAKE) --no-print-directory WERROR=$(or $(WERROR),1) all unit lint
+	$(if $(PYTHON_DIR),PATH="$(PYTHON_DIR):$$PATH") \
 	CMOCKA_MESSAGE_OUTPUT=TAP PETREL=$(CURDIR)/$(O)/petrel \
-		prove --exec '' $(UNIT_BIN) $(sort $(wildcard tests/shell/t*.sh))
+		prove -j$(PROVE_JOBS) $(PROVEFLAGS) --exec '' $(TESTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -81,7 +119,7 @@ fuzz: $(O)/libpetrel.a
 	@for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
 		clang -g -O1 -std=c11 -D_GNU_SOURCE -pthread -fsanitize=fuzzer,address -I. $(shell $(PKGCFG) --cflags $(PKGS)) \
-			-o $(O)/fuzz/$$n $$f $(LIB_SRC) $(LDLIBS) && \
+			-o $(O)/fuzz/$$n $$f $(LIB_SRC) $(ALL_LDLIBS) && \
 		$(O)/fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-30} tests/fuzz/corpus/$$n 2>&1 | tail -3; \
 	done
 

@@ -430,3 +430,31 @@ state_unchanged() {
 
 # _state_fingerprint_same [NAME] — like state_unchanged, but only an exit status.
 _state_fingerprint_same() { _state_fingerprint | cmp -s - "$T/.snapshot.${1:-default}"; }
+
+# ------------------------------------------------------------------ waiting for conditions
+
+# wait_for [-t SECONDS] CMD [ARGS…] — runs CMD until it exits 0 (every 0.02 s for the
+# first 2 s, then every 0.1 s); fails after SECONDS (default $PETREL_WAIT_TIMEOUT,
+# else 60): a generous limit, since a loaded machine is slow, not wrong. Use it instead
+# of `sleep` to wait for something to happen:
+#     ok "the daemon deployed it" wait_for grep -q "deployed" "$T/daemon.log"
+wait_for() {
+	local limit=${PETREL_WAIT_TIMEOUT:-60} start now
+	if [ "${1:-}" = -t ]; then limit=$2; shift 2; fi
+	start=${EPOCHREALTIME/./}
+	while :; do
+		"$@" && return 0
+		now=${EPOCHREALTIME/./}
+		[ $((now - start)) -lt $((${limit%.*} * 1000000)) ] || return 1
+		if [ $((now - start)) -lt 2000000 ]; then sleep 0.02; else sleep 0.1; fi
+	done
+}
+
+# wait_until_gone ERE [SECONDS] — until no process's command line matches ERE (pgrep -f):
+# the processes a test started in the background, and their children, have ended.
+wait_until_gone() {
+	local ere=$1
+	shift
+	wait_for ${1:+-t "$1"} _tap_none_running "$ere"
+}
+_tap_none_running() { ! pgrep -f -- "$1" >/dev/null; }

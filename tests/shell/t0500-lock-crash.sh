@@ -26,7 +26,7 @@ mkdir -p "$T/state"
 # the holder is the sleep itself (exec), so killing it releases the lock
 ( flock 9 && echo 4242 >&9 && exec sleep 30 ) 9>"$T/state/lock" &
 holder=$!
-sleep 0.5
+wait_for grep -qs 4242 "$T/state/lock"
 snapshot_state
 run petrel fetch
 is "$rc" 1 "fetch while the state directory is locked exits 1"
@@ -41,10 +41,7 @@ kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 set_mode trickle
 ( petrel fetch >/dev/null 2>&1 ) &
 victim=$!
-for _ in $(seq 100); do
-	[ -n "$(ls -A "$T/state/tmp" 2>/dev/null)" ] && break
-	sleep 0.1
-done
+wait_for eval '[ -n "$(ls -A "$T/state/tmp" 2>/dev/null)" ]'
 pkill -KILL -f "$PETREL -c $T/petrel.conf fetch"
 wait "$victim" 2>/dev/null
 is "$(ls -A "$T/state/tmp" | wc -l)" 1 "the killed fetch left its partial download in tmp/"

@@ -8,7 +8,10 @@
 # whole build, tmp/ is empty.
 #
 # PETREL_CRASH_KILLS (default 200) sets the kill loop's length, PETREL_CRASH_SEED its
-# random timings (printed, to replay a failure).
+# random timings (printed, to replay a failure). On a loaded machine a petrel takes
+# longer to reach its switch: the kills then come later by the time a plain `status`
+# takes (a moving average), and the loop goes on (up to twice as long) until a quarter
+# of the kills have interrupted a switch.
 . "$(dirname "$0")/lib.sh"
 
 KILLS=${PETREL_CRASH_KILLS:-200}
@@ -76,6 +79,22 @@ name_of() {
 intents() { sqlite3 "$DB" 'select count(*) from intents' 2>&1; }
 recoveries() { sqlite3 "$DB" "select count(*) from journal where event = 'recover'" 2>&1; }
 
+# hash_of FILE — sets HASH to its sha256 (empty without FILE), hashing each version of
+# a file once: a version is known by device, inode, size and mtime (ns), since every
+# write changes the mtime and petrel never sets it (ctime is left out: the renames and
+# exchanges of the switch change it, not the bytes). The kill loop looks at the same
+# two 30 MB files over and over; hashing them every time was most of its run time.
+# Nothing writes while we look (wait_adapters ran before). Call it outside $(…), or
+# what it learnt is lost with the subshell.
+declare -A HASHES=()
+hash_of() {
+	local key
+	HASH=
+	key=$(stat -c '%d:%i:%s:%.9Y' -- "$1" 2>/dev/null) || return 0
+	[ -n "${HASHES[$key]:-}" ] || HASHES[$key]=$(sha256_of "$1")
+	HASH=${HASHES[$key]}
+}
+
 # file_state FILE [SHA256] — "build 1" / "build 2" when FILE is a regular 0755 file
 # holding one of the builds, else a description of what is there.
 file_state() {
@@ -83,7 +102,7 @@ file_state() {
 	if [ -L "$f" ] || [ ! -f "$f" ]; then
 		echo "missing or not a regular file"; return
 	fi
-	[ -n "$sha" ] || sha=$(sha256_of "$f")
+	[ -n "$sha" ] || { hash_of "$f"; sha=$HASH; }
 	mode=$(stat -c %a "$f")
 	if [ "$sha" != "$SHA1" ] && [ "$sha" != "$SHA2" ]; then
 		echo "sha256 $sha ($(stat -c %s "$f") bytes), neither build"
@@ -94,45 +113,53 @@ file_state() {
 	fi
 }
 path_state() { file_state "$DEPLOY"; }
+# known_hashes — hash the files beside the path now, so that $(path_state) and
+# $(file_state …), which run in a subshell, find them known
+known_hashes() { hash_of "$DEPLOY"; hash_of "$DEPLOY.petrel-prev"; }
 
-# wait_adapters — until every adapter started has ended (one left running by a killed
-# petrel ends 0.05 s later), at most 2 s.
+# wait_adapters — until nothing a killed petrel left behind runs: no adapter (one left
+# running ends 0.05 s later), no child of petrel between fork and exec. Then every
+# adapter started has ended: as many 'end' as 'start' lines in adapter.log.
 wait_adapters() {
-	local n
-	for n in $(seq 100); do
-		[ "$(grep -c '^start' "$T/adapter.log")" = "$(grep -c '^end' "$T/adapter.log")" ] && return
-		sleep 0.02
-	done
+	wait_until_gone "$T/adapter\.sh|$PETREL -c $C "
 }
 
 # check_state — after a command that recovered ($rc/$out/$err are `petrel status
 # --json`'s): sets v_path v_status v_fsck v_intents v_new v_tmp v_adapter to "" when
 # the invariant holds, else to what is wrong; PATH_NOW is what the path holds.
 check_state() {
-	local cur n f x
+	local cur prev state n f x
 	v_path='' v_status='' v_fsck='' v_intents='' v_new='' v_tmp='' v_adapter=''
-	PATH_SHA=$(sha256_of "$DEPLOY" 2>/dev/null)
+	known_hashes
+	hash_of "$DEPLOY"
+	PATH_SHA=$HASH
 	PATH_NOW=$(file_state "$DEPLOY" "$PATH_SHA")
 	case $PATH_NOW in "build 1" | "build 2") ;; *) v_path="path: $PATH_NOW" ;; esac
+	S_CUR=
 	if [ "$rc" != 0 ]; then
 		v_status="status --json exited $rc: $(printf '%s' "$err" | head -3)"
 	else
-		cur=$(jq -r '.targets[0].current.sha256 // "null"' <<<"$out" 2>&1)
+		# current, previous and the current generation's state, in one jq
+		x=$(jq -r '.targets[0] | [.current.sha256 // "null", .previous.sha256 // "null",
+			.current.state // "null"] | join(" ")' <<<"$out" 2>&1) || x="jq: $x"
+		read -r cur prev state <<<"$x"
+		S_CUR=$cur
 		if [ "$cur" != "$PATH_SHA" ]; then
 			v_status="status says current is $(name_of "$cur"), the path holds $PATH_NOW"
 		fi
 		# every switch was between the two builds: previous is the other one
-		x=$(jq -r '.targets[0].previous.sha256 // "null"' <<<"$out" 2>&1)
-		[ "$x" = "$(other_sha "$cur")" ] ||
-			v_status+="${v_status:+; }status says previous is $(name_of "$x"), current $(name_of "$cur")"
-		x=$(jq -r '.targets[0].current.state // "null"' <<<"$out" 2>&1)
-		[ "$x" = deployed ] || v_status+="${v_status:+; }the current generation's state is '$x'"
+		[ "$prev" = "$(other_sha "$cur")" ] ||
+			v_status+="${v_status:+; }status says previous is $(name_of "$prev"), current $(name_of "$cur")"
+		[ "$state" = deployed ] || v_status+="${v_status:+; }the current generation's state is '$state'"
 	fi
-	n=$(intents)
+	# the intents left and the generations still 'pending', in one sqlite3
+	x=$(sqlite3 "$DB" "select count(*) from intents;
+		select 'pending:' || ifnull(group_concat(number, ' '), '') from generations
+		where state = 'pending'" 2>&1)
+	n=${x%%$'\n'*}
 	[ "$n" = 0 ] || v_intents="$n intent(s) left: $(sqlite3 "$DB" \
 		'select op, phase, from_gen, to_gen from intents' 2>&1 | tr '\n' ' ')"
-	n=$(sqlite3 "$DB" "select group_concat(number, ' ') from generations where state = 'pending'" 2>&1)
-	[ -z "$n" ] || v_intents+="${v_intents:+; }generation(s) $n still 'pending'"
+	case $x in *$'\n'pending:) ;; *) n=${x#*pending:}; v_intents+="${v_intents:+; }generation(s) ${n:-?} still 'pending' ($x)" ;; esac
 	# the orchestrator was last told to run what is at the path
 	x=$(grep '^start' "$T/adapter.log" | tail -1)
 	[ "${x##* }" = "$PATH_SHA" ] ||
@@ -167,8 +194,10 @@ killed=0 killed2=0 finished=0 recovered=0 rec_iters=() rec_ms=()
 rec_before=$(recoveries)
 started=$SECONDS
 cur=$SHA2
-for ((i = 1; i <= KILLS; i++)); do
-	ms=$((RANDOM % 121))
+lag=0		# ms: the moving average of a status that did not recover, less 20 ms
+min=$((KILLS / 4))
+for ((i = 1; i <= KILLS || (recovered < min && i <= 2 * KILLS); i++)); do
+	ms=$((lag + RANDOM % 121))
 	copy=
 	if ((i % 3 == 0)); then rm -f "$DEPLOY.petrel-prev"; copy=" (nothing kept: a copy)"; fi
 	if ((i % 2)); then
@@ -180,29 +209,40 @@ for ((i = 1; i <= KILLS; i++)); do
 			--allow-downgrade >/dev/null 2>&1 &
 	fi
 	pid=$!
-	sleep "$(printf '0.%03d' "$ms")"
+	printf -v d '0.%03d' "$ms"
+	sleep "$d"
 	if kill -9 "$pid" 2>/dev/null; then how="killed"; killed=$((killed + 1))
 	else how="had finished"; finished=$((finished + 1)); fi
 	{ wait "$pid"; } 2>/dev/null
-	sleep 0.01
 	wait_adapters
+	known_hashes
 	before=$(path_state)
-	pending=$(sqlite3 "$DB" 'select op || " " || phase from intents' 2>&1)
-	r0=$(recoveries)
+	# the recoveries so far (first line) and the intent left (the rest), in one sqlite3
+	x=$(sqlite3 "$DB" "select count(*) from journal where event = 'recover';
+		select op || ' ' || phase from intents" 2>&1)
+	r0=${x%%$'\n'*}
+	pending=; [ "$x" = "$r0" ] || pending=${x#*$'\n'}
 	if ((i % 10 == 5)); then
 		# every tenth: the recovering command is killed too, the next one finishes
 		ms2=$((RANDOM % 61))
 		"$PETREL" -c "$C" -q status >/dev/null 2>&1 &
 		pid=$!
-		sleep "$(printf '0.%03d' "$ms2")"
+		printf -v d '0.%03d' "$ms2"
+		sleep "$d"
 		kill -9 "$pid" 2>/dev/null && killed2=$((killed2 + 1))
 		{ wait "$pid"; } 2>/dev/null
-		sleep 0.01
 		wait_adapters
 		what+=", then status killed after ${ms2} ms"
 	fi
+	t0=${EPOCHREALTIME/./}
 	run petrel status --json
+	t1=${EPOCHREALTIME/./}
 	r1=$(recoveries)
+	if [ "$r1" = "$r0" ] && ((i % 10 != 5)); then
+		x=$(((t1 - t0) / 1000 - 20))
+		((x > 0)) || x=0
+		lag=$(((3 * lag + x) / 4))
+	fi
 	if [ "$r1" != "$r0" ]; then
 		recovered=$((recovered + 1))
 		rec_iters+=("$i")
@@ -217,14 +257,15 @@ for ((i = 1; i <= KILLS; i++)); do
 			[ "${nbad[$k]}" -le 10 ] && bad[$k]+="$ctx: ${!v}"$'\n'
 		fi
 	done
-	c=$(jq -r '.targets[0].current.sha256 // empty' <<<"$out" 2>/dev/null)
-	case $c in "$SHA1" | "$SHA2") cur=$c ;; esac
+	case $S_CUR in "$SHA1" | "$SHA2") cur=$S_CUR ;; esac
 done
+KILLS=$((i - 1))
 elapsed=$((SECONDS - started))
 rec_journal=$(($(recoveries) - rec_before))
 note "kill loop: $KILLS iterations in ${elapsed}s; $killed killed while running, $finished had" \
 	"already finished; $recovered recovered an interrupted switch (journal 'recover' events: $rec_journal)"
-note "$killed2 of the $((KILLS / 10)) recovering status commands killed too were still running"
+note "the kills came up to $lag ms later than 0-120 ms, the time a status took"
+note "$killed2 of the $(((KILLS + 5) / 10)) recovering status commands killed too were still running"
 note "kills that recovered landed after (ms): $(printf '%s\n' "${rec_ms[@]}" | sort -n | tr '\n' ' ')"
 
 # kill_result KEY DESC
@@ -242,7 +283,6 @@ kill_result intents "$KILLS kills: no intent, no pending generation left after t
 kill_result new "$KILLS kills: no hello.hvt.petrel-new left, petrel-prev always a whole build"
 kill_result tmp "$KILLS kills: state/tmp empty"
 kill_result adapter "$KILLS kills: the adapter's last call was for the build at the path"
-min=$((KILLS / 4))
 if [ "$recovered" -ge "$min" ]; then
 	pass "at least $min of the kills interrupted a switch and were recovered ($recovered)"
 else
@@ -277,6 +317,7 @@ switch() {
 		run env PETREL_FAULT="$fault" "$PETREL" -c "$C" upgrade hello \
 			--to "$(uuid_of "$NEW")" --allow-downgrade
 	fi
+	known_hashes
 	F_RC=$rc F_ERR=$err F_INTENTS=$(intents) F_PATH=$(path_state)
 }
 
@@ -351,6 +392,7 @@ for sc in "${SCENARIOS[@]}"; do
 	for op in upgrade revert; do
 		for fault in "${FAULTS[@]}"; do
 			current
+			known_hashes
 			if [ "$sc" = kept ] && [ "$KEPT" = 1 ] &&
 				[ "$(file_state "$DEPLOY.petrel-prev")" != "$(name_of "$(other_sha "$CUR")")" ]; then
 				# put the other build beside the path (a successful switch there and back)

@@ -38,7 +38,7 @@ kill_upgrade_in_adapter() {
 	echo 2 >"$T/adapter.sleep"
 	"$PETREL" -c "$T/petrel.conf" -q upgrade hello >/dev/null 2>&1 &
 	pid=$!
-	for ((i = 0; i < 100; i++)); do grep -q "^start upgrade" "$T/adapter.log" && break; sleep 0.05; done
+	wait_for grep -q "^start upgrade" "$T/adapter.log"
 	kill -9 "$pid"; wait "$pid" 2>/dev/null
 }
 
@@ -61,14 +61,14 @@ is "$(sqlite3 "$T/state/petrel.db" 'select count(*) from intents')" 0 "no intent
 kill_upgrade_in_adapter
 "$PETREL" -c "$T/petrel.conf" -q status >/dev/null 2>&1 &
 pid=$!
-for ((i = 0; i < 200; i++)); do grep -q "^start revert" "$T/adapter.log" && break; sleep 0.05; done
+wait_for grep -q "^start revert" "$T/adapter.log"
 kill -9 "$pid"; wait "$pid" 2>/dev/null
 rm -f "$T/adapter.sleep"
 is "$(sqlite3 "$T/state/petrel.db" "select phase from intents")" "switched" \
 	"a recovery killed during its adapter leaves the intent for the next one"
 run petrel status
 is "$rc" 0 "which recovers"
-for ((i = 0; i < 100; i++)); do [ "$(grep -c '^end' "$T/adapter.log")" -ge 3 ] && break; sleep 0.05; done
+wait_for eval '[ "$(grep -c "^end" "$T/adapter.log")" -ge 3 ]'
 is "$(tail -n 2 "$T/adapter.log" | tr '\n' ' ')" "start revert $A end revert $A " \
 	"the last adapter call, after the orphans ended, is for build A"
 is "$(grep -c '^start' "$T/adapter.log")" "$(grep -c '^end' "$T/adapter.log")" \

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 107
+plan 111
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 P="$T/deploy/hello.hvt"
@@ -32,13 +32,13 @@ daemon_start() {
 	DPID=$!
 	at_exit "kill -9 $DPID 2>/dev/null"
 }
-# wait_log ERE [SECONDS] — until the daemon's log has a line matching ERE.
+# wait_log ERE [SECONDS] — until the daemon's log has a line matching ERE. SECONDS says
+# how soon it should come; the wait is never shorter than 60 s, since a loaded machine
+# is slow, not wrong.
 wait_log() {
-	local i
-	for ((i = 0; i < ${2:-20} * 10; i++)); do
-		grep -qE -- "$1" "$T/daemon.log" && return 0
-		sleep 0.1
-	done
+	local limit=${2:-20}
+	[ "$limit" -ge 60 ] || limit=60
+	wait_for -t "$limit" grep -qE -- "$1" "$T/daemon.log" && return 0
 	diag "daemon log: $(cat "$T/daemon.log")"
 	return 1
 }
@@ -51,6 +51,9 @@ daemon_stop() {
 	t1=$(date +%s%N)
 	ms=$(((t1 - t0) / 1000000))
 }
+# polls_at_least N [ERE] — the server has seen N requests matching ERE (default: hello's
+# latest build) since the last clear_requests; with wait_for, N daemon cycles.
+polls_at_least() { [ "$(request_count "${2:-GET	/job/hello/build/latest}")" -ge "$1" ]; }
 tmp_files() { find "$T/state/tmp" -type f 2>/dev/null | wc -l | tr -d ' '; }
 publish() {	# publish SEED — a new signed build of hello; echoes its uuid
 	local u
@@ -96,9 +99,10 @@ like "$m" "^petrel_deployed_info\\{target=\"hello\",job=\"hello\",uuid=\"$U1\",s
 like "$m" '^petrel_update_available\{target="hello"\} 0$' "and that no update is available"
 
 # ---- the daemon proper: a new build is deployed within a few cycles
+clear_requests
 daemon_start
 ok "the daemon starts" wait_log "info daemon: started" 5
-sleep 1.5
+ok "it polls the server over two cycles with nothing new" wait_for polls_at_least 2
 U2=$(publish two)
 ok "a newly published build is deployed within a few cycles" wait_log "deployed generation 2: $U2" 15
 is "$(sha256_of "$P")" "$(sha256_of "$T/two.bin")" "the file at path is the new build"
@@ -117,9 +121,9 @@ U3=$(add_build hello "$T/three.bin"); sign_build hello "$U3" pub1
 ok "a build failing its health check is reported as a failed deploy" wait_log "error hello: deploy failed: .*$U3" 40
 is "$(sha256_of "$P")" "$(sha256_of "$T/two.bin")" "the previous build is back at path"
 is "$(sql "select count(*) from rejected where uuid='$U3'")" 1 "the build is rejected for the target"
-sleep 4
-is "$(request_count "$DL")" 1 "over the next cycles it was downloaded once only"
-is "$(($(request_count 'GET	/job/hello/build/latest') >= 3))" 1 "while the server was still polled"
+n=$(request_count 'GET	/job/hello/build/latest')
+ok "the server is still polled: three more cycles" wait_for polls_at_least $((n + 3))
+is "$(request_count "$DL")" 1 "over those cycles it was downloaded once only"
 is "$(grep -c "deploy failed" "$T/daemon.log")" 1 "and the failure is logged once, not every cycle"
 is "$(sha256_of "$P")" "$(sha256_of "$T/two.bin")" "nothing was deployed meanwhile"
 
@@ -169,7 +173,7 @@ kill -HUP "$DPID"
 wait_log "configuration reloaded from .*: 1 targets" 10
 set_mode "trickle"
 U5=$(publish five)
-for ((i = 0; i < 100; i++)); do [ "$(tmp_files)" -gt 0 ] && break; sleep 0.1; done
+wait_for eval '[ "$(tmp_files)" -gt 0 ]'
 is "$(tmp_files)" 1 "a slow download is in progress in tmp/"
 daemon_stop
 is "$st" 0 "SIGTERM during a download: exit 0"
@@ -242,9 +246,7 @@ U8=$(publish eight)
 echo 30 >"$T/health.sleep"
 daemon_start
 ok "the health check of the new build runs" wait_log "." 5
-for ((i = 0; i < 100; i++)); do
-	grep -q "$(sha256_of "$T/eight.bin")" "$T/health.log" 2>/dev/null && break; sleep 0.1
-done
+wait_for grep -qs "$(sha256_of "$T/eight.bin")" "$T/health.log"
 is "$(sha256_of "$P")" "$(sha256_of "$T/eight.bin")" "the new build is in place during its health check"
 daemon_stop
 is "$st" 0 "SIGTERM during the health check: exit 0"
@@ -261,32 +263,52 @@ sleep 1.2
 run petrel daemon --once
 is "$rc" 0 "a frozen server is a warning for the daemon, not a failure"
 like "$err" "warning hello: frozen: .*newest build .* is from .*, more than max_age 1s" "the daemon warns about it"
+clear_requests
 daemon_start
-sleep 3.5
+ok "the daemon polls the frozen server over four cycles" wait_for polls_at_least 4
 daemon_stop
-is "$(grep -c 'warning hello: frozen' "$T/daemon.log")" 1 "over several cycles the warning is logged once"
+is "$(grep -c 'warning hello: frozen' "$T/daemon.log")" 1 "over those cycles the warning is logged once"
 n=$(sqlite3 "$T/state/petrel.db" "select count(*) from journal where event = 'refused' and detail like 'check:%max_age%'")
-is "$((n >= 1 && n <= 3))" 1 "and journaled once per change, not once per poll ($n rows)"
+# --once's row and the daemon's first: once per poll would be at least 5
+is "$((n >= 1 && n <= 3))" 1 "and journaled once per change, not once per poll ($n rows after 5 polls)"
 
 # ---- a 4xx that will not change is not retried in a tight loop
 conf "auto = off" "[target \"ghost\"]" "server = bw" "job = nosuch" "path = $T/deploy/ghost" \
 	"trust = server" "auto = fetch"
 sed -i 's/^backoff_max = 4/backoff_max = 60/' "$T/petrel.conf"
 clear_requests
-daemon_start
-sleep 6
+# -v: every attempt is logged (a repeat as debug), each line stamped when it is read
+: >"$T/daemon.log"
+mkfifo "$T/daemon.fifo"
+while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done \
+	<"$T/daemon.fifo" >>"$T/daemon.log" &
+RPID=$!
+"$PETREL" -c "$T/petrel.conf" -v daemon 2>"$T/daemon.fifo" &
+DPID=$!
+at_exit "kill -9 $DPID 2>/dev/null"
+attempts() { grep -c 'ghost: failed: .*404 Not Found' "$T/daemon.log"; }
+ok "the daemon tries the unknown job four times" wait_for eval '[ "$(attempts)" -ge 4 ]'
 daemon_stop
+wait "$RPID"
 is "$st" 0 "the daemon ran and stopped"
-n=$(request_count 'GET	/job/nosuch/build/latest')
-is "$((n >= 2 && n <= 3))" 1 "a job the server does not know (404) is retried with backoff: $n requests in 6 s, not 6"
-is "$(grep -c 'warning ghost: failed: .*404 Not Found' "$T/daemon.log")" 1 "and logged once"
+# the delays after failures 1, 2, 3 are 1, 2, 4 s (+-10 %); the third gap alone shows
+# the backoff, and a late-read line can only shorten a gap, by much less than 1.5 s
+gap=$(grep 'ghost: failed: .*404 Not Found' "$T/daemon.log" | sed -n '3p;4p' |
+	awk '{ t[NR] = $1 } END { printf "%d", (t[2] - t[1]) * 1000 }')
+is "$((gap >= 2500))" 1 "a job the server does not know (404) is retried with backoff: ${gap} ms between the 3rd and 4th try, not 1 s"
+is "$(request_count 'GET	/job/nosuch/build/latest')" "$(attempts)" "one request per logged attempt"
+is "$(grep -c 'warning ghost: failed: .*404 Not Found' "$T/daemon.log")" 1 "and logged once (as a warning; the repeats are debug)"
 
 # ---- an operator holding the state directory's lock: the daemon waits, then goes on
 conf --global "lock_timeout = 1"
 U9=$(publish nine)
-flock "$T/state/lock" sleep 4 &
+: >"$T/daemon.log"
+# the operator holds the lock until the daemon has said that it is locked out
+flock "$T/state/lock" timeout 60 sh -c \
+	'until grep -q "is locked by" "$1"; do sleep 0.1; done' sh "$T/daemon.log" &
 LPID=$!
-sleep 0.3
+lock_held() { ! flock -n "$T/state/lock" true; }
+wait_for lock_held
 daemon_start
 ok "the daemon reports the held lock" wait_log "error daemon: state directory .* is locked by" 10
 ok "and deploys once the lock is free" wait_log "deployed generation [0-9]+: $U9" 20
@@ -305,7 +327,7 @@ chmod 755 "$T/adapter"
 conf "orchestrator = $T/adapter"
 U10=$(publish ten)
 daemon_start
-for ((i = 0; i < 100; i++)); do grep -q "$(sha256_of "$T/ten.bin")" "$T/adapter.log" && break; sleep 0.1; done
+wait_for grep -q "$(sha256_of "$T/ten.bin")" "$T/adapter.log"
 daemon_stop
 is "$st" 0 "SIGTERM while the adapter runs: exit 0 once it ended"
 is "$((ms < 5000))" 1 "the adapter is waited for, then one health check: $ms ms"
@@ -318,13 +340,12 @@ conf "interval = 3600"
 clear_requests
 daemon_start
 ok "the daemon runs its first cycle" wait_log "info daemon: started" 5
-sleep 1.5
+wait_for polls_at_least 1
 conf "interval = 1"
 kill -HUP "$DPID"
-sleep 3
-n=$(request_count 'GET	/job/hello/build/latest')
+ok "after SIGHUP the new 1 s interval applies at once (3 more polls), not after an hour" \
+	wait_for polls_at_least 4
 daemon_stop
-is "$((n >= 3))" 1 "after SIGHUP the new 1 s interval applies at once ($n polls), not after an hour"
 
 # ---- a signature host that is down is the target's problem, not its server's
 U11=$(publish eleven)
@@ -334,10 +355,9 @@ conf "signatures = http://127.0.0.1:9/{job}/{uuid}/{filename}.minisig" \
 daemon_start
 ok "the unreachable signature host is reported for the target" \
 	wait_log "warning hello: failed: http://127.0.0.1:9/.*minisig" 10
-sleep 3
+ok "the other target on that server is served meanwhile" wait_log "info other: staged $U11"
 daemon_stop
 is "$(grep -c 'server bw' "$T/daemon.log")" 0 "and does not back off the build server"
-ok "the other target on that server is served meanwhile" grep -q "info other: staged $U11" "$T/daemon.log"
 
 # ---- --metrics into a directory that does not exist: said at start
 run petrel daemon --once --metrics "$T/nosuch/dir/p.prom"
@@ -360,15 +380,16 @@ with open(sys.argv[2], "a") as log:
 EOF
 NPID=$!
 at_exit "kill $NPID 2>/dev/null"
-for ((i = 0; i < 50; i++)); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
+wait_for test -S "$T/notify.sock"
 : >"$T/daemon.log"
 NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=800000 \
 	"$PETREL" -c "$T/petrel.conf" daemon 2>>"$T/daemon.log" &
 DPID=$!
 at_exit "kill -9 $DPID 2>/dev/null"
-sleep 1.5
+wait_for grep -qs READY=1 "$T/notify.log"
+wait_for eval '[ "$(grep -cs WATCHDOG=1 "$T/notify.log")" -ge 3 ]'
 kill -HUP "$DPID"
-sleep 0.5
+wait_for grep -qs RELOADING=1 "$T/notify.log"
 daemon_stop
 wait "$NPID" 2>/dev/null
 is "$st" 0 "under systemd the daemon stops with 0"
