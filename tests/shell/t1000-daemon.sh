@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 111
+plan 112
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 P="$T/deploy/hello.hvt"
@@ -272,7 +272,7 @@ n=$(sqlite3 "$T/state/petrel.db" "select count(*) from journal where event = 're
 # --once's row and the daemon's first: once per poll would be at least 5
 is "$((n >= 1 && n <= 3))" 1 "and journaled once per change, not once per poll ($n rows after 5 polls)"
 
-# ---- a 4xx that will not change is not retried in a tight loop
+# ---- an unknown job (a configuration problem) is not retried in a tight loop
 conf "auto = off" "[target \"ghost\"]" "server = bw" "job = nosuch" "path = $T/deploy/ghost" \
 	"trust = server" "auto = fetch"
 sed -i 's/^backoff_max = 4/backoff_max = 60/' "$T/petrel.conf"
@@ -286,18 +286,21 @@ RPID=$!
 "$PETREL" -c "$T/petrel.conf" -v daemon 2>"$T/daemon.fifo" &
 DPID=$!
 at_exit "kill -9 $DPID 2>/dev/null"
-attempts() { grep -c 'ghost: failed: .*404 Not Found' "$T/daemon.log"; }
+attempts() { grep -c "ghost: configuration: $BW_URL has no job 'nosuch'" "$T/daemon.log"; }
 ok "the daemon tries the unknown job four times" wait_for eval '[ "$(attempts)" -ge 4 ]'
 daemon_stop
 wait "$RPID"
 is "$st" 0 "the daemon ran and stopped"
 # the delays after failures 1, 2, 3 are 1, 2, 4 s (+-10 %); the third gap alone shows
 # the backoff, and a late-read line can only shorten a gap, by much less than 1.5 s
-gap=$(grep 'ghost: failed: .*404 Not Found' "$T/daemon.log" | sed -n '3p;4p' |
+gap=$(grep "ghost: configuration: $BW_URL has no job 'nosuch'" "$T/daemon.log" | sed -n '3p;4p' |
 	awk '{ t[NR] = $1 } END { printf "%d", (t[2] - t[1]) * 1000 }')
 is "$((gap >= 2500))" 1 "a job the server does not know (404) is retried with backoff: ${gap} ms between the 3rd and 4th try, not 1 s"
 is "$(request_count 'GET	/job/nosuch/build/latest')" "$(attempts)" "one request per logged attempt"
-is "$(grep -c 'warning ghost: failed: .*404 Not Found' "$T/daemon.log")" 1 "and logged once (as a warning; the repeats are debug)"
+is "$(grep "error ghost: configuration: $BW_URL has no job 'nosuch' (check the target's job)" "$T/daemon.log" |
+	sed -n 's/.*(failure \([0-9]*\), next try in [0-9]* s)$/\1/p' | head -4 | tr '\n' ' ')" "1 2 3 4 " \
+	"logged as a configuration error once per backoff step, naming the step"
+is "$(grep -c 'warning ghost' "$T/daemon.log")" 0 "... not as a network warning"
 
 # ---- an operator holding the state directory's lock: the daemon waits, then goes on
 conf --global "lock_timeout = 1"
