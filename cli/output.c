@@ -30,14 +30,34 @@ json_t *petrel_json_text(const char *text)
 	return json_string(buf);
 }
 
+/* {"abi", "devices": ["net:NAME", ...]} of a Solo5 build record, or null. */
+static json_t *solo5_json(const struct petrel_build *b)
+{
+	json_t *devs = json_array();
+
+	if (!b->solo5_abi[0] && !b->solo5_devices[0]) {
+		json_decref(devs);
+		return json_null();
+	}
+	for (const char *p = b->solo5_devices; devs && *p; ) {
+		size_t n = strcspn(p, " ");
+
+		json_array_append_new(devs, json_stringn(p, n));
+		p += n + (p[n] == ' ');
+	}
+	return json_pack("{s:s?, s:o}", "abi", b->solo5_abi[0] ? b->solo5_abi : NULL,
+			 "devices", devs);
+}
+
 json_t *petrel_json_build(const struct petrel_build *b)
 {
 	char hex[65];
 
 	petrel_hex(b->sha256, 32, hex);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "job", b->job, "uuid", b->uuid,
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o}", "job", b->job, "uuid", b->uuid,
 			 "platform", b->platform, "filename", b->filename, "sha256", hex,
-			 "size", (json_int_t)b->size, "finish_time", time_or_null(b->finish_time));
+			 "size", (json_int_t)b->size, "finish_time", time_or_null(b->finish_time),
+			 "solo5", solo5_json(b));
 }
 
 static json_t *keys_array(const char *keyids)

@@ -67,9 +67,12 @@ static int ask_one(struct petrel_http *h, const struct petrel_server *s,
 		failure_reason(r, hex, why, sizeof(why));
 	else if ((agrees = confirm_main_binary(h, s, job, uuid, b->sha256, why, sizeof(why))) < 0)
 		return agrees;
-	if (agrees)
-		petrel_log_debug("rebuilder %s agrees: its build %s of %s has sha256 %s%s", s->name,
-				 uuid, job, hex, strcmp(job, b->job) ? " (built as another job)" : "");
+	if (agrees && strcmp(job, b->job))	/* worth a line: the operator may not expect it */
+		petrel_log_info("rebuilder %s agrees: its build %s of %s has sha256 %s (built as "
+				"another job)", s->name, uuid, job, hex);
+	else if (agrees)
+		petrel_log_debug("rebuilder %s agrees: its build %s of %s has sha256 %s", s->name,
+				 uuid, job, hex);
 	else
 		petrel_log_debug("rebuilder %s does not agree on %s %s: %s", s->name, b->job,
 				 b->uuid, why);

@@ -31,7 +31,7 @@ struct exchange {
 	size_t header_bytes;
 	int err;		/* first error a callback hit; aborts the transfer */
 	int stopped;		/* headers_only: aborted on purpose after the headers */
-	int bar;		/* draw a progress bar */
+	int bar;		/* draw a progress bar (0 again once it reached 100 %) */
 	time_t ticked;		/* last petrel_tick() */
 	char mask[PETREL_URL_MAX + 1];
 };
@@ -245,8 +245,10 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	fprintf(stderr, "\r[%.*s%*s] %3d%% %lld/%lld MiB", fill,
 		"========================================", width - fill, "",
 		(int)(dlnow * 100 / dltotal), (long long)(dlnow >> 20), (long long)(dltotal >> 20));
-	if (dlnow == dltotal)
+	if (dlnow >= dltotal) {
 		fputc('\n', stderr);
+		x->bar = 0;	/* curl calls again after the end: one 100 % line */
+	}
 	return 0;
 }
 

@@ -80,8 +80,8 @@ uc=$(add_build hello "$T/c")
 BW_DATA=$RB1_DATA add_build hello "$T/c" >/dev/null
 BW_DATA=$RB3_DATA add_build other "$T/c" >/dev/null
 rebuilt_config
-run petrel -v upgrade hello
+run petrel upgrade hello
 is "$rc" 0 "a rebuilder that built the bytes as another job agrees: deployed"
 is "$(sql "select rebuilders from versions where uuid = '$uc'")" "rb1,rb3" "... rb1 and rb3 recorded"
 like "$err" "rebuilder rb3 agrees: its build [0-9a-f-]+ of other has sha256 .* \(built as another job\)" \
-	"... and -v says it was built as another job"
+	"... and says so: built as another job"

@@ -18,7 +18,7 @@
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 [ -x "$MINISIGN" ] || skip_all "minisign not installed"
-plan 78
+plan 80
 
 start_server
 make_key pub1
@@ -160,6 +160,10 @@ export PETREL_ALBATROSS_STATE=$T/albatross PETREL_STANDIN_LOG=$T/standin.log
 export PETREL_ALBATROSS_ENV=$T/alb.env
 printf "ALBATROSS_ARGS='--net=service:br0 --mem=64'\n" >"$T/alb.env"
 write_config "abi = spt" "orchestrator = $REPO_ROOT/contrib/orchestrators/albatross"
+run petrel --json check hello
+is "$rc" 100 "check (no devices asked): an update"
+is "$(jq -c '.targets[0].remote.solo5' <<<"$out")" '{"abi":"spt","devices":["net:service","block:storage"]}' \
+	"check --json shows the record's Solo5 abi and devices"
 : >"$T/standin.log"
 refused "a build needing a block device the unikernel lacks" 3 \
 	"^petrel: hello: build $us needs Solo5 device block:storage, which the orchestrator does not give the unikernel \(it has: net:service\); refused before downloading$"
