@@ -206,7 +206,8 @@ refused "a server url that is no builder-web" 2 \
 
 # ---- a missing signature names the URL that answered 404
 write_config
-un=$(add_build hello "$T/a" --start-time $((now + 5)) --finish-time $((now + 10)))
+t=$(date +%s)	# the newest build by far (the Solo5 builds above started at their time)
+un=$(add_build hello "$T/a" --start-time $((t + 5)) --finish-time $((t + 10)))
 refused "no signature" 3 \
 	"no signature found: $BW_URL/sigs/hello/$un/a.minisig answered 404" upgrade hello
 write_config "signatures = $BW_URL/sigs/{job}/{uuid}/{filename}.minisig, $BW_URL/sigs/x/{uuid}.minisig"
