@@ -103,7 +103,8 @@ int petrel_solo5_devices_check(const struct petrel_target *t, const struct petre
 	snprintf(env[2], sizeof(env[2]), "PETREL_NEW_SHA256=%s", hex);
 	snprintf(env[3], sizeof(env[3]), "PETREL_JOB=%s", b->job);
 	snprintf(env[4], sizeof(env[4]), "PETREL_UUID=%s", b->uuid);
-	if (petrel_run(argv, list, 5, t->orchestrator_timeout, 0, &res) < 0) {
+	if (petrel_run(argv, list, 5, t->orchestrator_timeout, PETREL_RUN_CANCELLABLE,
+		       &res) < 0) {
 		petrel_strlcpy(desc, petrel_error_message(), sizeof(desc));
 		petrel_error_clear();
 		return petrel_fail(-PETREL_ECONFIG, "orchestrator: %s", desc);

@@ -17,7 +17,8 @@ int petrel_solo5_abi_check(const struct petrel_target *t, const struct petrel_bu
  * "net NAME" / "block NAME", exit 0) and requires every manifest device among them:
  * -PETREL_EPOLICY naming what is missing, before a byte is downloaded. An adapter that
  * cannot tell (any other exit: not every adapter knows `devices`) leaves the check to
- * the orchestrator, with a note at info level. 0 otherwise.
+ * the orchestrator, with a note at info level. The query only observes: petrel stopping
+ * ends it (PETREL_RUN_CANCELLABLE). 0 otherwise.
  */
 int petrel_solo5_devices_check(const struct petrel_target *t, const struct petrel_build *b);
 
