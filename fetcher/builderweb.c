@@ -99,21 +99,31 @@ static int get_build_redirect(struct petrel_http *h, const char *url, const char
 
 static int get_json(struct petrel_http *h, const char *url, struct petrel_buf *body);
 
+/* GET url as JSON into *root (NULL when the 200 answer is no JSON): 0 or a code. */
+static int get_json_root(struct petrel_http *h, const char *url, json_t **root)
+{
+	struct petrel_buf body;
+	int r;
+
+	*root = NULL;
+	petrel_buf_init(&body, PETREL_JSON_MAX);
+	if ((r = get_json(h, url, &body)) == 0)
+		*root = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
+	petrel_buf_release(&body);
+	return r;
+}
+
 /* How many builds the /job/J listing at url names: >= 0, or a negative code. */
 static int listing_count(struct petrel_http *h, const char *url)
 {
-	struct petrel_buf body;
 	json_t *root, *builds;
 	int r;
 
-	petrel_buf_init(&body, PETREL_JSON_MAX);
-	if ((r = get_json(h, url, &body)) == 0) {
-		root = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
-		builds = json_object_get(root, "builds");
-		r = json_is_array(builds) ? (int)json_array_size(builds) : -PETREL_EMALFORMED;
-		json_decref(root);
-	}
-	petrel_buf_release(&body);
+	if ((r = get_json_root(h, url, &root)) < 0)
+		return r;
+	builds = json_object_get(root, "builds");
+	r = json_is_array(builds) ? (int)json_array_size(builds) : -PETREL_EMALFORMED;
+	json_decref(root);
 	return r;
 }
 
@@ -121,19 +131,12 @@ static int listing_count(struct petrel_http *h, const char *url)
 static int looks_like_builder_web(struct petrel_http *h, const char *server)
 {
 	char url[PETREL_URL_MAX + 1];
-	struct petrel_buf body;
-	json_t *root;
-	int yes = 0;
+	json_t *root = NULL;
+	int yes;
 
-	if (petrel_snprintf(url, sizeof(url), "%s/", server) < 0)
-		return 0;
-	petrel_buf_init(&body, PETREL_JSON_MAX);
-	if (get_json(h, url, &body) == 0) {
-		root = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
-		yes = json_is_object(root);
-		json_decref(root);
-	}
-	petrel_buf_release(&body);
+	yes = petrel_snprintf(url, sizeof(url), "%s/", server) == 0 &&
+	      get_json_root(h, url, &root) == 0 && json_is_object(root);
+	json_decref(root);
 	petrel_error_clear();
 	return yes;
 }
@@ -335,23 +338,18 @@ int petrel_bw_listing_find_hash(const char *text, size_t len, const char *where,
 	return r;
 }
 
-/* GETs path (with ?platform) from server as JSON and hands it to parse. */
-static int fetch_and_parse(struct petrel_http *h, const char *server, const char *path,
-			   const char *platform, struct petrel_build *b,
-			   int (*parse)(const char *, size_t, const char *, struct petrel_build *))
+/* GETs path (with ?platform) from server as JSON into body; mask gets the URL as
+ * messages show it. */
+static int fetch_json(struct petrel_http *h, const char *server, const char *path,
+		      const char *platform, struct petrel_buf *body, char mask[PETREL_URL_MAX + 1])
 {
-	char url[PETREL_URL_MAX + 1], mask[PETREL_URL_MAX + 1];
-	struct petrel_buf body;
+	char url[PETREL_URL_MAX + 1];
 	int r;
 
 	if ((r = make_url(url, sizeof(url), server, path, platform)) < 0)
 		return r;
-	petrel_mask_url(url, mask, sizeof(mask));
-	petrel_buf_init(&body, PETREL_JSON_MAX);
-	if ((r = get_json(h, url, &body)) == 0)
-		r = parse(body.data ? body.data : "", body.len, mask, b);
-	petrel_buf_release(&body);
-	return r;
+	petrel_mask_url(url, mask, PETREL_URL_MAX + 1);
+	return get_json(h, url, body);
 }
 
 /*
@@ -398,17 +396,14 @@ static int match_by_hash(struct petrel_http *h, const char *server, const char *
 int petrel_bw_job_binary(struct petrel_http *h, const char *server, const char *platform,
 			 struct petrel_build *b)
 {
-	char path[PETREL_NAME_MAX + 8], url[PETREL_URL_MAX + 1], mask[PETREL_URL_MAX + 1];
+	char path[PETREL_NAME_MAX + 8], mask[PETREL_URL_MAX + 1];
 	struct petrel_buf body;
 	int r;
 
 	if ((r = petrel_snprintf(path, sizeof(path), "/job/%s", b->job)) < 0)
 		return petrel_fail(r, "job name too long");
-	if ((r = make_url(url, sizeof(url), server, path, platform)) < 0)
-		return r;
-	petrel_mask_url(url, mask, sizeof(mask));
 	petrel_buf_init(&body, PETREL_JSON_MAX);
-	if ((r = get_json(h, url, &body)) == 0)
+	if ((r = fetch_json(h, server, path, platform, &body, mask)) == 0)
 		r = petrel_bw_parse_listing(body.data ? body.data : "", body.len, mask, b);
 	if (r == -PETREL_ENOTFOUND && body.len) {
 		petrel_error_clear();
@@ -416,6 +411,18 @@ int petrel_bw_job_binary(struct petrel_http *h, const char *server, const char *
 	}
 	petrel_buf_release(&body);
 	return r;
+}
+
+/* builder-web's ETag is the standard Base64 of the raw sha256: 0, or -1 when it is not. */
+static int etag_sha256(const char *etag, uint8_t out[32])
+{
+	uint8_t raw[48];
+	size_t len;
+
+	if (petrel_b64_decode(etag, strlen(etag), raw, sizeof(raw), &len) < 0 || len != 32)
+		return -1;
+	memcpy(out, raw, 32);
+	return 0;
 }
 
 /* The file name a main-binary redirect ended at: the last segment of .../f/PATH. */
@@ -443,8 +450,6 @@ int petrel_bw_binary_head(struct petrel_http *h, const char *server, const char 
 	struct petrel_http_req rq = { .follow = 1, .headers_only = 1 };
 	struct petrel_http_resp rs;
 	char url[PETREL_URL_MAX + 1], mask[PETREL_URL_MAX + 1];
-	uint8_t raw[48];
-	size_t len;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -460,11 +465,9 @@ int petrel_bw_binary_head(struct petrel_http *h, const char *server, const char 
 				   "binary)", mask, uuid);
 	if (rs.status != 200)
 		return status_error(&rs);
-	if (!rs.etag[0] || petrel_b64_decode(rs.etag, strlen(rs.etag), raw, sizeof(raw), &len) < 0 ||
-	    len != 32)
+	if (etag_sha256(rs.etag, out->sha256) < 0)
 		return petrel_fail(-PETREL_EMALFORMED, "%s: no ETag holding a sha256 ('%.60s'): the "
 				   "build's hash cannot be learned", mask, rs.etag);
-	memcpy(out->sha256, raw, 32);
 	out->has_size = rs.has_length;
 	out->size = rs.content_length;
 	if (filename_of(rs.url, out->filename, sizeof(out->filename)) < 0)
@@ -583,12 +586,17 @@ int petrel_bw_parse_record(const char *text, size_t len, const char *where,
 
 int petrel_bw_build_record(struct petrel_http *h, const char *server, struct petrel_build *b)
 {
-	char path[PETREL_NAME_MAX + 64];
+	char path[PETREL_NAME_MAX + 64], mask[PETREL_URL_MAX + 1];
+	struct petrel_buf body;
 	int r;
 
 	if ((r = petrel_snprintf(path, sizeof(path), "/job/%s/build/%s", b->job, b->uuid)) < 0)
 		return petrel_fail(r, "job name too long");
-	return fetch_and_parse(h, server, path, NULL, b, petrel_bw_parse_record);
+	petrel_buf_init(&body, PETREL_JSON_MAX);
+	if ((r = fetch_json(h, server, path, NULL, &body, mask)) == 0)
+		r = petrel_bw_parse_record(body.data ? body.data : "", body.len, mask, b);
+	petrel_buf_release(&body);
+	return r;
 }
 
 int petrel_bw_binary_url(const char *server, const struct petrel_build *b, char *out, size_t n)
@@ -608,13 +616,9 @@ static int check_etag(void *ctx, const struct petrel_http_resp *rs)
 {
 	const struct petrel_build *b = ctx;
 	char want[45], mask[PETREL_URL_MAX + 1];
-	uint8_t raw[48];
-	size_t len;
+	uint8_t got[32];
 
-	if (!rs->etag[0])
-		return 0;
-	if (petrel_b64_decode(rs->etag, strlen(rs->etag), raw, sizeof(raw), &len) == 0 &&
-	    len == 32 && !memcmp(raw, b->sha256, 32))
+	if (!rs->etag[0] || (etag_sha256(rs->etag, got) == 0 && !memcmp(got, b->sha256, 32)))
 		return 0;
 	petrel_b64_encode(b->sha256, 32, want);
 	petrel_mask_url(rs->url, mask, sizeof(mask));

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 194
+plan 204
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 # The dump without the journal (a refusal adds a row there, checked on its own) and
@@ -176,16 +176,19 @@ write_config --global 'low_speed_time = 3' "[server \"stub\"]" "url = $STUB_URL"
 HB=$(sha256_of "$T/b.hvt")
 OTHER=11111111-2222-4333-8444-555555555555
 
-# stub LISTING_ENTRIES_JSON RECORD_JSON — latest → U2, the listing and record as given.
+# stub LISTING_ENTRIES_JSON RECORD_JSON [MORE_ROUTES_JSON] — latest → U2, the listing and
+# record as given, and more routes ({"/path": [status, {headers}, body]}).
 stub() {
-	"$PYTHON" - "$T/routes.json" "$U2" "$1" "$2" <<'EOF'
+	local more=${3:-'{}'}
+	"$PYTHON" - "$T/routes.json" "$U2" "$1" "$2" "$more" <<'EOF'
 import json, sys
-out, u, entries, record = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+out, u, entries, record, more = sys.argv[1:6]
 routes = {
     "/job/hello/build/latest": [307, {"Location": "/job/hello/build/" + u}, ""],
     "/job/hello": [200, {"Content-Type": "application/json"}, {"builds": json.loads(entries)}],
     "/job/hello/build/" + u: [200, {"Content-Type": "application/json"}, json.loads(record)],
 }
+routes.update(json.loads(more))
 json.dump(routes, open(out + ".tmp", "w")); import os; os.rename(out + ".tmp", out)
 EOF
 }
@@ -208,6 +211,29 @@ stub "[{\"uuid\": \"$OTHER\", \"main_binary\": $MB}]" "$REC"
 # the uuid is not listed: its own main-binary answer is asked for its hash (404 here)
 stubbed "job listing lacks the uuid, no main binary" 4 \
 	"$STUB_URL/job/hello/build/$U2/main-binary: 404 Not Found \(no build $U2 with a main binary\)"
+# the uuid is not listed, and its main-binary answer cannot say which bytes it holds, or
+# says other bytes than the listing: refused after the headers, nothing downloaded
+ETAG_B=$("$PYTHON" -c 'import base64, sys; print(base64.b64encode(bytes.fromhex(sys.argv[1])).decode())' "$HB")
+MAIN="/job/hello/build/$U2/main-binary"
+FILE="/job/hello/build/$U2/f/bin/hello.hvt"
+# stubbed_head NAME ERE — like stubbed, but the headers of the artifact were asked for once
+stubbed_head() {
+	: >"$T/routes.json.log"
+	run petrel fetch s
+	is "$rc" 4 "$1: exit 4"
+	like "$err" "$2" "$1: message names the cause"
+	state_unchanged "$1: nothing stored"
+	db_unchanged "$1: database unchanged"
+	is "$(grep -c '/f/' "$T/routes.json.log")" 1 "$1: only the artifact's headers were asked for"
+}
+stub "[{\"uuid\": \"$OTHER\", \"main_binary\": $MB}]" "$REC" \
+	"{\"$MAIN\": [302, {\"Location\": \"$FILE\"}, \"\"], \"$FILE\": [200, {}, \"x\"]}"
+stubbed_head "listing lacks the uuid, main binary without ETag" \
+	"$STUB_URL$FILE: no ETag holding a sha256 \(''\): the build's hash cannot be learned"
+stub "[{\"uuid\": \"$OTHER\", \"main_binary\": $MB}]" "$REC" \
+	"{\"$MAIN\": [302, {\"Location\": \"$FILE\"}, \"\"], \"$FILE\": [200, {\"ETag\": \"$ETAG_B\"}, \"x\"]}"
+stubbed_head "listing lacks the uuid, main binary of another size than the listing's" \
+	"$STUB_URL/job/hello: build $U2's main binary has 1 bytes, the listing says 200000 for sha256 $HB"
 stub "[{\"uuid\": \"$U2\", \"main_binary\": {\"filename\": \"hello.hvt\", \"size\": 200000}}]" "$REC"
 stubbed "listing entry without sha256" 4 "$STUB_URL/job/hello: field 'sha256' missing"
 stub "[{\"uuid\": \"$U2\", \"main_binary\": {\"filename\": \"hello.hvt\", \"sha256\": \"$HB\"}}]" "$REC"
