@@ -6,18 +6,7 @@
 
 #include "deploy/engine.h"
 #include "deploy/target.h"
-
-/* Exit statuses: an interface (DESIGN.md). */
-enum {
-	PETREL_EXIT_OK = 0,
-	PETREL_EXIT_FAIL = 1,
-	PETREL_EXIT_USAGE = 2,
-	PETREL_EXIT_REFUSED = 3,
-	PETREL_EXIT_SERVER = 4,
-	PETREL_EXIT_REVERTED = 5,
-	PETREL_EXIT_AUDIT = 6,
-	PETREL_EXIT_UPDATE = 100,
-};
+#include "common/error.h"
 
 struct petrel_cli {
 	const char *config_path;
@@ -34,13 +23,10 @@ struct petrel_cli {
  * one TARGET to remain. usage is the command's synopsis for the error message.
  * 0 or -PETREL_EUSAGE with a message.
  */
-int petrel_cli_one_target(struct petrel_cli *cli, const char *usage);
-
-/* Maps an error code to the exit status contract. */
-int petrel_exit_status(int err);
+int petrel_cli_one_target(struct petrel_cli *cli, const char *usage, struct petrel_err *err);
 
 /* Loads and validates the INI file; 0 or -PETREL_ECONFIG with "FILE:LINE: reason". */
-int petrel_config_load(struct petrel_config *cfg, const char *path);
+int petrel_config_load(struct petrel_config *cfg, const char *path, struct petrel_err *err);
 void petrel_config_release(struct petrel_config *cfg);
 const struct petrel_target *petrel_config_target(const struct petrel_config *cfg, const char *name);
 
@@ -48,7 +34,8 @@ const struct petrel_target *petrel_config_target(const struct petrel_config *cfg
  * The targets a command acts on: those named in argv, or all when none are named.
  * Fills out (cfg->ntargets entries at most); an unknown name is a usage error.
  */
-int petrel_cli_targets(const struct petrel_cli *cli, const struct petrel_target **out, size_t *n);
+int petrel_cli_targets(const struct petrel_cli *cli, const struct petrel_target **out, size_t *n,
+		       struct petrel_err *err);
 
 /* A command's working set: the targets it acts on and an open engine. */
 struct petrel_run {
@@ -68,7 +55,8 @@ void petrel_run_end(struct petrel_run *run);
  * status; the other targets still run. Returns the exit status.
  */
 typedef int (*petrel_each_fn)(struct petrel_cli *cli, struct petrel_engine *e,
-			      const struct petrel_target *t, json_t *o, int *status);
+			      const struct petrel_target *t, json_t *o, int *status,
+			      struct petrel_err *err);
 int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn);
 
 /*
@@ -78,8 +66,9 @@ int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn);
 int petrel_run_one(struct petrel_cli *cli, const char *synopsis, int takes_options,
 		   petrel_each_fn fn);
 
-/* Reports a failure for target (NULL for none): "petrel: TARGET: message". */
-void petrel_cli_error(const char *target, int err);
+/* Reports failure r, whose message err holds, for target (NULL for none):
+ * "petrel: TARGET: message". */
+void petrel_cli_error(const char *target, int r, const struct petrel_err *err);
 
 int petrel_cmd_check(struct petrel_cli *cli);
 int petrel_cmd_fetch(struct petrel_cli *cli);

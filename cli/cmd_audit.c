@@ -53,7 +53,7 @@ static void __attribute__((format(printf, 2, 3))) finding(struct audit *a, const
 }
 
 /* Takes audit's options out of argv; the target names stay. */
-static int parse(struct petrel_cli *cli, struct audit_opts *o)
+static int parse(struct petrel_cli *cli, struct audit_opts *o, struct petrel_err *err)
 {
 	int n = 0;
 
@@ -70,9 +70,9 @@ static int parse(struct petrel_cli *cli, struct audit_opts *o)
 		else if (!strncmp(a, "--metrics=", 10) && a[10])
 			o->metrics = a + 10;
 		else if (!strcmp(a, "--metrics") || !strcmp(a, "--metrics="))
-			return petrel_fail(-PETREL_EUSAGE, "--metrics needs a FILE (usage: %s)", synopsis);
+			return petrel_fail(err, -PETREL_EUSAGE, "--metrics needs a FILE (usage: %s)", synopsis);
 		else if (a[0] == '-')
-			return petrel_fail(-PETREL_EUSAGE, "unknown option '%s' (usage: %s)", a, synopsis);
+			return petrel_fail(err, -PETREL_EUSAGE, "unknown option '%s' (usage: %s)", a, synopsis);
 		else
 			cli->argv[n++] = cli->argv[i];
 	}
@@ -157,7 +157,7 @@ static int find_leftover(void *ctx, const struct petrel_generation *g)
  * generation (a revert renames it into place after hashing it again), or the build a
  * failed or interrupted switch left there; a finding otherwise. 0 or a store error.
  */
-static int check_prev(struct petrel_store *s, struct audit *a, int rehash)
+static int check_prev(struct petrel_store *s, struct audit *a, int rehash, struct petrel_err *err)
 {
 	const struct petrel_version *v = &a->prev.version;
 	struct leftover l = { NULL, 0, 0 };
@@ -186,7 +186,7 @@ static int check_prev(struct petrel_store *s, struct audit *a, int rehash)
 	} else if (l.size == v->build.size) {
 		return 0;
 	}
-	if ((r = petrel_store_history(s, a->t->name, find_leftover, &l)) < 0)
+	if ((r = petrel_store_history(s, a->t->name, find_leftover, &l, err)) < 0)
 		return r;
 	if (l.found)
 		return 0;
@@ -197,14 +197,14 @@ report:	/* check_file words it as it does for the deployed file */
 	return 0;
 }
 
-static int load_generations(struct petrel_store *s, struct audit *a)
+static int load_generations(struct petrel_store *s, struct audit *a, struct petrel_err *err)
 {
 	int64_t c, p;
 	int r;
 
-	if ((r = petrel_store_pointers(s, a->t->name, &c, &p)) < 0 ||
-	    (c && (r = petrel_store_generation(s, a->t->name, c, &a->cur)) < 0) ||
-	    (p && (r = petrel_store_generation(s, a->t->name, p, &a->prev)) < 0))
+	if ((r = petrel_store_pointers(s, a->t->name, &c, &p, err)) < 0 ||
+	    (c && (r = petrel_store_generation(s, a->t->name, c, &a->cur, err)) < 0) ||
+	    (p && (r = petrel_store_generation(s, a->t->name, p, &a->prev, err)) < 0))
 		return r;
 	return 0;
 }
@@ -218,8 +218,10 @@ static void ask_servers(struct petrel_engine *e, struct audit *a)
 	int r;
 
 	for (size_t i = 0; i < cfg->nservers; i++) {
+		struct petrel_err e1 = PETREL_ERR_INIT;	/* a finding at most, never an error */
+
 		r = petrel_bw_hash_lookup(e->http, cfg->servers[i].url, a->cur.version.build.sha256,
-					  job, uuid);
+					  job, uuid, &e1);
 		petrel_mask_url(cfg->servers[i].url, shown, sizeof(shown));
 		o = json_pack("{s:s, s:s, s:b}", "name", cfg->servers[i].name, "url", shown,
 			      "known", r == 0);
@@ -230,19 +232,18 @@ static void ask_servers(struct petrel_engine *e, struct audit *a)
 			json_object_set_new(o, "job", json_null());
 			json_object_set_new(o, "uuid", json_null());
 			if (r != -PETREL_ENOTFOUND)
-				json_object_set_new(o, "error", petrel_json_text(petrel_error_message()));
+				json_object_set_new(o, "error", petrel_json_text(petrel_err_msg(&e1, r)));
 		}
-		petrel_error_clear();
 		json_array_append_new(a->servers, o);
 	}
 }
 
-static int audit_target(struct petrel_engine *e, struct audit *a, const struct audit_opts *o)
+static int audit_target(struct petrel_engine *e, struct audit *a, const struct audit_opts *o, struct petrel_err *err)
 {
 	int r;
 
 	a->servers = json_array();
-	if ((r = load_generations(&e->store, a)) < 0)
+	if ((r = load_generations(&e->store, a, err)) < 0)
 		return r;
 	if (!a->cur.number)
 		return 0;
@@ -250,7 +251,7 @@ static int audit_target(struct petrel_engine *e, struct audit *a, const struct a
 	check_generation(a, &e->store, &a->cur, "current", o->rehash);
 	if (a->prev.number)
 		check_generation(a, &e->store, &a->prev, "previous", o->rehash);
-	if ((r = check_prev(&e->store, a, o->rehash)) < 0)
+	if ((r = check_prev(&e->store, a, o->rehash, err)) < 0)
 		return r;
 	if (o->online)
 		ask_servers(e, a);
@@ -313,7 +314,7 @@ static void print_text(const struct audit *a)
 
 /* The audit is an action too: its findings and a summary go into the journal. */
 static int record(struct petrel_engine *e, struct audit *as, size_t n,
-		  const struct petrel_journal_check *j, size_t nfindings, const struct audit_opts *o)
+		  const struct petrel_journal_check *j, size_t nfindings, const struct audit_opts *o, struct petrel_err *err)
 {
 	struct petrel_audit_note *notes = calloc(n + 1, sizeof(*notes));
 	char summary[256], journal[64] = "ok";
@@ -327,7 +328,7 @@ static int record(struct petrel_engine *e, struct audit *as, size_t n,
 		snprintf(journal, sizeof(journal), "broken at row %lld", (long long)j->first_broken);
 	snprintf(summary, sizeof(summary), "targets=%zu findings=%zu journal=%s %s%s", n,
 		 nfindings, journal, o->rehash ? "rehashed" : "quick", o->online ? " online" : "");
-	r = petrel_store_record_audit(&e->store, notes, n, (int64_t)time(NULL), summary);
+	r = petrel_store_record_audit(&e->store, notes, n, (int64_t)time(NULL), summary, err);
 	free(notes);
 	return r;
 }
@@ -359,29 +360,31 @@ static int report(struct petrel_cli *cli, struct audit *as, size_t n,
 }
 
 static int audit_all(struct petrel_cli *cli, struct petrel_run *run, const struct audit_opts *o,
-		     struct audit *as)
+		     struct audit *as, struct petrel_err *err)
 {
 	struct petrel_journal_check j;
+	struct petrel_err metrics = PETREL_ERR_INIT;	/* reported here, then done with */
 	size_t nfindings = 0;
 	int r;
 
-	if ((r = petrel_store_journal_verify(&run->e.store, &j)) < 0)
+	if ((r = petrel_store_journal_verify(&run->e.store, &j, err)) < 0)
 		return r;
 	for (size_t i = 0; i < run->n; i++) {
 		as[i].t = run->ts[i];
-		if ((r = audit_target(&run->e, &as[i], o)) < 0) {
-			petrel_error_prefix("%s: ", run->ts[i]->name);
+		if ((r = audit_target(&run->e, &as[i], o, err)) < 0) {
+			petrel_err_prefix(err, "%s: ", run->ts[i]->name);
 			return r;
 		}
 		nfindings += as[i].n;
 	}
-	if ((r = record(&run->e, as, run->n, &j, nfindings, o)) < 0 ||
+	if ((r = record(&run->e, as, run->n, &j, nfindings, o, err)) < 0 ||
 	    (r = report(cli, as, run->n, &j, nfindings)) < 0)
 		return r;
 	/* the findings are out already; a metrics file that cannot be written does not
 	 * hide them: exit 6 all the same, 1 when there was nothing else to say */
-	if (o->metrics && (r = petrel_metrics_write(o->metrics, &run->e.store, &cli->cfg)) < 0) {
-		petrel_cli_error(NULL, r);
+	if (o->metrics && (r = petrel_metrics_write(o->metrics, &run->e.store, &cli->cfg,
+						    &metrics)) < 0) {
+		petrel_cli_error(NULL, r, &metrics);
 		if (!nfindings && !j.first_broken)
 			return PETREL_EXIT_FAIL;
 	}
@@ -394,28 +397,29 @@ static int audit_all(struct petrel_cli *cli, struct petrel_run *run, const struc
  */
 int petrel_cmd_audit(struct petrel_cli *cli)
 {
+	struct petrel_err err = PETREL_ERR_INIT;
 	struct audit_opts o = { 0 };
 	struct petrel_run run;
 	struct audit *as = NULL;
 	int r;
 
-	if ((r = parse(cli, &o)) < 0) {
-		petrel_cli_error(NULL, r);
-		return petrel_exit_status(r);
+	if ((r = parse(cli, &o, &err)) < 0) {
+		petrel_cli_error(NULL, r, &err);
+		return petrel_err_exit(r);
 	}
 	if ((r = petrel_run_begin(cli, &run)) != 0)
 		return r;
 	if (!(as = calloc(run.n + 1, sizeof(*as))))
 		r = -ENOMEM;
 	else
-		r = audit_all(cli, &run, &o, as);
+		r = audit_all(cli, &run, &o, as, &err);
 	for (size_t i = 0; as && i < run.n; i++)
 		json_decref(as[i].servers);
 	free(as);
 	petrel_run_end(&run);
 	if (r < 0) {
-		petrel_cli_error(NULL, r);
-		return petrel_exit_status(r);
+		petrel_cli_error(NULL, r, &err);
+		return petrel_err_exit(r);
 	}
 	return r;
 }

@@ -33,12 +33,12 @@ static void print_text(const struct petrel_target *t, const struct petrel_check 
 }
 
 static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct petrel_target *t,
-	       json_t *o, int *status)
+	       json_t *o, int *status, struct petrel_err *err)
 {
 	struct petrel_check c;
 	int r;
 
-	if ((r = petrel_check_target(e, t, &c)) < 0)
+	if ((r = petrel_check_target(e, t, &c, err)) < 0)
 		return r;
 	json_object_set_new(o, "update", json_boolean(c.update));
 	json_object_set_new(o, "in_store", json_boolean(c.in_store));
@@ -52,7 +52,7 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 		print_text(t, &c);
 	if (c.update && *status == PETREL_EXIT_OK)
 		*status = PETREL_EXIT_UPDATE;
-	return petrel_check_frozen(t, &c, 1);	/* a stuck server is a refusal: exit 3 */
+	return petrel_check_frozen(t, &c, 1, err);	/* a stuck server is a refusal: exit 3 */
 }
 
 int petrel_cmd_check(struct petrel_cli *cli)

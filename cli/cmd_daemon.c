@@ -94,18 +94,18 @@ static void on_signal(int sig)
 	errno = e;
 }
 
-static int setup_signals(void)
+static int setup_signals(struct petrel_err *err)
 {
 	struct sigaction sa;
 
 	if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		return petrel_fail(-errno, "self-pipe: %s", strerror(errno));
+		return petrel_fail(err, -errno, "self-pipe: %s", strerror(errno));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);	/* no SA_RESTART: waits return early */
 	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
 	    sigaction(SIGHUP, &sa, NULL) < 0)
-		return petrel_fail(-errno, "sigaction: %s", strerror(errno));
+		return petrel_fail(err, -errno, "sigaction: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
@@ -231,16 +231,9 @@ static int server_fault(int r, const struct petrel_target *t, const char *failed
 {
 	size_t n = strlen(t->server->url);
 
-	return (r == -PETREL_ENET || r == -PETREL_EHTTP) &&
+	return petrel_err_is(r, PETREL_ERR_TRANSIENT) &&
 	       !strncmp(failed_url, t->server->url, n) &&
 	       (failed_url[n] == '/' || failed_url[n] == '\0' || failed_url[n] == '?');
-}
-
-/* Verification failures that condemn the build itself: it is rejected for the target. */
-static int condemns_build(int r)
-{
-	return r == -PETREL_EHASH || r == -PETREL_ESIZE || r == -PETREL_ESIG_INVALID ||
-	       r == -PETREL_EBINDING;
 }
 
 static int minute_of_day(void)
@@ -266,22 +259,24 @@ static int64_t ms_until_minute(int m)
 
 /* The build the store holds for the server's newest, or fetched and verified now. */
 static int staged(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
-		  const struct petrel_check *c, struct petrel_version *v)
+		  const struct petrel_check *c, struct petrel_version *v, struct petrel_err *err)
 {
 	char h[13];
 	int r, already;
 
 	if (c->in_store)
-		return petrel_store_find_version(&e->store, t->name, c->remote.sha256, v);
-	r = petrel_fetch_target(e, t, NULL, v, &already);
-	if (r < 0 && condemns_build(r) && !petrel_cancelled()) {
+		return petrel_store_find_version(&e->store, t->name, c->remote.sha256, v, err);
+	r = petrel_fetch_target(e, t, NULL, v, &already, err);
+	if (r < 0 && petrel_err_is(r, PETREL_ERR_CONDEMNS) && !petrel_cancelled()) {
 		/* a build that failed verification is not downloaded again */
+		struct petrel_err rec = PETREL_ERR_INIT;
 		char why[256];
 
-		petrel_strlcpy(why, petrel_error_message(), sizeof(why));
-		if (petrel_store_reject(&e->store, t->name, c->remote.sha256, c->remote.uuid, why) < 0)
+		petrel_strlcpy(why, petrel_err_msg(err, r), sizeof(why));
+		if (petrel_store_reject(&e->store, t->name, c->remote.sha256, c->remote.uuid, why,
+					&rec) < 0)
 			event(s, PETREL_LOG_ERROR, "recording the rejection failed: %s",
-			      petrel_error_message());
+			      petrel_err_msg(&rec, -PETREL_EDB));
 	}
 	if (r == 0 && !already) {
 		petrel_short_hash(v->build.sha256, h);
@@ -292,20 +287,20 @@ static int staged(struct petrel_engine *e, const struct petrel_target *t, struct
 }
 
 static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
-		  const struct petrel_version *v)
+		  const struct petrel_version *v, struct petrel_err *err)
 {
 	struct petrel_upgrade_result res;
+	struct petrel_err rec = PETREL_ERR_INIT;	/* the recording's, a warning at most */
 	char h[13], was[64] = "nothing deployed";
 	int r;
 
-	if ((r = petrel_upgrade(e, t, v->build.uuid, 0, &res)) < 0)
+	if ((r = petrel_upgrade(e, t, v->build.uuid, 0, &res, err)) < 0)
 		return r;
 	/* the newest build runs now: no update is pending (petrel_upgrade with a uuid
 	 * cannot know it deployed the newest) */
-	if (petrel_store_note_check(&e->store, t->name, (int64_t)time(NULL), 1, 0) < 0) {
-		event(s, PETREL_LOG_WARN, "recording the check failed: %s", petrel_error_message());
-		petrel_error_clear();
-	}
+	if (petrel_store_note_check(&e->store, t->name, (int64_t)time(NULL), 1, 0, &rec) < 0)
+		event(s, PETREL_LOG_WARN, "recording the check failed: %s",
+		      petrel_err_msg(&rec, -PETREL_EDB));
 	petrel_short_hash(res.now.version.build.sha256, h);
 	if (res.has_before && !res.noop) {
 		char bh[13];
@@ -320,19 +315,20 @@ static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct
 }
 
 /* One poll of one target: check, then stage or deploy per policy. 0 or a code. */
-static int poll_target(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s)
+static int poll_target(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s, struct petrel_err *err)
 {
 	struct petrel_check c;
 	struct petrel_version v;
+	struct petrel_err frozen = PETREL_ERR_INIT;
 	char h[13];
 	int r;
 
 	s->window_wait = 0;
-	if ((r = petrel_check_target(e, t, &c)) < 0)
+	if ((r = petrel_check_target(e, t, &c, err)) < 0)
 		return r;
-	if (petrel_check_frozen(t, &c, 0) < 0) {	/* a warning: the build may still be good */
-		frozen_event(s, "frozen: %s", petrel_error_message());
-		petrel_error_clear();
+	if ((r = petrel_check_frozen(t, &c, 0, &frozen)) < 0) {	/* a warning: the build may
+								 * still be good */
+		frozen_event(s, "frozen: %s", petrel_err_msg(&frozen, r));
 	} else {
 		s->last[SLOT_FROZEN][0] = '\0';	/* warn again if it freezes again */
 	}
@@ -345,7 +341,7 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 			petrel_log_debug("%s: up to date (%s %s)", t->name, c.remote.uuid, h);
 		return 0;
 	}
-	if ((r = staged(e, t, s, &c, &v)) < 0)
+	if ((r = staged(e, t, s, &c, &v, err)) < 0)
 		return r;
 	if (t->autopolicy == PETREL_AUTO_FETCH)
 		return 0;
@@ -356,19 +352,17 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 		      t->window_end / 60, t->window_end % 60);
 		return 0;
 	}
-	return deploy(e, t, s, &v);
+	return deploy(e, t, s, &v, err);
 }
 
 /* Logs a failed poll and schedules the retry: the server backs off, or the target. */
 static void failed(struct daemon *d, const struct petrel_target *t, struct tstate *s,
-		   struct sstate *ss, int r, int64_t now)
+		   struct sstate *ss, int r, const struct petrel_err *err, int64_t now)
 {
-	const char *msg = petrel_error_message();
-	int status = petrel_exit_status(r);
+	const char *msg = petrel_err_msg(err, r);
+	int status = petrel_err_exit(r);
 	int64_t delay;
 
-	if (!msg[0])
-		msg = petrel_strerror(r);
 	if (server_fault(r, t, petrel_http_last_url(d->http))) {
 		ss->fails++;
 		delay = jittered_ms(backoff(d, t->interval, ss->fails));
@@ -393,7 +387,6 @@ static void failed(struct daemon *d, const struct petrel_target *t, struct tstat
 	s->due = now + delay;
 	s->failing = 1;
 	note_status(d, status);
-	petrel_error_clear();
 }
 
 /*
@@ -415,6 +408,7 @@ static int due(const struct daemon *d, size_t i, int64_t now)
 static void cycle(struct daemon *d)
 {
 	struct petrel_engine e;
+	struct petrel_err err = PETREL_ERR_INIT;
 	int64_t now = now_ms();
 	size_t i, n = 0;
 	int r;
@@ -423,13 +417,11 @@ static void cycle(struct daemon *d)
 		n += due(d, i, now);
 	if (!n)
 		return;
-	if ((!d->http && (r = petrel_http_new(&d->http, &d->cfg->limits)) < 0) ||
-	    (r = petrel_engine_open_with(&e, d->cfg, d->http)) < 0) {
+	if ((!d->http && (r = petrel_http_new(&d->http, &d->cfg->limits, &err)) < 0) ||
+	    (r = petrel_engine_open_with(&e, d->cfg, d->http, &err)) < 0) {
 		if (r != -ECANCELED)
-			daemon_error(petrel_error_message()[0] ? petrel_error_message() :
-				     petrel_strerror(r));
-		note_status(d, petrel_exit_status(r));
-		petrel_error_clear();
+			daemon_error(petrel_err_msg(&err, r));
+		note_status(d, petrel_err_exit(r));
 		/* e.g. an operator's upgrade held the lock past lock_timeout: try again soon */
 		for (i = 0; i < d->cfg->ntargets; i++)
 			if (due(d, i, now))
@@ -441,20 +433,20 @@ static void cycle(struct daemon *d)
 		const struct petrel_target *t = &d->cfg->targets[i];
 		struct sstate *ss = &d->ss[t->server - d->cfg->servers];
 		struct tstate *s = &d->ts[i];
+		struct petrel_err poll_err = PETREL_ERR_INIT;	/* this target's */
 
 		now = now_ms();
 		if (!due(d, i, now))
 			continue;
 		petrel_tick();
-		r = poll_target(&e, t, s);
+		r = poll_target(&e, t, s, &poll_err);
 		now = now_ms();
 		if (r < 0 && petrel_cancelled()) {
-			event(s, PETREL_LOG_INFO, "stopped: %s", petrel_error_message());
-			petrel_error_clear();
+			event(s, PETREL_LOG_INFO, "stopped: %s", petrel_err_msg(&poll_err, r));
 			break;
 		}
 		if (r < 0) {
-			failed(d, t, s, ss, r, now);
+			failed(d, t, s, ss, r, &poll_err, now);
 			continue;
 		}
 		if (s->failing)
@@ -464,10 +456,8 @@ static void cycle(struct daemon *d)
 		ss->fails = 0;
 		s->due = now + jittered(t->interval);
 	}
-	if (d->metrics && petrel_metrics_write(d->metrics, &e.store, d->cfg) < 0) {
-		daemon_error(petrel_error_message());
-		petrel_error_clear();
-	}
+	if (d->metrics && (r = petrel_metrics_write(d->metrics, &e.store, d->cfg, &err)) < 0)
+		daemon_error(petrel_err_msg(&err, r));
 	daemon_state.last[SLOT_MAIN][0] = '\0';	/* a cycle ran: the next error is news */
 	petrel_engine_close(&e);
 }
@@ -530,6 +520,7 @@ static void count_policies(const struct petrel_config *c, size_t n[3])
 static void reload(struct daemon *d)
 {
 	struct petrel_config *next = calloc(1, sizeof(*next));
+	struct petrel_err err = PETREL_ERR_INIT;
 	size_t n[3];
 	int r;
 
@@ -539,10 +530,9 @@ static void reload(struct daemon *d)
 		event(NULL, PETREL_LOG_ERROR, "reload: out of memory; keeping the running configuration");
 		goto out;
 	}
-	if ((r = petrel_config_load(next, d->cli->config_path)) < 0) {
+	if ((r = petrel_config_load(next, d->cli->config_path, &err)) < 0) {
 		event(NULL, PETREL_LOG_ERROR, "reload: %s; keeping the running configuration",
-		      petrel_error_message());
-		petrel_error_clear();
+		      petrel_err_msg(&err, r));
 		free(next);
 		goto out;
 	}
@@ -573,17 +563,17 @@ out:
 }
 
 /* STATE/daemon.lock: one daemon per state directory, for its whole life. */
-static int daemon_lock(struct daemon *d)
+static int daemon_lock(struct daemon *d, struct petrel_err *err)
 {
 	char path[PATH_MAX], who[64];
 	int fd, r;
 
 	if ((r = petrel_mkdir_p(d->cfg->state_dir, 0755)) < 0)
-		return petrel_fail(r, "%s: %s", d->cfg->state_dir, strerror(-r));
+		return petrel_fail(err, r, "%s: %s", d->cfg->state_dir, strerror(-r));
 	if (petrel_snprintf(path, sizeof(path), "%s/daemon.lock", d->cfg->state_dir) < 0)
-		return petrel_fail(-ENAMETOOLONG, "%s: path too long", d->cfg->state_dir);
-	if ((fd = petrel_lockfile_try(path, who, sizeof(who))) == -EWOULDBLOCK)
-		return petrel_fail(-PETREL_ELOCKED, "another petrel daemon (%s) runs on %s", who,
+		return petrel_fail(err, -ENAMETOOLONG, "%s: path too long", d->cfg->state_dir);
+	if ((fd = petrel_lockfile_try(path, who, sizeof(who), err)) == -EWOULDBLOCK)
+		return petrel_fail(err, -PETREL_ELOCKED, "another petrel daemon (%s) runs on %s", who,
 				   d->cfg->state_dir);
 	if (fd < 0)
 		return fd;
@@ -623,7 +613,7 @@ static void wait_next(struct daemon *d)
 	feed_watchdog();
 }
 
-static int parse_args(struct daemon *d)
+static int parse_args(struct daemon *d, struct petrel_err *err)
 {
 	struct petrel_cli *cli = d->cli;
 
@@ -637,40 +627,41 @@ static int parse_args(struct daemon *d)
 		else if (!strncmp(a, "--metrics=", 10) && a[10])
 			d->metrics = a + 10;
 		else
-			return petrel_fail(-PETREL_EUSAGE, "%s: unknown argument (usage: petrel daemon "
+			return petrel_fail(err, -PETREL_EUSAGE, "%s: unknown argument (usage: petrel daemon "
 					   "[--once] [--metrics FILE])", a);
 	}
 	return 0;
 }
 
 /* --metrics FILE must be writable where it is going to be: said at start, not per cycle. */
-static int metrics_dir_ok(const char *file)
+static int metrics_dir_ok(const char *file, struct petrel_err *err)
 {
 	char dir[PATH_MAX];
 
 	if (!file)
 		return 0;
 	if (petrel_dirname(file, dir, sizeof(dir)) < 0)
-		return petrel_fail(-PETREL_EUSAGE, "--metrics: path too long");
+		return petrel_fail(err, -PETREL_EUSAGE, "--metrics: path too long");
 	if (access(dir, W_OK | X_OK) < 0)
-		return petrel_fail(-PETREL_EUSAGE, "--metrics %s: directory %s: %s", file, dir,
+		return petrel_fail(err, -PETREL_EUSAGE, "--metrics %s: directory %s: %s", file, dir,
 				   strerror(errno));
 	return 0;
 }
 
 int petrel_cmd_daemon(struct petrel_cli *cli)
 {
+	struct petrel_err err = PETREL_ERR_INIT;
 	struct daemon d = { .cli = cli, .lockfd = -1, .worst = PETREL_EXIT_OK };
 	size_t n[3];
 	int r;
 
-	if ((r = parse_args(&d)) < 0 || (r = metrics_dir_ok(d.metrics)) < 0 ||
+	if ((r = parse_args(&d, &err)) < 0 || (r = metrics_dir_ok(d.metrics, &err)) < 0 ||
 	    (r = adopt(&d, &cli->cfg)) < 0 ||
-	    (r = daemon_lock(&d)) < 0 || (r = setup_signals()) < 0) {
-		petrel_cli_error(NULL, r);
+	    (r = daemon_lock(&d, &err)) < 0 || (r = setup_signals(&err)) < 0) {
+		petrel_cli_error(NULL, r, &err);
 		free(d.ts);
 		free(d.ss);
-		return petrel_exit_status(r);
+		return petrel_err_exit(r);
 	}
 	srandom((unsigned)(time(NULL) ^ getpid()));
 	the_daemon = &d;

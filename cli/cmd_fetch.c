@@ -24,13 +24,13 @@ static void print_text(const struct petrel_target *t, const struct petrel_versio
 }
 
 static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct petrel_target *t,
-	       json_t *o, int *status)
+	       json_t *o, int *status, struct petrel_err *err)
 {
 	struct petrel_version v;
 	int r, already = 0;
 
 	(void)status;
-	if ((r = petrel_fetch_target(e, t, NULL, &v, &already)) < 0)
+	if ((r = petrel_fetch_target(e, t, NULL, &v, &already, err)) < 0)
 		return r;
 	json_object_set_new(o, "fetched", json_boolean(!already));
 	json_object_set_new(o, "version", petrel_json_version(&v));

@@ -17,6 +17,7 @@ static void finding(void *ctx, const char *text)
 
 int petrel_cmd_fsck(struct petrel_cli *cli)
 {
+	struct petrel_err err = PETREL_ERR_INIT;
 	json_t *arr = cli->json ? json_array() : NULL;
 	struct petrel_engine e = { .cfg = &cli->cfg };
 	struct petrel_store *s = &e.store;
@@ -29,20 +30,20 @@ int petrel_cmd_fsck(struct petrel_cli *cli)
 	}
 	/* lock and finish an interrupted switch first (as every command does), but leave
 	 * tmp/ alone: leftover downloads are findings here */
-	if ((r = petrel_store_open_locked(s, cli->cfg.state_dir, cli->cfg.lock_timeout)) < 0 ||
-	    (r = petrel_recover(&e)) < 0) {
+	if ((r = petrel_store_open_locked(s, cli->cfg.state_dir, cli->cfg.lock_timeout, &err)) < 0 ||
+	    (r = petrel_recover(&e, &err)) < 0) {
 		if (s->db)
 			petrel_store_close(s);
-		petrel_cli_error(NULL, r);
+		petrel_cli_error(NULL, r, &err);
 		json_decref(arr);
-		return petrel_exit_status(r);
+		return petrel_err_exit(r);
 	}
-	r = petrel_store_fsck(s, finding, arr);
+	r = petrel_store_fsck(s, finding, arr, &err);
 	petrel_store_close(s);
 	if (r < 0) {
-		petrel_cli_error(NULL, r);
+		petrel_cli_error(NULL, r, &err);
 		json_decref(arr);
-		return petrel_exit_status(r);
+		return petrel_err_exit(r);
 	}
 	if (arr)
 		petrel_json_print(json_pack("{s:b, s:o}", "ok", r == 0, "findings", arr));

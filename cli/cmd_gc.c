@@ -103,6 +103,7 @@ static void print_json(struct report *rep, const struct petrel_gc_target *ts, si
 
 int petrel_cmd_gc(struct petrel_cli *cli)
 {
+	struct petrel_err err = PETREL_ERR_INIT;
 	struct report rep = { .json = cli->json };
 	struct petrel_gc g = { .on_version = on_version, .on_stray = on_stray, .ctx = &rep };
 	struct petrel_gc_target *ts;
@@ -121,13 +122,13 @@ int petrel_cmd_gc(struct petrel_cli *cli)
 		ts[i].name = run.ts[i]->name;
 		ts[i].keep = run.ts[i]->keep;
 	}
-	if (r == 0 && (r = petrel_store_gc(&run.e.store, ts, run.n, &g)) == 0)
+	if (r == 0 && (r = petrel_store_gc(&run.e.store, ts, run.n, &g, &err)) == 0)
 		cli->json ? print_json(&rep, ts, run.n, &g) : print_text(&rep, ts, run.n, &g);
 	if (r < 0)
-		petrel_cli_error(NULL, r);
+		petrel_cli_error(NULL, r, &err);
 	json_decref(rep.removed);
 	json_decref(rep.strays);
 	free(ts);
 	petrel_run_end(&run);
-	return petrel_exit_status(r);
+	return petrel_err_exit(r);
 }

@@ -36,20 +36,20 @@ static int row(void *ctx, const struct petrel_generation *g)
 }
 
 static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct petrel_target *t,
-	       json_t *o, int *status)
+	       json_t *o, int *status, struct petrel_err *err)
 {
 	struct listing l = { .cli = cli, .arr = json_array() };
 	int r;
 
 	(void)status;
-	if ((r = petrel_store_pointers(&e->store, t->name, &l.current, &l.previous)) < 0) {
+	if ((r = petrel_store_pointers(&e->store, t->name, &l.current, &l.previous, err)) < 0) {
 		json_decref(l.arr);
 		return r;
 	}
 	if (!cli->json)
 		printf("%5s  %-8s  %-20s  %-36s  %-12s  %s\n", "gen", "", "deployed", "uuid",
 		       "sha256", "state");
-	r = petrel_store_history(&e->store, t->name, row, &l);
+	r = petrel_store_history(&e->store, t->name, row, &l, err);
 	json_object_set_new(o, "generations", l.arr);
 	return r;
 }

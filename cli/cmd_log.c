@@ -36,6 +36,7 @@ static int row(void *ctx, const struct petrel_journal_row *j)
 /* Read-only: no lock, so it works beside a running petrel (sqlite's WAL). */
 int petrel_cmd_log(struct petrel_cli *cli)
 {
+	struct petrel_err err = PETREL_ERR_INIT;
 	struct listing l = { .json = cli->json, .arr = json_array() };
 	struct petrel_journal_check check = { 0 };
 	const char *target = NULL;
@@ -50,16 +51,16 @@ int petrel_cmd_log(struct petrel_cli *cli)
 	if (cli->argc == 1 && !(target = cli->argv[0], petrel_config_target(&cli->cfg, target)))
 		petrel_log_warn("no target '%s' in %s; showing its journal rows anyway", target,
 				cli->cfg.path);
-	if ((r = petrel_store_open_locked(&s, cli->cfg.state_dir, cli->cfg.lock_timeout)) == 0) {
-		if ((r = petrel_store_journal_each(&s, target, row, &l)) == 0 &&
-		    (r = petrel_store_journal_verify(&s, &check)) == 0)
+	if ((r = petrel_store_open_locked(&s, cli->cfg.state_dir, cli->cfg.lock_timeout, &err)) == 0) {
+		if ((r = petrel_store_journal_each(&s, target, row, &l, &err)) == 0 &&
+		    (r = petrel_store_journal_verify(&s, &check, &err)) == 0)
 			l.first_broken = check.first_broken;	/* also a deleted last row */
 		petrel_store_close(&s);
 	}
 	if (r < 0) {
-		petrel_cli_error(NULL, r);
+		petrel_cli_error(NULL, r, &err);
 		json_decref(l.arr);
-		return petrel_exit_status(r);
+		return petrel_err_exit(r);
 	}
 	if (cli->json)
 		petrel_json_print(json_pack("{s:{s:b, s:I, s:o}, s:o}", "journal", "ok",

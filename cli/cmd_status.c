@@ -29,34 +29,33 @@ static void print_version(const char *label, const struct petrel_version *v, int
 
 /* The target's current and previous generations (number 0 when none). */
 static int pointers(struct petrel_store *s, const struct petrel_target *t,
-		    struct petrel_generation *cur, struct petrel_generation *prev)
+		    struct petrel_generation *cur, struct petrel_generation *prev, struct petrel_err *err)
 {
 	int64_t c, p;
 	int r;
 
 	memset(cur, 0, sizeof(*cur));
 	memset(prev, 0, sizeof(*prev));
-	if ((r = petrel_store_pointers(s, t->name, &c, &p)) < 0 ||
-	    (c && (r = petrel_store_generation(s, t->name, c, cur)) < 0) ||
-	    (p && (r = petrel_store_generation(s, t->name, p, prev)) < 0))
+	if ((r = petrel_store_pointers(s, t->name, &c, &p, err)) < 0 ||
+	    (c && (r = petrel_store_generation(s, t->name, c, cur, err)) < 0) ||
+	    (p && (r = petrel_store_generation(s, t->name, p, prev, err)) < 0))
 		return r;
 	return 0;
 }
 
 static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct petrel_target *t,
-	       json_t *o, int *status)
+	       json_t *o, int *status, struct petrel_err *err)
 {
 	struct petrel_generation cur, prev;
 	struct petrel_version v;
 	int r, staged;
 
 	(void)status;
-	if ((r = pointers(&e->store, t, &cur, &prev)) < 0)
+	if ((r = pointers(&e->store, t, &cur, &prev, err)) < 0)
 		return r;
-	r = petrel_store_newest_version(&e->store, t->name, &v);
+	r = petrel_store_newest_version(&e->store, t->name, &v, err);
 	if (r < 0 && r != -PETREL_ENOTFOUND)
 		return r;
-	petrel_error_clear();
 	staged = r == 0 && (!cur.number || memcmp(v.build.sha256, cur.version.build.sha256, 32));
 	json_object_set_new(o, "job", json_string(t->job));
 	json_object_set_new(o, "path", petrel_json_text(t->path));

@@ -37,13 +37,13 @@ static void fill_json(json_t *o, const struct petrel_upgrade_result *res)
 }
 
 static int upgrade_one(struct petrel_cli *cli, struct petrel_engine *e,
-		       const struct petrel_target *t, json_t *o, int *status)
+		       const struct petrel_target *t, json_t *o, int *status, struct petrel_err *err)
 {
 	struct petrel_upgrade_result res;
 	int r;
 
 	(void)status;
-	if ((r = petrel_upgrade(e, t, cli->to_uuid, cli->allow_downgrade, &res)) < 0)
+	if ((r = petrel_upgrade(e, t, cli->to_uuid, cli->allow_downgrade, &res, err)) < 0)
 		return r;
 	fill_json(o, &res);
 	if (!cli->json && petrel_log_level >= PETREL_LOG_INFO)
@@ -52,13 +52,13 @@ static int upgrade_one(struct petrel_cli *cli, struct petrel_engine *e,
 }
 
 static int revert_one(struct petrel_cli *cli, struct petrel_engine *e,
-		      const struct petrel_target *t, json_t *o, int *status)
+		      const struct petrel_target *t, json_t *o, int *status, struct petrel_err *err)
 {
 	struct petrel_upgrade_result res;
 	int r;
 
 	(void)status;
-	if ((r = petrel_revert(e, t, &res)) < 0)
+	if ((r = petrel_revert(e, t, &res, err)) < 0)
 		return r;
 	fill_json(o, &res);
 	if (!cli->json && petrel_log_level >= PETREL_LOG_INFO)

@@ -357,7 +357,7 @@ static long section_index(struct parse *p, const char *kind, const char *name)
  * a section without keys still exists, and errors found once the whole file is read
  * can name the line of the section they concern.
  */
-static int scan_sections(struct parse *p, const char *path)
+static int scan_sections(struct parse *p, const char *path, struct petrel_err *err)
 {
 	char *text = NULL, *line, *save = NULL;
 	size_t len;
@@ -365,8 +365,8 @@ static int scan_sections(struct parse *p, const char *path)
 
 	if ((r = petrel_read_file(path, CONFIG_MAX, &text, &len)) < 0)
 		return r == -PETREL_ETOOBIG ?
-			petrel_fail(-PETREL_ECONFIG, "%s: larger than %d bytes", path, CONFIG_MAX) :
-			petrel_fail(-PETREL_ECONFIG, "%s: %s", path, strerror(-r));
+			petrel_fail(err, -PETREL_ECONFIG, "%s: larger than %d bytes", path, CONFIG_MAX) :
+			petrel_fail(err, -PETREL_ECONFIG, "%s: %s", path, strerror(-r));
 	if (alloc_targets(p, text) < 0) {
 		free(text);
 		return -ENOMEM;
@@ -380,7 +380,7 @@ static int scan_sections(struct parse *p, const char *path)
 			*save++ = '\0';
 		n++;
 		if (strlen(cur) > LINE_MAX_BYTES) {	/* inih would cut it and misreport */
-			r = petrel_fail(-PETREL_ECONFIG, "%s:%d: line longer than %d bytes; continue "
+			r = petrel_fail(err, -PETREL_ECONFIG, "%s:%d: line longer than %d bytes; continue "
 					"a long list on indented lines", path, n, LINE_MAX_BYTES);
 			break;
 		}
@@ -392,7 +392,7 @@ static int scan_sections(struct parse *p, const char *path)
 		    (strcmp(kind, "server") && strcmp(kind, "target")))
 			continue;	/* inih's pass reports it */
 		if ((idx = section_index(p, kind, name)) < 0) {
-			r = petrel_fail(-PETREL_ECONFIG, "%s:%d: %s", path, n, p->msg);
+			r = petrel_fail(err, -PETREL_ECONFIG, "%s:%d: %s", path, n, p->msg);
 			break;
 		}
 		if (kind[0] == 's')
@@ -428,13 +428,15 @@ static int on_entry(void *user, const char *section, const char *key, const char
 static int load_keys(struct parse *p, struct petrel_target *t)
 {
 	for (size_t i = 0; i < t->nkeys; i++) {
-		if (petrel_pubkey_load(t->keys[i], &t->pubkeys[i]) == 0)
+		struct petrel_err e = PETREL_ERR_INIT;
+		int r = petrel_pubkey_load(t->keys[i], &t->pubkeys[i], &e);
+
+		if (r == 0)
 			continue;
-		if (!petrel_error_message()[0])
-			fail(p, "target %s: public key %s: %s", t->name, t->keys[i], strerror(errno));
+		if (!e.msg[0])
+			fail(p, "target %s: public key %s: %s", t->name, t->keys[i], strerror(-r));
 		else
-			fail(p, "target %s: public key %s", t->name, petrel_error_message());
-		petrel_error_clear();
+			fail(p, "target %s: public key %s", t->name, e.msg);
 		return -1;
 	}
 	return 0;
@@ -485,7 +487,7 @@ static int check_threshold(struct parse *p, const struct petrel_target *t)
 
 	memset(&ev, 0, sizeof(ev));
 	for (size_t i = 0; i < t->nkeys; i++)
-		petrel_evidence_add_key(&ev, t->pubkeys[i].keyid);
+		petrel_evidence_add_key(&ev, t->pubkeys[i].keyid, NULL);
 	if (t->threshold < 1 || t->threshold > ev.nkeys)
 		return fail(p, "target %s: threshold %u must be between 1 and the %zu distinct "
 			    "key%s", t->name, t->threshold, ev.nkeys, ev.nkeys == 1 ? "" : "s"), -1;
@@ -563,8 +565,8 @@ static int check_target(struct parse *p, struct petrel_target *t, const char *se
 		struct petrel_build probe = { .job = "j", .uuid = "u", .filename = "f" };
 		char url[PETREL_URL_MAX + 1];
 
-		if (petrel_sigurl_expand(t->sigurls[i], t->server->url, &probe, url, sizeof(url)) < 0) {
-			petrel_error_clear();
+		if (petrel_sigurl_expand(t->sigurls[i], t->server->url, &probe, url, sizeof(url),
+					 NULL) < 0) {
 			return fail(p, "target %s: signatures template '%s' has an unknown {placeholder}; "
 				    "known: {job} {uuid} {filename} {sha256} {url}", t->name,
 				    t->sigurls[i]), -1;
@@ -623,7 +625,7 @@ static int finish(struct parse *p)
 	return shared_path(p);
 }
 
-int petrel_config_load(struct petrel_config *c, const char *path)
+int petrel_config_load(struct petrel_config *c, const char *path, struct petrel_err *err)
 {
 	struct parse p = { .cfg = c };
 	int line, r = 0;
@@ -641,16 +643,16 @@ int petrel_config_load(struct petrel_config *c, const char *path)
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = scan_sections(&p, path)) < 0)
+	if ((r = scan_sections(&p, path, err)) < 0)
 		goto out;
 	line = ini_parse(path, on_entry, &p);
 	if (line == -1)
-		r = petrel_fail(-PETREL_ECONFIG, "%s: %s", path, strerror(errno ? errno : ENOENT));
+		r = petrel_fail(err, -PETREL_ECONFIG, "%s: %s", path, strerror(errno ? errno : ENOENT));
 	else if (line)
-		r = petrel_fail(-PETREL_ECONFIG, "%s:%d: %s", path, line,
+		r = petrel_fail(err, -PETREL_ECONFIG, "%s:%d: %s", path, line,
 				p.msg[0] ? p.msg : "syntax error");
 	else if ((line = finish(&p)) != 0)
-		r = petrel_fail(-PETREL_ECONFIG, "%s:%d: %s", path, line, p.msg);
+		r = petrel_fail(err, -PETREL_ECONFIG, "%s:%d: %s", path, line, p.msg);
 out:
 	free(p.server_of);
 	if (r < 0)

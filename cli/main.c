@@ -154,43 +154,18 @@ static const char usage[] =
 "\n"
 "See README.md for the configuration keys.\n";
 
-int petrel_exit_status(int err)
+void petrel_cli_error(const char *target, int r, const struct petrel_err *err)
 {
-	switch (-err) {
-	case 0:
-		return PETREL_EXIT_OK;
-	case PETREL_EHASH: case PETREL_ESIG_INVALID: case PETREL_ESIG_UNTRUSTED:
-	case PETREL_ESIG_MISSING: case PETREL_ESIG_FORMAT: case PETREL_ETHRESHOLD:
-	case PETREL_EBINDING: case PETREL_EROLLBACK: case PETREL_EPOLICY:
-		return PETREL_EXIT_REFUSED;
-	case PETREL_EHTTP: case PETREL_ENET: case PETREL_EMALFORMED: case PETREL_ENOTFOUND:
-	case PETREL_ESIZE: case PETREL_ETOOBIG:
-		return PETREL_EXIT_SERVER;
-	case PETREL_ECONFIG: case PETREL_EUSAGE:
-		return PETREL_EXIT_USAGE;
-	case PETREL_EDEPLOY:
-		return PETREL_EXIT_REVERTED;
-	case PETREL_ECORRUPT:
-		return PETREL_EXIT_AUDIT;
-	default:
-		return PETREL_EXIT_FAIL;
-	}
-}
+	const char *msg = petrel_err_msg(err, r);
 
-void petrel_cli_error(const char *target, int err)
-{
-	const char *msg = petrel_error_message();
-
-	if (!msg[0])
-		msg = petrel_strerror(err);
 	if (target)
 		fprintf(stderr, "petrel: %s: %s\n", target, msg);
 	else
 		fprintf(stderr, "petrel: %s\n", msg);
-	petrel_error_clear();
 }
 
-int petrel_cli_targets(const struct petrel_cli *cli, const struct petrel_target **out, size_t *n)
+int petrel_cli_targets(const struct petrel_cli *cli, const struct petrel_target **out, size_t *n,
+		       struct petrel_err *err)
 {
 	const struct petrel_config *c = &cli->cfg;
 
@@ -202,9 +177,9 @@ int petrel_cli_targets(const struct petrel_cli *cli, const struct petrel_target 
 	}
 	for (int i = 0; i < cli->argc; i++) {
 		if (cli->argv[i][0] == '-')
-			return petrel_fail(-PETREL_EUSAGE, "unknown option '%s'", cli->argv[i]);
+			return petrel_fail(err, -PETREL_EUSAGE, "unknown option '%s'", cli->argv[i]);
 		if (!(out[*n] = petrel_config_target(c, cli->argv[i])))
-			return petrel_fail(-PETREL_EUSAGE, "no target '%s' in %s", cli->argv[i], c->path);
+			return petrel_fail(err, -PETREL_EUSAGE, "no target '%s' in %s", cli->argv[i], c->path);
 		for (size_t j = 0; j < *n; j++)
 			if (out[j] == out[*n])
 				goto dup;
@@ -214,7 +189,7 @@ dup:		;
 	return 0;
 }
 
-int petrel_cli_one_target(struct petrel_cli *cli, const char *synopsis)
+int petrel_cli_one_target(struct petrel_cli *cli, const char *synopsis, struct petrel_err *err)
 {
 	int n = 0;
 
@@ -228,29 +203,30 @@ int petrel_cli_one_target(struct petrel_cli *cli, const char *synopsis)
 		else if (!strcmp(a, "--allow-downgrade"))
 			cli->allow_downgrade = 1;
 		else if (a[0] == '-')
-			return petrel_fail(-PETREL_EUSAGE, "unknown option '%s' (usage: %s)", a, synopsis);
+			return petrel_fail(err, -PETREL_EUSAGE, "unknown option '%s' (usage: %s)", a, synopsis);
 		else
 			cli->argv[n++] = cli->argv[i];
 	}
 	cli->argc = n;
 	if (n != 1)
-		return petrel_fail(-PETREL_EUSAGE, "usage: %s", synopsis);
+		return petrel_fail(err, -PETREL_EUSAGE, "usage: %s", synopsis);
 	return 0;
 }
 
 int petrel_run_begin(struct petrel_cli *cli, struct petrel_run *run)
 {
+	struct petrel_err err = PETREL_ERR_INIT;
 	int r = -ENOMEM;
 
 	run->n = 0;
 	run->ts = calloc(cli->cfg.ntargets + 1, sizeof(*run->ts));
-	if (run->ts && (r = petrel_cli_targets(cli, run->ts, &run->n)) == 0 &&
-	    (r = petrel_engine_open(&run->e, &cli->cfg)) == 0)
+	if (run->ts && (r = petrel_cli_targets(cli, run->ts, &run->n, &err)) == 0 &&
+	    (r = petrel_engine_open(&run->e, &cli->cfg, &err)) == 0)
 		return 0;
-	petrel_cli_error(NULL, r);
+	petrel_cli_error(NULL, r, &err);
 	free(run->ts);
 	run->ts = NULL;
-	return petrel_exit_status(r);
+	return petrel_err_exit(r);
 }
 
 void petrel_run_end(struct petrel_run *run)
@@ -274,13 +250,14 @@ int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn)
 		petrel_http_set_progress(run.e.http, 0);
 	for (size_t i = 0; i < run.n; i++) {
 		json_t *o = json_pack("{s:s}", "name", run.ts[i]->name);
+		struct petrel_err err = PETREL_ERR_INIT;	/* this target's */
 
-		if ((r = fn(cli, &run.e, run.ts[i], o, &status)) < 0) {
-			json_object_set_new(o, "error", petrel_json_text(petrel_error_message()));
-			json_object_set_new(o, "exit", json_integer(petrel_exit_status(r)));
-			petrel_cli_error(run.ts[i]->name, r);
+		if ((r = fn(cli, &run.e, run.ts[i], o, &status, &err)) < 0) {
+			json_object_set_new(o, "error", petrel_json_text(petrel_err_msg(&err, r)));
+			json_object_set_new(o, "exit", json_integer(petrel_err_exit(r)));
+			petrel_cli_error(run.ts[i]->name, r, &err);
 			if (status == PETREL_EXIT_OK || status == PETREL_EXIT_UPDATE)
-				status = petrel_exit_status(r);
+				status = petrel_err_exit(r);
 		}
 		json_array_append_new(arr, o);
 	}
@@ -295,13 +272,15 @@ int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn)
 int petrel_run_one(struct petrel_cli *cli, const char *synopsis, int takes_options,
 		   petrel_each_fn fn)
 {
-	int r = petrel_cli_one_target(cli, synopsis);
+	struct petrel_err err = PETREL_ERR_INIT;
+	int r = petrel_cli_one_target(cli, synopsis, &err);
 
 	if (r == 0 && !takes_options && (cli->to_uuid || cli->allow_downgrade))
-		r = petrel_fail(-PETREL_EUSAGE, "this command takes no options (usage: %s)", synopsis);
+		r = petrel_fail(&err, -PETREL_EUSAGE, "this command takes no options (usage: %s)",
+				synopsis);
 	if (r < 0) {
-		petrel_cli_error(NULL, r);
-		return petrel_exit_status(r);
+		petrel_cli_error(NULL, r, &err);
+		return petrel_err_exit(r);
 	}
 	return petrel_run_each(cli, fn);
 }
@@ -324,7 +303,8 @@ static const struct {
 };
 
 /* Takes the global options out of argv wherever they stand; the rest stays in order. */
-static int global_options(struct petrel_cli *cli, int argc, char **argv, int *help, int *version)
+static int global_options(struct petrel_cli *cli, int argc, char **argv, int *help, int *version,
+			  struct petrel_err *err)
 {
 	int n = 0;
 
@@ -333,7 +313,7 @@ static int global_options(struct petrel_cli *cli, int argc, char **argv, int *he
 
 		if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
 			if (++i == argc)
-				return petrel_fail(-PETREL_EUSAGE, "%s needs a file", a);
+				return petrel_fail(err, -PETREL_EUSAGE, "%s needs a file", a);
 			cli->config_path = argv[i];
 		} else if (!strncmp(a, "--config=", 9)) {
 			cli->config_path = a + 9;
@@ -359,13 +339,14 @@ static int global_options(struct petrel_cli *cli, int argc, char **argv, int *he
 static int dispatch(struct petrel_cli *cli)
 {
 	const char *name = cli->argv[0];
+	struct petrel_err err = PETREL_ERR_INIT;
 	int r;
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(name, commands[i].name))
 			continue;
-		if ((r = petrel_config_load(&cli->cfg, cli->config_path)) < 0) {
-			petrel_cli_error(NULL, r);
+		if ((r = petrel_config_load(&cli->cfg, cli->config_path, &err)) < 0) {
+			petrel_cli_error(NULL, r, &err);
 			return PETREL_EXIT_USAGE;
 		}
 		cli->argc--;
@@ -381,10 +362,11 @@ static int dispatch(struct petrel_cli *cli)
 int main(int argc, char **argv)
 {
 	struct petrel_cli cli = { 0 };
+	struct petrel_err err = PETREL_ERR_INIT;
 	int help = 0, version = 0, r;
 
-	if ((r = global_options(&cli, argc, argv, &help, &version)) < 0) {
-		petrel_cli_error(NULL, r);
+	if ((r = global_options(&cli, argc, argv, &help, &version, &err)) < 0) {
+		petrel_cli_error(NULL, r, &err);
 		return PETREL_EXIT_USAGE;
 	}
 	if (version) {

@@ -7,8 +7,8 @@
 
 /*
  * Our own codes live above the errno range so that one negative int can carry either.
- * Functions return 0 or -code. petrel_strerror() maps both kinds to text; only cli/
- * maps codes to exit statuses (petrel_exit_status in cli/).
+ * Functions return 0 or -code. One table in error.c says what each code means: its
+ * text (petrel_strerror), its class (petrel_err_is) and its exit status (petrel_err_exit).
  */
 enum petrel_errcode {
 	PETREL_EBASE = 1024,
@@ -36,20 +36,65 @@ enum petrel_errcode {
 	PETREL_ELAST
 };
 
+/* Exit statuses: an interface (DESIGN.md). */
+enum {
+	PETREL_EXIT_OK = 0,
+	PETREL_EXIT_FAIL = 1,
+	PETREL_EXIT_USAGE = 2,		/* usage or configuration */
+	PETREL_EXIT_REFUSED = 3,	/* verification or policy refused a build */
+	PETREL_EXIT_SERVER = 4,		/* the server or the network */
+	PETREL_EXIT_REVERTED = 5,	/* a deploy failed and was put back */
+	PETREL_EXIT_AUDIT = 6,		/* fsck or audit found a mismatch */
+	PETREL_EXIT_UPDATE = 100,	/* check: an update is available */
+};
+
+/* Classes of codes, for decisions made on a failure (petrel_err_is). */
+#define PETREL_ERR_REFUSAL	1u	/* verification, rollback or policy refused the build:
+					 * journaled as "refused", exit 3 */
+#define PETREL_ERR_CONDEMNS	2u	/* the build's own bytes failed verification: the
+					 * daemon rejects it for the target */
+#define PETREL_ERR_TRANSIENT	4u	/* the server or the network failed: a later try may
+					 * work; the daemon backs off that server */
+
 /* Text for a 0/-errno/-PETREL_E* code; never NULL. */
 const char *petrel_strerror(int err);
+/* 1 when code (0, -errno or -PETREL_E*) is in any of the classes flags. */
+int petrel_err_is(int code, unsigned flags);
+/* The exit status for a command that ended with code (PETREL_EXIT_OK for 0). */
+int petrel_err_exit(int code);
 
 /*
- * The pending error message: one line saying what failed and why, set by the layer
- * that knows the details (URL, status, expected hash). The first message wins until
- * petrel_error_clear(); callers higher up can add context with petrel_error_prefix().
- * petrel_fail() records the message (if none is pending) and returns err, so a
- * failure reads: return petrel_fail(-PETREL_EHASH, "sha256 mismatch for %s", url);
+ * An error travels with the call. A function that can fail with a message takes
+ * `struct petrel_err *err` as its last parameter and fails with
+ *	return petrel_fail(err, -PETREL_EHASH, "sha256 mismatch for %s", url);
+ * The innermost layer knows the details (URL, status, expected hash), so the first
+ * message recorded in an err is kept; a caller adds context in front of it with
+ * petrel_err_prefix(). A caller that goes on after a failure (a fallback, a warning,
+ * the next target) gives that call an err of its own (PETREL_ERR_INIT) and reads its
+ * message from there: one err never carries a message into a later, unrelated failure,
+ * and no message is kept anywhere else. err may be NULL: the message is not wanted.
  */
-int petrel_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int petrel_vfail(int err, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-void petrel_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-const char *petrel_error_message(void);	/* "" when none pending */
-void petrel_error_clear(void);
+#define PETREL_ERR_MSG_MAX 1024
+struct petrel_err {
+	int code;			/* the first code recorded, 0 when none */
+	char msg[PETREL_ERR_MSG_MAX];	/* "" when none */
+};
+#define PETREL_ERR_INIT { 0, "" }
+
+/* Records code and the message (unless err already holds one) and returns code. */
+int petrel_fail(struct petrel_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int petrel_vfail(struct petrel_err *err, int code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+/* Puts "PREFIX" in front of err's message; nothing when it holds none. */
+void petrel_err_prefix(struct petrel_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* err's message, else the text of code (petrel_strerror); never NULL. */
+const char *petrel_err_msg(const struct petrel_err *err, int code);
+/* Passes on a failure recorded in from (a caller's own err for a call it may recover
+ * from) to err, as petrel_fail would record it; returns code. */
+int petrel_err_forward(struct petrel_err *err, const struct petrel_err *from, int code);
+/* Empties err, for a caller that reuses one across independent calls. */
+void petrel_err_reset(struct petrel_err *err);
 
 #endif

@@ -5,6 +5,7 @@
 #include "common/build.h"
 #include "store/store.h"
 #include "target.h"
+#include "common/error.h"
 
 struct petrel_http;
 
@@ -20,11 +21,11 @@ struct petrel_engine {
  * downloads, recovers interrupted switches (petrel_recover), and creates an HTTP
  * handle. 0 or a negative code with a message.
  */
-int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg);
+int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg, struct petrel_err *err);
 /* The same with the caller's HTTP handle (borrowed: a daemon keeps its connections
  * alive across cycles); petrel_engine_close leaves it open. */
 int petrel_engine_open_with(struct petrel_engine *e, const struct petrel_config *cfg,
-			    struct petrel_http *http);
+			    struct petrel_http *http, struct petrel_err *err);
 void petrel_engine_close(struct petrel_engine *e);
 
 /*
@@ -32,7 +33,7 @@ void petrel_engine_close(struct petrel_engine *e);
  * with filename, sha256, size (job listing) and times, platform (build record).
  */
 int petrel_resolve(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
-		   struct petrel_build *out);
+		   struct petrel_build *out, struct petrel_err *err);
 
 /* The answer of `check` for one target. */
 struct petrel_check {
@@ -62,7 +63,7 @@ struct petrel_check {
  * journaled as a refusal all the same, and not recorded as a successful check.
  */
 int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
-			struct petrel_check *out);
+			struct petrel_check *out, struct petrel_err *err);
 
 /*
  * Freeze protection: 0 when c (filled by petrel_check_target for t) is not frozen, else
@@ -71,7 +72,7 @@ int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
  * from one poll to the next, which the journal and the daemon's log rely on).
  */
 int petrel_check_frozen(const struct petrel_target *t, const struct petrel_check *c,
-			int with_age);
+			int with_age, struct petrel_err *err);
 
 /*
  * The fetch transaction: resolve (newest, or uuid), gather signatures, stream the
@@ -82,7 +83,7 @@ int petrel_check_frozen(const struct petrel_target *t, const struct petrel_check
  * petrel_fail message naming the URL and the cause.
  */
 int petrel_fetch_target(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
-			struct petrel_version *out, int *already);
+			struct petrel_version *out, int *already, struct petrel_err *err);
 
 /* What an upgrade did. */
 struct petrel_upgrade_result {
@@ -104,7 +105,7 @@ struct petrel_upgrade_result {
  * -PETREL_EDEPLOY with a message saying all of it.
  */
 int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
-		   int allow_downgrade, struct petrel_upgrade_result *res);
+		   int allow_downgrade, struct petrel_upgrade_result *res, struct petrel_err *err);
 
 /*
  * Swaps t's current and previous generations from the store alone (no network):
@@ -113,11 +114,11 @@ int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const
  * -ENOENT when there is no previous generation.
  */
 int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
-		  struct petrel_upgrade_result *res);
+		  struct petrel_upgrade_result *res, struct petrel_err *err);
 
 /*
- * Records the outcome r of operation op ("check", "fetch", "upgrade") on t, and
- * returns r unchanged with its pending message kept. A refusal (petrel_is_refusal:
+ * Records the outcome r of operation op ("check", "fetch", "upgrade") on t, whose
+ * message err holds, and returns r; err is left as it was. A refusal (PETREL_ERR_REFUSAL:
  * hash, signature, binding, rollback, policy; exit 3) becomes a "refused" journal
  * row "OP: MESSAGE" and nothing else changes: no version, no blob, no file. Every
  * outcome moves the target's last check time (target_status), a success also its
@@ -126,12 +127,10 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
  * for a day would flood the journal); monitoring sees it as a last success that
  * stops moving. petrel_check_target, petrel_fetch_target and petrel_upgrade call
  * it themselves, so whoever drives the engine (cli, daemon) gets it; a failure to
- * record is a warning, never a change of r.
+ * record is a warning naming the recording's own cause, never a change of r or err.
  */
 int petrel_engine_note(struct petrel_engine *e, const struct petrel_target *t, const char *op,
-		       int r, int update);
-/* 1 when err is a refusal (exit 3): verification, rollback or policy. */
-int petrel_is_refusal(int err);
+		       int r, int update, struct petrel_err *err);
 
 /*
  * Rolls back every switch a crash interrupted: puts the generation that was current
@@ -139,6 +138,6 @@ int petrel_is_refusal(int err);
  * generation "interrupted", runs the adapter with "revert" if it may have run. Called
  * by petrel_engine_open with the lock held; reports each recovery as a warning.
  */
-int petrel_recover(struct petrel_engine *e);
+int petrel_recover(struct petrel_engine *e, struct petrel_err *err);
 
 #endif

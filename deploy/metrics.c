@@ -103,12 +103,12 @@ static int render_family(struct petrel_buf *b, enum family fam, const struct fac
 }
 
 int petrel_metrics_render(struct petrel_buf *out, struct petrel_store *s,
-			  const struct petrel_config *cfg)
+			  const struct petrel_config *cfg, struct petrel_err *err)
 {
 	struct facts a = { 0 };
 	int r;
 
-	if ((r = petrel_store_facts(s, collect, &a)) == 0)
+	if ((r = petrel_store_facts(s, collect, &a, err)) == 0)
 		for (int fam = 0; r == 0 && fam < NFAMILIES; fam++)
 			r = render_family(out, (enum family)fam, &a, cfg);
 	free(a.v);
@@ -116,17 +116,16 @@ int petrel_metrics_render(struct petrel_buf *out, struct petrel_store *s,
 }
 
 int petrel_metrics_write(const char *file, struct petrel_store *s,
-			 const struct petrel_config *cfg)
+			 const struct petrel_config *cfg, struct petrel_err *err)
 {
 	struct petrel_buf b;
 	int r;
 
 	petrel_buf_init(&b, PETREL_METRICS_MAX);
-	if ((r = petrel_metrics_render(&b, s, cfg)) < 0) {
-		if (!petrel_error_message()[0])
-			petrel_fail(r, "metrics for %s: %s", file, petrel_strerror(r));
+	if ((r = petrel_metrics_render(&b, s, cfg, err)) < 0) {
+		petrel_fail(err, r, "metrics for %s: %s", file, petrel_strerror(r));
 	} else if ((r = petrel_atomic_write(file, b.data ? b.data : "", b.len, 0644)) < 0) {
-		petrel_fail(r, "writing metrics to %s: %s", file, petrel_strerror(r));
+		petrel_fail(err, r, "writing metrics to %s: %s", file, petrel_strerror(r));
 	}
 	petrel_buf_release(&b);
 	return r;

@@ -4,6 +4,7 @@
 
 #include "store/store.h"
 #include "target.h"
+#include "common/error.h"
 
 #define PETREL_METRICS_MAX (64u << 20)	/* ceiling of the exposition text */
 
@@ -19,11 +20,11 @@
  * cfg are borrowed. 0 or a negative code with a message naming file.
  */
 int petrel_metrics_write(const char *file, struct petrel_store *s,
-			 const struct petrel_config *cfg);
+			 const struct petrel_config *cfg, struct petrel_err *err);
 
 /* The exposition text itself into out (initialised by the caller). 0 or negative. */
 struct petrel_buf;
 int petrel_metrics_render(struct petrel_buf *out, struct petrel_store *s,
-			  const struct petrel_config *cfg);
+			  const struct petrel_config *cfg, struct petrel_err *err);
 
 #endif

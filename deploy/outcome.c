@@ -7,43 +7,27 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "engine.h"
-#include "outcome.h"
-
-int petrel_is_refusal(int err)
-{
-	switch (-err) {
-	case PETREL_EHASH: case PETREL_ESIG_INVALID: case PETREL_ESIG_UNTRUSTED:
-	case PETREL_ESIG_MISSING: case PETREL_ESIG_FORMAT: case PETREL_ETHRESHOLD:
-	case PETREL_EBINDING: case PETREL_EROLLBACK: case PETREL_EPOLICY:
-		return 1;
-	default:
-		return 0;
-	}
-}
 
 int petrel_engine_note(struct petrel_engine *e, const struct petrel_target *t, const char *op,
-		       int r, int update)
+		       int r, int update, struct petrel_err *err)
 {
-	char msg[1024], detail[1100];
+	struct petrel_err rec = PETREL_ERR_INIT;	/* the recording's own, never r's */
+	char detail[PETREL_ERR_MSG_MAX + 32];
 
-	snprintf(msg, sizeof(msg), "%s", petrel_error_message());
-	if (petrel_is_refusal(r)) {
-		snprintf(detail, sizeof(detail), "%s: %s", op, msg[0] ? msg : petrel_strerror(r));
+	if (petrel_err_is(r, PETREL_ERR_REFUSAL)) {
+		snprintf(detail, sizeof(detail), "%s: %s", op, petrel_err_msg(err, r));
 		/* the same refusal again and again (a daemon polling a replaying server) is
 		 * one row until something else happens to the target */
-		if (petrel_store_count_refusal(&e->store, t->name) < 0 ||
-		    (petrel_store_journal_repeats(&e->store, t->name, "refused", detail) != 1 &&
-		     petrel_store_journal(&e->store, t->name, "refused", detail) < 0))
+		if (petrel_store_count_refusal(&e->store, t->name, &rec) < 0 ||
+		    (petrel_store_journal_repeats(&e->store, t->name, "refused", detail, &rec) != 1 &&
+		     petrel_store_journal(&e->store, t->name, "refused", detail, &rec) < 0))
 			petrel_log_warn("%s: journaling the refusal failed: %s", t->name,
-					petrel_error_message());
-		petrel_error_clear();
+					petrel_err_msg(&rec, -PETREL_EDB));
+		petrel_err_reset(&rec);
 	}
 	if (petrel_store_note_check(&e->store, t->name, (int64_t)time(NULL), r == 0,
-				    r == 0 ? update : -1) < 0)
+				    r == 0 ? update : -1, &rec) < 0)
 		petrel_log_warn("%s: recording the check failed: %s", t->name,
-				petrel_error_message());
-	petrel_error_clear();
-	if (r < 0 && msg[0])
-		petrel_fail(r, "%s", msg);
+				petrel_err_msg(&rec, -PETREL_EDB));
 	return r;
 }

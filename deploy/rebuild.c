@@ -8,17 +8,16 @@
 #include "fetcher/builderweb.h"
 #include "rebuild.h"
 
-/* Why a failed lookup does not count, from its code and pending message. */
-static void failure_reason(int r, const char *hex, char *why, size_t n)
+/* Why a failed lookup does not count, from its code and message. */
+static void failure_reason(int r, const struct petrel_err *e, const char *hex, char *why,
+			   size_t n)
 {
 	if (r == -PETREL_ENOTFOUND)
 		petrel_snprintf(why, n, "has no build with sha256 %.12s... (404)", hex);
 	else if (r == -PETREL_ENET)
-		petrel_snprintf(why, n, "down: %s", petrel_error_message());
+		petrel_snprintf(why, n, "down: %s", petrel_err_msg(e, r));
 	else
-		petrel_snprintf(why, n, "%s", petrel_error_message()[0] ?
-				petrel_error_message() : petrel_strerror(r));
-	petrel_error_clear();
+		petrel_snprintf(why, n, "%s", petrel_err_msg(e, r));
 }
 
 /*
@@ -32,39 +31,40 @@ static int confirm_main_binary(struct petrel_http *h, const struct petrel_server
 			       char *why, size_t n)
 {
 	struct petrel_bw_binary bin;
+	struct petrel_err e = PETREL_ERR_INIT;	/* evidence, not an error */
 	char hex[65];
 	int r;
 
-	r = petrel_bw_binary_head(h, s->url, job, uuid, &bin);
+	r = petrel_bw_binary_head(h, s->url, job, uuid, &bin, &e);
 	if (r == -ENOMEM)
 		return r;
 	if (r == -PETREL_ENOTFOUND)
 		petrel_snprintf(why, n, "holds it only in build %s of job '%s', which has no main "
 				"binary (a failed build)", uuid, job);
 	else if (r < 0)
-		failure_reason(r, "", why, n);
+		failure_reason(r, &e, "", why, n);
 	else if (memcmp(bin.sha256, sha256, 32)) {
 		petrel_hex(bin.sha256, 32, hex);
 		petrel_snprintf(why, n, "holds it only as another artifact of build %s of job "
 				"'%s' (its main binary has sha256 %.12s...)", uuid, job, hex);
 	}
-	petrel_error_clear();
 	return r == 0 && !why[0];
 }
 
 /* Asks one rebuilder; fills agrees and why. */
 static int ask_one(struct petrel_http *h, const struct petrel_server *s,
-		   const struct petrel_build *b, struct petrel_evidence *ev)
+		   const struct petrel_build *b, struct petrel_evidence *ev, struct petrel_err *err)
 {
 	char job[PETREL_NAME_MAX + 1], uuid[PETREL_UUID_LEN + 1], hex[65], why[256] = "";
+	struct petrel_err e = PETREL_ERR_INIT;	/* evidence, not an error */
 	int r, agrees = 0;
 
 	petrel_hex(b->sha256, 32, hex);
-	r = petrel_bw_hash_lookup(h, s->url, b->sha256, job, uuid);
+	r = petrel_bw_hash_lookup(h, s->url, b->sha256, job, uuid, &e);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
-		failure_reason(r, hex, why, sizeof(why));
+		failure_reason(r, &e, hex, why, sizeof(why));
 	else if ((agrees = confirm_main_binary(h, s, job, uuid, b->sha256, why, sizeof(why))) < 0)
 		return agrees;
 	if (agrees && strcmp(job, b->job))	/* worth a line: the operator may not expect it */
@@ -76,7 +76,7 @@ static int ask_one(struct petrel_http *h, const struct petrel_server *s,
 	else
 		petrel_log_debug("rebuilder %s does not agree on %s %s: %s", s->name, b->job,
 				 b->uuid, why);
-	return petrel_evidence_add_rebuilder(ev, s->name, agrees, why);
+	return petrel_evidence_add_rebuilder(ev, s->name, agrees, why, err);
 }
 
 /* Which server a rebuilder turns out to be, if it is one already asked (or the
@@ -92,7 +92,7 @@ static const char *same_as(const struct petrel_target *t, size_t i)
 }
 
 int petrel_rebuilders_ask(struct petrel_http *h, const struct petrel_target *t,
-			  const struct petrel_build *b, struct petrel_evidence *ev)
+			  const struct petrel_build *b, struct petrel_evidence *ev, struct petrel_err *err)
 {
 	char why[256];
 	const char *dup;
@@ -105,9 +105,9 @@ int petrel_rebuilders_ask(struct petrel_http *h, const struct petrel_target *t,
 		if ((dup = same_as(t, i))) {
 			petrel_snprintf(why, sizeof(why), "is the same server as %s (same scheme, "
 					"address and port): not independent", dup);
-			r = petrel_evidence_add_rebuilder(ev, t->rebuilders[i]->name, 0, why);
+			r = petrel_evidence_add_rebuilder(ev, t->rebuilders[i]->name, 0, why, err);
 		} else {
-			r = ask_one(h, t->rebuilders[i], b, ev);
+			r = ask_one(h, t->rebuilders[i], b, ev, err);
 		}
 		if (r < 0)
 			return r;

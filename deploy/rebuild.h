@@ -5,6 +5,7 @@
 #include "common/build.h"
 #include "target.h"
 #include "verify/policy.h"
+#include "common/error.h"
 
 struct petrel_http;
 
@@ -18,6 +19,6 @@ struct petrel_http;
  * Does nothing when t's trust does not ask for rebuilders.
  */
 int petrel_rebuilders_ask(struct petrel_http *h, const struct petrel_target *t,
-			  const struct petrel_build *b, struct petrel_evidence *ev);
+			  const struct petrel_build *b, struct petrel_evidence *ev, struct petrel_err *err);
 
 #endif

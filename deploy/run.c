@@ -35,18 +35,18 @@ static size_t env_name_len(const char *s)
 }
 
 /* environ minus the names env overrides, then env; caller frees the array only. */
-static int build_envp(const char *const *env, size_t nenv, char ***out)
+static int build_envp(const char *const *env, size_t nenv, char ***out, struct petrel_err *err)
 {
 	size_t n = 0, k = 0;
 	char **envp;
 
 	for (size_t i = 0; i < nenv; i++)
 		if (!strchr(env[i], '=') || env[i][0] == '=')
-			return petrel_fail(-EINVAL, "environment entry '%s' is not NAME=value", env[i]);
+			return petrel_fail(err, -EINVAL, "environment entry '%s' is not NAME=value", env[i]);
 	while (environ && environ[n])
 		n++;
 	if (!(envp = calloc(n + nenv + 1, sizeof(*envp))))
-		return petrel_fail(-ENOMEM, "out of memory");
+		return petrel_fail(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		size_t len = env_name_len(environ[i]), j;
 
@@ -261,7 +261,7 @@ static int exec_status(pid_t pid, int str)
 }
 
 int petrel_run_ex(const char *const *argv, const char *const *env, size_t nenv, long timeout,
-		  int flags, petrel_run_started started, void *ctx, struct petrel_run_result *res)
+		  int flags, petrel_run_started started, void *ctx, struct petrel_run_result *res, struct petrel_err *err)
 {
 	int outp[2] = { -1, -1 }, stp[2] = { -1, -1 }, gop[2] = { -1, -1 }, devnull = -1, r, e;
 	char **envp = NULL;
@@ -269,20 +269,20 @@ int petrel_run_ex(const char *const *argv, const char *const *env, size_t nenv, 
 
 	memset(res, 0, sizeof(*res));
 	if (!argv || !argv[0] || !argv[0][0])
-		return petrel_fail(-EINVAL, "no program to run");
+		return petrel_fail(err, -EINVAL, "no program to run");
 	if (nenv > PETREL_RUN_ENV_MAX)
-		return petrel_fail(-E2BIG, "%s: more than %d environment entries", argv[0],
+		return petrel_fail(err, -E2BIG, "%s: more than %d environment entries", argv[0],
 				   PETREL_RUN_ENV_MAX);
-	if ((r = build_envp(env, nenv, &envp)) < 0)
+	if ((r = build_envp(env, nenv, &envp, err)) < 0)
 		return r;
 	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(stp, O_CLOEXEC) < 0 ||
 	    (started && pipe2(gop, O_CLOEXEC) < 0) ||
 	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-		r = petrel_fail(-errno, "%s: %s", argv[0], strerror(errno));
+		r = petrel_fail(err, -errno, "%s: %s", argv[0], strerror(errno));
 		goto out;
 	}
 	if ((pid = fork()) < 0) {
-		r = petrel_fail(-errno, "%s: fork: %s", argv[0], strerror(errno));
+		r = petrel_fail(err, -errno, "%s: fork: %s", argv[0], strerror(errno));
 		goto out;
 	}
 	if (pid == 0)
@@ -304,7 +304,7 @@ int petrel_run_ex(const char *const *argv, const char *const *env, size_t nenv, 
 		(void)!write(gop[1], "g", 1);
 	}
 	if ((e = exec_status(pid, stp[0])) != 0) {
-		r = petrel_fail(-e, "%s: %s", argv[0], strerror(e));
+		r = petrel_fail(err, -e, "%s: %s", argv[0], strerror(e));
 		goto out;
 	}
 	fcntl(outp[0], F_SETFL, fcntl(outp[0], F_GETFL) | O_NONBLOCK);
@@ -328,9 +328,9 @@ out:
 }
 
 int petrel_run(const char *const *argv, const char *const *env, size_t nenv, long timeout,
-	       int flags, struct petrel_run_result *res)
+	       int flags, struct petrel_run_result *res, struct petrel_err *err)
 {
-	return petrel_run_ex(argv, env, nenv, timeout, flags, NULL, NULL, res);
+	return petrel_run_ex(argv, env, nenv, timeout, flags, NULL, NULL, res, err);
 }
 
 int petrel_run_ok(const struct petrel_run_result *res)

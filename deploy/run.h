@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 #include <stddef.h>
+#include "common/error.h"
 
 #define PETREL_RUN_ENV_MAX 16	/* extra environment entries */
 #define PETREL_RUN_OUTPUT_MAX 4096	/* bytes of the child's output kept for messages */
@@ -35,7 +36,7 @@ struct petrel_run_result {
 #define PETREL_RUN_CANCELLABLE 2
 
 int petrel_run(const char *const *argv, const char *const *env, size_t nenv, long timeout,
-	       int flags, struct petrel_run_result *res);
+	       int flags, struct petrel_run_result *res, struct petrel_err *err);
 
 /*
  * petrel_run, telling started(ctx, pid) the child's pid (its process group) before the
@@ -45,7 +46,7 @@ int petrel_run(const char *const *argv, const char *const *env, size_t nenv, lon
  */
 typedef int (*petrel_run_started)(void *ctx, pid_t pid);
 int petrel_run_ex(const char *const *argv, const char *const *env, size_t nenv, long timeout,
-		  int flags, petrel_run_started started, void *ctx, struct petrel_run_result *res);
+		  int flags, petrel_run_started started, void *ctx, struct petrel_run_result *res, struct petrel_err *err);
 int petrel_run_ok(const struct petrel_run_result *res);
 /* "exit status 3", "killed by signal 9", "timed out after 5 s" into out. */
 void petrel_run_describe(const struct petrel_run_result *res, long timeout, char *out, size_t n);

@@ -49,7 +49,7 @@ static int placeholder(const char *name, size_t len, const char *server,
 }
 
 int petrel_sigurl_expand(const char *tmpl, const char *server, const struct petrel_build *b,
-			 char *out, size_t n)
+			 char *out, size_t n, struct petrel_err *err)
 {
 	struct petrel_buf buf;
 	const char *p = tmpl;
@@ -70,18 +70,15 @@ int petrel_sigurl_expand(const char *tmpl, const char *server, const struct petr
 		r = petrel_strlcpy(out, buf.data ? buf.data : "", n);
 	petrel_buf_release(&buf);
 	if (r < 0)
-		return petrel_fail(-PETREL_ECONFIG, "signature URL template '%s' does not expand", tmpl);
+		return petrel_fail(err, -PETREL_ECONFIG, "signature URL template '%s' does not expand", tmpl);
 	return 0;
 }
 
-/* Keeps the first refusal and its message; the pending message is then cleared. */
-static void remember(struct petrel_sigset *s, int err)
+/* Keeps the first refusal one signature met (in one), with its message. */
+static void remember(struct petrel_sigset *s, const struct petrel_err *one, int code)
 {
-	if (!s->first_err) {
-		s->first_err = err;
-		petrel_strlcpy(s->first_msg, petrel_error_message(), sizeof(s->first_msg));
-	}
-	petrel_error_clear();
+	if (!s->first.code)
+		petrel_err_forward(&s->first, one, code);
 }
 
 static const struct petrel_pubkey *find_key(const struct petrel_sigset *s, const uint8_t id[8])
@@ -96,32 +93,32 @@ static const struct petrel_pubkey *find_key(const struct petrel_sigset *s, const
 
 /* Parses one fetched signature and keeps it if it may count. */
 static int consider(struct petrel_sigset *s, const struct petrel_buf *body, const char *url,
-		    const struct petrel_build *b)
+		    const struct petrel_build *b, struct petrel_err *err)
 {
 	struct petrel_sigcand *c = &s->cands[s->ncands];
 	char id[17];
 	int r;
 
 	memset(c, 0, sizeof(*c));
-	if ((r = petrel_sig_parse(body->data ? body->data : "", body->len, &c->sig)) < 0) {
-		petrel_error_prefix("%s: ", url);
+	if ((r = petrel_sig_parse(body->data ? body->data : "", body->len, &c->sig, err)) < 0) {
+		petrel_err_prefix(err, "%s: ", url);
 		return r;
 	}
 	c->key = find_key(s, c->sig.keyid);
 	if (!c->key) {
 		petrel_keyid_str(c->sig.keyid, id);
-		return petrel_fail(-PETREL_ESIG_UNTRUSTED, "%s: signed by unknown key %s", url, id);
+		return petrel_fail(err, -PETREL_ESIG_UNTRUSTED, "%s: signed by unknown key %s", url, id);
 	}
-	if ((r = petrel_tcomment_parse(c->sig.trusted, &c->tc)) < 0 ||
-	    (r = petrel_tcomment_bind(&c->tc, b, s->t->bind)) < 0) {
-		petrel_error_prefix("%s: ", url);
+	if ((r = petrel_tcomment_parse(c->sig.trusted, &c->tc, err)) < 0 ||
+	    (r = petrel_tcomment_bind(&c->tc, b, s->t->bind, err)) < 0) {
+		petrel_err_prefix(err, "%s: ", url);
 		return r;
 	}
 	if (c->sig.alg[1] == 'd') {
 		if (!s->t->legacy_signatures)
-			return petrel_fail(-PETREL_ESIG_INVALID, "%s: legacy signature (Ed) refused; "
+			return petrel_fail(err, -PETREL_ESIG_INVALID, "%s: legacy signature (Ed) refused; "
 					   "set legacy_signatures = yes to accept", url);
-		if ((r = petrel_legacy_new(&c->legacy, &c->sig, c->key)) < 0)
+		if ((r = petrel_legacy_new(&c->legacy, &c->sig, c->key, err)) < 0)
 			return r;
 	}
 	petrel_strlcpy(c->url, url, sizeof(c->url));
@@ -137,32 +134,30 @@ static size_t distinct_keys(const struct petrel_sigset *s)
 
 	memset(&ev, 0, sizeof(ev));
 	for (i = 0; i < s->ncands; i++)
-		petrel_evidence_add_key(&ev, s->cands[i].key->keyid);
+		petrel_evidence_add_key(&ev, s->cands[i].key->keyid, NULL);
 	return ev.nkeys;
 }
 
 /* The refusal when too few signatures can count: the most specific reason wins. */
-static int shortfall(struct petrel_sigset *s, size_t have)
+static int shortfall(struct petrel_sigset *s, size_t have, struct petrel_err *err)
 {
-	if (s->first_err) {
-		petrel_error_clear();
-		return petrel_fail(s->first_err, "%s", s->first_msg);
-	}
+	if (s->first.code)
+		return petrel_err_forward(err, &s->first, s->first.code);
 	if (have == 0 && s->nmissing > 1)
-		return petrel_fail(-PETREL_ESIG_MISSING, "no signature found: %s answered 404, and "
+		return petrel_fail(err, -PETREL_ESIG_MISSING, "no signature found: %s answered 404, and "
 				   "%zu more signature URL%s", s->first_missing, s->nmissing - 1,
 				   s->nmissing == 2 ? "" : "s");
 	if (have == 0 && s->nmissing == 1)
-		return petrel_fail(-PETREL_ESIG_MISSING, "no signature found: %s answered 404",
+		return petrel_fail(err, -PETREL_ESIG_MISSING, "no signature found: %s answered 404",
 				   s->first_missing);
 	if (have == 0)
-		return petrel_fail(-PETREL_ESIG_MISSING, "no signature found");
-	return petrel_fail(-PETREL_ETHRESHOLD, "%zu of %u required signatures", have,
+		return petrel_fail(err, -PETREL_ESIG_MISSING, "no signature found");
+	return petrel_fail(err, -PETREL_ETHRESHOLD, "%zu of %u required signatures", have,
 			   s->t->threshold);
 }
 
 int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const char *server,
-			 const struct petrel_build *b)
+			 const struct petrel_build *b, struct petrel_err *err)
 {
 	struct petrel_buf body;
 	char url[PETREL_URL_MAX + 1], shown[PETREL_URL_MAX + 1];	/* shown: credentials masked */
@@ -173,35 +168,37 @@ int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const c
 		return 0;	/* trust = server or rebuilt: no signatures asked for */
 	petrel_buf_init(&body, PETREL_SIG_FILE_MAX);
 	for (i = 0; i < s->t->nsigurls && r == 0; i++) {
-		if ((r = petrel_sigurl_expand(s->t->sigurls[i], server, b, url, sizeof(url))) < 0)
+		struct petrel_err one = PETREL_ERR_INIT;	/* this signature's */
+
+		if ((r = petrel_sigurl_expand(s->t->sigurls[i], server, b, url, sizeof(url),
+					      err)) < 0)
 			break;
 		petrel_buf_reset(&body);
 		petrel_mask_url(url, shown, sizeof(shown));
-		r = petrel_fetch_small(h, url, &body);
+		r = petrel_fetch_small(h, url, &body, &one);
 		if (r == -PETREL_ENOTFOUND) {
 			if (!s->nmissing++)
 				petrel_strlcpy(s->first_missing, shown, sizeof(s->first_missing));
-			petrel_error_clear();
 			r = 0;
-			continue;
-		}
-		if (r == -PETREL_ETOOBIG) {	/* one bad signature, not a failed fetch */
-			petrel_error_clear();
-			remember(s, petrel_fail(-PETREL_ESIG_FORMAT, "%s: signature exceeds %d bytes",
-						shown, PETREL_SIG_FILE_MAX));
+		} else if (r == -PETREL_ETOOBIG) {	/* one bad signature, not a failed fetch */
+			petrel_err_reset(&one);
+			remember(s, &one, petrel_fail(&one, -PETREL_ESIG_FORMAT, "%s: signature "
+						      "exceeds %d bytes", shown, PETREL_SIG_FILE_MAX));
 			r = 0;
-			continue;
-		}
-		if (r == 0 && (r = consider(s, &body, shown, b)) < 0 && r != -ENOMEM) {
-			remember(s, r);
+		} else if (r < 0) {
+			petrel_err_forward(err, &one, r);
+		} else if ((r = consider(s, &body, shown, b, &one)) < 0 && r != -ENOMEM) {
+			remember(s, &one, r);
 			r = 0;
+		} else if (r < 0) {
+			petrel_err_forward(err, &one, r);
 		}
 	}
 	petrel_buf_release(&body);
 	if (r < 0)
 		return r;
 	i = distinct_keys(s);
-	return i < s->t->threshold ? shortfall(s, i) : 0;
+	return i < s->t->threshold ? shortfall(s, i, err) : 0;
 }
 
 int petrel_sigset_needs_blake2b(const struct petrel_sigset *s)
@@ -232,7 +229,8 @@ int petrel_sigset_update(struct petrel_sigset *s, const void *p, size_t n)
  * others' old timestamps win) nor push the high-water mark into the future and block
  * every later build. The order of the signature URLs does not matter.
  */
-static int credit(struct petrel_evidence *ev, const struct petrel_sigcand *c)
+static int credit(struct petrel_evidence *ev, const struct petrel_sigcand *c,
+		  struct petrel_err *err)
 {
 	if (ev->nkeys == 0)
 		petrel_strlcpy(ev->trusted, c->sig.trusted, sizeof(ev->trusted));
@@ -240,11 +238,11 @@ static int credit(struct petrel_evidence *ev, const struct petrel_sigcand *c)
 		ev->has_timestamp = 1;
 		ev->timestamp = c->tc.timestamp;
 	}
-	return petrel_evidence_add_key(ev, c->key->keyid);
+	return petrel_evidence_add_key(ev, c->key->keyid, err);
 }
 
 int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
-			 struct petrel_evidence *ev)
+			 struct petrel_evidence *ev, struct petrel_err *err)
 {
 	size_t i;
 	int r;
@@ -253,18 +251,21 @@ int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
 	for (i = 0; i < s->ncands; i++) {
 		struct petrel_sigcand *c = &s->cands[i];
 
-		r = petrel_sig_verify(&c->sig, c->key, blake2b, c->legacy, s->t->legacy_signatures);
+		struct petrel_err one = PETREL_ERR_INIT;	/* this signature's */
+
+		r = petrel_sig_verify(&c->sig, c->key, blake2b, c->legacy,
+				      s->t->legacy_signatures, &one);
 		if (r < 0) {
-			petrel_error_prefix("%s: ", c->url);
-			remember(s, r);
+			petrel_err_prefix(&one, "%s: ", c->url);
+			remember(s, &one, r);
 			continue;
 		}
-		if ((r = credit(ev, c)) < 0)
+		if ((r = credit(ev, c, err)) < 0)
 			return r;
 	}
 	if (!petrel_trust_needs_signatures(s->t->trust))
 		return 0;
 	if (ev->nkeys < s->t->threshold)
-		return shortfall(s, ev->nkeys);
-	return petrel_policy_decide(s->t->trust, s->t->threshold, ev);
+		return shortfall(s, ev->nkeys, err);
+	return petrel_policy_signatures(s->t->trust, s->t->threshold, ev, err);
 }

@@ -6,6 +6,7 @@
 #include "target.h"
 #include "verify/minisign.h"
 #include "verify/policy.h"
+#include "common/error.h"
 
 struct petrel_http;
 struct petrel_digest;
@@ -25,8 +26,7 @@ struct petrel_sigset {
 	size_t ncands;
 	size_t nmissing;	/* URLs that answered 404 */
 	char first_missing[PETREL_URL_MAX + 1];	/* the first of them, masked */
-	int first_err;		/* first refusal among the signatures, with its message saved */
-	char first_msg[1024];
+	struct petrel_err first;	/* the first refusal among the signatures */
 };
 
 /* Starts an empty set for t (whose keys the configuration loaded). */
@@ -35,7 +35,7 @@ void petrel_sigset_release(struct petrel_sigset *s);
 
 /* Expands a signature URL template for build b fetched from server. */
 int petrel_sigurl_expand(const char *tmpl, const char *server, const struct petrel_build *b,
-			 char *out, size_t n);
+			 char *out, size_t n, struct petrel_err *err);
 
 /*
  * Fetches every signature URL of t for b and keeps the candidates that parse, are by a
@@ -45,7 +45,7 @@ int petrel_sigurl_expand(const char *tmpl, const char *server, const struct petr
  * Network failures other than 404 are -PETREL_ENET/-PETREL_EHTTP.
  */
 int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const char *server,
-			 const struct petrel_build *b);
+			 const struct petrel_build *b, struct petrel_err *err);
 
 /* 1 if any candidate is a prehashed "ED" signature (needs BLAKE2b of the file). */
 int petrel_sigset_needs_blake2b(const struct petrel_sigset *s);
@@ -57,6 +57,6 @@ int petrel_sigset_update(struct petrel_sigset *s, const void *p, size_t n);
  * ev receives the evidence. 0 or the refusal with its message.
  */
 int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
-			 struct petrel_evidence *ev);
+			 struct petrel_evidence *ev, struct petrel_err *err);
 
 #endif

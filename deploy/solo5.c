@@ -9,11 +9,11 @@
 #include "run.h"
 #include "solo5.h"
 
-int petrel_solo5_abi_check(const struct petrel_target *t, const struct petrel_build *b)
+int petrel_solo5_abi_check(const struct petrel_target *t, const struct petrel_build *b, struct petrel_err *err)
 {
 	if (!t->abi[0] || !b->solo5_abi[0] || !strcmp(t->abi, b->solo5_abi))
 		return 0;
-	return petrel_fail(-PETREL_EPOLICY, "build %s is a Solo5 '%s' unikernel, the target runs "
+	return petrel_fail(err, -PETREL_EPOLICY, "build %s is a Solo5 '%s' unikernel, the target runs "
 			   "'%s' (abi); refused before downloading", b->uuid, b->solo5_abi, t->abi);
 }
 
@@ -87,13 +87,14 @@ static void devices_shown(const char *have, char *out, size_t n)
 		out[--i] = '\0';
 }
 
-int petrel_solo5_devices_check(const struct petrel_target *t, const struct petrel_build *b)
+int petrel_solo5_devices_check(const struct petrel_target *t, const struct petrel_build *b, struct petrel_err *err)
 {
 	char env[5][PATH_MAX + 16], have[PETREL_RUN_OUTPUT_MAX + 2], missing[PETREL_DEVICES_MAX];
 	char desc[96], hex[65], shown[PETREL_RUN_OUTPUT_MAX + 2];
 	const char *argv[] = { t->orchestrator, "devices", NULL };
 	const char *list[5] = { env[0], env[1], env[2], env[3], env[4] };
 	struct petrel_run_result res;
+	struct petrel_err e = PETREL_ERR_INIT;
 
 	if (!b->solo5_devices[0] || !strcmp(t->orchestrator, "none") || !t->orchestrator[0])
 		return 0;
@@ -104,11 +105,8 @@ int petrel_solo5_devices_check(const struct petrel_target *t, const struct petre
 	snprintf(env[3], sizeof(env[3]), "PETREL_JOB=%s", b->job);
 	snprintf(env[4], sizeof(env[4]), "PETREL_UUID=%s", b->uuid);
 	if (petrel_run(argv, list, 5, t->orchestrator_timeout, PETREL_RUN_CANCELLABLE,
-		       &res) < 0) {
-		petrel_strlcpy(desc, petrel_error_message(), sizeof(desc));
-		petrel_error_clear();
-		return petrel_fail(-PETREL_ECONFIG, "orchestrator: %s", desc);
-	}
+		       &res, &e) < 0)
+		return petrel_fail(err, -PETREL_ECONFIG, "orchestrator: %s", e.msg);
 	if (!petrel_run_ok(&res)) {
 		petrel_run_describe(&res, t->orchestrator_timeout, desc, sizeof(desc));
 		petrel_log_info("%s: devices of build %s not checked: %s devices: %s", t->name,
@@ -119,7 +117,7 @@ int petrel_solo5_devices_check(const struct petrel_target *t, const struct petre
 	if (petrel_solo5_devices_cover(b->solo5_devices, have, missing, sizeof(missing)) == 0)
 		return 0;
 	devices_shown(have, shown, sizeof(shown));
-	return petrel_fail(-PETREL_EPOLICY, "build %s needs Solo5 device%s %s, which the "
+	return petrel_fail(err, -PETREL_EPOLICY, "build %s needs Solo5 device%s %s, which the "
 			   "orchestrator does not give the unikernel (it has: %s); refused before "
 			   "downloading", b->uuid, strchr(missing, ' ') ? "s" : "", missing, shown);
 }

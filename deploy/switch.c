@@ -1,4 +1,4 @@
-/* The moment a binary goes live: upgrade, revert and crash recovery of the switch. */
+/* The moment a binary goes live: the switch of an upgrade or a revert, and its recovery. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,21 +14,16 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "engine.h"
-#include "outcome.h"
+#include "switch.h"
 #include "run.h"
 #include "verify/digest.h"
-
-/* The temp file beside the deployed path; fixed, so recovery can remove a leftover. */
-#define NEW_SUFFIX ".petrel-new"
-/* The file that was at path before the last switch: the next revert's bytes. */
-#define PREV_SUFFIX ".petrel-prev"
 
 /* Health check attempts are spaced as mollymawk does: 1, 1, 1, 2, 3, 3, 4, 5 s. */
 static const unsigned health_pause[] = { 1, 1, 1, 2, 3, 3, 4, 5 };
 
 /* Copies the blob sha256 to fd, hashing it again: the store's bytes are checked the
  * moment they go live, so a blob changed behind our back is never deployed. */
-static int copy_blob(struct petrel_engine *e, const uint8_t sha256[32], int fd, const char *tmp)
+static int copy_blob(struct petrel_engine *e, const uint8_t sha256[32], int fd, const char *tmp, struct petrel_err *err)
 {
 	char src[PATH_MAX], buf[1 << 20];
 	struct petrel_digest *d = NULL;
@@ -39,23 +34,23 @@ static int copy_blob(struct petrel_engine *e, const uint8_t sha256[32], int fd, 
 	if ((r = petrel_store_blob_path(&e->store, sha256, src, sizeof(src))) < 0)
 		return r;
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
-		return petrel_fail(-errno, "%s: %s", src, strerror(errno));
+		return petrel_fail(err, -errno, "%s: %s", src, strerror(errno));
 	if ((r = petrel_digest_new(&d, PETREL_DIGEST_SHA256)) < 0)
 		goto out;
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
 		if ((r = petrel_digest_update(d, buf, (size_t)n)) < 0)
 			goto out;
 		if ((r = petrel_write_all(fd, buf, (size_t)n)) < 0) {
-			r = petrel_fail(r, "writing %s: %s", tmp, strerror(-r));
+			r = petrel_fail(err, r, "writing %s: %s", tmp, strerror(-r));
 			goto out;
 		}
 	}
 	if (n < 0) {
-		r = petrel_fail(-errno, "%s: %s", src, strerror(errno));
+		r = petrel_fail(err, -errno, "%s: %s", src, strerror(errno));
 		goto out;
 	}
 	if ((r = petrel_digest_final(d, got, NULL)) == 0 && memcmp(got, sha256, 32))
-		r = petrel_fail(-PETREL_ECORRUPT, "%s no longer matches its sha256 (run petrel fsck)",
+		r = petrel_fail(err, -PETREL_ECORRUPT, "%s no longer matches its sha256 (run petrel fsck)",
 				src);
 out:
 	petrel_digest_free(d);
@@ -68,13 +63,13 @@ struct beside {
 	char path[PATH_MAX], fresh[PATH_MAX], prev[PATH_MAX], dir[PATH_MAX];
 };
 
-static int beside(const char *path, struct beside *b)
+static int beside(const char *path, struct beside *b, struct petrel_err *err)
 {
 	if (petrel_strlcpy(b->path, path, sizeof(b->path)) < 0 ||
-	    petrel_snprintf(b->fresh, sizeof(b->fresh), "%s" NEW_SUFFIX, path) < 0 ||
-	    petrel_snprintf(b->prev, sizeof(b->prev), "%s" PREV_SUFFIX, path) < 0 ||
+	    petrel_snprintf(b->fresh, sizeof(b->fresh), "%s" PETREL_NEW_SUFFIX, path) < 0 ||
+	    petrel_snprintf(b->prev, sizeof(b->prev), "%s" PETREL_PREV_SUFFIX, path) < 0 ||
 	    petrel_dirname(path, b->dir, sizeof(b->dir)) < 0)
-		return petrel_fail(-ENAMETOOLONG, "%s: path too long", path);
+		return petrel_fail(err, -ENAMETOOLONG, "%s: path too long", path);
 	return 0;
 }
 
@@ -109,21 +104,21 @@ out:
 }
 
 /* Writes the blob to b->fresh: mode 0755, fsynced, re-hashed while copied. */
-static int write_fresh(struct petrel_engine *e, const struct beside *b, const uint8_t sha256[32])
+static int write_fresh(struct petrel_engine *e, const struct beside *b, const uint8_t sha256[32], struct petrel_err *err)
 {
 	int fd, r;
 
 	unlink(b->fresh);	/* a leftover of a crash; we hold the lock */
 	fd = open(b->fresh, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return petrel_fail(-errno, "%s: %s", b->fresh, strerror(errno));
-	r = copy_blob(e, sha256, fd, b->fresh);
+		return petrel_fail(err, -errno, "%s: %s", b->fresh, strerror(errno));
+	r = copy_blob(e, sha256, fd, b->fresh, err);
 	if (r == 0 && fchmod(fd, 0755) < 0)
-		r = petrel_fail(-errno, "%s: %s", b->fresh, strerror(errno));
+		r = petrel_fail(err, -errno, "%s: %s", b->fresh, strerror(errno));
 	if (r == 0 && (r = petrel_fsync(fd)) < 0)
-		petrel_fail(r, "fsync %s: %s", b->fresh, strerror(-r));
+		petrel_fail(err, r, "fsync %s: %s", b->fresh, strerror(-r));
 	if (petrel_close(fd) < 0 && r == 0)
-		r = petrel_fail(-EIO, "closing %s: %s", b->fresh, strerror(EIO));
+		r = petrel_fail(err, -EIO, "closing %s: %s", b->fresh, strerror(EIO));
 	if (r < 0)
 		unlink(b->fresh);
 	return r;
@@ -136,7 +131,7 @@ static int write_fresh(struct petrel_engine *e, const struct beside *b, const ui
  * complete file or the new one. Without RENAME_EXCHANGE (EINVAL: the file system
  * lacks it) a plain rename replaces path and nothing is kept.
  */
-static int swap_in(const struct beside *b, const char *file)
+static int swap_in(const struct beside *b, const char *file, struct petrel_err *err)
 {
 	int r = 0;
 
@@ -153,9 +148,9 @@ static int swap_in(const struct beside *b, const char *file)
 		r = -errno;
 	}
 	if (r < 0)
-		return petrel_fail(r, "putting %s in place of %s: %s", file, b->path, strerror(-r));
+		return petrel_fail(err, r, "putting %s in place of %s: %s", file, b->path, strerror(-r));
 	if ((r = petrel_fsync_dir(b->dir)) < 0)
-		return petrel_fail(r, "fsync %s: %s", b->dir, strerror(-r));
+		return petrel_fail(err, r, "fsync %s: %s", b->dir, strerror(-r));
 	return 0;
 }
 
@@ -165,21 +160,21 @@ static int swap_in(const struct beside *b, const char *file)
  * a file already written and fsynced (verified again by hashing) rather than a copy.
  */
 static int place(struct petrel_engine *e, const char *path, const uint8_t *sha256,
-		 uint64_t size)
+		 uint64_t size, struct petrel_err *err)
 {
 	struct stat id, now;
 	struct beside b;
 	int r;
 
-	if ((r = beside(path, &b)) < 0)
+	if ((r = beside(path, &b, err)) < 0)
 		return r;
 	if (!sha256) {
 		if (petrel_sys.rename(path, b.prev) < 0 && errno != ENOENT)
-			return petrel_fail(-errno, "moving %s aside: %s", path, strerror(errno));
+			return petrel_fail(err, -errno, "moving %s aside: %s", path, strerror(errno));
 		return petrel_fsync_dir(b.dir);
 	}
 	if (file_holds(b.prev, sha256, size, &id)) {
-		if ((r = swap_in(&b, b.prev)) < 0)
+		if ((r = swap_in(&b, b.prev, err)) < 0)
 			return r;
 		if (lstat(path, &now) == 0 && now.st_dev == id.st_dev && now.st_ino == id.st_ino)
 			return 0;
@@ -187,13 +182,13 @@ static int place(struct petrel_engine *e, const char *path, const uint8_t *sha25
 		petrel_log_warn("%s changed while it was being verified; copying from the store",
 				b.prev);
 		if (petrel_sys.exchange(b.prev, path) < 0)
-			return petrel_fail(-errno, "putting %s back: %s", b.prev, strerror(errno));
+			return petrel_fail(err, -errno, "putting %s back: %s", b.prev, strerror(errno));
 	}
 	if ((r = petrel_mkdir_p(b.dir, 0755)) < 0)
-		return petrel_fail(r, "%s: %s", b.dir, strerror(-r));
-	if ((r = write_fresh(e, &b, sha256)) < 0)
+		return petrel_fail(err, r, "%s: %s", b.dir, strerror(-r));
+	if ((r = write_fresh(e, &b, sha256, err)) < 0)
 		return r;
-	if ((r = swap_in(&b, b.fresh)) < 0)
+	if ((r = swap_in(&b, b.fresh, err)) < 0)
 		unlink(b.fresh);
 	return r;
 }
@@ -239,13 +234,14 @@ static void adapter_env(struct adapter_env *a, const char *target, const char *p
 struct adapter_rec {
 	struct petrel_engine *e;
 	const char *target;
+	struct petrel_err *err;
 };
 
 static int record_adapter(void *ctx, pid_t pid)
 {
 	const struct adapter_rec *rec = ctx;
 
-	return petrel_store_intent_adapter(&rec->e->store, rec->target, (int64_t)pid);
+	return petrel_store_intent_adapter(&rec->e->store, rec->target, (int64_t)pid, rec->err);
 }
 
 /* Runs argv with env; 0 when it exited 0, else -PETREL_EDEPLOY with why filled. With
@@ -254,17 +250,23 @@ static int run_step(const char *what, const char *const *argv, const struct adap
 		    long timeout, int flags, const struct adapter_rec *rec, char *why, size_t n)
 {
 	struct petrel_run_result res;
+	struct petrel_err e = PETREL_ERR_INIT;	/* becomes why */
+	struct adapter_rec with_err;
 	char desc[96];
 	int r;
 
+	if (rec) {
+		with_err = *rec;
+		with_err.err = &e;
+		rec = &with_err;
+	}
 	r = petrel_run_ex(argv, a->list, PETREL_ARRAY_SIZE(a->list), timeout,
 			  PETREL_RUN_PASSTHROUGH | flags, rec ? record_adapter : NULL, (void *)rec,
-			  &res);
+			  &res, &e);
 	if (rec)	/* it ended (or never ran): recovery need not wait for it */
-		(void)petrel_store_intent_adapter(&rec->e->store, rec->target, 0);
+		(void)petrel_store_intent_adapter(&rec->e->store, rec->target, 0, NULL);
 	if (r < 0) {
-		snprintf(why, n, "%s: %s", what, petrel_error_message());
-		petrel_error_clear();
+		snprintf(why, n, "%s: %s", what, petrel_err_msg(&e, r));
 		return -PETREL_EDEPLOY;
 	}
 	if (petrel_run_ok(&res))
@@ -280,7 +282,7 @@ static int run_adapter(struct petrel_engine *e, const struct petrel_target *t,
 		       const struct adapter_env *a, char *why, size_t n)
 {
 	const char *argv[] = { t->orchestrator, action, NULL };
-	struct adapter_rec rec = { e, in ? in->target : NULL };
+	struct adapter_rec rec = { e, in ? in->target : NULL, NULL };
 
 	if (!strcmp(t->orchestrator, "none"))
 		return 0;
@@ -359,7 +361,7 @@ static int alive(pid_t pid)
  * running, when it outlived the petrel that started it. Never kills it: the pid could
  * in principle have been reused. -ECANCELED when asked to stop, else 0.
  */
-static int wait_orphan(const struct petrel_intent *in, long timeout)
+static int wait_orphan(const struct petrel_intent *in, long timeout, struct petrel_err *err)
 {
 	pid_t pid = (pid_t)in->adapter_pid;
 	long waited = 0;
@@ -370,7 +372,7 @@ static int wait_orphan(const struct petrel_intent *in, long timeout)
 			"waiting for it to end", in->target, (long)pid, in->op);
 	while (alive(pid) && waited < (timeout + 2) * 1000) {
 		if (petrel_sleep_ms(100) < 0)
-			return petrel_fail(-ECANCELED, "%s: waiting for the adapter (pid %ld): "
+			return petrel_fail(err, -ECANCELED, "%s: waiting for the adapter (pid %ld): "
 					   "cancelled", in->target, (long)pid);
 		waited += 100;
 	}
@@ -380,9 +382,16 @@ static int wait_orphan(const struct petrel_intent *in, long timeout)
 	return 0;
 }
 
+struct recovery {
+	struct petrel_engine *e;
+	struct petrel_err *err;
+};
+
 static int recover_one(void *ctx, const struct petrel_intent *in)
 {
-	struct petrel_engine *e = ctx;
+	const struct recovery *rc = ctx;
+	struct petrel_engine *e = rc->e;
+	struct petrel_err *err = rc->err;
 	const struct petrel_target *t = target_named(e, in->target);
 	const uint8_t *from = in->has_from ? in->from_sha256 : NULL;
 	char tmp[PATH_MAX + 16], why[512];
@@ -391,13 +400,13 @@ static int recover_one(void *ctx, const struct petrel_intent *in)
 
 	/* an adapter the dead petrel started may still run: let it end before the file
 	 * changes under it and the adapter runs again */
-	if ((r = wait_orphan(in, t ? t->orchestrator_timeout : 120)) < 0)
+	if ((r = wait_orphan(in, t ? t->orchestrator_timeout : 120, err)) < 0)
 		return r;
-	if (!path_holds(in->path, from) && (r = place(e, in->path, from, in->from_size)) < 0) {
-		petrel_error_prefix("%s: recovering the interrupted %s: ", in->target, in->op);
+	if (!path_holds(in->path, from) && (r = place(e, in->path, from, in->from_size, err)) < 0) {
+		petrel_err_prefix(err, "%s: recovering the interrupted %s: ", in->target, in->op);
 		return r;
 	}
-	snprintf(tmp, sizeof(tmp), "%s" NEW_SUFFIX, in->path);
+	snprintf(tmp, sizeof(tmp), "%s" PETREL_NEW_SUFFIX, in->path);
 	unlink(tmp);
 	/* the adapter runs before the intent goes: killed during it, the next petrel
 	 * waits for it and runs it again */
@@ -409,10 +418,10 @@ static int recover_one(void *ctx, const struct petrel_intent *in)
 	if (!strcmp(in->phase, "failing"))	/* it failed; only the rollback was cut short */
 		r = petrel_store_intent_undo(&e->store, in, "failed",
 					     !strcmp(in->op, "upgrade") ? "upgrade-failed" : "revert-failed",
-					     in->reason, !strcmp(in->op, "upgrade"));
+					     in->reason, !strcmp(in->op, "upgrade"), err);
 	else
 		r = petrel_store_intent_undo(&e->store, in, "interrupted", "recover",
-					     "interrupted; rolled back by recovery", 0);
+					     "interrupted; rolled back by recovery", 0, err);
 	if (r < 0)
 		return r;
 	petrel_log_warn("%s: an interrupted %s (generation %lld) was rolled back; generation %lld "
@@ -421,76 +430,16 @@ static int recover_one(void *ctx, const struct petrel_intent *in)
 	return 0;
 }
 
-int petrel_recover(struct petrel_engine *e)
+int petrel_recover(struct petrel_engine *e, struct petrel_err *err)
 {
-	return petrel_store_intents(&e->store, recover_one, e);
-}
+	struct recovery rc = { e, err };
 
-/* ---- upgrade ---- */
-
-static int current_generation(struct petrel_engine *e, const struct petrel_target *t,
-			      struct petrel_upgrade_result *res, int64_t *prev)
-{
-	int64_t cur;
-	int r;
-
-	if ((r = petrel_store_pointers(&e->store, t->name, &cur, prev)) < 0)
-		return r;
-	res->has_before = cur > 0;
-	return cur ? petrel_store_generation(&e->store, t->name, cur, &res->before) : 0;
-}
-
-/* Refusals before anything changes: rejected, downgrade, preflight. */
-static int may_deploy(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
-		      int allow_downgrade, const struct petrel_version *v,
-		      struct petrel_upgrade_result *res)
-{
-	const struct petrel_version *cur = &res->before.version;
-	char reason[256], when[32], why[512];
-	struct adapter_env a;
-	int64_t at;
-	int r;
-
-	r = petrel_store_rejected(&e->store, t->name, v->build.sha256, reason, &at);
-	if (r == 0) {
-		petrel_format_time(at, when, sizeof(when));
-		if (!uuid)
-			return petrel_fail(-PETREL_EPOLICY, "build %s was rejected on %s (%s); deploy it "
-					   "anyway with: petrel upgrade %s --to %s", v->build.uuid,
-					   when, reason, t->name, v->build.uuid);
-		petrel_log_warn("%s: build %s was rejected on %s (%s); deploying it as asked",
-				t->name, v->build.uuid, when, reason);
-		res->warned_rejected = 1;
-	} else if (r != -PETREL_ENOTFOUND) {
-		return r;
-	}
-	petrel_error_clear();
-	if (res->has_before && v->timestamp < cur->timestamp && !allow_downgrade) {
-		char a1[32], a2[32];
-
-		petrel_format_time(v->timestamp, a1, sizeof(a1));
-		petrel_format_time(cur->timestamp, a2, sizeof(a2));
-		return petrel_fail(-PETREL_EPOLICY, "build %s (%s) is older than the current %s (%s); "
-				   "refused without --allow-downgrade", v->build.uuid, a1,
-				   cur->build.uuid, a2);
-	}
-	if (t->preflight[0]) {
-		char blob[PATH_MAX];
-		const char *argv[] = { t->preflight, blob, NULL };
-
-		petrel_store_blob_path(&e->store, v->build.sha256, blob, sizeof(blob));
-		adapter_env(&a, t->name, t->path, v->build.sha256,
-			    res->has_before ? cur->build.sha256 : NULL, &v->build);
-		if (run_step("preflight", argv, &a, t->orchestrator_timeout, 0, NULL, why,
-			     sizeof(why)) < 0)
-			return petrel_fail(-PETREL_EPOLICY, "%s refused build %s", why, v->build.uuid);
-	}
-	return 0;
+	return petrel_store_intents(&e->store, recover_one, &rc, err);
 }
 
 /* Puts from back after a failed switch and records why; the adapter runs again. */
 static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
-		     struct petrel_intent *in, const char *why, int reject)
+		     struct petrel_intent *in, const char *why, int reject, struct petrel_err *err)
 {
 	const uint8_t *from = in->has_from ? in->from_sha256 : NULL;
 	const struct petrel_build *b = NULL;
@@ -499,13 +448,13 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
 	struct adapter_env a;
 	int r;
 
-	if (reject && (r = petrel_store_intent_failing(&e->store, in, why)) < 0)
+	if (reject && (r = petrel_store_intent_failing(&e->store, in, why, err)) < 0)
 		return r;
-	if (!path_holds(in->path, from) && (r = place(e, in->path, from, in->from_size)) < 0)
+	if (!path_holds(in->path, from) && (r = place(e, in->path, from, in->from_size, err)) < 0)
 		return r;	/* the intent stays: the next petrel recovers */
-	if (in->from_gen && petrel_store_generation(&e->store, t->name, in->from_gen, &g) == 0)
+	/* only for the adapter's environment: without it, the variables stay empty */
+	if (in->from_gen && petrel_store_generation(&e->store, t->name, in->from_gen, &g, NULL) == 0)
 		b = &g.version.build;
-	petrel_error_clear();
 	adapter_env(&a, t->name, t->path, from, in->to_sha256, b);
 	/* before the intent goes, as in recovery: a kill during it is recovered */
 	if (strcmp(in->phase, "prepared") &&	/* the adapter may have run */
@@ -515,7 +464,7 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
 				(long long)in->from_gen, again);
 	return petrel_store_intent_undo(&e->store, in, "failed",
 					!strcmp(in->op, "upgrade") ? "upgrade-failed" : "revert-failed",
-					why, reject);
+					why, reject, err);
 }
 
 /*
@@ -525,7 +474,7 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
  */
 static int switch_failed(struct petrel_engine *e, const struct petrel_target *t,
 			 struct petrel_intent *in, const struct petrel_build *b,
-			 const char *why, int reject)
+			 const char *why, int reject, struct petrel_err *err)
 {
 	char back[64];
 	int r;
@@ -535,37 +484,37 @@ static int switch_failed(struct petrel_engine *e, const struct petrel_target *t,
 	else
 		snprintf(back, sizeof(back), "%s", in->has_from ? "the file that was there is back" :
 			 "nothing is deployed");
-	if ((r = roll_back(e, t, in, why, reject)) < 0) {
-		petrel_error_prefix("%s to generation %lld (%s) failed: %s; putting back what was "
+	if ((r = roll_back(e, t, in, why, reject, err)) < 0) {
+		petrel_err_prefix(err, "%s to generation %lld (%s) failed: %s; putting back what was "
 				    "there failed too (the next petrel run finishes it): ", in->op,
 				    (long long)in->to_gen, b->uuid, why);
 		return r;
 	}
-	return petrel_fail(-PETREL_EDEPLOY, "%s to generation %lld (%s) failed: %s; %s%s",
+	return petrel_fail(err, -PETREL_EDEPLOY, "%s to generation %lld (%s) failed: %s; %s%s",
 			   in->op, (long long)in->to_gen, b->uuid, why, back,
 			   reject ? " and the build is rejected" : "");
 }
 
 /* The switch itself, shared by upgrade and revert: intent, file, pointers, adapter, health. */
 static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
-		     struct petrel_intent *in, int64_t version_id, const struct petrel_build *b)
+		     struct petrel_intent *in, int64_t version_id, const struct petrel_build *b, struct petrel_err *err)
 {
 	const uint8_t *from = in->has_from ? in->from_sha256 : NULL;
 	char why[768] = "", detail[512], hex[65];
+	struct petrel_err placing = PETREL_ERR_INIT;	/* becomes why */
 	struct adapter_env a;
 	int upgrade = !strcmp(in->op, "upgrade");
 	int r;
 
 	petrel_strlcpy(in->target, t->name, sizeof(in->target));
 	petrel_strlcpy(in->path, t->path, sizeof(in->path));
-	if ((r = petrel_store_intent_begin(&e->store, in, version_id)) < 0)
+	if ((r = petrel_store_intent_begin(&e->store, in, version_id, err)) < 0)
 		return r;
-	if ((r = place(e, t->path, in->to_sha256, in->to_size)) < 0) {
-		snprintf(why, sizeof(why), "%s", petrel_error_message());
-		petrel_error_clear();
-		return switch_failed(e, t, in, b, why, 0);
+	if ((r = place(e, t->path, in->to_sha256, in->to_size, &placing)) < 0) {
+		snprintf(why, sizeof(why), "%s", petrel_err_msg(&placing, r));
+		return switch_failed(e, t, in, b, why, 0, err);
 	}
-	if ((r = petrel_store_intent_switched(&e->store, in)) < 0)
+	if ((r = petrel_store_intent_switched(&e->store, in, err)) < 0)
 		return r;	/* the intent stays: recovery puts from back */
 	adapter_env(&a, t->name, t->path, in->to_sha256, from, b);
 	r = run_adapter(e, t, in, in->op, &a, why, sizeof(why));
@@ -575,11 +524,11 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 	 * failed while petrel was stopping (a service manager signals the adapter too) */
 	if (r < 0)
 		return switch_failed(e, t, in, b, why, upgrade && r != -ECANCELED &&
-				     !petrel_cancelled());
+				     !petrel_cancelled(), err);
 	petrel_hex(in->to_sha256, 32, hex);
 	snprintf(detail, sizeof(detail), "generation=%lld uuid=%s sha256=%s from=%lld",
 		 (long long)in->to_gen, b->uuid, hex, (long long)in->from_gen);
-	return petrel_store_intent_done(&e->store, in, in->op, detail);
+	return petrel_store_intent_done(&e->store, in, in->op, detail, err);
 }
 
 /*
@@ -588,117 +537,81 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
  * the intent, so a failed or interrupted first upgrade puts exactly it back (it is
  * kept as path.petrel-prev meanwhile) instead of leaving nothing.
  */
-static int unmanaged_file(const struct petrel_target *t, struct petrel_intent *in)
+static int unmanaged_file(const struct petrel_target *t, struct petrel_intent *in, struct petrel_err *err)
 {
 	struct stat st;
 	int r;
 
 	if (lstat(t->path, &st) < 0)
-		return errno == ENOENT ? 0 : petrel_fail(-errno, "%s: %s", t->path, strerror(errno));
+		return errno == ENOENT ? 0 : petrel_fail(err, -errno, "%s: %s", t->path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return petrel_fail(-EEXIST, "%s exists and is not a regular file; move it away first",
+		return petrel_fail(err, -EEXIST, "%s exists and is not a regular file; move it away first",
 				   t->path);
 	if ((r = petrel_sha256_file(t->path, in->from_sha256, &in->from_size)) < 0)
-		return petrel_fail(r, "%s: %s", t->path, strerror(-r));
+		return petrel_fail(err, r, "%s: %s", t->path, strerror(-r));
 	in->has_from = 1;
 	return 0;
 }
 
-static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
-		   int allow_downgrade, struct petrel_upgrade_result *res)
+int petrel_preflight(struct petrel_engine *e, const struct petrel_target *t,
+		     const struct petrel_version *v, const uint8_t *before_sha256,
+		     struct petrel_err *err)
 {
-	struct petrel_intent in;
-	struct petrel_version v;
-	int64_t prev;
-	int r, already;
+	char blob[PATH_MAX], why[512];
+	const char *argv[] = { t->preflight, blob, NULL };
+	struct adapter_env a;
 
-	memset(res, 0, sizeof(*res));
-	/* a build the store already verified for t needs no server */
-	r = uuid ? petrel_store_find_uuid(&e->store, t->name, uuid, &v) : -PETREL_ENOTFOUND;
-	if (r == -PETREL_ENOTFOUND) {
-		petrel_error_clear();
-		r = petrel_fetch_target_unnoted(e, t, uuid, &v, &already);
-	}
-	if (r < 0 || (r = current_generation(e, t, res, &prev)) < 0)
-		return r;
-	if (res->has_before && !memcmp(res->before.version.build.sha256, v.build.sha256, 32)) {
-		res->noop = 1;
-		res->now = res->before;
+	if (!t->preflight[0])
 		return 0;
-	}
-	if ((r = may_deploy(e, t, uuid, allow_downgrade, &v, res)) < 0)
-		return r;
-	memset(&in, 0, sizeof(in));
-	petrel_strlcpy(in.op, "upgrade", sizeof(in.op));
-	in.from_gen = res->has_before ? res->before.number : 0;
-	in.from_prev = prev;
-	in.has_from = res->has_before;
-	if (in.has_from) {
-		memcpy(in.from_sha256, res->before.version.build.sha256, 32);
-		in.from_size = res->before.version.build.size;
-	} else if ((r = unmanaged_file(t, &in)) < 0) {
-		return r;
-	}
-	memcpy(in.to_sha256, v.build.sha256, 32);
-	in.to_size = v.build.size;
-	if ((r = do_switch(e, t, &in, v.id, &v.build)) < 0)
-		return r;
-	return petrel_store_generation(&e->store, t->name, in.to_gen, &res->now);
+	petrel_store_blob_path(&e->store, v->build.sha256, blob, sizeof(blob));
+	adapter_env(&a, t->name, t->path, v->build.sha256, before_sha256, &v->build);
+	if (run_step("preflight", argv, &a, t->orchestrator_timeout, 0, NULL, why, sizeof(why)) < 0)
+		return petrel_fail(err, -PETREL_EPOLICY, "%s refused build %s", why, v->build.uuid);
+	return 0;
 }
 
-/*
- * A revert back is the operator saying "not that build": the build reverted from is
- * rejected for the target, so the daemon does not deploy it again at its next poll
- * (it waits for a newer one). A revert forward again takes the rejection back.
- */
-static int revert_policy(struct petrel_engine *e, const struct petrel_target *t,
-			 const struct petrel_upgrade_result *res)
-{
-	char why[96];
-
-	if (res->now.number > res->before.number)
-		return petrel_store_unreject(&e->store, t->name, res->now.version.build.sha256);
-	snprintf(why, sizeof(why), "reverted by hand from generation %lld to %lld",
-		 (long long)res->before.number, (long long)res->now.number);
-	return petrel_store_reject(&e->store, t->name, res->before.version.build.sha256,
-				   res->before.version.build.uuid, why);
-}
-
-int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
-		   int allow_downgrade, struct petrel_upgrade_result *res)
-{
-	int r = upgrade(e, t, uuid, allow_downgrade, res);
-
-	/* the newest build deployed (or already current): no update is pending */
-	return petrel_engine_note(e, t, "upgrade", r, r == 0 && !uuid ? 0 : -1);
-}
-
-int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
-		  struct petrel_upgrade_result *res)
+int petrel_switch_to(struct petrel_engine *e, const struct petrel_target *t,
+		     const struct petrel_generation *before, int64_t prev,
+		     const struct petrel_version *v, int64_t *to_gen, struct petrel_err *err)
 {
 	struct petrel_intent in;
-	int64_t prev;
 	int r;
 
-	memset(res, 0, sizeof(*res));
-	if ((r = current_generation(e, t, res, &prev)) < 0)
+	memset(&in, 0, sizeof(in));
+	petrel_strlcpy(in.op, "upgrade", sizeof(in.op));
+	in.from_gen = before ? before->number : 0;
+	in.from_prev = prev;
+	in.has_from = before != NULL;
+	if (before) {
+		memcpy(in.from_sha256, before->version.build.sha256, 32);
+		in.from_size = before->version.build.size;
+	} else if ((r = unmanaged_file(t, &in, err)) < 0) {
 		return r;
-	if (!prev)
-		return petrel_fail(-ENOENT, "no previous generation to revert to");
-	if ((r = petrel_store_generation(&e->store, t->name, prev, &res->now)) < 0)
+	}
+	memcpy(in.to_sha256, v->build.sha256, 32);
+	in.to_size = v->build.size;
+	if ((r = do_switch(e, t, &in, v->id, &v->build, err)) < 0)
 		return r;
+	*to_gen = in.to_gen;
+	return 0;
+}
+
+int petrel_switch_back(struct petrel_engine *e, const struct petrel_target *t,
+		       const struct petrel_generation *cur, const struct petrel_generation *prev,
+		       struct petrel_err *err)
+{
+	struct petrel_intent in;
+
 	memset(&in, 0, sizeof(in));
 	petrel_strlcpy(in.op, "revert", sizeof(in.op));
-	in.from_gen = res->before.number;
-	in.from_prev = prev;
-	in.to_gen = prev;
-	in.to_prev = res->before.number;
+	in.from_gen = cur->number;
+	in.from_prev = prev->number;
+	in.to_gen = prev->number;
+	in.to_prev = cur->number;
 	in.has_from = 1;
-	memcpy(in.from_sha256, res->before.version.build.sha256, 32);
-	in.from_size = res->before.version.build.size;
-	memcpy(in.to_sha256, res->now.version.build.sha256, 32);
-	in.to_size = res->now.version.build.size;
-	if ((r = do_switch(e, t, &in, 0, &res->now.version.build)) < 0)
-		return r;
-	return revert_policy(e, t, res);
+	memcpy(in.from_sha256, cur->version.build.sha256, 32);
+	in.from_size = cur->version.build.size;
+	memcpy(in.to_sha256, prev->version.build.sha256, 32);
+	in.to_size = prev->version.build.size;
+	return do_switch(e, t, &in, 0, &prev->version.build, err);
 }

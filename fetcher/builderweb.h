@@ -4,6 +4,7 @@
 
 #include "common/build.h"
 #include "http.h"
+#include "common/error.h"
 
 #define PETREL_JSON_MAX (8u * 1024 * 1024)	/* any JSON answer (a job lists every distinct binary) */
 #define PETREL_SIG_FILE_MAX 4096		/* a .minisig file */
@@ -17,7 +18,7 @@
  * a job without a build with a main binary.
  */
 int petrel_bw_latest(struct petrel_http *h, const char *server, const char *job,
-		     const char *platform, char uuid[PETREL_UUID_LEN + 1]);
+		     const char *platform, char uuid[PETREL_UUID_LEN + 1], struct petrel_err *err);
 
 /*
  * Fills b->filename, b->sha256, b->size from GET /job/J[?platform=P] (JSON); b->job and
@@ -29,7 +30,7 @@ int petrel_bw_latest(struct petrel_http *h, const char *server, const char *job,
  * A missing field or a malformed value is -PETREL_EMALFORMED.
  */
 int petrel_bw_job_binary(struct petrel_http *h, const char *server, const char *platform,
-			 struct petrel_build *b);
+			 struct petrel_build *b, struct petrel_err *err);
 
 /*
  * Fills b->platform, b->start_time, b->finish_time and, for a Solo5 binary, solo5_abi
@@ -37,7 +38,7 @@ int petrel_bw_job_binary(struct petrel_http *h, const char *server, const char *
  * b's (its job does too, though builder-web only echoes the URL's); main_binary must
  * be true; finish_time must be RFC 3339. Otherwise -PETREL_EMALFORMED.
  */
-int petrel_bw_build_record(struct petrel_http *h, const char *server, struct petrel_build *b);
+int petrel_bw_build_record(struct petrel_http *h, const char *server, struct petrel_build *b, struct petrel_err *err);
 
 /* What a build's own main-binary answer says about its bytes. */
 struct petrel_bw_binary {
@@ -54,7 +55,7 @@ struct petrel_bw_binary {
  * -PETREL_EHTTP, -PETREL_EMALFORMED (no usable ETag), -PETREL_ENET.
  */
 int petrel_bw_binary_head(struct petrel_http *h, const char *server, const char *job,
-			  const char *uuid, struct petrel_bw_binary *out);
+			  const char *uuid, struct petrel_bw_binary *out, struct petrel_err *err);
 
 /* URL of the build's main-binary redirect and of the file it redirects to. */
 int petrel_bw_binary_url(const char *server, const struct petrel_build *b, char *out, size_t n);
@@ -67,18 +68,18 @@ int petrel_bw_file_url(const char *server, const struct petrel_build *b, char *o
  * success final_url (size n) holds the artifact's URL after redirects.
  */
 int petrel_bw_download(struct petrel_http *h, const char *server, const struct petrel_build *b,
-		       petrel_http_sink sink, void *ctx, char *final_url, size_t n);
+		       petrel_http_sink sink, void *ctx, char *final_url, size_t n, struct petrel_err *err);
 
 /*
  * Fetches a small text (a signature file) of at most PETREL_SIG_FILE_MAX bytes into
  * body. 0 on 200, -PETREL_ENOTFOUND on 404 (a missing signature, not an error),
  * -PETREL_EHTTP on other statuses, -PETREL_ETOOBIG, -PETREL_ENET.
  */
-int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf *body);
+int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf *body, struct petrel_err *err);
 
 /* GET /hash?sha256=HEX: fills job and uuid of the build the server names; -PETREL_ENOTFOUND on 404. */
 int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8_t sha256[32],
-			  char job[PETREL_NAME_MAX + 1], char uuid[PETREL_UUID_LEN + 1]);
+			  char job[PETREL_NAME_MAX + 1], char uuid[PETREL_UUID_LEN + 1], struct petrel_err *err);
 
 /*
  * The parsers behind the requests above, exposed for unit tests and fuzzing.
@@ -93,11 +94,11 @@ int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8
  *    path); job must be a valid name and equal want_job unless want_job is NULL.
  */
 int petrel_bw_parse_listing(const char *text, size_t len, const char *where,
-			    struct petrel_build *b);
+			    struct petrel_build *b, struct petrel_err *err);
 int petrel_bw_listing_find_hash(const char *text, size_t len, const char *where,
-				const uint8_t sha256[32], struct petrel_build *out);
+				const uint8_t sha256[32], struct petrel_build *out, struct petrel_err *err);
 int petrel_bw_parse_record(const char *text, size_t len, const char *where,
-			   struct petrel_build *b);
+			   struct petrel_build *b, struct petrel_err *err);
 int petrel_bw_parse_build_path(const char *loc, const char *want_job,
 			       char job[PETREL_NAME_MAX + 1], char uuid[PETREL_UUID_LEN + 1]);
 

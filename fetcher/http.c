@@ -29,7 +29,8 @@ struct exchange {
 	const struct petrel_http_req *req;
 	struct petrel_http_resp *resp;
 	size_t header_bytes;
-	int err;		/* first error a callback hit; aborts the transfer */
+	int code;		/* first error a callback hit; aborts the transfer */
+	struct petrel_err *err;	/* where its message goes */
 	int stopped;		/* headers_only: aborted on purpose after the headers */
 	int bar;		/* draw a progress bar (0 again once it reached 100 %) */
 	time_t ticked;		/* last petrel_tick() */
@@ -44,14 +45,14 @@ void petrel_http_limits_default(struct petrel_http_limits *l)
 	l->max_time = 0;
 }
 
-int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l)
+int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l, struct petrel_err *err)
 {
 	static int global_done;
 	struct petrel_http *h;
 
 	if (!global_done) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return petrel_fail(-PETREL_ENET, "libcurl initialisation failed");
+			return petrel_fail(err, -PETREL_ENET, "libcurl initialisation failed");
 		global_done = 1;
 	}
 	h = calloc(1, sizeof(*h));
@@ -126,13 +127,13 @@ static int headers_done(struct exchange *x)
 	if (rs->status != 200)
 		return 0;
 	if (rq->on_headers) {
-		int r = rq->on_headers(rq->headers_ctx, rs);
+		int r = rq->on_headers(rq->headers_ctx, rs, x->err);
 
 		if (r)
 			return r;
 	}
 	if (rq->check_size && rs->has_length && rs->content_length != rq->expected_size)
-		return petrel_fail(-PETREL_ESIZE, "%s: Content-Length %llu differs from expected size %llu",
+		return petrel_fail(x->err, -PETREL_ESIZE, "%s: Content-Length %llu differs from expected size %llu",
 				   x->mask, (unsigned long long)rs->content_length,
 				   (unsigned long long)rq->expected_size);
 	return 0;
@@ -159,7 +160,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 
 	x->header_bytes += n;
 	if (x->header_bytes > PETREL_HEADER_MAX) {
-		x->err = petrel_fail(-PETREL_ETOOBIG, "%s: headers exceed %d bytes", x->mask,
+		x->code = petrel_fail(x->err, -PETREL_ETOOBIG, "%s: headers exceed %d bytes", x->mask,
 				     PETREL_HEADER_MAX);
 		return 0;
 	}
@@ -177,7 +178,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 		header_value(v, n - (size_t)(v - p), num, sizeof(num));
 		rs->has_length = petrel_parse_u64(num, &rs->content_length) == 0;
 	} else if ((n == 2 && p[0] == '\r') || (n == 1 && p[0] == '\n')) {
-		if (rs->status >= 200 && (x->err = headers_done(x)) < 0)
+		if (rs->status >= 200 && (x->code = headers_done(x)) < 0)
 			return 0;
 		if (rs->status == 200 && x->req->headers_only) {
 			x->stopped = 1;
@@ -200,10 +201,10 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 
 	if (n > cap - x->resp->received) {
 		if (x->resp->status == 200)
-			x->err = petrel_fail(-PETREL_ETOOBIG, "%s: answer exceeds %llu bytes", x->mask,
+			x->code = petrel_fail(x->err, -PETREL_ETOOBIG, "%s: answer exceeds %llu bytes", x->mask,
 					     (unsigned long long)cap);
 		else
-			x->err = petrel_fail(-PETREL_ETOOBIG, "%s: body of the HTTP %ld answer exceeds "
+			x->code = petrel_fail(x->err, -PETREL_ETOOBIG, "%s: body of the HTTP %ld answer exceeds "
 					     "%llu bytes", x->mask, x->resp->status,
 					     (unsigned long long)cap);
 		return 0;
@@ -213,7 +214,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 		return n;
 	r = rq->sink ? rq->sink(rq->sink_ctx, p, n) : petrel_buf_append(rq->body, p, n);
 	if (r) {
-		x->err = r;
+		x->code = r;
 		return 0;
 	}
 	return n;
@@ -228,7 +229,7 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 	(void)ut, (void)un;
 	if (petrel_cancelled()) {
-		x->err = petrel_fail(-ECANCELED, "%s: cancelled", x->mask);
+		x->code = petrel_fail(x->err, -ECANCELED, "%s: cancelled", x->mask);
 		return 1;
 	}
 	if (now != x->ticked) {
@@ -281,16 +282,16 @@ static void setup(struct petrel_http *h, struct exchange *x, const char *url,
 
 /* One request without redirects. */
 static int get_once(struct petrel_http *h, const struct petrel_http_req *req,
-		    struct petrel_http_resp *resp, const char *url)
+		    struct petrel_http_resp *resp, const char *url, struct petrel_err *err)
 {
 	struct curl_slist *headers = NULL;
-	struct exchange x = { .req = req, .resp = resp };
+	struct exchange x = { .req = req, .resp = resp, .err = err };
 	CURLcode cc;
 
 	petrel_mask_url(url, x.mask, sizeof(x.mask));
 	petrel_strlcpy(h->last_url, url, sizeof(h->last_url));
 	if (petrel_strlcpy(resp->url, url, sizeof(resp->url)) < 0)
-		return petrel_fail(-PETREL_ETOOBIG, "URL too long: %s", x.mask);
+		return petrel_fail(err, -PETREL_ETOOBIG, "URL too long: %s", x.mask);
 	resp->status = 0;
 	resp->received = 0;
 	resp->location[0] = resp->etag[0] = '\0';
@@ -300,12 +301,12 @@ static int get_once(struct petrel_http *h, const struct petrel_http_req *req,
 	setup(h, &x, url, headers);
 	cc = curl_easy_perform(h->curl);
 	curl_slist_free_all(headers);
-	if (x.err)
-		return x.err;
+	if (x.code)
+		return x.code;
 	if (x.stopped)
 		return 0;	/* status 200, from the status line */
 	if (cc != CURLE_OK)
-		return petrel_fail(-PETREL_ENET, "%s: %s", x.mask, curl_easy_strerror(cc));
+		return petrel_fail(err, -PETREL_ENET, "%s: %s", x.mask, curl_easy_strerror(cc));
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
 	return 0;
 }
@@ -421,47 +422,47 @@ static int is_redirect(long status)
 }
 
 /* Decides the next URL of a redirect chain, refusing what must not be followed. */
-static int next_hop(const struct petrel_http_resp *resp, char *next, size_t n)
+static int next_hop(const struct petrel_http_resp *resp, char *next, size_t n, struct petrel_err *err)
 {
 	char mask[PETREL_URL_MAX + 1];
 
 	petrel_mask_url(resp->url, mask, sizeof(mask));
 	if (!resp->location[0])
-		return petrel_fail(-PETREL_EMALFORMED, "%s: redirect %ld without Location", mask,
+		return petrel_fail(err, -PETREL_EMALFORMED, "%s: redirect %ld without Location", mask,
 				   resp->status);
 	if (petrel_url_resolve(resp->url, resp->location, next, n) < 0)
-		return petrel_fail(-PETREL_EMALFORMED, "%s: bad redirect Location '%s'", mask,
+		return petrel_fail(err, -PETREL_EMALFORMED, "%s: bad redirect Location '%s'", mask,
 				   resp->location);
 	if (strncmp(next, "http://", 7) && strncmp(next, "https://", 8))
-		return petrel_fail(-PETREL_EMALFORMED, "%s: redirect to a scheme other than http(s)", mask);
+		return petrel_fail(err, -PETREL_EMALFORMED, "%s: redirect to a scheme other than http(s)", mask);
 	if (!strncmp(resp->url, "https://", 8) && !strncmp(next, "http://", 7))
-		return petrel_fail(-PETREL_EMALFORMED, "%s: redirect from https to http refused", mask);
+		return petrel_fail(err, -PETREL_EMALFORMED, "%s: redirect from https to http refused", mask);
 	return 0;
 }
 
 int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
-		    struct petrel_http_resp *resp)
+		    struct petrel_http_resp *resp, struct petrel_err *err)
 {
 	char url[PETREL_URL_MAX + 1], mask[PETREL_URL_MAX + 1];
 	int hops, r;
 
 	if ((r = petrel_strlcpy(url, req->url, sizeof(url))) < 0)
-		return petrel_fail(r, "URL too long");
+		return petrel_fail(err, r, "URL too long");
 	if (petrel_cancelled()) {
 		petrel_mask_url(req->url, mask, sizeof(mask));
-		return petrel_fail(-ECANCELED, "%s: cancelled", mask);
+		return petrel_fail(err, -ECANCELED, "%s: cancelled", mask);
 	}
 	for (hops = 0; ; hops++) {
-		if ((r = get_once(h, req, resp, url)) < 0)
+		if ((r = get_once(h, req, resp, url, err)) < 0)
 			return r;
 		if (!req->follow || !is_redirect(resp->status))
 			return 0;
 		if (hops == PETREL_REDIRECTS_MAX) {
 			petrel_mask_url(req->url, mask, sizeof(mask));
-			return petrel_fail(-PETREL_EMALFORMED, "%s: more than %d redirects", mask,
+			return petrel_fail(err, -PETREL_EMALFORMED, "%s: more than %d redirects", mask,
 					   PETREL_REDIRECTS_MAX);
 		}
-		if ((r = next_hop(resp, url, sizeof(url))) < 0)
+		if ((r = next_hop(resp, url, sizeof(url), err)) < 0)
 			return r;
 	}
 }

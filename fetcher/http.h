@@ -7,6 +7,7 @@
 
 #include "common/buf.h"
 #include "common/build.h"
+#include "common/error.h"
 
 #define PETREL_REDIRECTS_MAX 5
 #define PETREL_HEADER_MAX (64 * 1024)	/* all header bytes of one response */
@@ -38,7 +39,8 @@ struct petrel_http_req {
 	int check_size;			/* a 200's Content-Length must equal expected_size; */
 	uint64_t expected_size;		/* checked before the body is read */
 	/* Called once a 200's headers are in, before any body byte; non-zero aborts. */
-	int (*on_headers)(void *ctx, const struct petrel_http_resp *resp);
+	int (*on_headers)(void *ctx, const struct petrel_http_resp *resp,
+			  struct petrel_err *err);
 	void *headers_ctx;
 	petrel_http_sink sink;		/* body consumer; NULL: collect into body */
 	void *sink_ctx;
@@ -59,7 +61,7 @@ struct petrel_http;
 
 /* One handle per process; connections are reused across requests where the server keeps
  * them open (builder-web closes every one after a GET). Borrowed limits are copied. */
-int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l);
+int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l, struct petrel_err *err);
 void petrel_http_free(struct petrel_http *h);
 /* Enables a progress bar on stderr for body downloads (when stderr is a terminal). */
 void petrel_http_set_progress(struct petrel_http *h, int on);
@@ -73,7 +75,7 @@ void petrel_http_set_progress(struct petrel_http *h, int on);
  * or the sink's error. Messages go through petrel_fail and name the URL.
  */
 int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
-		    struct petrel_http_resp *resp);
+		    struct petrel_http_resp *resp, struct petrel_err *err);
 
 /* The URL of the last request h tried ("" before any): whom a failure concerns. */
 const char *petrel_http_last_url(const struct petrel_http *h);

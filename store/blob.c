@@ -36,7 +36,7 @@ static int blob_dirs(const struct petrel_store *s, const uint8_t sha256[32],
 	return 0;
 }
 
-int petrel_store_has_blob(const struct petrel_store *s, const uint8_t sha256[32])
+int petrel_store_has_blob(const struct petrel_store *s, const uint8_t sha256[32], struct petrel_err *err)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -47,7 +47,7 @@ int petrel_store_has_blob(const struct petrel_store *s, const uint8_t sha256[32]
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISREG(st.st_mode))
-		return petrel_fail(-PETREL_ECORRUPT, "%s: blob is not a regular file", path);
+		return petrel_fail(err, -PETREL_ECORRUPT, "%s: blob is not a regular file", path);
 	return 1;
 }
 
@@ -100,7 +100,7 @@ static int place(const char *tmppath, const char *blob, const char *xx)
 }
 
 int petrel_store_commit_blob(const struct petrel_store *s, int fd, const char *tmppath,
-			     const uint8_t sha256[32])
+			     const uint8_t sha256[32], struct petrel_err *err)
 {
 	char blob[PATH_MAX], xx[PATH_MAX], top[PATH_MAX];
 	int r, have;
@@ -111,7 +111,7 @@ int petrel_store_commit_blob(const struct petrel_store *s, int fd, const char *t
 	    (r = blob_dirs(s, sha256, xx, top, sizeof(xx))) < 0 ||
 	    (r = make_fanout(xx, top)) < 0)
 		goto out;
-	have = petrel_store_has_blob(s, sha256);
+	have = petrel_store_has_blob(s, sha256, err);
 	if (have != 0) {
 		r = have < 0 ? have : 0;
 		goto out;	/* present already: same bytes by name, drop ours */
@@ -122,7 +122,7 @@ int petrel_store_commit_blob(const struct petrel_store *s, int fd, const char *t
 out:
 	unlink(tmppath);
 	if (r < 0)
-		petrel_fail(r, "%s: cannot store blob: %s", tmppath, petrel_strerror(r));
+		petrel_fail(err, r, "%s: cannot store blob: %s", tmppath, petrel_strerror(r));
 	return r;
 }
 

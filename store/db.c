@@ -126,36 +126,36 @@ static const char *const migrations[] = {
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,
 	       "one migration per schema version");
 
-int petrel_db_fail(struct sqlite3 *db)
+int petrel_db_fail(struct sqlite3 *db, struct petrel_err *err)
 {
-	return petrel_fail(-PETREL_EDB, "database: %s",
+	return petrel_fail(err, -PETREL_EDB, "database: %s",
 			   db ? sqlite3_errmsg(db) : "out of memory");
 }
 
-int petrel_db_prepare(struct sqlite3 *db, const char *sql, struct sqlite3_stmt **st)
+int petrel_db_prepare(struct sqlite3 *db, const char *sql, struct sqlite3_stmt **st, struct petrel_err *err)
 {
 	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-		return petrel_db_fail(db);
+		return petrel_db_fail(db, err);
 	return 0;
 }
 
-int petrel_db_exec(struct sqlite3 *db, const char *sql)
+int petrel_db_exec(struct sqlite3 *db, const char *sql, struct petrel_err *err)
 {
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return petrel_db_fail(db);
+		return petrel_db_fail(db, err);
 	return 0;
 }
 
 /* IMMEDIATE: take the write lock up front, so busy_timeout applies here and not
  * as SQLITE_BUSY halfway through a read-then-write transaction. */
-int petrel_db_begin(struct sqlite3 *db)
+int petrel_db_begin(struct sqlite3 *db, struct petrel_err *err)
 {
-	return petrel_db_exec(db, "BEGIN IMMEDIATE");
+	return petrel_db_exec(db, "BEGIN IMMEDIATE", err);
 }
 
-int petrel_db_commit(struct sqlite3 *db)
+int petrel_db_commit(struct sqlite3 *db, struct petrel_err *err)
 {
-	return petrel_db_exec(db, "COMMIT");
+	return petrel_db_exec(db, "COMMIT", err);
 }
 
 void petrel_db_rollback(struct sqlite3 *db)
@@ -165,56 +165,56 @@ void petrel_db_rollback(struct sqlite3 *db)
 }
 
 /* Runs a pragma that answers one row; its first column as text into out (size n). */
-static int pragma_text(struct sqlite3 *db, const char *sql, char *out, size_t n)
+static int pragma_text(struct sqlite3 *db, const char *sql, char *out, size_t n, struct petrel_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *t;
 	int r;
 
-	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
 		return r;
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 		goto out;
 	}
 	t = sqlite3_column_text(st, 0);
 	if (petrel_strlcpy(out, t ? (const char *)t : "", n) < 0)
-		r = petrel_fail(-PETREL_EDB, "database: unexpected answer to %s", sql);
+		r = petrel_fail(err, -PETREL_EDB, "database: unexpected answer to %s", sql);
 out:
 	sqlite3_finalize(st);
 	return r;
 }
 
-static int user_version(struct sqlite3 *db, int *out)
+static int user_version(struct sqlite3 *db, int *out, struct petrel_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = petrel_db_prepare(db, "PRAGMA user_version", &st)) < 0)
+	if ((r = petrel_db_prepare(db, "PRAGMA user_version", &st, err)) < 0)
 		return r;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*out = sqlite3_column_int(st, 0);
 	else
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 /* Durability and integrity settings; WAL must actually be in effect. */
-static int configure(struct sqlite3 *db)
+static int configure(struct sqlite3 *db, struct petrel_err *err)
 {
 	char mode[16];
 	int r;
 
 	if (sqlite3_busy_timeout(db, 5000) != SQLITE_OK)
-		return petrel_db_fail(db);
-	if ((r = pragma_text(db, "PRAGMA journal_mode=WAL", mode, sizeof(mode))) < 0)
+		return petrel_db_fail(db, err);
+	if ((r = pragma_text(db, "PRAGMA journal_mode=WAL", mode, sizeof(mode), err)) < 0)
 		return r;
 	if (strcmp(mode, "wal") != 0)
-		return petrel_fail(-PETREL_EDB, "database: journal_mode is %s, not wal", mode);
-	if ((r = petrel_db_exec(db, "PRAGMA synchronous=FULL")) < 0)
+		return petrel_fail(err, -PETREL_EDB, "database: journal_mode is %s, not wal", mode);
+	if ((r = petrel_db_exec(db, "PRAGMA synchronous=FULL", err)) < 0)
 		return r;
-	return petrel_db_exec(db, "PRAGMA foreign_keys=ON");
+	return petrel_db_exec(db, "PRAGMA foreign_keys=ON", err);
 }
 
 /* Applies migration to (0-based) index i and bumps user_version, atomically. */
@@ -223,47 +223,47 @@ static int configure(struct sqlite3 *db)
  * fresh state directory at the same moment) did it first: the version is read again
  * inside the write transaction, which serialises the two.
  */
-static int migrate_one(struct sqlite3 *db, int i)
+static int migrate_one(struct sqlite3 *db, int i, struct petrel_err *err)
 {
 	char sql[64];
 	int r, v = 0;
 
 	if ((r = petrel_snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", i + 1)) < 0)
 		return r;
-	if ((r = petrel_db_begin(db)) < 0)
+	if ((r = petrel_db_begin(db, err)) < 0)
 		return r;
-	if ((r = user_version(db, &v)) < 0 || v > i) {
+	if ((r = user_version(db, &v, err)) < 0 || v > i) {
 		petrel_db_rollback(db);
 		return r;
 	}
-	if ((r = petrel_db_exec(db, migrations[i])) < 0 ||
-	    (r = petrel_db_exec(db, sql)) < 0 ||
-	    (r = petrel_db_commit(db)) < 0) {
+	if ((r = petrel_db_exec(db, migrations[i], err)) < 0 ||
+	    (r = petrel_db_exec(db, sql, err)) < 0 ||
+	    (r = petrel_db_commit(db, err)) < 0) {
 		petrel_db_rollback(db);
 		return r;
 	}
 	return 0;
 }
 
-static int migrate(struct sqlite3 *db)
+static int migrate(struct sqlite3 *db, struct petrel_err *err)
 {
 	int v = 0, r;
 
-	if ((r = user_version(db, &v)) < 0)
+	if ((r = user_version(db, &v, err)) < 0)
 		return r;
 	if (v > PETREL_SCHEMA_VERSION)
-		return petrel_fail(-PETREL_EDB,
+		return petrel_fail(err, -PETREL_EDB,
 				   "petrel.db has schema version %d, this petrel knows up to %d",
 				   v, PETREL_SCHEMA_VERSION);
 	for (; v < PETREL_SCHEMA_VERSION; v++) {
-		if ((r = migrate_one(db, v)) < 0)
+		if ((r = migrate_one(db, v, err)) < 0)
 			return r;
 	}
 	return 0;
 }
 
 /* mkdir that accepts an existing directory; *created says whether we made it. */
-static int ensure_dir(const char *path, mode_t mode, int *created)
+static int ensure_dir(const char *path, mode_t mode, int *created, struct petrel_err *err)
 {
 	struct stat st;
 
@@ -273,16 +273,16 @@ static int ensure_dir(const char *path, mode_t mode, int *created)
 		return 0;
 	}
 	if (errno != EEXIST)
-		return petrel_fail(-errno, "%s: cannot create directory: %s", path, strerror(errno));
+		return petrel_fail(err, -errno, "%s: cannot create directory: %s", path, strerror(errno));
 	if (lstat(path, &st) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
-		return petrel_fail(-ENOTDIR, "%s: not a directory", path);
+		return petrel_fail(err, -ENOTDIR, "%s: not a directory", path);
 	return 0;
 }
 
 /* Creates sub (relative to dir) and makes its creation durable in parent. */
-static int make_subdir(const char *dir, const char *parent, const char *sub, mode_t mode)
+static int make_subdir(const char *dir, const char *parent, const char *sub, mode_t mode, struct petrel_err *err)
 {
 	char path[PATH_MAX], up[PATH_MAX];
 	int created, r;
@@ -290,26 +290,26 @@ static int make_subdir(const char *dir, const char *parent, const char *sub, mod
 	if ((r = petrel_snprintf(path, sizeof(path), "%s/%s", dir, sub)) < 0 ||
 	    (r = petrel_snprintf(up, sizeof(up), "%s%s%s", dir, *parent ? "/" : "", parent)) < 0)
 		return r;
-	if ((r = ensure_dir(path, mode, &created)) < 0)
+	if ((r = ensure_dir(path, mode, &created, err)) < 0)
 		return r;
 	return created ? petrel_fsync_dir(up) : 0;
 }
 
-static int make_layout(const char *dir)
+static int make_layout(const char *dir, struct petrel_err *err)
 {
 	int r;
 
 	if ((r = petrel_mkdir_p(dir, 0755)) < 0)
-		return petrel_fail(r, "%s: cannot create state directory: %s", dir,
+		return petrel_fail(err, r, "%s: cannot create state directory: %s", dir,
 				   petrel_strerror(r));
-	if ((r = make_subdir(dir, "", "objects", 0755)) < 0 ||
-	    (r = make_subdir(dir, "objects", "objects/sha256", 0755)) < 0 ||
-	    (r = make_subdir(dir, "", "tmp", 0700)) < 0)
+	if ((r = make_subdir(dir, "", "objects", 0755, err)) < 0 ||
+	    (r = make_subdir(dir, "objects", "objects/sha256", 0755, err)) < 0 ||
+	    (r = make_subdir(dir, "", "tmp", 0700, err)) < 0)
 		return r;
 	return 0;
 }
 
-static int open_store(struct petrel_store *s, const char *dir, long lock_timeout)
+static int open_store(struct petrel_store *s, const char *dir, long lock_timeout, struct petrel_err *err)
 {
 	char path[PATH_MAX];
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -319,35 +319,35 @@ static int open_store(struct petrel_store *s, const char *dir, long lock_timeout
 	s->lockfd = -1;
 	if (petrel_strlcpy(s->dir, dir, sizeof(s->dir)) < 0 ||
 	    petrel_snprintf(path, sizeof(path), "%s/petrel.db", dir) < 0)
-		return petrel_fail(-ENAMETOOLONG, "%s: state directory path too long", dir);
-	if ((r = make_layout(dir)) < 0)
+		return petrel_fail(err, -ENAMETOOLONG, "%s: state directory path too long", dir);
+	if ((r = make_layout(dir, err)) < 0)
 		return r;
 	/* before sqlite: two petrels creating one database at once would otherwise race
 	 * on switching it to WAL, where sqlite answers "locked" without waiting */
-	if (lock_timeout >= 0 && (r = petrel_store_lock(s, lock_timeout)) < 0)
+	if (lock_timeout >= 0 && (r = petrel_store_lock(s, lock_timeout, err)) < 0)
 		return r;
 	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	if ((r = configure(s->db)) < 0)
+	if ((r = configure(s->db, err)) < 0)
 		goto out;
-	r = migrate(s->db);
+	r = migrate(s->db, err);
 out:
 	if (r < 0)
 		petrel_store_close(s);
 	return r;
 }
 
-int petrel_store_open(struct petrel_store *s, const char *dir)
+int petrel_store_open(struct petrel_store *s, const char *dir, struct petrel_err *err)
 {
-	return open_store(s, dir, -1);
+	return open_store(s, dir, -1, err);
 }
 
-int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_timeout)
+int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_timeout, struct petrel_err *err)
 {
-	return open_store(s, dir, lock_timeout < 0 ? 0 : lock_timeout);
+	return open_store(s, dir, lock_timeout < 0 ? 0 : lock_timeout, err);
 }
 
 void petrel_store_close(struct petrel_store *s)

@@ -19,6 +19,7 @@ struct fsck {
 	petrel_fsck_fn fn;	/* may be NULL: count only */
 	void *ctx;
 	int count;
+	struct petrel_err *err;	/* of the walk's own failures (not findings) */
 };
 
 /* One finding, one line: control characters (from hostile file names) become '?'. */
@@ -70,7 +71,7 @@ static int each_entry(struct fsck *f, const char *rel,
 	d = opendir(path);
 	if (!d) {
 		if (errno != ENOENT && errno != ENOTDIR)
-			return petrel_fail(-errno, "%s: %s", path, strerror(errno));
+			return petrel_fail(f->err, -errno, "%s: %s", path, strerror(errno));
 		report(f, "%s: missing directory", rel);
 		return 0;
 	}
@@ -79,7 +80,7 @@ static int each_entry(struct fsck *f, const char *rel,
 			r = fn(f, rel, e->d_name);
 	}
 	if (r == 0 && errno != 0)
-		r = petrel_fail(-errno, "%s: %s", path, strerror(errno));
+		r = petrel_fail(f->err, -errno, "%s: %s", path, strerror(errno));
 	closedir(d);
 	return r;
 }
@@ -167,30 +168,30 @@ static void check_version_row(struct fsck *f, sqlite3_stmt *st)
 		       size);
 }
 
-static int check_versions(struct fsck *f)
+static int check_versions(struct fsck *f, struct petrel_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
 	r = petrel_db_prepare(f->s->db, "SELECT id, target, sha256, size FROM versions ORDER BY id",
-			      &st);
+			      &st, err);
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		check_version_row(f, st);
 	if (rc != SQLITE_DONE)
-		r = petrel_db_fail(f->s->db);
+		r = petrel_db_fail(f->s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
-static int check_integrity(struct fsck *f)
+static int check_integrity(struct fsck *f, struct petrel_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	const char *msg;
 	int r, rc;
 
-	if ((r = petrel_db_prepare(f->s->db, "PRAGMA integrity_check", &st)) < 0)
+	if ((r = petrel_db_prepare(f->s->db, "PRAGMA integrity_check", &st, err)) < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		msg = (const char *)sqlite3_column_text(st, 0);
@@ -198,7 +199,7 @@ static int check_integrity(struct fsck *f)
 			report(f, "petrel.db: integrity_check: %s", msg);
 	}
 	if (rc != SQLITE_DONE)
-		r = petrel_db_fail(f->s->db);
+		r = petrel_db_fail(f->s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -234,7 +235,7 @@ static int journal_row_ok(sqlite3_stmt *st, char prev[PETREL_HASH_HEX + 1])
 
 /* Recomputes the chain from the genesis value; reports the first broken row only. */
 int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel_journal_fn fn,
-			      void *ctx)
+			      void *ctx, struct petrel_err *err)
 {
 	static const char sql[] =
 		"SELECT id, time, target, event, detail, prev, hash FROM journal ORDER BY id";
@@ -244,7 +245,7 @@ int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel
 	int r, rc, ok = 1, chain = 1;
 
 	memcpy(prev, petrel_journal_genesis, sizeof(prev));
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (chain && (ok = journal_row_ok(st, prev)) < 0) {
@@ -264,18 +265,18 @@ int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel
 			r = fn(ctx, &row);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 /* The recorded head: 1 with id and hash, 0 when there is none. */
-static int journal_head(struct sqlite3 *db, int64_t *id, char hash[PETREL_HASH_HEX + 1])
+static int journal_head(struct sqlite3 *db, int64_t *id, char hash[PETREL_HASH_HEX + 1], struct petrel_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	if ((r = petrel_db_prepare(db, "SELECT id, hash FROM journal_head WHERE one = 1", &st)) < 0)
+	if ((r = petrel_db_prepare(db, "SELECT id, hash FROM journal_head WHERE one = 1", &st, err)) < 0)
 		return r;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -283,7 +284,7 @@ static int journal_head(struct sqlite3 *db, int64_t *id, char hash[PETREL_HASH_H
 		snprintf(hash, PETREL_HASH_HEX + 1, "%s", text_or_empty(st, 1));
 		r = 1;
 	} else if (rc != SQLITE_DONE) {
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	}
 	sqlite3_finalize(st);
 	return r;
@@ -316,7 +317,7 @@ static void check_head(struct petrel_journal_check *c, int64_t last, const char 
 	}
 }
 
-int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_check *c)
+int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_check *c, struct petrel_err *err)
 {
 	static const char sql[] =
 		"SELECT id, time, target, event, detail, prev, hash FROM journal ORDER BY id";
@@ -327,9 +328,9 @@ int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_ch
 
 	memset(c, 0, sizeof(*c));
 	memcpy(prev, petrel_journal_genesis, sizeof(prev));
-	if ((has_head = journal_head(s->db, &head, head_hash)) < 0)
+	if ((has_head = journal_head(s->db, &head, head_hash, err)) < 0)
 		return has_head;
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		c->rows++;
@@ -345,19 +346,19 @@ int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_ch
 	if (ok < 0)
 		r = ok;
 	else if (rc != SQLITE_DONE)
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	else if (ok > 0)
 		check_head(c, last, prev, has_head, head, head_hash);
 	sqlite3_finalize(st);
 	return r;
 }
 
-static int check_journal(struct fsck *f)
+static int check_journal(struct fsck *f, struct petrel_err *err)
 {
 	struct petrel_journal_check c;
 	int r;
 
-	if ((r = petrel_store_journal_verify(f->s, &c)) < 0)
+	if ((r = petrel_store_journal_verify(f->s, &c, err)) < 0)
 		return r;
 	if (c.first_broken)
 		report(f, "petrel.db: journal chain broken at row %" PRId64 ": %s", c.first_broken,
@@ -365,17 +366,17 @@ static int check_journal(struct fsck *f)
 	return 0;
 }
 
-int petrel_store_fsck(struct petrel_store *s, petrel_fsck_fn fn, void *ctx)
+int petrel_store_fsck(struct petrel_store *s, petrel_fsck_fn fn, void *ctx, struct petrel_err *err)
 {
-	struct fsck f = { s, fn, ctx, 0 };
+	struct fsck f = { s, fn, ctx, 0, err };
 	int r;
 
 	if ((r = each_entry(&f, "objects", check_objects_entry)) < 0 ||
 	    (r = each_entry(&f, "objects/sha256", check_fanout)) < 0 ||
 	    (r = each_entry(&f, "tmp", check_tmp_entry)) < 0 ||
-	    (r = check_versions(&f)) < 0 ||
-	    (r = check_integrity(&f)) < 0 ||
-	    (r = check_journal(&f)) < 0)
+	    (r = check_versions(&f, err)) < 0 ||
+	    (r = check_integrity(&f, err)) < 0 ||
+	    (r = check_journal(&f, err)) < 0)
 		return r;
 	return f.count;
 }

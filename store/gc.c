@@ -49,17 +49,17 @@ static const char doom_sql[] =
 
 /* Runs sql with ?1 = seq and ?2 = text (NULL: unbound); *changes gets the rows it changed. */
 static int exec_seq(struct sqlite3 *db, const char *sql, int64_t seq, const char *text,
-		    int64_t *changes)
+		    int64_t *changes, struct petrel_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
 		return r;
 	if (sqlite3_bind_int64(st, 1, seq) != SQLITE_OK ||
 	    (text && sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC) != SQLITE_OK) ||
 	    sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	else if (changes)
 		*changes = sqlite3_changes(db);
 	sqlite3_finalize(st);
@@ -67,24 +67,24 @@ static int exec_seq(struct sqlite3 *db, const char *sql, int64_t seq, const char
 }
 
 /* Selects target seq's doomed versions into gc_doomed. */
-static int doom(struct sqlite3 *db, const struct petrel_gc_target *t, int64_t seq)
+static int doom(struct sqlite3 *db, const struct petrel_gc_target *t, int64_t seq, struct petrel_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = petrel_db_prepare(db, doom_sql, &st)) < 0)
+	if ((r = petrel_db_prepare(db, doom_sql, &st, err)) < 0)
 		return r;
 	if (sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 2, t->keep) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 3, seq) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 /* Hands each doomed version of seq to the caller, oldest first, and counts them. */
 static int report_doomed(struct petrel_store *s, struct petrel_gc *g, struct petrel_gc_target *t,
-			 int64_t seq)
+			 int64_t seq, struct petrel_err *err)
 {
 	static const char sql[] = "SELECT d.id FROM temp.gc_doomed d JOIN versions v ON v.id = d.id"
 				  " WHERE d.seq = ? ORDER BY v.timestamp, v.id";
@@ -92,37 +92,37 @@ static int report_doomed(struct petrel_store *s, struct petrel_gc *g, struct pet
 	sqlite3_stmt *st = NULL;
 	int r, rc = SQLITE_DONE;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	if (sqlite3_bind_int64(st, 1, seq) != SQLITE_OK)
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		t->removed++;
-		r = petrel_store_version_by_id(s, sqlite3_column_int64(st, 0), &v);
+		r = petrel_store_version_by_id(s, sqlite3_column_int64(st, 0), &v, err);
 		if (r == 0 && g->on_version)
 			g->on_version(g->ctx, t->name, &v);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 /* One target's rows: its doomed versions and the generations that deployed them. */
 static int drop_rows(struct petrel_store *s, struct petrel_gc *g, struct petrel_gc_target *t,
-		     int64_t seq)
+		     int64_t seq, struct petrel_err *err)
 {
 	int r, n;
 
 	t->removed = t->kept = t->generations = t->blobs = t->bytes = 0;
-	if ((r = doom(s->db, t, seq)) < 0 || (r = report_doomed(s, g, t, seq)) < 0 ||
+	if ((r = doom(s->db, t, seq, err)) < 0 || (r = report_doomed(s, g, t, seq, err)) < 0 ||
 	    (r = exec_seq(s->db, "DELETE FROM generations WHERE version IN"
 			  " (SELECT id FROM temp.gc_doomed WHERE seq = ?1)", seq, NULL,
-			  &t->generations)) < 0 ||
+			  &t->generations, err)) < 0 ||
 	    (r = exec_seq(s->db, "DELETE FROM versions WHERE id IN"
-			  " (SELECT id FROM temp.gc_doomed WHERE seq = ?1)", seq, NULL, NULL)) < 0)
+			  " (SELECT id FROM temp.gc_doomed WHERE seq = ?1)", seq, NULL, NULL, err)) < 0)
 		return r;
-	if ((n = petrel_store_count_versions(s, t->name)) < 0)
+	if ((n = petrel_store_count_versions(s, t->name, err)) < 0)
 		return n;
 	t->kept = n;
 	return 0;
@@ -135,6 +135,7 @@ struct sweep {
 	struct petrel_gc *g;
 	struct petrel_gc_target *ts;
 	size_t n;
+	struct petrel_err *err;
 };
 
 static int lower_hex(const char *p, size_t len)
@@ -160,7 +161,7 @@ static void stray(struct sweep *w, const char *xx, const char *name)
  * *garbage: no version row references hex (any more); *seq: the first target whose
  * dropped versions did, -1 when none did (an orphan, left by an earlier crash).
  */
-static int unreferenced(struct sqlite3 *db, const char *hex, int *garbage, int64_t *seq)
+static int unreferenced(struct sqlite3 *db, const char *hex, int *garbage, int64_t *seq, struct petrel_err *err)
 {
 	static const char sql[] =
 		"SELECT NOT EXISTS (SELECT 1 FROM versions WHERE sha256 = ?1),"
@@ -168,11 +169,11 @@ static int unreferenced(struct sqlite3 *db, const char *hex, int *garbage, int64
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
 		return r;
 	if (sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	} else {
 		*garbage = sqlite3_column_int(st, 0);
 		*seq = sqlite3_column_int64(st, 1);
@@ -182,18 +183,18 @@ static int unreferenced(struct sqlite3 *db, const char *hex, int *garbage, int64
 }
 
 /* Records the blob hex (size bytes) for removal, to the account of target seq. */
-static int note_blob(struct sweep *w, const char *hex, int64_t size, int64_t seq)
+static int note_blob(struct sweep *w, const char *hex, int64_t size, int64_t seq, struct petrel_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	if ((r = petrel_db_prepare(w->s->db, "INSERT OR IGNORE INTO temp.gc_blobs (sha256, size, seq)"
-				   " VALUES (?, ?, ?)", &st)) < 0)
+				   " VALUES (?, ?, ?)", &st, err)) < 0)
 		return r;
 	if (sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 2, size) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 3, seq) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(w->s->db);
+		r = petrel_db_fail(w->s->db, err);
 	sqlite3_finalize(st);
 	if (r < 0)
 		return r;
@@ -223,9 +224,9 @@ static int sweep_entry(struct sweep *w, int dfd, const char *xx, const char *nam
 		stray(w, xx, name);
 		return 0;
 	}
-	if ((r = unreferenced(w->s->db, hex, &garbage, &seq)) < 0 || !garbage)
+	if ((r = unreferenced(w->s->db, hex, &garbage, &seq, w->err)) < 0 || !garbage)
 		return r;
-	return note_blob(w, hex, (int64_t)st.st_size, seq);
+	return note_blob(w, hex, (int64_t)st.st_size, seq, w->err);
 }
 
 /* Calls fn for every entry of DIR/objects/sha256[/xx] but . and .. */
@@ -241,13 +242,13 @@ static int each_in(struct sweep *w, const char *xx,
 			    *xx ? "/" : "", xx) < 0)
 		return -ENAMETOOLONG;
 	if (!(d = opendir(path)))
-		return petrel_fail(-errno, "%s: %s", path, strerror(errno));
+		return petrel_fail(w->err, -errno, "%s: %s", path, strerror(errno));
 	while (r == 0 && (errno = 0, e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
 			r = fn(w, dirfd(d), xx, e->d_name);
 	}
 	if (r == 0 && errno != 0)
-		r = petrel_fail(-errno, "%s: %s", path, strerror(errno));
+		r = petrel_fail(w->err, -errno, "%s: %s", path, strerror(errno));
 	closedir(d);
 	return r;
 }
@@ -269,7 +270,7 @@ static int sweep_fanout(struct sweep *w, int dfd, const char *xx, const char *na
 /* ---- the journal and the unlinks ---- */
 
 static int journal_rows(struct petrel_store *s, struct petrel_gc *g,
-			const struct petrel_gc_target *ts, size_t n)
+			const struct petrel_gc_target *ts, size_t n, struct petrel_err *err)
 {
 	char detail[256];
 	int r = 0;
@@ -279,18 +280,18 @@ static int journal_rows(struct petrel_store *s, struct petrel_gc *g,
 			 " blobs=%" PRId64 " bytes=%" PRId64 " kept=%" PRId64 " keep=%u",
 			 ts[i].removed, ts[i].generations, ts[i].blobs, ts[i].bytes, ts[i].kept,
 			 ts[i].keep);
-		r = petrel_journal_append(s->db, ts[i].name, "gc", detail);
+		r = petrel_journal_append(s->db, ts[i].name, "gc", detail, err);
 	}
 	if (r == 0 && g->orphans) {
 		snprintf(detail, sizeof(detail), "orphans=%" PRId64 " bytes=%" PRId64, g->orphans,
 			 g->orphan_bytes);
-		r = petrel_journal_append(s->db, "", "gc", detail);
+		r = petrel_journal_append(s->db, "", "gc", detail, err);
 	}
 	return r;
 }
 
 /* Removes one blob durably: unlink, then fsync its fan-out directory. Gone is fine. */
-static int unlink_blob(struct petrel_store *s, const char *hex)
+static int unlink_blob(struct petrel_store *s, const char *hex, struct petrel_err *err)
 {
 	char path[PATH_MAX], dir[PATH_MAX];
 	int r;
@@ -299,63 +300,63 @@ static int unlink_blob(struct petrel_store *s, const char *hex)
 	    petrel_snprintf(path, sizeof(path), "%s/%s", dir, hex + 2) < 0)
 		return -ENAMETOOLONG;
 	if (petrel_sys.unlink(path) < 0 && errno != ENOENT)
-		return petrel_fail(-errno, "%s: cannot remove blob: %s", path, strerror(errno));
+		return petrel_fail(err, -errno, "%s: cannot remove blob: %s", path, strerror(errno));
 	if ((r = petrel_fsync_dir(dir)) < 0)
-		return petrel_fail(r, "%s: cannot make the removal durable: %s", dir,
+		return petrel_fail(err, r, "%s: cannot make the removal durable: %s", dir,
 				   petrel_strerror(r));
 	return 0;
 }
 
 /* After the commit: every blob of gc_blobs goes; the first failure stops (the next
  * gc finds what is left unreferenced and finishes). */
-static int unlink_blobs(struct petrel_store *s)
+static int unlink_blobs(struct petrel_store *s, struct petrel_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r, rc = SQLITE_DONE;
 
 	if ((r = petrel_db_prepare(s->db, "SELECT sha256 FROM temp.gc_blobs ORDER BY sha256",
-				   &st)) < 0)
+				   &st, err)) < 0)
 		return r;
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *hex = sqlite3_column_text(st, 0);
 
 		if (hex && strlen((const char *)hex) == PETREL_HASH_HEX)
-			r = unlink_blob(s, (const char *)hex);
+			r = unlink_blob(s, (const char *)hex, err);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 static int plan(struct petrel_store *s, struct petrel_gc *g, struct petrel_gc_target *ts,
-		size_t n)
+		size_t n, struct petrel_err *err)
 {
-	struct sweep w = { s, g, ts, n };
+	struct sweep w = { s, g, ts, n, err };
 	int r = 0;
 
 	for (size_t i = 0; i < n && r == 0; i++)
-		r = drop_rows(s, g, &ts[i], (int64_t)i);
+		r = drop_rows(s, g, &ts[i], (int64_t)i, err);
 	if (r == 0)
 		r = each_in(&w, "", sweep_fanout);
-	return r < 0 ? r : journal_rows(s, g, ts, n);
+	return r < 0 ? r : journal_rows(s, g, ts, n, err);
 }
 
 int petrel_store_gc(struct petrel_store *s, struct petrel_gc_target *ts, size_t n,
-		    struct petrel_gc *g)
+		    struct petrel_gc *g, struct petrel_err *err)
 {
 	int r;
 
 	g->blobs = g->bytes = g->orphans = g->orphan_bytes = g->strays = 0;
-	if ((r = petrel_db_exec(s->db, scratch_sql)) < 0 || (r = petrel_db_begin(s->db)) < 0)
+	if ((r = petrel_db_exec(s->db, scratch_sql, err)) < 0 || (r = petrel_db_begin(s->db, err)) < 0)
 		return r;
-	if ((r = plan(s, g, ts, n)) < 0 ||
-	    (r = g->dry_run ? petrel_db_exec(s->db, "ROLLBACK") : petrel_db_commit(s->db)) < 0) {
+	if ((r = plan(s, g, ts, n, err)) < 0 ||
+	    (r = g->dry_run ? petrel_db_exec(s->db, "ROLLBACK", err) : petrel_db_commit(s->db, err)) < 0) {
 		petrel_db_rollback(s->db);
 		return r;
 	}
 	if (!g->dry_run)
-		r = unlink_blobs(s);
+		r = unlink_blobs(s, err);
 	/* scratch only: a failure here is not worth a message over the first one */
 	sqlite3_exec(s->db, "DELETE FROM temp.gc_doomed; DELETE FROM temp.gc_blobs;", NULL, NULL,
 		     NULL);

@@ -13,13 +13,14 @@
 #include "store/internal.h"
 
 /* Runs sql with the given binds ("t" text, "i" int64) and expects no rows. */
-static int exec_bound(struct sqlite3 *db, const char *sql, const char *types, ...)
+static int exec_bound(struct sqlite3 *db, struct petrel_err *err, const char *sql,
+		      const char *types, ...)
 {
 	sqlite3_stmt *st = NULL;
 	va_list ap;
 	int r, ok = 1;
 
-	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
 		return r;
 	va_start(ap, types);
 	for (int i = 0; types[i] && ok; i++) {
@@ -31,20 +32,20 @@ static int exec_bound(struct sqlite3 *db, const char *sql, const char *types, ..
 	}
 	va_end(ap);
 	if (!ok || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 int petrel_store_pointers(struct petrel_store *s, const char *target, int64_t *current,
-			  int64_t *previous)
+			  int64_t *previous, struct petrel_err *err)
 {
 	static const char sql[] = "SELECT current, previous FROM targets WHERE name = ?";
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
 	*current = *previous = 0;
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	rc = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK ?
 		sqlite3_step(st) : SQLITE_MISUSE;
@@ -52,7 +53,7 @@ int petrel_store_pointers(struct petrel_store *s, const char *target, int64_t *c
 		*current = sqlite3_column_int64(st, 0);
 		*previous = sqlite3_column_int64(st, 1);
 	} else if (rc != SQLITE_DONE) {
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	}
 	sqlite3_finalize(st);
 	return r;
@@ -62,7 +63,7 @@ int petrel_store_pointers(struct petrel_store *s, const char *target, int64_t *c
 
 /* Reads a GENERATION_COLUMNS row, then its version. */
 static int row_to_generation(struct petrel_store *s, sqlite3_stmt *st,
-			     struct petrel_generation *g)
+			     struct petrel_generation *g, struct petrel_err *err)
 {
 	const unsigned char *state = sqlite3_column_text(st, 3);
 	const unsigned char *reason = sqlite3_column_text(st, 4);
@@ -73,33 +74,33 @@ static int row_to_generation(struct petrel_store *s, sqlite3_stmt *st,
 	g->deployed_at = sqlite3_column_int64(st, 2);
 	petrel_strlcpy(g->state, state ? (const char *)state : "", sizeof(g->state));
 	snprintf(g->reason, sizeof(g->reason), "%s", reason ? (const char *)reason : "");
-	return petrel_store_version_by_id(s, sqlite3_column_int64(st, 5), &g->version);
+	return petrel_store_version_by_id(s, sqlite3_column_int64(st, 5), &g->version, err);
 }
 
 int petrel_store_generation(struct petrel_store *s, const char *target, int64_t number,
-			    struct petrel_generation *out)
+			    struct petrel_generation *out, struct petrel_err *err)
 {
 	static const char sql[] = "SELECT " GENERATION_COLUMNS " FROM generations"
 				  " WHERE target = ? AND number = ?";
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	rc = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
 	     sqlite3_bind_int64(st, 2, number) == SQLITE_OK ? sqlite3_step(st) : SQLITE_MISUSE;
 	if (rc == SQLITE_ROW)
-		r = row_to_generation(s, st, out);
+		r = row_to_generation(s, st, out, err);
 	else if (rc == SQLITE_DONE)
 		r = -PETREL_ENOTFOUND;
 	else
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 int petrel_store_history(struct petrel_store *s, const char *target, petrel_generation_fn fn,
-			 void *ctx)
+			 void *ctx, struct petrel_err *err)
 {
 	static const char sql[] = "SELECT " GENERATION_COLUMNS " FROM generations"
 				  " WHERE target = ? ORDER BY number DESC";
@@ -107,22 +108,22 @@ int petrel_store_history(struct petrel_store *s, const char *target, petrel_gene
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	if (sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) != SQLITE_OK)
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((r = row_to_generation(s, st, &g)) == 0)
+		if ((r = row_to_generation(s, st, &g, err)) == 0)
 			r = fn(ctx, &g);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 /* Creates generation max+1 of in->target for version_id; in->to_gen gets its number. */
-static int new_generation(struct sqlite3 *db, struct petrel_intent *in, int64_t version_id)
+static int new_generation(struct sqlite3 *db, struct petrel_intent *in, int64_t version_id, struct petrel_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO generations (target, number, version, parent, deployed_at, state)"
@@ -130,17 +131,17 @@ static int new_generation(struct sqlite3 *db, struct petrel_intent *in, int64_t 
 		" FROM generations WHERE target = ?1";
 	int r;
 
-	r = exec_bound(db, sql, "tiii", in->target, version_id, in->from_gen,
+	r = exec_bound(db, err, sql, "tiii", in->target, version_id, in->from_gen,
 		       (int64_t)time(NULL));
 	if (r == 0) {
 		sqlite3_stmt *st = NULL;
 
 		if ((r = petrel_db_prepare(db, "SELECT max(number) FROM generations WHERE target = ?",
-					   &st)) < 0)
+					   &st, err)) < 0)
 			return r;
 		if (sqlite3_bind_text(st, 1, in->target, -1, SQLITE_STATIC) != SQLITE_OK ||
 		    sqlite3_step(st) != SQLITE_ROW)
-			r = petrel_db_fail(db);
+			r = petrel_db_fail(db, err);
 		else
 			in->to_gen = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
@@ -148,7 +149,7 @@ static int new_generation(struct sqlite3 *db, struct petrel_intent *in, int64_t 
 	return r;
 }
 
-static int insert_intent(struct sqlite3 *db, const struct petrel_intent *in)
+static int insert_intent(struct sqlite3 *db, const struct petrel_intent *in, struct petrel_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO intents (target, op, path, from_gen, from_prev, to_gen, to_prev,"
@@ -159,76 +160,76 @@ static int insert_intent(struct sqlite3 *db, const struct petrel_intent *in)
 	if (in->has_from)
 		petrel_hex(in->from_sha256, 32, from);
 	petrel_hex(in->to_sha256, 32, to);
-	return exec_bound(db, sql, "tttiiiititii", in->target, in->op, in->path, in->from_gen,
+	return exec_bound(db, err, sql, "tttiiiititii", in->target, in->op, in->path, in->from_gen,
 			  in->from_prev, in->to_gen, in->to_prev, from, (int64_t)in->from_size, to,
 			  (int64_t)in->to_size, in->started_at);
 }
 
 /* Runs body inside one IMMEDIATE transaction, rolling back on failure. */
 #define IN_TRANSACTION(db, body) do { \
-		if ((r = petrel_db_begin(db)) < 0) \
+		if ((r = petrel_db_begin(db, err)) < 0) \
 			return r; \
-		if ((r = (body)) < 0 || (r = petrel_db_commit(db)) < 0) \
+		if ((r = (body)) < 0 || (r = petrel_db_commit(db, err)) < 0) \
 			petrel_db_rollback(db); \
 	} while (0)
 
-static int begin_body(struct sqlite3 *db, struct petrel_intent *in, int64_t version_id)
+static int begin_body(struct sqlite3 *db, struct petrel_intent *in, int64_t version_id, struct petrel_err *err)
 {
 	int r = 0;
 
-	if (version_id && (r = new_generation(db, in, version_id)) < 0)
+	if (version_id && (r = new_generation(db, in, version_id, err)) < 0)
 		return r;
 	if (version_id)
 		in->to_prev = in->from_gen;
-	return insert_intent(db, in);
+	return insert_intent(db, in, err);
 }
 
 int petrel_store_intent_begin(struct petrel_store *s, struct petrel_intent *in,
-			      int64_t version_id)
+			      int64_t version_id, struct petrel_err *err)
 {
 	int r;
 
 	in->started_at = (int64_t)time(NULL);
 	petrel_strlcpy(in->phase, "prepared", sizeof(in->phase));
-	IN_TRANSACTION(s->db, begin_body(s->db, in, version_id));
+	IN_TRANSACTION(s->db, begin_body(s->db, in, version_id, err));
 	return r;
 }
 
-static int set_pointers(struct sqlite3 *db, const char *target, int64_t cur, int64_t prev)
+static int set_pointers(struct sqlite3 *db, const char *target, int64_t cur, int64_t prev, struct petrel_err *err)
 {
-	return exec_bound(db, "UPDATE targets SET current = ?, previous = ? WHERE name = ?",
+	return exec_bound(db, err, "UPDATE targets SET current = ?, previous = ? WHERE name = ?",
 			  "iit", cur, prev, target);
 }
 
-static int switched_body(struct sqlite3 *db, const struct petrel_intent *in)
+static int switched_body(struct sqlite3 *db, const struct petrel_intent *in, struct petrel_err *err)
 {
 	int r;
 
-	if ((r = set_pointers(db, in->target, in->to_gen, in->to_prev)) < 0)
+	if ((r = set_pointers(db, in->target, in->to_gen, in->to_prev, err)) < 0)
 		return r;
 	if (!strcmp(in->op, "upgrade") &&
-	    (r = exec_bound(db, "UPDATE generations SET state = 'deployed', deployed_at = ?"
+	    (r = exec_bound(db, err, "UPDATE generations SET state = 'deployed', deployed_at = ?"
 				" WHERE target = ? AND number = ?", "iti",
 			    (int64_t)time(NULL), in->target, in->to_gen)) < 0)
 		return r;
-	return exec_bound(db, "UPDATE intents SET phase = 'switched' WHERE target = ?", "t",
+	return exec_bound(db, err, "UPDATE intents SET phase = 'switched' WHERE target = ?", "t",
 			  in->target);
 }
 
-int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *in)
+int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *in, struct petrel_err *err)
 {
 	int r;
 
-	IN_TRANSACTION(s->db, switched_body(s->db, in));
+	IN_TRANSACTION(s->db, switched_body(s->db, in, err));
 	if (r == 0)
 		petrel_strlcpy(in->phase, "switched", sizeof(in->phase));
 	return r;
 }
 
 int petrel_store_intent_failing(struct petrel_store *s, struct petrel_intent *in,
-				const char *reason)
+				const char *reason, struct petrel_err *err)
 {
-	int r = exec_bound(s->db, "UPDATE intents SET phase = 'failing', reason = ? WHERE target = ?",
+	int r = exec_bound(s->db, err, "UPDATE intents SET phase = 'failing', reason = ? WHERE target = ?",
 			   "tt", reason, in->target);
 
 	if (r == 0) {
@@ -239,56 +240,56 @@ int petrel_store_intent_failing(struct petrel_store *s, struct petrel_intent *in
 }
 
 static int done_body(struct sqlite3 *db, const struct petrel_intent *in, const char *event,
-		     const char *detail)
+		     const char *detail, struct petrel_err *err)
 {
-	int r = exec_bound(db, "DELETE FROM intents WHERE target = ?", "t", in->target);
+	int r = exec_bound(db, err, "DELETE FROM intents WHERE target = ?", "t", in->target);
 
-	return r < 0 ? r : petrel_journal_append(db, in->target, event, detail);
+	return r < 0 ? r : petrel_journal_append(db, in->target, event, detail, err);
 }
 
 int petrel_store_intent_done(struct petrel_store *s, const struct petrel_intent *in,
-			     const char *event, const char *detail)
+			     const char *event, const char *detail, struct petrel_err *err)
 {
 	int r;
 
-	IN_TRANSACTION(s->db, done_body(s->db, in, event, detail));
+	IN_TRANSACTION(s->db, done_body(s->db, in, event, detail, err));
 	return r;
 }
 
 static int undo_body(struct sqlite3 *db, const struct petrel_intent *in, const char *state,
-		     const char *event, const char *reason, int reject)
+		     const char *event, const char *reason, int reject, struct petrel_err *err)
 {
 	int upgrade = !strcmp(in->op, "upgrade");
 	int r;
 
-	if ((r = set_pointers(db, in->target, in->from_gen, in->from_prev)) < 0)
+	if ((r = set_pointers(db, in->target, in->from_gen, in->from_prev, err)) < 0)
 		return r;
-	if (upgrade && (r = exec_bound(db, "UPDATE generations SET state = ?, reason = ?"
+	if (upgrade && (r = exec_bound(db, err, "UPDATE generations SET state = ?, reason = ?"
 					   " WHERE target = ? AND number = ?", "ttti",
 				       state, reason, in->target, in->to_gen)) < 0)
 		return r;
 	if (upgrade && reject &&
-	    (r = exec_bound(db, "INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
+	    (r = exec_bound(db, err, "INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
 				" SELECT g.target, v.sha256, v.uuid, ?3, ?4 FROM generations g"
 				" JOIN versions v ON v.id = g.version"
 				" WHERE g.target = ?1 AND g.number = ?2", "titi",
 			    in->target, in->to_gen, reason, (int64_t)time(NULL))) < 0)
 		return r;
-	return done_body(db, in, event, reason);
+	return done_body(db, in, event, reason, err);
 }
 
 int petrel_store_intent_undo(struct petrel_store *s, const struct petrel_intent *in,
 			     const char *state, const char *event, const char *reason,
-			     int reject)
+			     int reject, struct petrel_err *err)
 {
 	int r;
 
-	IN_TRANSACTION(s->db, undo_body(s->db, in, state, event, reason, reject));
+	IN_TRANSACTION(s->db, undo_body(s->db, in, state, event, reason, reject, err));
 	return r;
 }
 
 /* Reads an intents row (the columns of next_intent, in order). */
-static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in)
+static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in, struct petrel_err *err)
 {
 	const char *from = (const char *)sqlite3_column_text(st, 7);
 	const char *to = (const char *)sqlite3_column_text(st, 9);
@@ -300,14 +301,14 @@ static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in)
 	memset(in, 0, sizeof(*in));
 	for (size_t i = 0; i < PETREL_ARRAY_SIZE(texts); i++)
 		if (!texts[i])
-			return petrel_fail(-PETREL_EDB, "database: malformed intents row");
+			return petrel_fail(err, -PETREL_EDB, "database: malformed intents row");
 	if (petrel_strlcpy(in->target, texts[0], sizeof(in->target)) < 0 ||
 	    petrel_strlcpy(in->op, texts[1], sizeof(in->op)) < 0 ||
 	    petrel_strlcpy(in->path, texts[2], sizeof(in->path)) < 0 ||
 	    petrel_strlcpy(in->phase, texts[3], sizeof(in->phase)) < 0 ||
 	    !to || petrel_unhex(to, strlen(to), in->to_sha256, 32) < 0 ||
 	    (from && *from && petrel_unhex(from, strlen(from), in->from_sha256, 32) < 0))
-		return petrel_fail(-PETREL_EDB, "database: malformed intents row");
+		return petrel_fail(err, -PETREL_EDB, "database: malformed intents row");
 	in->has_from = from && *from;
 	in->from_gen = sqlite3_column_int64(st, 3);
 	in->from_prev = sqlite3_column_int64(st, 4);
@@ -322,14 +323,14 @@ static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in)
 	return 0;
 }
 
-int petrel_store_intent_adapter(struct petrel_store *s, const char *target, int64_t pid)
+int petrel_store_intent_adapter(struct petrel_store *s, const char *target, int64_t pid, struct petrel_err *err)
 {
-	return exec_bound(s->db, "UPDATE intents SET adapter_pid = ? WHERE target = ?", "it",
+	return exec_bound(s->db, err, "UPDATE intents SET adapter_pid = ? WHERE target = ?", "it",
 			  pid, target);
 }
 
 /* The intent of the first target after `after` (by name): 0, -PETREL_ENOTFOUND, error. */
-static int next_intent(struct petrel_store *s, const char *after, struct petrel_intent *in)
+static int next_intent(struct petrel_store *s, const char *after, struct petrel_intent *in, struct petrel_err *err)
 {
 	static const char sql[] = "SELECT target, op, path, from_gen, from_prev, to_gen, to_prev,"
 				  " from_sha256, from_size, to_sha256, to_size, phase, started_at, reason,"
@@ -337,28 +338,28 @@ static int next_intent(struct petrel_store *s, const char *after, struct petrel_
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	rc = sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT) == SQLITE_OK ?
 		sqlite3_step(st) : SQLITE_MISUSE;
 	if (rc == SQLITE_ROW)
-		r = row_to_intent(st, in);
+		r = row_to_intent(st, in, err);
 	else if (rc == SQLITE_DONE)
 		r = -PETREL_ENOTFOUND;
 	else
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
-int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx)
+int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx, struct petrel_err *err)
 {
 	struct petrel_intent in;
 	char after[PETREL_NAME_MAX + 1] = "";
 	int r;
 
 	/* one row at a time, by name: fn may delete the row it is given */
-	while ((r = next_intent(s, after, &in)) == 0) {
+	while ((r = next_intent(s, after, &in, err)) == 0) {
 		petrel_strlcpy(after, in.target, sizeof(after));
 		if ((r = fn(ctx, &in)) < 0)
 			return r;
@@ -367,7 +368,7 @@ int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx)
 }
 
 int petrel_store_rejected(struct petrel_store *s, const char *target, const uint8_t sha256[32],
-			  char reason[256], int64_t *at)
+			  char reason[256], int64_t *at, struct petrel_err *err)
 {
 	static const char sql[] = "SELECT reason, at FROM rejected WHERE target = ? AND sha256 = ?";
 	char hex[65];
@@ -375,7 +376,7 @@ int petrel_store_rejected(struct petrel_store *s, const char *target, const uint
 	int r, rc;
 
 	petrel_hex(sha256, 32, hex);
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	rc = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
 	     sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC) == SQLITE_OK ?
@@ -388,43 +389,43 @@ int petrel_store_rejected(struct petrel_store *s, const char *target, const uint
 	} else if (rc == SQLITE_DONE) {
 		r = -PETREL_ENOTFOUND;
 	} else {
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	}
 	sqlite3_finalize(st);
 	return r;
 }
 
 static int reject_body(struct sqlite3 *db, const char *target, const char *hex, const char *uuid,
-		       const char *reason)
+		       const char *reason, struct petrel_err *err)
 {
 	char detail[512];
 	int r;
 
 	snprintf(detail, sizeof(detail), "uuid=%s sha256=%s reason=%s", uuid, hex, reason);
-	if ((r = exec_bound(db, "INSERT OR IGNORE INTO targets (name) VALUES (?)", "t", target)) < 0 ||
-	    (r = exec_bound(db, "INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
+	if ((r = exec_bound(db, err, "INSERT OR IGNORE INTO targets (name) VALUES (?)", "t", target)) < 0 ||
+	    (r = exec_bound(db, err, "INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
 				" VALUES (?, ?, ?, ?, ?)", "tttti",
 			    target, hex, uuid, reason, (int64_t)time(NULL))) < 0)
 		return r;
-	return petrel_journal_append(db, target, "reject", detail);
+	return petrel_journal_append(db, target, "reject", detail, err);
 }
 
 int petrel_store_reject(struct petrel_store *s, const char *target, const uint8_t sha256[32],
-			const char *uuid, const char *reason)
+			const char *uuid, const char *reason, struct petrel_err *err)
 {
 	char hex[65];
 	int r;
 
 	petrel_hex(sha256, 32, hex);
-	IN_TRANSACTION(s->db, reject_body(s->db, target, hex, uuid, reason));
+	IN_TRANSACTION(s->db, reject_body(s->db, target, hex, uuid, reason, err));
 	return r;
 }
 
-int petrel_store_unreject(struct petrel_store *s, const char *target, const uint8_t sha256[32])
+int petrel_store_unreject(struct petrel_store *s, const char *target, const uint8_t sha256[32], struct petrel_err *err)
 {
 	char hex[65];
 
 	petrel_hex(sha256, 32, hex);
-	return exec_bound(s->db, "DELETE FROM rejected WHERE target = ? AND sha256 = ?", "tt",
+	return exec_bound(s->db, err, "DELETE FROM rejected WHERE target = ? AND sha256 = ?", "tt",
 			  target, hex);
 }

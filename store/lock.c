@@ -37,12 +37,12 @@ static void write_pid(int fd)
 		(void)!pwrite(fd, buf, (size_t)n, 0);
 }
 
-int petrel_lockfile_try(const char *path, char *who, size_t n)
+int petrel_lockfile_try(const char *path, char *who, size_t n, struct petrel_err *err)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644), e;
 
 	if (fd < 0)
-		return petrel_fail(-errno, "%s: %s", path, strerror(errno));
+		return petrel_fail(err, -errno, "%s: %s", path, strerror(errno));
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if ((e = errno) == EINTR)
 			continue;
@@ -50,13 +50,13 @@ int petrel_lockfile_try(const char *path, char *who, size_t n)
 			holder(fd, who, n);
 		close(fd);
 		return e == EWOULDBLOCK ? -EWOULDBLOCK :
-			petrel_fail(-e, "locking %s: %s", path, strerror(e));
+			petrel_fail(err, -e, "locking %s: %s", path, strerror(e));
 	}
 	write_pid(fd);
 	return fd;
 }
 
-int petrel_store_lock(struct petrel_store *s, long timeout)
+int petrel_store_lock(struct petrel_store *s, long timeout, struct petrel_err *err)
 {
 	struct timespec pause = { 0, 100 * 1000 * 1000 };
 	char path[PATH_MAX], who[64];
@@ -66,14 +66,14 @@ int petrel_store_lock(struct petrel_store *s, long timeout)
 	if (s->lockfd >= 0)	/* petrel_store_open_locked took it already */
 		return 0;
 	if (petrel_snprintf(path, sizeof(path), "%s/lock", s->dir) < 0)
-		return petrel_fail(-ENAMETOOLONG, "%s: path too long", s->dir);
-	for (waited = 0; (fd = petrel_lockfile_try(path, who, sizeof(who))) == -EWOULDBLOCK;
+		return petrel_fail(err, -ENAMETOOLONG, "%s: path too long", s->dir);
+	for (waited = 0; (fd = petrel_lockfile_try(path, who, sizeof(who), err)) == -EWOULDBLOCK;
 	     waited++) {
 		if (waited >= timeout * 10)
-			return petrel_fail(-PETREL_ELOCKED, "state directory %s is locked by %s "
+			return petrel_fail(err, -PETREL_ELOCKED, "state directory %s is locked by %s "
 					   "(waited %ld s; see lock_timeout)", s->dir, who, timeout);
 		if (petrel_cancelled())
-			return petrel_fail(-ECANCELED, "waiting for the lock of %s: cancelled", s->dir);
+			return petrel_fail(err, -ECANCELED, "waiting for the lock of %s: cancelled", s->dir);
 		nanosleep(&pause, NULL);
 		if (waited % 10 == 9)
 			petrel_tick();

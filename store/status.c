@@ -8,7 +8,7 @@
 #include "store/internal.h"
 
 int petrel_store_note_check(struct petrel_store *s, const char *target, int64_t when, int ok,
-			    int update)
+			    int update, struct petrel_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO target_status (target, last_check, last_success, update_available)"
@@ -19,7 +19,7 @@ int petrel_store_note_check(struct petrel_store *s, const char *target, int64_t 
 	sqlite3_stmt *st = NULL;
 	int r, bound;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
 		sqlite3_bind_int64(st, 2, when) == SQLITE_OK &&
@@ -31,15 +31,15 @@ int petrel_store_note_check(struct petrel_store *s, const char *target, int64_t 
 	 * not wait for 1,000 fsyncs. A crash may lose the newest of them, never order: the
 	 * next FULL commit (any verified build, any switch) syncs them too.
 	 */
-	(void)petrel_db_exec(s->db, "PRAGMA synchronous=NORMAL");
+	(void)petrel_db_exec(s->db, "PRAGMA synchronous=NORMAL", err);
 	if (!bound || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
-	(void)petrel_db_exec(s->db, "PRAGMA synchronous=FULL");
+	(void)petrel_db_exec(s->db, "PRAGMA synchronous=FULL", err);
 	return r;
 }
 
-int petrel_store_count_refusal(struct petrel_store *s, const char *target)
+int petrel_store_count_refusal(struct petrel_store *s, const char *target, struct petrel_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO target_status (target, refusals) VALUES (?1, 1)"
@@ -47,16 +47,16 @@ int petrel_store_count_refusal(struct petrel_store *s, const char *target)
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	if (sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
-static int note_audit(struct sqlite3 *db, const struct petrel_audit_note *a, int64_t when)
+static int note_audit(struct sqlite3 *db, const struct petrel_audit_note *a, int64_t when, struct petrel_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO target_status (target, audit_at, audit_findings) VALUES (?1, ?2, ?3)"
@@ -66,30 +66,30 @@ static int note_audit(struct sqlite3 *db, const struct petrel_audit_note *a, int
 	int r, bound;
 
 	for (size_t i = 0; i < a->nfindings; i++)
-		if ((r = petrel_journal_append(db, a->target, "audit-finding", a->findings[i])) < 0)
+		if ((r = petrel_journal_append(db, a->target, "audit-finding", a->findings[i], err)) < 0)
 			return r;
-	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
 		return r;
 	bound = sqlite3_bind_text(st, 1, a->target, -1, SQLITE_STATIC) == SQLITE_OK &&
 		sqlite3_bind_int64(st, 2, when) == SQLITE_OK &&
 		sqlite3_bind_int64(st, 3, (int64_t)a->nfindings) == SQLITE_OK;
 	if (!bound || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 int petrel_store_record_audit(struct petrel_store *s, const struct petrel_audit_note *notes,
-			      size_t n, int64_t when, const char *summary)
+			      size_t n, int64_t when, const char *summary, struct petrel_err *err)
 {
 	int r;
 
-	if ((r = petrel_db_begin(s->db)) < 0)
+	if ((r = petrel_db_begin(s->db, err)) < 0)
 		return r;
 	for (size_t i = 0; i < n && r == 0; i++)
-		r = note_audit(s->db, &notes[i], when);
-	if (r < 0 || (r = petrel_journal_append(s->db, "", "audit", summary)) < 0 ||
-	    (r = petrel_db_commit(s->db)) < 0)
+		r = note_audit(s->db, &notes[i], when, err);
+	if (r < 0 || (r = petrel_journal_append(s->db, "", "audit", summary, err)) < 0 ||
+	    (r = petrel_db_commit(s->db, err)) < 0)
 		petrel_db_rollback(s->db);
 	return r;
 }
@@ -136,20 +136,20 @@ static void row_to_facts(sqlite3_stmt *st, struct petrel_target_facts *f)
 	f->refusals = int_or(st, 9, 0);
 }
 
-int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx)
+int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx, struct petrel_err *err)
 {
 	struct petrel_target_facts f;
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	if ((r = petrel_db_prepare(s->db, facts_sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, facts_sql, &st, err)) < 0)
 		return r;
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		row_to_facts(st, &f);
 		r = fn(ctx, &f);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
-		r = petrel_db_fail(s->db);
+		r = petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }

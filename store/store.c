@@ -58,23 +58,23 @@ out:
  * the last rows were deleted, the next row's prev names the missing row and the
  * chain shows the gap. Genesis value for an empty journal.
  */
-static int journal_tip(struct sqlite3 *db, char out[PETREL_HASH_HEX + 1])
+static int journal_tip(struct sqlite3 *db, char out[PETREL_HASH_HEX + 1], struct petrel_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *h;
 	int r, rc;
 
-	if ((r = petrel_db_prepare(db, "SELECT hash FROM journal_head WHERE one = 1", &st)) < 0)
+	if ((r = petrel_db_prepare(db, "SELECT hash FROM journal_head WHERE one = 1", &st, err)) < 0)
 		return r;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		memcpy(out, petrel_journal_genesis, PETREL_HASH_HEX + 1);
 	} else if (rc != SQLITE_ROW) {
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	} else {
 		h = sqlite3_column_text(st, 0);
 		if (!h || strlen((const char *)h) != PETREL_HASH_HEX)
-			r = petrel_fail(-PETREL_EDB, "database: journal tip has a malformed hash");
+			r = petrel_fail(err, -PETREL_EDB, "database: journal tip has a malformed hash");
 		else
 			memcpy(out, h, PETREL_HASH_HEX + 1);
 	}
@@ -83,26 +83,26 @@ static int journal_tip(struct sqlite3 *db, char out[PETREL_HASH_HEX + 1])
 }
 
 /* The head moves with every append, in the same transaction. */
-static int journal_set_head(struct sqlite3 *db, int64_t id, const char *hash)
+static int journal_set_head(struct sqlite3 *db, int64_t id, const char *hash, struct petrel_err *err)
 {
 	static const char sql[] = "INSERT INTO journal_head (one, id, hash) VALUES (1, ?, ?)"
 				  " ON CONFLICT (one) DO UPDATE SET id = excluded.id, hash = excluded.hash";
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
 		return r;
 	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 /* Appends one chained row; the caller holds a write transaction. */
 static int journal_append(struct sqlite3 *db, const char *target, const char *event,
-			  const char *detail)
+			  const char *detail, struct petrel_err *err)
 {
 	static const char sql[] = "INSERT INTO journal (time, target, event, detail, prev, hash)"
 				  " VALUES (?, ?, ?, ?, ?, ?)";
@@ -111,9 +111,9 @@ static int journal_append(struct sqlite3 *db, const char *target, const char *ev
 	sqlite3_stmt *st = NULL;
 	int r, bound;
 
-	if ((r = journal_tip(db, prev)) < 0 ||
+	if ((r = journal_tip(db, prev, err)) < 0 ||
 	    (r = petrel_journal_hash(prev, now, target, event, detail, hash)) < 0 ||
-	    (r = petrel_db_prepare(db, sql, &st)) < 0)
+	    (r = petrel_db_prepare(db, sql, &st, err)) < 0)
 		return r;
 	bound = sqlite3_bind_int64(st, 1, now) == SQLITE_OK &&
 		sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC) == SQLITE_OK &&
@@ -122,20 +122,20 @@ static int journal_append(struct sqlite3 *db, const char *target, const char *ev
 		sqlite3_bind_text(st, 5, prev, -1, SQLITE_STATIC) == SQLITE_OK &&
 		sqlite3_bind_text(st, 6, hash, -1, SQLITE_STATIC) == SQLITE_OK;
 	if (!bound || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	sqlite3_finalize(st);
-	return r < 0 ? r : journal_set_head(db, sqlite3_last_insert_rowid(db), hash);
+	return r < 0 ? r : journal_set_head(db, sqlite3_last_insert_rowid(db), hash, err);
 }
 
 int petrel_store_journal_repeats(struct petrel_store *s, const char *target, const char *event,
-				 const char *detail)
+				 const char *detail, struct petrel_err *err)
 {
 	static const char sql[] =
 		"SELECT event = ?2 AND detail = ?3 FROM journal WHERE target = ?1 ORDER BY id DESC LIMIT 1";
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	if (sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -144,22 +144,22 @@ int petrel_store_journal_repeats(struct petrel_store *s, const char *target, con
 	else
 		rc = sqlite3_step(st);
 	r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : rc == SQLITE_DONE ? 0 :
-	    petrel_db_fail(s->db);
+	    petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 int petrel_store_journal(struct petrel_store *s, const char *target, const char *event,
-			 const char *detail)
+			 const char *detail, struct petrel_err *err)
 {
 	int r;
 
 	if (!event || !*event || strlen(event) > PETREL_JOURNAL_EVENT_MAX)
-		return petrel_fail(-PETREL_EDB, "database: bad journal event name");
-	if ((r = petrel_db_begin(s->db)) < 0)
+		return petrel_fail(err, -PETREL_EDB, "database: bad journal event name");
+	if ((r = petrel_db_begin(s->db, err)) < 0)
 		return r;
-	if ((r = journal_append(s->db, target ? target : "", event, detail ? detail : "")) < 0 ||
-	    (r = petrel_db_commit(s->db)) < 0)
+	if ((r = journal_append(s->db, target ? target : "", event, detail ? detail : "", err)) < 0 ||
+	    (r = petrel_db_commit(s->db, err)) < 0)
 		petrel_db_rollback(s->db);
 	return r;
 }
@@ -171,7 +171,7 @@ int petrel_store_journal(struct petrel_store *s, const char *target, const char 
  * newest timestamp ever verified (signed, else finish time) and the newest finish
  * time, which is what a server's answer can be compared with before verification.
  */
-static int raise_high_water(struct sqlite3 *db, const char *target, int64_t ts, int64_t finish)
+static int raise_high_water(struct sqlite3 *db, const char *target, int64_t ts, int64_t finish, struct petrel_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO targets (name, high_water, high_water_finish) VALUES (?, max(?, 0), max(?, 0))"
@@ -181,13 +181,13 @@ static int raise_high_water(struct sqlite3 *db, const char *target, int64_t ts, 
 	sqlite3_stmt *st = NULL;
 	int r, bound;
 
-	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
 		return r;
 	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
 		sqlite3_bind_int64(st, 2, ts) == SQLITE_OK &&
 		sqlite3_bind_int64(st, 3, finish) == SQLITE_OK;
 	if (!bound || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -216,14 +216,14 @@ static int bind_version(sqlite3_stmt *st, const struct petrel_version *v, const 
 }
 
 /* Id of the row of (target, uuid, sha256) into v->id. */
-static int existing_version(struct sqlite3 *db, struct petrel_version *v, const char *hex)
+static int existing_version(struct sqlite3 *db, struct petrel_version *v, const char *hex, struct petrel_err *err)
 {
 	static const char sql[] =
 		"SELECT id FROM versions WHERE target = ? AND uuid = ? AND sha256 = ?";
 	sqlite3_stmt *st = NULL;
 	int r, bound;
 
-	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
 		return r;
 	bound = sqlite3_bind_text(st, 1, v->target, -1, SQLITE_STATIC) == SQLITE_OK &&
 		sqlite3_bind_text(st, 2, v->build.uuid, -1, SQLITE_STATIC) == SQLITE_OK &&
@@ -231,13 +231,13 @@ static int existing_version(struct sqlite3 *db, struct petrel_version *v, const 
 	if (bound && sqlite3_step(st) == SQLITE_ROW)
 		v->id = sqlite3_column_int64(st, 0);
 	else
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 /* Inserts v unless (target, uuid, sha256) is already there; v->id gets the row either way. */
-static int insert_version(struct sqlite3 *db, struct petrel_version *v, const char *hex)
+static int insert_version(struct sqlite3 *db, struct petrel_version *v, const char *hex, struct petrel_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO versions (target, job, uuid, platform, filename, sha256, size,"
@@ -247,14 +247,14 @@ static int insert_version(struct sqlite3 *db, struct petrel_version *v, const ch
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
 		return r;
 	if (!bind_version(st, v, hex) || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	else if (sqlite3_changes(db) == 1)
 		v->id = sqlite3_last_insert_rowid(db);
 	else
-		r = existing_version(db, v, hex);
+		r = existing_version(db, v, hex, err);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -268,7 +268,7 @@ static int fetch_detail(const struct petrel_version *v, const char *hex, char *o
 			       v->rebuilders[0] ? v->rebuilders : "-", v->timestamp);
 }
 
-int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v)
+int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v, struct petrel_err *err)
 {
 	char hex[PETREL_HASH_HEX + 1], detail[2048];
 	/* the marks never go past the moment of verification: a signer's or a server's
@@ -277,46 +277,46 @@ int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v)
 	int r;
 
 	if (v->build.size > INT64_MAX)
-		return petrel_fail(-PETREL_EDB, "database: size of %s does not fit", v->build.uuid);
+		return petrel_fail(err, -PETREL_EDB, "database: size of %s does not fit", v->build.uuid);
 	petrel_hex(v->build.sha256, sizeof(v->build.sha256), hex);
 	if (fetch_detail(v, hex, detail, sizeof(detail)) < 0)
-		return petrel_fail(-PETREL_EDB, "database: journal detail for %s too long",
+		return petrel_fail(err, -PETREL_EDB, "database: journal detail for %s too long",
 				   v->build.uuid);
-	if ((r = petrel_db_begin(s->db)) < 0)
+	if ((r = petrel_db_begin(s->db, err)) < 0)
 		return r;
 	if ((r = raise_high_water(s->db, v->target, v->timestamp < cap ? v->timestamp : cap,
-				  v->build.finish_time < cap ? v->build.finish_time : cap)) < 0 ||
-	    (r = insert_version(s->db, v, hex)) < 0 ||
-	    (r = journal_append(s->db, v->target, "fetch", detail)) < 0 ||
-	    (r = petrel_db_commit(s->db)) < 0)
+				  v->build.finish_time < cap ? v->build.finish_time : cap, err)) < 0 ||
+	    (r = insert_version(s->db, v, hex, err)) < 0 ||
+	    (r = journal_append(s->db, v->target, "fetch", detail, err)) < 0 ||
+	    (r = petrel_db_commit(s->db, err)) < 0)
 		petrel_db_rollback(s->db);
 	return r;
 }
 
 /* Copies text column i into dst (size n); a NULL column reads as "". */
-static int column_str(sqlite3_stmt *st, int i, char *dst, size_t n)
+static int column_str(sqlite3_stmt *st, int i, char *dst, size_t n, struct petrel_err *err)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 
 	if (petrel_strlcpy(dst, t ? (const char *)t : "", n) < 0)
-		return petrel_fail(-PETREL_EDB, "database: versions row %lld: %s too long",
+		return petrel_fail(err, -PETREL_EDB, "database: versions row %lld: %s too long",
 				   (long long)sqlite3_column_int64(st, 0),
 				   sqlite3_column_name(st, i));
 	return 0;
 }
 
-static int column_sha256(sqlite3_stmt *st, int i, uint8_t out[32])
+static int column_sha256(sqlite3_stmt *st, int i, uint8_t out[32], struct petrel_err *err)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 
 	if (!t || petrel_unhex((const char *)t, strlen((const char *)t), out, 32) < 0)
-		return petrel_fail(-PETREL_EDB, "database: versions row %lld: malformed sha256",
+		return petrel_fail(err, -PETREL_EDB, "database: versions row %lld: malformed sha256",
 				   (long long)sqlite3_column_int64(st, 0));
 	return 0;
 }
 
 /* Reads a row of VERSION_COLUMNS into out. */
-static int row_to_version(sqlite3_stmt *st, struct petrel_version *out)
+static int row_to_version(sqlite3_stmt *st, struct petrel_version *out, struct petrel_err *err)
 {
 	struct petrel_build *b = &out->build;
 	int64_t size = sqlite3_column_int64(st, 7);
@@ -324,17 +324,17 @@ static int row_to_version(sqlite3_stmt *st, struct petrel_version *out)
 
 	memset(out, 0, sizeof(*out));
 	out->id = sqlite3_column_int64(st, 0);
-	if ((r = column_str(st, 1, out->target, sizeof(out->target))) < 0 ||
-	    (r = column_str(st, 2, b->job, sizeof(b->job))) < 0 ||
-	    (r = column_str(st, 3, b->uuid, sizeof(b->uuid))) < 0 ||
-	    (r = column_str(st, 4, b->platform, sizeof(b->platform))) < 0 ||
-	    (r = column_str(st, 5, b->filename, sizeof(b->filename))) < 0 ||
-	    (r = column_sha256(st, 6, b->sha256)) < 0 ||
-	    (r = column_str(st, 10, out->trust, sizeof(out->trust))) < 0 ||
-	    (r = column_str(st, 11, out->keyids, sizeof(out->keyids))) < 0 ||
-	    (r = column_str(st, 12, out->trusted_comment, sizeof(out->trusted_comment))) < 0 ||
-	    (r = column_str(st, 15, out->url, sizeof(out->url))) < 0 ||
-	    (r = column_str(st, 16, out->rebuilders, sizeof(out->rebuilders))) < 0)
+	if ((r = column_str(st, 1, out->target, sizeof(out->target), err)) < 0 ||
+	    (r = column_str(st, 2, b->job, sizeof(b->job), err)) < 0 ||
+	    (r = column_str(st, 3, b->uuid, sizeof(b->uuid), err)) < 0 ||
+	    (r = column_str(st, 4, b->platform, sizeof(b->platform), err)) < 0 ||
+	    (r = column_str(st, 5, b->filename, sizeof(b->filename), err)) < 0 ||
+	    (r = column_sha256(st, 6, b->sha256, err)) < 0 ||
+	    (r = column_str(st, 10, out->trust, sizeof(out->trust), err)) < 0 ||
+	    (r = column_str(st, 11, out->keyids, sizeof(out->keyids), err)) < 0 ||
+	    (r = column_str(st, 12, out->trusted_comment, sizeof(out->trusted_comment), err)) < 0 ||
+	    (r = column_str(st, 15, out->url, sizeof(out->url), err)) < 0 ||
+	    (r = column_str(st, 16, out->rebuilders, sizeof(out->rebuilders), err)) < 0)
 		return r;
 	b->size = size < 0 ? 0 : (uint64_t)size;
 	b->start_time = sqlite3_column_int64(st, 8);
@@ -345,35 +345,35 @@ static int row_to_version(sqlite3_stmt *st, struct petrel_version *out)
 }
 
 /* Steps a prepared version query once: 0 with *out filled, -PETREL_ENOTFOUND, -PETREL_EDB. */
-static int one_version(struct sqlite3 *db, sqlite3_stmt *st, struct petrel_version *out)
+static int one_version(struct sqlite3 *db, sqlite3_stmt *st, struct petrel_version *out, struct petrel_err *err)
 {
 	int rc = sqlite3_step(st);
 
 	if (rc == SQLITE_DONE)
 		return -PETREL_ENOTFOUND;
 	if (rc != SQLITE_ROW)
-		return petrel_db_fail(db);
-	return row_to_version(st, out);
+		return petrel_db_fail(db, err);
+	return row_to_version(st, out, err);
 }
 
 int petrel_store_newest_version(struct petrel_store *s, const char *target,
-				struct petrel_version *out)
+				struct petrel_version *out, struct petrel_err *err)
 {
 	static const char sql[] = "SELECT " VERSION_COLUMNS " FROM versions WHERE target = ?"
 				  " ORDER BY timestamp DESC, id DESC LIMIT 1";
 	sqlite3_stmt *st = NULL;
 	int r, bound;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK;
-	r = bound ? one_version(s->db, st, out) : petrel_db_fail(s->db);
+	r = bound ? one_version(s->db, st, out, err) : petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 int petrel_store_find_version(struct petrel_store *s, const char *target,
-			      const uint8_t sha256[32], struct petrel_version *out)
+			      const uint8_t sha256[32], struct petrel_version *out, struct petrel_err *err)
 {
 	static const char sql[] = "SELECT " VERSION_COLUMNS " FROM versions"
 				  " WHERE target = ? AND sha256 = ?"
@@ -383,17 +383,17 @@ int petrel_store_find_version(struct petrel_store *s, const char *target,
 	int r, bound;
 
 	petrel_hex(sha256, 32, hex);
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
 		sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC) == SQLITE_OK;
-	r = bound ? one_version(s->db, st, out) : petrel_db_fail(s->db);
+	r = bound ? one_version(s->db, st, out, err) : petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 int petrel_store_find_uuid(struct petrel_store *s, const char *target, const char *uuid,
-			   struct petrel_version *out)
+			   struct petrel_version *out, struct petrel_err *err)
 {
 	static const char sql[] = "SELECT " VERSION_COLUMNS " FROM versions"
 				  " WHERE target = ? AND uuid = lower(?)"
@@ -401,22 +401,22 @@ int petrel_store_find_uuid(struct petrel_store *s, const char *target, const cha
 	sqlite3_stmt *st = NULL;
 	int r, bound;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
 	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
 		sqlite3_bind_text(st, 2, uuid, -1, SQLITE_STATIC) == SQLITE_OK;
-	r = bound ? one_version(s->db, st, out) : petrel_db_fail(s->db);
+	r = bound ? one_version(s->db, st, out, err) : petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 /* Runs a one-integer query with target bound as ?1; no row reads as 0. */
-static int query_int64(struct sqlite3 *db, const char *sql, const char *target, int64_t *out)
+static int query_int64(struct sqlite3 *db, const char *sql, const char *target, int64_t *out, struct petrel_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r, rc, bound;
 
-	if ((r = petrel_db_prepare(db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
 		return r;
 	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK;
 	rc = bound ? sqlite3_step(st) : SQLITE_MISUSE;
@@ -425,49 +425,49 @@ static int query_int64(struct sqlite3 *db, const char *sql, const char *target, 
 	else if (rc == SQLITE_DONE)
 		*out = 0;
 	else
-		r = petrel_db_fail(db);
+		r = petrel_db_fail(db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
-int petrel_store_count_versions(struct petrel_store *s, const char *target)
+int petrel_store_count_versions(struct petrel_store *s, const char *target, struct petrel_err *err)
 {
 	int64_t n;
 	int r;
 
-	r = query_int64(s->db, "SELECT count(*) FROM versions WHERE target = ?", target, &n);
+	r = query_int64(s->db, "SELECT count(*) FROM versions WHERE target = ?", target, &n, err);
 	if (r < 0)
 		return r;
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
-int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel_version *out)
+int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel_version *out, struct petrel_err *err)
 {
 	static const char sql[] = "SELECT " VERSION_COLUMNS " FROM versions WHERE id = ?";
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st)) < 0)
+	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
 		return r;
-	r = sqlite3_bind_int64(st, 1, id) == SQLITE_OK ? one_version(s->db, st, out) :
-							 petrel_db_fail(s->db);
+	r = sqlite3_bind_int64(st, 1, id) == SQLITE_OK ? one_version(s->db, st, out, err) :
+							 petrel_db_fail(s->db, err);
 	sqlite3_finalize(st);
 	return r;
 }
 
 int petrel_journal_append(struct sqlite3 *db, const char *target, const char *event,
-			  const char *detail)
+			  const char *detail, struct petrel_err *err)
 {
-	return journal_append(db, target, event, detail);
+	return journal_append(db, target, event, detail, err);
 }
 
-int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t *out)
+int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t *out, struct petrel_err *err)
 {
-	return query_int64(s->db, "SELECT high_water FROM targets WHERE name = ?", target, out);
+	return query_int64(s->db, "SELECT high_water FROM targets WHERE name = ?", target, out, err);
 }
 
-int petrel_store_high_water_finish(struct petrel_store *s, const char *target, int64_t *out)
+int petrel_store_high_water_finish(struct petrel_store *s, const char *target, int64_t *out, struct petrel_err *err)
 {
 	return query_int64(s->db, "SELECT high_water_finish FROM targets WHERE name = ?", target,
-			   out);
+			   out, err);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/build.h"
+#include "common/error.h"
 
 #define PETREL_SCHEMA_VERSION 6
 
@@ -38,10 +39,10 @@ struct petrel_version {
  * A database newer than this program is refused (-PETREL_EDB with a message).
  * Copies dir. 0 or negative code with a petrel_fail message.
  */
-int petrel_store_open(struct petrel_store *s, const char *dir);
+int petrel_store_open(struct petrel_store *s, const char *dir, struct petrel_err *err);
 /* The same, taking the state directory's lock (petrel_store_lock) before sqlite opens
  * the database: what every command does. The lock is released by petrel_store_close. */
-int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_timeout);
+int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_timeout, struct petrel_err *err);
 void petrel_store_close(struct petrel_store *s);
 
 /*
@@ -49,21 +50,21 @@ void petrel_store_close(struct petrel_store *s);
  * our pid into it: the fd to keep (closing it releases the lock), -EWOULDBLOCK with
  * who = "pid N" of the holder when another process holds it, or -errno with a message.
  */
-int petrel_lockfile_try(const char *path, char *who, size_t n);
+int petrel_lockfile_try(const char *path, char *who, size_t n, struct petrel_err *err);
 /*
  * Takes the state directory's exclusive lock (flock on DIR/lock), waiting up to
  * timeout seconds; writes our pid into the file so a waiter can say who holds it.
  * Held until petrel_store_unlock or petrel_store_close (or the process dies: a
  * crash never leaves a stale lock). 0, -PETREL_ELOCKED naming the holder, or -errno.
  */
-int petrel_store_lock(struct petrel_store *s, long timeout);
+int petrel_store_lock(struct petrel_store *s, long timeout, struct petrel_err *err);
 void petrel_store_unlock(struct petrel_store *s);
 
 /* Path of the blob for sha256: DIR/objects/sha256/XX/REST (62 hex). */
 int petrel_store_blob_path(const struct petrel_store *s, const uint8_t sha256[32],
 			   char *out, size_t n);
 /* 1 if the blob exists, 0 if not, negative on error. */
-int petrel_store_has_blob(const struct petrel_store *s, const uint8_t sha256[32]);
+int petrel_store_has_blob(const struct petrel_store *s, const uint8_t sha256[32], struct petrel_err *err);
 
 /*
  * Creates a new empty file in DIR/tmp with O_EXCL|O_CLOEXEC, mode 0600.
@@ -79,7 +80,7 @@ int petrel_store_tmpfile(const struct petrel_store *s, int *fd, char *path, size
  * the temp file is removed. 0 or -errno.
  */
 int petrel_store_commit_blob(const struct petrel_store *s, int fd, const char *tmppath,
-			     const uint8_t sha256[32]);
+			     const uint8_t sha256[32], struct petrel_err *err);
 
 /* Removes every file in DIR/tmp (interrupted downloads). 0 or -errno. */
 int petrel_store_clean_tmp(const struct petrel_store *s);
@@ -90,35 +91,35 @@ int petrel_store_clean_tmp(const struct petrel_store *s);
  * the target's high-water mark to v->timestamp if higher, and appends a "fetch"
  * journal row. All in one transaction. 0 or -PETREL_EDB.
  */
-int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v);
+int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v, struct petrel_err *err);
 
 /* Newest version of target by timestamp (ties: highest id). 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
 int petrel_store_newest_version(struct petrel_store *s, const char *target,
-				struct petrel_version *out);
+				struct petrel_version *out, struct petrel_err *err);
 /* Version of target holding sha256 (newest such row). 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
 int petrel_store_find_version(struct petrel_store *s, const char *target,
-			      const uint8_t sha256[32], struct petrel_version *out);
+			      const uint8_t sha256[32], struct petrel_version *out, struct petrel_err *err);
 /* Version of target with uuid (any case; newest such row). 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
 int petrel_store_find_uuid(struct petrel_store *s, const char *target, const char *uuid,
-			   struct petrel_version *out);
+			   struct petrel_version *out, struct petrel_err *err);
 /* Number of version rows of target. >= 0 or -PETREL_EDB. */
-int petrel_store_count_versions(struct petrel_store *s, const char *target);
+int petrel_store_count_versions(struct petrel_store *s, const char *target, struct petrel_err *err);
 
 /* High-water mark of target: newest timestamp ever verified; 0 when none. */
-int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t *out);
+int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t *out, struct petrel_err *err);
 /* The newest build finish time ever verified for target; 0 when none. */
-int petrel_store_high_water_finish(struct petrel_store *s, const char *target, int64_t *out);
+int petrel_store_high_water_finish(struct petrel_store *s, const char *target, int64_t *out, struct petrel_err *err);
 
 /* 1 when target's newest journal row is (event, detail), 0 when not (or none), or <0. */
 int petrel_store_journal_repeats(struct petrel_store *s, const char *target, const char *event,
-				 const char *detail);
+				 const char *detail, struct petrel_err *err);
 /*
  * Appends a journal row (time, target, event, detail) whose hash column is
  * SHA-256(previous row's hash || this row's fields), so tampering breaks the chain.
  * 0 or -PETREL_EDB.
  */
 int petrel_store_journal(struct petrel_store *s, const char *target, const char *event,
-			 const char *detail);
+			 const char *detail, struct petrel_err *err);
 
 /* ---- generations: what was deployed, and the switch in progress ---- */
 
@@ -158,14 +159,14 @@ struct petrel_intent {
 
 /* current and previous generation numbers of target (0 = none). */
 int petrel_store_pointers(struct petrel_store *s, const char *target, int64_t *current,
-			  int64_t *previous);
+			  int64_t *previous, struct petrel_err *err);
 /* Generation number of target with its version. 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
 int petrel_store_generation(struct petrel_store *s, const char *target, int64_t number,
-			    struct petrel_generation *out);
+			    struct petrel_generation *out, struct petrel_err *err);
 /* Calls fn for every generation of target, newest first. 0 or the first error. */
 typedef int (*petrel_generation_fn)(void *ctx, const struct petrel_generation *g);
 int petrel_store_history(struct petrel_store *s, const char *target, petrel_generation_fn fn,
-			 void *ctx);
+			 void *ctx, struct petrel_err *err);
 
 /*
  * Records the intent in->op (phase "prepared"). For an upgrade it also creates the
@@ -174,17 +175,17 @@ int petrel_store_history(struct petrel_store *s, const char *target, petrel_gene
  * transaction. 0 or -PETREL_EDB (-PETREL_ELOCKED if an intent for target exists).
  */
 int petrel_store_intent_begin(struct petrel_store *s, struct petrel_intent *in,
-			      int64_t version_id);
+			      int64_t version_id, struct petrel_err *err);
 /* The file now holds to: pointers move to (to_gen, to_prev), an upgrade's generation
  * becomes "deployed" at now, the intent's phase "switched". One transaction. */
-int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *in);
+int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *in, struct petrel_err *err);
 /* The switch failed for reason and is being rolled back: recorded first, so that a
  * crash during the rollback still ends with the build rejected. */
 int petrel_store_intent_failing(struct petrel_store *s, struct petrel_intent *in,
-				const char *reason);
+				const char *reason, struct petrel_err *err);
 /* The operation completed: the intent goes, a journal row (event, detail) comes. */
 int petrel_store_intent_done(struct petrel_store *s, const struct petrel_intent *in,
-			     const char *event, const char *detail);
+			     const char *event, const char *detail, struct petrel_err *err);
 /*
  * The operation is undone (the caller already put from back on disk): pointers back
  * to (from_gen, from_prev); an upgrade's generation ends in state with reason; with
@@ -193,12 +194,12 @@ int petrel_store_intent_done(struct petrel_store *s, const struct petrel_intent 
  */
 int petrel_store_intent_undo(struct petrel_store *s, const struct petrel_intent *in,
 			     const char *state, const char *event, const char *reason,
-			     int reject);
+			     int reject, struct petrel_err *err);
 /* Records that the adapter running for target's intent is process group pid (0: none). */
-int petrel_store_intent_adapter(struct petrel_store *s, const char *target, int64_t pid);
+int petrel_store_intent_adapter(struct petrel_store *s, const char *target, int64_t pid, struct petrel_err *err);
 /* Calls fn for every recorded intent (recovery). */
 typedef int (*petrel_intent_fn)(void *ctx, const struct petrel_intent *in);
-int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx);
+int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx, struct petrel_err *err);
 
 /*
  * Records that target refuses sha256 (uuid names the build it came as) for reason, with
@@ -206,14 +207,14 @@ int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx)
  * rejected build again; `upgrade --to UUID` still can. 0 or -PETREL_EDB.
  */
 int petrel_store_reject(struct petrel_store *s, const char *target, const uint8_t sha256[32],
-			const char *uuid, const char *reason);
+			const char *uuid, const char *reason, struct petrel_err *err);
 /* Forgets a rejection (an operator went to that build by hand). 0 or -PETREL_EDB. */
-int petrel_store_unreject(struct petrel_store *s, const char *target, const uint8_t sha256[32]);
+int petrel_store_unreject(struct petrel_store *s, const char *target, const uint8_t sha256[32], struct petrel_err *err);
 /* 0 with reason/at when target rejected sha256, -PETREL_ENOTFOUND when not. */
 int petrel_store_rejected(struct petrel_store *s, const char *target, const uint8_t sha256[32],
-			  char reason[256], int64_t *at);
+			  char reason[256], int64_t *at, struct petrel_err *err);
 /* Version row by id. 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
-int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel_version *out);
+int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel_version *out, struct petrel_err *err);
 
 /* One journal row, and whether the chain up to it holds. */
 struct petrel_journal_row {
@@ -228,7 +229,7 @@ struct petrel_journal_row {
  * is verified over all rows whatever the filter. 0 or the first error. */
 typedef int (*petrel_journal_fn)(void *ctx, const struct petrel_journal_row *row);
 int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel_journal_fn fn,
-			      void *ctx);
+			      void *ctx, struct petrel_err *err);
 
 /* The journal's chain and head, verified from the genesis value. */
 struct petrel_journal_check {
@@ -243,7 +244,7 @@ struct petrel_journal_check {
  * an edited, reordered, deleted or inserted row is found, including the last one.
  * 0 or -PETREL_EDB.
  */
-int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_check *c);
+int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_check *c, struct petrel_err *err);
 
 /* fsck callback: one finding per call, e.g. "objects/sha256/ab/cd..: sha256 mismatch". */
 typedef void (*petrel_fsck_fn)(void *ctx, const char *finding);
@@ -253,7 +254,7 @@ typedef void (*petrel_fsck_fn)(void *ctx, const char *finding);
  * runs sqlite's PRAGMA integrity_check; checks the journal chain.
  * Returns the number of findings (>= 0) or a negative error.
  */
-int petrel_store_fsck(struct petrel_store *s, petrel_fsck_fn fn, void *ctx);
+int petrel_store_fsck(struct petrel_store *s, petrel_fsck_fn fn, void *ctx, struct petrel_err *err);
 
 /* ---- gc: retention ---- */
 
@@ -299,19 +300,19 @@ struct petrel_gc {
  * The caller holds the lock. 0 or a negative code with a message.
  */
 int petrel_store_gc(struct petrel_store *s, struct petrel_gc_target *ts, size_t n,
-		    struct petrel_gc *g);
+		    struct petrel_gc *g, struct petrel_err *err);
 
 /* ---- what monitoring reads (target_status, the journal), kept across restarts ---- */
 
 /* One more refusal for target (petrel_verification_failures_total). 0 or -PETREL_EDB. */
-int petrel_store_count_refusal(struct petrel_store *s, const char *target);
+int petrel_store_count_refusal(struct petrel_store *s, const char *target, struct petrel_err *err);
 /*
  * Records that target was checked against its server at when: ok says whether the
  * check (and what followed: fetch, deploy) succeeded, which also moves last_success;
  * update is 1 or 0 when known, -1 to keep the recorded value. 0 or -PETREL_EDB.
  */
 int petrel_store_note_check(struct petrel_store *s, const char *target, int64_t when, int ok,
-			    int update);
+			    int update, struct petrel_err *err);
 
 /* One target's audit outcome, for petrel_store_record_audit. */
 struct petrel_audit_note {
@@ -325,7 +326,7 @@ struct petrel_audit_note {
  * summary. 0 or -PETREL_EDB.
  */
 int petrel_store_record_audit(struct petrel_store *s, const struct petrel_audit_note *notes,
-			      size_t n, int64_t when, const char *summary);
+			      size_t n, int64_t when, const char *summary, struct petrel_err *err);
 
 /* What the store knows about one target, for metrics; read in one query. */
 struct petrel_target_facts {
@@ -341,6 +342,6 @@ struct petrel_target_facts {
 };
 /* Calls fn for every target the store knows, by name. 0 or the first error. */
 typedef int (*petrel_facts_fn)(void *ctx, const struct petrel_target_facts *f);
-int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx);
+int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx, struct petrel_err *err);
 
 #endif

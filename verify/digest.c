@@ -69,9 +69,9 @@ int petrel_digest_update(struct petrel_digest *d, const void *p, size_t n)
 	if (n == 0)
 		return 0;
 	if (d->sha256 && EVP_DigestUpdate(d->sha256, p, n) != 1)
-		return petrel_fail(-EIO, "sha256 update failed");
+		return -EIO;	/* OpenSSL: sha256 update failed */
 	if (d->blake2b && EVP_DigestUpdate(d->blake2b, p, n) != 1)
-		return petrel_fail(-EIO, "blake2b update failed");
+		return -EIO;	/* OpenSSL: blake2b update failed */
 	return 0;
 }
 
@@ -85,7 +85,7 @@ static int ctx_final(EVP_MD_CTX *c, uint8_t *out, unsigned int len)
 	if (!c)
 		return 0;
 	if (EVP_DigestFinal_ex(c, md, &got) != 1 || got != len)
-		return petrel_fail(-EIO, "digest finalisation failed");
+		return -EIO;	/* OpenSSL: digest finalisation failed */
 	for (i = 0; out && i < len; i++)
 		out[i] = md[i];
 	return 0;
@@ -109,7 +109,7 @@ int petrel_sha256(const void *p, size_t n, uint8_t out[32])
 	unsigned int len = 0;
 
 	if (EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) != 1 || len != 32)
-		return petrel_fail(-EIO, "sha256 failed");
+		return -EIO;	/* OpenSSL: sha256 failed */
 	return 0;
 }
 

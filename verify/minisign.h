@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "common/error.h"
 
 /* Named limits on every field of untrusted input. */
 #define PETREL_MINISIGN_LINE_MAX 1024		/* any one line of a key or signature file */
@@ -30,9 +31,9 @@ struct petrel_sig {
  * Base64 must decode to exactly "Ed" || keyid(8) || pk(32).
  * 0 or -PETREL_ESIG_FORMAT (with a petrel_fail message naming the problem).
  */
-int petrel_pubkey_parse(const char *text, size_t len, struct petrel_pubkey *out);
+int petrel_pubkey_parse(const char *text, size_t len, struct petrel_pubkey *out, struct petrel_err *err);
 /* Reads and parses a key file (at most PETREL_MINISIGN_FILE_MAX bytes). 0, -errno, or as above. */
-int petrel_pubkey_load(const char *path, struct petrel_pubkey *out);
+int petrel_pubkey_load(const char *path, struct petrel_pubkey *out, struct petrel_err *err);
 
 /*
  * Parses a .minisig file: exactly 4 lines (the last newline optional):
@@ -41,7 +42,7 @@ int petrel_pubkey_load(const char *path, struct petrel_pubkey *out);
  * Strict base64, no '\r', no NUL, lines within PETREL_MINISIGN_LINE_MAX,
  * alg "ED" or "Ed" (anything else refused). 0 or -PETREL_ESIG_FORMAT.
  */
-int petrel_sig_parse(const char *text, size_t len, struct petrel_sig *out);
+int petrel_sig_parse(const char *text, size_t len, struct petrel_sig *out, struct petrel_err *err);
 
 /*
  * Verifies sig with pk:
@@ -54,7 +55,7 @@ int petrel_sig_parse(const char *text, size_t len, struct petrel_sig *out);
  */
 struct petrel_legacy;
 int petrel_sig_verify(const struct petrel_sig *sig, const struct petrel_pubkey *pk,
-		      const uint8_t blake2b512[64], struct petrel_legacy *legacy, int allow_legacy);
+		      const uint8_t blake2b512[64], struct petrel_legacy *legacy, int allow_legacy, struct petrel_err *err);
 
 /*
  * Legacy ("Ed") signatures are Ed25519 over the raw file. To avoid reading the file
@@ -63,7 +64,7 @@ int petrel_sig_verify(const struct petrel_sig *sig, const struct petrel_pubkey *
  * then pass it to petrel_sig_verify. 0 or -ENOMEM.
  */
 int petrel_legacy_new(struct petrel_legacy **out, const struct petrel_sig *sig,
-		      const struct petrel_pubkey *pk);
+		      const struct petrel_pubkey *pk, struct petrel_err *err);
 int petrel_legacy_update(struct petrel_legacy *l, const void *p, size_t n);
 void petrel_legacy_free(struct petrel_legacy *l);
 

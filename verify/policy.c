@@ -31,67 +31,68 @@ static int value_ok(const struct field *f, size_t max)
 	return 1;
 }
 
-static int malformed(const struct field *f)
+static int malformed(const struct field *f, struct petrel_err *err)
 {
-	return petrel_fail(-PETREL_ESIG_FORMAT, "trusted comment has a malformed %.*s field",
+	return petrel_fail(err, -PETREL_ESIG_FORMAT, "trusted comment has a malformed %.*s field",
 			   (int)f->keylen, f->key);
 }
 
 /* Copies a checked value into dst (capacity max + 1). */
-static int copy_value(const struct field *f, char *dst, size_t max)
+static int copy_value(const struct field *f, char *dst, size_t max, struct petrel_err *err)
 {
 	if (!value_ok(f, max))
-		return malformed(f);
+		return malformed(f, err);
 	memcpy(dst, f->val, f->vallen);
 	dst[f->vallen] = '\0';
 	return 0;
 }
 
-static int set_timestamp(const struct field *f, struct petrel_tcomment *tc)
+static int set_timestamp(const struct field *f, struct petrel_tcomment *tc, struct petrel_err *err)
 {
 	char buf[21];
 	uint64_t v = 0;
 
-	if (copy_value(f, buf, sizeof(buf) - 1) < 0 || petrel_parse_u64(buf, &v) < 0 ||
+	if (copy_value(f, buf, sizeof(buf) - 1, err) < 0 || petrel_parse_u64(buf, &v) < 0 ||
 	    v > INT64_MAX)
-		return malformed(f);
+		return malformed(f, err);
 	tc->timestamp = (int64_t)v;
 	tc->has_timestamp = 1;
 	return 0;
 }
 
-static int set_file(const struct field *f, struct petrel_tcomment *tc)
+static int set_file(const struct field *f, struct petrel_tcomment *tc, struct petrel_err *err)
 {
 	tc->has_file = 1;
-	return copy_value(f, tc->file, PETREL_FILENAME_MAX);
+	return copy_value(f, tc->file, PETREL_FILENAME_MAX, err);
 }
 
-static int set_job(const struct field *f, struct petrel_tcomment *tc)
+static int set_job(const struct field *f, struct petrel_tcomment *tc, struct petrel_err *err)
 {
 	tc->has_job = 1;
-	return copy_value(f, tc->job, PETREL_NAME_MAX);
+	return copy_value(f, tc->job, PETREL_NAME_MAX, err);
 }
 
-static int set_uuid(const struct field *f, struct petrel_tcomment *tc)
+static int set_uuid(const struct field *f, struct petrel_tcomment *tc, struct petrel_err *err)
 {
 	tc->has_uuid = 1;
-	if (copy_value(f, tc->uuid, PETREL_UUID_LEN) < 0 || !petrel_uuid_valid(tc->uuid))
-		return malformed(f);
+	if (copy_value(f, tc->uuid, PETREL_UUID_LEN, err) < 0 || !petrel_uuid_valid(tc->uuid))
+		return malformed(f, err);
 	return 0;
 }
 
-static int set_sha256(const struct field *f, struct petrel_tcomment *tc)
+static int set_sha256(const struct field *f, struct petrel_tcomment *tc, struct petrel_err *err)
 {
 	tc->has_sha256 = 1;
 	if (f->vallen != 64 || petrel_unhex(f->val, 64, tc->sha256, 32) < 0)
-		return malformed(f);
+		return malformed(f, err);
 	return 0;
 }
 
 /* The known keys; seen is the offset of the has_ flag, since a repeated key is ambiguous. */
 static const struct {
 	const char *key;
-	int (*set)(const struct field *f, struct petrel_tcomment *tc);
+	int (*set)(const struct field *f, struct petrel_tcomment *tc,
+		   struct petrel_err *err);
 	size_t seen;
 } known[] = {
 	{ "timestamp", set_timestamp, offsetof(struct petrel_tcomment, has_timestamp) },
@@ -102,7 +103,7 @@ static const struct {
 };
 
 /* Applies one field; unknown keys and fields without ':' are ignored. */
-static int apply_field(const struct field *f, struct petrel_tcomment *tc)
+static int apply_field(const struct field *f, struct petrel_tcomment *tc, struct petrel_err *err)
 {
 	size_t i;
 
@@ -111,15 +112,15 @@ static int apply_field(const struct field *f, struct petrel_tcomment *tc)
 		    memcmp(known[i].key, f->key, f->keylen) != 0)
 			continue;
 		if (*(const int *)((const char *)tc + known[i].seen))
-			return petrel_fail(-PETREL_ESIG_FORMAT,
+			return petrel_fail(err, -PETREL_ESIG_FORMAT,
 					   "trusted comment has more than one %s field",
 					   known[i].key);
-		return known[i].set(f, tc);
+		return known[i].set(f, tc, err);
 	}
 	return 0;
 }
 
-int petrel_tcomment_parse(const char *text, struct petrel_tcomment *out)
+int petrel_tcomment_parse(const char *text, struct petrel_tcomment *out, struct petrel_err *err)
 {
 	const char *p = text, *end, *colon;
 	struct field f;
@@ -129,7 +130,7 @@ int petrel_tcomment_parse(const char *text, struct petrel_tcomment *out)
 	memset(out, 0, sizeof(*out));
 	len = strnlen(text, PETREL_TRUSTED_COMMENT_MAX + 1);
 	if (len > PETREL_TRUSTED_COMMENT_MAX)
-		return petrel_fail(-PETREL_ESIG_FORMAT, "trusted comment too long");
+		return petrel_fail(err, -PETREL_ESIG_FORMAT, "trusted comment too long");
 	while (p < text + len) {
 		end = memchr(p, '\t', (size_t)(text + len - p));
 		if (!end)
@@ -140,7 +141,7 @@ int petrel_tcomment_parse(const char *text, struct petrel_tcomment *out)
 			f.keylen = (size_t)(colon - p);
 			f.val = colon + 1;
 			f.vallen = (size_t)(end - colon - 1);
-			r = apply_field(&f, out);
+			r = apply_field(&f, out, err);
 			if (r < 0) {
 				memset(out, 0, sizeof(*out));
 				return r;
@@ -151,42 +152,42 @@ int petrel_tcomment_parse(const char *text, struct petrel_tcomment *out)
 	return 0;
 }
 
-static int missing(const char *field)
+static int missing(const char *field, struct petrel_err *err)
 {
-	return petrel_fail(-PETREL_EBINDING, "signature has no %s field (bind = strict)", field);
+	return petrel_fail(err, -PETREL_EBINDING, "signature has no %s field (bind = strict)", field);
 }
 
-static int mismatch(const char *field, const char *signed_value, const char *build_value)
+static int mismatch(const char *field, const char *signed_value, const char *build_value, struct petrel_err *err)
 {
-	return petrel_fail(-PETREL_EBINDING, "signature names %s '%s', build is '%s'", field,
+	return petrel_fail(err, -PETREL_EBINDING, "signature names %s '%s', build is '%s'", field,
 			   signed_value, build_value);
 }
 
 int petrel_tcomment_bind(const struct petrel_tcomment *tc, const struct petrel_build *b,
-			 enum petrel_bind bind)
+			 enum petrel_bind bind, struct petrel_err *err)
 {
 	char want[65], got[65];
 
 	if (tc->has_file && strcmp(tc->file, b->filename) != 0)
-		return mismatch("file", tc->file, b->filename);
+		return mismatch("file", tc->file, b->filename, err);
 	if (tc->has_job && strcmp(tc->job, b->job) != 0)
-		return mismatch("job", tc->job, b->job);
+		return mismatch("job", tc->job, b->job, err);
 	if (!tc->has_job && bind == PETREL_BIND_STRICT)
-		return missing("job");
+		return missing("job", err);
 	if (tc->has_uuid && strcasecmp(tc->uuid, b->uuid) != 0)
-		return mismatch("uuid", tc->uuid, b->uuid);
+		return mismatch("uuid", tc->uuid, b->uuid, err);
 	if (tc->has_sha256 && memcmp(tc->sha256, b->sha256, 32) != 0) {
 		petrel_hex(tc->sha256, 32, got);
 		petrel_hex(b->sha256, 32, want);
-		return petrel_fail(-PETREL_EBINDING, "signature names sha256 %s, build has %s",
+		return petrel_fail(err, -PETREL_EBINDING, "signature names sha256 %s, build has %s",
 				   got, want);
 	}
 	if (!tc->has_sha256 && bind == PETREL_BIND_STRICT)
-		return missing("sha256");
+		return missing("sha256", err);
 	return 0;
 }
 
-int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8])
+int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8], struct petrel_err *err)
 {
 	size_t i;
 
@@ -194,7 +195,7 @@ int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8])
 		if (memcmp(ev->keyids[i], keyid, 8) == 0)
 			return 0;
 	if (ev->nkeys >= PETREL_KEYS_MAX)
-		return petrel_fail(-PETREL_ETOOBIG, "more than %d signing keys", PETREL_KEYS_MAX);
+		return petrel_fail(err, -PETREL_ETOOBIG, "more than %d signing keys", PETREL_KEYS_MAX);
 	memcpy(ev->keyids[ev->nkeys], keyid, 8);
 	ev->nkeys++;
 	return 0;
@@ -223,18 +224,18 @@ static int known_trust(enum petrel_trust trust)
 	       petrel_trust_needs_rebuilders(trust);
 }
 
-int petrel_policy_decide(enum petrel_trust trust, unsigned threshold,
-			 const struct petrel_evidence *ev)
+int petrel_policy_signatures(enum petrel_trust trust, unsigned threshold,
+			 const struct petrel_evidence *ev, struct petrel_err *err)
 {
 	if (!known_trust(trust))
-		return petrel_fail(-EINVAL, "unknown trust mode %d", (int)trust);
+		return petrel_fail(err, -EINVAL, "unknown trust mode %d", (int)trust);
 	if (!petrel_trust_needs_signatures(trust))
 		return 0;
 	/* A threshold of 0 would accept unsigned builds in signed mode: fail closed. */
 	if (threshold == 0)
-		return petrel_fail(-PETREL_EPOLICY, "signed trust needs a threshold of at least 1");
+		return petrel_fail(err, -PETREL_EPOLICY, "signed trust needs a threshold of at least 1");
 	if (ev->nkeys < threshold)
-		return petrel_fail(-PETREL_ETHRESHOLD,
+		return petrel_fail(err, -PETREL_ETHRESHOLD,
 				   "%zu distinct trusted key%s signed, threshold is %u", ev->nkeys,
 				   ev->nkeys == 1 ? "" : "s", threshold);
 	return 0;
@@ -254,12 +255,12 @@ static void append(char *out, size_t n, const char *text)
 }
 
 int petrel_evidence_add_rebuilder(struct petrel_evidence *ev, const char *name, int agrees,
-				  const char *why)
+				  const char *why, struct petrel_err *err)
 {
 	struct petrel_rebuilder_answer *a;
 
 	if (ev->nrebuilders >= PETREL_REBUILDERS_MAX)
-		return petrel_fail(-PETREL_ETOOBIG, "more than %d rebuilders", PETREL_REBUILDERS_MAX);
+		return petrel_fail(err, -PETREL_ETOOBIG, "more than %d rebuilders", PETREL_REBUILDERS_MAX);
 	a = &ev->rebuilders[ev->nrebuilders++];
 	memset(a, 0, sizeof(*a));
 	petrel_strlcpy(a->name, name, sizeof(a->name));
@@ -303,7 +304,7 @@ static size_t agreeing(const struct petrel_evidence *ev)
 }
 
 int petrel_policy_rebuilt(enum petrel_trust trust, unsigned agree,
-			  const struct petrel_evidence *ev)
+			  const struct petrel_evidence *ev, struct petrel_err *err)
 {
 	char why[768] = "";
 	size_t have;
@@ -311,7 +312,7 @@ int petrel_policy_rebuilt(enum petrel_trust trust, unsigned agree,
 	if (!petrel_trust_needs_rebuilders(trust))
 		return 0;
 	if (agree == 0)
-		return petrel_fail(-PETREL_EPOLICY, "rebuilt trust needs agree of at least 1");
+		return petrel_fail(err, -PETREL_EPOLICY, "rebuilt trust needs agree of at least 1");
 	if ((have = agreeing(ev)) >= agree)
 		return 0;
 	for (size_t i = 0; i < ev->nrebuilders; i++) {
@@ -324,17 +325,17 @@ int petrel_policy_rebuilt(enum petrel_trust trust, unsigned agree,
 	}
 	if (why[0])
 		append(why, sizeof(why), ")");
-	return petrel_fail(-PETREL_EPOLICY, "%zu of %zu rebuilder%s agree, agree = %u%s", have,
+	return petrel_fail(err, -PETREL_EPOLICY, "%zu of %zu rebuilder%s agree, agree = %u%s", have,
 			   ev->nrebuilders, ev->nrebuilders == 1 ? "" : "s", agree, why);
 }
 
-int petrel_policy_evaluate(const struct petrel_policy *p, const struct petrel_evidence *ev)
+int petrel_policy_evaluate(const struct petrel_policy *p, const struct petrel_evidence *ev, struct petrel_err *err)
 {
 	int r;
 
-	if ((r = petrel_policy_decide(p->trust, p->threshold, ev)) < 0)
+	if ((r = petrel_policy_signatures(p->trust, p->threshold, ev, err)) < 0)
 		return r;
-	return petrel_policy_rebuilt(p->trust, p->agree, ev);
+	return petrel_policy_rebuilt(p->trust, p->agree, ev, err);
 }
 
 int petrel_policy_frozen(int64_t max_age, int64_t newest, int64_t now, int64_t *age)

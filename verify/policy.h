@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "common/build.h"
+#include "common/error.h"
 
 #define PETREL_KEYS_MAX 16	/* keys per target */
 #define PETREL_REBUILDERS_MAX 8	/* rebuilder servers per target */
@@ -35,7 +36,7 @@ struct petrel_tcomment {
  * malformed value (timestamp not decimal, sha256 not 64 hex, uuid not a uuid,
  * over-long value) or given twice is -PETREL_ESIG_FORMAT. Empty text parses to no fields.
  */
-int petrel_tcomment_parse(const char *text, struct petrel_tcomment *out);
+int petrel_tcomment_parse(const char *text, struct petrel_tcomment *out, struct petrel_err *err);
 
 /*
  * Checks every field present against the build (file vs filename, job, uuid, sha256).
@@ -43,7 +44,7 @@ int petrel_tcomment_parse(const char *text, struct petrel_tcomment *out);
  * petrel_fail message naming the field, e.g. "signature names job 'other', build is 'hello'".
  */
 int petrel_tcomment_bind(const struct petrel_tcomment *tc, const struct petrel_build *b,
-			 enum petrel_bind bind);
+			 enum petrel_bind bind, struct petrel_err *err);
 
 /* One rebuilder's answer to /hash?sha256=H for the build being verified. */
 struct petrel_rebuilder_answer {
@@ -64,7 +65,7 @@ struct petrel_evidence {
 };
 
 /* Adds a key id unless already counted. 0 or -PETREL_ETOOBIG. */
-int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8]);
+int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8], struct petrel_err *err);
 
 /* What trust = MODE asks for: signatures (signed, signed+rebuilt), rebuilders (rebuilt,
  * signed+rebuilt). "server" asks for neither. */
@@ -78,13 +79,13 @@ const char *petrel_trust_name(enum petrel_trust trust);
  * distinct key ids (else -PETREL_ETHRESHOLD or, with zero, -PETREL_ESIG_MISSING is the
  * caller's more specific error). Otherwise 0.
  */
-int petrel_policy_decide(enum petrel_trust trust, unsigned threshold,
-			 const struct petrel_evidence *ev);
+int petrel_policy_signatures(enum petrel_trust trust, unsigned threshold,
+			 const struct petrel_evidence *ev, struct petrel_err *err);
 
 /* Records one rebuilder's answer (why is copied, may be NULL when it agrees).
  * 0 or -PETREL_ETOOBIG past PETREL_REBUILDERS_MAX. */
 int petrel_evidence_add_rebuilder(struct petrel_evidence *ev, const char *name, int agrees,
-				  const char *why);
+				  const char *why, struct petrel_err *err);
 /* Rebuilders that agreed, comma-separated in configuration order, into out (size n). */
 void petrel_evidence_agreed(const struct petrel_evidence *ev, char *out, size_t n);
 
@@ -95,7 +96,7 @@ void petrel_evidence_agreed(const struct petrel_evidence *ev, char *out, size_t 
  * agree = 0 in such a mode is -PETREL_EPOLICY (fail closed). Otherwise 0.
  */
 int petrel_policy_rebuilt(enum petrel_trust trust, unsigned agree,
-			  const struct petrel_evidence *ev);
+			  const struct petrel_evidence *ev, struct petrel_err *err);
 
 /* The whole policy a target states. */
 struct petrel_policy {
@@ -105,7 +106,7 @@ struct petrel_policy {
 };
 
 /* Decides over all the evidence: the signature half, then the rebuilder half. */
-int petrel_policy_evaluate(const struct petrel_policy *p, const struct petrel_evidence *ev);
+int petrel_policy_evaluate(const struct petrel_policy *p, const struct petrel_evidence *ev, struct petrel_err *err);
 
 /*
  * Freeze protection: the newest build the server offers was made (signed timestamp,

@@ -8,6 +8,9 @@
 #include "common/error.h"
 #include "fetcher/builderweb.h"
 
+/* The err of the calls under test; reset where a test needs a fresh one. */
+static struct petrel_err terr;
+
 /* The build the seed corpus describes, so mutations reach the field checks. */
 #define FUZZ_JOB "hello"
 #define FUZZ_UUID "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -28,31 +31,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r;
 
 	init_build(&b);
-	r = petrel_bw_parse_listing((const char *)data, size, "fuzz", &b);
+	r = petrel_bw_parse_listing((const char *)data, size, "fuzz", &b, &terr);
 	if (r != 0 && r != -PETREL_EMALFORMED && r != -PETREL_ENOTFOUND)
 		__builtin_trap();
 	if (r == 0 && !petrel_name_valid(b.filename, PETREL_FILENAME_MAX))
 		__builtin_trap();
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 
 	init_build(&b);
-	r = petrel_bw_listing_find_hash((const char *)data, size, "fuzz", b.sha256, &b);
+	r = petrel_bw_listing_find_hash((const char *)data, size, "fuzz", b.sha256, &b, &terr);
 	if (r != 0 && r != -PETREL_EMALFORMED && r != -PETREL_ENOTFOUND)
 		__builtin_trap();
 	if (r == 0 && (!petrel_name_valid(b.filename, PETREL_FILENAME_MAX) ||
 		       strnlen(b.uuid, sizeof(b.uuid)) == sizeof(b.uuid)))
 		__builtin_trap();
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 
 	init_build(&b);
-	r = petrel_bw_parse_record((const char *)data, size, "fuzz", &b);
+	r = petrel_bw_parse_record((const char *)data, size, "fuzz", &b, &terr);
 	if (r != 0 && r != -PETREL_EMALFORMED)
 		__builtin_trap();
 	if (r == 0 && (strnlen(b.platform, sizeof(b.platform)) == sizeof(b.platform) ||
 		       strnlen(b.solo5_abi, sizeof(b.solo5_abi)) == sizeof(b.solo5_abi) ||
 		       strnlen(b.solo5_devices, sizeof(b.solo5_devices)) == sizeof(b.solo5_devices)))
 		__builtin_trap();
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 
 	loc = malloc(size + 1);
 	if (!loc)
@@ -67,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			       (i == 0 && strcmp(job, FUZZ_JOB))))
 			__builtin_trap();
 	}
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 	free(loc);
 	return 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Injected write/fsync/rename failures during fetch: a clear error, exit 1, nothing kept.
 . "$(dirname "$0")/lib.sh"
-plan 22
+plan 27
 
 start_server
 make_key pub1
@@ -25,3 +25,22 @@ is "$rc" 2 "a malformed PETREL_FAULT is a usage error"
 
 run petrel fetch
 is "$rc" 0 "without faults the same fetch succeeds"
+
+# The check fails (the server is down), then recording it fails too (sqlite refuses
+# the row): each failure is told with its own cause. The warning names the database's,
+# never the network error that came before it (errors travel with their call).
+sqlite3 "$T/state/petrel.db" "
+CREATE TRIGGER refuse_status_insert BEFORE INSERT ON target_status
+  BEGIN SELECT RAISE(ABORT, 'injected: target_status refused'); END;
+CREATE TRIGGER refuse_status_update BEFORE UPDATE ON target_status
+  BEGIN SELECT RAISE(ABORT, 'injected: target_status refused'); END;"
+stop_server
+snapshot_state
+run petrel check
+is "$rc" 4 "a server that is down: exit 4, as before"
+like "$err" "warning: hello: recording the check failed: database: .*injected: target_status refused" \
+	"the recording's warning names the database's cause"
+unlike "$err" "recording the check failed: [^:]*(http|onnect)" \
+	"and not the network error that came before it"
+like "$err" "^petrel: hello: .*http://" "the check's own failure is reported with its URL"
+state_unchanged "a failed check records nothing"

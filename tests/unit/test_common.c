@@ -1188,69 +1188,132 @@ static void test_url_resolve(void **state)
 
 /* ---------------------------------------------------------------- errors */
 
-static int vfail_wrapper(int err, const char *fmt, ...)
+static int vfail_wrapper(struct petrel_err *err, int code, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = petrel_vfail(err, fmt, ap);
+	r = petrel_vfail(err, code, fmt, ap);
 	va_end(ap);
 	return r;
 }
 
 static void test_error_message(void **state)
 {
+	struct petrel_err e = PETREL_ERR_INIT;
+
 	(void)state;
-	petrel_error_clear();
-	assert_string_equal(petrel_error_message(), "");
-	assert_int_equal(petrel_fail(-PETREL_EHASH, "first %d for %s", 1, "x"), -PETREL_EHASH);
-	assert_string_equal(petrel_error_message(), "first 1 for x");
-	assert_int_equal(petrel_fail(-EIO, "second"), -EIO);	/* returns its err anyway */
-	assert_string_equal(petrel_error_message(), "first 1 for x");
-	assert_int_equal(vfail_wrapper(-ENOENT, "third %s", "v"), -ENOENT);
-	assert_string_equal(petrel_error_message(), "first 1 for x");
-	petrel_error_clear();
-	assert_string_equal(petrel_error_message(), "");
-	assert_int_equal(vfail_wrapper(-ENOENT, "third %s", "v"), -ENOENT);
-	assert_string_equal(petrel_error_message(), "third v");
-	petrel_error_clear();
+	assert_string_equal(e.msg, "");
+	assert_int_equal(e.code, 0);
+	assert_int_equal(petrel_fail(&e, -PETREL_EHASH, "first %d for %s", 1, "x"), -PETREL_EHASH);
+	assert_string_equal(e.msg, "first 1 for x");
+	assert_int_equal(e.code, -PETREL_EHASH);
+	/* the innermost layer spoke first: a caller's generic failure keeps its message */
+	assert_int_equal(petrel_fail(&e, -EIO, "second"), -EIO);	/* returns its code anyway */
+	assert_string_equal(e.msg, "first 1 for x");
+	assert_int_equal(e.code, -PETREL_EHASH);
+	assert_int_equal(vfail_wrapper(&e, -ENOENT, "third %s", "v"), -ENOENT);
+	assert_string_equal(e.msg, "first 1 for x");
+	petrel_err_reset(&e);
+	assert_string_equal(e.msg, "");
+	assert_int_equal(e.code, 0);
+	assert_int_equal(vfail_wrapper(&e, -ENOENT, "third %s", "v"), -ENOENT);
+	assert_string_equal(e.msg, "third v");
+	/* NULL: the caller does not want the message; the code still comes back */
+	assert_int_equal(petrel_fail(NULL, -PETREL_EDB, "dropped"), -PETREL_EDB);
+	petrel_err_prefix(NULL, "nothing: ");
+	assert_string_equal(petrel_err_msg(NULL, -PETREL_EDB), "database error");
+}
+
+/* Two errs never share a message: what failed second is told by its own err. */
+static void test_error_objects(void **state)
+{
+	struct petrel_err net = PETREL_ERR_INIT, db = PETREL_ERR_INIT, out = PETREL_ERR_INIT;
+
+	(void)state;
+	petrel_fail(&net, -PETREL_ENET, "http://h/: connection refused");
+	petrel_fail(&db, -PETREL_EDB, "database: disk I/O error");
+	assert_string_equal(petrel_err_msg(&db, -PETREL_EDB), "database: disk I/O error");
+	assert_string_equal(petrel_err_msg(&net, -PETREL_ENET), "http://h/: connection refused");
+	/* without a message, the code's text */
+	assert_string_equal(petrel_err_msg(&out, -PETREL_EHASH), "hash mismatch");
+	/* forwarding: a recovered-from call's message passed on when it is not recovered */
+	assert_int_equal(petrel_err_forward(&out, &db, -PETREL_EDB), -PETREL_EDB);
+	assert_string_equal(out.msg, "database: disk I/O error");
+	assert_int_equal(out.code, -PETREL_EDB);
+	petrel_err_reset(&out);
+	assert_int_equal(petrel_err_forward(&out, &(struct petrel_err)PETREL_ERR_INIT,
+					    -PETREL_EHASH), -PETREL_EHASH);
+	assert_string_equal(out.msg, "hash mismatch");
 }
 
 static void test_error_prefix(void **state)
 {
 	static char longmsg[1100], longpre[600];
+	struct petrel_err e = PETREL_ERR_INIT;
 	const char *m;
 
 	(void)state;
-	petrel_error_clear();
-	petrel_fail(-PETREL_EHASH, "sha256 mismatch");
-	petrel_error_prefix("%s: ", "hello");
-	assert_string_equal(petrel_error_message(), "hello: sha256 mismatch");
-	petrel_error_prefix("fetch %d: ", 2);
-	assert_string_equal(petrel_error_message(), "fetch 2: hello: sha256 mismatch");
-	petrel_fail(-EIO, "later");	/* prefixed message still wins */
-	assert_string_equal(petrel_error_message(), "fetch 2: hello: sha256 mismatch");
+	petrel_err_prefix(&e, "nothing to prefix: ");
+	assert_string_equal(e.msg, "");
+	petrel_fail(&e, -PETREL_EHASH, "sha256 mismatch");
+	petrel_err_prefix(&e, "%s: ", "hello");
+	assert_string_equal(e.msg, "hello: sha256 mismatch");
+	petrel_err_prefix(&e, "fetch %d: ", 2);
+	assert_string_equal(e.msg, "fetch 2: hello: sha256 mismatch");
+	petrel_fail(&e, -EIO, "later");	/* prefixed message still wins */
+	assert_string_equal(e.msg, "fetch 2: hello: sha256 mismatch");
 
 	/* a message at the 1023-byte capacity, then a prefix: truncated, prefix first */
-	petrel_error_clear();
+	petrel_err_reset(&e);
 	memset(longmsg, 'm', sizeof(longmsg) - 1);
-	petrel_fail(-EIO, "%s", longmsg);
-	assert_int_equal(strlen(petrel_error_message()), 1023);
-	petrel_error_prefix("ctx: ");
-	m = petrel_error_message();
+	petrel_fail(&e, -EIO, "%s", longmsg);
+	assert_int_equal(strlen(e.msg), 1023);
+	petrel_err_prefix(&e, "ctx: ");
+	m = e.msg;
 	assert_int_equal(strlen(m), 1023);
 	assert_memory_equal(m, "ctx: mmm", 8);
 
 	/* a prefix longer than its 512-byte buffer is cut, never overflows */
-	petrel_error_clear();
-	petrel_fail(-EIO, "tail");
+	petrel_err_reset(&e);
+	petrel_fail(&e, -EIO, "tail");
 	memset(longpre, 'p', sizeof(longpre) - 1);
-	petrel_error_prefix("%s", longpre);
-	m = petrel_error_message();
+	petrel_err_prefix(&e, "%s", longpre);
+	m = e.msg;
 	assert_int_equal(strlen(m), 511 + 4);
 	assert_string_equal(m + 511, "tail");
-	petrel_error_clear();
+}
+
+/* The one table: every code has a text, an exit status and its class. */
+static void test_error_classes(void **state)
+{
+	(void)state;
+	assert_int_equal(petrel_err_exit(0), PETREL_EXIT_OK);
+	assert_int_equal(petrel_err_exit(-EIO), PETREL_EXIT_FAIL);
+	assert_int_equal(petrel_err_exit(-PETREL_EHASH), PETREL_EXIT_REFUSED);
+	assert_int_equal(petrel_err_exit(-PETREL_EPOLICY), PETREL_EXIT_REFUSED);
+	assert_int_equal(petrel_err_exit(-PETREL_ENET), PETREL_EXIT_SERVER);
+	assert_int_equal(petrel_err_exit(-PETREL_ESIZE), PETREL_EXIT_SERVER);
+	assert_int_equal(petrel_err_exit(-PETREL_ECONFIG), PETREL_EXIT_USAGE);
+	assert_int_equal(petrel_err_exit(-PETREL_EDEPLOY), PETREL_EXIT_REVERTED);
+	assert_int_equal(petrel_err_exit(-PETREL_ECORRUPT), PETREL_EXIT_AUDIT);
+	assert_int_equal(petrel_err_exit(-PETREL_ELAST), PETREL_EXIT_FAIL);
+	/* a refusal is exactly what exits 3 */
+	for (int c = PETREL_EBASE + 1; c < PETREL_ELAST; c++) {
+		assert_int_equal(petrel_err_is(-c, PETREL_ERR_REFUSAL),
+				 petrel_err_exit(-c) == PETREL_EXIT_REFUSED);
+		assert_string_not_equal(petrel_strerror(-c), "unknown error");
+	}
+	assert_true(petrel_err_is(-PETREL_EHASH, PETREL_ERR_CONDEMNS));
+	assert_true(petrel_err_is(-PETREL_ESIZE, PETREL_ERR_CONDEMNS));
+	assert_true(petrel_err_is(-PETREL_EBINDING, PETREL_ERR_CONDEMNS));
+	assert_false(petrel_err_is(-PETREL_ETHRESHOLD, PETREL_ERR_CONDEMNS));
+	assert_true(petrel_err_is(-PETREL_ENET, PETREL_ERR_TRANSIENT));
+	assert_true(petrel_err_is(-PETREL_EHTTP, PETREL_ERR_TRANSIENT));
+	assert_false(petrel_err_is(-PETREL_EMALFORMED, PETREL_ERR_TRANSIENT));
+	assert_false(petrel_err_is(-EIO, PETREL_ERR_REFUSAL | PETREL_ERR_TRANSIENT));
+	assert_false(petrel_err_is(0, PETREL_ERR_REFUSAL));
 }
 
 static void test_strerror(void **state)
@@ -1334,6 +1397,8 @@ int main(void)
 		cmocka_unit_test(test_fanout_bad_args),
 		cmocka_unit_test(test_url_resolve),
 		cmocka_unit_test(test_error_message),
+		cmocka_unit_test(test_error_objects),
+		cmocka_unit_test(test_error_classes),
 		cmocka_unit_test(test_error_prefix),
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_parse_rfc3339_mday),

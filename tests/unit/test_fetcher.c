@@ -13,6 +13,9 @@
 #include "common/error.h"
 #include "fetcher/builderweb.h"
 
+/* The err of the calls under test; reset where a test needs a fresh one. */
+static struct petrel_err terr;
+
 /* Three canonical uuids: U1 is the one asked for, U2 and U3 are its neighbours. */
 #define U1 "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 #define U2 "11111111-2222-4333-8444-555555555555"
@@ -68,7 +71,8 @@ static void build_init(struct petrel_build *b)
 }
 
 /* Runs a parser on an exact-length heap copy (no NUL, so an overread shows under ASan). */
-typedef int (*parser_fn)(const char *, size_t, const char *, struct petrel_build *);
+typedef int (*parser_fn)(const char *, size_t, const char *, struct petrel_build *,
+			 struct petrel_err *);
 
 static int run_parser(parser_fn fn, const char *text, size_t len, const char *where,
 		      struct petrel_build *b)
@@ -78,7 +82,7 @@ static int run_parser(parser_fn fn, const char *text, size_t len, const char *wh
 
 	assert_non_null(copy);
 	memcpy(copy, text, len);
-	r = fn(copy, len, where, b);
+	r = fn(copy, len, where, b, &terr);
 	free(copy);
 	return r;
 }
@@ -90,17 +94,17 @@ static void expect_refusal(parser_fn fn, const char *text, const char *where, co
 	int r;
 
 	build_init(&b);
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 	r = run_parser(fn, text, strlen(text), where, &b);
 	if (r != -PETREL_EMALFORMED)
 		fail_msg("expected -PETREL_EMALFORMED, got %d for: %s", r, text);
-	if (!strstr(petrel_error_message(), where))
-		fail_msg("message '%s' does not name '%s' (input %s)", petrel_error_message(), where,
+	if (!strstr(terr.msg, where))
+		fail_msg("message '%s' does not name '%s' (input %s)", terr.msg, where,
 			 text);
-	if (what && !strstr(petrel_error_message(), what))
-		fail_msg("message '%s' does not say '%s' (input %s)", petrel_error_message(), what,
+	if (what && !strstr(terr.msg, what))
+		fail_msg("message '%s' does not say '%s' (input %s)", terr.msg, what,
 			 text);
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 }
 
 static void listing_refused(const char *text, const char *what)
@@ -116,13 +120,13 @@ static void listing_absent(const char *text)
 	int r;
 
 	build_init(&b);
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 	r = run_parser(petrel_bw_parse_listing, text, strlen(text), WHERE_LISTING, &b);
 	if (r != -PETREL_ENOTFOUND)
 		fail_msg("expected -PETREL_ENOTFOUND, got %d for: %s", r, text);
-	if (!strstr(petrel_error_message(), U1))
-		fail_msg("message '%s' does not name the uuid", petrel_error_message());
-	petrel_error_clear();
+	if (!strstr(terr.msg, U1))
+		fail_msg("message '%s' does not name the uuid", terr.msg);
+	petrel_err_reset(&terr);
 }
 
 static void record_refused(const char *text, const char *what)
@@ -208,7 +212,7 @@ static void test_listing_real(void **state)
 
 	(void)state;
 	build_init(&b);
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 	assert_int_equal(run_parser(petrel_bw_parse_listing, LISTING_REAL, strlen(LISTING_REAL),
 				    WHERE_LISTING, &b), 0);
 	assert_string_equal(b.filename, "hello.hvt");
@@ -216,7 +220,7 @@ static void test_listing_real(void **state)
 	assert_int_equal(b.size, 3145728);
 	assert_string_equal(b.job, "hello");	/* untouched */
 	assert_string_equal(b.uuid, U1);
-	assert_string_equal(petrel_error_message(), "");
+	assert_string_equal(terr.msg, "");
 }
 
 /* Whatever the order of the entries, the one with b->uuid is chosen. */
@@ -241,7 +245,7 @@ static void test_listing_order(void **state)
 		}
 		snprintf(text, sizeof(text), "{\"builds\":[%s,%s,%s]}", e[0], e[1], e[2]);
 		build_init(&b);
-		assert_int_equal(petrel_bw_parse_listing(text, strlen(text), WHERE_LISTING, &b), 0);
+		assert_int_equal(petrel_bw_parse_listing(text, strlen(text), WHERE_LISTING, &b, &terr), 0);
 		assert_string_equal(b.filename, "mine.hvt");
 		assert_memory_equal(b.sha256, SHA1, 32);
 		assert_int_equal(b.size, 42);
@@ -252,7 +256,7 @@ static void test_listing_order(void **state)
 		 "\",\"main_binary\":{\"size\":5,\"sha256\":\"" HEX1
 		 "\",\"filename\":\"x\"}}]}");
 	build_init(&b);
-	assert_int_equal(petrel_bw_parse_listing(text, strlen(text), WHERE_LISTING, &b), 0);
+	assert_int_equal(petrel_bw_parse_listing(text, strlen(text), WHERE_LISTING, &b, &terr), 0);
 	assert_string_equal(b.filename, "x");
 	assert_int_equal(b.size, 5);
 }
@@ -265,7 +269,7 @@ static void test_listing_hex_case_and_limits(void **state)
 	(void)state;
 	t = listing_with_mb(mb_obj("\"f.hvt\"", "\"" HEX1_UPPER "\"", "0"));
 	build_init(&b);
-	assert_int_equal(petrel_bw_parse_listing(t, strlen(t), WHERE_LISTING, &b), 0);
+	assert_int_equal(petrel_bw_parse_listing(t, strlen(t), WHERE_LISTING, &b, &terr), 0);
 	assert_memory_equal(b.sha256, SHA1, 32);
 	assert_int_equal(b.size, 0);
 
@@ -274,14 +278,14 @@ static void test_listing_hex_case_and_limits(void **state)
 				   "\"E3b0C44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852B855\"",
 				   "9223372036854775807"));
 	build_init(&b);
-	assert_int_equal(petrel_bw_parse_listing(t, strlen(t), WHERE_LISTING, &b), 0);
+	assert_int_equal(petrel_bw_parse_listing(t, strlen(t), WHERE_LISTING, &b, &terr), 0);
 	assert_memory_equal(b.sha256, SHA1, 32);
 	assert_int_equal(b.size, INT64_MAX);
 
 	/* every allowed filename character, and a name of exactly PETREL_FILENAME_MAX bytes */
 	t = listing_with_mb(mb_obj("\"Az09._+-\"", "\"" HEX1 "\"", "1"));
 	build_init(&b);
-	assert_int_equal(petrel_bw_parse_listing(t, strlen(t), WHERE_LISTING, &b), 0);
+	assert_int_equal(petrel_bw_parse_listing(t, strlen(t), WHERE_LISTING, &b, &terr), 0);
 	assert_string_equal(b.filename, "Az09._+-");
 
 	name[0] = '"';
@@ -290,7 +294,7 @@ static void test_listing_hex_case_and_limits(void **state)
 	name[PETREL_FILENAME_MAX + 2] = '\0';
 	t = listing_with_mb(mb_obj(name, "\"" HEX1 "\"", "1"));
 	build_init(&b);
-	assert_int_equal(petrel_bw_parse_listing(t, strlen(t), WHERE_LISTING, &b), 0);
+	assert_int_equal(petrel_bw_parse_listing(t, strlen(t), WHERE_LISTING, &b, &terr), 0);
 	assert_int_equal(strlen(b.filename), PETREL_FILENAME_MAX);
 }
 
@@ -302,9 +306,9 @@ static void test_listing_uuid_case(void **state)
 	(void)state;
 	build_init(&b);
 	memcpy(b.uuid, U1_UPPER, sizeof(U1_UPPER));
-	petrel_error_clear();
-	if (petrel_bw_parse_listing(LISTING_REAL, strlen(LISTING_REAL), WHERE_LISTING, &b) != 0)
-		fail_msg("uppercase uuid not matched in the listing: %s", petrel_error_message());
+	petrel_err_reset(&terr);
+	if (petrel_bw_parse_listing(LISTING_REAL, strlen(LISTING_REAL), WHERE_LISTING, &b, &terr) != 0)
+		fail_msg("uppercase uuid not matched in the listing: %s", terr.msg);
 	assert_string_equal(b.filename, "hello.hvt");
 }
 
@@ -454,7 +458,7 @@ static void test_listing_refuse_duplicates(void **state)
 		struct petrel_build b;
 
 		build_init(&b);
-		assert_int_equal(petrel_bw_parse_listing(t, strlen(t), WHERE_LISTING, &b), 0);
+		assert_int_equal(petrel_bw_parse_listing(t, strlen(t), WHERE_LISTING, &b, &terr), 0);
 		assert_string_equal(b.filename, "first");
 	}
 }
@@ -471,15 +475,15 @@ static void truncations(parser_fn fn, const char *text, const char *where)
 		int r;
 
 		build_init(&b);
-		petrel_error_clear();
+		petrel_err_reset(&terr);
 		r = run_parser(fn, text, cut, where, &b);
 		if (r != -PETREL_EMALFORMED)
 			fail_msg("prefix of %zu bytes accepted (%d): %.*s", cut, r, (int)cut, text);
-		if (!strstr(petrel_error_message(), where))
+		if (!strstr(terr.msg, where))
 			fail_msg("prefix of %zu bytes: message '%s' does not name %s", cut,
-				 petrel_error_message(), where);
+				 terr.msg, where);
 	}
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 }
 
 static void test_listing_truncated(void **state)
@@ -499,15 +503,15 @@ static void test_listing_len(void **state)
 	memcpy(t, LISTING_REAL, len);
 	memcpy(t + len, "garbage}}]", 11);
 	build_init(&b);
-	assert_int_equal(petrel_bw_parse_listing(t, len, WHERE_LISTING, &b), 0);
+	assert_int_equal(petrel_bw_parse_listing(t, len, WHERE_LISTING, &b, &terr), 0);
 	assert_string_equal(b.filename, "hello.hvt");
 
 	t[len] = '\0';
 	build_init(&b);
-	petrel_error_clear();
-	assert_int_equal(petrel_bw_parse_listing(t, len + 1, WHERE_LISTING, &b), -PETREL_EMALFORMED);
-	assert_non_null(strstr(petrel_error_message(), WHERE_LISTING));
-	petrel_error_clear();
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_bw_parse_listing(t, len + 1, WHERE_LISTING, &b, &terr), -PETREL_EMALFORMED);
+	assert_non_null(strstr(terr.msg, WHERE_LISTING));
+	petrel_err_reset(&terr);
 }
 
 /* ---------------------------------------------------------------- record */
@@ -518,7 +522,7 @@ static void test_record_real(void **state)
 
 	(void)state;
 	build_init(&b);
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 	assert_int_equal(run_parser(petrel_bw_parse_record, RECORD_REAL, strlen(RECORD_REAL),
 				    WHERE_RECORD, &b), 0);
 	assert_string_equal(b.platform, "ubuntu-22.04");
@@ -528,7 +532,7 @@ static void test_record_real(void **state)
 	assert_string_equal(b.uuid, U1);
 	assert_string_equal(b.solo5_abi, "hvt");
 	assert_string_equal(b.solo5_devices, "net:service block:storage");
-	assert_string_equal(petrel_error_message(), "");
+	assert_string_equal(terr.msg, "");
 }
 
 /* Solo5 fields: absent or null leave them empty; a malformed one is refused. */
@@ -541,13 +545,13 @@ static void test_record_solo5(void **state)
 	t = record_with("\"hello\"", "\"" U1 "\"", GOOD_REST ",\"solo5_abi\":null,"
 			"\"solo5_manifest\":{\"devices\":[]}");
 	build_init(&b);
-	assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b), 0);
+	assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b, &terr), 0);
 	assert_string_equal(b.solo5_abi, "");
 	assert_string_equal(b.solo5_devices, "");
 	t = record_with("\"hello\"", "\"" U1 "\"", GOOD_REST ",\"solo5_manifest\":{\"devices\":"
 			"[{\"name\":\"x\",\"type\":\"FUTURE_DEV\"}]}");
 	build_init(&b);
-	assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b), 0);
+	assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b, &terr), 0);
 	assert_string_equal(b.solo5_devices, "future_dev:x");
 	record_refused(record_with("\"hello\"", "\"" U1 "\"", GOOD_REST ",\"solo5_abi\":{}"),
 		       "solo5_abi");
@@ -572,17 +576,17 @@ static void test_listing_find_hash(void **state)
 	(void)state;
 	memset(&e, 0, sizeof(e));
 	assert_int_equal(petrel_bw_listing_find_hash(LISTING_REAL, strlen(LISTING_REAL),
-						     WHERE_LISTING, SHA1, &e), 0);
+						     WHERE_LISTING, SHA1, &e, &terr), 0);
 	assert_string_equal(e.uuid, U1);
 	assert_string_equal(e.filename, "hello.hvt");
 	assert_int_equal(e.size, 3145728);
 	assert_int_equal(petrel_bw_listing_find_hash(LISTING_REAL, strlen(LISTING_REAL),
-						     WHERE_LISTING, other, &e), -PETREL_ENOTFOUND);
+						     WHERE_LISTING, other, &e, &terr), -PETREL_ENOTFOUND);
 	assert_int_equal(petrel_bw_listing_find_hash("{\"builds\":[]}", 13, WHERE_LISTING, SHA1,
-						     &e), -PETREL_ENOTFOUND);
+						     &e, &terr), -PETREL_ENOTFOUND);
 	assert_int_equal(petrel_bw_listing_find_hash("{\"builds\":[{\"uuid\":1}]}", 24,
-						     WHERE_LISTING, SHA1, &e), -PETREL_EMALFORMED);
-	petrel_error_clear();
+						     WHERE_LISTING, SHA1, &e, &terr), -PETREL_EMALFORMED);
+	petrel_err_reset(&terr);
 }
 
 static void record_times(const char *finish, int64_t want)
@@ -594,9 +598,9 @@ static void record_times(const char *finish, int64_t want)
 	snprintf(rest, sizeof(rest), "\"main_binary\":true,\"finish_time\":\"%s\"", finish);
 	t = record_with("\"hello\"", "\"" U1 "\"", rest);
 	build_init(&b);
-	petrel_error_clear();
-	if (petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b) != 0)
-		fail_msg("finish_time '%s' refused: %s", finish, petrel_error_message());
+	petrel_err_reset(&terr);
+	if (petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b, &terr) != 0)
+		fail_msg("finish_time '%s' refused: %s", finish, terr.msg);
 	if (b.finish_time != want)
 		fail_msg("finish_time '%s': got %lld, want %lld", finish, (long long)b.finish_time,
 			 (long long)want);
@@ -630,7 +634,7 @@ static void test_record_optional(void **state)
 	t = record_with("\"hello\"", "\"" U1 "\"",
 			"\"finish_time\":\"2026-05-12T03:04:10-00:00\",\"main_binary\":true");
 	build_init(&b);
-	assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b), 0);
+	assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b, &terr), 0);
 	assert_true(b.start_time == 0);
 	assert_true(b.finish_time == FINISH_EPOCH);
 	assert_string_equal(b.platform, "");
@@ -643,11 +647,11 @@ static void test_record_optional(void **state)
 			 plats[i]);
 		t = record_with("\"hello\"", "\"" U1 "\"", rest);
 		build_init(&b);
-		petrel_error_clear();
-		assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b), 0);
+		petrel_err_reset(&terr);
+		assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b, &terr), 0);
 		assert_string_equal(b.platform, "");
 		assert_true(b.finish_time == FINISH_EPOCH);
-		assert_string_equal(petrel_error_message(), "");
+		assert_string_equal(terr.msg, "");
 	}
 }
 
@@ -660,14 +664,14 @@ static void test_record_uuid_case(void **state)
 	(void)state;
 	t = record_with("\"hello\"", "\"" U1_UPPER "\"", GOOD_REST);
 	build_init(&b);
-	assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b), 0);
+	assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b, &terr), 0);
 	assert_string_equal(b.uuid, U1);	/* b keeps its own spelling */
 	assert_true(b.finish_time == FINISH_EPOCH);
 
 	t = record_with("\"hello\"", "\"" U1 "\"", GOOD_REST);
 	build_init(&b);
 	memcpy(b.uuid, U1_UPPER, sizeof(U1_UPPER));
-	assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b), 0);
+	assert_int_equal(petrel_bw_parse_record(t, strlen(t), WHERE_RECORD, &b, &terr), 0);
 }
 
 static void test_record_refuse_identity(void **state)
@@ -933,11 +937,11 @@ static void test_no_message_on_success(void **state)
 	struct petrel_build b;
 
 	(void)state;
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 	build_init(&b);
-	assert_int_equal(petrel_bw_parse_listing(LISTING_REAL, strlen(LISTING_REAL), "w", &b), 0);
-	assert_int_equal(petrel_bw_parse_record(RECORD_REAL, strlen(RECORD_REAL), "w", &b), 0);
-	assert_string_equal(petrel_error_message(), "");
+	assert_int_equal(petrel_bw_parse_listing(LISTING_REAL, strlen(LISTING_REAL), "w", &b, &terr), 0);
+	assert_int_equal(petrel_bw_parse_record(RECORD_REAL, strlen(RECORD_REAL), "w", &b, &terr), 0);
+	assert_string_equal(terr.msg, "");
 	/* the listing and the record fill different fields of the same build */
 	assert_string_equal(b.filename, "hello.hvt");
 	assert_int_equal(b.size, 3145728);
@@ -950,7 +954,7 @@ static void test_no_message_on_success(void **state)
 static int group_setup(void **state)
 {
 	(void)state;
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 	return 0;
 }
 

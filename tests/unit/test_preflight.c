@@ -9,6 +9,9 @@
 #include "deploy/solo5.h"
 #include "fetcher/http.h"
 
+/* The err of the calls under test; reset where a test needs a fresh one. */
+static struct petrel_err terr;
+
 static void devices_covered(void **state)
 {
 	char missing[256];
@@ -53,18 +56,18 @@ static void abi(void **state)
 	(void)state;
 	memset(&t, 0, sizeof(t));
 	memset(&b, 0, sizeof(b));
-	assert_int_equal(petrel_solo5_abi_check(&t, &b), 0);
+	assert_int_equal(petrel_solo5_abi_check(&t, &b, &terr), 0);
 	strcpy(b.solo5_abi, "spt");
-	assert_int_equal(petrel_solo5_abi_check(&t, &b), 0);	/* target says nothing */
+	assert_int_equal(petrel_solo5_abi_check(&t, &b, &terr), 0);	/* target says nothing */
 	strcpy(t.abi, "spt");
-	assert_int_equal(petrel_solo5_abi_check(&t, &b), 0);
+	assert_int_equal(petrel_solo5_abi_check(&t, &b, &terr), 0);
 	strcpy(t.abi, "hvt");
-	assert_int_equal(petrel_solo5_abi_check(&t, &b), -PETREL_EPOLICY);
-	assert_non_null(strstr(petrel_error_message(), "'spt'"));
-	assert_non_null(strstr(petrel_error_message(), "'hvt'"));
-	petrel_error_clear();
+	assert_int_equal(petrel_solo5_abi_check(&t, &b, &terr), -PETREL_EPOLICY);
+	assert_non_null(strstr(terr.msg, "'spt'"));
+	assert_non_null(strstr(terr.msg, "'hvt'"));
+	petrel_err_reset(&terr);
 	b.solo5_abi[0] = '\0';	/* not a Solo5 binary (or an older server): no claim */
-	assert_int_equal(petrel_solo5_abi_check(&t, &b), 0);
+	assert_int_equal(petrel_solo5_abi_check(&t, &b, &terr), 0);
 }
 
 static void same_server(void **state)

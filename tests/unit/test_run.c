@@ -18,6 +18,9 @@
 #include "common/error.h"
 #include "deploy/run.h"
 
+/* The err of the calls under test; reset where a test needs a fresh one. */
+static struct petrel_err terr;
+
 static struct petrel_run_result res;	/* large: keep it off the stack */
 
 static double now_s(void)
@@ -33,7 +36,7 @@ static int sh(const char *script, long timeout)
 {
 	const char *argv[] = { "/bin/sh", "-c", script, NULL };
 
-	return petrel_run(argv, NULL, 0, timeout, 0, &res);
+	return petrel_run(argv, NULL, 0, timeout, 0, &res, &terr);
 }
 
 static void describe_is(long timeout, const char *want)
@@ -122,7 +125,7 @@ static void test_path_search(void **state)
 	const char *argv[] = { "sh", "-c", "echo found", NULL };
 
 	(void)state;
-	assert_int_equal(petrel_run(argv, NULL, 0, 10, 0, &res), 0);
+	assert_int_equal(petrel_run(argv, NULL, 0, 10, 0, &res, &terr), 0);
 	assert_true(petrel_run_ok(&res));
 	assert_string_equal(res.output, "found\n");
 }
@@ -209,7 +212,7 @@ static void test_env_passed(void **state)
 
 	(void)state;
 	setenv("PETREL_X", "from the parent", 1);
-	assert_int_equal(petrel_run(argv, env, 2, 10, 0, &res), 0);
+	assert_int_equal(petrel_run(argv, env, 2, 10, 0, &res, &terr), 0);
 	unsetenv("PETREL_X");
 	assert_true(petrel_run_ok(&res));
 	assert_string_equal(res.output, "hello world|");
@@ -233,13 +236,13 @@ static void test_env_limits(void **state)
 	(void)state;
 	for (size_t i = 0; i < PETREL_RUN_ENV_MAX + 1; i++)
 		env[i] = "A=b";
-	petrel_error_clear();
-	assert_int_equal(petrel_run(argv, env, PETREL_RUN_ENV_MAX + 1, 10, 0, &res), -E2BIG);
-	petrel_error_clear();
-	assert_int_equal(petrel_run(argv, env, PETREL_RUN_ENV_MAX, 10, 0, &res), 0);
-	assert_int_equal(petrel_run(argv, bad, 1, 10, 0, &res), -EINVAL);
-	assert_non_null(strstr(petrel_error_message(), "NOEQUALS"));
-	petrel_error_clear();
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_run(argv, env, PETREL_RUN_ENV_MAX + 1, 10, 0, &res, &terr), -E2BIG);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_run(argv, env, PETREL_RUN_ENV_MAX, 10, 0, &res, &terr), 0);
+	assert_int_equal(petrel_run(argv, bad, 1, 10, 0, &res, &terr), -EINVAL);
+	assert_non_null(strstr(terr.msg, "NOEQUALS"));
+	petrel_err_reset(&terr);
 }
 
 static void test_stdin_devnull(void **state)
@@ -298,7 +301,7 @@ static void test_passthrough(void **state)
 	assert_true((saved = dup(2)) >= 0);
 	assert_true((fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
 	dup2(fd, 2);
-	assert_int_equal(petrel_run(argv, NULL, 0, 10, 1, &res), 0);
+	assert_int_equal(petrel_run(argv, NULL, 0, 10, 1, &res, &terr), 0);
 	dup2(saved, 2);
 	close(saved);
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
@@ -318,15 +321,15 @@ static void test_nonexistent(void **state)
 	const char *bare[] = { "petrel-no-such-program-here", NULL };
 
 	(void)state;
-	petrel_error_clear();
-	assert_int_equal(petrel_run(argv, NULL, 0, 10, 0, &res), -ENOENT);
-	assert_string_equal(petrel_error_message(),
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_run(argv, NULL, 0, 10, 0, &res, &terr), -ENOENT);
+	assert_string_equal(terr.msg,
 			    "/nonexistent/petrel-adapter: No such file or directory");
 	assert_false(petrel_run_ok(&res));
-	petrel_error_clear();
-	assert_int_equal(petrel_run(bare, NULL, 0, 10, 0, &res), -ENOENT);
-	assert_non_null(strstr(petrel_error_message(), "petrel-no-such-program-here: "));
-	petrel_error_clear();
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_run(bare, NULL, 0, 10, 0, &res, &terr), -ENOENT);
+	assert_non_null(strstr(terr.msg, "petrel-no-such-program-here: "));
+	petrel_err_reset(&terr);
 }
 
 static void test_not_executable(void **state)
@@ -340,11 +343,11 @@ static void test_not_executable(void **state)
 	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) >= 0);
 	assert_int_equal(write(fd, "#!/bin/sh\nexit 0\n", 17), 17);
 	close(fd);
-	petrel_error_clear();
-	assert_int_equal(petrel_run(argv, NULL, 0, 10, 0, &res), -EACCES);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_run(argv, NULL, 0, 10, 0, &res, &terr), -EACCES);
 	snprintf(msg, sizeof(msg), "%s: Permission denied", path);
-	assert_string_equal(petrel_error_message(), msg);
-	petrel_error_clear();
+	assert_string_equal(terr.msg, msg);
+	petrel_err_reset(&terr);
 	unlink(path);
 }
 
@@ -353,9 +356,9 @@ static void test_no_program(void **state)
 	const char *argv[] = { NULL };
 
 	(void)state;
-	petrel_error_clear();
-	assert_int_equal(petrel_run(argv, NULL, 0, 10, 0, &res), -EINVAL);
-	petrel_error_clear();
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_run(argv, NULL, 0, 10, 0, &res, &terr), -EINVAL);
+	petrel_err_reset(&terr);
 }
 
 /* A descriptor opened without O_CLOEXEC (by some library, say) does not leak into the child. */
@@ -388,7 +391,7 @@ static void test_started_before_run(void **state)
 	unlink(marker);
 	snprintf(script, sizeof(script), "echo $$ >'%s'", marker);
 	p.marker = marker;
-	assert_int_equal(petrel_run_ex(argv, NULL, 0, 10, 0, on_started, &p, &res), 0);
+	assert_int_equal(petrel_run_ex(argv, NULL, 0, 10, 0, on_started, &p, &res, &terr), 0);
 	assert_true(petrel_run_ok(&res));
 	assert_true(p.pid > 0);
 	assert_false(p.marker_existed);		/* it waited for the go */
@@ -407,7 +410,7 @@ static void test_started_fails_nothing_runs(void **state)
 	unlink(marker);
 	snprintf(script, sizeof(script), "echo ran >'%s'", marker);
 	p.marker = marker;
-	assert_int_equal(petrel_run_ex(argv, NULL, 0, 10, 0, on_started, &p, &res), -EIO);
+	assert_int_equal(petrel_run_ex(argv, NULL, 0, 10, 0, on_started, &p, &res, &terr), -EIO);
 	usleep(100 * 1000);
 	assert_int_equal(access(marker, F_OK), -1);	/* the child exited unrun */
 	assert_int_equal(kill(p.pid, 0), -1);		/* and was reaped */

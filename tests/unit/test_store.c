@@ -22,6 +22,9 @@
 #include "store/store.h"
 #include "verify/digest.h"
 
+/* The err of the calls under test; reset where a test needs a fresh one. */
+static struct petrel_err terr;
+
 struct fixture {
 	char dir[64];		/* mkdtemp state directory */
 	struct petrel_store s;
@@ -45,8 +48,8 @@ static int setup(void **state)
 	assert_non_null(f);
 	memcpy(f->dir, "/tmp/petrel-store-XXXXXX", sizeof("/tmp/petrel-store-XXXXXX"));
 	assert_non_null(mkdtemp(f->dir));
-	petrel_error_clear();
-	assert_int_equal(petrel_store_open(&f->s, f->dir), 0);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_store_open(&f->s, f->dir, &terr), 0);
 	*state = f;
 	return 0;
 }
@@ -146,7 +149,7 @@ static int store_blob(struct fixture *f, const char *content, uint8_t sha[32], c
 	assert_int_equal(petrel_sha256(content, strlen(content), sha), 0);
 	assert_int_equal(petrel_store_tmpfile(&f->s, &fd, tmp, n), 0);
 	assert_int_equal(petrel_write_all(fd, content, strlen(content)), 0);
-	return petrel_store_commit_blob(&f->s, fd, tmp, sha);
+	return petrel_store_commit_blob(&f->s, fd, tmp, sha, &terr);
 }
 
 static void collect(void *ctx, const char *finding)
@@ -162,7 +165,7 @@ static void collect(void *ctx, const char *finding)
 static int fsck(struct fixture *f)
 {
 	f->nfindings = 0;
-	return petrel_store_fsck(&f->s, collect, f);
+	return petrel_store_fsck(&f->s, collect, f, &terr);
 }
 
 static int failing_fsync(int fd)
@@ -218,7 +221,7 @@ static void test_open_creates_missing_parents(void **state)
 	char p[PATH_MAX], q[PATH_MAX];
 
 	path_in(f, "a/b/state", p, sizeof(p));
-	assert_int_equal(petrel_store_open(&s2, p), 0);
+	assert_int_equal(petrel_store_open(&s2, p, &terr), 0);
 	assert_string_equal(s2.dir, p);
 	assert_int_equal(petrel_snprintf(q, sizeof(q), "%s/tmp", p), 0);
 	assert_int_equal(mode_of(q), 0700);
@@ -234,14 +237,14 @@ static void test_reopen_idempotent(void **state)
 
 	make_version(&v, "web", UUID1, "one", 1000);
 	assert_int_equal(store_blob(f, "one", sha, tmp, sizeof(tmp)), 0);
-	assert_int_equal(petrel_store_add_version(&f->s, &v), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &v, &terr), 0);
 	petrel_store_close(&f->s);
-	assert_int_equal(petrel_store_open(&f->s, f->dir), 0);
+	assert_int_equal(petrel_store_open(&f->s, f->dir, &terr), 0);
 	petrel_store_close(&f->s);
-	assert_int_equal(petrel_store_open(&f->s, f->dir), 0);
+	assert_int_equal(petrel_store_open(&f->s, f->dir, &terr), 0);
 	assert_int_equal(query_int(f->s.db, "PRAGMA user_version"), PETREL_SCHEMA_VERSION);
-	assert_int_equal(petrel_store_count_versions(&f->s, "web"), 1);
-	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got), 0);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web", &terr), 1);
+	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got, &terr), 0);
 	assert_int_equal(got.id, v.id);
 	assert_int_equal(fsck(f), 0);
 }
@@ -254,12 +257,12 @@ static void test_newer_schema_refused(void **state)
 	assert_int_equal(sqlite3_exec(f->s.db, "PRAGMA user_version = 99", NULL, NULL, NULL),
 			 SQLITE_OK);
 	petrel_store_close(&f->s);
-	petrel_error_clear();
-	assert_int_equal(petrel_store_open(&f->s, f->dir), -PETREL_EDB);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_store_open(&f->s, f->dir, &terr), -PETREL_EDB);
 	assert_null(f->s.db);
 	assert_int_equal(petrel_snprintf(msg, sizeof(msg), "petrel.db has schema version 99,"
 					 " this petrel knows up to %d", PETREL_SCHEMA_VERSION), 0);
-	assert_string_equal(petrel_error_message(), msg);
+	assert_string_equal(terr.msg, msg);
 }
 
 static void test_garbage_db_is_edb(void **state)
@@ -273,9 +276,9 @@ static void test_garbage_db_is_edb(void **state)
 	unlink(wal);
 	assert_int_equal(petrel_atomic_write(p, "this is not a database, not at all......",
 					     40, 0644), 0);
-	petrel_error_clear();
-	assert_int_equal(petrel_store_open(&f->s, f->dir), -PETREL_EDB);
-	assert_non_null(strstr(petrel_error_message(), "database: "));
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_store_open(&f->s, f->dir, &terr), -PETREL_EDB);
+	assert_non_null(strstr(terr.msg, "database: "));
 }
 
 /* ---- versions ---- */
@@ -286,18 +289,18 @@ static void test_versions_queries(void **state)
 	struct petrel_version a, b, got;
 	int64_t hw;
 
-	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got), -PETREL_ENOTFOUND);
-	assert_int_equal(petrel_store_count_versions(&f->s, "web"), 0);
-	assert_int_equal(petrel_store_high_water(&f->s, "web", &hw), 0);
+	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got, &terr), -PETREL_ENOTFOUND);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web", &terr), 0);
+	assert_int_equal(petrel_store_high_water(&f->s, "web", &hw, &terr), 0);
 	assert_int_equal(hw, 0);
 
 	make_version(&a, "web", UUID1, "one", 1000);
 	make_version(&b, "web", UUID2, "two", 2000);
-	assert_int_equal(petrel_store_add_version(&f->s, &a), 0);
-	assert_int_equal(petrel_store_add_version(&f->s, &b), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &a, &terr), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &b, &terr), 0);
 	assert_true(a.id > 0 && b.id > a.id);
 
-	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got), 0);
+	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got, &terr), 0);
 	assert_int_equal(got.id, b.id);
 	assert_string_equal(got.build.uuid, UUID2);
 	assert_memory_equal(got.build.sha256, b.build.sha256, 32);
@@ -315,14 +318,14 @@ static void test_versions_queries(void **state)
 	assert_string_equal(got.url, "https://b.example/hello.hvt");
 	assert_string_equal(got.target, "web");
 
-	assert_int_equal(petrel_store_find_version(&f->s, "web", a.build.sha256, &got), 0);
+	assert_int_equal(petrel_store_find_version(&f->s, "web", a.build.sha256, &got, &terr), 0);
 	assert_int_equal(got.id, a.id);
 	assert_string_equal(got.build.uuid, UUID1);
-	assert_int_equal(petrel_store_find_version(&f->s, "other", a.build.sha256, &got),
+	assert_int_equal(petrel_store_find_version(&f->s, "other", a.build.sha256, &got, &terr),
 			 -PETREL_ENOTFOUND);
-	assert_int_equal(petrel_store_count_versions(&f->s, "web"), 2);
-	assert_int_equal(petrel_store_count_versions(&f->s, "other"), 0);
-	assert_int_equal(petrel_store_high_water(&f->s, "web", &hw), 0);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web", &terr), 2);
+	assert_int_equal(petrel_store_count_versions(&f->s, "other", &terr), 0);
+	assert_int_equal(petrel_store_high_water(&f->s, "web", &hw, &terr), 0);
 	assert_int_equal(hw, 2000);
 	/* one "fetch" journal row per add */
 	assert_int_equal(query_int(f->s.db, "SELECT count(*) FROM journal WHERE event = 'fetch'"
@@ -337,19 +340,19 @@ static void test_high_water_only_rises(void **state)
 
 	make_version(&a, "web", UUID1, "new", 5000);
 	make_version(&b, "web", UUID2, "old", 3000);
-	assert_int_equal(petrel_store_add_version(&f->s, &a), 0);
-	assert_int_equal(petrel_store_add_version(&f->s, &b), 0);
-	assert_int_equal(petrel_store_high_water(&f->s, "web", &hw), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &a, &terr), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &b, &terr), 0);
+	assert_int_equal(petrel_store_high_water(&f->s, "web", &hw, &terr), 0);
 	assert_int_equal(hw, 5000);
 	/* newest is by timestamp, not by insertion order */
-	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got), 0);
+	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got, &terr), 0);
 	assert_int_equal(got.id, a.id);
 	/* per target */
 	make_version(&b, "db", UUID3, "other", 100);
-	assert_int_equal(petrel_store_add_version(&f->s, &b), 0);
-	assert_int_equal(petrel_store_high_water(&f->s, "db", &hw), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &b, &terr), 0);
+	assert_int_equal(petrel_store_high_water(&f->s, "db", &hw, &terr), 0);
 	assert_int_equal(hw, 100);
-	assert_int_equal(petrel_store_high_water(&f->s, "web", &hw), 0);
+	assert_int_equal(petrel_store_high_water(&f->s, "web", &hw, &terr), 0);
 	assert_int_equal(hw, 5000);
 }
 
@@ -360,9 +363,9 @@ static void test_newest_tie_highest_id(void **state)
 
 	make_version(&a, "web", UUID1, "a", 7000);
 	make_version(&b, "web", UUID2, "b", 7000);
-	assert_int_equal(petrel_store_add_version(&f->s, &a), 0);
-	assert_int_equal(petrel_store_add_version(&f->s, &b), 0);
-	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &a, &terr), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &b, &terr), 0);
+	assert_int_equal(petrel_store_newest_version(&f->s, "web", &got, &terr), 0);
 	assert_int_equal(got.id, b.id);
 }
 
@@ -372,18 +375,18 @@ static void test_duplicate_add_keeps_one_row(void **state)
 	struct petrel_version a, again;
 
 	make_version(&a, "web", UUID1, "one", 1000);
-	assert_int_equal(petrel_store_add_version(&f->s, &a), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &a, &terr), 0);
 	make_version(&again, "web", UUID1, "one", 1000);
 	again.verified_at = 9999;
-	assert_int_equal(petrel_store_add_version(&f->s, &again), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &again, &terr), 0);
 	assert_int_equal(again.id, a.id);
-	assert_int_equal(petrel_store_count_versions(&f->s, "web"), 1);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web", &terr), 1);
 	/* same build under another target is another row */
 	make_version(&again, "web2", UUID1, "one", 1000);
-	assert_int_equal(petrel_store_add_version(&f->s, &again), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &again, &terr), 0);
 	assert_int_not_equal(again.id, a.id);
-	assert_int_equal(petrel_store_count_versions(&f->s, "web"), 1);
-	assert_int_equal(petrel_store_count_versions(&f->s, "web2"), 1);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web", &terr), 1);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web2", &terr), 1);
 }
 
 /* ---- blobs ---- */
@@ -400,7 +403,7 @@ static void test_blob_path(void **state)
 			 "7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), 0);
 	assert_string_equal(p, want);
 	assert_true(petrel_store_blob_path(&f->s, sha, small, sizeof(small)) < 0);
-	assert_int_equal(petrel_store_has_blob(&f->s, sha), 0);
+	assert_int_equal(petrel_store_has_blob(&f->s, sha, &terr), 0);
 }
 
 static void test_tmpfile_commit_blob(void **state)
@@ -419,7 +422,7 @@ static void test_tmpfile_commit_blob(void **state)
 	assert_int_equal(len, 11);
 	assert_memory_equal(data, "hello, blob", 11);
 	free(data);
-	assert_int_equal(petrel_store_has_blob(&f->s, sha), 1);
+	assert_int_equal(petrel_store_has_blob(&f->s, sha, &terr), 1);
 	assert_int_equal(count_entries(f, "tmp"), 0);
 	assert_int_equal(fsck(f), 0);
 }
@@ -450,7 +453,7 @@ static void test_commit_existing_blob_removes_tmp(void **state)
 	assert_int_equal(store_blob(f, "same bytes", sha, tmp2, sizeof(tmp2)), 0);
 	assert_false(exists(tmp2));
 	assert_int_equal(count_entries(f, "tmp"), 0);
-	assert_int_equal(petrel_store_has_blob(&f->s, sha), 1);
+	assert_int_equal(petrel_store_has_blob(&f->s, sha, &terr), 1);
 	assert_int_equal(count_entries(f, "objects/sha256"), 1);
 }
 
@@ -459,7 +462,7 @@ static void assert_nothing_left(struct fixture *f, const uint8_t sha[32], const 
 {
 	petrel_sys = real_sys;
 	assert_false(exists(tmp));
-	assert_int_equal(petrel_store_has_blob(&f->s, sha), 0);
+	assert_int_equal(petrel_store_has_blob(&f->s, sha, &terr), 0);
 	assert_int_equal(count_entries(f, "tmp"), 0);
 }
 
@@ -496,7 +499,7 @@ static void test_every_fsync_failure_leaves_nothing(void **state)
 	petrel_sys.fsync = counting_fsync;
 	assert_int_equal(store_blob(f, "doomed", sha, tmp, sizeof(tmp)), 0);
 	petrel_sys = real_sys;
-	assert_int_equal(petrel_store_has_blob(&f->s, sha), 1);
+	assert_int_equal(petrel_store_has_blob(&f->s, sha, &terr), 1);
 }
 
 static void test_rename_failure_leaves_nothing(void **state)
@@ -506,9 +509,9 @@ static void test_rename_failure_leaves_nothing(void **state)
 	uint8_t sha[32];
 
 	petrel_sys.rename = failing_rename;
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 	assert_int_equal(store_blob(f, "doomed", sha, tmp, sizeof(tmp)), -EIO);
-	assert_non_null(strstr(petrel_error_message(), "cannot store blob"));
+	assert_non_null(strstr(terr.msg, "cannot store blob"));
 	assert_nothing_left(f, sha, tmp);
 }
 
@@ -524,10 +527,10 @@ static void test_journal_chain_and_tamper(void **state)
 
 	make_version(&v, "web", UUID1, "one", 1000);
 	assert_int_equal(store_blob(f, "one", sha, tmp, sizeof(tmp)), 0);
-	assert_int_equal(petrel_store_add_version(&f->s, &v), 0);
-	assert_int_equal(petrel_store_journal(&f->s, "web", "deploy", "generation 1"), 0);
-	assert_int_equal(petrel_store_journal(&f->s, NULL, "note", NULL), 0);
-	assert_int_equal(petrel_store_journal(&f->s, "web", "rollback", "to generation 0"), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &v, &terr), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "deploy", "generation 1", &terr), 0);
+	assert_int_equal(petrel_store_journal(&f->s, NULL, "note", NULL, &terr), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "rollback", "to generation 0", &terr), 0);
 	assert_int_equal(query_int(f->s.db, "SELECT count(*) FROM journal"), 4);
 	assert_int_equal(query_int(f->s.db, "SELECT count(*) FROM journal WHERE id = 1 AND prev ="
 				   " '0000000000000000000000000000000000000000000000000000000000000000'"),
@@ -548,9 +551,9 @@ static void test_journal_deleted_row_found(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(petrel_store_journal(&f->s, "web", "a", "1"), 0);
-	assert_int_equal(petrel_store_journal(&f->s, "web", "b", "2"), 0);
-	assert_int_equal(petrel_store_journal(&f->s, "web", "c", "3"), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "a", "1", &terr), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "b", "2", &terr), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "c", "3", &terr), 0);
 	assert_int_equal(sqlite3_exec(f->s.db, "DELETE FROM journal WHERE event = 'b'",
 				      NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(fsck(f), 1);
@@ -559,8 +562,8 @@ static void test_journal_deleted_row_found(void **state)
 	/* the last row deleted: only the recorded head shows it */
 	assert_int_equal(sqlite3_exec(f->s.db, "DELETE FROM journal; DELETE FROM journal_head",
 				      NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(petrel_store_journal(&f->s, "web", "a", "1"), 0);
-	assert_int_equal(petrel_store_journal(&f->s, "web", "b", "2"), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "a", "1", &terr), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "b", "2", &terr), 0);
 	assert_int_equal(fsck(f), 0);
 	assert_int_equal(sqlite3_exec(f->s.db, "DELETE FROM journal WHERE event = 'b'",
 				      NULL, NULL, NULL), SQLITE_OK);
@@ -573,7 +576,7 @@ static void test_journal_bad_event_refused(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(petrel_store_journal(&f->s, "web", "", "x"), -PETREL_EDB);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "", "x", &terr), -PETREL_EDB);
 	assert_int_equal(query_int(f->s.db, "SELECT count(*) FROM journal"), 0);
 }
 
@@ -607,10 +610,10 @@ static void test_version_blob_missing_or_wrong_size(void **state)
 	uint8_t sha[32];
 
 	make_version(&a, "web", UUID1, "no blob for me", 1000);
-	assert_int_equal(petrel_store_add_version(&f->s, &a), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &a, &terr), 0);
 	make_version(&b, "web", UUID2, "sized", 2000);
 	assert_int_equal(store_blob(f, "sized", sha, tmp, sizeof(tmp)), 0);
-	assert_int_equal(petrel_store_add_version(&f->s, &b), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &b, &terr), 0);
 	assert_int_equal(fsck(f), 1);
 	petrel_hex(a.build.sha256, 32, hex);
 	assert_non_null(strstr(f->findings[0], hex + 2));

@@ -19,6 +19,9 @@
 #include "verify/minisign.h"
 #include "verify/policy.h"
 
+/* The err of the calls under test; reset where a test needs a fresh one. */
+static struct petrel_err terr;
+
 /* The known vector from minisign's documentation. */
 #define VEC_PK "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"
 #define VEC_SIG "RUQf6LRCGA9i559r3g7V1qNyJDApGip8MfqcadIgT9CuhV3EMhHoN1mGTkUidF/z7SrlQgXdy8ofjb7bNJJylDOocrCo8KLzZwo="
@@ -35,17 +38,17 @@ static char text[8192];
 static int clear_error(void **state)
 {
 	(void)state;
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 	return 0;
 }
 
 static void assert_msg(const char *needle)
 {
-	const char *m = petrel_error_message();
+	const char *m = terr.msg;
 
 	if (!strstr(m, needle))
 		fail_msg("message \"%s\" does not contain \"%s\"", m, needle);
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 }
 
 /* Builds a 4-line signature file into text; eol joins lines, last ends the file. */
@@ -76,7 +79,7 @@ static void blake2b(const void *p, size_t n, uint8_t out[64])
 
 static void vec_pubkey(struct petrel_pubkey *pk)
 {
-	assert_int_equal(petrel_pubkey_parse(VEC_PK, strlen(VEC_PK), pk), 0);
+	assert_int_equal(petrel_pubkey_parse(VEC_PK, strlen(VEC_PK), pk, &terr), 0);
 }
 
 /* Parses text (len bytes) and verifies it with the vector key over "test". */
@@ -89,18 +92,18 @@ static int verify_vec_text(size_t len, int allow_legacy)
 
 	vec_pubkey(&pk);
 	blake2b("test", 4, b2);
-	r = petrel_sig_parse(text, len, &sig);
+	r = petrel_sig_parse(text, len, &sig, &terr);
 	if (r < 0)
 		return r;
-	return petrel_sig_verify(&sig, &pk, b2, NULL, allow_legacy);
+	return petrel_sig_verify(&sig, &pk, b2, NULL, allow_legacy, &terr);
 }
 
 static void expect_format(size_t len, const char *needle)
 {
 	struct petrel_sig sig;
 
-	petrel_error_clear();
-	assert_int_equal(petrel_sig_parse(text, len, &sig), -PETREL_ESIG_FORMAT);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_sig_parse(text, len, &sig, &terr), -PETREL_ESIG_FORMAT);
 	assert_msg(needle);
 }
 
@@ -136,7 +139,7 @@ static void fixture_key(struct petrel_pubkey *pk)
 	size_t len = 0;
 	char *k = fixture("k.pub", &len);
 
-	assert_int_equal(petrel_pubkey_parse(k, len, pk), 0);
+	assert_int_equal(petrel_pubkey_parse(k, len, pk, &terr), 0);
 	free(k);
 }
 
@@ -145,7 +148,7 @@ static void fixture_sig(const char *name, struct petrel_sig *sig)
 	size_t len = 0;
 	char *s = fixture(name, &len);
 
-	assert_int_equal(petrel_sig_parse(s, len, sig), 0);
+	assert_int_equal(petrel_sig_parse(s, len, sig, &terr), 0);
 	free(s);
 }
 
@@ -271,7 +274,7 @@ static void test_vector_verifies(void **state)
 
 	(void)state;
 	assert_int_equal(verify_vec_text(len, 0), 0);
-	assert_int_equal(petrel_sig_parse(text, len, &sig), 0);
+	assert_int_equal(petrel_sig_parse(text, len, &sig, &terr), 0);
 	assert_memory_equal(sig.alg, "ED", 2);
 	assert_string_equal(sig.trusted, VEC_TC);
 	assert_int_equal(sig.trusted_len, strlen(VEC_TC));
@@ -298,11 +301,11 @@ static void test_vector_wrong_message(void **state)
 
 	(void)state;
 	vec_pubkey(&pk);
-	assert_int_equal(petrel_sig_parse(text, vec_file(), &sig), 0);
+	assert_int_equal(petrel_sig_parse(text, vec_file(), &sig, &terr), 0);
 	blake2b("tesT", 4, b2);
-	assert_int_equal(petrel_sig_verify(&sig, &pk, b2, NULL, 1), -PETREL_ESIG_INVALID);
+	assert_int_equal(petrel_sig_verify(&sig, &pk, b2, NULL, 1, &terr), -PETREL_ESIG_INVALID);
 	assert_msg("file signature does not verify");
-	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, NULL, 1), -EINVAL);
+	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, NULL, 1, &terr), -EINVAL);
 }
 
 /* Every bit of the file signature, key id and global signature matters. */
@@ -317,17 +320,17 @@ static void test_vector_bitflips(void **state)
 	(void)state;
 	vec_pubkey(&pk);
 	blake2b("test", 4, b2);
-	assert_int_equal(petrel_sig_parse(text, vec_file(), &sig), 0);
+	assert_int_equal(petrel_sig_parse(text, vec_file(), &sig, &terr), 0);
 	for (i = 0; i < 64; i++) {
 		for (bit = 0; bit < 8; bit++) {
 			bad = sig;
 			bad.sig[i] ^= (uint8_t)(1 << bit);
-			assert_int_equal(petrel_sig_verify(&bad, &pk, b2, NULL, 0),
+			assert_int_equal(petrel_sig_verify(&bad, &pk, b2, NULL, 0, &terr),
 					 -PETREL_ESIG_INVALID);
 			assert_msg("file signature does not verify");
 			bad = sig;
 			bad.global_sig[i] ^= (uint8_t)(1 << bit);
-			assert_int_equal(petrel_sig_verify(&bad, &pk, b2, NULL, 0),
+			assert_int_equal(petrel_sig_verify(&bad, &pk, b2, NULL, 0, &terr),
 					 -PETREL_ESIG_INVALID);
 			assert_msg("trusted comment signature does not verify");
 		}
@@ -335,19 +338,19 @@ static void test_vector_bitflips(void **state)
 	for (i = 0; i < 8; i++) {
 		bad = sig;
 		bad.keyid[i] ^= 1;
-		assert_int_equal(petrel_sig_verify(&bad, &pk, b2, NULL, 0), -PETREL_ESIG_UNTRUSTED);
+		assert_int_equal(petrel_sig_verify(&bad, &pk, b2, NULL, 0, &terr), -PETREL_ESIG_UNTRUSTED);
 		assert_msg("E7620F1842B4E81F");
 	}
 	for (i = 0; i < sig.trusted_len; i++) {
 		bad = sig;
 		bad.trusted[i] ^= 0x20;
-		assert_int_equal(petrel_sig_verify(&bad, &pk, b2, NULL, 0), -PETREL_ESIG_INVALID);
+		assert_int_equal(petrel_sig_verify(&bad, &pk, b2, NULL, 0, &terr), -PETREL_ESIG_INVALID);
 		assert_msg("trusted comment signature does not verify");
 	}
 	bad = sig;
 	bad.trusted_len--;	/* a truncated comment */
 	bad.trusted[bad.trusted_len] = '\0';
-	assert_int_equal(petrel_sig_verify(&bad, &pk, b2, NULL, 0), -PETREL_ESIG_INVALID);
+	assert_int_equal(petrel_sig_verify(&bad, &pk, b2, NULL, 0, &terr), -PETREL_ESIG_INVALID);
 	assert_msg("trusted comment signature does not verify");
 }
 
@@ -362,12 +365,12 @@ static void test_vector_key_bitflips(void **state)
 	(void)state;
 	vec_pubkey(&pk);
 	blake2b("test", 4, b2);
-	assert_int_equal(petrel_sig_parse(text, vec_file(), &sig), 0);
+	assert_int_equal(petrel_sig_parse(text, vec_file(), &sig, &terr), 0);
 	for (i = 0; i < 32 * 8; i++) {
 		bad = pk;
 		bad.pk[i / 8] ^= (uint8_t)(1 << (i % 8));
-		assert_int_equal(petrel_sig_verify(&sig, &bad, b2, NULL, 0), -PETREL_ESIG_INVALID);
-		petrel_error_clear();
+		assert_int_equal(petrel_sig_verify(&sig, &bad, b2, NULL, 0, &terr), -PETREL_ESIG_INVALID);
+		petrel_err_reset(&terr);
 	}
 }
 
@@ -380,8 +383,8 @@ static void test_vector_wrong_key(void **state)
 	(void)state;
 	fixture_key(&pk);
 	blake2b("test", 4, b2);
-	assert_int_equal(petrel_sig_parse(text, vec_file(), &sig), 0);
-	assert_int_equal(petrel_sig_verify(&sig, &pk, b2, NULL, 1), -PETREL_ESIG_UNTRUSTED);
+	assert_int_equal(petrel_sig_parse(text, vec_file(), &sig, &terr), 0);
+	assert_int_equal(petrel_sig_verify(&sig, &pk, b2, NULL, 1, &terr), -PETREL_ESIG_UNTRUSTED);
 	assert_msg("signature made by key E7620F1842B4E81F, not by 93BC4FF7F66C5744");
 }
 
@@ -398,7 +401,7 @@ static void test_vector_alg_flip(void **state)
 	assert_int_equal(verify_vec_text(sig_file(VEC_UC, line, VEC_TC, VEC_GLOBAL, "\n", "\n"), 0),
 			 -PETREL_ESIG_INVALID);
 	assert_msg("legacy signature (Ed) refused; set legacy_signatures = yes to accept");
-	petrel_error_clear();
+	petrel_err_reset(&terr);
 	bin[1] = 'X';
 	b64(bin, sizeof(bin), line);
 	expect_format(sig_file(VEC_UC, line, VEC_TC, VEC_GLOBAL, "\n", "\n"), "unknown algorithm");
@@ -565,7 +568,7 @@ static void test_sig_failed_parse_clears(void **state)
 	(void)state;
 	memset(&sig, 0x55, sizeof(sig));
 	assert_int_equal(petrel_sig_parse(text, sig_file(VEC_UC, VEC_SIG, VEC_TC, "", "\n", "\n"),
-					  &sig), -PETREL_ESIG_FORMAT);
+					  &sig, &terr), -PETREL_ESIG_FORMAT);
 	assert_int_equal(sig.trusted_len, 0);
 	assert_int_equal(sig.alg[0], 0);
 }
@@ -579,13 +582,13 @@ static void test_pubkey_forms(void **state)
 	(void)state;
 	vec_pubkey(&a);
 	snprintf(text, sizeof(text), "%s\n", VEC_PK);
-	assert_int_equal(petrel_pubkey_parse(text, strlen(text), &b), 0);
+	assert_int_equal(petrel_pubkey_parse(text, strlen(text), &b, &terr), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
 	snprintf(text, sizeof(text), "untrusted comment: minisign public key E7620F1842B4E81F\n%s\n",
 		 VEC_PK);
-	assert_int_equal(petrel_pubkey_parse(text, strlen(text), &b), 0);
+	assert_int_equal(petrel_pubkey_parse(text, strlen(text), &b, &terr), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
-	assert_int_equal(petrel_pubkey_parse(text, strlen(text) - 1, &b), 0);
+	assert_int_equal(petrel_pubkey_parse(text, strlen(text) - 1, &b, &terr), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
 }
 
@@ -593,8 +596,8 @@ static void expect_pk_format(const char *needle)
 {
 	struct petrel_pubkey pk;
 
-	petrel_error_clear();
-	assert_int_equal(petrel_pubkey_parse(text, strlen(text), &pk), -PETREL_ESIG_FORMAT);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_pubkey_parse(text, strlen(text), &pk, &terr), -PETREL_ESIG_FORMAT);
 	assert_msg(needle);
 }
 
@@ -640,7 +643,7 @@ static void test_pubkey_load(void **state)
 	fixture_key(&pk);
 	petrel_keyid_str(pk.keyid, id);
 	assert_string_equal(id, "93BC4FF7F66C5744");
-	assert_int_equal(petrel_pubkey_load("/nonexistent/petrel/k.pub", &pk), -ENOENT);
+	assert_int_equal(petrel_pubkey_load("/nonexistent/petrel/k.pub", &pk, &terr), -ENOENT);
 }
 
 /* ---- minisign: legacy ("Ed") and prehashed fixtures made by Debian's minisign ---- */
@@ -651,9 +654,9 @@ static int legacy_verify(const struct petrel_sig *sig, const struct petrel_pubke
 	struct petrel_legacy *l = NULL;
 	int r;
 
-	assert_int_equal(petrel_legacy_new(&l, sig, pk), 0);
+	assert_int_equal(petrel_legacy_new(&l, sig, pk, &terr), 0);
 	assert_int_equal(petrel_legacy_update(l, msg, n), 0);
-	r = petrel_sig_verify(sig, pk, NULL, l, allow);
+	r = petrel_sig_verify(sig, pk, NULL, l, allow, &terr);
 	petrel_legacy_free(l);
 	return r;
 }
@@ -692,16 +695,16 @@ static void test_legacy_state_checks(void **state)
 	fixture_key(&pk);
 	fixture_sig("small-legacy.minisig", &sig);
 	fixture_sig("big-legacy.minisig", &other);
-	assert_int_equal(petrel_legacy_new(&l, &sig, &pk), 0);
+	assert_int_equal(petrel_legacy_new(&l, &sig, &pk, &terr), 0);
 	assert_int_equal(petrel_legacy_update(l, msg, len), 0);
 	/* verifying twice gives the same answer */
-	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, l, 1), 0);
-	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, l, 1), 0);
+	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, l, 1, &terr), 0);
+	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, l, 1, &terr), 0);
 	/* a state made for another signature is a caller error */
-	assert_int_equal(petrel_sig_verify(&other, &pk, NULL, l, 1), -EINVAL);
-	petrel_error_clear();
-	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, NULL, 1), -EINVAL);
-	petrel_error_clear();
+	assert_int_equal(petrel_sig_verify(&other, &pk, NULL, l, 1, &terr), -EINVAL);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, NULL, 1, &terr), -EINVAL);
+	petrel_err_reset(&terr);
 	petrel_legacy_free(l);
 	petrel_legacy_free(NULL);
 	free(msg);
@@ -723,7 +726,7 @@ static void test_big_fixtures_streamed(void **state)
 	fixture_sig("big-prehashed.minisig", &pre);
 	fixture_sig("big-legacy.minisig", &leg);
 	assert_int_equal(petrel_digest_new(&d, PETREL_DIGEST_SHA256 | PETREL_DIGEST_BLAKE2B), 0);
-	assert_int_equal(petrel_legacy_new(&l, &leg, &pk), 0);
+	assert_int_equal(petrel_legacy_new(&l, &leg, &pk, &terr), 0);
 	while (off < BIG_LEN) {
 		size_t n = chunks[i++ % PETREL_ARRAY_SIZE(chunks)];
 
@@ -733,9 +736,9 @@ static void test_big_fixtures_streamed(void **state)
 		off += n;
 	}
 	assert_int_equal(petrel_digest_final(d, sha, b2), 0);
-	assert_int_equal(petrel_sig_verify(&pre, &pk, b2, NULL, 0), 0);
-	assert_int_equal(petrel_sig_verify(&leg, &pk, NULL, l, 1), 0);
-	assert_int_equal(petrel_sig_verify(&leg, &pk, NULL, l, 0), -PETREL_ESIG_INVALID);
+	assert_int_equal(petrel_sig_verify(&pre, &pk, b2, NULL, 0, &terr), 0);
+	assert_int_equal(petrel_sig_verify(&leg, &pk, NULL, l, 1, &terr), 0);
+	assert_int_equal(petrel_sig_verify(&leg, &pk, NULL, l, 0, &terr), -PETREL_ESIG_INVALID);
 	assert_msg("legacy signature (Ed) refused");
 	hex_eq(sha, 4, "e6478c5e");
 	petrel_legacy_free(l);
@@ -753,7 +756,7 @@ static void test_big_fixture_binding(void **state)
 
 	(void)state;
 	fixture_sig("big-prehashed.minisig", &sig);
-	assert_int_equal(petrel_tcomment_parse(sig.trusted, &tc), 0);
+	assert_int_equal(petrel_tcomment_parse(sig.trusted, &tc, &terr), 0);
 	assert_true(tc.has_timestamp && tc.has_file && tc.has_job && tc.has_uuid && tc.has_sha256);
 	assert_int_equal(tc.timestamp, 1700000000);
 	memset(&b, 0, sizeof(b));
@@ -761,7 +764,7 @@ static void test_big_fixture_binding(void **state)
 	snprintf(b.uuid, sizeof(b.uuid), FIX_UUID);
 	snprintf(b.filename, sizeof(b.filename), "big.bin");
 	assert_int_equal(petrel_sha256(big, BIG_LEN, b.sha256), 0);
-	assert_int_equal(petrel_tcomment_bind(&tc, &b, PETREL_BIND_STRICT), 0);
+	assert_int_equal(petrel_tcomment_bind(&tc, &b, PETREL_BIND_STRICT, &terr), 0);
 	free(big);
 }
 
@@ -777,7 +780,7 @@ static void test_prehashed_small_refuses_legacy_path(void **state)
 	fixture_key(&pk);
 	fixture_sig("small-prehashed.minisig", &sig);
 	blake2b(msg, len, b2);
-	assert_int_equal(petrel_sig_verify(&sig, &pk, b2, NULL, 0), 0);
+	assert_int_equal(petrel_sig_verify(&sig, &pk, b2, NULL, 0, &terr), 0);
 	/* the same Ed25519 signature read as legacy (raw file) must not verify */
 	sig.alg[1] = 'd';
 	assert_int_equal(legacy_verify(&sig, &pk, msg, len, 1), -PETREL_ESIG_INVALID);
@@ -941,7 +944,7 @@ static void test_tcomment_all_fields(void **state)
 	snprintf(s, sizeof(s), "timestamp:1700000000\tfile:hello.hvt\tjob:hello\tuuid:%s\t"
 		 "sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\t"
 		 "hashed\tfuture:1:2\t\t", FIX_UUID);
-	assert_int_equal(petrel_tcomment_parse(s, &tc), 0);
+	assert_int_equal(petrel_tcomment_parse(s, &tc, &terr), 0);
 	assert_true(tc.has_timestamp && tc.has_file && tc.has_job && tc.has_uuid && tc.has_sha256);
 	assert_int_equal(tc.timestamp, 1700000000);
 	assert_string_equal(tc.file, "hello.hvt");
@@ -955,19 +958,19 @@ static void test_tcomment_sparse(void **state)
 	struct petrel_tcomment tc;
 
 	(void)state;
-	assert_int_equal(petrel_tcomment_parse("", &tc), 0);
+	assert_int_equal(petrel_tcomment_parse("", &tc, &terr), 0);
 	assert_false(tc.has_timestamp || tc.has_file || tc.has_job || tc.has_uuid ||
 		     tc.has_sha256);
-	assert_int_equal(petrel_tcomment_parse(VEC_TC, &tc), 0);
+	assert_int_equal(petrel_tcomment_parse(VEC_TC, &tc, &terr), 0);
 	assert_true(tc.has_timestamp && tc.has_file);
 	assert_false(tc.has_job || tc.has_uuid || tc.has_sha256);
 	assert_int_equal(tc.timestamp, 1556193335);
 	assert_string_equal(tc.file, "test");
-	assert_int_equal(petrel_tcomment_parse("just words, no fields", &tc), 0);
-	assert_int_equal(petrel_tcomment_parse("Job:x\tJOB:y\t job:z", &tc), 0);
+	assert_int_equal(petrel_tcomment_parse("just words, no fields", &tc, &terr), 0);
+	assert_int_equal(petrel_tcomment_parse("Job:x\tJOB:y\t job:z", &tc, &terr), 0);
 	assert_false(tc.has_job);
-	assert_int_equal(petrel_tcomment_parse("timestamp:0", &tc), 0);
-	assert_int_equal(petrel_tcomment_parse("timestamp:9223372036854775807", &tc), 0);
+	assert_int_equal(petrel_tcomment_parse("timestamp:0", &tc, &terr), 0);
+	assert_int_equal(petrel_tcomment_parse("timestamp:9223372036854775807", &tc, &terr), 0);
 	assert_int_equal(tc.timestamp, INT64_MAX);
 }
 
@@ -975,8 +978,8 @@ static void expect_tc_format(const char *s, const char *needle)
 {
 	struct petrel_tcomment tc;
 
-	petrel_error_clear();
-	assert_int_equal(petrel_tcomment_parse(s, &tc), -PETREL_ESIG_FORMAT);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_tcomment_parse(s, &tc, &terr), -PETREL_ESIG_FORMAT);
 	assert_false(tc.has_timestamp || tc.has_file || tc.has_job || tc.has_uuid ||
 		     tc.has_sha256);
 	assert_msg(needle);
@@ -1032,11 +1035,11 @@ static void test_tcomment_limits_exact(void **state)
 	memset(s, 'j', sizeof(s));
 	memcpy(s, "job:", 4);
 	s[4 + PETREL_NAME_MAX] = '\0';
-	assert_int_equal(petrel_tcomment_parse(s, &tc), 0);
+	assert_int_equal(petrel_tcomment_parse(s, &tc, &terr), 0);
 	assert_int_equal(strlen(tc.job), PETREL_NAME_MAX);
 	memset(s, 'x', sizeof(s));
 	s[PETREL_TRUSTED_COMMENT_MAX] = '\0';
-	assert_int_equal(petrel_tcomment_parse(s, &tc), 0);
+	assert_int_equal(petrel_tcomment_parse(s, &tc, &terr), 0);
 }
 
 /* ---- binding ---- */
@@ -1056,9 +1059,9 @@ static int bind_str(const char *s, enum petrel_bind mode)
 	struct petrel_build b;
 
 	build_hello(&b);
-	assert_int_equal(petrel_tcomment_parse(s, &tc), 0);
-	petrel_error_clear();
-	return petrel_tcomment_bind(&tc, &b, mode);
+	assert_int_equal(petrel_tcomment_parse(s, &tc, &terr), 0);
+	petrel_err_reset(&terr);
+	return petrel_tcomment_bind(&tc, &b, mode, &terr);
 }
 
 #define SHA_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -1119,26 +1122,26 @@ static void test_policy_threshold(void **state)
 
 	(void)state;
 	memset(&ev, 0, sizeof(ev));
-	assert_int_equal(petrel_policy_decide(PETREL_TRUST_SIGNED, 1, &ev), -PETREL_ETHRESHOLD);
+	assert_int_equal(petrel_policy_signatures(PETREL_TRUST_SIGNED, 1, &ev, &terr), -PETREL_ETHRESHOLD);
 	assert_msg("0 distinct trusted keys signed, threshold is 1");
-	assert_int_equal(petrel_policy_decide(PETREL_TRUST_SERVER, 1, &ev), 0);
-	assert_int_equal(petrel_evidence_add_key(&ev, a), 0);
-	assert_int_equal(petrel_policy_decide(PETREL_TRUST_SIGNED, 1, &ev), 0);
-	assert_int_equal(petrel_policy_decide(PETREL_TRUST_SIGNED, 2, &ev), -PETREL_ETHRESHOLD);
+	assert_int_equal(petrel_policy_signatures(PETREL_TRUST_SERVER, 1, &ev, &terr), 0);
+	assert_int_equal(petrel_evidence_add_key(&ev, a, &terr), 0);
+	assert_int_equal(petrel_policy_signatures(PETREL_TRUST_SIGNED, 1, &ev, &terr), 0);
+	assert_int_equal(petrel_policy_signatures(PETREL_TRUST_SIGNED, 2, &ev, &terr), -PETREL_ETHRESHOLD);
 	assert_msg("1 distinct trusted key signed, threshold is 2");
-	assert_int_equal(petrel_evidence_add_key(&ev, a), 0);	/* same key twice: one */
+	assert_int_equal(petrel_evidence_add_key(&ev, a, &terr), 0);	/* same key twice: one */
 	assert_int_equal(ev.nkeys, 1);
-	assert_int_equal(petrel_policy_decide(PETREL_TRUST_SIGNED, 2, &ev), -PETREL_ETHRESHOLD);
-	petrel_error_clear();
-	assert_int_equal(petrel_evidence_add_key(&ev, b), 0);
+	assert_int_equal(petrel_policy_signatures(PETREL_TRUST_SIGNED, 2, &ev, &terr), -PETREL_ETHRESHOLD);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_evidence_add_key(&ev, b, &terr), 0);
 	assert_int_equal(ev.nkeys, 2);
-	assert_int_equal(petrel_policy_decide(PETREL_TRUST_SIGNED, 2, &ev), 0);
-	assert_int_equal(petrel_policy_decide(PETREL_TRUST_SIGNED, 3, &ev), -PETREL_ETHRESHOLD);
-	petrel_error_clear();
-	assert_int_equal(petrel_policy_decide(PETREL_TRUST_SIGNED, 0, &ev), -PETREL_EPOLICY);
+	assert_int_equal(petrel_policy_signatures(PETREL_TRUST_SIGNED, 2, &ev, &terr), 0);
+	assert_int_equal(petrel_policy_signatures(PETREL_TRUST_SIGNED, 3, &ev, &terr), -PETREL_ETHRESHOLD);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_policy_signatures(PETREL_TRUST_SIGNED, 0, &ev, &terr), -PETREL_EPOLICY);
 	assert_msg("threshold of at least 1");
-	assert_int_equal(petrel_policy_decide((enum petrel_trust)7, 1, &ev), -EINVAL);
-	petrel_error_clear();
+	assert_int_equal(petrel_policy_signatures((enum petrel_trust)7, 1, &ev, &terr), -EINVAL);
+	petrel_err_reset(&terr);
 }
 
 static void test_policy_key_overflow(void **state)
@@ -1151,14 +1154,14 @@ static void test_policy_key_overflow(void **state)
 	memset(&ev, 0, sizeof(ev));
 	for (i = 0; i < PETREL_KEYS_MAX; i++) {
 		id[7] = (uint8_t)i;
-		assert_int_equal(petrel_evidence_add_key(&ev, id), 0);
+		assert_int_equal(petrel_evidence_add_key(&ev, id, &terr), 0);
 	}
-	assert_int_equal(petrel_evidence_add_key(&ev, id), 0);	/* known: still fine */
+	assert_int_equal(petrel_evidence_add_key(&ev, id, &terr), 0);	/* known: still fine */
 	id[0] = 0xff;
-	assert_int_equal(petrel_evidence_add_key(&ev, id), -PETREL_ETOOBIG);
-	petrel_error_clear();
+	assert_int_equal(petrel_evidence_add_key(&ev, id, &terr), -PETREL_ETOOBIG);
+	petrel_err_reset(&terr);
 	assert_int_equal(ev.nkeys, PETREL_KEYS_MAX);
-	assert_int_equal(petrel_policy_decide(PETREL_TRUST_SIGNED, PETREL_KEYS_MAX, &ev), 0);
+	assert_int_equal(petrel_policy_signatures(PETREL_TRUST_SIGNED, PETREL_KEYS_MAX, &ev, &terr), 0);
 }
 
 static void test_trust_modes(void **state)
@@ -1187,32 +1190,32 @@ static void test_policy_rebuilt(void **state)
 	(void)state;
 	memset(&ev, 0, sizeof(ev));
 	/* not asked for: no rebuilders needed */
-	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_SIGNED, 2, &ev), 0);
-	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 1, &ev), -PETREL_EPOLICY);
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_SIGNED, 2, &ev, &terr), 0);
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 1, &ev, &terr), -PETREL_EPOLICY);
 	assert_msg("0 of 0 rebuilders agree, agree = 1");
-	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb1", 1, NULL), 0);
-	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb2", 0, "has no build (404)"), 0);
-	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb3", 0, "down: refused"), 0);
-	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 1, &ev), 0);
-	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 2, &ev), -PETREL_EPOLICY);
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb1", 1, NULL, &terr), 0);
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb2", 0, "has no build (404)", &terr), 0);
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb3", 0, "down: refused", &terr), 0);
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 1, &ev, &terr), 0);
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 2, &ev, &terr), -PETREL_EPOLICY);
 	assert_msg("1 of 3 rebuilders agree, agree = 2 (rb2: has no build (404); rb3: down: refused)");
 	/* the same name twice counts once */
-	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb1", 1, NULL), 0);
-	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_SIGNED_REBUILT, 2, &ev), -PETREL_EPOLICY);
-	petrel_error_clear();
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb1", 1, NULL, &terr), 0);
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_SIGNED_REBUILT, 2, &ev, &terr), -PETREL_EPOLICY);
+	petrel_err_reset(&terr);
 	petrel_evidence_agreed(&ev, agreed, sizeof(agreed));
 	assert_string_equal(agreed, "rb1");
-	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb4", 1, NULL), 0);
-	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 2, &ev), 0);
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb4", 1, NULL, &terr), 0);
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 2, &ev, &terr), 0);
 	petrel_evidence_agreed(&ev, agreed, sizeof(agreed));
 	assert_string_equal(agreed, "rb1,rb4");
 	/* agree = 0 in a rebuilt mode fails closed */
-	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 0, &ev), -PETREL_EPOLICY);
+	assert_int_equal(petrel_policy_rebuilt(PETREL_TRUST_REBUILT, 0, &ev, &terr), -PETREL_EPOLICY);
 	assert_msg("agree of at least 1");
 	while (ev.nrebuilders < PETREL_REBUILDERS_MAX)
-		assert_int_equal(petrel_evidence_add_rebuilder(&ev, "x", 0, "no"), 0);
-	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "y", 1, NULL), -PETREL_ETOOBIG);
-	petrel_error_clear();
+		assert_int_equal(petrel_evidence_add_rebuilder(&ev, "x", 0, "no", &terr), 0);
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "y", 1, NULL, &terr), -PETREL_ETOOBIG);
+	petrel_err_reset(&terr);
 }
 
 static void test_policy_evaluate(void **state)
@@ -1224,18 +1227,18 @@ static void test_policy_evaluate(void **state)
 
 	(void)state;
 	memset(&ev, 0, sizeof(ev));
-	assert_int_equal(petrel_policy_evaluate(&server, &ev), 0);
-	assert_int_equal(petrel_policy_evaluate(&both, &ev), -PETREL_ETHRESHOLD);
-	petrel_error_clear();
-	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb1", 1, NULL), 0);
-	assert_int_equal(petrel_policy_evaluate(&both, &ev), -PETREL_ETHRESHOLD);	/* rebuilt alone */
-	petrel_error_clear();
+	assert_int_equal(petrel_policy_evaluate(&server, &ev, &terr), 0);
+	assert_int_equal(petrel_policy_evaluate(&both, &ev, &terr), -PETREL_ETHRESHOLD);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb1", 1, NULL, &terr), 0);
+	assert_int_equal(petrel_policy_evaluate(&both, &ev, &terr), -PETREL_ETHRESHOLD);	/* rebuilt alone */
+	petrel_err_reset(&terr);
 	memset(&ev, 0, sizeof(ev));
-	assert_int_equal(petrel_evidence_add_key(&ev, a), 0);
-	assert_int_equal(petrel_policy_evaluate(&both, &ev), -PETREL_EPOLICY);	/* signed alone */
+	assert_int_equal(petrel_evidence_add_key(&ev, a, &terr), 0);
+	assert_int_equal(petrel_policy_evaluate(&both, &ev, &terr), -PETREL_EPOLICY);	/* signed alone */
 	assert_msg("0 of 0 rebuilders agree");
-	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb1", 1, NULL), 0);
-	assert_int_equal(petrel_policy_evaluate(&both, &ev), 0);
+	assert_int_equal(petrel_evidence_add_rebuilder(&ev, "rb1", 1, NULL, &terr), 0);
+	assert_int_equal(petrel_policy_evaluate(&both, &ev, &terr), 0);
 }
 
 static void test_policy_frozen(void **state)

@@ -1,0 +1,326 @@
+/* The engine's lifecycle and operations: open, resolve, check, fetch, upgrade, revert. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "engine.h"
+#include "fetch.h"
+#include "fetcher/builderweb.h"
+#include "solo5.h"
+#include "switch.h"
+
+int petrel_engine_open_with(struct petrel_engine *e, const struct petrel_config *cfg,
+			    struct petrel_http *http, struct petrel_err *err)
+{
+	int r, borrowed = http != NULL;
+
+	memset(e, 0, sizeof(*e));
+	e->cfg = cfg;
+	if ((r = petrel_store_open_locked(&e->store, cfg->state_dir, cfg->lock_timeout, err)) < 0)
+		return r;
+	/* Holding the lock, whatever is in tmp/ was left by a run that died. */
+	if ((r = petrel_store_clean_tmp(&e->store)) < 0 ||
+	    (r = petrel_recover(e, err)) < 0 ||
+	    (!http && (r = petrel_http_new(&http, &cfg->limits, err)) < 0)) {
+		petrel_store_close(&e->store);
+		return r;
+	}
+	e->borrowed_http = borrowed;
+	e->http = http;
+	if (!e->borrowed_http)
+		petrel_http_set_progress(e->http, petrel_log_level >= PETREL_LOG_INFO);
+	return 0;
+}
+
+int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg, struct petrel_err *err)
+{
+	return petrel_engine_open_with(e, cfg, NULL, err);
+}
+
+void petrel_engine_close(struct petrel_engine *e)
+{
+	if (!e->borrowed_http)
+		petrel_http_free(e->http);
+	e->http = NULL;
+	petrel_store_close(&e->store);
+}
+
+int petrel_resolve(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+		   struct petrel_build *out, struct petrel_err *err)
+{
+	const char *srv = t->server->url;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	petrel_strlcpy(out->job, t->job, sizeof(out->job));
+	if (uuid) {
+		if (!petrel_uuid_valid(uuid))
+			return petrel_fail(err, -PETREL_EUSAGE, "'%s' is not a build uuid", uuid);
+		/* builder-web's uuids are lowercase; an operator may paste either case */
+		for (size_t i = 0; uuid[i]; i++)
+			out->uuid[i] = (char)tolower((unsigned char)uuid[i]);
+	} else if ((r = petrel_bw_latest(e->http, srv, t->job, t->platform, out->uuid, err)) < 0) {
+		return r;
+	}
+	if ((r = petrel_bw_job_binary(e->http, srv, t->platform, out, err)) < 0)
+		return r;
+	if (out->size > (uint64_t)e->cfg->max_artifact_size)	/* before a byte is stored */
+		return petrel_fail(err, -PETREL_ETOOBIG, "%s/job/%s: build %s announces %llu bytes, more "
+				   "than max_artifact_size (%ld)", srv, t->job, out->uuid,
+				   (unsigned long long)out->size, e->cfg->max_artifact_size);
+	if ((r = petrel_bw_build_record(e->http, srv, out, err)) < 0)
+		return r;
+	if (t->platform[0] && strcmp(t->platform, out->platform))
+		return petrel_fail(err, -PETREL_EMALFORMED, "%s/job/%s/build/%s: platform '%s', asked for '%s'",
+				   srv, t->job, out->uuid, out->platform, t->platform);
+	return petrel_solo5_abi_check(t, out, err);
+}
+
+/* What is deployed (the current generation's version), and whether remote differs. */
+static int deployed_version(struct petrel_engine *e, const struct petrel_target *t,
+			    struct petrel_check *out, struct petrel_err *err)
+{
+	struct petrel_generation g;
+	int64_t cur, prev;
+	int r;
+
+	if ((r = petrel_store_pointers(&e->store, t->name, &cur, &prev, err)) < 0)
+		return r;
+	if (cur && (r = petrel_store_generation(&e->store, t->name, cur, &g, err)) < 0)
+		return r;
+	out->have_deployed = cur != 0;
+	if (cur) {
+		out->deployed = g.version;
+		out->deployed_generation = g.number;
+		out->deployed_at = g.deployed_at;
+	}
+	out->update = !cur || memcmp(g.version.build.sha256, out->remote.sha256, 32) != 0;
+	if (!out->update)
+		return 0;
+	/* a build that failed here is not offered again (the daemon skips it too) */
+	r = petrel_store_rejected(&e->store, t->name, out->remote.sha256, out->rejected_reason,
+				  &out->rejected_at, err);
+	if (r == -PETREL_ENOTFOUND)
+		return 0;
+	out->rejected = r == 0;
+	out->update = !out->rejected;
+	return r;
+}
+
+static int check_target(struct petrel_engine *e, const struct petrel_target *t,
+			struct petrel_check *out, struct petrel_err *err)
+{
+	struct petrel_version v;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = petrel_resolve(e, t, NULL, &out->remote, err)) < 0)
+		return r;
+	r = petrel_store_find_version(&e->store, t->name, out->remote.sha256, &v, err);
+	if (r < 0 && r != -PETREL_ENOTFOUND)
+		return r;
+	out->in_store = r == 0;
+	r = out->in_store ? petrel_rollback_check(e, t, &out->remote, v.timestamp, 0, err) :
+			    petrel_rollback_check(e, t, &out->remote, out->remote.finish_time, 1, err);
+	if (r < 0)
+		return r;
+	out->newest = out->in_store ? v.timestamp : out->remote.finish_time;
+	out->frozen = petrel_policy_frozen(t->max_age, out->newest, (int64_t)time(NULL), &out->age);
+	return deployed_version(e, t, out, err);
+}
+
+int petrel_check_target(struct petrel_engine *e, const struct petrel_target *t,
+			struct petrel_check *out, struct petrel_err *err)
+{
+	int r = check_target(e, t, out, err);
+
+	/* frozen answers are a refusal for the journal and monitoring (no success), but
+	 * not an error here: the caller decides (check exits 3, the daemon warns) */
+	if (r == 0 && out->frozen) {
+		struct petrel_err frozen = PETREL_ERR_INIT;
+
+		petrel_engine_note(e, t, "check", petrel_check_frozen(t, out, 0, &frozen), -1,
+				   &frozen);
+		return 0;
+	}
+	return petrel_engine_note(e, t, "check", r, r == 0 ? out->update : -1, err);
+}
+
+int petrel_check_frozen(const struct petrel_target *t, const struct petrel_check *c,
+			int with_age, struct petrel_err *err)
+{
+	char shown[PETREL_URL_MAX + 1], when[32], age[48] = "", limit[32];
+
+	if (!c->frozen)
+		return 0;
+	petrel_mask_url(t->server->url, shown, sizeof(shown));
+	petrel_format_time(c->newest, when, sizeof(when));
+	petrel_format_duration(t->max_age, limit, sizeof(limit));
+	if (with_age) {
+		petrel_format_duration(c->age, age + 2, sizeof(age) - 2);
+		memcpy(age, ", ", 2);
+		strncat(age, " old", sizeof(age) - strlen(age) - 1);
+	}
+	return petrel_fail(err, -PETREL_EPOLICY, "%s/job/%s: newest build %s is from %s%s, more than "
+			   "max_age %s (is the server or a mirror stuck on old answers?)",
+			   shown, t->job, c->remote.uuid, when, age, limit);
+}
+
+/* petrel_fetch_target without its outcome recorded: petrel_upgrade records the whole
+ * upgrade's once (a refusal is one journal row, not two). */
+static int fetch_unnoted(struct petrel_engine *e, const struct petrel_target *t,
+			 const char *uuid, struct petrel_version *out, int *already,
+			 struct petrel_err *err)
+{
+	struct petrel_build b;
+	int r;
+
+	*already = 0;
+	if ((r = petrel_resolve(e, t, uuid, &b, err)) < 0 ||
+	    (r = petrel_solo5_devices_check(t, &b, err)) < 0)
+		return r;
+	r = petrel_store_find_version(&e->store, t->name, b.sha256, out, err);
+	if (r == 0) {
+		*already = 1;
+		/* a replay of a build we have is still a replay */
+		return uuid ? 0 : petrel_rollback_check(e, t, &b, out->timestamp, 0, err);
+	}
+	if (r != -PETREL_ENOTFOUND)
+		return r;
+	/* refuse a replay before downloading by finish time; the signed timestamp is
+	 * compared again once verified */
+	if (!uuid && (r = petrel_rollback_check(e, t, &b, b.finish_time, 1, err)) < 0)
+		return r;
+	return petrel_fetch_build(e, t, &b, !uuid, out, err);
+}
+
+int petrel_fetch_target(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+			struct petrel_version *out, int *already, struct petrel_err *err)
+{
+	return petrel_engine_note(e, t, "fetch",
+				  fetch_unnoted(e, t, uuid, out, already, err), -1, err);
+}
+
+/* ---- upgrade ---- */
+
+static int current_generation(struct petrel_engine *e, const struct petrel_target *t,
+			      struct petrel_upgrade_result *res, int64_t *prev, struct petrel_err *err)
+{
+	int64_t cur;
+	int r;
+
+	if ((r = petrel_store_pointers(&e->store, t->name, &cur, prev, err)) < 0)
+		return r;
+	res->has_before = cur > 0;
+	return cur ? petrel_store_generation(&e->store, t->name, cur, &res->before, err) : 0;
+}
+
+/* Refusals before anything changes: rejected, downgrade, preflight. */
+static int may_deploy(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+		      int allow_downgrade, const struct petrel_version *v,
+		      struct petrel_upgrade_result *res, struct petrel_err *err)
+{
+	const struct petrel_version *cur = &res->before.version;
+	char reason[256], when[32];
+	int64_t at;
+	int r;
+
+	r = petrel_store_rejected(&e->store, t->name, v->build.sha256, reason, &at, err);
+	if (r == 0) {
+		petrel_format_time(at, when, sizeof(when));
+		if (!uuid)
+			return petrel_fail(err, -PETREL_EPOLICY, "build %s was rejected on %s (%s); deploy it "
+					   "anyway with: petrel upgrade %s --to %s", v->build.uuid,
+					   when, reason, t->name, v->build.uuid);
+		petrel_log_warn("%s: build %s was rejected on %s (%s); deploying it as asked",
+				t->name, v->build.uuid, when, reason);
+		res->warned_rejected = 1;
+	} else if (r != -PETREL_ENOTFOUND) {
+		return r;
+	}
+	if (res->has_before && v->timestamp < cur->timestamp && !allow_downgrade) {
+		char a1[32], a2[32];
+
+		petrel_format_time(v->timestamp, a1, sizeof(a1));
+		petrel_format_time(cur->timestamp, a2, sizeof(a2));
+		return petrel_fail(err, -PETREL_EPOLICY, "build %s (%s) is older than the current %s (%s); "
+				   "refused without --allow-downgrade", v->build.uuid, a1,
+				   cur->build.uuid, a2);
+	}
+	return petrel_preflight(e, t, v, res->has_before ? cur->build.sha256 : NULL, err);
+}
+
+static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+		   int allow_downgrade, struct petrel_upgrade_result *res, struct petrel_err *err)
+{
+	struct petrel_version v;
+	int64_t prev, to_gen;
+	int r, already;
+
+	memset(res, 0, sizeof(*res));
+	/* a build the store already verified for t needs no server */
+	r = uuid ? petrel_store_find_uuid(&e->store, t->name, uuid, &v, err) : -PETREL_ENOTFOUND;
+	if (r == -PETREL_ENOTFOUND)
+		r = fetch_unnoted(e, t, uuid, &v, &already, err);
+	if (r < 0 || (r = current_generation(e, t, res, &prev, err)) < 0)
+		return r;
+	if (res->has_before && !memcmp(res->before.version.build.sha256, v.build.sha256, 32)) {
+		res->noop = 1;
+		res->now = res->before;
+		return 0;
+	}
+	if ((r = may_deploy(e, t, uuid, allow_downgrade, &v, res, err)) < 0 ||
+	    (r = petrel_switch_to(e, t, res->has_before ? &res->before : NULL, prev, &v, &to_gen,
+				  err)) < 0)
+		return r;
+	return petrel_store_generation(&e->store, t->name, to_gen, &res->now, err);
+}
+
+/*
+ * A revert back is the operator saying "not that build": the build reverted from is
+ * rejected for the target, so the daemon does not deploy it again at its next poll
+ * (it waits for a newer one). A revert forward again takes the rejection back.
+ */
+static int revert_policy(struct petrel_engine *e, const struct petrel_target *t,
+			 const struct petrel_upgrade_result *res, struct petrel_err *err)
+{
+	char why[96];
+
+	if (res->now.number > res->before.number)
+		return petrel_store_unreject(&e->store, t->name, res->now.version.build.sha256, err);
+	snprintf(why, sizeof(why), "reverted by hand from generation %lld to %lld",
+		 (long long)res->before.number, (long long)res->now.number);
+	return petrel_store_reject(&e->store, t->name, res->before.version.build.sha256,
+				   res->before.version.build.uuid, why, err);
+}
+
+int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+		   int allow_downgrade, struct petrel_upgrade_result *res, struct petrel_err *err)
+{
+	int r = upgrade(e, t, uuid, allow_downgrade, res, err);
+
+	/* the newest build deployed (or already current): no update is pending */
+	return petrel_engine_note(e, t, "upgrade", r, r == 0 && !uuid ? 0 : -1, err);
+}
+
+int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
+		  struct petrel_upgrade_result *res, struct petrel_err *err)
+{
+	int64_t prev;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if ((r = current_generation(e, t, res, &prev, err)) < 0)
+		return r;
+	if (!prev)
+		return petrel_fail(err, -ENOENT, "no previous generation to revert to");
+	if ((r = petrel_store_generation(&e->store, t->name, prev, &res->now, err)) < 0 ||
+	    (r = petrel_switch_back(e, t, &res->before, &res->now, err)) < 0)
+		return r;
+	return revert_policy(e, t, res, err);
+}
