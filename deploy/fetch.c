@@ -116,20 +116,17 @@ static int deployed_version(struct petrel_engine *e, const struct petrel_target 
 			    struct petrel_check *out)
 {
 	struct petrel_generation g;
-	int64_t cur, prev;
 	int r;
 
-	if ((r = petrel_store_pointers(&e->store, t->name, &cur, &prev)) < 0)
+	if ((r = petrel_store_current(&e->store, t->name, &g, NULL)) < 0)
 		return r;
-	if (cur && (r = petrel_store_generation(&e->store, t->name, cur, &g)) < 0)
-		return r;
-	out->have_deployed = cur != 0;
-	if (cur) {
+	out->have_deployed = g.number != 0;
+	if (g.number) {
 		out->deployed = g.version;
 		out->deployed_generation = g.number;
 		out->deployed_at = g.deployed_at;
 	}
-	out->update = !cur || memcmp(g.version.build.sha256, out->remote.sha256, 32) != 0;
+	out->update = !g.number || memcmp(g.version.build.sha256, out->remote.sha256, 32) != 0;
 	if (!out->update)
 		return 0;
 	/* a build that failed here is not offered again (the daemon skips it too) */

@@ -435,15 +435,12 @@ int petrel_recover(struct petrel_engine *e)
 /* ---- upgrade ---- */
 
 static int current_generation(struct petrel_engine *e, const struct petrel_target *t,
-			      struct petrel_upgrade_result *res, int64_t *prev)
+			      struct petrel_upgrade_result *res, struct petrel_generation *prev)
 {
-	int64_t cur;
-	int r;
+	int r = petrel_store_current(&e->store, t->name, &res->before, prev);
 
-	if ((r = petrel_store_pointers(&e->store, t->name, &cur, prev)) < 0)
-		return r;
-	res->has_before = cur > 0;
-	return cur ? petrel_store_generation(&e->store, t->name, cur, &res->before) : 0;
+	res->has_before = res->before.number > 0;
+	return r;
 }
 
 /* Refusals before anything changes: rejected, downgrade, preflight. */
@@ -614,8 +611,8 @@ static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 		   int allow_downgrade, struct petrel_upgrade_result *res)
 {
 	struct petrel_intent in;
+	struct petrel_generation prev;
 	struct petrel_version v;
-	int64_t prev;
 	int r, already;
 
 	memset(res, 0, sizeof(*res));
@@ -637,7 +634,7 @@ static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 	memset(&in, 0, sizeof(in));
 	petrel_strlcpy(in.op, "upgrade", sizeof(in.op));
 	in.from_gen = res->has_before ? res->before.number : 0;
-	in.from_prev = prev;
+	in.from_prev = prev.number;
 	in.has_from = res->has_before;
 	if (in.has_from) {
 		memcpy(in.from_sha256, res->before.version.build.sha256, 32);
@@ -683,21 +680,18 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 		  struct petrel_upgrade_result *res)
 {
 	struct petrel_intent in;
-	int64_t prev;
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	if ((r = current_generation(e, t, res, &prev)) < 0)
+	if ((r = current_generation(e, t, res, &res->now)) < 0)
 		return r;
-	if (!prev)
+	if (!res->now.number)
 		return petrel_fail(-ENOENT, "no previous generation to revert to");
-	if ((r = petrel_store_generation(&e->store, t->name, prev, &res->now)) < 0)
-		return r;
 	memset(&in, 0, sizeof(in));
 	petrel_strlcpy(in.op, "revert", sizeof(in.op));
 	in.from_gen = res->before.number;
-	in.from_prev = prev;
-	in.to_gen = prev;
+	in.from_prev = res->now.number;
+	in.to_gen = res->now.number;
 	in.to_prev = res->before.number;
 	in.has_from = 1;
 	memcpy(in.from_sha256, res->before.version.build.sha256, 32);

@@ -60,6 +60,26 @@ int petrel_store_generation(struct petrel_store *s, const char *target, int64_t 
 	return r;
 }
 
+/* Generation number of target into g, zeroed when number is 0. */
+static int load_generation(struct petrel_store *s, const char *target, int64_t number,
+			   struct petrel_generation *g)
+{
+	memset(g, 0, sizeof(*g));
+	return number ? petrel_store_generation(s, target, number, g) : 0;
+}
+
+int petrel_store_current(struct petrel_store *s, const char *target,
+			 struct petrel_generation *cur, struct petrel_generation *prev)
+{
+	int64_t c, p;
+	int r;
+
+	if ((r = petrel_store_pointers(s, target, &c, &p)) < 0 ||
+	    (r = load_generation(s, target, c, cur)) < 0)
+		return r;
+	return prev ? load_generation(s, target, p, prev) : 0;
+}
+
 int petrel_store_history(struct petrel_store *s, const char *target, petrel_generation_fn fn,
 			 void *ctx)
 {
