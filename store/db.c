@@ -204,6 +204,17 @@ int64_t petrel_sql_int(const struct petrel_sql *q, int i)
 	return sqlite3_column_int64(q->st, i);
 }
 
+/* Prepares, binds and steps once: as petrel_sql_row answers. */
+static int sql_vrow(struct petrel_sql *q, struct sqlite3 *db, const char *sql,
+		    const char *types, va_list ap)
+{
+	int r = sql_vprepare(q, db, sql, types, ap);
+
+	if (r == 0 && (r = petrel_sql_step(q)) <= 0)
+		petrel_sql_finalize(q);
+	return r;
+}
+
 int petrel_sql_run(struct sqlite3 *db, const char *sql, const char *types, ...)
 {
 	struct petrel_sql q;
@@ -211,13 +222,12 @@ int petrel_sql_run(struct sqlite3 *db, const char *sql, const char *types, ...)
 	int r;
 
 	va_start(ap, types);
-	r = sql_vprepare(&q, db, sql, types, ap);
+	r = sql_vrow(&q, db, sql, types, ap);
 	va_end(ap);
-	if (r < 0)
-		return r;
-	if (sqlite3_step(q.st) != SQLITE_DONE)
+	if (r > 0) {
 		r = petrel_db_fail(db);
-	petrel_sql_finalize(&q);
+		petrel_sql_finalize(&q);
+	}
 	return r;
 }
 
@@ -228,12 +238,8 @@ int petrel_sql_row(struct petrel_sql *q, struct sqlite3 *db, const char *sql,
 	int r;
 
 	va_start(ap, types);
-	r = sql_vprepare(q, db, sql, types, ap);
+	r = sql_vrow(q, db, sql, types, ap);
 	va_end(ap);
-	if (r < 0)
-		return r;
-	if ((r = petrel_sql_step(q)) <= 0)
-		petrel_sql_finalize(q);
 	return r;
 }
 
