@@ -197,18 +197,6 @@ report:	/* check_file words it as it does for the deployed file */
 	return 0;
 }
 
-static int load_generations(struct petrel_store *s, struct audit *a, struct petrel_err *err)
-{
-	int64_t c, p;
-	int r;
-
-	if ((r = petrel_store_pointers(s, a->t->name, &c, &p, err)) < 0 ||
-	    (c && (r = petrel_store_generation(s, a->t->name, c, &a->cur, err)) < 0) ||
-	    (p && (r = petrel_store_generation(s, a->t->name, p, &a->prev, err)) < 0))
-		return r;
-	return 0;
-}
-
 /* Asks every configured server which build holds the deployed hash. */
 static void ask_servers(struct petrel_engine *e, struct audit *a)
 {
@@ -243,7 +231,7 @@ static int audit_target(struct petrel_engine *e, struct audit *a, const struct a
 	int r;
 
 	a->servers = json_array();
-	if ((r = load_generations(&e->store, a, err)) < 0)
+	if ((r = petrel_store_current(&e->store, a->t->name, &a->cur, &a->prev, err)) < 0)
 		return r;
 	if (!a->cur.number)
 		return 0;

@@ -27,22 +27,6 @@ static void print_version(const char *label, const struct petrel_version *v, int
 	printf("    %s %s\n", deployed_at ? "deployed:" : "verified:", when);
 }
 
-/* The target's current and previous generations (number 0 when none). */
-static int pointers(struct petrel_store *s, const struct petrel_target *t,
-		    struct petrel_generation *cur, struct petrel_generation *prev, struct petrel_err *err)
-{
-	int64_t c, p;
-	int r;
-
-	memset(cur, 0, sizeof(*cur));
-	memset(prev, 0, sizeof(*prev));
-	if ((r = petrel_store_pointers(s, t->name, &c, &p, err)) < 0 ||
-	    (c && (r = petrel_store_generation(s, t->name, c, cur, err)) < 0) ||
-	    (p && (r = petrel_store_generation(s, t->name, p, prev, err)) < 0))
-		return r;
-	return 0;
-}
-
 static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct petrel_target *t,
 	       json_t *o, int *status, struct petrel_err *err)
 {
@@ -51,7 +35,7 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 	int r, staged;
 
 	(void)status;
-	if ((r = pointers(&e->store, t, &cur, &prev, err)) < 0)
+	if ((r = petrel_store_current(&e->store, t->name, &cur, &prev, err)) < 0)
 		return r;
 	r = petrel_store_newest_version(&e->store, t->name, &v, err);
 	if (r < 0 && r != -PETREL_ENOTFOUND)

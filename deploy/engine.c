@@ -86,20 +86,17 @@ static int deployed_version(struct petrel_engine *e, const struct petrel_target 
 			    struct petrel_check *out, struct petrel_err *err)
 {
 	struct petrel_generation g;
-	int64_t cur, prev;
 	int r;
 
-	if ((r = petrel_store_pointers(&e->store, t->name, &cur, &prev, err)) < 0)
+	if ((r = petrel_store_current(&e->store, t->name, &g, NULL, err)) < 0)
 		return r;
-	if (cur && (r = petrel_store_generation(&e->store, t->name, cur, &g, err)) < 0)
-		return r;
-	out->have_deployed = cur != 0;
-	if (cur) {
+	out->have_deployed = g.number != 0;
+	if (g.number) {
 		out->deployed = g.version;
 		out->deployed_generation = g.number;
 		out->deployed_at = g.deployed_at;
 	}
-	out->update = !cur || memcmp(g.version.build.sha256, out->remote.sha256, 32) != 0;
+	out->update = !g.number || memcmp(g.version.build.sha256, out->remote.sha256, 32) != 0;
 	if (!out->update)
 		return 0;
 	/* a build that failed here is not offered again (the daemon skips it too) */
@@ -209,15 +206,13 @@ int petrel_fetch_target(struct petrel_engine *e, const struct petrel_target *t, 
 /* ---- upgrade ---- */
 
 static int current_generation(struct petrel_engine *e, const struct petrel_target *t,
-			      struct petrel_upgrade_result *res, int64_t *prev, struct petrel_err *err)
+			      struct petrel_upgrade_result *res, struct petrel_generation *prev,
+			      struct petrel_err *err)
 {
-	int64_t cur;
-	int r;
+	int r = petrel_store_current(&e->store, t->name, &res->before, prev, err);
 
-	if ((r = petrel_store_pointers(&e->store, t->name, &cur, prev, err)) < 0)
-		return r;
-	res->has_before = cur > 0;
-	return cur ? petrel_store_generation(&e->store, t->name, cur, &res->before, err) : 0;
+	res->has_before = res->before.number > 0;
+	return r;
 }
 
 /* Refusals before anything changes: rejected, downgrade, preflight. */
@@ -258,8 +253,9 @@ static int may_deploy(struct petrel_engine *e, const struct petrel_target *t, co
 static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
 		   int allow_downgrade, struct petrel_upgrade_result *res, struct petrel_err *err)
 {
+	struct petrel_generation prev;
 	struct petrel_version v;
-	int64_t prev, to_gen;
+	int64_t to_gen;
 	int r, already;
 
 	memset(res, 0, sizeof(*res));
@@ -275,8 +271,8 @@ static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 		return 0;
 	}
 	if ((r = may_deploy(e, t, uuid, allow_downgrade, &v, res, err)) < 0 ||
-	    (r = petrel_switch_to(e, t, res->has_before ? &res->before : NULL, prev, &v, &to_gen,
-				  err)) < 0)
+	    (r = petrel_switch_to(e, t, res->has_before ? &res->before : NULL, prev.number, &v,
+				  &to_gen, err)) < 0)
 		return r;
 	return petrel_store_generation(&e->store, t->name, to_gen, &res->now, err);
 }
@@ -311,16 +307,14 @@ int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 		  struct petrel_upgrade_result *res, struct petrel_err *err)
 {
-	int64_t prev;
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	if ((r = current_generation(e, t, res, &prev, err)) < 0)
+	if ((r = current_generation(e, t, res, &res->now, err)) < 0)
 		return r;
-	if (!prev)
+	if (!res->now.number)
 		return petrel_fail(err, -ENOENT, "no previous generation to revert to");
-	if ((r = petrel_store_generation(&e->store, t->name, prev, &res->now, err)) < 0 ||
-	    (r = petrel_switch_back(e, t, &res->before, &res->now, err)) < 0)
+	if ((r = petrel_switch_back(e, t, &res->before, &res->now, err)) < 0)
 		return r;
 	return revert_policy(e, t, res, err);
 }

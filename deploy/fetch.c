@@ -102,20 +102,15 @@ static int download_start(struct download *d, struct petrel_err *err)
 /* Streams the local blob through the digests (the store had the bytes already). */
 static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], struct download *d, struct petrel_err *err)
 {
-	char path[PATH_MAX], buf[256 * 1024];
-	int fd, r = 0;
-	ssize_t n;
+	char path[PATH_MAX];
+	int fd, r;
 
 	if ((r = petrel_store_blob_path(&e->store, sha256, path, sizeof(path))) < 0)
 		return r;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return petrel_fail(err, -errno, "%s: %s", path, strerror(errno));
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if ((r = sink(d, buf, (size_t)n)) < 0)
-			break;
-	if (n < 0)
-		r = petrel_fail(err, -errno, "%s: %s", path, strerror(errno));
+	r = petrel_digest_fd(NULL, fd, path, PETREL_DIGEST_UNBOUNDED, sink, d, NULL, err);
 	close(fd);
 	return r;
 }

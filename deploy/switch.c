@@ -21,34 +21,44 @@
 /* Health check attempts are spaced as mollymawk does: 1, 1, 1, 2, 3, 3, 4, 5 s. */
 static const unsigned health_pause[] = { 1, 1, 1, 2, 3, 3, 4, 5 };
 
+/* Where copy_blob writes, and whether a write (not a read) failed. */
+struct copy_to {
+	int fd;
+	const char *tmp;
+	int failed;
+	struct petrel_err *err;
+};
+
+static int copy_chunk(void *ctx, const void *p, size_t n)
+{
+	struct copy_to *c = ctx;
+	int r = petrel_write_all(c->fd, p, n);
+
+	if (r < 0) {
+		c->failed = 1;
+		return petrel_fail(c->err, r, "writing %s: %s", c->tmp, strerror(-r));
+	}
+	return 0;
+}
+
 /* Copies the blob sha256 to fd, hashing it again: the store's bytes are checked the
  * moment they go live, so a blob changed behind our back is never deployed. */
 static int copy_blob(struct petrel_engine *e, const uint8_t sha256[32], int fd, const char *tmp, struct petrel_err *err)
 {
-	char src[PATH_MAX], buf[1 << 20];
+	struct copy_to to = { fd, tmp, 0, err };
 	struct petrel_digest *d = NULL;
+	char src[PATH_MAX];
 	uint8_t got[32];
-	ssize_t n;
 	int in, r;
 
 	if ((r = petrel_store_blob_path(&e->store, sha256, src, sizeof(src))) < 0)
 		return r;
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
 		return petrel_fail(err, -errno, "%s: %s", src, strerror(errno));
-	if ((r = petrel_digest_new(&d, PETREL_DIGEST_SHA256)) < 0)
+	if ((r = petrel_digest_new(&d, PETREL_DIGEST_SHA256)) < 0 ||
+	    (r = petrel_digest_fd(d, in, src, PETREL_DIGEST_UNBOUNDED, copy_chunk, &to, NULL,
+				  err)) < 0)
 		goto out;
-	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		if ((r = petrel_digest_update(d, buf, (size_t)n)) < 0)
-			goto out;
-		if ((r = petrel_write_all(fd, buf, (size_t)n)) < 0) {
-			r = petrel_fail(err, r, "writing %s: %s", tmp, strerror(-r));
-			goto out;
-		}
-	}
-	if (n < 0) {
-		r = petrel_fail(err, -errno, "%s: %s", src, strerror(errno));
-		goto out;
-	}
 	if ((r = petrel_digest_final(d, got, NULL)) == 0 && memcmp(got, sha256, 32))
 		r = petrel_fail(err, -PETREL_ECORRUPT, "%s no longer matches its sha256 (run petrel fsck)",
 				src);
@@ -81,10 +91,9 @@ static int beside(const char *path, struct beside *b, struct petrel_err *err)
 static int file_holds(const char *file, const uint8_t sha256[32], uint64_t size,
 		      struct stat *id)
 {
-	char buf[1 << 20];
 	struct petrel_digest *d = NULL;
 	uint8_t got[32];
-	ssize_t n = 0;
+	uint64_t got_size = 0;
 	int fd, ok = 0;
 
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -93,10 +102,9 @@ static int file_holds(const char *file, const uint8_t sha256[32], uint64_t size,
 	if (fstat(fd, id) < 0 || !S_ISREG(id->st_mode) || (uint64_t)id->st_size != size ||
 	    petrel_digest_new(&d, PETREL_DIGEST_SHA256) < 0)
 		goto out;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (petrel_digest_update(d, buf, (size_t)n) < 0)
-			goto out;
-	ok = n == 0 && petrel_digest_final(d, got, NULL) == 0 && !memcmp(got, sha256, 32);
+	ok = petrel_digest_fd(d, fd, NULL, size, NULL, NULL, &got_size, NULL) == 0 &&
+	     got_size == size && petrel_digest_final(d, got, NULL) == 0 &&
+	     !memcmp(got, sha256, 32);
 out:
 	petrel_digest_free(d);
 	close(fd);

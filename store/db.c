@@ -1,5 +1,7 @@
 /* Opening the state directory: layout, petrel.db pragmas, schema migrations. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -132,11 +134,115 @@ int petrel_db_fail(struct sqlite3 *db, struct petrel_err *err)
 			   db ? sqlite3_errmsg(db) : "out of memory");
 }
 
-int petrel_db_prepare(struct sqlite3 *db, const char *sql, struct sqlite3_stmt **st, struct petrel_err *err)
+/* Binds ap to st by types ('t' text, 'i' int64_t): 1 when all bound. */
+static int bind_va(sqlite3_stmt *st, const char *types, va_list ap)
 {
-	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-		return petrel_db_fail(db, err);
-	return 0;
+	int ok = 1;
+
+	for (int i = 0; types && types[i] && ok; i++) {
+		if (types[i] == 't')
+			ok = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1,
+					       SQLITE_TRANSIENT) == SQLITE_OK;
+		else if (types[i] == 'i')
+			ok = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t)) == SQLITE_OK;
+		else
+			ok = 0;
+	}
+	return ok;
+}
+
+static int sql_vprepare(struct petrel_sql *q, struct sqlite3 *db, struct petrel_err *err,
+			const char *sql, const char *types, va_list ap)
+{
+	int r = 0;
+
+	q->db = db;
+	q->st = NULL;
+	q->err = err;
+	if (sqlite3_prepare_v2(db, sql, -1, &q->st, NULL) != SQLITE_OK || !bind_va(q->st, types, ap))
+		r = petrel_db_fail(db, err);
+	if (r < 0)
+		petrel_sql_finalize(q);
+	return r;
+}
+
+int petrel_sql_prepare(struct petrel_sql *q, struct sqlite3 *db, struct petrel_err *err,
+		       const char *sql, const char *types, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, types);
+	r = sql_vprepare(q, db, err, sql, types, ap);
+	va_end(ap);
+	return r;
+}
+
+int petrel_sql_step(struct petrel_sql *q)
+{
+	int rc = sqlite3_step(q->st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : petrel_db_fail(q->db, q->err);
+}
+
+void petrel_sql_finalize(struct petrel_sql *q)
+{
+	sqlite3_finalize(q->st);
+	q->st = NULL;
+}
+
+const char *petrel_sql_text(const struct petrel_sql *q, int i)
+{
+	const unsigned char *t = sqlite3_column_text(q->st, i);
+
+	return t ? (const char *)t : "";
+}
+
+int64_t petrel_sql_int(const struct petrel_sql *q, int i)
+{
+	return sqlite3_column_int64(q->st, i);
+}
+
+/* Prepares, binds and steps once: as petrel_sql_row answers. */
+static int sql_vrow(struct petrel_sql *q, struct sqlite3 *db, struct petrel_err *err,
+		    const char *sql, const char *types, va_list ap)
+{
+	int r = sql_vprepare(q, db, err, sql, types, ap);
+
+	if (r == 0 && (r = petrel_sql_step(q)) <= 0)
+		petrel_sql_finalize(q);
+	return r;
+}
+
+int petrel_sql_run(struct sqlite3 *db, struct petrel_err *err, const char *sql,
+		   const char *types, ...)
+{
+	struct petrel_sql q;
+	va_list ap;
+	int r;
+
+	va_start(ap, types);
+	r = sql_vrow(&q, db, err, sql, types, ap);
+	va_end(ap);
+	if (r > 0) {
+		r = petrel_db_fail(db, err);
+		petrel_sql_finalize(&q);
+	}
+	return r;
+}
+
+int petrel_sql_row(struct petrel_sql *q, struct sqlite3 *db, struct petrel_err *err,
+		   const char *sql, const char *types, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, types);
+	r = sql_vrow(q, db, err, sql, types, ap);
+	va_end(ap);
+	return r;
 }
 
 int petrel_db_exec(struct sqlite3 *db, const char *sql, struct petrel_err *err)
@@ -167,37 +273,28 @@ void petrel_db_rollback(struct sqlite3 *db)
 /* Runs a pragma that answers one row; its first column as text into out (size n). */
 static int pragma_text(struct sqlite3 *db, const char *sql, char *out, size_t n, struct petrel_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	const unsigned char *t;
+	struct petrel_sql q;
 	int r;
 
-	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
-		return r;
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		r = petrel_db_fail(db, err);
-		goto out;
-	}
-	t = sqlite3_column_text(st, 0);
-	if (petrel_strlcpy(out, t ? (const char *)t : "", n) < 0)
+	if ((r = petrel_sql_row(&q, db, err, sql, "")) <= 0)
+		return r < 0 ? r : petrel_db_fail(db, err);
+	r = 0;
+	if (petrel_strlcpy(out, petrel_sql_text(&q, 0), n) < 0)
 		r = petrel_fail(err, -PETREL_EDB, "database: unexpected answer to %s", sql);
-out:
-	sqlite3_finalize(st);
+	petrel_sql_finalize(&q);
 	return r;
 }
 
 static int user_version(struct sqlite3 *db, int *out, struct petrel_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct petrel_sql q;
 	int r;
 
-	if ((r = petrel_db_prepare(db, "PRAGMA user_version", &st, err)) < 0)
-		return r;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*out = sqlite3_column_int(st, 0);
-	else
-		r = petrel_db_fail(db, err);
-	sqlite3_finalize(st);
-	return r;
+	if ((r = petrel_sql_row(&q, db, err, "PRAGMA user_version", "")) <= 0)
+		return r < 0 ? r : petrel_db_fail(db, err);
+	*out = (int)petrel_sql_int(&q, 0);
+	petrel_sql_finalize(&q);
+	return 0;
 }
 
 /* Durability and integrity settings; WAL must actually be in effect. */

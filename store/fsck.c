@@ -143,17 +143,15 @@ static int check_tmp_entry(struct fsck *f, const char *rel, const char *name)
 }
 
 /* One versions row: its blob exists with the recorded size. */
-static void check_version_row(struct fsck *f, sqlite3_stmt *st)
+static void check_version_row(struct fsck *f, const struct petrel_sql *q)
 {
-	int64_t id = sqlite3_column_int64(st, 0), size = sqlite3_column_int64(st, 3);
-	const char *target = (const char *)sqlite3_column_text(st, 1);
-	const char *hex = (const char *)sqlite3_column_text(st, 2);
+	int64_t id = petrel_sql_int(q, 0), size = petrel_sql_int(q, 3);
+	const char *target = petrel_sql_text(q, 1);
+	const char *hex = petrel_sql_text(q, 2);
 	char path[PATH_MAX];
 	struct stat sb;
 
-	if (!target)
-		target = "";
-	if (!hex || strlen(hex) != PETREL_HASH_HEX || !is_lower_hex(hex, PETREL_HASH_HEX) ||
+	if (strlen(hex) != PETREL_HASH_HEX || !is_lower_hex(hex, PETREL_HASH_HEX) ||
 	    petrel_snprintf(path, sizeof(path), "%s/objects/sha256/%.2s/%s", f->s->dir, hex,
 			    hex + 2) < 0) {
 		report(f, "petrel.db: versions row %" PRId64 " (%s): malformed sha256", id, target);
@@ -170,70 +168,61 @@ static void check_version_row(struct fsck *f, sqlite3_stmt *st)
 
 static int check_versions(struct fsck *f, struct petrel_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	struct petrel_sql q;
+	int r;
 
-	r = petrel_db_prepare(f->s->db, "SELECT id, target, sha256, size FROM versions ORDER BY id",
-			      &st, err);
-	if (r < 0)
+	if ((r = petrel_sql_prepare(&q, f->s->db, err,
+				    "SELECT id, target, sha256, size FROM versions ORDER BY id", "")) < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		check_version_row(f, st);
-	if (rc != SQLITE_DONE)
-		r = petrel_db_fail(f->s->db, err);
-	sqlite3_finalize(st);
+	while ((r = petrel_sql_step(&q)) > 0)
+		check_version_row(f, &q);
+	petrel_sql_finalize(&q);
 	return r;
 }
 
 static int check_integrity(struct fsck *f, struct petrel_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct petrel_sql q;
 	const char *msg;
-	int r, rc;
+	int r;
 
-	if ((r = petrel_db_prepare(f->s->db, "PRAGMA integrity_check", &st, err)) < 0)
+	if ((r = petrel_sql_prepare(&q, f->s->db, err, "PRAGMA integrity_check", "")) < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		msg = (const char *)sqlite3_column_text(st, 0);
-		if (msg && strcmp(msg, "ok") != 0)
+	while ((r = petrel_sql_step(&q)) > 0) {
+		msg = petrel_sql_text(&q, 0);
+		if (*msg && strcmp(msg, "ok") != 0)
 			report(f, "petrel.db: integrity_check: %s", msg);
 	}
-	if (rc != SQLITE_DONE)
-		r = petrel_db_fail(f->s->db, err);
-	sqlite3_finalize(st);
+	petrel_sql_finalize(&q);
 	return r;
-}
-
-static const char *text_or_empty(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? (const char *)t : "";
 }
 
 /*
  * One journal row against the running chain value prev (updated to the row's hash).
  * 1 if the row is intact, 0 if broken, negative on error.
  */
-static int journal_row_ok(sqlite3_stmt *st, char prev[PETREL_HASH_HEX + 1])
+static int journal_row_ok(const struct petrel_sql *q, char prev[PETREL_HASH_HEX + 1])
 {
 	char want[PETREL_HASH_HEX + 1];
-	const char *rowprev = text_or_empty(st, 5), *hash = text_or_empty(st, 6);
 	int r;
 
-	if (strcmp(rowprev, prev) != 0)
+	if (strcmp(petrel_sql_text(q, 5), prev) != 0)
 		return 0;
-	r = petrel_journal_hash(prev, sqlite3_column_int64(st, 1), text_or_empty(st, 2),
-				text_or_empty(st, 3), text_or_empty(st, 4), want);
+	r = petrel_journal_hash(prev, petrel_sql_int(q, 1), petrel_sql_text(q, 2),
+				petrel_sql_text(q, 3), petrel_sql_text(q, 4), want);
 	if (r < 0)
 		return r;
-	if (strcmp(want, hash) != 0)
+	if (strcmp(want, petrel_sql_text(q, 6)) != 0)
 		return 0;
 	memcpy(prev, want, sizeof(want));
 	return 1;
 }
 
-/* Recomputes the chain from the genesis value; reports the first broken row only. */
+/*
+ * The one walk of the journal: every row in id order, the chain recomputed from the
+ * genesis value over all of them (chain_ok turns 0 at the first broken row and stays
+ * 0), fn called for the rows of target (all when NULL). 0 or the first error.
+ */
 int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel_journal_fn fn,
 			      void *ctx, struct petrel_err *err)
 {
@@ -241,53 +230,45 @@ int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel
 		"SELECT id, time, target, event, detail, prev, hash FROM journal ORDER BY id";
 	char prev[PETREL_HASH_HEX + 1];
 	struct petrel_journal_row row;
-	sqlite3_stmt *st = NULL;
-	int r, rc, ok = 1, chain = 1;
+	struct petrel_sql q;
+	int r, ok, chain = 1;
 
 	memcpy(prev, petrel_journal_genesis, sizeof(prev));
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
+	if ((r = petrel_sql_prepare(&q, s->db, err, sql, "")) < 0)
 		return r;
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (chain && (ok = journal_row_ok(st, prev)) < 0) {
-			r = ok;
-			break;
+	while ((r = petrel_sql_step(&q)) > 0) {
+		if (chain && (ok = journal_row_ok(&q, prev)) <= 0) {
+			if ((r = ok) < 0)
+				break;
+			chain = 0;
 		}
-		chain = chain && ok;
 		memset(&row, 0, sizeof(row));
-		row.id = sqlite3_column_int64(st, 0);
-		row.time = sqlite3_column_int64(st, 1);
-		snprintf(row.target, sizeof(row.target), "%s", text_or_empty(st, 2));
-		snprintf(row.event, sizeof(row.event), "%s", text_or_empty(st, 3));
-		snprintf(row.detail, sizeof(row.detail), "%s", text_or_empty(st, 4));
-		snprintf(row.hash, sizeof(row.hash), "%s", text_or_empty(st, 6));
+		row.id = petrel_sql_int(&q, 0);
+		row.time = petrel_sql_int(&q, 1);
+		snprintf(row.target, sizeof(row.target), "%s", petrel_sql_text(&q, 2));
+		snprintf(row.event, sizeof(row.event), "%s", petrel_sql_text(&q, 3));
+		snprintf(row.detail, sizeof(row.detail), "%s", petrel_sql_text(&q, 4));
+		snprintf(row.hash, sizeof(row.hash), "%s", petrel_sql_text(&q, 6));
 		row.chain_ok = chain;
-		if (!target || !strcmp(target, row.target))
-			r = fn(ctx, &row);
+		if ((!target || !strcmp(target, row.target)) && (r = fn(ctx, &row)) != 0)
+			break;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
+	petrel_sql_finalize(&q);
 	return r;
 }
 
 /* The recorded head: 1 with id and hash, 0 when there is none. */
 static int journal_head(struct sqlite3 *db, int64_t *id, char hash[PETREL_HASH_HEX + 1], struct petrel_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	struct petrel_sql q;
+	int r;
 
-	if ((r = petrel_db_prepare(db, "SELECT id, hash FROM journal_head WHERE one = 1", &st, err)) < 0)
+	if ((r = petrel_sql_row(&q, db, err, "SELECT id, hash FROM journal_head WHERE one = 1", "")) <= 0)
 		return r;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		snprintf(hash, PETREL_HASH_HEX + 1, "%s", text_or_empty(st, 1));
-		r = 1;
-	} else if (rc != SQLITE_DONE) {
-		r = petrel_db_fail(db, err);
-	}
-	sqlite3_finalize(st);
-	return r;
+	*id = petrel_sql_int(&q, 0);
+	snprintf(hash, PETREL_HASH_HEX + 1, "%s", petrel_sql_text(&q, 1));
+	petrel_sql_finalize(&q);
+	return 1;
 }
 
 /* An intact chain of rows ending at (last, tip) against the head: what is missing. */
@@ -317,40 +298,45 @@ static void check_head(struct petrel_journal_check *c, int64_t last, const char 
 	}
 }
 
+/* What petrel_store_journal_verify gathers on its walk. */
+struct verify_walk {
+	struct petrel_journal_check *c;
+	int64_t last;
+	char tip[PETREL_HASH_HEX + 1];	/* the last row's hash while the chain holds */
+};
+
+static int verify_row(void *ctx, const struct petrel_journal_row *row)
+{
+	struct verify_walk *w = ctx;
+
+	w->c->rows++;
+	w->last = row->id;
+	if (row->chain_ok) {
+		memcpy(w->tip, row->hash, sizeof(w->tip));
+	} else if (!w->c->first_broken) {
+		w->c->first_broken = row->id;
+		snprintf(w->c->why, sizeof(w->c->why), "row %lld was edited, or a row before it "
+			 "deleted or reordered", (long long)row->id);
+	}
+	return 0;
+}
+
 int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_check *c, struct petrel_err *err)
 {
-	static const char sql[] =
-		"SELECT id, time, target, event, detail, prev, hash FROM journal ORDER BY id";
-	char prev[PETREL_HASH_HEX + 1], head_hash[PETREL_HASH_HEX + 1] = "";
-	sqlite3_stmt *st = NULL;
-	int64_t last = 0, head = 0;
-	int r, rc = SQLITE_DONE, ok = 1, has_head;
+	char head_hash[PETREL_HASH_HEX + 1] = "";
+	struct verify_walk w = { c, 0, "" };
+	int64_t head = 0;
+	int r, has_head;
 
 	memset(c, 0, sizeof(*c));
-	memcpy(prev, petrel_journal_genesis, sizeof(prev));
+	memcpy(w.tip, petrel_journal_genesis, sizeof(w.tip));
 	if ((has_head = journal_head(s->db, &head, head_hash, err)) < 0)
 		return has_head;
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
+	if ((r = petrel_store_journal_each(s, NULL, verify_row, &w, err)) < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		c->rows++;
-		if (ok > 0 && (ok = journal_row_ok(st, prev)) == 0) {
-			c->first_broken = sqlite3_column_int64(st, 0);
-			snprintf(c->why, sizeof(c->why), "row %lld was edited, or a row before it "
-				 "deleted or reordered", (long long)c->first_broken);
-		}
-		if (ok < 0)
-			break;
-		last = sqlite3_column_int64(st, 0);
-	}
-	if (ok < 0)
-		r = ok;
-	else if (rc != SQLITE_DONE)
-		r = petrel_db_fail(s->db, err);
-	else if (ok > 0)
-		check_head(c, last, prev, has_head, head, head_hash);
-	sqlite3_finalize(st);
-	return r;
+	if (!c->first_broken)
+		check_head(c, w.last, w.tip, has_head, head, head_hash);
+	return 0;
 }
 
 static int check_journal(struct fsck *f, struct petrel_err *err)

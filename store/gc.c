@@ -47,38 +47,13 @@ static const char doom_sql[] =
 	"   WHERE g.number IN (i.from_gen, i.from_prev, i.to_gen, i.to_prev)"
 	"  UNION SELECT version FROM generations WHERE target <> ?1)";
 
-/* Runs sql with ?1 = seq and ?2 = text (NULL: unbound); *changes gets the rows it changed. */
-static int exec_seq(struct sqlite3 *db, const char *sql, int64_t seq, const char *text,
-		    int64_t *changes, struct petrel_err *err)
+/* Runs sql with ?1 = seq; *changes (may be NULL) gets the rows it changed. */
+static int exec_seq(struct sqlite3 *db, const char *sql, int64_t seq, int64_t *changes, struct petrel_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int r;
+	int r = petrel_sql_run(db, err, sql, "i", seq);
 
-	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
-		return r;
-	if (sqlite3_bind_int64(st, 1, seq) != SQLITE_OK ||
-	    (text && sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC) != SQLITE_OK) ||
-	    sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db, err);
-	else if (changes)
+	if (r == 0 && changes)
 		*changes = sqlite3_changes(db);
-	sqlite3_finalize(st);
-	return r;
-}
-
-/* Selects target seq's doomed versions into gc_doomed. */
-static int doom(struct sqlite3 *db, const struct petrel_gc_target *t, int64_t seq, struct petrel_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	if ((r = petrel_db_prepare(db, doom_sql, &st, err)) < 0)
-		return r;
-	if (sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, t->keep) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, seq) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db, err);
-	sqlite3_finalize(st);
 	return r;
 }
 
@@ -89,22 +64,19 @@ static int report_doomed(struct petrel_store *s, struct petrel_gc *g, struct pet
 	static const char sql[] = "SELECT d.id FROM temp.gc_doomed d JOIN versions v ON v.id = d.id"
 				  " WHERE d.seq = ? ORDER BY v.timestamp, v.id";
 	struct petrel_version v;
-	sqlite3_stmt *st = NULL;
-	int r, rc = SQLITE_DONE;
+	struct petrel_sql q;
+	int r;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
+	if ((r = petrel_sql_prepare(&q, s->db, err, sql, "i", seq)) < 0)
 		return r;
-	if (sqlite3_bind_int64(st, 1, seq) != SQLITE_OK)
-		r = petrel_db_fail(s->db, err);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = petrel_sql_step(&q)) > 0) {
 		t->removed++;
-		r = petrel_store_version_by_id(s, sqlite3_column_int64(st, 0), &v, err);
-		if (r == 0 && g->on_version)
+		if ((r = petrel_store_version_by_id(s, petrel_sql_int(&q, 0), &v, err)) < 0)
+			break;
+		if (g->on_version)
 			g->on_version(g->ctx, t->name, &v);
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
+	petrel_sql_finalize(&q);
 	return r;
 }
 
@@ -115,12 +87,13 @@ static int drop_rows(struct petrel_store *s, struct petrel_gc *g, struct petrel_
 	int r, n;
 
 	t->removed = t->kept = t->generations = t->blobs = t->bytes = 0;
-	if ((r = doom(s->db, t, seq, err)) < 0 || (r = report_doomed(s, g, t, seq, err)) < 0 ||
+	if ((r = petrel_sql_run(s->db, err, doom_sql, "tii", t->name, (int64_t)t->keep, seq)) < 0 ||
+	    (r = report_doomed(s, g, t, seq, err)) < 0 ||
 	    (r = exec_seq(s->db, "DELETE FROM generations WHERE version IN"
-			  " (SELECT id FROM temp.gc_doomed WHERE seq = ?1)", seq, NULL,
+			  " (SELECT id FROM temp.gc_doomed WHERE seq = ?1)", seq,
 			  &t->generations, err)) < 0 ||
 	    (r = exec_seq(s->db, "DELETE FROM versions WHERE id IN"
-			  " (SELECT id FROM temp.gc_doomed WHERE seq = ?1)", seq, NULL, NULL, err)) < 0)
+			  " (SELECT id FROM temp.gc_doomed WHERE seq = ?1)", seq, NULL, err)) < 0)
 		return r;
 	if ((n = petrel_store_count_versions(s, t->name, err)) < 0)
 		return n;
@@ -166,37 +139,24 @@ static int unreferenced(struct sqlite3 *db, const char *hex, int *garbage, int64
 	static const char sql[] =
 		"SELECT NOT EXISTS (SELECT 1 FROM versions WHERE sha256 = ?1),"
 		" coalesce((SELECT min(seq) FROM temp.gc_doomed WHERE sha256 = ?1), -1)";
-	sqlite3_stmt *st = NULL;
+	struct petrel_sql q;
 	int r;
 
-	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
-		return r;
-	if (sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		r = petrel_db_fail(db, err);
-	} else {
-		*garbage = sqlite3_column_int(st, 0);
-		*seq = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
-	return r;
+	if ((r = petrel_sql_row(&q, db, err, sql, "t", hex)) <= 0)
+		return r < 0 ? r : petrel_db_fail(db, err);
+	*garbage = (int)petrel_sql_int(&q, 0);
+	*seq = petrel_sql_int(&q, 1);
+	petrel_sql_finalize(&q);
+	return 0;
 }
 
 /* Records the blob hex (size bytes) for removal, to the account of target seq. */
 static int note_blob(struct sweep *w, const char *hex, int64_t size, int64_t seq, struct petrel_err *err)
 {
-	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = petrel_db_prepare(w->s->db, "INSERT OR IGNORE INTO temp.gc_blobs (sha256, size, seq)"
-				   " VALUES (?, ?, ?)", &st, err)) < 0)
-		return r;
-	if (sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, size) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, seq) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(w->s->db, err);
-	sqlite3_finalize(st);
-	if (r < 0)
+	if ((r = petrel_sql_run(w->s->db, err, "INSERT OR IGNORE INTO temp.gc_blobs (sha256, size, seq)"
+				" VALUES (?, ?, ?)", "tii", hex, size, seq)) < 0)
 		return r;
 	w->g->blobs++;
 	w->g->bytes += size;
@@ -311,21 +271,19 @@ static int unlink_blob(struct petrel_store *s, const char *hex, struct petrel_er
  * gc finds what is left unreferenced and finishes). */
 static int unlink_blobs(struct petrel_store *s, struct petrel_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int r, rc = SQLITE_DONE;
+	struct petrel_sql q;
+	const char *hex;
+	int r;
 
-	if ((r = petrel_db_prepare(s->db, "SELECT sha256 FROM temp.gc_blobs ORDER BY sha256",
-				   &st, err)) < 0)
+	if ((r = petrel_sql_prepare(&q, s->db, err, "SELECT sha256 FROM temp.gc_blobs ORDER BY sha256",
+				    "")) < 0)
 		return r;
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *hex = sqlite3_column_text(st, 0);
-
-		if (hex && strlen((const char *)hex) == PETREL_HASH_HEX)
-			r = unlink_blob(s, (const char *)hex, err);
+	while ((r = petrel_sql_step(&q)) > 0) {
+		hex = petrel_sql_text(&q, 0);
+		if (strlen(hex) == PETREL_HASH_HEX && (r = unlink_blob(s, hex, err)) < 0)
+			break;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
+	petrel_sql_finalize(&q);
 	return r;
 }
 

@@ -1,6 +1,5 @@
 /* Generations, the current/previous pointers, rejected builds and switch intents. */
 #include <errno.h>
-#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,51 +11,20 @@
 #include "common/util.h"
 #include "store/internal.h"
 
-/* Runs sql with the given binds ("t" text, "i" int64) and expects no rows. */
-static int exec_bound(struct sqlite3 *db, struct petrel_err *err, const char *sql,
-		      const char *types, ...)
-{
-	sqlite3_stmt *st = NULL;
-	va_list ap;
-	int r, ok = 1;
-
-	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
-		return r;
-	va_start(ap, types);
-	for (int i = 0; types[i] && ok; i++) {
-		if (types[i] == 't')
-			ok = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1,
-					       SQLITE_TRANSIENT) == SQLITE_OK;
-		else
-			ok = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t)) == SQLITE_OK;
-	}
-	va_end(ap);
-	if (!ok || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db, err);
-	sqlite3_finalize(st);
-	return r;
-}
-
 int petrel_store_pointers(struct petrel_store *s, const char *target, int64_t *current,
 			  int64_t *previous, struct petrel_err *err)
 {
 	static const char sql[] = "SELECT current, previous FROM targets WHERE name = ?";
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	struct petrel_sql q;
+	int r;
 
 	*current = *previous = 0;
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
+	if ((r = petrel_sql_row(&q, s->db, err, sql, "t", target)) <= 0)
 		return r;
-	rc = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK ?
-		sqlite3_step(st) : SQLITE_MISUSE;
-	if (rc == SQLITE_ROW) {
-		*current = sqlite3_column_int64(st, 0);
-		*previous = sqlite3_column_int64(st, 1);
-	} else if (rc != SQLITE_DONE) {
-		r = petrel_db_fail(s->db, err);
-	}
-	sqlite3_finalize(st);
-	return r;
+	*current = petrel_sql_int(&q, 0);
+	*previous = petrel_sql_int(&q, 1);
+	petrel_sql_finalize(&q);
+	return 0;
 }
 
 #define GENERATION_COLUMNS "number, parent, deployed_at, state, reason, version"
@@ -82,21 +50,34 @@ int petrel_store_generation(struct petrel_store *s, const char *target, int64_t 
 {
 	static const char sql[] = "SELECT " GENERATION_COLUMNS " FROM generations"
 				  " WHERE target = ? AND number = ?";
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	struct petrel_sql q;
+	int r;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
-		return r;
-	rc = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
-	     sqlite3_bind_int64(st, 2, number) == SQLITE_OK ? sqlite3_step(st) : SQLITE_MISUSE;
-	if (rc == SQLITE_ROW)
-		r = row_to_generation(s, st, out, err);
-	else if (rc == SQLITE_DONE)
-		r = -PETREL_ENOTFOUND;
-	else
-		r = petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
+	if ((r = petrel_sql_row(&q, s->db, err, sql, "ti", target, number)) <= 0)
+		return r < 0 ? r : -PETREL_ENOTFOUND;
+	r = row_to_generation(s, q.st, out, err);
+	petrel_sql_finalize(&q);
 	return r;
+}
+
+/* Generation number of target into g, zeroed when number is 0. */
+static int load_generation(struct petrel_store *s, const char *target, int64_t number,
+			   struct petrel_generation *g, struct petrel_err *err)
+{
+	memset(g, 0, sizeof(*g));
+	return number ? petrel_store_generation(s, target, number, g, err) : 0;
+}
+
+int petrel_store_current(struct petrel_store *s, const char *target,
+			 struct petrel_generation *cur, struct petrel_generation *prev, struct petrel_err *err)
+{
+	int64_t c, p;
+	int r;
+
+	if ((r = petrel_store_pointers(s, target, &c, &p, err)) < 0 ||
+	    (r = load_generation(s, target, c, cur, err)) < 0)
+		return r;
+	return prev ? load_generation(s, target, p, prev, err) : 0;
 }
 
 int petrel_store_history(struct petrel_store *s, const char *target, petrel_generation_fn fn,
@@ -105,20 +86,15 @@ int petrel_store_history(struct petrel_store *s, const char *target, petrel_gene
 	static const char sql[] = "SELECT " GENERATION_COLUMNS " FROM generations"
 				  " WHERE target = ? ORDER BY number DESC";
 	struct petrel_generation g;
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	struct petrel_sql q;
+	int r;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
+	if ((r = petrel_sql_prepare(&q, s->db, err, sql, "t", target)) < 0)
 		return r;
-	if (sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) != SQLITE_OK)
-		r = petrel_db_fail(s->db, err);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((r = row_to_generation(s, st, &g, err)) == 0)
-			r = fn(ctx, &g);
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
+	while ((r = petrel_sql_step(&q)) > 0 && (r = row_to_generation(s, q.st, &g, err)) == 0 &&
+	       (r = fn(ctx, &g)) == 0)
+		;
+	petrel_sql_finalize(&q);
 	return r;
 }
 
@@ -129,24 +105,19 @@ static int new_generation(struct sqlite3 *db, struct petrel_intent *in, int64_t 
 		"INSERT INTO generations (target, number, version, parent, deployed_at, state)"
 		" SELECT ?1, coalesce(max(number), 0) + 1, ?2, ?3, ?4, 'pending'"
 		" FROM generations WHERE target = ?1";
+	struct petrel_sql q;
 	int r;
 
-	r = exec_bound(db, err, sql, "tiii", in->target, version_id, in->from_gen,
-		       (int64_t)time(NULL));
-	if (r == 0) {
-		sqlite3_stmt *st = NULL;
-
-		if ((r = petrel_db_prepare(db, "SELECT max(number) FROM generations WHERE target = ?",
-					   &st, err)) < 0)
-			return r;
-		if (sqlite3_bind_text(st, 1, in->target, -1, SQLITE_STATIC) != SQLITE_OK ||
-		    sqlite3_step(st) != SQLITE_ROW)
-			r = petrel_db_fail(db, err);
-		else
-			in->to_gen = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	return r;
+	if ((r = petrel_sql_run(db, err, sql, "tiii", in->target, version_id, in->from_gen,
+				(int64_t)time(NULL))) < 0 ||
+	    (r = petrel_sql_row(&q, db, err, "SELECT max(number) FROM generations WHERE target = ?",
+				"t", in->target)) < 0)
+		return r;
+	if (r == 0)
+		return petrel_db_fail(db, err);
+	in->to_gen = petrel_sql_int(&q, 0);
+	petrel_sql_finalize(&q);
+	return 0;
 }
 
 static int insert_intent(struct sqlite3 *db, const struct petrel_intent *in, struct petrel_err *err)
@@ -160,7 +131,7 @@ static int insert_intent(struct sqlite3 *db, const struct petrel_intent *in, str
 	if (in->has_from)
 		petrel_hex(in->from_sha256, 32, from);
 	petrel_hex(in->to_sha256, 32, to);
-	return exec_bound(db, err, sql, "tttiiiititii", in->target, in->op, in->path, in->from_gen,
+	return petrel_sql_run(db, err, sql, "tttiiiititii", in->target, in->op, in->path, in->from_gen,
 			  in->from_prev, in->to_gen, in->to_prev, from, (int64_t)in->from_size, to,
 			  (int64_t)in->to_size, in->started_at);
 }
@@ -197,7 +168,7 @@ int petrel_store_intent_begin(struct petrel_store *s, struct petrel_intent *in,
 
 static int set_pointers(struct sqlite3 *db, const char *target, int64_t cur, int64_t prev, struct petrel_err *err)
 {
-	return exec_bound(db, err, "UPDATE targets SET current = ?, previous = ? WHERE name = ?",
+	return petrel_sql_run(db, err, "UPDATE targets SET current = ?, previous = ? WHERE name = ?",
 			  "iit", cur, prev, target);
 }
 
@@ -208,11 +179,11 @@ static int switched_body(struct sqlite3 *db, const struct petrel_intent *in, str
 	if ((r = set_pointers(db, in->target, in->to_gen, in->to_prev, err)) < 0)
 		return r;
 	if (!strcmp(in->op, "upgrade") &&
-	    (r = exec_bound(db, err, "UPDATE generations SET state = 'deployed', deployed_at = ?"
+	    (r = petrel_sql_run(db, err, "UPDATE generations SET state = 'deployed', deployed_at = ?"
 				" WHERE target = ? AND number = ?", "iti",
 			    (int64_t)time(NULL), in->target, in->to_gen)) < 0)
 		return r;
-	return exec_bound(db, err, "UPDATE intents SET phase = 'switched' WHERE target = ?", "t",
+	return petrel_sql_run(db, err, "UPDATE intents SET phase = 'switched' WHERE target = ?", "t",
 			  in->target);
 }
 
@@ -229,7 +200,7 @@ int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *i
 int petrel_store_intent_failing(struct petrel_store *s, struct petrel_intent *in,
 				const char *reason, struct petrel_err *err)
 {
-	int r = exec_bound(s->db, err, "UPDATE intents SET phase = 'failing', reason = ? WHERE target = ?",
+	int r = petrel_sql_run(s->db, err, "UPDATE intents SET phase = 'failing', reason = ? WHERE target = ?",
 			   "tt", reason, in->target);
 
 	if (r == 0) {
@@ -242,7 +213,7 @@ int petrel_store_intent_failing(struct petrel_store *s, struct petrel_intent *in
 static int done_body(struct sqlite3 *db, const struct petrel_intent *in, const char *event,
 		     const char *detail, struct petrel_err *err)
 {
-	int r = exec_bound(db, err, "DELETE FROM intents WHERE target = ?", "t", in->target);
+	int r = petrel_sql_run(db, err, "DELETE FROM intents WHERE target = ?", "t", in->target);
 
 	return r < 0 ? r : petrel_journal_append(db, in->target, event, detail, err);
 }
@@ -264,12 +235,12 @@ static int undo_body(struct sqlite3 *db, const struct petrel_intent *in, const c
 
 	if ((r = set_pointers(db, in->target, in->from_gen, in->from_prev, err)) < 0)
 		return r;
-	if (upgrade && (r = exec_bound(db, err, "UPDATE generations SET state = ?, reason = ?"
+	if (upgrade && (r = petrel_sql_run(db, err, "UPDATE generations SET state = ?, reason = ?"
 					   " WHERE target = ? AND number = ?", "ttti",
 				       state, reason, in->target, in->to_gen)) < 0)
 		return r;
 	if (upgrade && reject &&
-	    (r = exec_bound(db, err, "INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
+	    (r = petrel_sql_run(db, err, "INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
 				" SELECT g.target, v.sha256, v.uuid, ?3, ?4 FROM generations g"
 				" JOIN versions v ON v.id = g.version"
 				" WHERE g.target = ?1 AND g.number = ?2", "titi",
@@ -325,7 +296,7 @@ static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in, struct petr
 
 int petrel_store_intent_adapter(struct petrel_store *s, const char *target, int64_t pid, struct petrel_err *err)
 {
-	return exec_bound(s->db, err, "UPDATE intents SET adapter_pid = ? WHERE target = ?", "it",
+	return petrel_sql_run(s->db, err, "UPDATE intents SET adapter_pid = ? WHERE target = ?", "it",
 			  pid, target);
 }
 
@@ -335,20 +306,13 @@ static int next_intent(struct petrel_store *s, const char *after, struct petrel_
 	static const char sql[] = "SELECT target, op, path, from_gen, from_prev, to_gen, to_prev,"
 				  " from_sha256, from_size, to_sha256, to_size, phase, started_at, reason,"
 				  " adapter_pid FROM intents WHERE target > ? ORDER BY target LIMIT 1";
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	struct petrel_sql q;
+	int r;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
-		return r;
-	rc = sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT) == SQLITE_OK ?
-		sqlite3_step(st) : SQLITE_MISUSE;
-	if (rc == SQLITE_ROW)
-		r = row_to_intent(st, in, err);
-	else if (rc == SQLITE_DONE)
-		r = -PETREL_ENOTFOUND;
-	else
-		r = petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
+	if ((r = petrel_sql_row(&q, s->db, err, sql, "t", after)) <= 0)
+		return r < 0 ? r : -PETREL_ENOTFOUND;
+	r = row_to_intent(q.st, in, err);
+	petrel_sql_finalize(&q);
 	return r;
 }
 
@@ -372,27 +336,16 @@ int petrel_store_rejected(struct petrel_store *s, const char *target, const uint
 {
 	static const char sql[] = "SELECT reason, at FROM rejected WHERE target = ? AND sha256 = ?";
 	char hex[65];
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	struct petrel_sql q;
+	int r;
 
 	petrel_hex(sha256, 32, hex);
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
-		return r;
-	rc = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
-	     sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC) == SQLITE_OK ?
-		sqlite3_step(st) : SQLITE_MISUSE;
-	if (rc == SQLITE_ROW) {
-		const unsigned char *t = sqlite3_column_text(st, 0);
-
-		snprintf(reason, 256, "%s", t ? (const char *)t : "");
-		*at = sqlite3_column_int64(st, 1);
-	} else if (rc == SQLITE_DONE) {
-		r = -PETREL_ENOTFOUND;
-	} else {
-		r = petrel_db_fail(s->db, err);
-	}
-	sqlite3_finalize(st);
-	return r;
+	if ((r = petrel_sql_row(&q, s->db, err, sql, "tt", target, hex)) <= 0)
+		return r < 0 ? r : -PETREL_ENOTFOUND;
+	snprintf(reason, 256, "%s", petrel_sql_text(&q, 0));
+	*at = petrel_sql_int(&q, 1);
+	petrel_sql_finalize(&q);
+	return 0;
 }
 
 static int reject_body(struct sqlite3 *db, const char *target, const char *hex, const char *uuid,
@@ -402,8 +355,8 @@ static int reject_body(struct sqlite3 *db, const char *target, const char *hex, 
 	int r;
 
 	snprintf(detail, sizeof(detail), "uuid=%s sha256=%s reason=%s", uuid, hex, reason);
-	if ((r = exec_bound(db, err, "INSERT OR IGNORE INTO targets (name) VALUES (?)", "t", target)) < 0 ||
-	    (r = exec_bound(db, err, "INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
+	if ((r = petrel_sql_run(db, err, "INSERT OR IGNORE INTO targets (name) VALUES (?)", "t", target)) < 0 ||
+	    (r = petrel_sql_run(db, err, "INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
 				" VALUES (?, ?, ?, ?, ?)", "tttti",
 			    target, hex, uuid, reason, (int64_t)time(NULL))) < 0)
 		return r;
@@ -426,6 +379,6 @@ int petrel_store_unreject(struct petrel_store *s, const char *target, const uint
 	char hex[65];
 
 	petrel_hex(sha256, 32, hex);
-	return exec_bound(s->db, err, "DELETE FROM rejected WHERE target = ? AND sha256 = ?", "tt",
+	return petrel_sql_run(s->db, err, "DELETE FROM rejected WHERE target = ? AND sha256 = ?", "tt",
 			  target, hex);
 }

@@ -14,12 +14,48 @@ struct sqlite3_stmt;
 
 /*
  * The one place a sqlite failure becomes a petrel error: records
- * "database: <sqlite3_errmsg>" as the pending message, returns -PETREL_EDB.
+ * "database: <sqlite3_errmsg>" in err, returns -PETREL_EDB.
  */
 int petrel_db_fail(struct sqlite3 *db, struct petrel_err *err);
 
-/* Prepares sql on db into *st. 0 or -PETREL_EDB. */
-int petrel_db_prepare(struct sqlite3 *db, const char *sql, struct sqlite3_stmt **st, struct petrel_err *err);
+/*
+ * The one statement helper: prepare, bind, step, finalize. Bind specs name the
+ * arguments that follow, one letter each: 't' a text (const char *, copied; NULL
+ * binds NULL), 'i' an int64_t (cast ints: these are varargs). Every failure is
+ * -PETREL_EDB through petrel_db_fail, its message in the err given at prepare.
+ *
+ *	struct petrel_sql q;
+ *	if ((r = petrel_sql_prepare(&q, db, err, sql, "ti", name, (int64_t)n)) < 0)
+ *		return r;
+ *	while ((r = petrel_sql_step(&q)) > 0)
+ *		... petrel_sql_int(&q, 0) ...
+ *	petrel_sql_finalize(&q);
+ */
+struct petrel_sql {
+	struct sqlite3 *db;
+	struct sqlite3_stmt *st;
+	struct petrel_err *err;		/* where the statement's failures are told */
+};
+
+/* Prepares sql and binds its arguments. 0, or -PETREL_EDB with nothing left to finalize. */
+int petrel_sql_prepare(struct petrel_sql *q, struct sqlite3 *db, struct petrel_err *err,
+		       const char *sql, const char *types, ...);
+/* 1: a row is ready; 0: no more rows; -PETREL_EDB. */
+int petrel_sql_step(struct petrel_sql *q);
+/* Releases the statement; q may be zeroed or already finalized. */
+void petrel_sql_finalize(struct petrel_sql *q);
+/* Column i of the current row: text (NULL reads as ""), integer. */
+const char *petrel_sql_text(const struct petrel_sql *q, int i);
+int64_t petrel_sql_int(const struct petrel_sql *q, int i);
+/* Runs a statement that answers no rows (one that does is a failure). 0 or -PETREL_EDB. */
+int petrel_sql_run(struct sqlite3 *db, struct petrel_err *err, const char *sql,
+		   const char *types, ...);
+/*
+ * Runs a one-row query: 1 with the row ready in q (the caller finalizes), 0 when there
+ * is no row (q finalized), -PETREL_EDB (q finalized).
+ */
+int petrel_sql_row(struct petrel_sql *q, struct sqlite3 *db, struct petrel_err *err,
+		   const char *sql, const char *types, ...);
 /* Runs sql (no rows wanted). 0 or -PETREL_EDB. */
 int petrel_db_exec(struct sqlite3 *db, const char *sql, struct petrel_err *err);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Rollback reports nothing: it runs after a

@@ -16,15 +16,8 @@ int petrel_store_note_check(struct petrel_store *s, const char *target, int64_t 
 		" ON CONFLICT (target) DO UPDATE SET last_check = excluded.last_check,"
 		" last_success = CASE WHEN ?3 THEN ?2 ELSE last_success END,"
 		" update_available = CASE WHEN ?4 < 0 THEN update_available ELSE ?4 END";
-	sqlite3_stmt *st = NULL;
-	int r, bound;
+	int r;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
-		return r;
-	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_int64(st, 2, when) == SQLITE_OK &&
-		sqlite3_bind_int(st, 3, ok != 0) == SQLITE_OK &&
-		sqlite3_bind_int(st, 4, update < 0 ? -1 : update != 0) == SQLITE_OK;
 	/*
 	 * Monitoring figures, written after every check of every target: without an fsync
 	 * of their own (WAL, synchronous=NORMAL), so a daemon cycle over 1,000 targets does
@@ -32,9 +25,8 @@ int petrel_store_note_check(struct petrel_store *s, const char *target, int64_t 
 	 * next FULL commit (any verified build, any switch) syncs them too.
 	 */
 	(void)petrel_db_exec(s->db, "PRAGMA synchronous=NORMAL", err);
-	if (!bound || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
+	r = petrel_sql_run(s->db, err, sql, "tiii", target, when, (int64_t)(ok != 0),
+			   (int64_t)(update < 0 ? -1 : update != 0));
 	(void)petrel_db_exec(s->db, "PRAGMA synchronous=FULL", err);
 	return r;
 }
@@ -44,16 +36,8 @@ int petrel_store_count_refusal(struct petrel_store *s, const char *target, struc
 	static const char sql[] =
 		"INSERT INTO target_status (target, refusals) VALUES (?1, 1)"
 		" ON CONFLICT (target) DO UPDATE SET refusals = refusals + 1";
-	sqlite3_stmt *st = NULL;
-	int r;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
-		return r;
-	if (sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
-	return r;
+	return petrel_sql_run(s->db, err, sql, "t", target);
 }
 
 static int note_audit(struct sqlite3 *db, const struct petrel_audit_note *a, int64_t when, struct petrel_err *err)
@@ -62,21 +46,12 @@ static int note_audit(struct sqlite3 *db, const struct petrel_audit_note *a, int
 		"INSERT INTO target_status (target, audit_at, audit_findings) VALUES (?1, ?2, ?3)"
 		" ON CONFLICT (target) DO UPDATE SET audit_at = excluded.audit_at,"
 		" audit_findings = excluded.audit_findings";
-	sqlite3_stmt *st = NULL;
-	int r, bound;
+	int r;
 
 	for (size_t i = 0; i < a->nfindings; i++)
 		if ((r = petrel_journal_append(db, a->target, "audit-finding", a->findings[i], err)) < 0)
 			return r;
-	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
-		return r;
-	bound = sqlite3_bind_text(st, 1, a->target, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_int64(st, 2, when) == SQLITE_OK &&
-		sqlite3_bind_int64(st, 3, (int64_t)a->nfindings) == SQLITE_OK;
-	if (!bound || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db, err);
-	sqlite3_finalize(st);
-	return r;
+	return petrel_sql_run(db, err, sql, "tii", a->target, when, (int64_t)a->nfindings);
 }
 
 int petrel_store_record_audit(struct petrel_store *s, const struct petrel_audit_note *notes,
@@ -108,48 +83,40 @@ static const char facts_sql[] =
 	"  LEFT JOIN target_status s ON s.target = names.n"
 	" WHERE names.n <> '' ORDER BY names.n";
 
-static const char *text(sqlite3_stmt *st, int i)
+static int64_t int_or(const struct petrel_sql *q, int i, int64_t dflt)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? (const char *)t : "";
+	return sqlite3_column_type(q->st, i) == SQLITE_NULL ? dflt : petrel_sql_int(q, i);
 }
 
-static int64_t int_or(sqlite3_stmt *st, int i, int64_t dflt)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? dflt : sqlite3_column_int64(st, i);
-}
-
-static void row_to_facts(sqlite3_stmt *st, struct petrel_target_facts *f)
+static void row_to_facts(const struct petrel_sql *q, struct petrel_target_facts *f)
 {
 	memset(f, 0, sizeof(*f));
-	snprintf(f->target, sizeof(f->target), "%s", text(st, 0));
-	f->deployed = sqlite3_column_type(st, 3) != SQLITE_NULL;
-	snprintf(f->job, sizeof(f->job), "%s", text(st, 1));
-	snprintf(f->uuid, sizeof(f->uuid), "%s", text(st, 2));
-	snprintf(f->sha256, sizeof(f->sha256), "%s", text(st, 3));
-	f->last_check = int_or(st, 4, 0);
-	f->last_success = int_or(st, 5, 0);
-	f->update_available = (int)int_or(st, 6, -1);
-	f->audit_at = int_or(st, 7, 0);
-	f->audit_findings = int_or(st, 8, -1);
-	f->refusals = int_or(st, 9, 0);
+	snprintf(f->target, sizeof(f->target), "%s", petrel_sql_text(q, 0));
+	f->deployed = sqlite3_column_type(q->st, 3) != SQLITE_NULL;
+	snprintf(f->job, sizeof(f->job), "%s", petrel_sql_text(q, 1));
+	snprintf(f->uuid, sizeof(f->uuid), "%s", petrel_sql_text(q, 2));
+	snprintf(f->sha256, sizeof(f->sha256), "%s", petrel_sql_text(q, 3));
+	f->last_check = int_or(q, 4, 0);
+	f->last_success = int_or(q, 5, 0);
+	f->update_available = (int)int_or(q, 6, -1);
+	f->audit_at = int_or(q, 7, 0);
+	f->audit_findings = int_or(q, 8, -1);
+	f->refusals = int_or(q, 9, 0);
 }
 
 int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx, struct petrel_err *err)
 {
 	struct petrel_target_facts f;
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	struct petrel_sql q;
+	int r;
 
-	if ((r = petrel_db_prepare(s->db, facts_sql, &st, err)) < 0)
+	if ((r = petrel_sql_prepare(&q, s->db, err, facts_sql, "")) < 0)
 		return r;
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		row_to_facts(st, &f);
-		r = fn(ctx, &f);
+	while ((r = petrel_sql_step(&q)) > 0) {
+		row_to_facts(&q, &f);
+		if ((r = fn(ctx, &f)) != 0)
+			break;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
+	petrel_sql_finalize(&q);
 	return r;
 }

@@ -60,44 +60,31 @@ out:
  */
 static int journal_tip(struct sqlite3 *db, char out[PETREL_HASH_HEX + 1], struct petrel_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	const unsigned char *h;
-	int r, rc;
+	struct petrel_sql q;
+	const char *h;
+	int r;
 
-	if ((r = petrel_db_prepare(db, "SELECT hash FROM journal_head WHERE one = 1", &st, err)) < 0)
+	if ((r = petrel_sql_row(&q, db, err, "SELECT hash FROM journal_head WHERE one = 1", "")) <= 0) {
+		if (r == 0)
+			memcpy(out, petrel_journal_genesis, PETREL_HASH_HEX + 1);
 		return r;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		memcpy(out, petrel_journal_genesis, PETREL_HASH_HEX + 1);
-	} else if (rc != SQLITE_ROW) {
-		r = petrel_db_fail(db, err);
-	} else {
-		h = sqlite3_column_text(st, 0);
-		if (!h || strlen((const char *)h) != PETREL_HASH_HEX)
-			r = petrel_fail(err, -PETREL_EDB, "database: journal tip has a malformed hash");
-		else
-			memcpy(out, h, PETREL_HASH_HEX + 1);
 	}
-	sqlite3_finalize(st);
+	h = petrel_sql_text(&q, 0);
+	r = 0;
+	if (strlen(h) != PETREL_HASH_HEX)
+		r = petrel_fail(err, -PETREL_EDB, "database: journal tip has a malformed hash");
+	else
+		memcpy(out, h, PETREL_HASH_HEX + 1);
+	petrel_sql_finalize(&q);
 	return r;
 }
 
 /* The head moves with every append, in the same transaction. */
 static int journal_set_head(struct sqlite3 *db, int64_t id, const char *hash, struct petrel_err *err)
 {
-	static const char sql[] = "INSERT INTO journal_head (one, id, hash) VALUES (1, ?, ?)"
-				  " ON CONFLICT (one) DO UPDATE SET id = excluded.id, hash = excluded.hash";
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
-		return r;
-	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db, err);
-	sqlite3_finalize(st);
-	return r;
+	return petrel_sql_run(db, err, "INSERT INTO journal_head (one, id, hash) VALUES (1, ?, ?)"
+			      " ON CONFLICT (one) DO UPDATE SET id = excluded.id, hash = excluded.hash",
+			      "it", id, hash);
 }
 
 /* Appends one chained row; the caller holds a write transaction. */
@@ -108,23 +95,13 @@ static int journal_append(struct sqlite3 *db, const char *target, const char *ev
 				  " VALUES (?, ?, ?, ?, ?, ?)";
 	char prev[PETREL_HASH_HEX + 1], hash[PETREL_HASH_HEX + 1];
 	int64_t now = (int64_t)time(NULL);
-	sqlite3_stmt *st = NULL;
-	int r, bound;
+	int r;
 
 	if ((r = journal_tip(db, prev, err)) < 0 ||
 	    (r = petrel_journal_hash(prev, now, target, event, detail, hash)) < 0 ||
-	    (r = petrel_db_prepare(db, sql, &st, err)) < 0)
+	    (r = petrel_sql_run(db, err, sql, "ittttt", now, target, event, detail, prev, hash)) < 0)
 		return r;
-	bound = sqlite3_bind_int64(st, 1, now) == SQLITE_OK &&
-		sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 3, event, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 4, detail, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 5, prev, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 6, hash, -1, SQLITE_STATIC) == SQLITE_OK;
-	if (!bound || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db, err);
-	sqlite3_finalize(st);
-	return r < 0 ? r : journal_set_head(db, sqlite3_last_insert_rowid(db), hash, err);
+	return journal_set_head(db, sqlite3_last_insert_rowid(db), hash, err);
 }
 
 int petrel_store_journal_repeats(struct petrel_store *s, const char *target, const char *event,
@@ -132,20 +109,13 @@ int petrel_store_journal_repeats(struct petrel_store *s, const char *target, con
 {
 	static const char sql[] =
 		"SELECT event = ?2 AND detail = ?3 FROM journal WHERE target = ?1 ORDER BY id DESC LIMIT 1";
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	struct petrel_sql q;
+	int r;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
+	if ((r = petrel_sql_row(&q, s->db, err, sql, "ttt", target, event, detail)) <= 0)
 		return r;
-	if (sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 3, detail, -1, SQLITE_STATIC) != SQLITE_OK)
-		rc = SQLITE_MISUSE;
-	else
-		rc = sqlite3_step(st);
-	r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : rc == SQLITE_DONE ? 0 :
-	    petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
+	r = petrel_sql_int(&q, 0) != 0;
+	petrel_sql_finalize(&q);
 	return r;
 }
 
@@ -178,41 +148,8 @@ static int raise_high_water(struct sqlite3 *db, const char *target, int64_t ts, 
 		" ON CONFLICT (name) DO UPDATE SET"
 		" high_water = max(high_water, excluded.high_water),"
 		" high_water_finish = max(high_water_finish, excluded.high_water_finish)";
-	sqlite3_stmt *st = NULL;
-	int r, bound;
 
-	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
-		return r;
-	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_int64(st, 2, ts) == SQLITE_OK &&
-		sqlite3_bind_int64(st, 3, finish) == SQLITE_OK;
-	if (!bound || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db, err);
-	sqlite3_finalize(st);
-	return r;
-}
-
-/* Binds v to the insert's 16 parameters: 1 when all bound. */
-static int bind_version(sqlite3_stmt *st, const struct petrel_version *v, const char *hex)
-{
-	const struct petrel_build *b = &v->build;
-
-	return sqlite3_bind_text(st, 1, v->target, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 2, b->job, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 3, b->uuid, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 4, b->platform, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 5, b->filename, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 6, hex, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_int64(st, 7, (int64_t)b->size) == SQLITE_OK &&
-		sqlite3_bind_int64(st, 8, b->start_time) == SQLITE_OK &&
-		sqlite3_bind_int64(st, 9, b->finish_time) == SQLITE_OK &&
-		sqlite3_bind_text(st, 10, v->trust, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 11, v->keyids, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 12, v->trusted_comment, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_int64(st, 13, v->timestamp) == SQLITE_OK &&
-		sqlite3_bind_int64(st, 14, v->verified_at) == SQLITE_OK &&
-		sqlite3_bind_text(st, 15, v->url, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 16, v->rebuilders, -1, SQLITE_STATIC) == SQLITE_OK;
+	return petrel_sql_run(db, err, sql, "tii", target, ts, finish);
 }
 
 /* Id of the row of (target, uuid, sha256) into v->id. */
@@ -220,20 +157,14 @@ static int existing_version(struct sqlite3 *db, struct petrel_version *v, const 
 {
 	static const char sql[] =
 		"SELECT id FROM versions WHERE target = ? AND uuid = ? AND sha256 = ?";
-	sqlite3_stmt *st = NULL;
-	int r, bound;
+	struct petrel_sql q;
+	int r;
 
-	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
-		return r;
-	bound = sqlite3_bind_text(st, 1, v->target, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 2, v->build.uuid, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 3, hex, -1, SQLITE_STATIC) == SQLITE_OK;
-	if (bound && sqlite3_step(st) == SQLITE_ROW)
-		v->id = sqlite3_column_int64(st, 0);
-	else
-		r = petrel_db_fail(db, err);
-	sqlite3_finalize(st);
-	return r;
+	if ((r = petrel_sql_row(&q, db, err, sql, "ttt", v->target, v->build.uuid, hex)) <= 0)
+		return r < 0 ? r : petrel_db_fail(db, err);
+	v->id = petrel_sql_int(&q, 0);
+	petrel_sql_finalize(&q);
+	return 0;
 }
 
 /* Inserts v unless (target, uuid, sha256) is already there; v->id gets the row either way. */
@@ -244,19 +175,20 @@ static int insert_version(struct sqlite3 *db, struct petrel_version *v, const ch
 		" start_time, finish_time, trust, keyids, trusted_comment, timestamp,"
 		" verified_at, url, rebuilders) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 		" ON CONFLICT (target, uuid, sha256) DO NOTHING";
-	sqlite3_stmt *st = NULL;
+	const struct petrel_build *b = &v->build;
 	int r;
 
-	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
+	r = petrel_sql_run(db, err, sql, "ttttttiiitttiitt", v->target, b->job, b->uuid, b->platform,
+			   b->filename, hex, (int64_t)b->size, b->start_time, b->finish_time,
+			   v->trust, v->keyids, v->trusted_comment, v->timestamp, v->verified_at,
+			   v->url, v->rebuilders);
+	if (r < 0)
 		return r;
-	if (!bind_version(st, v, hex) || sqlite3_step(st) != SQLITE_DONE)
-		r = petrel_db_fail(db, err);
-	else if (sqlite3_changes(db) == 1)
+	if (sqlite3_changes(db) == 1) {
 		v->id = sqlite3_last_insert_rowid(db);
-	else
-		r = existing_version(db, v, hex, err);
-	sqlite3_finalize(st);
-	return r;
+		return 0;
+	}
+	return existing_version(db, v, hex, err);
 }
 
 static int fetch_detail(const struct petrel_version *v, const char *hex, char *out, size_t n)
@@ -344,16 +276,20 @@ static int row_to_version(sqlite3_stmt *st, struct petrel_version *out, struct p
 	return 0;
 }
 
-/* Steps a prepared version query once: 0 with *out filled, -PETREL_ENOTFOUND, -PETREL_EDB. */
-static int one_version(struct sqlite3 *db, sqlite3_stmt *st, struct petrel_version *out, struct petrel_err *err)
+/*
+ * Reads the first row of a version query (VERSION_COLUMNS) that petrel_sql_prepare
+ * answered r for, and finalizes it: 0 with *out filled, -PETREL_ENOTFOUND, -PETREL_EDB.
+ */
+static int one_version(struct petrel_sql *q, int r, struct petrel_version *out, struct petrel_err *err)
 {
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_DONE)
-		return -PETREL_ENOTFOUND;
-	if (rc != SQLITE_ROW)
-		return petrel_db_fail(db, err);
-	return row_to_version(st, out, err);
+	if (r < 0)
+		return r;
+	if ((r = petrel_sql_step(q)) > 0)
+		r = row_to_version(q->st, out, err);
+	else if (r == 0)
+		r = -PETREL_ENOTFOUND;
+	petrel_sql_finalize(q);
+	return r;
 }
 
 int petrel_store_newest_version(struct petrel_store *s, const char *target,
@@ -361,15 +297,9 @@ int petrel_store_newest_version(struct petrel_store *s, const char *target,
 {
 	static const char sql[] = "SELECT " VERSION_COLUMNS " FROM versions WHERE target = ?"
 				  " ORDER BY timestamp DESC, id DESC LIMIT 1";
-	sqlite3_stmt *st = NULL;
-	int r, bound;
+	struct petrel_sql q;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
-		return r;
-	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK;
-	r = bound ? one_version(s->db, st, out, err) : petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
-	return r;
+	return one_version(&q, petrel_sql_prepare(&q, s->db, err, sql, "t", target), out, err);
 }
 
 int petrel_store_find_version(struct petrel_store *s, const char *target,
@@ -379,17 +309,10 @@ int petrel_store_find_version(struct petrel_store *s, const char *target,
 				  " WHERE target = ? AND sha256 = ?"
 				  " ORDER BY timestamp DESC, id DESC LIMIT 1";
 	char hex[PETREL_HASH_HEX + 1];
-	sqlite3_stmt *st = NULL;
-	int r, bound;
+	struct petrel_sql q;
 
 	petrel_hex(sha256, 32, hex);
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
-		return r;
-	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC) == SQLITE_OK;
-	r = bound ? one_version(s->db, st, out, err) : petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
-	return r;
+	return one_version(&q, petrel_sql_prepare(&q, s->db, err, sql, "tt", target, hex), out, err);
 }
 
 int petrel_store_find_uuid(struct petrel_store *s, const char *target, const char *uuid,
@@ -398,36 +321,23 @@ int petrel_store_find_uuid(struct petrel_store *s, const char *target, const cha
 	static const char sql[] = "SELECT " VERSION_COLUMNS " FROM versions"
 				  " WHERE target = ? AND uuid = lower(?)"
 				  " ORDER BY timestamp DESC, id DESC LIMIT 1";
-	sqlite3_stmt *st = NULL;
-	int r, bound;
+	struct petrel_sql q;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
-		return r;
-	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_text(st, 2, uuid, -1, SQLITE_STATIC) == SQLITE_OK;
-	r = bound ? one_version(s->db, st, out, err) : petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
-	return r;
+	return one_version(&q, petrel_sql_prepare(&q, s->db, err, sql, "tt", target, uuid), out, err);
 }
 
 /* Runs a one-integer query with target bound as ?1; no row reads as 0. */
 static int query_int64(struct sqlite3 *db, const char *sql, const char *target, int64_t *out, struct petrel_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int r, rc, bound;
+	struct petrel_sql q;
+	int r;
 
-	if ((r = petrel_db_prepare(db, sql, &st, err)) < 0)
+	*out = 0;
+	if ((r = petrel_sql_row(&q, db, err, sql, "t", target)) <= 0)
 		return r;
-	bound = sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC) == SQLITE_OK;
-	rc = bound ? sqlite3_step(st) : SQLITE_MISUSE;
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else if (rc == SQLITE_DONE)
-		*out = 0;
-	else
-		r = petrel_db_fail(db, err);
-	sqlite3_finalize(st);
-	return r;
+	*out = petrel_sql_int(&q, 0);
+	petrel_sql_finalize(&q);
+	return 0;
 }
 
 int petrel_store_count_versions(struct petrel_store *s, const char *target, struct petrel_err *err)
@@ -444,15 +354,9 @@ int petrel_store_count_versions(struct petrel_store *s, const char *target, stru
 int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel_version *out, struct petrel_err *err)
 {
 	static const char sql[] = "SELECT " VERSION_COLUMNS " FROM versions WHERE id = ?";
-	sqlite3_stmt *st = NULL;
-	int r;
+	struct petrel_sql q;
 
-	if ((r = petrel_db_prepare(s->db, sql, &st, err)) < 0)
-		return r;
-	r = sqlite3_bind_int64(st, 1, id) == SQLITE_OK ? one_version(s->db, st, out, err) :
-							 petrel_db_fail(s->db, err);
-	sqlite3_finalize(st);
-	return r;
+	return one_version(&q, petrel_sql_prepare(&q, s->db, err, sql, "i", id), out, err);
 }
 
 int petrel_journal_append(struct sqlite3 *db, const char *target, const char *event,

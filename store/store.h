@@ -163,6 +163,14 @@ int petrel_store_pointers(struct petrel_store *s, const char *target, int64_t *c
 /* Generation number of target with its version. 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
 int petrel_store_generation(struct petrel_store *s, const char *target, int64_t number,
 			    struct petrel_generation *out, struct petrel_err *err);
+/*
+ * target's current and previous generations, loaded as its pointers name them: a
+ * zeroed generation (number 0) where there is none. prev may be NULL when only the
+ * current one is wanted. 0, -PETREL_ENOTFOUND (a pointer names a missing
+ * generation) or -PETREL_EDB.
+ */
+int petrel_store_current(struct petrel_store *s, const char *target,
+			 struct petrel_generation *cur, struct petrel_generation *prev, struct petrel_err *err);
 /* Calls fn for every generation of target, newest first. 0 or the first error. */
 typedef int (*petrel_generation_fn)(void *ctx, const struct petrel_generation *g);
 int petrel_store_history(struct petrel_store *s, const char *target, petrel_generation_fn fn,

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -9,7 +10,7 @@
 #include "common/error.h"
 #include "verify/digest.h"
 
-/* Read size for petrel_sha256_file: large enough to keep the SHA instructions busy. */
+/* Read size for petrel_digest_fd (on the heap): large enough to keep the SHA instructions busy. */
 #define PETREL_DIGEST_CHUNK (256 * 1024)
 
 struct petrel_digest {
@@ -113,32 +114,53 @@ int petrel_sha256(const void *p, size_t n, uint8_t out[32])
 	return 0;
 }
 
-/* Streams fd through d; *size gets the byte count. 0 or -errno. */
-static int hash_fd(int fd, struct petrel_digest *d, uint64_t *size)
+/* A read failure, said with name when there is one. */
+static int read_failed(const char *name, int e, struct petrel_err *err)
+{
+	return name ? petrel_fail(err, -e, "%s: %s", name, strerror(e)) : -e;
+}
+
+/* One read of at most n bytes, retried on EINTR: the count, 0 at the end, or -errno. */
+static ssize_t read_some(int fd, uint8_t *buf, size_t n)
+{
+	ssize_t got;
+
+	do
+		got = read(fd, buf, n);
+	while (got < 0 && errno == EINTR);
+	return got < 0 ? -errno : got;
+}
+
+int petrel_digest_fd(struct petrel_digest *d, int fd, const char *name, uint64_t limit,
+		     petrel_chunk_fn fn, void *ctx, uint64_t *size, struct petrel_err *err)
 {
 	uint8_t *buf = malloc(PETREL_DIGEST_CHUNK);
+	uint64_t total = 0, left;
 	ssize_t n;
 	int r = 0;
 
 	if (!buf)
 		return -ENOMEM;
-	*size = 0;
 	for (;;) {
-		n = read(fd, buf, PETREL_DIGEST_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
+		/* one byte past the limit is enough to know the file is longer */
+		left = limit - total < PETREL_DIGEST_CHUNK ? limit - total + 1 : PETREL_DIGEST_CHUNK;
+		if ((n = read_some(fd, buf, (size_t)left)) <= 0) {
+			r = n < 0 ? read_failed(name, (int)-n, err) : 0;
 			break;
 		}
-		if (n == 0)
+		if ((uint64_t)n > limit - total) {
+			r = name ? petrel_fail(err, -EFBIG, "%s: longer than the expected %llu "
+					       "bytes", name, (unsigned long long)limit) : -EFBIG;
 			break;
-		r = petrel_digest_update(d, buf, (size_t)n);
-		if (r < 0)
+		}
+		total += (uint64_t)n;
+		if ((d && (r = petrel_digest_update(d, buf, (size_t)n)) < 0) ||
+		    (fn && (r = fn(ctx, buf, (size_t)n)) < 0))
 			break;
-		*size += (uint64_t)n;
 	}
 	free(buf);
+	if (size)
+		*size = total;
 	return r;
 }
 
@@ -154,7 +176,7 @@ int petrel_sha256_file(const char *path, uint8_t out[32], uint64_t *size)
 	r = petrel_digest_new(&d, PETREL_DIGEST_SHA256);
 	if (r < 0)
 		goto out;
-	r = hash_fd(fd, d, &total);
+	r = petrel_digest_fd(d, fd, NULL, PETREL_DIGEST_UNBOUNDED, NULL, NULL, &total, NULL);
 	if (r < 0)
 		goto out;
 	r = petrel_digest_final(d, out, NULL);

@@ -92,16 +92,26 @@ static int decode_exact(const struct line *l, uint8_t *out, size_t want, const c
 	return 0;
 }
 
+/* decode_exact, then the algorithm: "E" and one of algs ("d" Ed25519, "D" prehashed). */
+static int decode_alg(const struct line *l, uint8_t *out, size_t want, const char *what,
+		      const char *algs, struct petrel_err *err)
+{
+	int r = decode_exact(l, out, want, what, err);
+
+	if (r < 0)
+		return r;
+	if (out[0] != 'E' || !out[1] || !strchr(algs, out[1]))
+		return petrel_fail(err, -PETREL_ESIG_FORMAT, "%s has an unknown algorithm", what);
+	return 0;
+}
+
 static int pubkey_decode(const struct line *l, struct petrel_pubkey *out, struct petrel_err *err)
 {
 	uint8_t bin[PUB_BIN_LEN];
 	int r;
 
-	r = decode_exact(l, bin, sizeof(bin), "public key", err);
-	if (r < 0)
+	if ((r = decode_alg(l, bin, sizeof(bin), "public key", "d", err)) < 0)
 		return r;
-	if (bin[0] != 'E' || bin[1] != 'd')
-		return petrel_fail(err, -PETREL_ESIG_FORMAT, "public key has an unknown algorithm");
 	memcpy(out->keyid, bin + 2, 8);
 	memcpy(out->pk, bin + 10, 32);
 	return 0;
@@ -172,11 +182,8 @@ static int sig_decode(const struct line *l, struct petrel_sig *out, struct petre
 	uint8_t bin[SIG_BIN_LEN];
 	int r;
 
-	r = decode_exact(l, bin, sizeof(bin), "signature", err);
-	if (r < 0)
+	if ((r = decode_alg(l, bin, sizeof(bin), "signature", "Dd", err)) < 0)
 		return r;
-	if (bin[0] != 'E' || (bin[1] != 'D' && bin[1] != 'd'))
-		return petrel_fail(err, -PETREL_ESIG_FORMAT, "signature has an unknown algorithm");
 	memcpy(out->alg, bin, 2);
 	memcpy(out->keyid, bin + 2, 8);
 	memcpy(out->sig, bin + 10, 64);

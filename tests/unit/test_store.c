@@ -19,6 +19,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/util.h"
+#include "store/internal.h"
 #include "store/store.h"
 #include "verify/digest.h"
 
@@ -655,6 +656,138 @@ static void test_stray_files_found(void **state)
 	assert_int_equal(fsck(f), 3);	/* collect() asserts every finding is one line */
 }
 
+/* ---- the statement helper ---- */
+
+static void test_sql_binds_steps_and_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct petrel_sql q;
+	int64_t sum = 0;
+	int r;
+
+	assert_int_equal(petrel_sql_run(f->s.db, &terr, "CREATE TEMP TABLE t (a TEXT, b INTEGER"
+					" PRIMARY KEY)", "", &terr), 0);
+	for (int64_t i = 1; i <= 3; i++)
+		assert_int_equal(petrel_sql_run(f->s.db, &terr, "INSERT INTO t VALUES (?, ?)", "ti",
+						i == 2 ? NULL : "x", i, &terr), 0);
+	/* one row: 1 with the row ready, NULL text read as "" */
+	assert_int_equal(petrel_sql_row(&q, f->s.db, &terr, "SELECT a, b FROM t WHERE b = ?", "i",
+					(int64_t)2, &terr), 1);
+	assert_string_equal(petrel_sql_text(&q, 0), "");
+	assert_int_equal(petrel_sql_int(&q, 1), 2);
+	petrel_sql_finalize(&q);
+	assert_int_equal(petrel_sql_row(&q, f->s.db, &terr, "SELECT a FROM t WHERE a = ? AND b = ?", "ti",
+					"x", (int64_t)3, &terr), 1);
+	petrel_sql_finalize(&q);
+	/* no row: 0, finalized already */
+	assert_int_equal(petrel_sql_row(&q, f->s.db, &terr, "SELECT a FROM t WHERE b = ?", "i",
+					(int64_t)9, &terr), 0);
+	assert_null(q.st);
+	/* every row, then 0 */
+	assert_int_equal(petrel_sql_prepare(&q, f->s.db, &terr, "SELECT b FROM t ORDER BY b", "", &terr), 0);
+	while ((r = petrel_sql_step(&q)) > 0)
+		sum += petrel_sql_int(&q, 0);
+	petrel_sql_finalize(&q);
+	assert_int_equal(r, 0);
+	assert_int_equal(sum, 6);
+}
+
+static void expect_edb(int r)
+{
+	assert_int_equal(r, -PETREL_EDB);
+	assert_non_null(strstr(terr.msg, "database: "));
+	petrel_err_reset(&terr);
+}
+
+static void test_sql_failures_are_edb(void **state)
+{
+	struct fixture *f = *state;
+	struct petrel_sql q;
+
+	assert_int_equal(petrel_sql_run(f->s.db, &terr, "CREATE TEMP TABLE t (b INTEGER PRIMARY KEY)",
+					"", &terr), 0);
+	petrel_err_reset(&terr);
+	/* prepare: bad sql */
+	expect_edb(petrel_sql_prepare(&q, f->s.db, &terr, "SELEKT 1", "", &terr));
+	assert_null(q.st);
+	/* bind: an unknown spec letter, more binds than parameters */
+	expect_edb(petrel_sql_run(f->s.db, &terr, "INSERT INTO t VALUES (?)", "x", (int64_t)1, &terr));
+	expect_edb(petrel_sql_row(&q, f->s.db, &terr, "SELECT b FROM t WHERE b = ?", "ii", (int64_t)1,
+				  (int64_t)2, &terr));
+	assert_null(q.st);
+	/* step: a constraint, and a row where none was wanted */
+	assert_int_equal(petrel_sql_run(f->s.db, &terr, "INSERT INTO t VALUES (?)", "i", (int64_t)1, &terr), 0);
+	expect_edb(petrel_sql_run(f->s.db, &terr, "INSERT INTO t VALUES (?)", "i", (int64_t)1, &terr));
+	expect_edb(petrel_sql_run(f->s.db, &terr, "SELECT b FROM t", "", &terr));
+	assert_int_equal(query_int(f->s.db, "SELECT count(*) FROM t"), 1);
+}
+
+/* ---- current and previous generations ---- */
+
+/* Deploys v as the next generation of its target, as an upgrade does. */
+static void deploy(struct fixture *f, const struct petrel_version *v)
+{
+	struct petrel_intent in;
+	int64_t cur, prev;
+
+	assert_int_equal(petrel_store_pointers(&f->s, v->target, &cur, &prev, &terr), 0);
+	memset(&in, 0, sizeof(in));
+	assert_int_equal(petrel_strlcpy(in.target, v->target, sizeof(in.target)), 0);
+	assert_int_equal(petrel_strlcpy(in.op, "upgrade", sizeof(in.op)), 0);
+	assert_int_equal(petrel_strlcpy(in.path, "/nonexistent/hello.hvt", sizeof(in.path)), 0);
+	in.from_gen = cur;
+	in.from_prev = prev;
+	memcpy(in.to_sha256, v->build.sha256, 32);
+	in.to_size = v->build.size;
+	assert_int_equal(petrel_store_intent_begin(&f->s, &in, v->id, &terr), 0);
+	assert_int_equal(petrel_store_intent_switched(&f->s, &in, &terr), 0);
+	assert_int_equal(petrel_store_intent_done(&f->s, &in, "deploy", "test", &terr), 0);
+}
+
+static void test_current_and_previous(void **state)
+{
+	struct fixture *f = *state;
+	struct petrel_generation cur, prev;
+	struct petrel_version a, b;
+
+	/* none: both zeroed, also for an unknown target */
+	memset(&cur, 0x55, sizeof(cur));
+	memset(&prev, 0x55, sizeof(prev));
+	assert_int_equal(petrel_store_current(&f->s, "web", &cur, &prev, &terr), 0);
+	assert_int_equal(cur.number, 0);
+	assert_int_equal(prev.number, 0);
+	assert_string_equal(cur.version.target, "");
+
+	make_version(&a, "web", UUID1, "one", 1000);
+	make_version(&b, "web", UUID2, "two", 2000);
+	assert_int_equal(petrel_store_add_version(&f->s, &a, &terr), 0);
+	assert_int_equal(petrel_store_add_version(&f->s, &b, &terr), 0);
+
+	/* one: a current, no previous */
+	deploy(f, &a);
+	assert_int_equal(petrel_store_current(&f->s, "web", &cur, &prev, &terr), 0);
+	assert_int_equal(cur.number, 1);
+	assert_string_equal(cur.version.build.uuid, UUID1);
+	assert_string_equal(cur.state, "deployed");
+	assert_int_equal(prev.number, 0);
+
+	/* two: the previous is the first; prev NULL loads the current only */
+	deploy(f, &b);
+	assert_int_equal(petrel_store_current(&f->s, "web", &cur, &prev, &terr), 0);
+	assert_int_equal(cur.number, 2);
+	assert_string_equal(cur.version.build.uuid, UUID2);
+	assert_int_equal(prev.number, 1);
+	assert_string_equal(prev.version.build.uuid, UUID1);
+	assert_int_equal(petrel_store_current(&f->s, "web", &cur, NULL, &terr), 0);
+	assert_int_equal(cur.number, 2);
+
+	/* a pointer naming a missing generation is not "none" */
+	assert_int_equal(sqlite3_exec(f->s.db, "DELETE FROM generations WHERE number = 1", NULL,
+				      NULL, NULL), SQLITE_OK);
+	assert_int_equal(petrel_store_current(&f->s, "web", &cur, NULL, &terr), 0);
+	assert_int_equal(petrel_store_current(&f->s, "web", &cur, &prev, &terr), -PETREL_ENOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +817,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_leftover_tmp_and_clean, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stray_files_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sql_binds_steps_and_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sql_failures_are_edb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_current_and_previous, setup, teardown),
 	};
 
 	real_sys = petrel_sys;

@@ -265,6 +265,77 @@ static void test_sha256_file(void **state)
 	assert_int_equal(petrel_sha256_file(path, out, &size), -ENOENT);
 }
 
+/* A petrel_digest_fd callback: counts calls and bytes, stops at stop_after bytes. */
+struct chunks {
+	int calls;
+	uint64_t bytes, stop_after;
+};
+
+static int count_chunk(void *ctx, const void *p, size_t n)
+{
+	struct chunks *c = ctx;
+
+	(void)p;
+	c->calls++;
+	c->bytes += n;
+	return c->stop_after && c->bytes >= c->stop_after ? -ECANCELED : 0;
+}
+
+static void test_digest_fd_bound_and_callback(void **state)
+{
+	char path[] = "/tmp/petrel-test-digest-XXXXXX";
+	static char a[1000000];
+	struct petrel_digest *d = NULL;
+	struct chunks c = { 0 };
+	uint8_t out[32];
+	uint64_t size = 0;
+	int fd;
+
+	(void)state;
+	memset(a, 'a', sizeof(a));
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(petrel_write_all(fd, a, sizeof(a)), 0);
+
+	/* the exact expected size: hashed whole, the callback sees every byte */
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(petrel_digest_new(&d, PETREL_DIGEST_SHA256), 0);
+	assert_int_equal(petrel_digest_fd(d, fd, NULL, sizeof(a), count_chunk, &c, &size, &terr), 0);
+	assert_int_equal(petrel_digest_final(d, out, NULL), 0);
+	petrel_digest_free(d);
+	hex_eq(out, 32, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	assert_int_equal(size, sizeof(a));
+	assert_int_equal(c.bytes, sizeof(a));
+	assert_true(c.calls > 1);
+
+	/* longer than expected: -EFBIG after reading at most one byte past the bound */
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	memset(&c, 0, sizeof(c));
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_digest_fd(NULL, fd, "blob", 1000, count_chunk, &c, &size, &terr),
+			 -EFBIG);
+	assert_true(size <= 1000);
+	assert_true(c.bytes <= 1000);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 1001);
+	assert_non_null(strstr(terr.msg, "blob: longer than the expected 1000"));
+
+	/* the callback stops the loop with its own answer; no digest needed */
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 1;
+	assert_int_equal(petrel_digest_fd(NULL, fd, NULL, PETREL_DIGEST_UNBOUNDED, count_chunk,
+					  &c, NULL, &terr), -ECANCELED);
+	assert_int_equal(c.calls, 1);
+
+	/* a read failure: -errno, with a message only when given a name */
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(unlink(path), 0);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_digest_fd(NULL, fd, NULL, 10, NULL, NULL, NULL, &terr), -EBADF);
+	assert_int_equal(petrel_digest_fd(NULL, fd, "gone", 10, NULL, NULL, NULL, &terr), -EBADF);
+	assert_non_null(strstr(terr.msg, "gone: "));
+}
+
 /* ---- minisign: the known vector ---- */
 
 static void test_vector_verifies(void **state)
@@ -1307,6 +1378,7 @@ int main(void)
 		T(test_digest_streaming),
 		T(test_digest_only_enabled),
 		T(test_sha256_file),
+		T(test_digest_fd_bound_and_callback),
 		T(test_vector_verifies),
 		T(test_vector_keyid),
 		T(test_vector_wrong_message),
