@@ -30,7 +30,8 @@ struct petrel_cli {
 	int argc;		/* the command's own arguments, after every option */
 	char **argv;
 	int log_level;		/* -q, -v: petrel_log_level once parsed */
-	int help, version;
+	int help, version, man;
+	const char *completion;	/* --completion SHELL */
 	const char *to_uuid;	/* upgrade --to */
 	int allow_downgrade;	/* upgrade --allow-downgrade */
 	int online, no_rehash;	/* audit --online, --no-rehash (--quick) */

@@ -26,6 +26,10 @@ const struct petrel_option petrel_global_options[] = {
 	  .help = "this text; after a command, that command's help" },
 	{ "version", .field = FIELD(version), .value = 1, .flags = PETREL_OPT_ALONE,
 	  .help = "print the version" },
+	{ "man", .field = FIELD(man), .value = 1, .flags = PETREL_OPT_ALONE,
+	  .help = "print this manual as a man page (roff)" },
+	{ "completion", .metavar = "SHELL", .choices = "bash", .field = FIELD(completion),
+	  .flags = PETREL_OPT_ALONE, .help = "print a completion script for SHELL (bash)" },
 	{ NULL }
 };
 
@@ -62,6 +66,11 @@ static const struct petrel_option daemon_options[] = {
 	  .help = "one cycle over every target, exit with its worst status" },
 	{ "metrics", .metavar = "FILE", .field = FIELD(metrics),
 	  .help = "Prometheus text, written atomically after every cycle" },
+	{ NULL }
+};
+
+static const struct petrel_option help_options[] = {
+	{ "man", .field = FIELD(man), .value = 1, .flags = PETREL_OPT_HIDDEN },
 	{ NULL }
 };
 
@@ -121,7 +130,7 @@ const struct petrel_command petrel_commands[] = {
 	  "NOTIFY_SOCKET: sd_notify READY/RELOADING/STOPPING/WATCHDOG.",
 	  daemon_options, petrel_cmd_daemon },
 	{ "help", PETREL_ARG_COMMAND, 0, 1, "This text, or the help of COMMAND (as petrel "
-	  "COMMAND --help prints it).", no_options, NULL },
+	  "COMMAND --help prints it).", help_options, NULL },
 	{ NULL }
 };
 
@@ -347,6 +356,17 @@ static const struct petrel_option *match(const struct petrel_option *opts, const
 	return NULL;
 }
 
+/* Whether s is one of the words of list (separated by spaces). */
+static int is_choice(const char *list, const char *s)
+{
+	size_t n = strlen(s);
+
+	for (const char *p = list; *p; p += strcspn(p, " "), p += *p == ' ')
+		if (strcspn(p, " ") == n && !strncmp(p, s, n))
+			return 1;
+	return 0;
+}
+
 static int is_option(const char *s)
 {
 	return s[0] == '-' && s[1];
@@ -372,6 +392,8 @@ static int option(struct petrel_cli *cli, const struct petrel_command *c, int ar
 		val = argv[++*i];
 	if (o->metavar && (!val || !*val))
 		return usage_error(c, "option '%.*s' needs a value (%s)", len, a, o->metavar);
+	if (o->choices && !is_choice(o->choices, val))
+		return usage_error(c, "option '%.*s' takes %s, not '%s'", len, a, o->choices, val);
 	field = (char *)cli + o->field;
 	if (o->metavar)
 		*(const char **)(void *)field = val;

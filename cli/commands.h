@@ -24,6 +24,7 @@ struct petrel_option {
 	const char *alias;	/* a second long name, or NULL */
 	char short_name;	/* "-c"; 0 for none */
 	const char *metavar;	/* NULL: a flag; else it takes a value, shown as this */
+	const char *choices;	/* NULL, or the values allowed, separated by spaces */
 	const char *help;	/* one line, wrapped when printed */
 	size_t field;
 	int value;		/* what a flag stores */
@@ -81,5 +82,7 @@ int petrel_cli_parse(struct petrel_cli *cli, int argc, char **argv);
 int petrel_print_usage(FILE *f);				/* petrel help */
 int petrel_print_short_usage(FILE *f);				/* bare petrel */
 int petrel_print_command_help(FILE *f, const struct petrel_command *c);
+int petrel_print_man(FILE *f);					/* petrel --man */
+int petrel_print_completion(FILE *f, const char *shell);	/* one of --completion's */
 
 #endif

@@ -137,7 +137,7 @@ static int dispatch(struct petrel_cli *cli)
 	return r;
 }
 
-/* What asks for text instead of a command: --version, help, none. */
+/* What asks for text instead of a command: --version, --man, --completion, help, none. */
 static int print_help(const struct petrel_cli *cli)
 {
 	const struct petrel_command *c = cli->cmd;
@@ -145,6 +145,10 @@ static int print_help(const struct petrel_cli *cli)
 
 	if (cli->version)
 		r = printf("petrel %s\n", PETREL_VERSION) < 0 ? -EIO : 0;
+	else if (cli->man)
+		r = petrel_print_man(stdout);
+	else if (cli->completion)
+		r = petrel_print_completion(stdout, cli->completion);
 	else if (!c && !cli->help)
 		return petrel_print_short_usage(stderr) < 0 ? PETREL_EXIT_FAIL : PETREL_EXIT_USAGE;
 	else if (c && (cli->help || cli->argc))	/* CMD --help, help CMD */
@@ -171,7 +175,7 @@ int main(int argc, char **argv)
 		return PETREL_EXIT_USAGE;
 	}
 	petrel_log_level = cli.log_level;
-	if (cli.version || cli.help || !cli.cmd || !cli.cmd->run)
+	if (cli.version || cli.man || cli.completion || cli.help || !cli.cmd || !cli.cmd->run)
 		return print_help(&cli);
 	if (petrel_fault_init() < 0) {
 		fprintf(stderr, "petrel: PETREL_FAULT: expected 'write:N,fsync:N,rename:N,unlink:N'\n");
