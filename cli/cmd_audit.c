@@ -363,7 +363,8 @@ static int audit_all(struct petrel_cli *cli, struct petrel_run *run, const struc
  */
 int petrel_cmd_audit(struct petrel_cli *cli)
 {
-	struct audit_opts o = { cli->online, !cli->no_rehash, cli->metrics };
+	struct audit_opts o = { .online = cli->online, .rehash = !cli->no_rehash,
+				.metrics = cli->metrics };
 	struct petrel_run run;
 	struct audit *as = NULL;
 	int r;

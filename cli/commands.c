@@ -9,7 +9,6 @@
 #include "common/log.h"
 
 #define FIELD(f) offsetof(struct petrel_cli, f)
-#define SYNOPSIS_MAX 256
 
 /* ------------------------------------------------------------------ the tables */
 
@@ -306,7 +305,7 @@ void petrel_synopsis(const struct petrel_command *c, char *buf, size_t size)
 static int __attribute__((format(printf, 2, 3)))
 usage_error(const struct petrel_command *c, const char *fmt, ...)
 {
-	char msg[512], syn[SYNOPSIS_MAX];
+	char msg[512], syn[PETREL_SYNOPSIS_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -320,7 +319,7 @@ usage_error(const struct petrel_command *c, const char *fmt, ...)
 
 static int unknown_command(const char *name)
 {
-	char names[SYNOPSIS_MAX];
+	char names[PETREL_SYNOPSIS_MAX];
 	struct out o = { names, sizeof(names), 0 };
 
 	names[0] = '\0';

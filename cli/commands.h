@@ -62,6 +62,8 @@ extern const struct petrel_help_section petrel_help_sections[];	/* ends with { N
 const struct petrel_command *petrel_command_find(const char *name);
 const char *petrel_arg_name(enum petrel_arg_kind arg);	/* "TARGET"; NULL for none */
 
+#define PETREL_SYNOPSIS_MAX 256	/* the longest synopsis, with room to spare */
+
 /*
  * "petrel upgrade TARGET [--to UUID] [--allow-downgrade]" into buf (truncated to size);
  * c NULL: petrel's own synopsis. Upper-case words are metavariables.

@@ -6,7 +6,6 @@
 
 #define WIDTH 79	/* the last column a terminal line may use */
 #define COL 23		/* where descriptions start in the usage */
-#define SYNOPSIS_MAX 256
 
 static int done(FILE *f)
 {
@@ -91,7 +90,7 @@ static const char *global_hint =
 
 int petrel_print_command_help(FILE *f, const struct petrel_command *c)
 {
-	char syn[SYNOPSIS_MAX];
+	char syn[PETREL_SYNOPSIS_MAX];
 
 	petrel_synopsis(c, syn, sizeof(syn));
 	fprintf(f, "usage: %s\n\n", syn);
@@ -107,7 +106,7 @@ int petrel_print_command_help(FILE *f, const struct petrel_command *c)
 
 int petrel_print_short_usage(FILE *f)
 {
-	char syn[SYNOPSIS_MAX];
+	char syn[PETREL_SYNOPSIS_MAX];
 
 	petrel_synopsis(NULL, syn, sizeof(syn));
 	fprintf(f, "usage: %s\n\ncommands:", syn);
@@ -120,7 +119,7 @@ int petrel_print_short_usage(FILE *f)
 /* A command in the full usage: its synopsis, its paragraph, its options. */
 static void usage_command(FILE *f, const struct petrel_command *c)
 {
-	char syn[SYNOPSIS_MAX], left[96];
+	char syn[PETREL_SYNOPSIS_MAX], left[96];
 
 	petrel_synopsis(c, syn, sizeof(syn));
 	entry(f, 2, syn + strlen("petrel "), COL, c->help);
@@ -152,7 +151,7 @@ static void usage_section(FILE *f, const struct petrel_help_section *s)
 
 int petrel_print_usage(FILE *f)
 {
-	char syn[SYNOPSIS_MAX];
+	char syn[PETREL_SYNOPSIS_MAX];
 
 	petrel_synopsis(NULL, syn, sizeof(syn));
 	fprintf(f, "usage: %s\n", syn);
@@ -236,7 +235,7 @@ static void man_option(FILE *f, const struct petrel_option *o)
 
 static void man_command(FILE *f, const struct petrel_command *c)
 {
-	char syn[SYNOPSIS_MAX];
+	char syn[PETREL_SYNOPSIS_MAX];
 	int any = 0;
 
 	petrel_synopsis(c, syn, sizeof(syn));
@@ -272,7 +271,7 @@ static void man_section(FILE *f, const struct petrel_help_section *s)
 
 int petrel_print_man(FILE *f)
 {
-	char syn[SYNOPSIS_MAX];
+	char syn[PETREL_SYNOPSIS_MAX];
 
 	fputs(".\\\" petrel(1), made by 'petrel --man' from cli/commands.c: edit that, not this.\n",
 	      f);
