@@ -8,22 +8,27 @@
 #include "deploy/target.h"
 #include "common/error.h"
 
+struct petrel_command;
+
+/* What the command line said: filled by petrel_cli_parse as cli/commands.c's tables say. */
 struct petrel_cli {
 	const char *config_path;
 	int json;
 	struct petrel_config cfg;
-	int argc;		/* the command's own arguments, after global options */
+	const struct petrel_command *cmd;	/* NULL: none was given */
+	int argc;		/* the command's own arguments, after every option */
 	char **argv;
+	int log_level;		/* -q, -v: petrel_log_level once parsed */
+	int help, version, man;
+	const char *completion;	/* --completion SHELL */
 	const char *to_uuid;	/* upgrade --to */
 	int allow_downgrade;	/* upgrade --allow-downgrade */
+	int online, no_rehash;	/* audit --online, --no-rehash (--quick) */
+	const char *metrics;	/* audit, daemon --metrics FILE */
+	int once;		/* daemon --once */
+	int dry_run;		/* gc --dry-run */
 };
 
-/*
- * Takes the command's options out of argv ("--to" takes a value) and requires exactly
- * one TARGET to remain. usage is the command's synopsis for the error message.
- * 0 or -PETREL_EUSAGE with a message.
- */
-int petrel_cli_one_target(struct petrel_cli *cli, const char *usage, struct petrel_err *err);
 
 /* Loads and validates the INI file; 0 or -PETREL_ECONFIG with "FILE:LINE: reason". */
 int petrel_config_load(struct petrel_config *cfg, const char *path, struct petrel_err *err);
@@ -58,13 +63,6 @@ typedef int (*petrel_each_fn)(struct petrel_cli *cli, struct petrel_engine *e,
 			      const struct petrel_target *t, json_t *o, int *status,
 			      struct petrel_err *err);
 int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn);
-
-/*
- * The commands on exactly one TARGET (upgrade, revert, history): petrel_cli_one_target,
- * options refused unless takes_options, then petrel_run_each. Returns the exit status.
- */
-int petrel_run_one(struct petrel_cli *cli, const char *synopsis, int takes_options,
-		   petrel_each_fn fn);
 
 /* Reports failure r, whose message err holds, for target (NULL for none):
  * "petrel: TARGET: message". */

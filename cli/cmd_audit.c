@@ -21,9 +21,6 @@
  * (deploy/switch.c). */
 #define PREV_SUFFIX ".petrel-prev"
 
-static const char synopsis[] =
-	"petrel audit [TARGET...] [--online] [--no-rehash] [--metrics FILE] [--json]";
-
 struct audit_opts {
 	int online, rehash;
 	const char *metrics;
@@ -50,34 +47,6 @@ static void __attribute__((format(printf, 2, 3))) finding(struct audit *a, const
 	va_end(ap);
 	a->lines[a->n] = a->findings[a->n];
 	a->n++;
-}
-
-/* Takes audit's options out of argv; the target names stay. */
-static int parse(struct petrel_cli *cli, struct audit_opts *o, struct petrel_err *err)
-{
-	int n = 0;
-
-	o->rehash = 1;
-	for (int i = 0; i < cli->argc; i++) {
-		const char *a = cli->argv[i];
-
-		if (!strcmp(a, "--online"))
-			o->online = 1;
-		else if (!strcmp(a, "--no-rehash") || !strcmp(a, "--quick"))
-			o->rehash = 0;
-		else if (!strcmp(a, "--metrics") && i + 1 < cli->argc)
-			o->metrics = cli->argv[++i];
-		else if (!strncmp(a, "--metrics=", 10) && a[10])
-			o->metrics = a + 10;
-		else if (!strcmp(a, "--metrics") || !strcmp(a, "--metrics="))
-			return petrel_fail(err, -PETREL_EUSAGE, "--metrics needs a FILE (usage: %s)", synopsis);
-		else if (a[0] == '-')
-			return petrel_fail(err, -PETREL_EUSAGE, "unknown option '%s' (usage: %s)", a, synopsis);
-		else
-			cli->argv[n++] = cli->argv[i];
-	}
-	cli->argc = n;
-	return 0;
 }
 
 /*
@@ -386,15 +355,12 @@ static int audit_all(struct petrel_cli *cli, struct petrel_run *run, const struc
 int petrel_cmd_audit(struct petrel_cli *cli)
 {
 	struct petrel_err err = PETREL_ERR_INIT;
-	struct audit_opts o = { 0 };
+	struct audit_opts o = { .online = cli->online, .rehash = !cli->no_rehash,
+				.metrics = cli->metrics };
 	struct petrel_run run;
 	struct audit *as = NULL;
 	int r;
 
-	if ((r = parse(cli, &o, &err)) < 0) {
-		petrel_cli_error(NULL, r, &err);
-		return petrel_err_exit(r);
-	}
 	if ((r = petrel_run_begin(cli, &run)) != 0)
 		return r;
 	if (!(as = calloc(run.n + 1, sizeof(*as))))

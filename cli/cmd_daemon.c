@@ -613,26 +613,6 @@ static void wait_next(struct daemon *d)
 	feed_watchdog();
 }
 
-static int parse_args(struct daemon *d, struct petrel_err *err)
-{
-	struct petrel_cli *cli = d->cli;
-
-	for (int i = 0; i < cli->argc; i++) {
-		const char *a = cli->argv[i];
-
-		if (!strcmp(a, "--once"))
-			d->once = 1;
-		else if (!strcmp(a, "--metrics") && i + 1 < cli->argc)
-			d->metrics = cli->argv[++i];
-		else if (!strncmp(a, "--metrics=", 10) && a[10])
-			d->metrics = a + 10;
-		else
-			return petrel_fail(err, -PETREL_EUSAGE, "%s: unknown argument (usage: petrel daemon "
-					   "[--once] [--metrics FILE])", a);
-	}
-	return 0;
-}
-
 /* --metrics FILE must be writable where it is going to be: said at start, not per cycle. */
 static int metrics_dir_ok(const char *file, struct petrel_err *err)
 {
@@ -651,11 +631,12 @@ static int metrics_dir_ok(const char *file, struct petrel_err *err)
 int petrel_cmd_daemon(struct petrel_cli *cli)
 {
 	struct petrel_err err = PETREL_ERR_INIT;
-	struct daemon d = { .cli = cli, .lockfd = -1, .worst = PETREL_EXIT_OK };
+	struct daemon d = { .cli = cli, .lockfd = -1, .worst = PETREL_EXIT_OK, .once = cli->once,
+			    .metrics = cli->metrics };
 	size_t n[3];
 	int r;
 
-	if ((r = parse_args(&d, &err)) < 0 || (r = metrics_dir_ok(d.metrics, &err)) < 0 ||
+	if ((r = metrics_dir_ok(d.metrics, &err)) < 0 ||
 	    (r = adopt(&d, &cli->cfg)) < 0 ||
 	    (r = daemon_lock(&d, &err)) < 0 || (r = setup_signals(&err)) < 0) {
 		petrel_cli_error(NULL, r, &err);

@@ -23,11 +23,6 @@ int petrel_cmd_fsck(struct petrel_cli *cli)
 	struct petrel_store *s = &e.store;
 	int r;
 
-	if (cli->argc) {
-		fprintf(stderr, "petrel: fsck takes no arguments\n");
-		json_decref(arr);
-		return PETREL_EXIT_USAGE;
-	}
 	/* lock and finish an interrupted switch first (as every command does), but leave
 	 * tmp/ alone: leftover downloads are findings here */
 	if ((r = petrel_store_open_locked(s, cli->cfg.state_dir, cli->cfg.lock_timeout, &err)) < 0 ||

@@ -46,21 +46,6 @@ static void on_stray(void *ctx, const char *relpath)
 	fprintf(stderr, "petrel: gc: %s: not a blob name, left alone (see petrel fsck)\n", relpath);
 }
 
-/* Takes --dry-run out of argv; the rest are target names. */
-static int options(struct petrel_cli *cli, int *dry_run)
-{
-	int n = 0;
-
-	for (int i = 0; i < cli->argc; i++) {
-		if (!strcmp(cli->argv[i], "--dry-run"))
-			*dry_run = 1;
-		else
-			cli->argv[n++] = cli->argv[i];
-	}
-	cli->argc = n;
-	return 0;
-}
-
 static void print_text(const struct report *rep, const struct petrel_gc_target *ts, size_t n,
 		       const struct petrel_gc *g)
 {
@@ -104,13 +89,12 @@ static void print_json(struct report *rep, const struct petrel_gc_target *ts, si
 int petrel_cmd_gc(struct petrel_cli *cli)
 {
 	struct petrel_err err = PETREL_ERR_INIT;
-	struct report rep = { .json = cli->json };
+	struct report rep = { .json = cli->json, .dry_run = cli->dry_run };
 	struct petrel_gc g = { .on_version = on_version, .on_stray = on_stray, .ctx = &rep };
 	struct petrel_gc_target *ts;
 	struct petrel_run run;
 	int r;
 
-	options(cli, &rep.dry_run);
 	g.dry_run = rep.dry_run;
 	if ((r = petrel_run_begin(cli, &run)) != 0)
 		return r;

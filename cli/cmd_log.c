@@ -43,11 +43,6 @@ int petrel_cmd_log(struct petrel_cli *cli)
 	struct petrel_store s;
 	int r;
 
-	if (cli->argc > 1 || (cli->argc == 1 && cli->argv[0][0] == '-')) {
-		fprintf(stderr, "petrel: usage: petrel log [TARGET] [--json]\n");
-		json_decref(l.arr);
-		return PETREL_EXIT_USAGE;
-	}
 	if (cli->argc == 1 && !(target = cli->argv[0], petrel_config_target(&cli->cfg, target)))
 		petrel_log_warn("no target '%s' in %s; showing its journal rows anyway", target,
 				cli->cfg.path);

@@ -61,7 +61,7 @@ like "$err" "usage" "no command: usage on stderr"
 is "$out" "" "no command: nothing on stdout"
 run "$PETREL" -c
 is "$rc" 2 "-c without a file: exit 2"
-like "$err" "-c needs a file" "-c without a file: says so"
+like "$err" "option '-c' needs a value \\(FILE\\)" "-c without a file: says so"
 good_conf
 run petrel check --bogus
 is "$rc" 2 "unknown option: exit 2"

@@ -73,7 +73,7 @@ conf() {
 conf
 run petrel daemon --bogus
 is "$rc" 2 "daemon: an unknown argument is a usage error"
-like "$err" "--bogus: unknown argument" "the message names the argument"
+like "$err" "unknown option '--bogus' for daemon" "the message names the argument"
 conf "window = 25:00-03:00"
 run petrel daemon --once
 is "$rc" 2 "a malformed window is a configuration error"

@@ -60,7 +60,7 @@ is "$rc" 2 "an unknown option is a usage error"
 like "$err" "unknown option '--bogus'" "... named"
 run petrel audit --metrics
 is "$rc" 2 "--metrics without FILE: a usage error"
-like "$err" "^petrel: --metrics needs a FILE" "... saying so"
+like "$err" "^petrel: option '--metrics' needs a value \\(FILE\\)" "... saying so"
 
 DB0=$(dbdump)
 # --- the deployed file changed by one byte (same size)
