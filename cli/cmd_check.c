@@ -42,10 +42,12 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 		return r;
 	json_object_set_new(o, "update", json_boolean(c.update));
 	json_object_set_new(o, "in_store", json_boolean(c.in_store));
-	json_object_set_new(o, "rejected", c.rejected ? petrel_json_text(c.rejected_reason) : json_null());
+	json_object_set_new(o, "rejected",
+			    c.rejected ? petrel_json_text(c.rejected_reason) : json_null());
 	json_object_set_new(o, "remote", petrel_json_build(&c.remote));
 	json_object_set_new(o, "deployed", c.have_deployed ?
-			    petrel_json_deployed(&c.deployed, c.deployed_generation, c.deployed_at) :
+			    petrel_json_deployed(&c.deployed, c.deployed_generation,
+						 c.deployed_at) :
 			    json_null());
 	json_object_set_new(o, "frozen", json_boolean(c.frozen));
 	if (!cli->json)

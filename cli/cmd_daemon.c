@@ -30,8 +30,6 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "deploy/metrics.h"
-#include "fetcher/http.h"
-#include "store/store.h"
 #include "output.h"
 
 /* Message slots: what happens to a target, and the freeze warning beside it. */
@@ -60,7 +58,8 @@ struct daemon {
 	struct petrel_config *cfg;	/* the live configuration (cli->cfg or a reload) */
 	struct tstate *ts;		/* parallel to cfg->targets */
 	struct sstate *ss;		/* parallel to cfg->servers */
-	struct petrel_http *http;	/* kept across cycles: connections stay alive */
+	struct petrel_engine engine;	/* kept across cycles: connections stay alive */
+	int engine_ready;		/* engine initialised for cfg */
 	int lockfd;
 	int once;
 	const char *metrics;		/* --metrics FILE, written after every cycle */
@@ -222,20 +221,6 @@ static int64_t backoff(const struct daemon *d, long interval, unsigned n)
 	return ms < cap ? ms : cap;
 }
 
-/*
- * Failures that say something about the target's server rather than about its build:
- * a transport error or an error status from that server. A signature host that is
- * down is the target's problem (its URL is not the server's), not every target's.
- */
-static int server_fault(int r, const struct petrel_target *t, const char *failed_url)
-{
-	size_t n = strlen(t->server->url);
-
-	return petrel_err_is(r, PETREL_ERR_TRANSIENT) &&
-	       !strncmp(failed_url, t->server->url, n) &&
-	       (failed_url[n] == '/' || failed_url[n] == '\0' || failed_url[n] == '?');
-}
-
 static int minute_of_day(void)
 {
 	time_t now = time(NULL);
@@ -264,20 +249,7 @@ static int staged(struct petrel_engine *e, const struct petrel_target *t, struct
 	char h[13];
 	int r, already;
 
-	if (c->in_store)
-		return petrel_store_find_version(&e->store, t->name, c->remote.sha256, v, err);
-	r = petrel_fetch_target(e, t, NULL, v, &already, err);
-	if (r < 0 && petrel_err_is(r, PETREL_ERR_CONDEMNS) && !petrel_cancelled()) {
-		/* a build that failed verification is not downloaded again */
-		struct petrel_err rec = PETREL_ERR_INIT;
-		char why[256];
-
-		petrel_strlcpy(why, petrel_err_msg(err, r), sizeof(why));
-		if (petrel_store_reject(&e->store, t->name, c->remote.sha256, c->remote.uuid, why,
-					&rec) < 0)
-			event(s, PETREL_LOG_ERROR, "recording the rejection failed: %s",
-			      petrel_err_msg(&rec, -PETREL_EDB));
-	}
+	r = petrel_stage(e, t, c, v, &already, err);
 	if (r == 0 && !already) {
 		petrel_short_hash(v->build.sha256, h);
 		event(s, PETREL_LOG_INFO, "staged %s %s (verified, trust %s)", v->build.uuid, h,
@@ -290,23 +262,18 @@ static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct
 		  const struct petrel_version *v, struct petrel_err *err)
 {
 	struct petrel_upgrade_result res;
-	struct petrel_err rec = PETREL_ERR_INIT;	/* the recording's, a warning at most */
 	char h[13], was[64] = "nothing deployed";
 	int r;
 
-	if ((r = petrel_upgrade(e, t, v->build.uuid, 0, &res, err)) < 0)
+	if ((r = petrel_upgrade_newest(e, t, v, &res, err)) < 0)
 		return r;
-	/* the newest build runs now: no update is pending (petrel_upgrade with a uuid
-	 * cannot know it deployed the newest) */
-	if (petrel_store_note_check(&e->store, t->name, (int64_t)time(NULL), 1, 0, &rec) < 0)
-		event(s, PETREL_LOG_WARN, "recording the check failed: %s",
-		      petrel_err_msg(&rec, -PETREL_EDB));
 	petrel_short_hash(res.now.version.build.sha256, h);
 	if (res.has_before && !res.noop) {
 		char bh[13];
 
 		petrel_short_hash(res.before.version.build.sha256, bh);
-		snprintf(was, sizeof(was), "was generation %lld, %s", (long long)res.before.number, bh);
+		snprintf(was, sizeof(was), "was generation %lld, %s", (long long)res.before.number,
+			 bh);
 	}
 	if (!res.noop)
 		event(s, PETREL_LOG_INFO, "deployed generation %lld: %s %s at %s (%s)",
@@ -315,7 +282,8 @@ static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct
 }
 
 /* One poll of one target: check, then stage or deploy per policy. 0 or a code. */
-static int poll_target(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s, struct petrel_err *err)
+static int poll_target(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
+		       struct petrel_err *err)
 {
 	struct petrel_check c;
 	struct petrel_version v;
@@ -335,7 +303,8 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 	petrel_short_hash(c.remote.sha256, h);
 	if (!c.update) {
 		if (c.rejected)
-			event(s, PETREL_LOG_INFO, "newest build %s %s was rejected here; waiting for a "
+			event(s, PETREL_LOG_INFO,
+			      "newest build %s %s was rejected here; waiting for a "
 			      "newer one (%s)", c.remote.uuid, h, c.rejected_reason);
 		else
 			petrel_log_debug("%s: up to date (%s %s)", t->name, c.remote.uuid, h);
@@ -347,7 +316,8 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 		return 0;
 	s->window_wait = !petrel_window_open(t->window_start, t->window_end, minute_of_day());
 	if (s->window_wait) {
-		event(s, PETREL_LOG_INFO, "%s %s waits for the maintenance window %02d:%02d-%02d:%02d",
+		event(s, PETREL_LOG_INFO,
+		      "%s %s waits for the maintenance window %02d:%02d-%02d:%02d",
 		      v.build.uuid, h, t->window_start / 60, t->window_start % 60,
 		      t->window_end / 60, t->window_end % 60);
 		return 0;
@@ -363,18 +333,20 @@ static void failed(struct daemon *d, const struct petrel_target *t, struct tstat
 	int status = petrel_err_exit(r);
 	int64_t delay;
 
-	if (server_fault(r, t, petrel_http_last_url(d->http))) {
+	if (petrel_engine_server_fault(&d->engine, t, r)) {
 		ss->fails++;
 		delay = jittered_ms(backoff(d, t->interval, ss->fails));
 		ss->until = now + delay;
-		event(s, PETREL_LOG_WARN, "server %s: %s; backing off (failure %u, next try in %lld s)",
+		event(s, PETREL_LOG_WARN,
+		      "server %s: %s; backing off (failure %u, next try in %lld s)",
 		      ss->name, msg, ss->fails, (long long)((delay + 999) / 1000));
 	} else if (status == PETREL_EXIT_USAGE) {
 		/* an unknown job or platform: the operator's to fix, not the network's; once
 		 * per backoff step (the step is in the text, so the repeat filter lets it by) */
 		s->fails++;
 		delay = jittered_ms(backoff(d, t->interval, s->fails));
-		event(s, PETREL_LOG_ERROR, "configuration: %s (failure %u, next try in %lld s)", msg,
+		event(s, PETREL_LOG_ERROR, "configuration: %s (failure %u, next try in %lld s)",
+		      msg,
 		      s->fails, (long long)((delay + 999) / 1000));
 	} else {
 		s->fails++;
@@ -407,7 +379,7 @@ static int due(const struct daemon *d, size_t i, int64_t now)
 /* Polls every due target under one engine (one store lock, one HTTP connection pool). */
 static void cycle(struct daemon *d)
 {
-	struct petrel_engine e;
+	struct petrel_engine *e = &d->engine;
 	struct petrel_err err = PETREL_ERR_INIT;
 	int64_t now = now_ms();
 	size_t i, n = 0;
@@ -417,8 +389,11 @@ static void cycle(struct daemon *d)
 		n += due(d, i, now);
 	if (!n)
 		return;
-	if ((!d->http && (r = petrel_http_new(&d->http, &d->cfg->limits, &err)) < 0) ||
-	    (r = petrel_engine_open_with(&e, d->cfg, d->http, &err)) < 0) {
+	if (!d->engine_ready && (r = petrel_engine_init(e, d->cfg, &err)) == 0) {
+		d->engine_ready = 1;
+		petrel_engine_set_progress(e, 0);	/* one log line per event */
+	}
+	if (!d->engine_ready || (r = petrel_engine_lock(e, 0, &err)) < 0) {
 		if (r != -ECANCELED)
 			daemon_error(petrel_err_msg(&err, r));
 		note_status(d, petrel_err_exit(r));
@@ -439,7 +414,7 @@ static void cycle(struct daemon *d)
 		if (!due(d, i, now))
 			continue;
 		petrel_tick();
-		r = poll_target(&e, t, s, &poll_err);
+		r = poll_target(e, t, s, &poll_err);
 		now = now_ms();
 		if (r < 0 && petrel_cancelled()) {
 			event(s, PETREL_LOG_INFO, "stopped: %s", petrel_err_msg(&poll_err, r));
@@ -456,10 +431,10 @@ static void cycle(struct daemon *d)
 		ss->fails = 0;
 		s->due = now + jittered(t->interval);
 	}
-	if (d->metrics && (r = petrel_metrics_write(d->metrics, &e.store, d->cfg, &err)) < 0)
+	if (d->metrics && (r = petrel_metrics_write(d->metrics, &e->store, d->cfg, &err)) < 0)
 		daemon_error(petrel_err_msg(&err, r));
 	daemon_state.last[SLOT_MAIN][0] = '\0';	/* a cycle ran: the next error is news */
-	petrel_engine_close(&e);
+	petrel_engine_unlock(e);
 }
 
 /* (Re)builds the per-target and per-server state for cfg, keeping what names match. */
@@ -527,7 +502,8 @@ static void reload(struct daemon *d)
 	notify("RELOADING=1");
 	tzset();	/* a changed local time zone moves the maintenance windows */
 	if (!next) {
-		event(NULL, PETREL_LOG_ERROR, "reload: out of memory; keeping the running configuration");
+		event(NULL, PETREL_LOG_ERROR,
+		      "reload: out of memory; keeping the running configuration");
 		goto out;
 	}
 	if ((r = petrel_config_load(next, d->cli->config_path, &err)) < 0) {
@@ -537,7 +513,8 @@ static void reload(struct daemon *d)
 		goto out;
 	}
 	if (strcmp(next->state_dir, d->cfg->state_dir)) {
-		event(NULL, PETREL_LOG_ERROR, "reload: state_dir changed from %s to %s; that needs a "
+		event(NULL, PETREL_LOG_ERROR,
+		      "reload: state_dir changed from %s to %s; that needs a "
 		      "restart; keeping the running configuration", d->cfg->state_dir, next->state_dir);
 		petrel_config_release(next);
 		free(next);
@@ -553,32 +530,14 @@ static void reload(struct daemon *d)
 		petrel_config_release(old);
 		free(old);
 	}
-	petrel_http_free(d->http);	/* the limits may have changed */
-	d->http = NULL;
+	if (d->engine_ready)	/* the limits may have changed */
+		petrel_engine_release(&d->engine);
+	d->engine_ready = 0;
 	count_policies(d->cfg, n);
 	event(NULL, PETREL_LOG_INFO, "configuration reloaded from %s: %zu targets (%zu upgrade, "
 	      "%zu fetch, %zu off)", d->cfg->path, d->cfg->ntargets, n[0], n[1], n[2]);
 out:
 	notify("READY=1");
-}
-
-/* STATE/daemon.lock: one daemon per state directory, for its whole life. */
-static int daemon_lock(struct daemon *d, struct petrel_err *err)
-{
-	char path[PATH_MAX], who[64];
-	int fd, r;
-
-	if ((r = petrel_mkdir_p(d->cfg->state_dir, 0755)) < 0)
-		return petrel_fail(err, r, "%s: %s", d->cfg->state_dir, strerror(-r));
-	if (petrel_snprintf(path, sizeof(path), "%s/daemon.lock", d->cfg->state_dir) < 0)
-		return petrel_fail(err, -ENAMETOOLONG, "%s: path too long", d->cfg->state_dir);
-	if ((fd = petrel_lockfile_try(path, who, sizeof(who), err)) == -EWOULDBLOCK)
-		return petrel_fail(err, -PETREL_ELOCKED, "another petrel daemon (%s) runs on %s", who,
-				   d->cfg->state_dir);
-	if (fd < 0)
-		return fd;
-	d->lockfd = fd;
-	return 0;
 }
 
 /* Sleeps until the next target is due, a signal arrives, or the watchdog needs food. */
@@ -638,7 +597,7 @@ int petrel_cmd_daemon(struct petrel_cli *cli)
 
 	if ((r = metrics_dir_ok(d.metrics, &err)) < 0 ||
 	    (r = adopt(&d, &cli->cfg)) < 0 ||
-	    (r = daemon_lock(&d, &err)) < 0 || (r = setup_signals(&err)) < 0) {
+	    (r = d.lockfd = petrel_daemon_lock(d.cfg, &err)) < 0 || (r = setup_signals(&err)) < 0) {
 		petrel_cli_error(NULL, r, &err);
 		free(d.ts);
 		free(d.ss);
@@ -666,8 +625,10 @@ int petrel_cmd_daemon(struct petrel_cli *cli)
 		wait_next(&d);
 	}
 	notify("STOPPING=1");
-	petrel_http_free(d.http);
-	event(NULL, PETREL_LOG_INFO, "%s", petrel_cancelled() ? "stopping on signal" : "cycle done");
+	if (d.engine_ready)
+		petrel_engine_release(&d.engine);
+	event(NULL, PETREL_LOG_INFO, "%s",
+	      petrel_cancelled() ? "stopping on signal" : "cycle done");
 	the_daemon = NULL;
 	petrel_tick_hook = NULL;
 	close(d.lockfd);

@@ -19,22 +19,15 @@ int petrel_cmd_fsck(struct petrel_cli *cli)
 {
 	struct petrel_err err = PETREL_ERR_INIT;
 	json_t *arr = cli->json ? json_array() : NULL;
-	struct petrel_engine e = { .cfg = &cli->cfg };
-	struct petrel_store *s = &e.store;
+	struct petrel_engine e;
 	int r;
 
 	/* lock and finish an interrupted switch first (as every command does), but leave
 	 * tmp/ alone: leftover downloads are findings here */
-	if ((r = petrel_store_open_locked(s, cli->cfg.state_dir, cli->cfg.lock_timeout, &err)) < 0 ||
-	    (r = petrel_recover(&e, &err)) < 0) {
-		if (s->db)
-			petrel_store_close(s);
-		petrel_cli_error(NULL, r, &err);
-		json_decref(arr);
-		return petrel_err_exit(r);
-	}
-	r = petrel_store_fsck(s, finding, arr, &err);
-	petrel_store_close(s);
+	if ((r = petrel_engine_init(&e, &cli->cfg, &err)) == 0 &&
+	    (r = petrel_engine_lock(&e, PETREL_ENGINE_KEEP_TMP, &err)) == 0)
+		r = petrel_store_fsck(&e.store, finding, arr, &err);
+	petrel_engine_release(&e);
 	if (r < 0) {
 		petrel_cli_error(NULL, r, &err);
 		json_decref(arr);

@@ -24,7 +24,8 @@ static int row(void *ctx, const struct petrel_journal_row *j)
 		l->first_broken = j->id;
 	petrel_format_time(j->time, when, sizeof(when));
 	if (l->json)
-		return json_array_append_new(l->arr, json_pack("{s:I, s:s, s:o, s:o, s:o, s:s, s:b}",
+		return json_array_append_new(l->arr,
+					     json_pack("{s:I, s:s, s:o, s:o, s:o, s:s, s:b}",
 			"id", (json_int_t)j->id, "time", when, "target", petrel_json_text(j->target),
 			"event", petrel_json_text(j->event), "detail", petrel_json_text(j->detail),
 			"hash", j->hash, "chain_ok", j->chain_ok)) ? -12 : 0;
@@ -33,7 +34,8 @@ static int row(void *ctx, const struct petrel_journal_row *j)
 	return 0;
 }
 
-/* Read-only: no lock, so it works beside a running petrel (sqlite's WAL). */
+/* Reads the journal under the state directory's lock, as every command opens the
+ * store (the opening may create or migrate it); writes nothing itself. */
 int petrel_cmd_log(struct petrel_cli *cli)
 {
 	struct petrel_err err = PETREL_ERR_INIT;
@@ -46,7 +48,8 @@ int petrel_cmd_log(struct petrel_cli *cli)
 	if (cli->argc == 1 && !(target = cli->argv[0], petrel_config_target(&cli->cfg, target)))
 		petrel_log_warn("no target '%s' in %s; showing its journal rows anyway", target,
 				cli->cfg.path);
-	if ((r = petrel_store_open_locked(&s, cli->cfg.state_dir, cli->cfg.lock_timeout, &err)) == 0) {
+	if ((r = petrel_store_open_locked(&s, cli->cfg.state_dir, cli->cfg.lock_timeout,
+					  &err)) == 0) {
 		if ((r = petrel_store_journal_each(&s, target, row, &l, &err)) == 0 &&
 		    (r = petrel_store_journal_verify(&s, &check, &err)) == 0)
 			l.first_broken = check.first_broken;	/* also a deleted last row */

@@ -19,7 +19,8 @@ static void print_version(const char *label, const struct petrel_version *v, int
 		       v->build.uuid);
 	else
 		printf("  %s: %s %s\n", label, v->build.job, v->build.uuid);
-	printf("    file:     %s, %llu bytes\n", v->build.filename, (unsigned long long)v->build.size);
+	printf("    file:     %s, %llu bytes\n", v->build.filename,
+	       (unsigned long long)v->build.size);
 	printf("    sha256:   %s\n", hex);
 	petrel_trust_text(v, trust, sizeof(trust));
 	printf("    trust:    %s\n", trust);
@@ -44,7 +45,8 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 	json_object_set_new(o, "job", json_string(t->job));
 	json_object_set_new(o, "path", petrel_json_text(t->path));
 	json_object_set_new(o, "current", cur.number ? petrel_json_generation(&cur) : json_null());
-	json_object_set_new(o, "previous", prev.number ? petrel_json_generation(&prev) : json_null());
+	json_object_set_new(o, "previous",
+			    prev.number ? petrel_json_generation(&prev) : json_null());
 	json_object_set_new(o, "staged", staged ? petrel_json_version(&v) : json_null());
 	if (cli->json)
 		return 0;

@@ -392,7 +392,8 @@ static int option(struct petrel_cli *cli, const struct petrel_command *c, int ar
 	if (o->metavar && (!val || !*val))
 		return usage_error(err, c, "option '%.*s' needs a value (%s)", len, a, o->metavar);
 	if (o->choices && !is_choice(o->choices, val))
-		return usage_error(err, c, "option '%.*s' takes %s, not '%s'", len, a, o->choices, val);
+		return usage_error(err, c, "option '%.*s' takes %s, not '%s'", len, a, o->choices,
+				   val);
 	field = (char *)cli + o->field;
 	if (o->metavar)
 		*(const char **)(void *)field = val;

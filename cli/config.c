@@ -255,7 +255,8 @@ static int set_target_more(struct parse *p, struct petrel_target *t, const char 
 		return set_enum(p, key, v, binds, &e) ? (t->bind = e, 1) : 0;
 	if (!strcmp(key, "window"))
 		return petrel_window_parse(v, &t->window_start, &t->window_end) < 0 ?
-			fail(p, "window: '%s' is not HH:MM-HH:MM (local time, two different times)", v) :
+			fail(p, "window: '%s' is not HH:MM-HH:MM (local time, two different times)",
+			     v) :
 			1;
 	if (!strcmp(key, "legacy_signatures"))
 		return set_enum(p, key, v, yesno, &t->legacy_signatures);
@@ -274,7 +275,8 @@ static int set_target_more(struct parse *p, struct petrel_target *t, const char 
 		return 1;
 	}
 	if (!strcmp(key, "keys"))
-		return split_list(v, t->keys[0], sizeof(t->keys[0]), PETREL_KEYS_MAX, &t->nkeys) < 0 ?
+		return split_list(v, t->keys[0], sizeof(t->keys[0]), PETREL_KEYS_MAX,
+				  &t->nkeys) < 0 ?
 			fail(p, "keys: at most %d files", PETREL_KEYS_MAX) : 1;
 	if (!strcmp(key, "signatures"))
 		return split_list(v, t->sigurls[0], sizeof(t->sigurls[0]), PETREL_SIGURLS_MAX,
@@ -322,7 +324,8 @@ static long section_index(struct parse *p, const char *kind, const char *name)
 	size_t i;
 
 	if (!petrel_name_valid(name, PETREL_NAME_MAX))
-		return fail(p, "[%s \"%s\"]: name must be letters, digits, '.', '_', '+', '-'", kind,
+		return fail(p, "[%s \"%s\"]: name must be letters, digits, '.', '_', '+', '-'",
+			    kind,
 			    name), -1;
 	if (!strcmp(kind, "server")) {
 		if (server_named(c, name))
@@ -365,7 +368,8 @@ static int scan_sections(struct parse *p, const char *path, struct petrel_err *e
 
 	if ((r = petrel_read_file(path, CONFIG_MAX, &text, &len)) < 0)
 		return r == -PETREL_ETOOBIG ?
-			petrel_fail(err, -PETREL_ECONFIG, "%s: larger than %d bytes", path, CONFIG_MAX) :
+			petrel_fail(err, -PETREL_ECONFIG, "%s: larger than %d bytes", path,
+				    CONFIG_MAX) :
 			petrel_fail(err, -PETREL_ECONFIG, "%s: %s", path, strerror(-r));
 	if (alloc_targets(p, text) < 0) {
 		free(text);
@@ -380,7 +384,8 @@ static int scan_sections(struct parse *p, const char *path, struct petrel_err *e
 			*save++ = '\0';
 		n++;
 		if (strlen(cur) > LINE_MAX_BYTES) {	/* inih would cut it and misreport */
-			r = petrel_fail(err, -PETREL_ECONFIG, "%s:%d: line longer than %d bytes; continue "
+			r = petrel_fail(err, -PETREL_ECONFIG,
+					"%s:%d: line longer than %d bytes; continue "
 					"a long list on indented lines", path, n, LINE_MAX_BYTES);
 			break;
 		}
@@ -474,7 +479,8 @@ static int check_albatross_name(struct parse *p, const struct petrel_target *t)
 	if (strcmp(base ? base + 1 : t->orchestrator, "albatross"))
 		return 0;
 	if (len >= 1 && len <= 63 && t->name[0] != '-' &&
-	    strspn(t->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == len)
+	    strspn(t->name,
+		   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == len)
 		return 0;
 	return fail(p, "target %s: the albatross adapter needs a valid albatross name: 1 to 63 "
 		    "letters, digits, '-' and '.', not starting with '-'", t->name), -1;
@@ -494,17 +500,6 @@ static int check_threshold(struct parse *p, const struct petrel_target *t)
 	return 0;
 }
 
-/* 1 when two server URLs have the same origin (scheme, host, port; the path aside).
- * Names that resolve to one address are caught when the rebuilders are asked. */
-static int same_origin(const char *a, const char *b)
-{
-	char oa[PETREL_URL_MAX + 32], ob[PETREL_URL_MAX + 32];
-
-	if (petrel_url_origin(a, oa, sizeof(oa)) < 0 || petrel_url_origin(b, ob, sizeof(ob)) < 0)
-		return !strcasecmp(a, b);
-	return !strcmp(oa, ob);
-}
-
 /* Resolves rebuilder names to [server] sections and checks agree against them. */
 static int check_rebuilders(struct parse *p, struct petrel_target *t)
 {
@@ -518,12 +513,12 @@ static int check_rebuilders(struct parse *p, struct petrel_target *t)
 				    t->name, name, name), -1;
 		/* by origin, not only by name: one server under two names is still one */
 		if (t->rebuilders[i] == t->server ||
-		    same_origin(t->rebuilders[i]->url, t->server->url))
+		    petrel_same_origin(t->rebuilders[i]->url, t->server->url))
 			return fail(p, "target %s: rebuilder '%s' is the target's own server; "
 				    "agreement needs other builder-web instances", t->name, name), -1;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(t->rebuilder_names[j], name) ||
-			    same_origin(t->rebuilders[j]->url, t->rebuilders[i]->url))
+			    petrel_same_origin(t->rebuilders[j]->url, t->rebuilders[i]->url))
 				return fail(p, "target %s: rebuilder '%s' listed twice (as '%s', "
 					    "same server)", t->name, name, t->rebuilder_names[j]), -1;
 	}
@@ -630,14 +625,7 @@ int petrel_config_load(struct petrel_config *c, const char *path, struct petrel_
 	struct parse p = { .cfg = c };
 	int line, r = 0;
 
-	memset(c, 0, sizeof(*c));
-	petrel_strlcpy(c->path, path, sizeof(c->path));
-	petrel_strlcpy(c->state_dir, "/var/lib/petrel", sizeof(c->state_dir));
-	c->interval = 3600;
-	c->backoff_max = 6 * 3600;
-	c->lock_timeout = 30;
-	c->max_artifact_size = 4L << 30;
-	petrel_http_limits_default(&c->limits);
+	petrel_config_defaults(c, path);
 	c->servers = calloc(SERVERS_MAX, sizeof(*c->servers));
 	if (!c->servers) {
 		r = -ENOMEM;
@@ -647,7 +635,8 @@ int petrel_config_load(struct petrel_config *c, const char *path, struct petrel_
 		goto out;
 	line = ini_parse(path, on_entry, &p);
 	if (line == -1)
-		r = petrel_fail(err, -PETREL_ECONFIG, "%s: %s", path, strerror(errno ? errno : ENOENT));
+		r = petrel_fail(err, -PETREL_ECONFIG, "%s: %s", path,
+				strerror(errno ? errno : ENOENT));
 	else if (line)
 		r = petrel_fail(err, -PETREL_ECONFIG, "%s:%d: %s", path, line,
 				p.msg[0] ? p.msg : "syntax error");

@@ -9,7 +9,6 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "fetcher/http.h"
 #include "output.h"
 
 void petrel_cli_error(const char *target, int r, const struct petrel_err *err)
@@ -35,7 +34,8 @@ int petrel_cli_targets(const struct petrel_cli *cli, const struct petrel_target 
 	}
 	for (int i = 0; i < cli->argc; i++) {
 		if (!(out[*n] = petrel_config_target(c, cli->argv[i])))
-			return petrel_fail(err, -PETREL_EUSAGE, "no target '%s' in %s", cli->argv[i], c->path);
+			return petrel_fail(err, -PETREL_EUSAGE, "no target '%s' in %s",
+					   cli->argv[i], c->path);
 		for (size_t j = 0; j < *n; j++)
 			if (out[j] == out[*n])
 				goto dup;
@@ -79,7 +79,7 @@ int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn)
 		return r;
 	}
 	if (cli->json)
-		petrel_http_set_progress(run.e.http, 0);
+		petrel_engine_set_progress(&run.e, 0);
 	for (size_t i = 0; i < run.n; i++) {
 		json_t *o = json_pack("{s:s}", "name", run.ts[i]->name);
 		struct petrel_err err = PETREL_ERR_INIT;	/* this target's */
@@ -157,7 +157,8 @@ int main(int argc, char **argv)
 	if (cli.version || cli.man || cli.completion || cli.help || !cli.cmd || !cli.cmd->run)
 		return print_help(&cli);
 	if (petrel_fault_init() < 0) {
-		fprintf(stderr, "petrel: PETREL_FAULT: expected 'write:N,fsync:N,rename:N,unlink:N'\n");
+		fprintf(stderr,
+			"petrel: PETREL_FAULT: expected 'write:N,fsync:N,rename:N,unlink:N'\n");
 		return PETREL_EXIT_USAGE;
 	}
 	if (!cli.config_path)

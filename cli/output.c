@@ -78,7 +78,8 @@ static json_t *keys_array(const char *keyids)
 json_t *petrel_json_trust(const struct petrel_version *v)
 {
 	return json_pack("{s:s, s:o, s:o, s:b}", "mode", v->trust, "keys", keys_array(v->keyids),
-			 "rebuilders", keys_array(v->rebuilders), "weak", !strcmp(v->trust, "server"));
+			 "rebuilders", keys_array(v->rebuilders), "weak", !strcmp(v->trust,
+										  "server"));
 }
 
 void petrel_trust_text(const struct petrel_version *v, char *out, size_t n)

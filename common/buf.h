@@ -16,6 +16,7 @@ void petrel_buf_release(struct petrel_buf *b);
 void petrel_buf_reset(struct petrel_buf *b);	/* len = 0, keeps memory */
 /* 0, -ENOMEM, or -PETREL_ETOOBIG (nothing appended) */
 int petrel_buf_append(struct petrel_buf *b, const void *p, size_t n);
-int petrel_buf_printf(struct petrel_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int petrel_buf_printf(struct petrel_buf *b, const char *fmt, ...) __attribute__((format(printf, 2,
+											3)));
 
 #endif

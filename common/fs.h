@@ -39,8 +39,10 @@ int petrel_close(int fd);
 /*
  * The atomic-replace recipe: create a temp file beside path with O_EXCL|O_CLOEXEC,
  * write, fchmod to mode, fsync, rename over path, fsync the directory. A reader of
- * path sees the old complete file or the new one, never anything else. On failure
- * the temp file is removed and path is untouched. 0 or -errno.
+ * path sees the old complete file or the new one, never anything else. A failure
+ * before the rename removes the temp file and leaves path untouched; a failure of the
+ * directory's fsync comes after it: path then holds the new file, which a crash may
+ * still undo. 0 or -errno.
  */
 int petrel_atomic_write(const char *path, const void *data, size_t n, mode_t mode);
 

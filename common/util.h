@@ -11,7 +11,8 @@
  * (dst then holds nothing useful). */
 int petrel_strlcpy(char *dst, const char *src, size_t n);
 /* snprintf that fails with -PETREL_ETOOBIG on truncation. */
-int petrel_snprintf(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int petrel_snprintf(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3,
+										     4)));
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void petrel_hex(const uint8_t *in, size_t n, char *out);

@@ -5,7 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/cancel.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "engine.h"
@@ -14,40 +16,80 @@
 #include "solo5.h"
 #include "switch.h"
 
-int petrel_engine_open_with(struct petrel_engine *e, const struct petrel_config *cfg,
-			    struct petrel_http *http, struct petrel_err *err)
+int petrel_engine_init(struct petrel_engine *e, const struct petrel_config *cfg,
+		       struct petrel_err *err)
 {
-	int r, borrowed = http != NULL;
+	int r;
 
 	memset(e, 0, sizeof(*e));
 	e->cfg = cfg;
-	if ((r = petrel_store_open_locked(&e->store, cfg->state_dir, cfg->lock_timeout, err)) < 0)
+	if ((r = petrel_http_new(&e->http, &cfg->limits, err)) < 0)
 		return r;
-	/* Holding the lock, whatever is in tmp/ was left by a run that died. */
-	if ((r = petrel_store_clean_tmp(&e->store)) < 0 ||
-	    (r = petrel_recover(e, err)) < 0 ||
-	    (!http && (r = petrel_http_new(&http, &cfg->limits, err)) < 0)) {
-		petrel_store_close(&e->store);
-		return r;
-	}
-	e->borrowed_http = borrowed;
-	e->http = http;
-	if (!e->borrowed_http)
-		petrel_http_set_progress(e->http, petrel_log_level >= PETREL_LOG_INFO);
+	petrel_http_set_progress(e->http, petrel_log_level >= PETREL_LOG_INFO);
 	return 0;
 }
 
-int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg, struct petrel_err *err)
+int petrel_engine_lock(struct petrel_engine *e, unsigned flags, struct petrel_err *err)
 {
-	return petrel_engine_open_with(e, cfg, NULL, err);
+	int r;
+
+	if ((r = petrel_store_open_locked(&e->store, e->cfg->state_dir, e->cfg->lock_timeout,
+					  err)) < 0)
+		return r;
+	e->locked = 1;
+	/* Holding the lock, whatever is in tmp/ was left by a run that died. */
+	if (!(flags & PETREL_ENGINE_KEEP_TMP) && (r = petrel_store_clean_tmp(&e->store)) < 0)
+		r = petrel_fail(err, r, "%s/tmp: %s", e->cfg->state_dir, strerror(-r));
+	else
+		r = petrel_recover(e, err);
+	if (r < 0)
+		petrel_engine_unlock(e);
+	return r;
+}
+
+void petrel_engine_unlock(struct petrel_engine *e)
+{
+	if (!e->locked)
+		return;
+	petrel_store_close(&e->store);
+	e->locked = 0;
+}
+
+void petrel_engine_release(struct petrel_engine *e)
+{
+	petrel_engine_unlock(e);
+	petrel_http_free(e->http);
+	e->http = NULL;
+}
+
+int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg,
+		       struct petrel_err *err)
+{
+	int r;
+
+	if ((r = petrel_engine_init(e, cfg, err)) == 0 && (r = petrel_engine_lock(e, 0, err)) < 0)
+		petrel_engine_release(e);
+	return r;
 }
 
 void petrel_engine_close(struct petrel_engine *e)
 {
-	if (!e->borrowed_http)
-		petrel_http_free(e->http);
-	e->http = NULL;
-	petrel_store_close(&e->store);
+	petrel_engine_release(e);
+}
+
+void petrel_engine_set_progress(struct petrel_engine *e, int on)
+{
+	petrel_http_set_progress(e->http, on);
+}
+
+int petrel_engine_server_fault(const struct petrel_engine *e, const struct petrel_target *t,
+			       int r)
+{
+	const char *failed = petrel_http_last_url(e->http);
+	size_t n = strlen(t->server->url);
+
+	return petrel_err_is(r, PETREL_ERR_TRANSIENT) && !strncmp(failed, t->server->url, n) &&
+	       (failed[n] == '/' || failed[n] == '\0' || failed[n] == '?');
 }
 
 int petrel_resolve(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
@@ -70,13 +112,15 @@ int petrel_resolve(struct petrel_engine *e, const struct petrel_target *t, const
 	if ((r = petrel_bw_job_binary(e->http, srv, t->platform, out, err)) < 0)
 		return r;
 	if (out->size > (uint64_t)e->cfg->max_artifact_size)	/* before a byte is stored */
-		return petrel_fail(err, -PETREL_ETOOBIG, "%s/job/%s: build %s announces %llu bytes, more "
+		return petrel_fail(err, -PETREL_ETOOBIG,
+				   "%s/job/%s: build %s announces %llu bytes, more "
 				   "than max_artifact_size (%ld)", srv, t->job, out->uuid,
 				   (unsigned long long)out->size, e->cfg->max_artifact_size);
 	if ((r = petrel_bw_build_record(e->http, srv, out, err)) < 0)
 		return r;
 	if (t->platform[0] && strcmp(t->platform, out->platform))
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s/job/%s/build/%s: platform '%s', asked for '%s'",
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s/job/%s/build/%s: platform '%s', asked for '%s'",
 				   srv, t->job, out->uuid, out->platform, t->platform);
 	return petrel_solo5_abi_check(t, out, err);
 }
@@ -123,7 +167,8 @@ static int check_target(struct petrel_engine *e, const struct petrel_target *t,
 		return r;
 	out->in_store = r == 0;
 	r = out->in_store ? petrel_rollback_check(e, t, &out->remote, v.timestamp, 0, err) :
-			    petrel_rollback_check(e, t, &out->remote, out->remote.finish_time, 1, err);
+			    petrel_rollback_check(e, t, &out->remote, out->remote.finish_time, 1,
+						  err);
 	if (r < 0)
 		return r;
 	out->newest = out->in_store ? v.timestamp : out->remote.finish_time;
@@ -163,7 +208,8 @@ int petrel_check_frozen(const struct petrel_target *t, const struct petrel_check
 		memcpy(age, ", ", 2);
 		strncat(age, " old", sizeof(age) - strlen(age) - 1);
 	}
-	return petrel_fail(err, -PETREL_EPOLICY, "%s/job/%s: newest build %s is from %s%s, more than "
+	return petrel_fail(err, -PETREL_EPOLICY,
+			   "%s/job/%s: newest build %s is from %s%s, more than "
 			   "max_age %s (is the server or a mirror stuck on old answers?)",
 			   shown, t->job, c->remote.uuid, when, age, limit);
 }
@@ -229,7 +275,8 @@ static int may_deploy(struct petrel_engine *e, const struct petrel_target *t, co
 	if (r == 0) {
 		petrel_format_time(at, when, sizeof(when));
 		if (!uuid)
-			return petrel_fail(err, -PETREL_EPOLICY, "build %s was rejected on %s (%s); deploy it "
+			return petrel_fail(err, -PETREL_EPOLICY,
+					   "build %s was rejected on %s (%s); deploy it "
 					   "anyway with: petrel upgrade %s --to %s", v->build.uuid,
 					   when, reason, t->name, v->build.uuid);
 		petrel_log_warn("%s: build %s was rejected on %s (%s); deploying it as asked",
@@ -243,7 +290,8 @@ static int may_deploy(struct petrel_engine *e, const struct petrel_target *t, co
 
 		petrel_format_time(v->timestamp, a1, sizeof(a1));
 		petrel_format_time(cur->timestamp, a2, sizeof(a2));
-		return petrel_fail(err, -PETREL_EPOLICY, "build %s (%s) is older than the current %s (%s); "
+		return petrel_fail(err, -PETREL_EPOLICY,
+				   "build %s (%s) is older than the current %s (%s); "
 				   "refused without --allow-downgrade", v->build.uuid, a1,
 				   cur->build.uuid, a2);
 	}
@@ -288,7 +336,8 @@ static int revert_policy(struct petrel_engine *e, const struct petrel_target *t,
 	char why[96];
 
 	if (res->now.number > res->before.number)
-		return petrel_store_unreject(&e->store, t->name, res->now.version.build.sha256, err);
+		return petrel_store_unreject(&e->store, t->name, res->now.version.build.sha256,
+					     err);
 	snprintf(why, sizeof(why), "reverted by hand from generation %lld to %lld",
 		 (long long)res->before.number, (long long)res->now.number);
 	return petrel_store_reject(&e->store, t->name, res->before.version.build.sha256,
@@ -317,4 +366,48 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 	if ((r = petrel_switch_back(e, t, &res->before, &res->now, err)) < 0)
 		return r;
 	return revert_policy(e, t, res, err);
+}
+
+int petrel_stage(struct petrel_engine *e, const struct petrel_target *t,
+		 const struct petrel_check *c, struct petrel_version *v, int *already,
+		 struct petrel_err *err)
+{
+	struct petrel_err rec = PETREL_ERR_INIT;	/* the rejection's own, a log line at most */
+	int r;
+
+	*already = c->in_store;
+	if (c->in_store)
+		return petrel_store_find_version(&e->store, t->name, c->remote.sha256, v, err);
+	r = petrel_fetch_target(e, t, NULL, v, already, err);
+	if (r < 0 && petrel_err_is(r, PETREL_ERR_CONDEMNS) && !petrel_cancelled() &&
+	    petrel_store_reject(&e->store, t->name, c->remote.sha256, c->remote.uuid,
+				petrel_err_msg(err, r), &rec) < 0)
+		petrel_log_error("%s: recording the rejection failed: %s", t->name,
+				 petrel_err_msg(&rec, -PETREL_EDB));
+	return r;
+}
+
+int petrel_upgrade_newest(struct petrel_engine *e, const struct petrel_target *t,
+			  const struct petrel_version *v, struct petrel_upgrade_result *res,
+			  struct petrel_err *err)
+{
+	int r = upgrade(e, t, v->build.uuid, 0, res, err);
+
+	return petrel_engine_note(e, t, "upgrade", r, r == 0 ? 0 : -1, err);
+}
+
+int petrel_daemon_lock(const struct petrel_config *cfg, struct petrel_err *err)
+{
+	char path[PATH_MAX], who[64];
+	int fd, r;
+
+	if ((r = petrel_mkdir_p(cfg->state_dir, 0755)) < 0)
+		return petrel_fail(err, r, "%s: %s", cfg->state_dir, strerror(-r));
+	if (petrel_snprintf(path, sizeof(path), "%s/daemon.lock", cfg->state_dir) < 0)
+		return petrel_fail(err, -ENAMETOOLONG, "%s: path too long", cfg->state_dir);
+	if ((fd = petrel_lockfile_try(path, who, sizeof(who), err)) == -EWOULDBLOCK)
+		return petrel_fail(err, -PETREL_ELOCKED, "another petrel daemon (%s) runs on %s",
+				   who,
+				   cfg->state_dir);
+	return fd;
 }

@@ -11,22 +11,39 @@ struct petrel_http;
 
 struct petrel_engine {
 	const struct petrel_config *cfg;	/* borrowed */
-	struct petrel_store store;
-	struct petrel_http *http;
-	int borrowed_http;			/* http belongs to the caller */
+	struct petrel_store store;		/* open while locked */
+	int locked;
+	struct petrel_http *http;		/* kept across locks: connections stay alive */
 };
 
 /*
- * Opens the store, takes its lock (waiting up to cfg->lock_timeout), removes leftover
- * downloads, recovers interrupted switches (petrel_recover), and creates an HTTP
- * handle. 0 or a negative code with a message.
+ * An engine lives as long as its configuration (a daemon keeps one across cycles):
+ * petrel_engine_init makes its HTTP handle (a progress bar when the log level is info
+ * or more); petrel_engine_lock opens the store taking its lock (waiting up to
+ * cfg->lock_timeout), removes leftover downloads (unless PETREL_ENGINE_KEEP_TMP: fsck
+ * reports them) and recovers interrupted switches (petrel_recover). Every operation
+ * below needs the lock. petrel_engine_unlock closes the store; petrel_engine_release
+ * unlocks and frees the rest. 0 or a negative code with its message in err.
  */
-int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg, struct petrel_err *err);
-/* The same with the caller's HTTP handle (borrowed: a daemon keeps its connections
- * alive across cycles); petrel_engine_close leaves it open. */
-int petrel_engine_open_with(struct petrel_engine *e, const struct petrel_config *cfg,
-			    struct petrel_http *http, struct petrel_err *err);
+#define PETREL_ENGINE_KEEP_TMP 1
+int petrel_engine_init(struct petrel_engine *e, const struct petrel_config *cfg,
+		       struct petrel_err *err);
+int petrel_engine_lock(struct petrel_engine *e, unsigned flags, struct petrel_err *err);
+void petrel_engine_unlock(struct petrel_engine *e);
+void petrel_engine_release(struct petrel_engine *e);
+/* init and lock, as a command does; close is release. */
+int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg,
+		       struct petrel_err *err);
 void petrel_engine_close(struct petrel_engine *e);
+/* A progress bar for downloads on a terminal, or none (--json). */
+void petrel_engine_set_progress(struct petrel_engine *e, int on);
+/*
+ * 1 when failure r says something about t's server rather than about its build: a
+ * transport error or an error status (PETREL_ERR_TRANSIENT) from a URL of that server.
+ * A signature host that is down is t's problem, not every target's on the server.
+ */
+int petrel_engine_server_fault(const struct petrel_engine *e, const struct petrel_target *t,
+			       int r);
 
 /*
  * What the server says about a build of t: its newest (uuid NULL) or the given uuid,
@@ -131,6 +148,27 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
  */
 int petrel_engine_note(struct petrel_engine *e, const struct petrel_target *t, const char *op,
 		       int r, int update, struct petrel_err *err);
+
+/*
+ * The build that stands for c's newest (c from petrel_check_target): the one the store
+ * verified already (*already set), or fetched and verified now. A build whose own
+ * bytes failed verification (PETREL_ERR_CONDEMNS: hash, size, signature, binding) is
+ * rejected for t, so that a daemon does not download it again at every poll; a newer
+ * build is tried. Nothing is rejected while petrel is stopping.
+ */
+int petrel_stage(struct petrel_engine *e, const struct petrel_target *t,
+		 const struct petrel_check *c, struct petrel_version *v, int *already,
+		 struct petrel_err *err);
+/* petrel_upgrade to v, the newest build (staged by petrel_stage): once it runs, no
+ * update is pending. */
+int petrel_upgrade_newest(struct petrel_engine *e, const struct petrel_target *t,
+			  const struct petrel_version *v, struct petrel_upgrade_result *res,
+			  struct petrel_err *err);
+/*
+ * STATE/daemon.lock: one daemon per state directory, for its whole life. The fd to
+ * keep open, or -PETREL_ELOCKED naming the daemon that holds it, or -errno.
+ */
+int petrel_daemon_lock(const struct petrel_config *cfg, struct petrel_err *err);
 
 /*
  * Rolls back every switch a crash interrupted: puts the generation that was current

@@ -39,7 +39,8 @@ int petrel_rollback_check(struct petrel_engine *e, const struct petrel_target *t
 		return 0;
 	petrel_format_time(ts, when, sizeof(when));
 	petrel_format_time(hw, mark, sizeof(mark));
-	return petrel_fail(err, -PETREL_EROLLBACK, "server offers build %s from %s as newest, but a build "
+	return petrel_fail(err, -PETREL_EROLLBACK,
+			   "server offers build %s from %s as newest, but a build "
 			   "from %s was already verified (rollback refused)", b->uuid, when, mark);
 }
 
@@ -100,7 +101,8 @@ static int download_start(struct download *d, struct petrel_err *err)
 }
 
 /* Streams the local blob through the digests (the store had the bytes already). */
-static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], struct download *d, struct petrel_err *err)
+static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], struct download *d,
+		     struct petrel_err *err)
 {
 	char path[PATH_MAX];
 	int fd, r;
@@ -115,7 +117,8 @@ static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], struct d
 	return r;
 }
 
-static int check_hash(const struct petrel_build *b, const uint8_t got[32], const char *url, struct petrel_err *err)
+static int check_hash(const struct petrel_build *b, const uint8_t got[32], const char *url,
+		      struct petrel_err *err)
 {
 	char want[65], have[65];
 
@@ -123,7 +126,8 @@ static int check_hash(const struct petrel_build *b, const uint8_t got[32], const
 		return 0;
 	petrel_hex(b->sha256, 32, want);
 	petrel_hex(got, 32, have);
-	return petrel_fail(err, -PETREL_EHASH, "sha256 mismatch for %s: expected %s, got %s", url, want, have);
+	return petrel_fail(err, -PETREL_EHASH, "sha256 mismatch for %s: expected %s, got %s", url,
+			   want, have);
 }
 
 /* A consumer's failure (the stream then fails with its code) carries its message. */
@@ -149,7 +153,8 @@ static int obtain(struct petrel_engine *e, const struct petrel_target *t,
 		return r < 0 ? consumer_failed(d, r, err) : 0;
 	}
 	if ((r = petrel_store_tmpfile(&e->store, &d->fd, d->tmppath, sizeof(d->tmppath))) < 0)
-		return petrel_fail(err, r, "creating a file in %s/tmp: %s", e->store.dir, strerror(-r));
+		return petrel_fail(err, r, "creating a file in %s/tmp: %s", e->store.dir,
+				   strerror(-r));
 	petrel_log_debug("downloading %s %s (%llu bytes)", b->job, b->uuid,
 			 (unsigned long long)b->size);
 	if ((r = download_start(d, err)) < 0)

@@ -19,7 +19,8 @@ int petrel_engine_note(struct petrel_engine *e, const struct petrel_target *t, c
 		/* the same refusal again and again (a daemon polling a replaying server) is
 		 * one row until something else happens to the target */
 		if (petrel_store_count_refusal(&e->store, t->name, &rec) < 0 ||
-		    (petrel_store_journal_repeats(&e->store, t->name, "refused", detail, &rec) != 1 &&
+		    (petrel_store_journal_repeats(&e->store, t->name, "refused", detail,
+						  &rec) != 1 &&
 		     petrel_store_journal(&e->store, t->name, "refused", detail, &rec) < 0))
 			petrel_log_warn("%s: journaling the refusal failed: %s", t->name,
 					petrel_err_msg(&rec, -PETREL_EDB));

@@ -42,7 +42,8 @@ static int build_envp(const char *const *env, size_t nenv, char ***out, struct p
 
 	for (size_t i = 0; i < nenv; i++)
 		if (!strchr(env[i], '=') || env[i][0] == '=')
-			return petrel_fail(err, -EINVAL, "environment entry '%s' is not NAME=value", env[i]);
+			return petrel_fail(err, -EINVAL, "environment entry '%s' is not NAME=value",
+					   env[i]);
 	while (environ && environ[n])
 		n++;
 	if (!(envp = calloc(n + nenv + 1, sizeof(*envp))))

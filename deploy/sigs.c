@@ -70,7 +70,8 @@ int petrel_sigurl_expand(const char *tmpl, const char *server, const struct petr
 		r = petrel_strlcpy(out, buf.data ? buf.data : "", n);
 	petrel_buf_release(&buf);
 	if (r < 0)
-		return petrel_fail(err, -PETREL_ECONFIG, "signature URL template '%s' does not expand", tmpl);
+		return petrel_fail(err, -PETREL_ECONFIG,
+				   "signature URL template '%s' does not expand", tmpl);
 	return 0;
 }
 
@@ -107,7 +108,8 @@ static int consider(struct petrel_sigset *s, const struct petrel_buf *body, cons
 	c->key = find_key(s, c->sig.keyid);
 	if (!c->key) {
 		petrel_keyid_str(c->sig.keyid, id);
-		return petrel_fail(err, -PETREL_ESIG_UNTRUSTED, "%s: signed by unknown key %s", url, id);
+		return petrel_fail(err, -PETREL_ESIG_UNTRUSTED, "%s: signed by unknown key %s", url,
+				   id);
 	}
 	if ((r = petrel_tcomment_parse(c->sig.trusted, &c->tc, err)) < 0 ||
 	    (r = petrel_tcomment_bind(&c->tc, b, s->t->bind, err)) < 0) {
@@ -116,7 +118,8 @@ static int consider(struct petrel_sigset *s, const struct petrel_buf *body, cons
 	}
 	if (c->sig.alg[1] == 'd') {
 		if (!s->t->legacy_signatures)
-			return petrel_fail(err, -PETREL_ESIG_INVALID, "%s: legacy signature (Ed) refused; "
+			return petrel_fail(err, -PETREL_ESIG_INVALID,
+					   "%s: legacy signature (Ed) refused; "
 					   "set legacy_signatures = yes to accept", url);
 		if ((r = petrel_legacy_new(&c->legacy, &c->sig, c->key, err)) < 0)
 			return r;
@@ -144,7 +147,8 @@ static int shortfall(struct petrel_sigset *s, size_t have, struct petrel_err *er
 	if (s->first.code)
 		return petrel_err_forward(err, &s->first, s->first.code);
 	if (have == 0 && s->nmissing > 1)
-		return petrel_fail(err, -PETREL_ESIG_MISSING, "no signature found: %s answered 404, and "
+		return petrel_fail(err, -PETREL_ESIG_MISSING,
+				   "no signature found: %s answered 404, and "
 				   "%zu more signature URL%s", s->first_missing, s->nmissing - 1,
 				   s->nmissing == 2 ? "" : "s");
 	if (have == 0 && s->nmissing == 1)

@@ -9,11 +9,13 @@
 #include "run.h"
 #include "solo5.h"
 
-int petrel_solo5_abi_check(const struct petrel_target *t, const struct petrel_build *b, struct petrel_err *err)
+int petrel_solo5_abi_check(const struct petrel_target *t, const struct petrel_build *b,
+			   struct petrel_err *err)
 {
 	if (!t->abi[0] || !b->solo5_abi[0] || !strcmp(t->abi, b->solo5_abi))
 		return 0;
-	return petrel_fail(err, -PETREL_EPOLICY, "build %s is a Solo5 '%s' unikernel, the target runs "
+	return petrel_fail(err, -PETREL_EPOLICY,
+			   "build %s is a Solo5 '%s' unikernel, the target runs "
 			   "'%s' (abi); refused before downloading", b->uuid, b->solo5_abi, t->abi);
 }
 
@@ -87,7 +89,8 @@ static void devices_shown(const char *have, char *out, size_t n)
 		out[--i] = '\0';
 }
 
-int petrel_solo5_devices_check(const struct petrel_target *t, const struct petrel_build *b, struct petrel_err *err)
+int petrel_solo5_devices_check(const struct petrel_target *t, const struct petrel_build *b,
+			       struct petrel_err *err)
 {
 	char env[5][PATH_MAX + 16], have[PETREL_RUN_OUTPUT_MAX + 2], missing[PETREL_DEVICES_MAX];
 	char desc[96], hex[65], shown[PETREL_RUN_OUTPUT_MAX + 2];

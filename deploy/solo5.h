@@ -10,7 +10,8 @@
  * The target's abi (if set) against the build record's solo5_abi (if present): 0, or
  * -PETREL_EPOLICY naming both. Needs no process and no network.
  */
-int petrel_solo5_abi_check(const struct petrel_target *t, const struct petrel_build *b, struct petrel_err *err);
+int petrel_solo5_abi_check(const struct petrel_target *t, const struct petrel_build *b,
+			   struct petrel_err *err);
 
 /*
  * When b's record carries a Solo5 manifest and t has an orchestrator adapter, asks it
@@ -21,7 +22,8 @@ int petrel_solo5_abi_check(const struct petrel_target *t, const struct petrel_bu
  * the orchestrator, with a note at info level. The query only observes: petrel stopping
  * ends it (PETREL_RUN_CANCELLABLE). 0 otherwise.
  */
-int petrel_solo5_devices_check(const struct petrel_target *t, const struct petrel_build *b, struct petrel_err *err);
+int petrel_solo5_devices_check(const struct petrel_target *t, const struct petrel_build *b,
+			       struct petrel_err *err);
 
 /*
  * The pure comparison behind it: 0 when every TYPE:NAME of need (space-separated) is a

@@ -43,7 +43,8 @@ static int copy_chunk(void *ctx, const void *p, size_t n)
 
 /* Copies the blob sha256 to fd, hashing it again: the store's bytes are checked the
  * moment they go live, so a blob changed behind our back is never deployed. */
-static int copy_blob(struct petrel_engine *e, const uint8_t sha256[32], int fd, const char *tmp, struct petrel_err *err)
+static int copy_blob(struct petrel_engine *e, const uint8_t sha256[32], int fd, const char *tmp,
+		     struct petrel_err *err)
 {
 	struct copy_to to = { fd, tmp, 0, err };
 	struct petrel_digest *d = NULL;
@@ -60,7 +61,8 @@ static int copy_blob(struct petrel_engine *e, const uint8_t sha256[32], int fd, 
 				  err)) < 0)
 		goto out;
 	if ((r = petrel_digest_final(d, got, NULL)) == 0 && memcmp(got, sha256, 32))
-		r = petrel_fail(err, -PETREL_ECORRUPT, "%s no longer matches its sha256 (run petrel fsck)",
+		r = petrel_fail(err, -PETREL_ECORRUPT,
+				"%s no longer matches its sha256 (run petrel fsck)",
 				src);
 out:
 	petrel_digest_free(d);
@@ -112,7 +114,8 @@ out:
 }
 
 /* Writes the blob to b->fresh: mode 0755, fsynced, re-hashed while copied. */
-static int write_fresh(struct petrel_engine *e, const struct beside *b, const uint8_t sha256[32], struct petrel_err *err)
+static int write_fresh(struct petrel_engine *e, const struct beside *b, const uint8_t sha256[32],
+		       struct petrel_err *err)
 {
 	int fd, r;
 
@@ -156,7 +159,8 @@ static int swap_in(const struct beside *b, const char *file, struct petrel_err *
 		r = -errno;
 	}
 	if (r < 0)
-		return petrel_fail(err, r, "putting %s in place of %s: %s", file, b->path, strerror(-r));
+		return petrel_fail(err, r, "putting %s in place of %s: %s", file, b->path,
+				   strerror(-r));
 	if ((r = petrel_fsync_dir(b->dir)) < 0)
 		return petrel_fail(err, r, "fsync %s: %s", b->dir, strerror(-r));
 	return 0;
@@ -178,7 +182,8 @@ static int place(struct petrel_engine *e, const char *path, const uint8_t *sha25
 		return r;
 	if (!sha256) {
 		if (petrel_sys.rename(path, b.prev) < 0 && errno != ENOENT)
-			return petrel_fail(err, -errno, "moving %s aside: %s", path, strerror(errno));
+			return petrel_fail(err, -errno, "moving %s aside: %s", path,
+					   strerror(errno));
 		return petrel_fsync_dir(b.dir);
 	}
 	if (file_holds(b.prev, sha256, size, &id)) {
@@ -190,7 +195,8 @@ static int place(struct petrel_engine *e, const char *path, const uint8_t *sha25
 		petrel_log_warn("%s changed while it was being verified; copying from the store",
 				b.prev);
 		if (petrel_sys.exchange(b.prev, path) < 0)
-			return petrel_fail(err, -errno, "putting %s back: %s", b.prev, strerror(errno));
+			return petrel_fail(err, -errno, "putting %s back: %s", b.prev,
+					   strerror(errno));
 	}
 	if ((r = petrel_mkdir_p(b.dir, 0755)) < 0)
 		return petrel_fail(err, r, "%s: %s", b.dir, strerror(-r));
@@ -310,7 +316,8 @@ static int run_health(const struct petrel_target *t, const struct adapter_env *a
 	if (petrel_cancelled()) {
 		/* asked to stop while the adapter ran: the switch is finished if one attempt
 		 * says healthy (not cut short), else rolled back, without blaming the build */
-		if ((r = run_step("health check", argv, a, t->health_timeout, 0, NULL, why, n)) == 0)
+		if ((r = run_step("health check", argv, a, t->health_timeout, 0, NULL, why,
+				  n)) == 0)
 			return 0;
 		snprintf(why + strlen(why), n - strlen(why), " (one attempt: petrel is stopping)");
 		return -ECANCELED;
@@ -318,10 +325,12 @@ static int run_health(const struct petrel_target *t, const struct adapter_env *a
 	for (long i = 0; i < t->health_retries; i++) {
 		if (i > 0 && petrel_sleep_ms(1000L * health_pause[(size_t)(i - 1) %
 						PETREL_ARRAY_SIZE(health_pause)]) < 0) {
-			petrel_snprintf(why, n, "health check %s: interrupted: petrel is stopping", t->health);
+			petrel_snprintf(why, n, "health check %s: interrupted: petrel is stopping",
+					t->health);
 			return -ECANCELED;
 		}
-		if ((r = run_step("health check", argv, a, t->health_timeout, PETREL_RUN_CANCELLABLE,
+		if ((r = run_step("health check", argv, a, t->health_timeout,
+				  PETREL_RUN_CANCELLABLE,
 				  NULL, why, n)) == 0)
 			return 0;
 		if (r == -ECANCELED)
@@ -380,7 +389,8 @@ static int wait_orphan(const struct petrel_intent *in, long timeout, struct petr
 			"waiting for it to end", in->target, (long)pid, in->op);
 	while (alive(pid) && waited < (timeout + 2) * 1000) {
 		if (petrel_sleep_ms(100) < 0)
-			return petrel_fail(err, -ECANCELED, "%s: waiting for the adapter (pid %ld): "
+			return petrel_fail(err, -ECANCELED,
+					   "%s: waiting for the adapter (pid %ld): "
 					   "cancelled", in->target, (long)pid);
 		waited += 100;
 	}
@@ -461,7 +471,8 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
 	if (!path_holds(in->path, from) && (r = place(e, in->path, from, in->from_size, err)) < 0)
 		return r;	/* the intent stays: the next petrel recovers */
 	/* only for the adapter's environment: without it, the variables stay empty */
-	if (in->from_gen && petrel_store_generation(&e->store, t->name, in->from_gen, &g, NULL) == 0)
+	if (in->from_gen && petrel_store_generation(&e->store, t->name, in->from_gen, &g,
+						    NULL) == 0)
 		b = &g.version.build;
 	adapter_env(&a, t->name, t->path, from, in->to_sha256, b);
 	/* before the intent goes, as in recovery: a kill during it is recovered */
@@ -471,7 +482,8 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
 		petrel_log_warn("%s: after putting generation %lld back: %s", t->name,
 				(long long)in->from_gen, again);
 	return petrel_store_intent_undo(&e->store, in, "failed",
-					!strcmp(in->op, "upgrade") ? "upgrade-failed" : "revert-failed",
+					!strcmp(in->op,
+						"upgrade") ? "upgrade-failed" : "revert-failed",
 					why, reject, err);
 }
 
@@ -490,10 +502,12 @@ static int switch_failed(struct petrel_engine *e, const struct petrel_target *t,
 	if (in->from_gen)
 		snprintf(back, sizeof(back), "generation %lld is back", (long long)in->from_gen);
 	else
-		snprintf(back, sizeof(back), "%s", in->has_from ? "the file that was there is back" :
+		snprintf(back, sizeof(back), "%s",
+			 in->has_from ? "the file that was there is back" :
 			 "nothing is deployed");
 	if ((r = roll_back(e, t, in, why, reject, err)) < 0) {
-		petrel_err_prefix(err, "%s to generation %lld (%s) failed: %s; putting back what was "
+		petrel_err_prefix(err,
+				  "%s to generation %lld (%s) failed: %s; putting back what was "
 				    "there failed too (the next petrel run finishes it): ", in->op,
 				    (long long)in->to_gen, b->uuid, why);
 		return r;
@@ -545,15 +559,18 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
  * the intent, so a failed or interrupted first upgrade puts exactly it back (it is
  * kept as path.petrel-prev meanwhile) instead of leaving nothing.
  */
-static int unmanaged_file(const struct petrel_target *t, struct petrel_intent *in, struct petrel_err *err)
+static int unmanaged_file(const struct petrel_target *t, struct petrel_intent *in,
+			  struct petrel_err *err)
 {
 	struct stat st;
 	int r;
 
 	if (lstat(t->path, &st) < 0)
-		return errno == ENOENT ? 0 : petrel_fail(err, -errno, "%s: %s", t->path, strerror(errno));
+		return errno == ENOENT ? 0 : petrel_fail(err, -errno, "%s: %s", t->path,
+							 strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return petrel_fail(err, -EEXIST, "%s exists and is not a regular file; move it away first",
+		return petrel_fail(err, -EEXIST,
+				   "%s exists and is not a regular file; move it away first",
 				   t->path);
 	if ((r = petrel_sha256_file(t->path, in->from_sha256, &in->from_size)) < 0)
 		return petrel_fail(err, r, "%s: %s", t->path, strerror(-r));

@@ -68,6 +68,15 @@ struct petrel_config {
 	struct petrel_target *targets;	/* owned */
 };
 
+/* Empties c and sets what the configuration has before any line is read: state_dir
+ * /var/lib/petrel, interval 3600 s, backoff_max 6 h, lock_timeout 30 s,
+ * max_artifact_size 4 GiB, the HTTP limits' defaults; path is the file's name. */
+void petrel_config_defaults(struct petrel_config *c, const char *path);
+/* 1 when two server URLs have the same origin (scheme, host, port; the path aside;
+ * compared as text when either is no URL). Names that resolve to one address are
+ * caught when the rebuilders are asked. */
+int petrel_same_origin(const char *a, const char *b);
+
 /*
  * "HH:MM-HH:MM" (24:00 allowed as an end) into minutes after midnight. The window may
  * wrap past midnight ("22:00-04:00"); start and end must differ. 0 or -1.

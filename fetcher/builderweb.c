@@ -89,18 +89,22 @@ static int get_build_redirect(struct petrel_http *h, const char *url, const char
 		return status_error(&rs, err);
 	petrel_mask_url(url, mask, sizeof(mask));
 	if (!rs.location[0])
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: redirect %ld without Location", mask,
+		return petrel_fail(err, -PETREL_EMALFORMED, "%s: redirect %ld without Location",
+				   mask,
 				   rs.status);
 	if (petrel_bw_parse_build_path(rs.location, want_job, job, uuid) < 0)
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: unexpected Location '%.200s'", mask,
+		return petrel_fail(err, -PETREL_EMALFORMED, "%s: unexpected Location '%.200s'",
+				   mask,
 				   rs.location);
 	return 0;
 }
 
-static int get_json(struct petrel_http *h, const char *url, struct petrel_buf *body, struct petrel_err *err);
+static int get_json(struct petrel_http *h, const char *url, struct petrel_buf *body,
+		    struct petrel_err *err);
 
 /* GET url as JSON into *root (NULL when the 200 answer is no JSON): 0 or a code. */
-static int get_json_root(struct petrel_http *h, const char *url, json_t **root, struct petrel_err *err)
+static int get_json_root(struct petrel_http *h, const char *url, json_t **root,
+			 struct petrel_err *err)
 {
 	struct petrel_buf body;
 	int r;
@@ -161,14 +165,17 @@ static int explain_no_latest(struct petrel_http *h, const char *server, const ch
 	n = listing_count(h, url);
 	if (n == -PETREL_ENOTFOUND) {
 		if (looks_like_builder_web(h, server))
-			return petrel_fail(err, -PETREL_ECONFIG, "%s has no job '%s' (check the target's "
+			return petrel_fail(err, -PETREL_ECONFIG,
+					   "%s has no job '%s' (check the target's "
 					   "job)", shown, job);
-		return petrel_fail(err, -PETREL_ECONFIG, "%s does not answer as a builder-web server "
+		return petrel_fail(err, -PETREL_ECONFIG,
+				   "%s does not answer as a builder-web server "
 				   "(%s/job/%s and %s/ are not found; check the server's url)",
 				   shown, shown, job, shown);
 	}
 	if (n == 0)
-		return petrel_fail(err, -PETREL_ENOTFOUND, "%s/job/%s has no build with a main binary "
+		return petrel_fail(err, -PETREL_ENOTFOUND,
+				   "%s/job/%s has no build with a main binary "
 				   "yet", shown, job);
 	if (n > 0 && platform && *platform)
 		return petrel_fail(err, -PETREL_ECONFIG, "%s/job/%s has no build on platform '%s' "
@@ -203,21 +210,31 @@ int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8
 	return get_build_redirect(h, url, NULL, job, uuid, err);
 }
 
-/* GET url with Accept: application/json; body gets the 200 answer. */
-static int get_json(struct petrel_http *h, const char *url, struct petrel_buf *body, struct petrel_err *err)
+/* GET rq (its body into rq->body): 0 for a 200 answer, else the status as an error. */
+static int get_body(struct petrel_http *h, const struct petrel_http_req *rq,
+		    struct petrel_err *err)
 {
-	struct petrel_http_req rq = { .url = url, .accept_json = 1, .max_bytes = PETREL_JSON_MAX,
-				      .body = body };
 	struct petrel_http_resp rs;
 	int r;
 
-	if ((r = petrel_http_get(h, &rq, &rs, err)) < 0)
+	if ((r = petrel_http_get(h, rq, &rs, err)) < 0)
 		return r;
 	return rs.status == 200 ? 0 : status_error(&rs, err);
 }
 
+/* GET url with Accept: application/json; body gets the 200 answer. */
+static int get_json(struct petrel_http *h, const char *url, struct petrel_buf *body,
+		    struct petrel_err *err)
+{
+	struct petrel_http_req rq = { .url = url, .accept_json = 1, .max_bytes = PETREL_JSON_MAX,
+				      .body = body };
+
+	return get_body(h, &rq, err);
+}
+
 /* Parses a JSON object answer; where names it in messages. */
-static int parse_object(const char *text, size_t len, const char *where, json_t **out, struct petrel_err *err)
+static int parse_object(const char *text, size_t len, const char *where, json_t **out,
+			struct petrel_err *err)
 {
 	json_error_t jerr;
 
@@ -231,35 +248,42 @@ static int parse_object(const char *text, size_t len, const char *where, json_t 
 }
 
 /* A required string member of obj into out; errors name the URL and the field. */
-static int json_str(json_t *obj, const char *key, char *out, size_t n, const char *mask, struct petrel_err *err)
+static int json_str(json_t *obj, const char *key, char *out, size_t n, const char *mask,
+		    struct petrel_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 
 	if (!json_is_string(v))
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: field '%s' missing or not a string", mask, key);
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s: field '%s' missing or not a string", mask, key);
 	if (petrel_strlcpy(out, json_string_value(v), n) < 0)
 		return petrel_fail(err, -PETREL_EMALFORMED, "%s: field '%s' too long", mask, key);
 	return 0;
 }
 
 /* Reads the main_binary object {filename, sha256, size} of one listing entry. */
-static int parse_main_binary(json_t *mb, struct petrel_build *b, const char *mask, struct petrel_err *err)
+static int parse_main_binary(json_t *mb, struct petrel_build *b, const char *mask,
+			     struct petrel_err *err)
 {
 	char hex[80];
 	json_t *size = json_object_get(mb, "size");
 	int r;
 
 	if (!json_is_object(mb))
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: build %s has no main_binary", mask, b->uuid);
+		return petrel_fail(err, -PETREL_EMALFORMED, "%s: build %s has no main_binary", mask,
+				   b->uuid);
 	if ((r = json_str(mb, "filename", b->filename, sizeof(b->filename), mask, err)) < 0 ||
 	    (r = json_str(mb, "sha256", hex, sizeof(hex), mask, err)) < 0)
 		return r;
 	if (!petrel_name_valid(b->filename, PETREL_FILENAME_MAX))
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: unsafe filename '%.100s'", mask, b->filename);
+		return petrel_fail(err, -PETREL_EMALFORMED, "%s: unsafe filename '%.100s'", mask,
+				   b->filename);
 	if (petrel_unhex(hex, strlen(hex), b->sha256, 32) < 0)
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: sha256 '%.80s' is not 64 hex digits", mask, hex);
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s: sha256 '%.80s' is not 64 hex digits", mask, hex);
 	if (!json_is_integer(size) || json_integer_value(size) < 0)
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: field 'size' missing or not a size", mask);
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s: field 'size' missing or not a size", mask);
 	b->size = (uint64_t)json_integer_value(size);
 	return 0;
 }
@@ -277,7 +301,8 @@ static int listing_builds(const char *text, size_t len, const char *where, json_
 		return 0;
 	json_decref(*root);
 	*root = NULL;
-	return petrel_fail(err, -PETREL_EMALFORMED, "%s: field 'builds' missing or not a list", where);
+	return petrel_fail(err, -PETREL_EMALFORMED, "%s: field 'builds' missing or not a list",
+			   where);
 }
 
 int petrel_bw_parse_listing(const char *text, size_t len, const char *where,
@@ -298,7 +323,8 @@ int petrel_bw_parse_listing(const char *text, size_t len, const char *where,
 		}
 	}
 	if (!entry)
-		r = petrel_fail(err, -PETREL_ENOTFOUND, "%s: build %s not in the job's listing", where,
+		r = petrel_fail(err, -PETREL_ENOTFOUND, "%s: build %s not in the job's listing",
+				where,
 				b->uuid);
 	else
 		r = parse_main_binary(json_object_get(entry, "main_binary"), b, where, err);
@@ -321,7 +347,8 @@ int petrel_bw_listing_find_hash(const char *text, size_t len, const char *where,
 
 		if (!json_is_string(u) || petrel_strlcpy(out->uuid, json_string_value(u),
 							   sizeof(out->uuid)) < 0) {
-			r = petrel_fail(err, -PETREL_EMALFORMED, "%s: an entry without a valid uuid", where);
+			r = petrel_fail(err, -PETREL_EMALFORMED,
+					"%s: an entry without a valid uuid", where);
 			break;
 		}
 		if ((r = parse_main_binary(json_object_get(e, "main_binary"), out, where, err)) < 0)
@@ -373,14 +400,16 @@ static int match_by_hash(struct petrel_http *h, const char *server, const char *
 					bin.sha256, &e, &miss);
 	petrel_hex(bin.sha256, 32, hex);
 	if (r == -PETREL_ENOTFOUND)
-		return petrel_fail(err, -PETREL_EBINDING, "%s: build %s holds sha256 %s, which job %s "
+		return petrel_fail(err, -PETREL_EBINDING,
+				   "%s: build %s holds sha256 %s, which job %s "
 				   "never built%s%s (refused)", where, b->uuid, hex, b->job,
 				   platform && *platform ? " on platform " : "",
 				   platform && *platform ? platform : "");
 	if (r < 0)
 		return petrel_err_forward(err, &miss, r);
 	if (bin.has_size && bin.size != e.size)
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: build %s's main binary has %llu bytes, "
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s: build %s's main binary has %llu bytes, "
 				   "the listing says %llu for sha256 %s", where, b->uuid,
 				   (unsigned long long)bin.size, (unsigned long long)e.size, hex);
 	memcpy(b->sha256, bin.sha256, 32);
@@ -461,29 +490,34 @@ int petrel_bw_binary_head(struct petrel_http *h, const char *server, const char 
 		return r;
 	petrel_mask_url(rs.url, mask, sizeof(mask));
 	if (rs.status == 404)
-		return petrel_fail(err, -PETREL_ENOTFOUND, "%s: 404 Not Found (no build %s with a main "
+		return petrel_fail(err, -PETREL_ENOTFOUND,
+				   "%s: 404 Not Found (no build %s with a main "
 				   "binary)", mask, uuid);
 	if (rs.status != 200)
 		return status_error(&rs, err);
 	if (etag_sha256(rs.etag, out->sha256) < 0)
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: no ETag holding a sha256 ('%.60s'): the "
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s: no ETag holding a sha256 ('%.60s'): the "
 				   "build's hash cannot be learned", mask, rs.etag);
 	out->has_size = rs.has_length;
 	out->size = rs.content_length;
 	if (filename_of(rs.url, out->filename, sizeof(out->filename)) < 0)
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: not a build's file URL (.../f/NAME)", mask);
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s: not a build's file URL (.../f/NAME)", mask);
 	return 0;
 }
 
 /* Reads an RFC 3339 member into *t; required says whether absence is an error. */
-static int json_time(json_t *obj, const char *key, int64_t *t, int required, const char *mask, struct petrel_err *err)
+static int json_time(json_t *obj, const char *key, int64_t *t, int required, const char *mask,
+		     struct petrel_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 
 	if (!v && !required)
 		return 0;
 	if (!json_is_string(v) || petrel_parse_rfc3339(json_string_value(v), t) < 0)
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: field '%s' missing or not an RFC 3339 time",
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s: field '%s' missing or not an RFC 3339 time",
 				   mask, key);
 	return 0;
 }
@@ -511,13 +545,15 @@ static int add_device(json_t *dev, struct petrel_build *b, const char *mask, str
 	n = snprintf(b->solo5_devices + used, sizeof(b->solo5_devices) - used, "%s%s:%s",
 		     used ? " " : "", kind, name);
 	if (n < 0 || (size_t)n >= sizeof(b->solo5_devices) - used)
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: solo5_manifest lists too many devices",
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s: solo5_manifest lists too many devices",
 				   mask);
 	return 0;
 }
 
 /* solo5_abi.target and solo5_manifest.devices, present for Solo5 main binaries. */
-static int parse_solo5(json_t *root, struct petrel_build *b, const char *mask, struct petrel_err *err)
+static int parse_solo5(json_t *root, struct petrel_build *b, const char *mask,
+		       struct petrel_err *err)
 {
 	json_t *abi = json_object_get(root, "solo5_abi");
 	json_t *mft = json_object_get(root, "solo5_manifest"), *devs, *d;
@@ -530,7 +566,8 @@ static int parse_solo5(json_t *root, struct petrel_build *b, const char *mask, s
 		target = json_string_value(json_object_get(abi, "target"));
 		if (!target || petrel_strlcpy(b->solo5_abi, target, sizeof(b->solo5_abi)) < 0 ||
 		    !petrel_name_valid(b->solo5_abi, PETREL_ABI_MAX))
-			return petrel_fail(err, -PETREL_EMALFORMED, "%s: field 'solo5_abi' has no valid "
+			return petrel_fail(err, -PETREL_EMALFORMED,
+					   "%s: field 'solo5_abi' has no valid "
 					   "'target'", mask);
 	}
 	if (!mft || json_is_null(mft))
@@ -545,7 +582,8 @@ static int parse_solo5(json_t *root, struct petrel_build *b, const char *mask, s
 	return 0;
 }
 
-static int check_record(json_t *root, struct petrel_build *b, const char *mask, struct petrel_err *err)
+static int check_record(json_t *root, struct petrel_build *b, const char *mask,
+			struct petrel_err *err)
 {
 	char job[PETREL_NAME_MAX + 1], uuid[PETREL_UUID_LEN + 1];
 	json_t *plat = json_object_get(root, "platform");
@@ -555,7 +593,8 @@ static int check_record(json_t *root, struct petrel_build *b, const char *mask, 
 	    (r = json_str(root, "uuid", uuid, sizeof(uuid), mask, err)) < 0)
 		return r;
 	if (strcmp(job, b->job) || strcasecmp(uuid, b->uuid))
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: answer describes %s/%s, asked for %s/%s",
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s: answer describes %s/%s, asked for %s/%s",
 				   mask, job, uuid, b->job, b->uuid);
 	if (!json_is_true(json_object_get(root, "main_binary")))
 		return petrel_fail(err, -PETREL_EMALFORMED, "%s: build has no main binary", mask);
@@ -564,7 +603,8 @@ static int check_record(json_t *root, struct petrel_build *b, const char *mask, 
 	if (json_is_string(plat) &&
 	    (petrel_strlcpy(b->platform, json_string_value(plat), sizeof(b->platform)) < 0 ||
 	     !petrel_name_valid(b->platform, PETREL_NAME_MAX)))
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: field 'platform' is not a valid name", mask);
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s: field 'platform' is not a valid name", mask);
 	if ((r = json_time(root, "finish_time", &b->finish_time, 1, mask, err)) < 0 ||
 	    (r = json_time(root, "start_time", &b->start_time, 0, mask, err)) < 0)
 		return r;
@@ -584,7 +624,8 @@ int petrel_bw_parse_record(const char *text, size_t len, const char *where,
 	return r;
 }
 
-int petrel_bw_build_record(struct petrel_http *h, const char *server, struct petrel_build *b, struct petrel_err *err)
+int petrel_bw_build_record(struct petrel_http *h, const char *server, struct petrel_build *b,
+			   struct petrel_err *err)
 {
 	char path[PETREL_NAME_MAX + 64], mask[PETREL_URL_MAX + 1];
 	struct petrel_buf body;
@@ -622,7 +663,8 @@ static int check_etag(void *ctx, const struct petrel_http_resp *rs, struct petre
 		return 0;
 	petrel_b64_encode(b->sha256, 32, want);
 	petrel_mask_url(rs->url, mask, sizeof(mask));
-	return petrel_fail(err, -PETREL_EHASH, "%s: ETag '%.60s' does not match the expected sha256 (%s)",
+	return petrel_fail(err, -PETREL_EHASH,
+			   "%s: ETag '%.60s' does not match the expected sha256 (%s)",
 			   mask, rs->etag, want);
 }
 
@@ -650,16 +692,11 @@ int petrel_bw_download(struct petrel_http *h, const char *server, const struct p
 	return petrel_strlcpy(final_url, rs.url, n);
 }
 
-int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf *body, struct petrel_err *err)
+int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf *body,
+		       struct petrel_err *err)
 {
 	struct petrel_http_req rq = { .url = url, .follow = 1, .max_bytes = PETREL_SIG_FILE_MAX,
 				      .body = body };
-	struct petrel_http_resp rs;
-	int r;
 
-	if ((r = petrel_http_get(h, &rq, &rs, err)) < 0)
-		return r;
-	if (rs.status != 200)
-		return status_error(&rs, err);
-	return 0;
+	return get_body(h, &rq, err);
 }

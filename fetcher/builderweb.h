@@ -38,7 +38,8 @@ int petrel_bw_job_binary(struct petrel_http *h, const char *server, const char *
  * b's (its job does too, though builder-web only echoes the URL's); main_binary must
  * be true; finish_time must be RFC 3339. Otherwise -PETREL_EMALFORMED.
  */
-int petrel_bw_build_record(struct petrel_http *h, const char *server, struct petrel_build *b, struct petrel_err *err);
+int petrel_bw_build_record(struct petrel_http *h, const char *server, struct petrel_build *b,
+			   struct petrel_err *err);
 
 /* What a build's own main-binary answer says about its bytes. */
 struct petrel_bw_binary {
@@ -75,7 +76,8 @@ int petrel_bw_download(struct petrel_http *h, const char *server, const struct p
  * body. 0 on 200, -PETREL_ENOTFOUND on 404 (a missing signature, not an error),
  * -PETREL_EHTTP on other statuses, -PETREL_ETOOBIG, -PETREL_ENET.
  */
-int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf *body, struct petrel_err *err);
+int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf *body,
+		       struct petrel_err *err);
 
 /* GET /hash?sha256=HEX: fills job and uuid of the build the server names; -PETREL_ENOTFOUND on 404. */
 int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8_t sha256[32],

@@ -45,7 +45,8 @@ void petrel_http_limits_default(struct petrel_http_limits *l)
 	l->max_time = 0;
 }
 
-int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l, struct petrel_err *err)
+int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l,
+		    struct petrel_err *err)
 {
 	static int global_done;
 	struct petrel_http *h;
@@ -133,7 +134,8 @@ static int headers_done(struct exchange *x)
 			return r;
 	}
 	if (rq->check_size && rs->has_length && rs->content_length != rq->expected_size)
-		return petrel_fail(x->err, -PETREL_ESIZE, "%s: Content-Length %llu differs from expected size %llu",
+		return petrel_fail(x->err, -PETREL_ESIZE,
+				   "%s: Content-Length %llu differs from expected size %llu",
 				   x->mask, (unsigned long long)rs->content_length,
 				   (unsigned long long)rq->expected_size);
 	return 0;
@@ -160,7 +162,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 
 	x->header_bytes += n;
 	if (x->header_bytes > PETREL_HEADER_MAX) {
-		x->code = petrel_fail(x->err, -PETREL_ETOOBIG, "%s: headers exceed %d bytes", x->mask,
+		x->code = petrel_fail(x->err, -PETREL_ETOOBIG, "%s: headers exceed %d bytes",
+				      x->mask,
 				     PETREL_HEADER_MAX);
 		return 0;
 	}
@@ -201,10 +204,12 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 
 	if (n > cap - x->resp->received) {
 		if (x->resp->status == 200)
-			x->code = petrel_fail(x->err, -PETREL_ETOOBIG, "%s: answer exceeds %llu bytes", x->mask,
+			x->code = petrel_fail(x->err, -PETREL_ETOOBIG,
+					      "%s: answer exceeds %llu bytes", x->mask,
 					     (unsigned long long)cap);
 		else
-			x->code = petrel_fail(x->err, -PETREL_ETOOBIG, "%s: body of the HTTP %ld answer exceeds "
+			x->code = petrel_fail(x->err, -PETREL_ETOOBIG,
+					      "%s: body of the HTTP %ld answer exceeds "
 					     "%llu bytes", x->mask, x->resp->status,
 					     (unsigned long long)cap);
 		return 0;
@@ -221,7 +226,8 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 }
 
 /* Every transfer passes here about once a second: cancellation, the tick, the bar. */
-static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ut, curl_off_t un)
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ut,
+		       curl_off_t un)
 {
 	struct exchange *x = ctx;
 	int width = 40, fill;
@@ -422,21 +428,25 @@ static int is_redirect(long status)
 }
 
 /* Decides the next URL of a redirect chain, refusing what must not be followed. */
-static int next_hop(const struct petrel_http_resp *resp, char *next, size_t n, struct petrel_err *err)
+static int next_hop(const struct petrel_http_resp *resp, char *next, size_t n,
+		    struct petrel_err *err)
 {
 	char mask[PETREL_URL_MAX + 1];
 
 	petrel_mask_url(resp->url, mask, sizeof(mask));
 	if (!resp->location[0])
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: redirect %ld without Location", mask,
+		return petrel_fail(err, -PETREL_EMALFORMED, "%s: redirect %ld without Location",
+				   mask,
 				   resp->status);
 	if (petrel_url_resolve(resp->url, resp->location, next, n) < 0)
 		return petrel_fail(err, -PETREL_EMALFORMED, "%s: bad redirect Location '%s'", mask,
 				   resp->location);
 	if (strncmp(next, "http://", 7) && strncmp(next, "https://", 8))
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: redirect to a scheme other than http(s)", mask);
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s: redirect to a scheme other than http(s)", mask);
 	if (!strncmp(resp->url, "https://", 8) && !strncmp(next, "http://", 7))
-		return petrel_fail(err, -PETREL_EMALFORMED, "%s: redirect from https to http refused", mask);
+		return petrel_fail(err, -PETREL_EMALFORMED,
+				   "%s: redirect from https to http refused", mask);
 	return 0;
 }
 
@@ -459,7 +469,8 @@ int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
 			return 0;
 		if (hops == PETREL_REDIRECTS_MAX) {
 			petrel_mask_url(req->url, mask, sizeof(mask));
-			return petrel_fail(err, -PETREL_EMALFORMED, "%s: more than %d redirects", mask,
+			return petrel_fail(err, -PETREL_EMALFORMED, "%s: more than %d redirects",
+					   mask,
 					   PETREL_REDIRECTS_MAX);
 		}
 		if ((r = next_hop(resp, url, sizeof(url), err)) < 0)

@@ -61,7 +61,8 @@ struct petrel_http;
 
 /* One handle per process; connections are reused across requests where the server keeps
  * them open (builder-web closes every one after a GET). Borrowed limits are copied. */
-int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l, struct petrel_err *err);
+int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l,
+		    struct petrel_err *err);
 void petrel_http_free(struct petrel_http *h);
 /* Enables a progress bar on stderr for body downloads (when stderr is a terminal). */
 void petrel_http_set_progress(struct petrel_http *h, int on);

@@ -36,7 +36,8 @@ static int blob_dirs(const struct petrel_store *s, const uint8_t sha256[32],
 	return 0;
 }
 
-int petrel_store_has_blob(const struct petrel_store *s, const uint8_t sha256[32], struct petrel_err *err)
+int petrel_store_has_blob(const struct petrel_store *s, const uint8_t sha256[32],
+			  struct petrel_err *err)
 {
 	char path[PATH_MAX];
 	struct stat st;

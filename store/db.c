@@ -159,7 +159,8 @@ static int sql_vprepare(struct petrel_sql *q, struct sqlite3 *db, struct petrel_
 	q->db = db;
 	q->st = NULL;
 	q->err = err;
-	if (sqlite3_prepare_v2(db, sql, -1, &q->st, NULL) != SQLITE_OK || !bind_va(q->st, types, ap))
+	if (sqlite3_prepare_v2(db, sql, -1, &q->st, NULL) != SQLITE_OK || !bind_va(q->st, types,
+										   ap))
 		r = petrel_db_fail(db, err);
 	if (r < 0)
 		petrel_sql_finalize(q);
@@ -271,7 +272,8 @@ void petrel_db_rollback(struct sqlite3 *db)
 }
 
 /* Runs a pragma that answers one row; its first column as text into out (size n). */
-static int pragma_text(struct sqlite3 *db, const char *sql, char *out, size_t n, struct petrel_err *err)
+static int pragma_text(struct sqlite3 *db, const char *sql, char *out, size_t n,
+		       struct petrel_err *err)
 {
 	struct petrel_sql q;
 	int r;
@@ -370,7 +372,8 @@ static int ensure_dir(const char *path, mode_t mode, int *created, struct petrel
 		return 0;
 	}
 	if (errno != EEXIST)
-		return petrel_fail(err, -errno, "%s: cannot create directory: %s", path, strerror(errno));
+		return petrel_fail(err, -errno, "%s: cannot create directory: %s", path,
+				   strerror(errno));
 	if (lstat(path, &st) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
@@ -379,7 +382,8 @@ static int ensure_dir(const char *path, mode_t mode, int *created, struct petrel
 }
 
 /* Creates sub (relative to dir) and makes its creation durable in parent. */
-static int make_subdir(const char *dir, const char *parent, const char *sub, mode_t mode, struct petrel_err *err)
+static int make_subdir(const char *dir, const char *parent, const char *sub, mode_t mode,
+		       struct petrel_err *err)
 {
 	char path[PATH_MAX], up[PATH_MAX];
 	int created, r;
@@ -406,7 +410,8 @@ static int make_layout(const char *dir, struct petrel_err *err)
 	return 0;
 }
 
-static int open_store(struct petrel_store *s, const char *dir, long lock_timeout, struct petrel_err *err)
+static int open_store(struct petrel_store *s, const char *dir, long lock_timeout,
+		      struct petrel_err *err)
 {
 	char path[PATH_MAX];
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -442,7 +447,8 @@ int petrel_store_open(struct petrel_store *s, const char *dir, struct petrel_err
 	return open_store(s, dir, -1, err);
 }
 
-int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_timeout, struct petrel_err *err)
+int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_timeout,
+			     struct petrel_err *err)
 {
 	return open_store(s, dir, lock_timeout < 0 ? 0 : lock_timeout, err);
 }

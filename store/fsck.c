@@ -258,12 +258,14 @@ int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel
 }
 
 /* The recorded head: 1 with id and hash, 0 when there is none. */
-static int journal_head(struct sqlite3 *db, int64_t *id, char hash[PETREL_HASH_HEX + 1], struct petrel_err *err)
+static int journal_head(struct sqlite3 *db, int64_t *id, char hash[PETREL_HASH_HEX + 1],
+			struct petrel_err *err)
 {
 	struct petrel_sql q;
 	int r;
 
-	if ((r = petrel_sql_row(&q, db, err, "SELECT id, hash FROM journal_head WHERE one = 1", "")) <= 0)
+	if ((r = petrel_sql_row(&q, db, err, "SELECT id, hash FROM journal_head WHERE one = 1",
+				"")) <= 0)
 		return r;
 	*id = petrel_sql_int(&q, 0);
 	snprintf(hash, PETREL_HASH_HEX + 1, "%s", petrel_sql_text(&q, 1));
@@ -321,7 +323,8 @@ static int verify_row(void *ctx, const struct petrel_journal_row *row)
 	return 0;
 }
 
-int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_check *c, struct petrel_err *err)
+int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_check *c,
+				struct petrel_err *err)
 {
 	char head_hash[PETREL_HASH_HEX + 1] = "";
 	struct verify_walk w = { c, 0, "" };

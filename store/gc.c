@@ -48,7 +48,8 @@ static const char doom_sql[] =
 	"  UNION SELECT version FROM generations WHERE target <> ?1)";
 
 /* Runs sql with ?1 = seq; *changes (may be NULL) gets the rows it changed. */
-static int exec_seq(struct sqlite3 *db, const char *sql, int64_t seq, int64_t *changes, struct petrel_err *err)
+static int exec_seq(struct sqlite3 *db, const char *sql, int64_t seq, int64_t *changes,
+		    struct petrel_err *err)
 {
 	int r = petrel_sql_run(db, err, sql, "i", seq);
 
@@ -134,7 +135,8 @@ static void stray(struct sweep *w, const char *xx, const char *name)
  * *garbage: no version row references hex (any more); *seq: the first target whose
  * dropped versions did, -1 when none did (an orphan, left by an earlier crash).
  */
-static int unreferenced(struct sqlite3 *db, const char *hex, int *garbage, int64_t *seq, struct petrel_err *err)
+static int unreferenced(struct sqlite3 *db, const char *hex, int *garbage, int64_t *seq,
+			struct petrel_err *err)
 {
 	static const char sql[] =
 		"SELECT NOT EXISTS (SELECT 1 FROM versions WHERE sha256 = ?1),"
@@ -151,11 +153,13 @@ static int unreferenced(struct sqlite3 *db, const char *hex, int *garbage, int64
 }
 
 /* Records the blob hex (size bytes) for removal, to the account of target seq. */
-static int note_blob(struct sweep *w, const char *hex, int64_t size, int64_t seq, struct petrel_err *err)
+static int note_blob(struct sweep *w, const char *hex, int64_t size, int64_t seq,
+		     struct petrel_err *err)
 {
 	int r;
 
-	if ((r = petrel_sql_run(w->s->db, err, "INSERT OR IGNORE INTO temp.gc_blobs (sha256, size, seq)"
+	if ((r = petrel_sql_run(w->s->db, err,
+				"INSERT OR IGNORE INTO temp.gc_blobs (sha256, size, seq)"
 				" VALUES (?, ?, ?)", "tii", hex, size, seq)) < 0)
 		return r;
 	w->g->blobs++;
@@ -260,7 +264,8 @@ static int unlink_blob(struct petrel_store *s, const char *hex, struct petrel_er
 	    petrel_snprintf(path, sizeof(path), "%s/%s", dir, hex + 2) < 0)
 		return -ENAMETOOLONG;
 	if (petrel_sys.unlink(path) < 0 && errno != ENOENT)
-		return petrel_fail(err, -errno, "%s: cannot remove blob: %s", path, strerror(errno));
+		return petrel_fail(err, -errno, "%s: cannot remove blob: %s", path,
+				   strerror(errno));
 	if ((r = petrel_fsync_dir(dir)) < 0)
 		return petrel_fail(err, r, "%s: cannot make the removal durable: %s", dir,
 				   petrel_strerror(r));
@@ -275,7 +280,8 @@ static int unlink_blobs(struct petrel_store *s, struct petrel_err *err)
 	const char *hex;
 	int r;
 
-	if ((r = petrel_sql_prepare(&q, s->db, err, "SELECT sha256 FROM temp.gc_blobs ORDER BY sha256",
+	if ((r = petrel_sql_prepare(&q, s->db, err,
+				    "SELECT sha256 FROM temp.gc_blobs ORDER BY sha256",
 				    "")) < 0)
 		return r;
 	while ((r = petrel_sql_step(&q)) > 0) {
@@ -306,10 +312,12 @@ int petrel_store_gc(struct petrel_store *s, struct petrel_gc_target *ts, size_t 
 	int r;
 
 	g->blobs = g->bytes = g->orphans = g->orphan_bytes = g->strays = 0;
-	if ((r = petrel_db_exec(s->db, scratch_sql, err)) < 0 || (r = petrel_db_begin(s->db, err)) < 0)
+	if ((r = petrel_db_exec(s->db, scratch_sql, err)) < 0 || (r = petrel_db_begin(s->db,
+										      err)) < 0)
 		return r;
 	if ((r = plan(s, g, ts, n, err)) < 0 ||
-	    (r = g->dry_run ? petrel_db_exec(s->db, "ROLLBACK", err) : petrel_db_commit(s->db, err)) < 0) {
+	    (r = g->dry_run ? petrel_db_exec(s->db, "ROLLBACK", err) : petrel_db_commit(s->db,
+											err)) < 0) {
 		petrel_db_rollback(s->db);
 		return r;
 	}

@@ -99,7 +99,8 @@ int petrel_store_history(struct petrel_store *s, const char *target, petrel_gene
 }
 
 /* Creates generation max+1 of in->target for version_id; in->to_gen gets its number. */
-static int new_generation(struct sqlite3 *db, struct petrel_intent *in, int64_t version_id, struct petrel_err *err)
+static int new_generation(struct sqlite3 *db, struct petrel_intent *in, int64_t version_id,
+			  struct petrel_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO generations (target, number, version, parent, deployed_at, state)"
@@ -131,7 +132,8 @@ static int insert_intent(struct sqlite3 *db, const struct petrel_intent *in, str
 	if (in->has_from)
 		petrel_hex(in->from_sha256, 32, from);
 	petrel_hex(in->to_sha256, 32, to);
-	return petrel_sql_run(db, err, sql, "tttiiiititii", in->target, in->op, in->path, in->from_gen,
+	return petrel_sql_run(db, err, sql, "tttiiiititii", in->target, in->op, in->path,
+			      in->from_gen,
 			  in->from_prev, in->to_gen, in->to_prev, from, (int64_t)in->from_size, to,
 			  (int64_t)in->to_size, in->started_at);
 }
@@ -144,7 +146,8 @@ static int insert_intent(struct sqlite3 *db, const struct petrel_intent *in, str
 			petrel_db_rollback(db); \
 	} while (0)
 
-static int begin_body(struct sqlite3 *db, struct petrel_intent *in, int64_t version_id, struct petrel_err *err)
+static int begin_body(struct sqlite3 *db, struct petrel_intent *in, int64_t version_id,
+		      struct petrel_err *err)
 {
 	int r = 0;
 
@@ -166,9 +169,11 @@ int petrel_store_intent_begin(struct petrel_store *s, struct petrel_intent *in,
 	return r;
 }
 
-static int set_pointers(struct sqlite3 *db, const char *target, int64_t cur, int64_t prev, struct petrel_err *err)
+static int set_pointers(struct sqlite3 *db, const char *target, int64_t cur, int64_t prev,
+			struct petrel_err *err)
 {
-	return petrel_sql_run(db, err, "UPDATE targets SET current = ?, previous = ? WHERE name = ?",
+	return petrel_sql_run(db, err,
+			      "UPDATE targets SET current = ?, previous = ? WHERE name = ?",
 			  "iit", cur, prev, target);
 }
 
@@ -179,15 +184,18 @@ static int switched_body(struct sqlite3 *db, const struct petrel_intent *in, str
 	if ((r = set_pointers(db, in->target, in->to_gen, in->to_prev, err)) < 0)
 		return r;
 	if (!strcmp(in->op, "upgrade") &&
-	    (r = petrel_sql_run(db, err, "UPDATE generations SET state = 'deployed', deployed_at = ?"
+	    (r = petrel_sql_run(db, err,
+				"UPDATE generations SET state = 'deployed', deployed_at = ?"
 				" WHERE target = ? AND number = ?", "iti",
 			    (int64_t)time(NULL), in->target, in->to_gen)) < 0)
 		return r;
-	return petrel_sql_run(db, err, "UPDATE intents SET phase = 'switched' WHERE target = ?", "t",
+	return petrel_sql_run(db, err, "UPDATE intents SET phase = 'switched' WHERE target = ?",
+			      "t",
 			  in->target);
 }
 
-int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *in, struct petrel_err *err)
+int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *in,
+				 struct petrel_err *err)
 {
 	int r;
 
@@ -200,7 +208,8 @@ int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *i
 int petrel_store_intent_failing(struct petrel_store *s, struct petrel_intent *in,
 				const char *reason, struct petrel_err *err)
 {
-	int r = petrel_sql_run(s->db, err, "UPDATE intents SET phase = 'failing', reason = ? WHERE target = ?",
+	int r = petrel_sql_run(s->db, err,
+			       "UPDATE intents SET phase = 'failing', reason = ? WHERE target = ?",
 			   "tt", reason, in->target);
 
 	if (r == 0) {
@@ -240,7 +249,8 @@ static int undo_body(struct sqlite3 *db, const struct petrel_intent *in, const c
 				       state, reason, in->target, in->to_gen)) < 0)
 		return r;
 	if (upgrade && reject &&
-	    (r = petrel_sql_run(db, err, "INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
+	    (r = petrel_sql_run(db, err,
+				"INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
 				" SELECT g.target, v.sha256, v.uuid, ?3, ?4 FROM generations g"
 				" JOIN versions v ON v.id = g.version"
 				" WHERE g.target = ?1 AND g.number = ?2", "titi",
@@ -294,14 +304,17 @@ static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in, struct petr
 	return 0;
 }
 
-int petrel_store_intent_adapter(struct petrel_store *s, const char *target, int64_t pid, struct petrel_err *err)
+int petrel_store_intent_adapter(struct petrel_store *s, const char *target, int64_t pid,
+				struct petrel_err *err)
 {
-	return petrel_sql_run(s->db, err, "UPDATE intents SET adapter_pid = ? WHERE target = ?", "it",
+	return petrel_sql_run(s->db, err, "UPDATE intents SET adapter_pid = ? WHERE target = ?",
+			      "it",
 			  pid, target);
 }
 
 /* The intent of the first target after `after` (by name): 0, -PETREL_ENOTFOUND, error. */
-static int next_intent(struct petrel_store *s, const char *after, struct petrel_intent *in, struct petrel_err *err)
+static int next_intent(struct petrel_store *s, const char *after, struct petrel_intent *in,
+		       struct petrel_err *err)
 {
 	static const char sql[] = "SELECT target, op, path, from_gen, from_prev, to_gen, to_prev,"
 				  " from_sha256, from_size, to_sha256, to_size, phase, started_at, reason,"
@@ -316,7 +329,8 @@ static int next_intent(struct petrel_store *s, const char *after, struct petrel_
 	return r;
 }
 
-int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx, struct petrel_err *err)
+int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx,
+			 struct petrel_err *err)
 {
 	struct petrel_intent in;
 	char after[PETREL_NAME_MAX + 1] = "";
@@ -355,8 +369,10 @@ static int reject_body(struct sqlite3 *db, const char *target, const char *hex, 
 	int r;
 
 	snprintf(detail, sizeof(detail), "uuid=%s sha256=%s reason=%s", uuid, hex, reason);
-	if ((r = petrel_sql_run(db, err, "INSERT OR IGNORE INTO targets (name) VALUES (?)", "t", target)) < 0 ||
-	    (r = petrel_sql_run(db, err, "INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
+	if ((r = petrel_sql_run(db, err, "INSERT OR IGNORE INTO targets (name) VALUES (?)", "t",
+				target)) < 0 ||
+	    (r = petrel_sql_run(db, err,
+				"INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
 				" VALUES (?, ?, ?, ?, ?)", "tttti",
 			    target, hex, uuid, reason, (int64_t)time(NULL))) < 0)
 		return r;
@@ -374,11 +390,13 @@ int petrel_store_reject(struct petrel_store *s, const char *target, const uint8_
 	return r;
 }
 
-int petrel_store_unreject(struct petrel_store *s, const char *target, const uint8_t sha256[32], struct petrel_err *err)
+int petrel_store_unreject(struct petrel_store *s, const char *target, const uint8_t sha256[32],
+			  struct petrel_err *err)
 {
 	char hex[65];
 
 	petrel_hex(sha256, 32, hex);
-	return petrel_sql_run(s->db, err, "DELETE FROM rejected WHERE target = ? AND sha256 = ?", "tt",
+	return petrel_sql_run(s->db, err, "DELETE FROM rejected WHERE target = ? AND sha256 = ?",
+			      "tt",
 			  target, hex);
 }

@@ -70,10 +70,12 @@ int petrel_store_lock(struct petrel_store *s, long timeout, struct petrel_err *e
 	for (waited = 0; (fd = petrel_lockfile_try(path, who, sizeof(who), err)) == -EWOULDBLOCK;
 	     waited++) {
 		if (waited >= timeout * 10)
-			return petrel_fail(err, -PETREL_ELOCKED, "state directory %s is locked by %s "
+			return petrel_fail(err, -PETREL_ELOCKED,
+					   "state directory %s is locked by %s "
 					   "(waited %ld s; see lock_timeout)", s->dir, who, timeout);
 		if (petrel_cancelled())
-			return petrel_fail(err, -ECANCELED, "waiting for the lock of %s: cancelled", s->dir);
+			return petrel_fail(err, -ECANCELED, "waiting for the lock of %s: cancelled",
+					   s->dir);
 		nanosleep(&pause, NULL);
 		if (waited % 10 == 9)
 			petrel_tick();

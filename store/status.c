@@ -40,7 +40,8 @@ int petrel_store_count_refusal(struct petrel_store *s, const char *target, struc
 	return petrel_sql_run(s->db, err, sql, "t", target);
 }
 
-static int note_audit(struct sqlite3 *db, const struct petrel_audit_note *a, int64_t when, struct petrel_err *err)
+static int note_audit(struct sqlite3 *db, const struct petrel_audit_note *a, int64_t when,
+		      struct petrel_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO target_status (target, audit_at, audit_findings) VALUES (?1, ?2, ?3)"
@@ -49,7 +50,8 @@ static int note_audit(struct sqlite3 *db, const struct petrel_audit_note *a, int
 	int r;
 
 	for (size_t i = 0; i < a->nfindings; i++)
-		if ((r = petrel_journal_append(db, a->target, "audit-finding", a->findings[i], err)) < 0)
+		if ((r = petrel_journal_append(db, a->target, "audit-finding", a->findings[i],
+					       err)) < 0)
 			return r;
 	return petrel_sql_run(db, err, sql, "tii", a->target, when, (int64_t)a->nfindings);
 }
@@ -104,7 +106,8 @@ static void row_to_facts(const struct petrel_sql *q, struct petrel_target_facts 
 	f->refusals = int_or(q, 9, 0);
 }
 
-int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx, struct petrel_err *err)
+int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx,
+		       struct petrel_err *err)
 {
 	struct petrel_target_facts f;
 	struct petrel_sql q;

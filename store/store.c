@@ -64,7 +64,8 @@ static int journal_tip(struct sqlite3 *db, char out[PETREL_HASH_HEX + 1], struct
 	const char *h;
 	int r;
 
-	if ((r = petrel_sql_row(&q, db, err, "SELECT hash FROM journal_head WHERE one = 1", "")) <= 0) {
+	if ((r = petrel_sql_row(&q, db, err, "SELECT hash FROM journal_head WHERE one = 1",
+				"")) <= 0) {
 		if (r == 0)
 			memcpy(out, petrel_journal_genesis, PETREL_HASH_HEX + 1);
 		return r;
@@ -80,7 +81,8 @@ static int journal_tip(struct sqlite3 *db, char out[PETREL_HASH_HEX + 1], struct
 }
 
 /* The head moves with every append, in the same transaction. */
-static int journal_set_head(struct sqlite3 *db, int64_t id, const char *hash, struct petrel_err *err)
+static int journal_set_head(struct sqlite3 *db, int64_t id, const char *hash,
+			    struct petrel_err *err)
 {
 	return petrel_sql_run(db, err, "INSERT INTO journal_head (one, id, hash) VALUES (1, ?, ?)"
 			      " ON CONFLICT (one) DO UPDATE SET id = excluded.id, hash = excluded.hash",
@@ -99,7 +101,8 @@ static int journal_append(struct sqlite3 *db, const char *target, const char *ev
 
 	if ((r = journal_tip(db, prev, err)) < 0 ||
 	    (r = petrel_journal_hash(prev, now, target, event, detail, hash)) < 0 ||
-	    (r = petrel_sql_run(db, err, sql, "ittttt", now, target, event, detail, prev, hash)) < 0)
+	    (r = petrel_sql_run(db, err, sql, "ittttt", now, target, event, detail, prev,
+				hash)) < 0)
 		return r;
 	return journal_set_head(db, sqlite3_last_insert_rowid(db), hash, err);
 }
@@ -128,7 +131,8 @@ int petrel_store_journal(struct petrel_store *s, const char *target, const char 
 		return petrel_fail(err, -PETREL_EDB, "database: bad journal event name");
 	if ((r = petrel_db_begin(s->db, err)) < 0)
 		return r;
-	if ((r = journal_append(s->db, target ? target : "", event, detail ? detail : "", err)) < 0 ||
+	if ((r = journal_append(s->db, target ? target : "", event, detail ? detail : "",
+				err)) < 0 ||
 	    (r = petrel_db_commit(s->db, err)) < 0)
 		petrel_db_rollback(s->db);
 	return r;
@@ -141,7 +145,8 @@ int petrel_store_journal(struct petrel_store *s, const char *target, const char 
  * newest timestamp ever verified (signed, else finish time) and the newest finish
  * time, which is what a server's answer can be compared with before verification.
  */
-static int raise_high_water(struct sqlite3 *db, const char *target, int64_t ts, int64_t finish, struct petrel_err *err)
+static int raise_high_water(struct sqlite3 *db, const char *target, int64_t ts, int64_t finish,
+			    struct petrel_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO targets (name, high_water, high_water_finish) VALUES (?, max(?, 0), max(?, 0))"
@@ -153,7 +158,8 @@ static int raise_high_water(struct sqlite3 *db, const char *target, int64_t ts, 
 }
 
 /* Id of the row of (target, uuid, sha256) into v->id. */
-static int existing_version(struct sqlite3 *db, struct petrel_version *v, const char *hex, struct petrel_err *err)
+static int existing_version(struct sqlite3 *db, struct petrel_version *v, const char *hex,
+			    struct petrel_err *err)
 {
 	static const char sql[] =
 		"SELECT id FROM versions WHERE target = ? AND uuid = ? AND sha256 = ?";
@@ -168,7 +174,8 @@ static int existing_version(struct sqlite3 *db, struct petrel_version *v, const 
 }
 
 /* Inserts v unless (target, uuid, sha256) is already there; v->id gets the row either way. */
-static int insert_version(struct sqlite3 *db, struct petrel_version *v, const char *hex, struct petrel_err *err)
+static int insert_version(struct sqlite3 *db, struct petrel_version *v, const char *hex,
+			  struct petrel_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO versions (target, job, uuid, platform, filename, sha256, size,"
@@ -178,7 +185,8 @@ static int insert_version(struct sqlite3 *db, struct petrel_version *v, const ch
 	const struct petrel_build *b = &v->build;
 	int r;
 
-	r = petrel_sql_run(db, err, sql, "ttttttiiitttiitt", v->target, b->job, b->uuid, b->platform,
+	r = petrel_sql_run(db, err, sql, "ttttttiiitttiitt", v->target, b->job, b->uuid,
+			   b->platform,
 			   b->filename, hex, (int64_t)b->size, b->start_time, b->finish_time,
 			   v->trust, v->keyids, v->trusted_comment, v->timestamp, v->verified_at,
 			   v->url, v->rebuilders);
@@ -200,7 +208,8 @@ static int fetch_detail(const struct petrel_version *v, const char *hex, char *o
 			       v->rebuilders[0] ? v->rebuilders : "-", v->timestamp);
 }
 
-int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v, struct petrel_err *err)
+int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v,
+			     struct petrel_err *err)
 {
 	char hex[PETREL_HASH_HEX + 1], detail[2048];
 	/* the marks never go past the moment of verification: a signer's or a server's
@@ -209,7 +218,8 @@ int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v, s
 	int r;
 
 	if (v->build.size > INT64_MAX)
-		return petrel_fail(err, -PETREL_EDB, "database: size of %s does not fit", v->build.uuid);
+		return petrel_fail(err, -PETREL_EDB, "database: size of %s does not fit",
+				   v->build.uuid);
 	petrel_hex(v->build.sha256, sizeof(v->build.sha256), hex);
 	if (fetch_detail(v, hex, detail, sizeof(detail)) < 0)
 		return petrel_fail(err, -PETREL_EDB, "database: journal detail for %s too long",
@@ -242,7 +252,8 @@ static int column_sha256(sqlite3_stmt *st, int i, uint8_t out[32], struct petrel
 	const unsigned char *t = sqlite3_column_text(st, i);
 
 	if (!t || petrel_unhex((const char *)t, strlen((const char *)t), out, 32) < 0)
-		return petrel_fail(err, -PETREL_EDB, "database: versions row %lld: malformed sha256",
+		return petrel_fail(err, -PETREL_EDB,
+				   "database: versions row %lld: malformed sha256",
 				   (long long)sqlite3_column_int64(st, 0));
 	return 0;
 }
@@ -280,7 +291,8 @@ static int row_to_version(sqlite3_stmt *st, struct petrel_version *out, struct p
  * Reads the first row of a version query (VERSION_COLUMNS) that petrel_sql_prepare
  * answered r for, and finalizes it: 0 with *out filled, -PETREL_ENOTFOUND, -PETREL_EDB.
  */
-static int one_version(struct petrel_sql *q, int r, struct petrel_version *out, struct petrel_err *err)
+static int one_version(struct petrel_sql *q, int r, struct petrel_version *out,
+		       struct petrel_err *err)
 {
 	if (r < 0)
 		return r;
@@ -312,7 +324,8 @@ int petrel_store_find_version(struct petrel_store *s, const char *target,
 	struct petrel_sql q;
 
 	petrel_hex(sha256, 32, hex);
-	return one_version(&q, petrel_sql_prepare(&q, s->db, err, sql, "tt", target, hex), out, err);
+	return one_version(&q, petrel_sql_prepare(&q, s->db, err, sql, "tt", target, hex), out,
+			   err);
 }
 
 int petrel_store_find_uuid(struct petrel_store *s, const char *target, const char *uuid,
@@ -323,11 +336,13 @@ int petrel_store_find_uuid(struct petrel_store *s, const char *target, const cha
 				  " ORDER BY timestamp DESC, id DESC LIMIT 1";
 	struct petrel_sql q;
 
-	return one_version(&q, petrel_sql_prepare(&q, s->db, err, sql, "tt", target, uuid), out, err);
+	return one_version(&q, petrel_sql_prepare(&q, s->db, err, sql, "tt", target, uuid), out,
+			   err);
 }
 
 /* Runs a one-integer query with target bound as ?1; no row reads as 0. */
-static int query_int64(struct sqlite3 *db, const char *sql, const char *target, int64_t *out, struct petrel_err *err)
+static int query_int64(struct sqlite3 *db, const char *sql, const char *target, int64_t *out,
+		       struct petrel_err *err)
 {
 	struct petrel_sql q;
 	int r;
@@ -351,7 +366,8 @@ int petrel_store_count_versions(struct petrel_store *s, const char *target, stru
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
-int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel_version *out, struct petrel_err *err)
+int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel_version *out,
+			       struct petrel_err *err)
 {
 	static const char sql[] = "SELECT " VERSION_COLUMNS " FROM versions WHERE id = ?";
 	struct petrel_sql q;
@@ -365,12 +381,15 @@ int petrel_journal_append(struct sqlite3 *db, const char *target, const char *ev
 	return journal_append(db, target, event, detail, err);
 }
 
-int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t *out, struct petrel_err *err)
+int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t *out,
+			    struct petrel_err *err)
 {
-	return query_int64(s->db, "SELECT high_water FROM targets WHERE name = ?", target, out, err);
+	return query_int64(s->db, "SELECT high_water FROM targets WHERE name = ?", target, out,
+			   err);
 }
 
-int petrel_store_high_water_finish(struct petrel_store *s, const char *target, int64_t *out, struct petrel_err *err)
+int petrel_store_high_water_finish(struct petrel_store *s, const char *target, int64_t *out,
+				   struct petrel_err *err)
 {
 	return query_int64(s->db, "SELECT high_water_finish FROM targets WHERE name = ?", target,
 			   out, err);

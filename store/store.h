@@ -42,7 +42,8 @@ struct petrel_version {
 int petrel_store_open(struct petrel_store *s, const char *dir, struct petrel_err *err);
 /* The same, taking the state directory's lock (petrel_store_lock) before sqlite opens
  * the database: what every command does. The lock is released by petrel_store_close. */
-int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_timeout, struct petrel_err *err);
+int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_timeout,
+			     struct petrel_err *err);
 void petrel_store_close(struct petrel_store *s);
 
 /*
@@ -64,7 +65,8 @@ void petrel_store_unlock(struct petrel_store *s);
 int petrel_store_blob_path(const struct petrel_store *s, const uint8_t sha256[32],
 			   char *out, size_t n);
 /* 1 if the blob exists, 0 if not, negative on error. */
-int petrel_store_has_blob(const struct petrel_store *s, const uint8_t sha256[32], struct petrel_err *err);
+int petrel_store_has_blob(const struct petrel_store *s, const uint8_t sha256[32],
+			  struct petrel_err *err);
 
 /*
  * Creates a new empty file in DIR/tmp with O_EXCL|O_CLOEXEC, mode 0600.
@@ -91,7 +93,8 @@ int petrel_store_clean_tmp(const struct petrel_store *s);
  * the target's high-water mark to v->timestamp if higher, and appends a "fetch"
  * journal row. All in one transaction. 0 or -PETREL_EDB.
  */
-int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v, struct petrel_err *err);
+int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v,
+			     struct petrel_err *err);
 
 /* Newest version of target by timestamp (ties: highest id). 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
 int petrel_store_newest_version(struct petrel_store *s, const char *target,
@@ -106,9 +109,11 @@ int petrel_store_find_uuid(struct petrel_store *s, const char *target, const cha
 int petrel_store_count_versions(struct petrel_store *s, const char *target, struct petrel_err *err);
 
 /* High-water mark of target: newest timestamp ever verified; 0 when none. */
-int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t *out, struct petrel_err *err);
+int petrel_store_high_water(struct petrel_store *s, const char *target, int64_t *out,
+			    struct petrel_err *err);
 /* The newest build finish time ever verified for target; 0 when none. */
-int petrel_store_high_water_finish(struct petrel_store *s, const char *target, int64_t *out, struct petrel_err *err);
+int petrel_store_high_water_finish(struct petrel_store *s, const char *target, int64_t *out,
+				   struct petrel_err *err);
 
 /* 1 when target's newest journal row is (event, detail), 0 when not (or none), or <0. */
 int petrel_store_journal_repeats(struct petrel_store *s, const char *target, const char *event,
@@ -186,7 +191,8 @@ int petrel_store_intent_begin(struct petrel_store *s, struct petrel_intent *in,
 			      int64_t version_id, struct petrel_err *err);
 /* The file now holds to: pointers move to (to_gen, to_prev), an upgrade's generation
  * becomes "deployed" at now, the intent's phase "switched". One transaction. */
-int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *in, struct petrel_err *err);
+int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *in,
+				 struct petrel_err *err);
 /* The switch failed for reason and is being rolled back: recorded first, so that a
  * crash during the rollback still ends with the build rejected. */
 int petrel_store_intent_failing(struct petrel_store *s, struct petrel_intent *in,
@@ -204,10 +210,12 @@ int petrel_store_intent_undo(struct petrel_store *s, const struct petrel_intent 
 			     const char *state, const char *event, const char *reason,
 			     int reject, struct petrel_err *err);
 /* Records that the adapter running for target's intent is process group pid (0: none). */
-int petrel_store_intent_adapter(struct petrel_store *s, const char *target, int64_t pid, struct petrel_err *err);
+int petrel_store_intent_adapter(struct petrel_store *s, const char *target, int64_t pid,
+				struct petrel_err *err);
 /* Calls fn for every recorded intent (recovery). */
 typedef int (*petrel_intent_fn)(void *ctx, const struct petrel_intent *in);
-int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx, struct petrel_err *err);
+int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx,
+			 struct petrel_err *err);
 
 /*
  * Records that target refuses sha256 (uuid names the build it came as) for reason, with
@@ -217,12 +225,14 @@ int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx,
 int petrel_store_reject(struct petrel_store *s, const char *target, const uint8_t sha256[32],
 			const char *uuid, const char *reason, struct petrel_err *err);
 /* Forgets a rejection (an operator went to that build by hand). 0 or -PETREL_EDB. */
-int petrel_store_unreject(struct petrel_store *s, const char *target, const uint8_t sha256[32], struct petrel_err *err);
+int petrel_store_unreject(struct petrel_store *s, const char *target, const uint8_t sha256[32],
+			  struct petrel_err *err);
 /* 0 with reason/at when target rejected sha256, -PETREL_ENOTFOUND when not. */
 int petrel_store_rejected(struct petrel_store *s, const char *target, const uint8_t sha256[32],
 			  char reason[256], int64_t *at, struct petrel_err *err);
 /* Version row by id. 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
-int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel_version *out, struct petrel_err *err);
+int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel_version *out,
+			       struct petrel_err *err);
 
 /* One journal row, and whether the chain up to it holds. */
 struct petrel_journal_row {
@@ -252,7 +262,8 @@ struct petrel_journal_check {
  * an edited, reordered, deleted or inserted row is found, including the last one.
  * 0 or -PETREL_EDB.
  */
-int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_check *c, struct petrel_err *err);
+int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_check *c,
+				struct petrel_err *err);
 
 /* fsck callback: one finding per call, e.g. "objects/sha256/ab/cd..: sha256 mismatch". */
 typedef void (*petrel_fsck_fn)(void *ctx, const char *finding);
@@ -350,6 +361,7 @@ struct petrel_target_facts {
 };
 /* Calls fn for every target the store knows, by name. 0 or the first error. */
 typedef int (*petrel_facts_fn)(void *ctx, const struct petrel_target_facts *f);
-int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx, struct petrel_err *err);
+int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx,
+		       struct petrel_err *err);
 
 #endif

@@ -66,7 +66,8 @@ static int split_lines(const char *text, size_t len, struct line *lines, size_t 
 }
 
 /* Refuses a line whose first bytes are not prefix. */
-static int expect_prefix(const struct line *l, const char *prefix, const char *what, struct petrel_err *err)
+static int expect_prefix(const struct line *l, const char *prefix, const char *what,
+			 struct petrel_err *err)
 {
 	size_t n = strlen(prefix);
 
@@ -77,7 +78,8 @@ static int expect_prefix(const struct line *l, const char *prefix, const char *w
 }
 
 /* Strict base64 of l into exactly want bytes. */
-static int decode_exact(const struct line *l, uint8_t *out, size_t want, const char *what, struct petrel_err *err)
+static int decode_exact(const struct line *l, uint8_t *out, size_t want, const char *what,
+			struct petrel_err *err)
 {
 	size_t got = 0;
 	int r;
@@ -129,7 +131,8 @@ static int is_secret_key(const struct line *lines, size_t count)
 	return key->n == 212 && !memcmp(key->p, "RW", 2);
 }
 
-int petrel_pubkey_parse(const char *text, size_t len, struct petrel_pubkey *out, struct petrel_err *err)
+int petrel_pubkey_parse(const char *text, size_t len, struct petrel_pubkey *out,
+			struct petrel_err *err)
 {
 	struct line lines[2];
 	size_t count = 0;
@@ -145,11 +148,13 @@ int petrel_pubkey_parse(const char *text, size_t len, struct petrel_pubkey *out,
 		return petrel_fail(err, -PETREL_ESIG_FORMAT,
 				   "public key must be one base64 line, optionally after a comment line");
 	if (is_secret_key(lines, count))
-		return petrel_fail(err, -PETREL_ESIG_FORMAT, "is a minisign SECRET key, not a public key "
+		return petrel_fail(err, -PETREL_ESIG_FORMAT,
+				   "is a minisign SECRET key, not a public key "
 				   "(name the .pub file; a secret key has no place on this host)");
 	if (count == 2) {
 		if (lines[0].n > PETREL_MINISIGN_LINE_MAX)
-			return petrel_fail(err, -PETREL_ESIG_FORMAT, "public key comment line too long");
+			return petrel_fail(err, -PETREL_ESIG_FORMAT,
+					   "public key comment line too long");
 		r = expect_prefix(&lines[0], UNTRUSTED_PREFIX, "public key comment", err);
 		if (r < 0)
 			return r;
@@ -220,7 +225,8 @@ int petrel_sig_parse(const char *text, size_t len, struct petrel_sig *out, struc
 	if (r < 0)
 		return r;
 	if (count != SIG_LINES)
-		return petrel_fail(err, -PETREL_ESIG_FORMAT, "signature file must have exactly 4 lines");
+		return petrel_fail(err, -PETREL_ESIG_FORMAT,
+				   "signature file must have exactly 4 lines");
 	if (lines[0].n > PETREL_MINISIGN_LINE_MAX)
 		return petrel_fail(err, -PETREL_ESIG_FORMAT, "untrusted comment line too long");
 	r = expect_prefix(&lines[0], UNTRUSTED_PREFIX, "first", err);
@@ -345,15 +351,18 @@ static int verify_file_sig(const struct petrel_sig *sig, const struct petrel_pub
 
 	if (sig->alg[1] == 'D') {
 		if (!blake2b512)
-			return petrel_fail(err, -EINVAL, "prehashed signature needs the file's blake2b");
+			return petrel_fail(err, -EINVAL,
+					   "prehashed signature needs the file's blake2b");
 		ok = crypto_sign_verify_detached(sig->sig, blake2b512, 64, pk->pk) == 0;
 	} else {
 		if (!allow_legacy)
-			return petrel_fail(err, -PETREL_ESIG_INVALID, "legacy signature (Ed) refused; "
+			return petrel_fail(err, -PETREL_ESIG_INVALID,
+					   "legacy signature (Ed) refused; "
 					   "set legacy_signatures = yes to accept");
 		if (!legacy || memcmp(legacy->sig, sig->sig, 64) != 0 ||
 		    memcmp(legacy->pk, pk->pk, 32) != 0)
-			return petrel_fail(err, -EINVAL, "legacy state made for another signature or key");
+			return petrel_fail(err, -EINVAL,
+					   "legacy state made for another signature or key");
 		ok = legacy_valid(legacy);
 	}
 	if (!ok)
@@ -362,7 +371,8 @@ static int verify_file_sig(const struct petrel_sig *sig, const struct petrel_pub
 }
 
 /* The global signature over sig(64) || trusted comment. */
-static int verify_global_sig(const struct petrel_sig *sig, const struct petrel_pubkey *pk, struct petrel_err *err)
+static int verify_global_sig(const struct petrel_sig *sig, const struct petrel_pubkey *pk,
+			     struct petrel_err *err)
 {
 	uint8_t msg[64 + PETREL_TRUSTED_COMMENT_MAX];
 
@@ -372,7 +382,8 @@ static int verify_global_sig(const struct petrel_sig *sig, const struct petrel_p
 	memcpy(msg + 64, sig->trusted, sig->trusted_len);
 	if (crypto_sign_verify_detached(sig->global_sig, msg, 64 + sig->trusted_len,
 					pk->pk) != 0)
-		return petrel_fail(err, -PETREL_ESIG_INVALID, "trusted comment signature does not verify");
+		return petrel_fail(err, -PETREL_ESIG_INVALID,
+				   "trusted comment signature does not verify");
 	return 0;
 }
 
@@ -388,7 +399,8 @@ int petrel_sig_verify(const struct petrel_sig *sig, const struct petrel_pubkey *
 	if (memcmp(sig->keyid, pk->keyid, 8) != 0) {
 		petrel_keyid_str(sig->keyid, got);
 		petrel_keyid_str(pk->keyid, want);
-		return petrel_fail(err, -PETREL_ESIG_UNTRUSTED, "signature made by key %s, not by %s",
+		return petrel_fail(err, -PETREL_ESIG_UNTRUSTED,
+				   "signature made by key %s, not by %s",
 				   got, want);
 	}
 	if (sig->alg[0] != 'E' || (sig->alg[1] != 'D' && sig->alg[1] != 'd'))

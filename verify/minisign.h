@@ -31,7 +31,8 @@ struct petrel_sig {
  * Base64 must decode to exactly "Ed" || keyid(8) || pk(32).
  * 0 or -PETREL_ESIG_FORMAT (with a petrel_fail message naming the problem).
  */
-int petrel_pubkey_parse(const char *text, size_t len, struct petrel_pubkey *out, struct petrel_err *err);
+int petrel_pubkey_parse(const char *text, size_t len, struct petrel_pubkey *out,
+			struct petrel_err *err);
 /* Reads and parses a key file (at most PETREL_MINISIGN_FILE_MAX bytes). 0, -errno, or as above. */
 int petrel_pubkey_load(const char *path, struct petrel_pubkey *out, struct petrel_err *err);
 

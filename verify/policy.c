@@ -154,10 +154,12 @@ int petrel_tcomment_parse(const char *text, struct petrel_tcomment *out, struct 
 
 static int missing(const char *field, struct petrel_err *err)
 {
-	return petrel_fail(err, -PETREL_EBINDING, "signature has no %s field (bind = strict)", field);
+	return petrel_fail(err, -PETREL_EBINDING, "signature has no %s field (bind = strict)",
+			   field);
 }
 
-static int mismatch(const char *field, const char *signed_value, const char *build_value, struct petrel_err *err)
+static int mismatch(const char *field, const char *signed_value, const char *build_value,
+		    struct petrel_err *err)
 {
 	return petrel_fail(err, -PETREL_EBINDING, "signature names %s '%s', build is '%s'", field,
 			   signed_value, build_value);
@@ -187,7 +189,8 @@ int petrel_tcomment_bind(const struct petrel_tcomment *tc, const struct petrel_b
 	return 0;
 }
 
-int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8], struct petrel_err *err)
+int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8],
+			    struct petrel_err *err)
 {
 	size_t i;
 
@@ -195,7 +198,8 @@ int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8], 
 		if (memcmp(ev->keyids[i], keyid, 8) == 0)
 			return 0;
 	if (ev->nkeys >= PETREL_KEYS_MAX)
-		return petrel_fail(err, -PETREL_ETOOBIG, "more than %d signing keys", PETREL_KEYS_MAX);
+		return petrel_fail(err, -PETREL_ETOOBIG, "more than %d signing keys",
+				   PETREL_KEYS_MAX);
 	memcpy(ev->keyids[ev->nkeys], keyid, 8);
 	ev->nkeys++;
 	return 0;
@@ -233,7 +237,8 @@ int petrel_policy_signatures(enum petrel_trust trust, unsigned threshold,
 		return 0;
 	/* A threshold of 0 would accept unsigned builds in signed mode: fail closed. */
 	if (threshold == 0)
-		return petrel_fail(err, -PETREL_EPOLICY, "signed trust needs a threshold of at least 1");
+		return petrel_fail(err, -PETREL_EPOLICY,
+				   "signed trust needs a threshold of at least 1");
 	if (ev->nkeys < threshold)
 		return petrel_fail(err, -PETREL_ETHRESHOLD,
 				   "%zu distinct trusted key%s signed, threshold is %u", ev->nkeys,
@@ -260,7 +265,8 @@ int petrel_evidence_add_rebuilder(struct petrel_evidence *ev, const char *name, 
 	struct petrel_rebuilder_answer *a;
 
 	if (ev->nrebuilders >= PETREL_REBUILDERS_MAX)
-		return petrel_fail(err, -PETREL_ETOOBIG, "more than %d rebuilders", PETREL_REBUILDERS_MAX);
+		return petrel_fail(err, -PETREL_ETOOBIG, "more than %d rebuilders",
+				   PETREL_REBUILDERS_MAX);
 	a = &ev->rebuilders[ev->nrebuilders++];
 	memset(a, 0, sizeof(*a));
 	petrel_strlcpy(a->name, name, sizeof(a->name));
@@ -273,7 +279,8 @@ int petrel_evidence_add_rebuilder(struct petrel_evidence *ev, const char *name, 
 static int seen_before(const struct petrel_evidence *ev, size_t i)
 {
 	for (size_t j = 0; j < i; j++)
-		if (ev->rebuilders[j].agrees && !strcmp(ev->rebuilders[j].name, ev->rebuilders[i].name))
+		if (ev->rebuilders[j].agrees && !strcmp(ev->rebuilders[j].name,
+							ev->rebuilders[i].name))
 			return 1;
 	return 0;
 }
@@ -329,7 +336,8 @@ int petrel_policy_rebuilt(enum petrel_trust trust, unsigned agree,
 			   ev->nrebuilders, ev->nrebuilders == 1 ? "" : "s", agree, why);
 }
 
-int petrel_policy_evaluate(const struct petrel_policy *p, const struct petrel_evidence *ev, struct petrel_err *err)
+int petrel_policy_evaluate(const struct petrel_policy *p, const struct petrel_evidence *ev,
+			   struct petrel_err *err)
 {
 	int r;
 

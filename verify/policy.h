@@ -65,7 +65,8 @@ struct petrel_evidence {
 };
 
 /* Adds a key id unless already counted. 0 or -PETREL_ETOOBIG. */
-int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8], struct petrel_err *err);
+int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8],
+			    struct petrel_err *err);
 
 /* What trust = MODE asks for: signatures (signed, signed+rebuilt), rebuilders (rebuilt,
  * signed+rebuilt). "server" asks for neither. */
@@ -106,7 +107,8 @@ struct petrel_policy {
 };
 
 /* Decides over all the evidence: the signature half, then the rebuilder half. */
-int petrel_policy_evaluate(const struct petrel_policy *p, const struct petrel_evidence *ev, struct petrel_err *err);
+int petrel_policy_evaluate(const struct petrel_policy *p, const struct petrel_evidence *ev,
+			   struct petrel_err *err);
 
 /*
  * Freeze protection: the newest build the server offers was made (signed timestamp,
