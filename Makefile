@@ -81,11 +81,15 @@ FORCE:
 
 unit: $(UNIT_BIN)
 
-# The banned-function grep: no unbounded string functions in our C.
+# The lint: no unbounded string functions in our C; cli/ reaches the server only through deploy/
 lint:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|sscanf|gets)[[:space:]]*\(' \
 		$(LIB_SRC) $(CLI_SRC) $(wildcard */*.h) || \
 		{ echo "lint: banned function above" >&2; exit 1; }
+	@! grep -n '#include "fetcher/' $(CLI_SRC) $(wildcard cli/*.h) || \
+		{ echo "lint: cli/ calls deploy/, never fetcher/ (above)" >&2; exit 1; }
+	@python3 tests/lint/no-cycles.py $(LIB_SRC) $(CLI_SRC) || \
+		{ echo "lint: two files call each other in a circle (above)" >&2; exit 1; }
 
 # Every test script makes its own temporary directory and port-0 servers, so prove runs
 # them side by side; the slowest start first, so that none of them starts last.

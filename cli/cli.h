@@ -42,15 +42,16 @@ const struct petrel_target *petrel_config_target(const struct petrel_config *cfg
 int petrel_cli_targets(const struct petrel_cli *cli, const struct petrel_target **out, size_t *n,
 		       struct petrel_err *err);
 
-/* A command's working set: the targets it acts on and an open engine. */
-struct petrel_run {
+/* A command's session: the targets it acts on and an open engine (petrel_run() is
+ * something else: it forks and executes an adapter). */
+struct petrel_session {
 	const struct petrel_target **ts;	/* owned array of borrowed targets */
 	size_t n;
 	struct petrel_engine e;
 };
 /* Selects targets and opens the engine. 0, or the exit status after reporting why. */
-int petrel_run_begin(struct petrel_cli *cli, struct petrel_run *run);
-void petrel_run_end(struct petrel_run *run);
+int petrel_session_open(struct petrel_cli *cli, struct petrel_session *run);
+void petrel_session_close(struct petrel_session *run);
 
 /*
  * The loop of commands that act on each target (check, fetch): fn does one target,
@@ -62,7 +63,7 @@ void petrel_run_end(struct petrel_run *run);
 typedef int (*petrel_each_fn)(struct petrel_cli *cli, struct petrel_engine *e,
 			      const struct petrel_target *t, json_t *o, int *status,
 			      struct petrel_err *err);
-int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn);
+int petrel_each_target(struct petrel_cli *cli, petrel_each_fn fn);
 
 /* Reports failure r, whose message err holds, for target (NULL for none):
  * "petrel: TARGET: message". */

@@ -59,5 +59,5 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 
 int petrel_cmd_check(struct petrel_cli *cli)
 {
-	return petrel_run_each(cli, one);
+	return petrel_each_target(cli, one);
 }

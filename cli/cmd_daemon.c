@@ -127,7 +127,7 @@ static void vevent(struct tstate *s, int slot, int level, const char *fmt, va_li
 	if (s && !strcmp(msg, s->last[slot]))
 		level = PETREL_LOG_DEBUG;
 	else if (s)
-		petrel_strlcpy(s->last[slot], msg, sizeof(s->last[slot]));
+		petrel_strcpy_whole(s->last[slot], msg, sizeof(s->last[slot]));
 	if (level > petrel_log_level)
 		return;
 	fprintf(stderr, "petrel: %s %s: %s\n", names[level], s ? s->name : "daemon", msg);
@@ -452,7 +452,7 @@ static int adopt(struct daemon *d, struct petrel_config *cfg)
 	for (size_t i = 0; i < cfg->ntargets; i++) {
 		const struct petrel_target *t = &cfg->targets[i];
 
-		petrel_strlcpy(ts[i].name, t->name, sizeof(ts[i].name));
+		petrel_strcpy_whole(ts[i].name, t->name, sizeof(ts[i].name));
 		ts[i].due = now;	/* a new or changed target is polled at once */
 		for (size_t j = 0; d->cfg && j < d->cfg->ntargets; j++) {
 			const struct petrel_target *o = &d->cfg->targets[j];
@@ -470,7 +470,7 @@ static int adopt(struct daemon *d, struct petrel_config *cfg)
 		}
 	}
 	for (size_t i = 0; i < cfg->nservers; i++) {
-		petrel_strlcpy(ss[i].name, cfg->servers[i].name, sizeof(ss[i].name));
+		petrel_strcpy_whole(ss[i].name, cfg->servers[i].name, sizeof(ss[i].name));
 		for (size_t j = 0; d->cfg && j < d->cfg->nservers; j++)
 			if (!strcmp(d->ss[j].name, ss[i].name) &&
 			    !strcmp(d->cfg->servers[j].url, cfg->servers[i].url))

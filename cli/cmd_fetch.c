@@ -41,5 +41,5 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 
 int petrel_cmd_fetch(struct petrel_cli *cli)
 {
-	return petrel_run_each(cli, one);
+	return petrel_each_target(cli, one);
 }

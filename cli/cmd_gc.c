@@ -92,11 +92,11 @@ int petrel_cmd_gc(struct petrel_cli *cli)
 	struct report rep = { .json = cli->json, .dry_run = cli->dry_run };
 	struct petrel_gc g = { .on_version = on_version, .on_stray = on_stray, .ctx = &rep };
 	struct petrel_gc_target *ts;
-	struct petrel_run run;
+	struct petrel_session run;
 	int r;
 
 	g.dry_run = rep.dry_run;
-	if ((r = petrel_run_begin(cli, &run)) != 0)
+	if ((r = petrel_session_open(cli, &run)) != 0)
 		return r;
 	ts = calloc(run.n + 1, sizeof(*ts));
 	rep.removed = json_object();
@@ -113,6 +113,6 @@ int petrel_cmd_gc(struct petrel_cli *cli)
 	json_decref(rep.removed);
 	json_decref(rep.strays);
 	free(ts);
-	petrel_run_end(&run);
+	petrel_session_close(&run);
 	return petrel_err_exit(r);
 }

@@ -68,10 +68,10 @@ static int revert_one(struct petrel_cli *cli, struct petrel_engine *e,
 
 int petrel_cmd_upgrade(struct petrel_cli *cli)
 {
-	return petrel_run_each(cli, upgrade_one);
+	return petrel_each_target(cli, upgrade_one);
 }
 
 int petrel_cmd_revert(struct petrel_cli *cli)
 {
-	return petrel_run_each(cli, revert_one);
+	return petrel_each_target(cli, revert_one);
 }

@@ -69,7 +69,7 @@ static int split_section(const char *section, char *kind, size_t kn, char *name,
 	size_t klen;
 
 	if (!q)
-		return petrel_strlcpy(kind, section, kn) < 0 ? -1 : (name[0] = '\0', 0);
+		return petrel_strcpy_whole(kind, section, kn) < 0 ? -1 : (name[0] = '\0', 0);
 	end = strrchr(section, '"');
 	klen = (size_t)(q - section);
 	while (klen && section[klen - 1] == ' ')
@@ -123,7 +123,7 @@ static int set_petrel(struct parse *p, const char *key, const char *v)
 	if (!strcmp(key, "state_dir")) {
 		if (v[0] != '/')
 			return fail(p, "state_dir '%s' must be an absolute path", v);
-		return petrel_strlcpy(c->state_dir, v, sizeof(c->state_dir)) < 0 ?
+		return petrel_strcpy_whole(c->state_dir, v, sizeof(c->state_dir)) < 0 ?
 			fail(p, "state_dir too long") : 1;
 	}
 	struct number nums[] = {
@@ -158,7 +158,7 @@ static int set_server(struct parse *p, const char *name, const char *key, const 
 		return fail(p, "unknown key '%s' in [server \"%s\"]", key, name);
 	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
 		return fail(p, "server %s: url must start with http:// or https://", name);
-	if (petrel_strlcpy(s->url, v, sizeof(s->url)) < 0)
+	if (petrel_strcpy_whole(s->url, v, sizeof(s->url)) < 0)
 		return fail(p, "server %s: url too long", name);
 	len = strlen(s->url);
 	while (len && s->url[len - 1] == '/')
@@ -208,7 +208,7 @@ static int set_enum(struct parse *p, const char *key, const char *v, const char 
 
 static int set_string(struct parse *p, const char *key, const char *v, char *dst, size_t n)
 {
-	return petrel_strlcpy(dst, v, n) < 0 ? fail(p, "%s: value too long", key) : 1;
+	return petrel_strcpy_whole(dst, v, n) < 0 ? fail(p, "%s: value too long", key) : 1;
 }
 
 /* The trust policy's keys beyond signatures: rebuilders, agree, max_age.
@@ -332,7 +332,7 @@ static long section_index(struct parse *p, const char *kind, const char *name)
 			return server_named(c, name) - c->servers;
 		if (c->nservers == SERVERS_MAX)
 			return fail(p, "more than %d servers", SERVERS_MAX), -1;
-		petrel_strlcpy(c->servers[c->nservers].name, name, PETREL_NAME_MAX + 1);
+		petrel_strcpy_whole(c->servers[c->nservers].name, name, PETREL_NAME_MAX + 1);
 		return (long)c->nservers++;
 	}
 	for (i = 0; i < c->ntargets; i++)
@@ -343,8 +343,8 @@ static long section_index(struct parse *p, const char *kind, const char *name)
 	if (c->ntargets == p->cap)	/* alloc_targets counted every header */
 		return fail(p, "target %s: no room", name), -1;
 	struct petrel_target *t = &c->targets[c->ntargets];
-	petrel_strlcpy(t->name, name, sizeof(t->name));
-	petrel_strlcpy(t->orchestrator, "none", sizeof(t->orchestrator));
+	petrel_strcpy_whole(t->name, name, sizeof(t->name));
+	petrel_strcpy_whole(t->orchestrator, "none", sizeof(t->orchestrator));
 	t->threshold = 1;
 	t->agree = 1;
 	t->keep = 5;

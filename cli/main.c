@@ -45,7 +45,7 @@ dup:		;
 	return 0;
 }
 
-int petrel_run_begin(struct petrel_cli *cli, struct petrel_run *run)
+int petrel_session_open(struct petrel_cli *cli, struct petrel_session *run)
 {
 	struct petrel_err err = PETREL_ERR_INIT;
 	int r = -ENOMEM;
@@ -61,20 +61,20 @@ int petrel_run_begin(struct petrel_cli *cli, struct petrel_run *run)
 	return petrel_err_exit(r);
 }
 
-void petrel_run_end(struct petrel_run *run)
+void petrel_session_close(struct petrel_session *run)
 {
 	petrel_engine_close(&run->e);
 	free(run->ts);
 	run->ts = NULL;
 }
 
-int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn)
+int petrel_each_target(struct petrel_cli *cli, petrel_each_fn fn)
 {
 	json_t *arr = json_array();
-	struct petrel_run run;
+	struct petrel_session run;
 	int r, status = PETREL_EXIT_OK;
 
-	if ((r = petrel_run_begin(cli, &run)) != 0) {
+	if ((r = petrel_session_open(cli, &run)) != 0) {
 		json_decref(arr);
 		return r;
 	}
@@ -97,7 +97,7 @@ int petrel_run_each(struct petrel_cli *cli, petrel_each_fn fn)
 		petrel_json_print(json_pack("{s:o}", "targets", arr));
 	else
 		json_decref(arr);
-	petrel_run_end(&run);
+	petrel_session_close(&run);
 	return status;
 }
 

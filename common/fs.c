@@ -60,7 +60,7 @@ int petrel_fault_init(void)
 
 	if (!env || !*env)
 		return 0;
-	if (petrel_strlcpy(spec, env, sizeof(spec)) < 0)
+	if (petrel_strcpy_whole(spec, env, sizeof(spec)) < 0)
 		return -EINVAL;
 	for (item = strtok_r(spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
 		char *colon = strchr(item, ':');
@@ -137,9 +137,9 @@ int petrel_dirname(const char *path, char *out, size_t n)
 	const char *slash = strrchr(path, '/');
 
 	if (!slash)
-		return petrel_strlcpy(out, ".", n);
+		return petrel_strcpy_whole(out, ".", n);
 	if (slash == path)
-		return petrel_strlcpy(out, "/", n);
+		return petrel_strcpy_whole(out, "/", n);
 	if ((size_t)(slash - path) >= n)
 		return -PETREL_ETOOBIG;
 	memcpy(out, path, (size_t)(slash - path));
@@ -172,7 +172,7 @@ int petrel_mkdir_p(const char *path, mode_t mode)
 
 	if (!*path)
 		return -ENOENT;
-	if ((r = petrel_strlcpy(buf, path, sizeof(buf))) < 0)
+	if ((r = petrel_strcpy_whole(buf, path, sizeof(buf))) < 0)
 		return r;
 	for (p = buf + 1; ; p++) {
 		if (*p != '/' && *p != '\0')

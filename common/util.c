@@ -9,7 +9,7 @@
 #include "error.h"
 #include "util.h"
 
-int petrel_strlcpy(char *dst, const char *src, size_t n)
+int petrel_strcpy_whole(char *dst, const char *src, size_t n)
 {
 	size_t len = strlen(src);
 

@@ -7,9 +7,9 @@
 
 #define PETREL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Copies src into dst (size n), NUL-terminated. -PETREL_ETOOBIG if it did not fit
- * (dst then holds nothing useful). */
-int petrel_strlcpy(char *dst, const char *src, size_t n);
+/* Copies src whole into dst (size n), NUL-terminated, or not at all: unlike BSD
+ * strlcpy it never truncates. 0, or -PETREL_ETOOBIG with dst "" (n > 0). */
+int petrel_strcpy_whole(char *dst, const char *src, size_t n);
 /* snprintf that fails with -PETREL_ETOOBIG on truncation. */
 int petrel_snprintf(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3,
 										     4)));

@@ -99,7 +99,7 @@ int petrel_resolve(struct petrel_engine *e, const struct petrel_target *t, const
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	petrel_strlcpy(out->job, t->job, sizeof(out->job));
+	petrel_strcpy_whole(out->job, t->job, sizeof(out->job));
 	if (uuid) {
 		if (!petrel_uuid_valid(uuid))
 			return petrel_fail(err, -PETREL_EUSAGE, "'%s' is not a build uuid", uuid);

@@ -172,9 +172,9 @@ static void fill_version(struct petrel_version *v, const struct petrel_target *t
 	size_t i;
 
 	memset(v, 0, sizeof(*v));
-	petrel_strlcpy(v->target, t->name, sizeof(v->target));
+	petrel_strcpy_whole(v->target, t->name, sizeof(v->target));
 	v->build = *b;
-	petrel_strlcpy(v->trust, petrel_trust_name(t->trust), sizeof(v->trust));
+	petrel_strcpy_whole(v->trust, petrel_trust_name(t->trust), sizeof(v->trust));
 	petrel_evidence_agreed(ev, v->rebuilders, sizeof(v->rebuilders));
 	for (i = 0; i < ev->nkeys; i++) {
 		char id[17];
@@ -184,10 +184,10 @@ static void fill_version(struct petrel_version *v, const struct petrel_target *t
 			strncat(v->keyids, ",", sizeof(v->keyids) - strlen(v->keyids) - 1);
 		strncat(v->keyids, id, sizeof(v->keyids) - strlen(v->keyids) - 1);
 	}
-	petrel_strlcpy(v->trusted_comment, ev->trusted, sizeof(v->trusted_comment));
+	petrel_strcpy_whole(v->trusted_comment, ev->trusted, sizeof(v->trusted_comment));
 	v->timestamp = ev->has_timestamp ? ev->timestamp : b->finish_time;
 	v->verified_at = (int64_t)time(NULL);
-	petrel_strlcpy(v->url, url, sizeof(v->url));
+	petrel_strcpy_whole(v->url, url, sizeof(v->url));
 }
 
 /* Everything after the bytes arrived: hash, signatures, policy, rollback, commit. */

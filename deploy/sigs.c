@@ -67,7 +67,7 @@ int petrel_sigurl_expand(const char *tmpl, const char *server, const struct petr
 		}
 	}
 	if (r == 0)
-		r = petrel_strlcpy(out, buf.data ? buf.data : "", n);
+		r = petrel_strcpy_whole(out, buf.data ? buf.data : "", n);
 	petrel_buf_release(&buf);
 	if (r < 0)
 		return petrel_fail(err, -PETREL_ECONFIG,
@@ -124,7 +124,7 @@ static int consider(struct petrel_sigset *s, const struct petrel_buf *body, cons
 		if ((r = petrel_legacy_new(&c->legacy, &c->sig, c->key, err)) < 0)
 			return r;
 	}
-	petrel_strlcpy(c->url, url, sizeof(c->url));
+	petrel_strcpy_whole(c->url, url, sizeof(c->url));
 	s->ncands++;
 	return 0;
 }
@@ -182,7 +182,7 @@ int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const c
 		r = petrel_fetch_small(h, url, &body, &one);
 		if (r == -PETREL_ENOTFOUND) {
 			if (!s->nmissing++)
-				petrel_strlcpy(s->first_missing, shown, sizeof(s->first_missing));
+				petrel_strcpy_whole(s->first_missing, shown, sizeof(s->first_missing));
 			r = 0;
 		} else if (r == -PETREL_ETOOBIG) {	/* one bad signature, not a failed fetch */
 			petrel_err_reset(&one);
@@ -237,7 +237,7 @@ static int credit(struct petrel_evidence *ev, const struct petrel_sigcand *c,
 		  struct petrel_err *err)
 {
 	if (ev->nkeys == 0)
-		petrel_strlcpy(ev->trusted, c->sig.trusted, sizeof(ev->trusted));
+		petrel_strcpy_whole(ev->trusted, c->sig.trusted, sizeof(ev->trusted));
 	if (c->tc.has_timestamp && (!ev->has_timestamp || c->tc.timestamp < ev->timestamp)) {
 		ev->has_timestamp = 1;
 		ev->timestamp = c->tc.timestamp;

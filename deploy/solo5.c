@@ -82,7 +82,7 @@ static void devices_shown(const char *have, char *out, size_t n)
 {
 	size_t i;
 
-	petrel_strlcpy(out, have[0] ? have : "none", n);
+	petrel_strcpy_whole(out, have[0] ? have : "none", n);
 	for (i = 0; out[i]; i++)
 		out[i] = out[i] == ' ' ? ':' : out[i] == '\n' ? ' ' : out[i];
 	while (i && out[i - 1] == ' ')

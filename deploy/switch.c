@@ -77,7 +77,7 @@ struct beside {
 
 static int beside(const char *path, struct beside *b, struct petrel_err *err)
 {
-	if (petrel_strlcpy(b->path, path, sizeof(b->path)) < 0 ||
+	if (petrel_strcpy_whole(b->path, path, sizeof(b->path)) < 0 ||
 	    petrel_snprintf(b->fresh, sizeof(b->fresh), "%s" PETREL_NEW_SUFFIX, path) < 0 ||
 	    petrel_snprintf(b->prev, sizeof(b->prev), "%s" PETREL_PREV_SUFFIX, path) < 0 ||
 	    petrel_dirname(path, b->dir, sizeof(b->dir)) < 0)
@@ -528,8 +528,8 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 	int upgrade = !strcmp(in->op, "upgrade");
 	int r;
 
-	petrel_strlcpy(in->target, t->name, sizeof(in->target));
-	petrel_strlcpy(in->path, t->path, sizeof(in->path));
+	petrel_strcpy_whole(in->target, t->name, sizeof(in->target));
+	petrel_strcpy_whole(in->path, t->path, sizeof(in->path));
 	if ((r = petrel_store_intent_begin(&e->store, in, version_id, err)) < 0)
 		return r;
 	if ((r = place(e, t->path, in->to_sha256, in->to_size, &placing)) < 0) {
@@ -603,7 +603,7 @@ int petrel_switch_to(struct petrel_engine *e, const struct petrel_target *t,
 	int r;
 
 	memset(&in, 0, sizeof(in));
-	petrel_strlcpy(in.op, "upgrade", sizeof(in.op));
+	petrel_strcpy_whole(in.op, "upgrade", sizeof(in.op));
 	in.from_gen = before ? before->number : 0;
 	in.from_prev = prev;
 	in.has_from = before != NULL;
@@ -628,7 +628,7 @@ int petrel_switch_back(struct petrel_engine *e, const struct petrel_target *t,
 	struct petrel_intent in;
 
 	memset(&in, 0, sizeof(in));
-	petrel_strlcpy(in.op, "revert", sizeof(in.op));
+	petrel_strcpy_whole(in.op, "revert", sizeof(in.op));
 	in.from_gen = cur->number;
 	in.from_prev = prev->number;
 	in.to_gen = prev->number;

@@ -9,8 +9,8 @@
 void petrel_config_defaults(struct petrel_config *c, const char *path)
 {
 	memset(c, 0, sizeof(*c));
-	petrel_strlcpy(c->path, path, sizeof(c->path));
-	petrel_strlcpy(c->state_dir, "/var/lib/petrel", sizeof(c->state_dir));
+	petrel_strcpy_whole(c->path, path, sizeof(c->path));
+	petrel_strcpy_whole(c->state_dir, "/var/lib/petrel", sizeof(c->state_dir));
 	c->interval = 3600;
 	c->backoff_max = 6 * 3600;
 	c->lock_timeout = 30;

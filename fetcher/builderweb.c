@@ -157,7 +157,7 @@ static int explain_no_latest(struct petrel_http *h, const char *server, const ch
 	char url[PETREL_URL_MAX + 1], shown[PETREL_URL_MAX + 1], msg[PETREL_URL_MAX + 64];
 	int n;
 
-	petrel_strlcpy(msg, petrel_err_msg(err, -PETREL_ENOTFOUND), sizeof(msg));
+	petrel_strcpy_whole(msg, petrel_err_msg(err, -PETREL_ENOTFOUND), sizeof(msg));
 	petrel_err_reset(err);
 	petrel_mask_url(server, shown, sizeof(shown));
 	if (petrel_snprintf(url, sizeof(url), "%s/job/%s", server, job) < 0)
@@ -256,7 +256,7 @@ static int json_str(json_t *obj, const char *key, char *out, size_t n, const cha
 	if (!json_is_string(v))
 		return petrel_fail(err, -PETREL_EMALFORMED,
 				   "%s: field '%s' missing or not a string", mask, key);
-	if (petrel_strlcpy(out, json_string_value(v), n) < 0)
+	if (petrel_strcpy_whole(out, json_string_value(v), n) < 0)
 		return petrel_fail(err, -PETREL_EMALFORMED, "%s: field '%s' too long", mask, key);
 	return 0;
 }
@@ -345,7 +345,7 @@ int petrel_bw_listing_find_hash(const char *text, size_t len, const char *where,
 	json_array_foreach(builds, i, e) {
 		json_t *u = json_object_get(e, "uuid");
 
-		if (!json_is_string(u) || petrel_strlcpy(out->uuid, json_string_value(u),
+		if (!json_is_string(u) || petrel_strcpy_whole(out->uuid, json_string_value(u),
 							   sizeof(out->uuid)) < 0) {
 			r = petrel_fail(err, -PETREL_EMALFORMED,
 					"%s: an entry without a valid uuid", where);
@@ -414,7 +414,7 @@ static int match_by_hash(struct petrel_http *h, const char *server, const char *
 				   (unsigned long long)bin.size, (unsigned long long)e.size, hex);
 	memcpy(b->sha256, bin.sha256, 32);
 	b->size = e.size;
-	petrel_strlcpy(b->filename, bin.filename, sizeof(b->filename));
+	petrel_strcpy_whole(b->filename, bin.filename, sizeof(b->filename));
 	petrel_log_debug("%s: build %s is listed as %s (the same bytes)", where, b->uuid, e.uuid);
 	return 0;
 }
@@ -536,9 +536,9 @@ static int add_device(json_t *dev, struct petrel_build *b, const char *mask, str
 		return petrel_fail(err, -PETREL_EMALFORMED, "%s: a solo5_manifest device without a "
 				   "valid name and type", mask);
 	if (!strcmp(type, "NET_BASIC"))
-		petrel_strlcpy(kind, "net", sizeof(kind));
+		petrel_strcpy_whole(kind, "net", sizeof(kind));
 	else if (!strcmp(type, "BLOCK_BASIC"))
-		petrel_strlcpy(kind, "block", sizeof(kind));
+		petrel_strcpy_whole(kind, "block", sizeof(kind));
 	else
 		for (n = 0; (kind[n] = (char)tolower((unsigned char)type[n])); n++)
 			;
@@ -564,7 +564,7 @@ static int parse_solo5(json_t *root, struct petrel_build *b, const char *mask,
 	b->solo5_abi[0] = b->solo5_devices[0] = '\0';
 	if (abi && !json_is_null(abi)) {
 		target = json_string_value(json_object_get(abi, "target"));
-		if (!target || petrel_strlcpy(b->solo5_abi, target, sizeof(b->solo5_abi)) < 0 ||
+		if (!target || petrel_strcpy_whole(b->solo5_abi, target, sizeof(b->solo5_abi)) < 0 ||
 		    !petrel_name_valid(b->solo5_abi, PETREL_ABI_MAX))
 			return petrel_fail(err, -PETREL_EMALFORMED,
 					   "%s: field 'solo5_abi' has no valid "
@@ -601,7 +601,7 @@ static int check_record(json_t *root, struct petrel_build *b, const char *mask,
 	b->platform[0] = '\0';
 	b->start_time = 0;
 	if (json_is_string(plat) &&
-	    (petrel_strlcpy(b->platform, json_string_value(plat), sizeof(b->platform)) < 0 ||
+	    (petrel_strcpy_whole(b->platform, json_string_value(plat), sizeof(b->platform)) < 0 ||
 	     !petrel_name_valid(b->platform, PETREL_NAME_MAX)))
 		return petrel_fail(err, -PETREL_EMALFORMED,
 				   "%s: field 'platform' is not a valid name", mask);
@@ -689,7 +689,7 @@ int petrel_bw_download(struct petrel_http *h, const char *server, const struct p
 	if (rs.received != b->size)
 		return petrel_fail(err, -PETREL_ESIZE, "%s: got %llu bytes, expected %llu", mask,
 				   (unsigned long long)rs.received, (unsigned long long)b->size);
-	return petrel_strlcpy(final_url, rs.url, n);
+	return petrel_strcpy_whole(final_url, rs.url, n);
 }
 
 int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf *body,

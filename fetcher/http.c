@@ -295,8 +295,8 @@ static int get_once(struct petrel_http *h, const struct petrel_http_req *req,
 	CURLcode cc;
 
 	petrel_mask_url(url, x.mask, sizeof(x.mask));
-	petrel_strlcpy(h->last_url, url, sizeof(h->last_url));
-	if (petrel_strlcpy(resp->url, url, sizeof(resp->url)) < 0)
+	petrel_strcpy_whole(h->last_url, url, sizeof(h->last_url));
+	if (petrel_strcpy_whole(resp->url, url, sizeof(resp->url)) < 0)
 		return petrel_fail(err, -PETREL_ETOOBIG, "URL too long: %s", x.mask);
 	resp->status = 0;
 	resp->received = 0;
@@ -329,7 +329,7 @@ int petrel_url_resolve(const char *base, const char *ref, char *out, size_t n)
 	    curl_url_set(u, CURLUPART_URL, ref, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
 		goto out;
-	r = petrel_strlcpy(out, s, n) < 0 ? -PETREL_ETOOBIG : 0;
+	r = petrel_strcpy_whole(out, s, n) < 0 ? -PETREL_ETOOBIG : 0;
 out:
 	curl_free(s);
 	curl_url_cleanup(u);
@@ -349,7 +349,7 @@ static int url_parts(const char *url, char *scheme, char *host, size_t hn, long 
 	    curl_url_get(u, CURLUPART_SCHEME, &sc, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &ho, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PORT, &po, CURLU_DEFAULT_PORT) != CURLUE_OK ||
-	    strlen(sc) > 15 || petrel_strlcpy(host, ho, hn) < 0)
+	    strlen(sc) > 15 || petrel_strcpy_whole(host, ho, hn) < 0)
 		goto out;
 	for (size_t i = 0; (scheme[i] = (char)tolower((unsigned char)sc[i])); i++)
 		;
@@ -456,7 +456,7 @@ int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
 	char url[PETREL_URL_MAX + 1], mask[PETREL_URL_MAX + 1];
 	int hops, r;
 
-	if ((r = petrel_strlcpy(url, req->url, sizeof(url))) < 0)
+	if ((r = petrel_strcpy_whole(url, req->url, sizeof(url))) < 0)
 		return petrel_fail(err, r, "URL too long");
 	if (petrel_cancelled()) {
 		petrel_mask_url(req->url, mask, sizeof(mask));

@@ -281,7 +281,7 @@ static int pragma_text(struct sqlite3 *db, const char *sql, char *out, size_t n,
 	if ((r = petrel_sql_row(&q, db, err, sql, "")) <= 0)
 		return r < 0 ? r : petrel_db_fail(db, err);
 	r = 0;
-	if (petrel_strlcpy(out, petrel_sql_text(&q, 0), n) < 0)
+	if (petrel_strcpy_whole(out, petrel_sql_text(&q, 0), n) < 0)
 		r = petrel_fail(err, -PETREL_EDB, "database: unexpected answer to %s", sql);
 	petrel_sql_finalize(&q);
 	return r;
@@ -419,7 +419,7 @@ static int open_store(struct petrel_store *s, const char *dir, long lock_timeout
 
 	memset(s, 0, sizeof(*s));
 	s->lockfd = -1;
-	if (petrel_strlcpy(s->dir, dir, sizeof(s->dir)) < 0 ||
+	if (petrel_strcpy_whole(s->dir, dir, sizeof(s->dir)) < 0 ||
 	    petrel_snprintf(path, sizeof(path), "%s/petrel.db", dir) < 0)
 		return petrel_fail(err, -ENAMETOOLONG, "%s: state directory path too long", dir);
 	if ((r = make_layout(dir, err)) < 0)

@@ -40,7 +40,7 @@ static int row_to_generation(struct petrel_store *s, sqlite3_stmt *st,
 	g->number = sqlite3_column_int64(st, 0);
 	g->parent = sqlite3_column_int64(st, 1);
 	g->deployed_at = sqlite3_column_int64(st, 2);
-	petrel_strlcpy(g->state, state ? (const char *)state : "", sizeof(g->state));
+	petrel_strcpy_whole(g->state, state ? (const char *)state : "", sizeof(g->state));
 	snprintf(g->reason, sizeof(g->reason), "%s", reason ? (const char *)reason : "");
 	return petrel_store_version_by_id(s, sqlite3_column_int64(st, 5), &g->version, err);
 }
@@ -164,7 +164,7 @@ int petrel_store_intent_begin(struct petrel_store *s, struct petrel_intent *in,
 	int r;
 
 	in->started_at = (int64_t)time(NULL);
-	petrel_strlcpy(in->phase, "prepared", sizeof(in->phase));
+	petrel_strcpy_whole(in->phase, "prepared", sizeof(in->phase));
 	IN_TRANSACTION(s->db, begin_body(s->db, in, version_id, err));
 	return r;
 }
@@ -201,7 +201,7 @@ int petrel_store_intent_switched(struct petrel_store *s, struct petrel_intent *i
 
 	IN_TRANSACTION(s->db, switched_body(s->db, in, err));
 	if (r == 0)
-		petrel_strlcpy(in->phase, "switched", sizeof(in->phase));
+		petrel_strcpy_whole(in->phase, "switched", sizeof(in->phase));
 	return r;
 }
 
@@ -213,7 +213,7 @@ int petrel_store_intent_failing(struct petrel_store *s, struct petrel_intent *in
 			   "tt", reason, in->target);
 
 	if (r == 0) {
-		petrel_strlcpy(in->phase, "failing", sizeof(in->phase));
+		petrel_strcpy_whole(in->phase, "failing", sizeof(in->phase));
 		snprintf(in->reason, sizeof(in->reason), "%s", reason);
 	}
 	return r;
@@ -283,10 +283,10 @@ static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in, struct petr
 	for (size_t i = 0; i < PETREL_ARRAY_SIZE(texts); i++)
 		if (!texts[i])
 			return petrel_fail(err, -PETREL_EDB, "database: malformed intents row");
-	if (petrel_strlcpy(in->target, texts[0], sizeof(in->target)) < 0 ||
-	    petrel_strlcpy(in->op, texts[1], sizeof(in->op)) < 0 ||
-	    petrel_strlcpy(in->path, texts[2], sizeof(in->path)) < 0 ||
-	    petrel_strlcpy(in->phase, texts[3], sizeof(in->phase)) < 0 ||
+	if (petrel_strcpy_whole(in->target, texts[0], sizeof(in->target)) < 0 ||
+	    petrel_strcpy_whole(in->op, texts[1], sizeof(in->op)) < 0 ||
+	    petrel_strcpy_whole(in->path, texts[2], sizeof(in->path)) < 0 ||
+	    petrel_strcpy_whole(in->phase, texts[3], sizeof(in->phase)) < 0 ||
 	    !to || petrel_unhex(to, strlen(to), in->to_sha256, 32) < 0 ||
 	    (from && *from && petrel_unhex(from, strlen(from), in->from_sha256, 32) < 0))
 		return petrel_fail(err, -PETREL_EDB, "database: malformed intents row");
@@ -338,7 +338,7 @@ int petrel_store_intents(struct petrel_store *s, petrel_intent_fn fn, void *ctx,
 
 	/* one row at a time, by name: fn may delete the row it is given */
 	while ((r = next_intent(s, after, &in, err)) == 0) {
-		petrel_strlcpy(after, in.target, sizeof(after));
+		petrel_strcpy_whole(after, in.target, sizeof(after));
 		if ((r = fn(ctx, &in)) < 0)
 			return r;
 	}

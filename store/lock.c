@@ -19,7 +19,7 @@ static void holder(int fd, char *out, size_t n)
 	ssize_t got = pread(fd, buf, sizeof(buf) - 1, 0);
 
 	if (got <= 0) {
-		petrel_strlcpy(out, "an unknown process", n);
+		petrel_strcpy_whole(out, "an unknown process", n);
 		return;
 	}
 	buf[got] = '\0';

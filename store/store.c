@@ -240,7 +240,7 @@ static int column_str(sqlite3_stmt *st, int i, char *dst, size_t n, struct petre
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 
-	if (petrel_strlcpy(dst, t ? (const char *)t : "", n) < 0)
+	if (petrel_strcpy_whole(dst, t ? (const char *)t : "", n) < 0)
 		return petrel_fail(err, -PETREL_EDB, "database: versions row %lld: %s too long",
 				   (long long)sqlite3_column_int64(st, 0),
 				   sqlite3_column_name(st, i));

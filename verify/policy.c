@@ -269,7 +269,7 @@ int petrel_evidence_add_rebuilder(struct petrel_evidence *ev, const char *name, 
 				   PETREL_REBUILDERS_MAX);
 	a = &ev->rebuilders[ev->nrebuilders++];
 	memset(a, 0, sizeof(*a));
-	petrel_strlcpy(a->name, name, sizeof(a->name));
+	petrel_strcpy_whole(a->name, name, sizeof(a->name));
 	a->agrees = agrees;
 	append(a->why, sizeof(a->why), why ? why : "");
 	return 0;

@@ -47,15 +47,15 @@ static void test_strlcpy(void **state)
 	char d[6];
 
 	(void)state;
-	assert_int_equal(petrel_strlcpy(d, "abcde", sizeof(d)), 0);	/* exactly fits */
+	assert_int_equal(petrel_strcpy_whole(d, "abcde", sizeof(d)), 0);	/* exactly fits */
 	assert_string_equal(d, "abcde");
-	assert_int_equal(petrel_strlcpy(d, "", sizeof(d)), 0);
+	assert_int_equal(petrel_strcpy_whole(d, "", sizeof(d)), 0);
 	assert_string_equal(d, "");
-	assert_int_equal(petrel_strlcpy(d, "abcdef", sizeof(d)), -PETREL_ETOOBIG);
+	assert_int_equal(petrel_strcpy_whole(d, "abcdef", sizeof(d)), -PETREL_ETOOBIG);
 	assert_int_equal(d[0], '\0');
-	assert_int_equal(petrel_strlcpy(d, "a", 1), -PETREL_ETOOBIG);
-	assert_int_equal(petrel_strlcpy(d, "", 1), 0);
-	assert_int_equal(petrel_strlcpy(d, "", 0), -PETREL_ETOOBIG);
+	assert_int_equal(petrel_strcpy_whole(d, "a", 1), -PETREL_ETOOBIG);
+	assert_int_equal(petrel_strcpy_whole(d, "", 1), 0);
+	assert_int_equal(petrel_strcpy_whole(d, "", 0), -PETREL_ETOOBIG);
 }
 
 static void test_snprintf(void **state)

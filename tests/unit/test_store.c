@@ -120,21 +120,21 @@ static void make_version(struct petrel_version *v, const char *target, const cha
 			 const char *content, int64_t ts)
 {
 	memset(v, 0, sizeof(*v));
-	assert_int_equal(petrel_strlcpy(v->target, target, sizeof(v->target)), 0);
-	assert_int_equal(petrel_strlcpy(v->build.job, "hello", sizeof(v->build.job)), 0);
-	assert_int_equal(petrel_strlcpy(v->build.uuid, uuid, sizeof(v->build.uuid)), 0);
-	assert_int_equal(petrel_strlcpy(v->build.platform, "debian-12", 16), 0);
-	assert_int_equal(petrel_strlcpy(v->build.filename, "hello.hvt", 16), 0);
+	assert_int_equal(petrel_strcpy_whole(v->target, target, sizeof(v->target)), 0);
+	assert_int_equal(petrel_strcpy_whole(v->build.job, "hello", sizeof(v->build.job)), 0);
+	assert_int_equal(petrel_strcpy_whole(v->build.uuid, uuid, sizeof(v->build.uuid)), 0);
+	assert_int_equal(petrel_strcpy_whole(v->build.platform, "debian-12", 16), 0);
+	assert_int_equal(petrel_strcpy_whole(v->build.filename, "hello.hvt", 16), 0);
 	assert_int_equal(petrel_sha256(content, strlen(content), v->build.sha256), 0);
 	v->build.size = strlen(content);
 	v->build.start_time = ts - 60;
 	v->build.finish_time = ts;
-	assert_int_equal(petrel_strlcpy(v->trust, "signed", sizeof(v->trust)), 0);
-	assert_int_equal(petrel_strlcpy(v->keyids, "a1b2c3d4e5f60718", sizeof(v->keyids)), 0);
-	assert_int_equal(petrel_strlcpy(v->trusted_comment, "job=hello", 16), 0);
+	assert_int_equal(petrel_strcpy_whole(v->trust, "signed", sizeof(v->trust)), 0);
+	assert_int_equal(petrel_strcpy_whole(v->keyids, "a1b2c3d4e5f60718", sizeof(v->keyids)), 0);
+	assert_int_equal(petrel_strcpy_whole(v->trusted_comment, "job=hello", 16), 0);
 	v->timestamp = ts;
 	v->verified_at = ts + 5;
-	assert_int_equal(petrel_strlcpy(v->url, "https://b.example/hello.hvt", 64), 0);
+	assert_int_equal(petrel_strcpy_whole(v->url, "https://b.example/hello.hvt", 64), 0);
 }
 
 #define UUID1 "11111111-2222-3333-4444-555555555555"
@@ -159,7 +159,7 @@ static void collect(void *ctx, const char *finding)
 
 	assert_null(strchr(finding, '\n'));
 	if (f->nfindings < 16)
-		assert_int_equal(petrel_strlcpy(f->findings[f->nfindings], finding, 1024), 0);
+		assert_int_equal(petrel_strcpy_whole(f->findings[f->nfindings], finding, 1024), 0);
 	f->nfindings++;
 }
 
@@ -732,9 +732,9 @@ static void deploy(struct fixture *f, const struct petrel_version *v)
 
 	assert_int_equal(petrel_store_pointers(&f->s, v->target, &cur, &prev, &terr), 0);
 	memset(&in, 0, sizeof(in));
-	assert_int_equal(petrel_strlcpy(in.target, v->target, sizeof(in.target)), 0);
-	assert_int_equal(petrel_strlcpy(in.op, "upgrade", sizeof(in.op)), 0);
-	assert_int_equal(petrel_strlcpy(in.path, "/nonexistent/hello.hvt", sizeof(in.path)), 0);
+	assert_int_equal(petrel_strcpy_whole(in.target, v->target, sizeof(in.target)), 0);
+	assert_int_equal(petrel_strcpy_whole(in.op, "upgrade", sizeof(in.op)), 0);
+	assert_int_equal(petrel_strcpy_whole(in.path, "/nonexistent/hello.hvt", sizeof(in.path)), 0);
 	in.from_gen = cur;
 	in.from_prev = prev;
 	memcpy(in.to_sha256, v->build.sha256, 32);
