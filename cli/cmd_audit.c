@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "deploy/audit.h"
 #include "deploy/metrics.h"
@@ -95,13 +96,15 @@ static int report(const struct petrel_cli *cli, const struct petrel_audit_report
 	json_t *arr = json_array();
 
 	if (rep->journal.first_broken)
-		fprintf(stderr, "petrel: journal: chain broken at row %lld: %s\n",
+		fprintf(stderr, "%spetrel: journal: chain broken at row %lld: %s\n",
+			petrel_log_priority(PETREL_LOG_ERROR),
 			(long long)rep->journal.first_broken, rep->journal.why);
 	for (size_t i = 0; i < rep->n; i++) {
 		const struct petrel_audit *a = &rep->targets[i];
 
 		for (size_t k = 0; k < a->n; k++)
-			fprintf(stderr, "petrel: %s: %s\n", a->t->name, a->findings[k]);
+			fprintf(stderr, "%spetrel: %s: %s\n", petrel_log_priority(PETREL_LOG_ERROR),
+				a->t->name, a->findings[k]);
 		if (cli->json)
 			json_array_append_new(arr, target_json(a));
 		else

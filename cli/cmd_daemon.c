@@ -130,7 +130,8 @@ static void vevent(struct tstate *s, int slot, int level, const char *fmt, va_li
 		petrel_strcpy_whole(s->last[slot], msg, sizeof(s->last[slot]));
 	if (level > petrel_log_level)
 		return;
-	fprintf(stderr, "petrel: %s %s: %s\n", names[level], s ? s->name : "daemon", msg);
+	fprintf(stderr, "%spetrel: %s %s: %s\n", petrel_log_priority(level), names[level],
+		s ? s->name : "daemon", msg);
 }
 
 static void event(struct tstate *s, int level, const char *fmt, ...)

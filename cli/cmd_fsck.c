@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "output.h"
 
 static void finding(void *ctx, const char *text)
@@ -38,7 +39,8 @@ int petrel_cmd_fsck(struct petrel_cli *cli)
 	else if (r == 0)
 		printf("fsck: store %s is consistent\n", cli->cfg.state_dir);
 	else
-		fprintf(stderr, "petrel: fsck: %d finding%s in %s\n", r, r == 1 ? "" : "s",
+		fprintf(stderr, "%spetrel: fsck: %d finding%s in %s\n",
+			petrel_log_priority(PETREL_LOG_ERROR), r, r == 1 ? "" : "s",
 			cli->cfg.state_dir);
 	return r ? PETREL_EXIT_AUDIT : PETREL_EXIT_OK;
 }

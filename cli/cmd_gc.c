@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "output.h"
 
@@ -43,7 +44,8 @@ static void on_stray(void *ctx, const char *relpath)
 	struct report *rep = ctx;
 
 	json_array_append_new(rep->strays, petrel_json_text(relpath));
-	fprintf(stderr, "petrel: gc: %s: not a blob name, left alone (see petrel fsck)\n", relpath);
+	fprintf(stderr, "%spetrel: gc: %s: not a blob name, left alone (see petrel fsck)\n",
+		petrel_log_priority(PETREL_LOG_WARN), relpath);
 }
 
 static void print_text(const struct report *rep, const struct petrel_gc_target *ts, size_t n,

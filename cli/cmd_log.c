@@ -68,7 +68,8 @@ int petrel_cmd_log(struct petrel_cli *cli)
 	else
 		json_decref(l.arr);
 	if (l.first_broken)
-		fprintf(stderr, "petrel: journal chain broken at row %lld: %s\n",
+		fprintf(stderr, "%spetrel: journal chain broken at row %lld: %s\n",
+			petrel_log_priority(PETREL_LOG_ERROR),
 			(long long)l.first_broken, check.why);
 	return PETREL_EXIT_OK;
 }

@@ -16,9 +16,10 @@ void petrel_cli_error(const char *target, int r, const struct petrel_err *err)
 	const char *msg = petrel_err_msg(err, r);
 
 	if (target)
-		fprintf(stderr, "petrel: %s: %s\n", target, msg);
+		fprintf(stderr, "%spetrel: %s: %s\n", petrel_log_priority(PETREL_LOG_ERROR), target,
+			msg);
 	else
-		fprintf(stderr, "petrel: %s\n", msg);
+		fprintf(stderr, "%spetrel: %s\n", petrel_log_priority(PETREL_LOG_ERROR), msg);
 }
 
 int petrel_cli_targets(const struct petrel_cli *cli, const struct petrel_target **out, size_t *n,
@@ -137,7 +138,8 @@ static int print_help(const struct petrel_cli *cli)
 	if (r == 0 && fflush(stdout) != 0)
 		r = -errno;
 	if (r < 0) {
-		fprintf(stderr, "petrel: standard output: %s\n", petrel_strerror(r));
+		fprintf(stderr, "%spetrel: standard output: %s\n",
+			petrel_log_priority(PETREL_LOG_ERROR), petrel_strerror(r));
 		return PETREL_EXIT_FAIL;
 	}
 	return PETREL_EXIT_OK;

@@ -1,18 +1,52 @@
 /* Logging to stderr, one line per message, prefixed with the program name. */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 
 int petrel_log_level = PETREL_LOG_INFO;
+
+/* 1 when stderr is the journal: $JOURNAL_STREAM is "DEVICE:INODE" of stderr. */
+static int stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	char *end;
+	uintmax_t dev, ino;
+	struct stat st;
+
+	if (!v || !*v || fstat(2, &st) < 0)
+		return 0;
+	dev = strtoumax(v, &end, 10);
+	if (end == v || *end != ':')
+		return 0;
+	v = end + 1;
+	ino = strtoumax(v, &end, 10);
+	return end != v && *end == '\0' && (uintmax_t)st.st_dev == dev &&
+	       (uintmax_t)st.st_ino == ino;
+}
+
+const char *petrel_log_priority(int level)
+{
+	static const char *const prio[] = { "<3>", "<4>", "<6>", "<7>" };
+	static int journal = -1;
+
+	if (journal < 0)
+		journal = stderr_is_journal();
+	if (!journal || level < PETREL_LOG_ERROR || level > PETREL_LOG_DEBUG)
+		return "";
+	return prio[level];
+}
 
 void petrel_log_write(int level, const char *fmt, ...)
 {
 	static const char *const pre[] = { "error: ", "warning: ", "", "debug: " };
 	va_list ap;
 
-	fprintf(stderr, "petrel: %s", pre[level]);
+	fprintf(stderr, "%spetrel: %s", petrel_log_priority(level), pre[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

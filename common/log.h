@@ -8,6 +8,10 @@ extern int petrel_log_level;	/* messages above this level are dropped; default I
 
 void petrel_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The priority prefix of a line at level ("<3>" for an error ... "<7>" for debug) when
+ * stderr is the journal ($JOURNAL_STREAM), so journalctl -p filters by it; else "". */
+const char *petrel_log_priority(int level);
+
 #define petrel_log(lvl, ...) \
 	do { if ((lvl) <= petrel_log_level) petrel_log_write((lvl), __VA_ARGS__); } while (0)
 #define petrel_log_error(...) petrel_log(PETREL_LOG_ERROR, __VA_ARGS__)
