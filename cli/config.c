@@ -93,12 +93,26 @@ static int parse_long(const char *v, long min, long max, long *out)
 	return 0;
 }
 
-/* A numeric key: where it goes and its range. */
+/* A numeric key: where it goes, its range, and whether it is a duration in seconds
+ * (which also takes 30s, 15m, 1h, 2d). */
 struct number {
 	const char *k;
 	long *dst;
 	long min, max;
+	int secs;
 };
+
+static int parse_number(const struct number *num, const char *v)
+{
+	int64_t secs;
+
+	if (!num->secs)
+		return parse_long(v, num->min, num->max, num->dst);
+	if (petrel_parse_duration(v, &secs) < 0 || secs < num->min || secs > num->max)
+		return -1;
+	*num->dst = (long)secs;
+	return 0;
+}
 
 /* Sets key if nums has it: 1 set, 0 refused (message recorded), -1 not a number key. */
 static int set_number(struct parse *p, const char *key, const char *v, const struct number *nums,
@@ -107,9 +121,10 @@ static int set_number(struct parse *p, const char *key, const char *v, const str
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(key, nums[i].k))
 			continue;
-		if (parse_long(v, nums[i].min, nums[i].max, nums[i].dst) < 0)
-			return fail(p, "%s: '%s' is not a number in %ld..%ld", key, v, nums[i].min,
-				    nums[i].max);
+		if (parse_number(&nums[i], v) < 0)
+			return fail(p, nums[i].secs ? "%s: '%s' is not a duration in %ld..%ld s "
+				    "(90, 90s, 15m, 12h, 2d)" : "%s: '%s' is not a number in %ld..%ld",
+				    key, v, nums[i].min, nums[i].max);
 		return 1;
 	}
 	return -1;
@@ -127,14 +142,14 @@ static int set_petrel(struct parse *p, const char *key, const char *v)
 			fail(p, "state_dir too long") : 1;
 	}
 	struct number nums[] = {
-		{ "interval", &c->interval, 1, 365L * 86400 },
-		{ "backoff_max", &c->backoff_max, 1, 365L * 86400 },
-		{ "lock_timeout", &c->lock_timeout, 0, 86400 },
-		{ "max_artifact_size", &c->max_artifact_size, 1, 1L << 50 },
-		{ "connect_timeout", &c->limits.connect_timeout, 1, 3600 },
-		{ "low_speed_limit", &c->limits.low_speed_limit, 1, 1L << 30 },
-		{ "low_speed_time", &c->limits.low_speed_time, 1, 3600 },
-		{ "max_time", &c->limits.max_time, 0, 86400 },
+		{ "interval", &c->interval, 1, 365L * 86400, 1 },
+		{ "backoff_max", &c->backoff_max, 1, 365L * 86400, 1 },
+		{ "lock_timeout", &c->lock_timeout, 0, 86400, 1 },
+		{ "max_artifact_size", &c->max_artifact_size, 1, 1L << 50, 0 },
+		{ "connect_timeout", &c->limits.connect_timeout, 1, 3600, 1 },
+		{ "low_speed_limit", &c->limits.low_speed_limit, 1, 1L << 30, 0 },
+		{ "low_speed_time", &c->limits.low_speed_time, 1, 3600, 1 },
+		{ "max_time", &c->limits.max_time, 0, 86400, 1 },
 	};
 	if ((r = set_number(p, key, v, nums, PETREL_ARRAY_SIZE(nums))) >= 0)
 		return r;
@@ -261,10 +276,10 @@ static int set_target_more(struct parse *p, struct petrel_target *t, const char 
 	if (!strcmp(key, "legacy_signatures"))
 		return set_enum(p, key, v, yesno, &t->legacy_signatures);
 	struct number nums[] = {
-		{ "orchestrator_timeout", &t->orchestrator_timeout, 1, 86400 },
-		{ "health_retries", &t->health_retries, 1, 100 },
-		{ "health_timeout", &t->health_timeout, 1, 3600 },
-		{ "interval", &t->interval, 1, 365L * 86400 },
+		{ "orchestrator_timeout", &t->orchestrator_timeout, 1, 86400, 1 },
+		{ "health_retries", &t->health_retries, 1, 100, 0 },
+		{ "health_timeout", &t->health_timeout, 1, 3600, 1 },
+		{ "interval", &t->interval, 1, 365L * 86400, 1 },
 	};
 	if ((r = set_number(p, key, v, nums, PETREL_ARRAY_SIZE(nums))) >= 0)
 		return r;
@@ -355,6 +370,41 @@ static long section_index(struct parse *p, const char *kind, const char *name)
 	return (long)c->ntargets++;
 }
 
+/* The keys set so far, as "SECTION]KEY" (a section may be opened again), and where. */
+struct keys_seen {
+	char section[PETREL_NAME_MAX + 32];	/* the current one, as written between [] */
+	char name[256][PETREL_NAME_MAX + 96];
+	int line[256];
+	size_t n;
+};
+
+/*
+ * A key line (not indented: an indented line goes on with the key before it) of the
+ * current section: a key set twice in a section is an error, whatever the values.
+ */
+static int note_key(struct keys_seen *k, const char *line, int n, const char *path,
+		    struct petrel_err *err)
+{
+	size_t len = strcspn(line, "=:");
+	char id[sizeof(k->name[0])];
+
+	while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	if (!line[strcspn(line, "=:")] || !len ||
+	    petrel_snprintf(id, sizeof(id), "%s]%.*s", k->section, (int)len, line) < 0)
+		return 0;	/* inih's pass reports it */
+	for (size_t i = 0; i < k->n; i++)
+		if (!strcmp(k->name[i], id))
+			return petrel_fail(err, -PETREL_ECONFIG, "%s:%d: key '%.*s' is set twice in "
+					   "[%s] (first at line %d)", path, n, (int)len, line,
+					   k->section, k->line[i]);
+	if (k->n < PETREL_ARRAY_SIZE(k->name)) {
+		memcpy(k->name[k->n], id, sizeof(id));
+		k->line[k->n++] = n;
+	}
+	return 0;
+}
+
 /*
  * Registers every [server]/[target] header with its line before inih reads the keys:
  * a section without keys still exists, and errors found once the whole file is read
@@ -363,16 +413,22 @@ static long section_index(struct parse *p, const char *kind, const char *name)
 static int scan_sections(struct parse *p, const char *path, struct petrel_err *err)
 {
 	char *text = NULL, *line, *save = NULL;
+	struct keys_seen *keys = calloc(1, sizeof(*keys));	/* 43 KiB: not on the stack */
 	size_t len;
 	int r, n = 0;
 
-	if ((r = petrel_read_file(path, CONFIG_MAX, &text, &len)) < 0)
+	if (!keys)
+		return -ENOMEM;
+	if ((r = petrel_read_file(path, CONFIG_MAX, &text, &len)) < 0) {
+		free(keys);
 		return r == -PETREL_ETOOBIG ?
 			petrel_fail(err, -PETREL_ECONFIG, "%s: larger than %d bytes", path,
 				    CONFIG_MAX) :
 			petrel_fail(err, -PETREL_ECONFIG, "%s: %s", path, strerror(-r));
+	}
 	if (alloc_targets(p, text) < 0) {
 		free(text);
+		free(keys);
 		return -ENOMEM;
 	}
 	for (char *cur = text; cur; cur = save) {
@@ -390,9 +446,15 @@ static int scan_sections(struct parse *p, const char *path, struct petrel_err *e
 			break;
 		}
 		line = cur + strspn(cur, " \t");
+		if (line == cur && *line && !strchr(";#[", *line)) {
+			if ((r = note_key(keys, line, n, path, err)) < 0)
+				break;
+			continue;
+		}
 		if (*line != '[' || !(end = strchr(line, ']')))
 			continue;
 		*end = '\0';
+		petrel_snprintf(keys->section, sizeof(keys->section), "%s", line + 1);
 		if (split_section(line + 1, kind, sizeof(kind), name, sizeof(name)) < 0 ||
 		    (strcmp(kind, "server") && strcmp(kind, "target")))
 			continue;	/* inih's pass reports it */
@@ -406,6 +468,7 @@ static int scan_sections(struct parse *p, const char *path, struct petrel_err *e
 			p->cfg->targets[idx].line = n;
 	}
 	free(text);
+	free(keys);
 	return r;
 }
 

@@ -175,7 +175,7 @@ conf_error "a job name with a slash" "$C:9: job: '../hello' is not a valid name"
 
 good_conf
 sed -i '2a low_speed_time = 0' "$C"
-conf_error "low_speed_time 0" "$C:3: low_speed_time: '0' is not a number"
+conf_error "low_speed_time 0" "$C:3: low_speed_time: '0' is not a duration"
 
 # ---- key files
 good_conf
