@@ -492,6 +492,19 @@ static void count_policies(const struct petrel_config *c, size_t n[3])
 		n[c->targets[i].autopolicy]++;
 }
 
+/* Every target the daemon may deploy (auto = upgrade) can run its commands: said at
+ * start (exit 2) or at a reload, not at the first deploy. */
+static int targets_runnable(const struct petrel_config *cfg, struct petrel_err *err)
+{
+	int r;
+
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		if (cfg->targets[i].autopolicy == PETREL_AUTO_UPGRADE &&
+		    (r = petrel_target_runnable(cfg, &cfg->targets[i], err)) < 0)
+			return r;
+	return 0;
+}
+
 /* SIGHUP: a configuration that does not load leaves the running one in place. */
 static void reload(struct daemon *d)
 {
@@ -507,9 +520,11 @@ static void reload(struct daemon *d)
 		      "reload: out of memory; keeping the running configuration");
 		goto out;
 	}
-	if ((r = petrel_config_load(next, d->cli->config_path, &err)) < 0) {
+	if ((r = petrel_config_load(next, d->cli->config_path, &err)) < 0 ||
+	    (r = targets_runnable(next, &err)) < 0) {
 		event(NULL, PETREL_LOG_ERROR, "reload: %s; keeping the running configuration",
 		      petrel_err_msg(&err, r));
+		petrel_config_release(next);	/* a failed load released it already */
 		free(next);
 		goto out;
 	}
@@ -597,7 +612,7 @@ int petrel_cmd_daemon(struct petrel_cli *cli)
 	int r;
 
 	if ((r = metrics_dir_ok(d.metrics, &err)) < 0 ||
-	    (r = adopt(&d, &cli->cfg)) < 0 ||
+	    (r = targets_runnable(&cli->cfg, &err)) < 0 || (r = adopt(&d, &cli->cfg)) < 0 ||
 	    (r = d.lockfd = petrel_daemon_lock(d.cfg, &err)) < 0 || (r = setup_signals(&err)) < 0) {
 		petrel_cli_error(NULL, r, &err);
 		free(d.ts);

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/util.h"
+#include "deploy/run.h"
 #include "deploy/sigs.h"
 
 #define SERVERS_MAX 64
@@ -513,15 +514,28 @@ static int load_keys(struct parse *p, struct petrel_target *t)
 /* Every file a target names is absolute: recovery may run from another directory. */
 static int check_absolute(struct parse *p, const struct petrel_target *t)
 {
-	const struct { const char *key, *val; } files[] = {
-		{ "path", t->path }, { "health", t->health }, { "preflight", t->preflight },
+	const struct { const char *key, *val; } commands[] = {
+		{ "health", t->health }, { "preflight", t->preflight },
 		{ "orchestrator", strcmp(t->orchestrator, "none") ? t->orchestrator : "" },
 	};
 
-	for (size_t i = 0; i < PETREL_ARRAY_SIZE(files); i++)
-		if (files[i].val[0] && files[i].val[0] != '/')
+	struct petrel_argv argv;
+
+	if (t->path[0] != '/')
+		return fail(p, "target %s: path '%s' must be an absolute path", t->name,
+			    t->path), -1;
+	/* whether each can run is asked when it is about to (petrel_target_runnable):
+	 * status, log or audit need none of them */
+	for (size_t i = 0; i < PETREL_ARRAY_SIZE(commands); i++) {
+		if (!commands[i].val[0])
+			continue;
+		if (petrel_argv_split(&argv, commands[i].val, NULL, 0) < 0)
+			return fail(p, "target %s: %s '%s': a quote is not closed, or too many "
+				    "words", t->name, commands[i].key, commands[i].val), -1;
+		if (argv.v[0][0] != '/')
 			return fail(p, "target %s: %s '%s' must be an absolute path", t->name,
-				    files[i].key, files[i].val), -1;
+				    commands[i].key, argv.v[0]), -1;
+	}
 	for (size_t i = 0; i < t->nkeys; i++)
 		if (t->keys[i][0] != '/')
 			return fail(p, "target %s: key file '%s' must be an absolute path", t->name,
@@ -536,10 +550,14 @@ static int check_absolute(struct parse *p, const struct petrel_target *t)
  */
 static int check_albatross_name(struct parse *p, const struct petrel_target *t)
 {
-	const char *base = strrchr(t->orchestrator, '/');
+	struct petrel_argv argv;
+	const char *base;
 	size_t len = strlen(t->name);
 
-	if (strcmp(base ? base + 1 : t->orchestrator, "albatross"))
+	if (petrel_argv_split(&argv, t->orchestrator, NULL, 0) < 0)
+		return 0;
+	base = strrchr(argv.v[0], '/');
+	if (strcmp(base ? base + 1 : argv.v[0], "albatross"))
 		return 0;
 	if (len >= 1 && len <= 63 && t->name[0] != '-' &&
 	    strspn(t->name,

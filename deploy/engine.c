@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "fetch.h"
 #include "fetcher/builderweb.h"
+#include "run.h"
 #include "solo5.h"
 #include "switch.h"
 
@@ -214,6 +215,24 @@ int petrel_check_frozen(const struct petrel_target *t, const struct petrel_check
 			   shown, t->job, c->remote.uuid, when, age, limit);
 }
 
+int petrel_target_runnable(const struct petrel_config *cfg, const struct petrel_target *t,
+			   struct petrel_err *err)
+{
+	const struct { const char *what, *cmd; } commands[] = {
+		{ "orchestrator", strcmp(t->orchestrator, "none") ? t->orchestrator : "" },
+		{ "health", t->health }, { "preflight", t->preflight },
+	};
+	int r;
+
+	for (size_t i = 0; i < PETREL_ARRAY_SIZE(commands); i++)
+		if (commands[i].cmd[0] &&
+		    (r = petrel_argv_check(commands[i].what, commands[i].cmd, err)) < 0) {
+			petrel_err_prefix(err, "%s:%d: target %s: ", cfg->path, t->line, t->name);
+			return r;
+		}
+	return 0;
+}
+
 /* petrel_fetch_target without its outcome recorded: petrel_upgrade records the whole
  * upgrade's once (a refusal is one journal row, not two). */
 static int fetch_unnoted(struct petrel_engine *e, const struct petrel_target *t,
@@ -307,6 +326,8 @@ static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 	int r, already;
 
 	memset(res, 0, sizeof(*res));
+	if ((r = petrel_target_runnable(e->cfg, t, err)) < 0)
+		return r;	/* before anything changes: the operator's to fix */
 	/* a build the store already verified for t needs no server */
 	r = uuid ? petrel_store_find_uuid(&e->store, t->name, uuid, &v, err) : -PETREL_ENOTFOUND;
 	if (r == -PETREL_ENOTFOUND)
@@ -359,7 +380,8 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	if ((r = current_generation(e, t, res, &res->now, err)) < 0)
+	if ((r = petrel_target_runnable(e->cfg, t, err)) < 0 ||
+	    (r = current_generation(e, t, res, &res->now, err)) < 0)
 		return r;
 	if (!res->now.number)
 		return petrel_fail(err, -ENOENT, "no previous generation to revert to");

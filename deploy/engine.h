@@ -150,6 +150,14 @@ int petrel_engine_note(struct petrel_engine *e, const struct petrel_target *t, c
 		       int r, int update, struct petrel_err *err);
 
 /*
+ * Whether t's orchestrator, health and preflight commands can run: each program an
+ * executable regular file. 0, or -PETREL_ECONFIG naming the file, the target and the
+ * command (upgrade and revert ask first, before anything changes; the daemon at start).
+ */
+int petrel_target_runnable(const struct petrel_config *cfg, const struct petrel_target *t,
+			   struct petrel_err *err);
+
+/*
  * The build that stands for c's newest (c from petrel_check_target): the one the store
  * verified already (*already set), or fetched and verified now. A build whose own
  * bytes failed verification (PETREL_ERR_CONDEMNS: hash, size, signature, binding) is

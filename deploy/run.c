@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -351,4 +352,87 @@ void petrel_run_describe(const struct petrel_run_result *res, long timeout, char
 		petrel_snprintf(out, n, "exit status %d", res->status);
 	else
 		petrel_snprintf(out, n, "ended in an unknown way");
+}
+
+/* One word of cmd starting at *p into out (size n), as a shell reads it without
+ * expanding anything: quotes group, a backslash escapes. 1 word, 0 none left, -EINVAL. */
+static int next_word(const char **p, char *out, size_t n)
+{
+	const char *s = *p + strspn(*p, " \t");
+	size_t len = 0;
+	char quote = 0;
+
+	if (!*s)
+		return 0;
+	for (; *s && (quote || (*s != ' ' && *s != '\t')); s++) {
+		if (!quote && (*s == '\'' || *s == '"')) {
+			quote = *s;
+			continue;
+		}
+		if (quote && *s == quote) {
+			quote = 0;
+			continue;
+		}
+		if (*s == '\\' && quote != '\'' && s[1] &&
+		    (!quote || strchr("\"\\$`", s[1])))
+			s++;
+		if (len + 1 >= n)
+			return -E2BIG;
+		out[len++] = *s;
+	}
+	if (quote)
+		return -EINVAL;
+	out[len] = '\0';
+	*p = s;
+	return 1;
+}
+
+int petrel_argv_split(struct petrel_argv *a, const char *cmd, const char *const *extra,
+		      size_t nextra)
+{
+	const char *p = cmd;
+	size_t used = 0;
+	int r;
+
+	a->n = 0;
+	while ((r = next_word(&p, a->buf + used, sizeof(a->buf) - used)) > 0) {
+		if (a->n == PETREL_ARGV_MAX)
+			return -E2BIG;
+		a->v[a->n++] = a->buf + used;
+		used += strlen(a->buf + used) + 1;
+	}
+	if (r < 0)
+		return r;
+	if (a->n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < nextra; i++) {
+		if (a->n == PETREL_ARGV_MAX)
+			return -E2BIG;
+		a->v[a->n++] = extra[i];
+	}
+	a->v[a->n] = NULL;
+	return 0;
+}
+
+int petrel_argv_check(const char *what, const char *cmd, struct petrel_err *err)
+{
+	struct petrel_argv a;
+	struct stat st;
+	int r = petrel_argv_split(&a, cmd, NULL, 0);
+
+	if (r == -EINVAL)
+		return petrel_fail(err, -PETREL_ECONFIG, "%s '%s': %s", what, cmd,
+				   cmd[strspn(cmd, " \t")] ? "a quote is not closed" : "empty");
+	if (r < 0)
+		return petrel_fail(err, -PETREL_ECONFIG, "%s '%s': too many or too long words",
+				   what, cmd);
+	if (a.v[0][0] != '/')
+		return petrel_fail(err, -PETREL_ECONFIG, "%s '%s' must be an absolute path", what,
+				   a.v[0]);
+	if (stat(a.v[0], &st) < 0)
+		return petrel_fail(err, -PETREL_ECONFIG, "%s %s: %s", what, a.v[0], strerror(errno));
+	if (!S_ISREG(st.st_mode) || access(a.v[0], X_OK) < 0)
+		return petrel_fail(err, -PETREL_ECONFIG, "%s %s: not an executable file", what,
+				   a.v[0]);
+	return 0;
 }

@@ -51,4 +51,22 @@ int petrel_run_ok(const struct petrel_run_result *res);
 /* "exit status 3", "killed by signal 9", "timed out after 5 s" into out. */
 void petrel_run_describe(const struct petrel_run_result *res, long timeout, char *out, size_t n);
 
+/*
+ * The operator's command line (orchestrator, health, preflight) split into words as a
+ * shell would, without expanding anything: blanks separate, '...' and "..." group, a
+ * backslash escapes (in "..." only before " \ $ `). extra is appended. No shell runs it.
+ */
+#define PETREL_ARGV_MAX 32
+struct petrel_argv {
+	char buf[4096 + 64];
+	const char *v[PETREL_ARGV_MAX + 1];	/* NULL-terminated */
+	size_t n;
+};
+/* 0, -EINVAL (no word, or a quote left open), -E2BIG (too many or too long). */
+int petrel_argv_split(struct petrel_argv *a, const char *cmd, const char *const *extra,
+		      size_t nextra);
+/* A command line the configuration names (what: "health", ...) is usable: it splits, and
+ * its program is an absolute path to an executable regular file. 0 or -PETREL_ECONFIG. */
+int petrel_argv_check(const char *what, const char *cmd, struct petrel_err *err);
+
 #endif

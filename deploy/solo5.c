@@ -94,7 +94,8 @@ int petrel_solo5_devices_check(const struct petrel_target *t, const struct petre
 {
 	char env[5][PATH_MAX + 16], have[PETREL_RUN_OUTPUT_MAX + 2], missing[PETREL_DEVICES_MAX];
 	char desc[96], hex[65], shown[PETREL_RUN_OUTPUT_MAX + 2];
-	const char *argv[] = { t->orchestrator, "devices", NULL };
+	const char *extra[] = { "devices" };
+	struct petrel_argv argv;
 	const char *list[5] = { env[0], env[1], env[2], env[3], env[4] };
 	struct petrel_run_result res;
 	struct petrel_err e = PETREL_ERR_INIT;
@@ -107,7 +108,10 @@ int petrel_solo5_devices_check(const struct petrel_target *t, const struct petre
 	snprintf(env[2], sizeof(env[2]), "PETREL_NEW_SHA256=%s", hex);
 	snprintf(env[3], sizeof(env[3]), "PETREL_JOB=%s", b->job);
 	snprintf(env[4], sizeof(env[4]), "PETREL_UUID=%s", b->uuid);
-	if (petrel_run(argv, list, 5, t->orchestrator_timeout, PETREL_RUN_CANCELLABLE,
+	if (petrel_argv_split(&argv, t->orchestrator, extra, 1) < 0)
+		return petrel_fail(err, -PETREL_ECONFIG, "orchestrator '%s': a quote is not closed, "
+				   "or too many words", t->orchestrator);
+	if (petrel_run(argv.v, list, 5, t->orchestrator_timeout, PETREL_RUN_CANCELLABLE,
 		       &res, &e) < 0)
 		return petrel_fail(err, -PETREL_ECONFIG, "orchestrator: %s", e.msg);
 	if (!petrel_run_ok(&res)) {

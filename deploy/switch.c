@@ -258,7 +258,15 @@ static int record_adapter(void *ctx, pid_t pid)
 	return petrel_store_intent_adapter(&rec->e->store, rec->target, (int64_t)pid, rec->err);
 }
 
-/* Runs argv with env; 0 when it exited 0, else -PETREL_EDEPLOY with why filled. With
+/* A command line that does not split into words: the configuration's fault. */
+static int unusable(const char *what, const char *cmd, char *why, size_t n)
+{
+	snprintf(why, n, "%s '%.200s': a quote is not closed, or too many words", what, cmd);
+	return -PETREL_ECONFIG;
+}
+
+/* Runs argv with env; 0 when it exited 0, else -PETREL_EDEPLOY (-PETREL_ECONFIG when it
+ * could not be started, -ECANCELED when petrel stopped it) with why filled. With
  * rec, the child's pid goes into the intent before the child runs (petrel_run_ex). */
 static int run_step(const char *what, const char *const *argv, const struct adapter_env *a,
 		    long timeout, int flags, const struct adapter_rec *rec, char *why, size_t n)
@@ -281,7 +289,8 @@ static int run_step(const char *what, const char *const *argv, const struct adap
 		(void)petrel_store_intent_adapter(&rec->e->store, rec->target, 0, NULL);
 	if (r < 0) {
 		snprintf(why, n, "%s: %s", what, petrel_err_msg(&e, r));
-		return -PETREL_EDEPLOY;
+		/* a command that cannot run is the operator's to fix, not the build's fault */
+		return r == -ENOMEM ? -PETREL_EDEPLOY : -PETREL_ECONFIG;
 	}
 	if (petrel_run_ok(&res))
 		return 0;
@@ -295,12 +304,14 @@ static int run_adapter(struct petrel_engine *e, const struct petrel_target *t,
 		       const struct petrel_intent *in, const char *action,
 		       const struct adapter_env *a, char *why, size_t n)
 {
-	const char *argv[] = { t->orchestrator, action, NULL };
 	struct adapter_rec rec = { e, in ? in->target : NULL, NULL };
+	struct petrel_argv argv;
 
 	if (!strcmp(t->orchestrator, "none"))
 		return 0;
-	return run_step("orchestrator", argv, a, t->orchestrator_timeout, 0, in ? &rec : NULL,
+	if (petrel_argv_split(&argv, t->orchestrator, &action, 1) < 0)
+		return unusable("orchestrator", t->orchestrator, why, n);
+	return run_step("orchestrator", argv.v, a, t->orchestrator_timeout, 0, in ? &rec : NULL,
 			why, n);
 }
 
@@ -308,11 +319,14 @@ static int run_adapter(struct petrel_engine *e, const struct petrel_target *t,
 static int run_health(const struct petrel_target *t, const struct adapter_env *a,
 		      char *why, size_t n)
 {
-	const char *argv[] = { t->health, NULL };
+	struct petrel_argv a1;
+	const char *const *argv = a1.v;
 	int r = 0;
 
 	if (!t->health[0])
 		return 0;
+	if (petrel_argv_split(&a1, t->health, NULL, 0) < 0)
+		return unusable("health check", t->health, why, n);
 	if (petrel_cancelled()) {
 		/* asked to stop while the adapter ran: the switch is finished if one attempt
 		 * says healthy (not cut short), else rolled back, without blaming the build */
@@ -330,10 +344,9 @@ static int run_health(const struct petrel_target *t, const struct adapter_env *a
 			return -ECANCELED;
 		}
 		if ((r = run_step("health check", argv, a, t->health_timeout,
-				  PETREL_RUN_CANCELLABLE,
-				  NULL, why, n)) == 0)
+				  PETREL_RUN_CANCELLABLE, NULL, why, n)) == 0)
 			return 0;
-		if (r == -ECANCELED)
+		if (r == -ECANCELED || r == -PETREL_ECONFIG)
 			return r;
 		petrel_log_debug("%s: attempt %ld of %ld failed: %s", t->name, i + 1,
 				 t->health_retries, why);
@@ -494,7 +507,7 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
  */
 static int switch_failed(struct petrel_engine *e, const struct petrel_target *t,
 			 struct petrel_intent *in, const struct petrel_build *b,
-			 const char *why, int reject, struct petrel_err *err)
+			 const char *why, int reject, int code, struct petrel_err *err)
 {
 	char back[64];
 	int r;
@@ -512,9 +525,11 @@ static int switch_failed(struct petrel_engine *e, const struct petrel_target *t,
 				    (long long)in->to_gen, b->uuid, why);
 		return r;
 	}
-	return petrel_fail(err, -PETREL_EDEPLOY, "%s to generation %lld (%s) failed: %s; %s%s",
-			   in->op, (long long)in->to_gen, b->uuid, why, back,
-			   reject ? " and the build is rejected" : "");
+	return petrel_fail(err, code, "%s to generation %lld (%s) failed: %s; %s%s", in->op,
+			   (long long)in->to_gen, b->uuid, why, back,
+			   reject ? " and the build is rejected" :
+			   code == -PETREL_ECONFIG ? " (a configuration error: the build is not "
+			   "rejected)" : "");
 }
 
 /* The switch itself, shared by upgrade and revert: intent, file, pointers, adapter, health. */
@@ -534,7 +549,7 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 		return r;
 	if ((r = place(e, t->path, in->to_sha256, in->to_size, &placing)) < 0) {
 		snprintf(why, sizeof(why), "%s", petrel_err_msg(&placing, r));
-		return switch_failed(e, t, in, b, why, 0, err);
+		return switch_failed(e, t, in, b, why, 0, -PETREL_EDEPLOY, err);
 	}
 	if ((r = petrel_store_intent_switched(&e->store, in, err)) < 0)
 		return r;	/* the intent stays: recovery puts from back */
@@ -542,11 +557,13 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 	r = run_adapter(e, t, in, in->op, &a, why, sizeof(why));
 	if (r == 0 && upgrade)
 		r = run_health(t, &a, why, sizeof(why));
-	/* a build is not rejected for an interrupted health check, nor for an adapter that
-	 * failed while petrel was stopping (a service manager signals the adapter too) */
+	/* a build is not rejected for an interrupted health check, for an adapter that
+	 * failed while petrel was stopping (a service manager signals the adapter too), nor
+	 * for a command that cannot run (the configuration's fault: exit 2) */
 	if (r < 0)
 		return switch_failed(e, t, in, b, why, upgrade && r != -ECANCELED &&
-				     !petrel_cancelled(), err);
+				     r != -PETREL_ECONFIG && !petrel_cancelled(),
+				     r == -PETREL_ECONFIG ? r : -PETREL_EDEPLOY, err);
 	petrel_hex(in->to_sha256, 32, hex);
 	snprintf(detail, sizeof(detail), "generation=%lld uuid=%s sha256=%s from=%lld",
 		 (long long)in->to_gen, b->uuid, hex, (long long)in->from_gen);
@@ -583,14 +600,21 @@ int petrel_preflight(struct petrel_engine *e, const struct petrel_target *t,
 		     struct petrel_err *err)
 {
 	char blob[PATH_MAX], why[512];
-	const char *argv[] = { t->preflight, blob, NULL };
+	const char *extra[] = { blob };
+	struct petrel_argv argv;
 	struct adapter_env a;
+	int r;
 
 	if (!t->preflight[0])
 		return 0;
 	petrel_store_blob_path(&e->store, v->build.sha256, blob, sizeof(blob));
 	adapter_env(&a, t->name, t->path, v->build.sha256, before_sha256, &v->build);
-	if (run_step("preflight", argv, &a, t->orchestrator_timeout, 0, NULL, why, sizeof(why)) < 0)
+	r = petrel_argv_split(&argv, t->preflight, extra, 1) < 0 ?
+		unusable("preflight", t->preflight, why, sizeof(why)) :
+		run_step("preflight", argv.v, &a, t->orchestrator_timeout, 0, NULL, why, sizeof(why));
+	if (r == -PETREL_ECONFIG)	/* the command, not the build: nothing is refused */
+		return petrel_fail(err, r, "%s", why);
+	if (r < 0)
 		return petrel_fail(err, -PETREL_EPOLICY, "%s refused build %s", why, v->build.uuid);
 	return 0;
 }

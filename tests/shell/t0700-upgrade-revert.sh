@@ -424,17 +424,20 @@ is "$rc" 2 "history without a target: exit 2"
 state_unchanged "usage errors change nothing"
 
 # ======================================================= a missing orchestrator
+# the operator's mistake, found before anything changes: exit 2, the build not rejected
 newbuild B7 seven 1700006000
 conf "orchestrator = $T/no-such-adapter"
 n_ad=$(adapter_lines)
+snapshot_state
 run petrel upgrade hello
-is "$rc" 5 "missing orchestrator: exit 5"
-like "$err" "no-such-adapter" "missing orchestrator: the message names it"
-like "$err" "generation [0-9]+ is back" "missing orchestrator: the previous generation is back"
-ok "missing orchestrator: the path holds build 1 again" cmp -s "$P" "$T/B1.hvt"
-is "$(sql "select count(*) from rejected where target = 'hello' and sha256 = '$B7H'")" 1 \
-	"missing orchestrator: build 7 is rejected"
+is "$rc" 2 "missing orchestrator: a configuration error, exit 2"
+like "$err" "orchestrator $T/no-such-adapter: No such file or directory" \
+	"missing orchestrator: the message names it and why"
+ok "missing orchestrator: the path still holds build 1" cmp -s "$P" "$T/B1.hvt"
+is "$(sql "select count(*) from rejected where target = 'hello' and sha256 = '$B7H'")" 0 \
+	"missing orchestrator: build 7 is not rejected"
 is "$(adapter_lines)" "$n_ad" "missing orchestrator: the recording adapter never ran"
+state_unchanged "missing orchestrator: nothing changed"
 
 # ======================================================= orchestrator timeout
 newbuild B8 eight 1700007000

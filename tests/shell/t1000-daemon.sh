@@ -64,9 +64,15 @@ publish() {	# publish SEED — a new signed build of hello; echoes its uuid
 
 start_server
 make_key pub1
+# conf [LINE...] — the daemon's test configuration; a LINE setting one of the defaults
+# below replaces it (a key set twice in a section is a configuration error)
 conf() {
-	write_config --global "interval = 1" --global "backoff_max = 4" \
-		"health = $T/health" "health_retries = 2" "auto = upgrade" "$@"
+	local d defaults=("health = $T/health" "health_retries = 2" "auto = upgrade")
+	local lines=()
+	for d in "${defaults[@]}"; do
+		printf '%s\n' "$@" | grep -q "^${d%% =*} =" || lines+=("$d")
+	done
+	write_config --global "interval = 1" --global "backoff_max = 4" "${lines[@]}" "$@"
 }
 
 # ---- usage and configuration

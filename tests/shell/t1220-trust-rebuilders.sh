@@ -18,8 +18,12 @@ start_server rb3
 make_key pub1
 RB_SERVERS=('[server "rb1"]' "url = $RB1_URL" '[server "rb2"]' "url = $RB2_URL"
 	'[server "rb3"]' "url = $RB3_URL")
+# rebuilt_config [LINE...] — trust = rebuilt on three rebuilders, agree = 2; a "trust ="
+# LINE replaces the default (a key set twice is a configuration error)
 rebuilt_config() {
-	write_config "trust = rebuilt" -keys -signatures -threshold "rebuilders = rb1, rb2, rb3" \
+	local trust="trust = rebuilt"
+	printf '%s\n' "$@" | grep -q '^trust =' && trust=
+	write_config ${trust:+"$trust"} -keys -signatures -threshold "rebuilders = rb1, rb2, rb3" \
 		"agree = 2" "$@" "${RB_SERVERS[@]}"
 }
 rebuilt_config
