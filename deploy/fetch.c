@@ -159,6 +159,7 @@ static int obtain(struct petrel_engine *e, const struct petrel_target *t,
 			 (unsigned long long)b->size);
 	if ((r = download_start(d, err)) < 0)
 		return r;
+	petrel_http_set_label(e->http, t->name);
 	r = petrel_bw_download(e->http, t->server->url, b, sink, d, url, n, err);
 	if (!r)
 		r = petrel_fanout_finish(d->fo);

@@ -21,6 +21,7 @@ struct petrel_http {
 	CURL *curl;
 	struct petrel_http_limits limits;
 	int progress;
+	char label[40];		/* what the bar is for (a target's name), "" for none */
 	char last_url[PETREL_URL_MAX + 1];	/* of the last request tried */
 };
 
@@ -33,6 +34,8 @@ struct exchange {
 	struct petrel_err *err;	/* where its message goes */
 	int stopped;		/* headers_only: aborted on purpose after the headers */
 	int bar;		/* draw a progress bar (0 again once it reached 100 %) */
+	long long started_ms;	/* when the body began, for the rate */
+	const char *label;
 	time_t ticked;		/* last petrel_tick() */
 	char mask[PETREL_URL_MAX + 1];
 };
@@ -75,6 +78,11 @@ void petrel_http_free(struct petrel_http *h)
 		return;
 	curl_easy_cleanup(h->curl);
 	free(h);
+}
+
+void petrel_http_set_label(struct petrel_http *h, const char *label)
+{
+	snprintf(h->label, sizeof(h->label), "%s", label ? label : "");
 }
 
 void petrel_http_set_progress(struct petrel_http *h, int on)
@@ -225,12 +233,39 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "hello [=====     ]  45% 12.3/27.0 MiB  5.2 MiB/s  0:03 left", redrawn in place. */
+static void draw_bar(struct exchange *x, curl_off_t now, curl_off_t total)
+{
+	const int width = 24;
+	int fill = (int)(now * width / total);
+	long long ms = mono_ms() - x->started_ms;
+	double rate = ms > 0 ? (double)now * 1000.0 / (double)ms : 0;	/* bytes/s */
+	long long left = rate > 0 ? (long long)((double)(total - now) / rate) : -1;
+	char eta[48] = "";
+
+	if (now >= total)
+		snprintf(eta, sizeof(eta), "in %lld:%02lld", ms / 60000, ms / 1000 % 60);
+	else if (left >= 0)
+		snprintf(eta, sizeof(eta), "%lld:%02lld left", left / 60, left % 60);
+	fprintf(stderr, "\r%s%s[%.*s%*s] %3d%% %.1f/%.1f MiB %6.1f MiB/s %-12s", x->label,
+		x->label[0] ? " " : "", fill, "========================================",
+		width - fill, "", (int)(now * 100 / total), (double)now / 1048576.0,
+		(double)total / 1048576.0, rate / 1048576.0, eta);
+}
+
 /* Every transfer passes here about once a second: cancellation, the tick, the bar. */
 static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ut,
 		       curl_off_t un)
 {
 	struct exchange *x = ctx;
-	int width = 40, fill;
 	time_t now = time(NULL);
 
 	(void)ut, (void)un;
@@ -248,10 +283,7 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 		dltotal = (curl_off_t)x->req->expected_size;
 	if (!x->bar || dltotal <= 0 || x->resp->status != 200)
 		return 0;
-	fill = (int)(dlnow * width / dltotal);
-	fprintf(stderr, "\r[%.*s%*s] %3d%% %lld/%lld MiB", fill,
-		"========================================", width - fill, "",
-		(int)(dlnow * 100 / dltotal), (long long)(dlnow >> 20), (long long)(dltotal >> 20));
+	draw_bar(x, dlnow, dltotal);
 	if (dlnow >= dltotal) {
 		fputc('\n', stderr);
 		x->bar = 0;	/* curl calls again after the end: one 100 % line */
@@ -281,6 +313,8 @@ static void setup(struct petrel_http *h, struct exchange *x, const char *url,
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	x->bar = h->progress && x->req->sink;
+	x->label = h->label;
+	x->started_ms = mono_ms();
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);

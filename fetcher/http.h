@@ -64,7 +64,11 @@ struct petrel_http;
 int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l,
 		    struct petrel_err *err);
 void petrel_http_free(struct petrel_http *h);
-/* Enables a progress bar on stderr for body downloads (when stderr is a terminal). */
+/* Names what the progress bar is for (a target), NULL for nothing. */
+void petrel_http_set_label(struct petrel_http *h, const char *label);
+/* Enables a progress bar on stderr for body downloads (when stderr is a terminal): the
+ * label, percentage, size, rate and time left, using the size the request expects when
+ * the server frames the body chunked; it ends with exactly one 100 % line. */
 void petrel_http_set_progress(struct petrel_http *h, int on);
 
 /*
