@@ -17,6 +17,10 @@ REPO_ROOT=$(cd "$LIB_DIR/../.." && pwd)
 BW_PY="$REPO_ROOT/tests/servers/builder_web.py"
 PETREL=${PETREL:-$REPO_ROOT/petrel}
 PYTHON=${PYTHON:-python3}
+# -S: no site module. builder_web.py and the helpers need the standard library only, and
+# a site-packages .pth file can cost more than the helper itself (tests call it hundreds
+# of times).
+PY=("$PYTHON" -S)
 MINISIGN=${MINISIGN:-/usr/bin/minisign}
 PETREL_TIMEOUT=${PETREL_TIMEOUT:-120}
 
@@ -209,7 +213,7 @@ start_server() {
 	local data="$T/$name" pf="$T/$name.port"
 	mkdir -p "$data"
 	rm -f "$pf"
-	"$PYTHON" "$BW_PY" serve --data "$data" --port "$port" --port-file "$pf" \
+	"${PY[@]}" "$BW_PY" serve --data "$data" --port "$port" --port-file "$pf" \
 		>>"$T/$name.server.log" 2>&1 &
 	local pid=$! i
 	_tap_server_pids+=("$pid")
@@ -246,13 +250,13 @@ stop_server() {
 #           [--filename NAME] [--link] [--failed]   → echoes the uuid
 add_build() {
 	local job=$1 file=$2; shift 2
-	"$PYTHON" "$BW_PY" add --data "$BW_DATA" --job "$job" --file "$file" "$@"
+	"${PY[@]}" "$BW_PY" add --data "$BW_DATA" --job "$job" --file "$file" "$@"
 }
 
-# build_field JOB UUID FIELD — job uuid platform filename sha256 size start_time finish_time
-#                               start_epoch finish_epoch path etag
+# build_field JOB UUID FIELD… — each on a line: job uuid platform filename sha256 size
+#                                start_time finish_time start_epoch finish_epoch path etag
 build_field() {
-	"$PYTHON" "$BW_PY" get --data "$BW_DATA" --job "$1" --uuid "$2" "$3"
+	"${PY[@]}" "$BW_PY" get --data "$BW_DATA" --job "$1" --uuid "$2" "${@:3}"
 }
 
 # remove_build JOB UUID — as builder-web's vacuum does.
@@ -275,7 +279,7 @@ clear_requests() { : >"$BW_DATA/requests.log"; }
 
 # make_file PATH SIZE [SEED] — a deterministic pseudo-random file (SIZE in bytes).
 make_file() {
-	"$PYTHON" - "$1" "$2" "${3:-$1}" <<'EOF'
+	"${PY[@]}" - "$1" "$2" "${3:-$1}" <<'EOF'
 import hashlib, sys
 path, size, seed = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
 with open(path, "wb") as f:
@@ -309,10 +313,8 @@ key_id() {
 # Echoes nothing; exits non-zero if minisign fails.
 sign_build() {
 	local job=$1 u=$2 key=$3 name sha fin path tc
-	name=$(build_field "$job" "$u" filename) || return 1
-	sha=$(build_field "$job" "$u" sha256)
-	fin=$(build_field "$job" "$u" finish_epoch)
-	path=$(build_field "$job" "$u" path)
+	tc=$(build_field "$job" "$u" filename sha256 finish_epoch path) || return 1
+	{ read -r name; read -r sha; read -r fin; read -r path; } <<<"$tc"
 	if [ $# -ge 4 ]; then
 		tc=$4
 	else

@@ -16,7 +16,7 @@ header() { tr -d '\r' <"$2" | awk -v n="$(printf '%s' "$1" | tr '[:upper:]' '[:l
 # status FILE — status code of the last response in a curl -D dump.
 status() { tr -d '\r' <"$1" | awk '/^HTTP\// { s = $2 } END { print s }'; }
 # pyj EXPR — evaluate a Python expression over j = json read from stdin.
-pyj() { "$PYTHON" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+pyj() { "${PY[@]}" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 # get URL [curl args…] — body in $T/body, headers in $T/hdr, curl's exit code in $crc.
 get() { local u=$1; shift; rm -f "$T/body" "$T/hdr"; "${C[@]}" -D "$T/hdr" -o "$T/body" "$@" "$BW_URL$u" && crc=0 || crc=$?; }
 
@@ -289,7 +289,7 @@ get "/job/broken/failed" -H 'Accept: application/json'
 is "$(cat "$T/body")" "{\"builds\":[{\"uuid\":\"$UN\",\"main_binary\":null}]}" "/job/J/failed: failed builds, main_binary null"
 get "/job/broken/build/$UN/f/e.img"
 is "$(status "$T/hdr"):$(sha256_of "$T/body")" "200:$HE" "another artifact is served under /f/PATH"
-"$PYTHON" "$BW_PY" add-job --data "$BW_DATA" --job empty
+"${PY[@]}" "$BW_PY" add-job --data "$BW_DATA" --job empty
 get /job/empty -H 'Accept: application/json'
 is "$(status "$T/hdr"):$(cat "$T/body")" '200:{"builds":[]}' "add-job: a job without builds lists {\"builds\":[]}"
 get /job/empty/build/latest
@@ -306,7 +306,7 @@ get "/job/elsewhere/build/$U1/f/bin/hello.hvt"
 ok "/f/: by uuid alone" cmp -s "$T/body" "$T/a.hvt"
 
 # ---- Solo5
-"$PYTHON" "$BW_PY" add-job --data "$BW_DATA" --job solo --section Unikernels --synopsis "A Solo5 test"
+"${PY[@]}" "$BW_PY" add-job --data "$BW_DATA" --job solo --section Unikernels --synopsis "A Solo5 test"
 US=$(add_build solo "$T/g.txt" --filename solo.hvt --solo5-abi hvt --solo5-device net:service \
 	--solo5-device block:storage)
 get "/job/solo/build/$US" -H 'Accept: application/json'
