@@ -27,6 +27,11 @@ PETREL_TIMEOUT=${PETREL_TIMEOUT:-120}
 T=$(mktemp -d "${TMPDIR:-/tmp}/petrel-test.XXXXXX") || { echo "Bail out! mktemp"; exit 255; }
 export T
 
+# nap SECONDS — sleep without starting a process (a fork costs more than most of what
+# the tests wait for): a read that times out on a FIFO that nobody writes to.
+mkfifo "$T/.nap" && exec {_tap_nap_fd}<>"$T/.nap" || { echo "Bail out! mkfifo"; exit 255; }
+nap() { read -r -t "$1" -u "$_tap_nap_fd" _ || true; }
+
 # ------------------------------------------------------------------ TAP
 
 _tap_n=0
@@ -190,9 +195,17 @@ trap 'exit 143' TERM
 run() {
 	_run_cmd="$*" _run_shown=
 	"$@" >"$T/.run.out" 2>"$T/.run.err" && rc=0 || rc=$?
-	out=$(cat "$T/.run.out")
-	err=$(cat "$T/.run.err")
+	slurp out "$T/.run.out"
+	slurp err "$T/.run.err"
 	return 0
+}
+
+# slurp VAR FILE — VAR=$(cat FILE) without a process: the text up to a NUL byte (none is
+# expected), trailing newlines dropped.
+slurp() {
+	local -n _slurp_v=$1
+	IFS= read -r -d '' _slurp_v <"$2" || true
+	while [[ $_slurp_v == *$'\n' ]]; do _slurp_v=${_slurp_v%$'\n'}; done
 }
 
 # petrel ARGS… — the real binary with the test configuration (and a time limit).
@@ -217,10 +230,10 @@ start_server() {
 		>>"$T/$name.server.log" 2>&1 &
 	local pid=$! i
 	_tap_server_pids+=("$pid")
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 500; i++)); do
 		[ -s "$pf" ] && break
 		kill -0 "$pid" 2>/dev/null || BAIL_OUT "builder_web.py ($name) died: $(cat "$T/$name.server.log")"
-		sleep 0.05
+		nap 0.02
 	done
 	[ -s "$pf" ] || BAIL_OUT "builder_web.py ($name) did not start"
 	local p; p=$(cat "$pf")
@@ -435,20 +448,24 @@ _state_fingerprint_same() { _state_fingerprint | cmp -s - "$T/.snapshot.${1:-def
 
 # ------------------------------------------------------------------ waiting for conditions
 
-# wait_for [-t SECONDS] CMD [ARGS…] — runs CMD until it exits 0 (every 0.02 s for the
-# first 2 s, then every 0.1 s); fails after SECONDS (default $PETREL_WAIT_TIMEOUT,
-# else 60): a generous limit, since a loaded machine is slow, not wrong. Use it instead
-# of `sleep` to wait for something to happen:
+# wait_for [-t SECONDS] CMD [ARGS…] — runs CMD until it exits 0 (after 0.01, 0.02 and
+# 0.04 s, then every 0.05 s up to 2 s, then every 0.1 s: most conditions come soon, and
+# each try of a command costs a process); fails after SECONDS (default
+# $PETREL_WAIT_TIMEOUT, else 60): a generous limit, since a loaded machine is slow, not
+# wrong. Use it instead of `sleep` to wait for something to happen:
 #     ok "the daemon deployed it" wait_for grep -q "deployed" "$T/daemon.log"
 wait_for() {
-	local limit=${PETREL_WAIT_TIMEOUT:-60} start now
+	local limit=${PETREL_WAIT_TIMEOUT:-60} start now ms=10 d
 	if [ "${1:-}" = -t ]; then limit=$2; shift 2; fi
 	start=${EPOCHREALTIME/./}
 	while :; do
 		"$@" && return 0
 		now=${EPOCHREALTIME/./}
 		[ $((now - start)) -lt $((${limit%.*} * 1000000)) ] || return 1
-		if [ $((now - start)) -lt 2000000 ]; then sleep 0.02; else sleep 0.1; fi
+		[ $((now - start)) -lt 2000000 ] || ms=100
+		printf -v d '0.%03d' "$ms"
+		nap "$d"
+		[ "$ms" -ge 50 ] || ms=$((ms * 2 > 50 ? 50 : ms * 2))
 	done
 }
 
