@@ -69,53 +69,75 @@ KEPT=1
 
 # ------------------------------------------------------------------ helpers
 
-uuid_of() { if [ "$1" = "$SHA1" ]; then echo "$U1"; else echo "$U2"; fi; }
-other_sha() { if [ "$1" = "$SHA1" ]; then echo "$SHA2"; else echo "$SHA1"; fi; }
+# A process start costs more here than most checks do (a kill loop iteration made ~40):
+# the helpers below set variables instead of printing into $(…), and they look at the
+# files with one stat and at the database with one sqlite3 where they can.
+
+# other_of SHA — OTHER is the other build's sha256; uuid_of SHA — UUID is its build's uuid;
+# name_of SHA — NAME is "build 1", "build 2", "nothing" or "sha256 <12 digits>".
+other_of() { if [ "$1" = "$SHA1" ]; then OTHER=$SHA2; else OTHER=$SHA1; fi; }
+uuid_of() { if [ "$1" = "$SHA1" ]; then UUID=$U1; else UUID=$U2; fi; }
 name_of() {
-	case $1 in "$SHA1") echo "build 1" ;; "$SHA2") echo "build 2" ;; "") echo "nothing" ;;
-	*) printf 'sha256 %.12s\n' "$1" ;; esac
+	case $1 in "$SHA1") NAME="build 1" ;; "$SHA2") NAME="build 2" ;; "") NAME=nothing ;;
+	*) NAME="sha256 ${1:0:12}" ;; esac
 }
+# named SHA — prints NAME (for messages, where a subshell costs nothing that matters)
+named() { name_of "$1"; echo "$NAME"; }
 
 intents() { sqlite3 "$DB" 'select count(*) from intents' 2>&1; }
 recoveries() { sqlite3 "$DB" "select count(*) from journal where event = 'recover'" 2>&1; }
 
-# hash_of FILE — sets HASH to its sha256 (empty without FILE), hashing each version of
-# a file once: a version is known by device, inode, size and mtime (ns), since every
+# look — one stat of the path and PATH.petrel-prev: LOOK[FILE] is "MODE KEY" for each
+# that exists, KEY a version of the file: device, inode, size and mtime (ns), since every
 # write changes the mtime and petrel never sets it (ctime is left out: the renames and
-# exchanges of the switch change it, not the bytes). The kill loop looks at the same
-# two 30 MB files over and over; hashing them every time was most of its run time.
-# Nothing writes while we look (wait_adapters ran before). Call it outside $(…), or
-# what it learnt is lost with the subshell.
-declare -A HASHES=()
-hash_of() {
-	local key
-	HASH=
-	key=$(stat -c '%d:%i:%s:%.9Y' -- "$1" 2>/dev/null) || return 0
-	[ -n "${HASHES[$key]:-}" ] || HASHES[$key]=$(sha256_of "$1")
-	HASH=${HASHES[$key]}
+# exchanges of the switch change it, not the bytes). Nothing writes while we look
+# (wait_adapters ran before).
+declare -A LOOK=()
+look() {
+	local mode key name
+	LOOK=()
+	while read -r mode key name; do LOOK[$name]="$mode $key"; done \
+		< <(stat -c '%a %d:%i:%s:%.9Y %n' -- "$DEPLOY" "$DEPLOY.petrel-prev" 2>/dev/null)
 }
 
-# file_state FILE [SHA256] — "build 1" / "build 2" when FILE is a regular 0755 file
-# holding one of the builds, else a description of what is there.
-file_state() {
-	local f=$1 sha=${2:-} mode
-	if [ -L "$f" ] || [ ! -f "$f" ]; then
-		echo "missing or not a regular file"; return
+# ident FILE KEY — sets ID to FILE's sha256: each version (KEY) is compared once with the
+# two builds (cmp stops at the first byte that differs, and costs less than hashing);
+# only a file that is neither is hashed. Call it outside $(…), or what it learnt is lost
+# with the subshell.
+declare -A IDS=()
+ident() {
+	if [ -z "${IDS[$2]:-}" ]; then
+		if cmp -s -- "$1" "$T/one.hvt"; then IDS[$2]=$SHA1
+		elif cmp -s -- "$1" "$T/two.hvt"; then IDS[$2]=$SHA2
+		else IDS[$2]=$(sha256_of "$1"); fi
 	fi
-	[ -n "$sha" ] || { hash_of "$f"; sha=$HASH; }
-	mode=$(stat -c %a "$f")
-	if [ "$sha" != "$SHA1" ] && [ "$sha" != "$SHA2" ]; then
-		echo "sha256 $sha ($(stat -c %s "$f") bytes), neither build"
+	ID=${IDS[$2]}
+}
+
+# state_of FILE — after `look`, for the path or PATH.petrel-prev: STATE is "build 1" /
+# "build 2" when FILE is a regular 0755 file holding one of the builds, else a
+# description of what is there; STATE_SHA its sha256 (empty when it is not a file).
+state_of() {
+	local f=$1 mode key size
+	STATE_SHA=
+	if [ -L "$f" ] || [ ! -f "$f" ] || [ -z "${LOOK[$f]:-}" ]; then
+		STATE="missing or not a regular file"; return
+	fi
+	mode=${LOOK[$f]%% *} key=${LOOK[$f]#* }
+	ident "$f" "$key"
+	STATE_SHA=$ID
+	name_of "$ID"
+	if [ "$ID" != "$SHA1" ] && [ "$ID" != "$SHA2" ]; then
+		size=${key#*:*:} size=${size%%:*}
+		STATE="sha256 $ID ($size bytes), neither build"
 	elif [ "$mode" != 755 ]; then
-		echo "$(name_of "$sha") but mode $mode"
+		STATE="$NAME but mode $mode"
 	else
-		name_of "$sha"
+		STATE=$NAME
 	fi
 }
-path_state() { file_state "$DEPLOY"; }
-# known_hashes — hash the files beside the path now, so that $(path_state) and
-# $(file_state …), which run in a subshell, find them known
-known_hashes() { hash_of "$DEPLOY"; hash_of "$DEPLOY.petrel-prev"; }
+# path_state — prints what the path holds (for messages)
+path_state() { look; state_of "$DEPLOY"; echo "$STATE"; }
 
 # wait_adapters — until nothing a killed petrel left behind runs: no adapter (one left
 # running ends 0.05 s later), no child of petrel between fork and exec. Then every
@@ -124,60 +146,85 @@ wait_adapters() {
 	wait_until_gone "$T/adapter\.sh|$PETREL -c $C "
 }
 
-# check_state — after a command that recovered ($rc/$out/$err are `petrel status
-# --json`'s): sets v_path v_status v_fsck v_intents v_new v_tmp v_adapter to "" when
-# the invariant holds, else to what is wrong; PATH_NOW is what the path holds.
+# status_json — runs `petrel status --json` (which recovers) into $rc/$out/$err and reads
+# the current and previous sha256 and the current generation's state, in one jq:
+# S_CUR S_PREV S_STATE; CUR is the current build's sha256 according to status.
+status_json() {
+	local x
+	run petrel status --json
+	x=$(jq -r '.targets[0] | [.current.sha256 // "null", .previous.sha256 // "null",
+		.current.state // "null"] | join(" ")' <<<"$out" 2>&1) || x="jq: $x"
+	read -r S_CUR S_PREV S_STATE <<<"$x"
+	CUR=$S_CUR
+}
+
+# check_state — after status_json: sets v_path v_status v_fsck v_intents v_new v_tmp
+# v_adapter to "" when the invariant holds, else to what is wrong; PATH_NOW is what the
+# path holds, S_RECOVERIES the journal's recover events.
 check_state() {
-	local cur prev state n f x
+	local x n f last i
+	local -a lines
 	v_path='' v_status='' v_fsck='' v_intents='' v_new='' v_tmp='' v_adapter=''
-	known_hashes
-	hash_of "$DEPLOY"
-	PATH_SHA=$HASH
-	PATH_NOW=$(file_state "$DEPLOY" "$PATH_SHA")
+	look
+	state_of "$DEPLOY"
+	PATH_SHA=$STATE_SHA PATH_NOW=$STATE
 	case $PATH_NOW in "build 1" | "build 2") ;; *) v_path="path: $PATH_NOW" ;; esac
-	S_CUR=
 	if [ "$rc" != 0 ]; then
 		v_status="status --json exited $rc: $(printf '%s' "$err" | head -3)"
 	else
-		# current, previous and the current generation's state, in one jq
-		x=$(jq -r '.targets[0] | [.current.sha256 // "null", .previous.sha256 // "null",
-			.current.state // "null"] | join(" ")' <<<"$out" 2>&1) || x="jq: $x"
-		read -r cur prev state <<<"$x"
-		S_CUR=$cur
-		if [ "$cur" != "$PATH_SHA" ]; then
-			v_status="status says current is $(name_of "$cur"), the path holds $PATH_NOW"
+		if [ "$S_CUR" != "$PATH_SHA" ]; then
+			v_status="status says current is $(named "$S_CUR"), the path holds $PATH_NOW"
 		fi
 		# every switch was between the two builds: previous is the other one
-		[ "$prev" = "$(other_sha "$cur")" ] ||
-			v_status+="${v_status:+; }status says previous is $(name_of "$prev"), current $(name_of "$cur")"
-		[ "$state" = deployed ] || v_status+="${v_status:+; }the current generation's state is '$state'"
+		other_of "$S_CUR"
+		[ "$S_PREV" = "$OTHER" ] ||
+			v_status+="${v_status:+; }status says previous is $(named "$S_PREV"), current $(named "$S_CUR")"
+		[ "$S_STATE" = deployed ] || v_status+="${v_status:+; }the current generation's state is '$S_STATE'"
 	fi
-	# the intents left and the generations still 'pending', in one sqlite3
+	# the intents left, the generations still 'pending' and the recoveries, in one sqlite3
 	x=$(sqlite3 "$DB" "select count(*) from intents;
 		select 'pending:' || ifnull(group_concat(number, ' '), '') from generations
-		where state = 'pending'" 2>&1)
+		where state = 'pending';
+		select 'recoveries:' || count(*) from journal where event = 'recover'" 2>&1)
+	S_RECOVERIES=${x##*recoveries:}
+	x=${x%$'\n'recoveries:*}
 	n=${x%%$'\n'*}
 	[ "$n" = 0 ] || v_intents="$n intent(s) left: $(sqlite3 "$DB" \
 		'select op, phase, from_gen, to_gen from intents' 2>&1 | tr '\n' ' ')"
 	case $x in *$'\n'pending:) ;; *) n=${x#*pending:}; v_intents+="${v_intents:+; }generation(s) ${n:-?} still 'pending' ($x)" ;; esac
 	# the orchestrator was last told to run what is at the path
-	x=$(grep '^start' "$T/adapter.log" | tail -1)
-	[ "${x##* }" = "$PATH_SHA" ] ||
-		v_adapter="the adapter's last call ($(set -- $x; echo "$3") $(name_of "${x##* }")) is not for the build at the path ($PATH_NOW)"
+	mapfile -t lines <"$T/adapter.log"
+	last=
+	for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
+		[[ ${lines[i]} == start* ]] && { last=${lines[i]}; break; }
+	done
+	[ "${last##* }" = "$PATH_SHA" ] ||
+		v_adapter="the adapter's last call ($(set -- $last; echo "$3") $(named "${last##* }")) is not for the build at the path ($PATH_NOW)"
 	# beside the path: PATH.petrel-prev (a whole build) at most
 	for f in "$T"/deploy/* "$T"/deploy/.[!.]*; do
 		[ -e "$f" ] || [ -L "$f" ] || continue
 		case $f in
 		"$DEPLOY") ;;
 		"$DEPLOY.petrel-prev")
-			x=$(file_state "$f")
-			case $x in "build 1" | "build 2") ;; *) v_new+="hello.hvt.petrel-prev: $x; " ;; esac ;;
+			state_of "$f"
+			case $STATE in "build 1" | "build 2") ;; *) v_new+="hello.hvt.petrel-prev: $STATE; " ;; esac ;;
 		*) v_new+="${f##*/} left ($(stat -c %s "$f" 2>/dev/null) bytes); " ;;
 		esac
 	done
-	f=$(ls -A "$T/state/tmp" 2>&1)
-	[ -z "$f" ] || v_tmp="tmp/ holds: $(printf '%s' "$f" | tr '\n' ' ')"
-	f=$(petrel fsck 2>&1) || v_fsck="fsck exited $?: $(printf '%s' "$f" | head -5 | tr '\n' ' ')"
+	if [ ! -d "$T/state/tmp" ]; then
+		v_tmp="no $T/state/tmp"
+	else
+		for f in "$T"/state/tmp/* "$T"/state/tmp/.[!.]* "$T"/state/tmp/..?*; do
+			[ -e "$f" ] || [ -L "$f" ] || continue
+			v_tmp+="${v_tmp:+ }${f##*/}"
+		done
+		[ -z "$v_tmp" ] || v_tmp="tmp/ holds: $v_tmp"
+	fi
+	if ! petrel fsck >"$T/.fsck" 2>&1; then
+		n=$?
+		slurp f "$T/.fsck"
+		v_fsck="fsck exited $n: $(printf '%s' "$f" | head -5 | tr '\n' ' ')"
+	fi
 }
 
 # ------------------------------------------------------------------ 1. the kill loop
@@ -204,19 +251,20 @@ for ((i = 1; i <= KILLS || (recovered < min && i <= 2 * KILLS); i++)); do
 		what="revert$copy"
 		"$PETREL" -c "$C" -q revert hello >/dev/null 2>&1 &
 	else
-		what="upgrade --to $(uuid_of "$(other_sha "$cur")")$copy"
-		"$PETREL" -c "$C" -q upgrade hello --to "$(uuid_of "$(other_sha "$cur")")" \
-			--allow-downgrade >/dev/null 2>&1 &
+		other_of "$cur"; uuid_of "$OTHER"
+		what="upgrade --to $UUID$copy"
+		"$PETREL" -c "$C" -q upgrade hello --to "$UUID" --allow-downgrade >/dev/null 2>&1 &
 	fi
 	pid=$!
-	printf -v d '0.%03d' "$ms"
-	sleep "$d"
+	printf -v d '%d.%03d' $((ms / 1000)) $((ms % 1000))
+	nap "$d"
 	if kill -9 "$pid" 2>/dev/null; then how="killed"; killed=$((killed + 1))
 	else how="had finished"; finished=$((finished + 1)); fi
 	{ wait "$pid"; } 2>/dev/null
 	wait_adapters
-	known_hashes
-	before=$(path_state)
+	look
+	state_of "$DEPLOY"
+	before=$STATE
 	# the recoveries so far (first line) and the intent left (the rest), in one sqlite3
 	x=$(sqlite3 "$DB" "select count(*) from journal where event = 'recover';
 		select op || ' ' || phase from intents" 2>&1)
@@ -228,16 +276,17 @@ for ((i = 1; i <= KILLS || (recovered < min && i <= 2 * KILLS); i++)); do
 		"$PETREL" -c "$C" -q status >/dev/null 2>&1 &
 		pid=$!
 		printf -v d '0.%03d' "$ms2"
-		sleep "$d"
+		nap "$d"
 		kill -9 "$pid" 2>/dev/null && killed2=$((killed2 + 1))
 		{ wait "$pid"; } 2>/dev/null
 		wait_adapters
 		what+=", then status killed after ${ms2} ms"
 	fi
 	t0=${EPOCHREALTIME/./}
-	run petrel status --json
+	status_json
 	t1=${EPOCHREALTIME/./}
-	r1=$(recoveries)
+	check_state
+	r1=$S_RECOVERIES
 	if [ "$r1" = "$r0" ] && ((i % 10 != 5)); then
 		x=$(((t1 - t0) / 1000 - 20))
 		((x > 0)) || x=0
@@ -248,7 +297,6 @@ for ((i = 1; i <= KILLS || (recovered < min && i <= 2 * KILLS); i++)); do
 		rec_iters+=("$i")
 		rec_ms+=("$ms")
 	fi
-	check_state
 	ctx="iteration $i: $what, kill -9 after ${ms} ms ($how); before recovery: path $before, intent '${pending}'; after: path $PATH_NOW"
 	for k in path status fsck intents new tmp adapter; do
 		v="v_$k"
@@ -257,7 +305,7 @@ for ((i = 1; i <= KILLS || (recovered < min && i <= 2 * KILLS); i++)); do
 			[ "${nbad[$k]}" -le 10 ] && bad[$k]+="$ctx: ${!v}"$'\n'
 		fi
 	done
-	case $S_CUR in "$SHA1" | "$SHA2") cur=$S_CUR ;; esac
+	[ "$rc" != 0 ] || case $S_CUR in "$SHA1" | "$SHA2") cur=$S_CUR ;; esac
 done
 KILLS=$((i - 1))
 elapsed=$((SECONDS - started))
@@ -310,21 +358,19 @@ declare -A CALLS=([kept]="0 1 1" [copy]="$CHUNKS 2 2" [pending]="0 2 2")
 # PETREL_FAULT=FAULT; OLD is the current build's sha256 (CUR), NEW the other one.
 switch() {
 	local op=$1 fault=$2
-	OLD=$CUR NEW=$(other_sha "$CUR")
+	other_of "$CUR"
+	OLD=$CUR NEW=$OTHER
 	if [ "$op" = revert ]; then
 		run env PETREL_FAULT="$fault" "$PETREL" -c "$C" revert hello
 	else
+		uuid_of "$NEW"
 		run env PETREL_FAULT="$fault" "$PETREL" -c "$C" upgrade hello \
-			--to "$(uuid_of "$NEW")" --allow-downgrade
+			--to "$UUID" --allow-downgrade
 	fi
-	known_hashes
-	F_RC=$rc F_ERR=$err F_INTENTS=$(intents) F_PATH=$(path_state)
-}
-
-# current — CUR is the current build's sha256 according to status (which recovers).
-current() {
-	run petrel status --json
-	CUR=$(jq -r '.targets[0].current.sha256' <<<"$out")
+	F_RC=$rc F_ERR=$err F_INTENTS=$(intents)
+	look
+	state_of "$DEPLOY"
+	F_PATH=$STATE
 }
 
 # reached FAULT "WRITES FSYNCS RENAMES" — 0 when the fault's call number is within those.
@@ -338,15 +384,26 @@ reached() {
 	esac
 }
 
-# errline — stderr without warnings (recovery warns, in one line, before the error)
-errline() { printf '%s\n' "$F_ERR" | grep -v '^petrel: warning: ' | grep .; }
+# err_lines — ERRL: the lines of $F_ERR but warnings (recovery warns, in one line, before
+# the error) and empty ones; ERRL3 the first three, one a line
+err_lines() {
+	local l
+	ERRL=()
+	while IFS= read -r l; do
+		[ -n "$l" ] && [[ $l != "petrel: warning: "* ]] && ERRL+=("$l")
+	done <<<"$F_ERR"
+	printf -v ERRL3 '%s\n' "${ERRL[@]:0:3}"
+	ERRL3=${ERRL3%$'\n'}
+}
+# one_line_naming_hello — the error is one line, and it names the target
+one_line_naming_hello() { err_lines; [ ${#ERRL[@]} = 1 ] && [[ ${ERRL[0]} == *hello* ]]; }
 
 # fault_case LABEL OP FAULT CALLS — asserts the outcome of the switch just run (switch
 # OP FAULT) and the invariants once the next command has recovered.
 fault_case() {
-	local label="$1 $2 $3" calls=$4 problems=() want k v
+	local label="$1 $2 $3" calls=$4 problems=() want age k v
 	if reached "$3" "$calls"; then
-		if [ "$F_RC" != 0 ] && [ "$(errline | wc -l)" = 1 ] && errline | grep -q 'hello'; then
+		if [ "$F_RC" != 0 ] && one_line_naming_hello; then
 			pass "$label: fails (exit $F_RC) with one line naming the target"
 		else
 			fail "$label: fails with one line naming the target"
@@ -360,23 +417,25 @@ fault_case() {
 			diag "  exit $F_RC, stderr:" "$F_ERR"
 		fi
 	fi
-	if [ "$F_RC" = 0 ]; then want=$NEW; else
-		want=$OLD
-		FAULT_RCS+=("$label: exit $F_RC: $(errline | head -3)")
+	if [ "$F_RC" = 0 ]; then want=$NEW age=new; else
+		want=$OLD age=old
+		err_lines
+		FAULT_RCS+=("$label: exit $F_RC: $ERRL3")
 	fi
 	NOTES+=("$label: exit $F_RC; right after it the path holds $F_PATH, $F_INTENTS intent(s)")
 	case $F_PATH in "build 1" | "build 2") ;; *) problems+=("right after the command the path is: $F_PATH") ;; esac
 	[ ! -e "$DEPLOY.petrel-new" ] || problems+=("right after the command $DEPLOY.petrel-new exists")
-	current			# the next command: recovers
+	status_json		# the next command: recovers
 	check_state
 	for k in path status fsck intents new tmp adapter; do
 		v="v_$k"
 		[ -z "${!v}" ] || problems+=("${!v}")
 	done
-	[ "$PATH_NOW" = "$(name_of "$want")" ] ||
-		problems+=("exit $F_RC, so the path should hold the $([ "$want" = "$OLD" ] && echo old || echo new) $(name_of "$want"), it holds $PATH_NOW")
+	name_of "$want"
+	[ "$PATH_NOW" = "$NAME" ] ||
+		problems+=("exit $F_RC, so the path should hold the $age $NAME, it holds $PATH_NOW")
 	if [ ${#problems[@]} = 0 ]; then
-		pass "$label: after the next command the $([ "$want" = "$OLD" ] && echo old || echo new) build is at the path, status agrees, fsck clean, nothing left"
+		pass "$label: after the next command the $age build is at the path, status agrees, fsck clean, nothing left"
 	else
 		fail "$label: after the next command the state is sound"
 		diag "${problems[@]}"
@@ -384,6 +443,8 @@ fault_case() {
 }
 
 FAULT_RCS=() NOTES=() pending_bad=()
+# each case ends with a status (which recovers): CUR is known from there on
+status_json
 for sc in "${SCENARIOS[@]}"; do
 	if [ "$KEPT" = 0 ] && [ "$sc" != copy ]; then
 		skip "no RENAME_EXCHANGE: nothing kept beside the path" $((2 * 2 * ${#FAULTS[@]}))
@@ -391,20 +452,22 @@ for sc in "${SCENARIOS[@]}"; do
 	fi
 	for op in upgrade revert; do
 		for fault in "${FAULTS[@]}"; do
-			current
-			known_hashes
-			if [ "$sc" = kept ] && [ "$KEPT" = 1 ] &&
-				[ "$(file_state "$DEPLOY.petrel-prev")" != "$(name_of "$(other_sha "$CUR")")" ]; then
+			look
+			state_of "$DEPLOY.petrel-prev"
+			other_of "$CUR"
+			name_of "$OTHER"
+			if [ "$sc" = kept ] && [ "$KEPT" = 1 ] && [ "$STATE" != "$NAME" ]; then
 				# put the other build beside the path (a successful switch there and back)
 				petrel revert hello >/dev/null 2>&1
 				petrel revert hello >/dev/null 2>&1
-				current
+				status_json
 			fi
 			[ "$sc" = copy ] && rm -f "$DEPLOY.petrel-prev"
 			if [ "$sc" = pending ]; then
 				switch upgrade fsync:1,rename:2
-				if [ "$F_RC" = 0 ] || [ "$F_INTENTS" != 1 ] || [ "$F_PATH" != "$(name_of "$NEW")" ]; then
-					pending_bad+=("before $op $fault: exit $F_RC, $F_INTENTS intent(s), path $F_PATH (wanted $(name_of "$NEW"), 1 intent)")
+				name_of "$NEW"
+				if [ "$F_RC" = 0 ] || [ "$F_INTENTS" != 1 ] || [ "$F_PATH" != "$NAME" ]; then
+					pending_bad+=("before $op $fault: exit $F_RC, $F_INTENTS intent(s), path $F_PATH (wanted $NAME, 1 intent)")
 				fi
 				# the database still says OLD is current: the next switch goes to NEW again
 			fi
@@ -426,15 +489,16 @@ fi
 # interrupted switch stays recorded with a whole file at the path, and the next command
 # finishes the recovery: the interrupted generation is marked so.
 if [ "$KEPT" = 1 ]; then
-	current
+	status_json
 	switch upgrade fsync:1,rename:2
 	p_old=$OLD p_path=$F_PATH p_gen=$(sqlite3 "$DB" 'select to_gen from intents')
 	for fault in rename:1 fsync:1; do
 		run env PETREL_FAULT="$fault" "$PETREL" -c "$C" status --json
 		F_RC=$rc F_ERR=$err
-		FAULT_RCS+=("status recovering under $fault: exit $F_RC: $(errline)")
+		err_lines
+		FAULT_RCS+=("status recovering under $fault: exit $F_RC: $(printf '%s\n' "${ERRL[@]}")")
 		NOTES+=("status recovering under $fault: exit $F_RC; then the path holds $(path_state), $(intents) intent(s)")
-		if [ "$F_RC" != 0 ] && [ "$(errline | wc -l)" = 1 ] && errline | grep -q hello &&
+		if [ "$F_RC" != 0 ] && one_line_naming_hello &&
 			[ "$(intents)" = 1 ] && [ ! -e "$DEPLOY.petrel-new" ] &&
 			case $(path_state) in "build 1" | "build 2") true ;; *) false ;; esac; then
 			pass "status whose recovery hits $fault fails in one line naming the target; the intent stays, a whole build at the path"
@@ -445,14 +509,15 @@ if [ "$KEPT" = 1 ]; then
 		fi
 	done
 	OLD=$p_old
-	current
+	status_json
 	check_state
 	problems=()
 	for k in path status fsck intents new tmp adapter; do
 		v="v_$k"
 		[ -z "${!v}" ] || problems+=("${!v}")
 	done
-	[ "$PATH_NOW" = "$(name_of "$p_old")" ] || problems+=("path holds $PATH_NOW, not the old $(name_of "$p_old")")
+	name_of "$p_old"
+	[ "$PATH_NOW" = "$NAME" ] || problems+=("path holds $PATH_NOW, not the old $NAME")
 	if [ ${#problems[@]} = 0 ]; then
 		pass "a plain status then finishes the recovery: old build back, status agrees, fsck clean, nothing left"
 	else
