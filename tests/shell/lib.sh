@@ -213,7 +213,7 @@ petrel() {
 	timeout -k 5 "$PETREL_TIMEOUT" "$PETREL" -c "$T/petrel.conf" "$@"
 }
 
-sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+sha256_of() { local h; h=$(sha256sum -- "$1") && echo "${h%% *}"; }
 
 # ------------------------------------------------------------------ the builder-web look-alike
 
@@ -399,52 +399,64 @@ write_config() {
 
 # ------------------------------------------------------------------ state snapshots
 
+# _state_fingerprint — FP: the files under state/objects, the entries of state/tmp, the
+# versions count and the entries of deploy/ (a regular file with its sha256). A handful
+# of processes (one find, one sort, one sha256sum, one sqlite3) whatever the number of
+# files: hostile tests take two fingerprints a case.
 _state_fingerprint() {
-	local s="$T/state" f
-	echo "objects:"
-	[ -d "$s/objects" ] && (cd "$s" && find objects -type f | LC_ALL=C sort)
-	echo "tmp:"
-	[ -d "$s/tmp" ] && (cd "$s" && find tmp -mindepth 1 | LC_ALL=C sort)
-	echo "versions: $(_versions_count)"
-	echo "deploy:"
-	if [ -d "$T/deploy" ]; then
-		(cd "$T/deploy" && find . -mindepth 1 | LC_ALL=C sort | while IFS= read -r f; do
-			if [ -f "$f" ] && [ ! -L "$f" ]; then echo "$f $(sha256_of "$f")"; else echo "$f"; fi
-		done)
-	fi
+	local list root type rel v
+	local -a reg=()
+	list=$(find "$T/state/objects" "$T/state/tmp" "$T/deploy" -mindepth 1 \
+		-printf '%H\t%y\t%P\n' 2>/dev/null | LC_ALL=C sort)
+	FP=
+	while IFS=$'\t' read -r root type rel; do
+		case $root in
+		"$T/state/objects") [ "$type" != f ] || FP+="objects: $rel"$'\n' ;;
+		"$T/state/tmp") FP+="tmp: $rel ($type)"$'\n' ;;
+		"$T/deploy")
+			FP+="deploy: $rel ($type)"$'\n'
+			[ "$type" != f ] || reg+=("$rel") ;;
+		esac
+	done <<<"$list"
+	_versions_count v
+	FP+="versions: $v"$'\n'
+	[ ${#reg[@]} = 0 ] || FP+=$(cd "$T/deploy" && sha256sum -- "${reg[@]}")$'\n'
 }
 
+# _versions_count VAR — VAR is the number of rows in the versions table (0 without a
+# database).
 _versions_count() {
-	local db="$T/state/petrel.db" n
-	if [ -f "$db" ]; then
-		n=$(sqlite3 "$db" 'select count(*) from versions' 2>/dev/null) || n=0
-		echo "${n:-0}"
-	else
-		echo 0
-	fi
+	local db="$T/state/petrel.db" _vc_n=0
+	[ ! -f "$db" ] || _vc_n=$(sqlite3 "$db" 'select count(*) from versions' 2>/dev/null) || _vc_n=0
+	printf -v "$1" '%s' "${_vc_n:-0}"
 }
 
 # versions_count — rows in the versions table (0 without a database).
-versions_count() { _versions_count; }
+versions_count() { local n; _versions_count n; echo "$n"; }
 
 # snapshot_state [NAME] — record files under state/objects and state/tmp, the versions
 # count and the deployed files (with their sha256).
-snapshot_state() { _state_fingerprint >"$T/.snapshot.${1:-default}"; }
+snapshot_state() { _state_fingerprint; printf '%s' "$FP" >"$T/.snapshot.${1:-default}"; }
 
 # state_unchanged DESC [NAME] — a TAP test: the state equals the snapshot.
 state_unchanged() {
 	local desc=${1:-state unchanged} snap="$T/.snapshot.${2:-default}"
 	[ -f "$snap" ] || BAIL_OUT "state_unchanged without snapshot_state"
-	if _state_fingerprint | cmp -s - "$snap"; then pass "$desc"; else
+	if _state_fingerprint_same "${2:-default}"; then pass "$desc"; else
 		fail "$desc"
-		diag "$(_state_fingerprint | diff "$snap" - | sed -n '1,40p')"
+		diag "$(printf '%s' "$FP" | diff "$snap" - | sed -n '1,40p')"
 		_tap_show_run
 		return 1
 	fi
 }
 
 # _state_fingerprint_same [NAME] — like state_unchanged, but only an exit status.
-_state_fingerprint_same() { _state_fingerprint | cmp -s - "$T/.snapshot.${1:-default}"; }
+_state_fingerprint_same() {
+	local was
+	_state_fingerprint
+	slurp was "$T/.snapshot.${1:-default}"
+	[ "${FP%$'\n'}" == "$was" ]
+}
 
 # ------------------------------------------------------------------ waiting for conditions
 
