@@ -48,6 +48,9 @@ Commands:
     builder_web.py get     --data DATA --job J --uuid U FIELD...   -> prints each field
                            on a line of its own (job uuid platform filename sha256 size
                            start_time finish_time start_epoch finish_epoch path etag)
+    builder_web.py batch   runs add, add-job and get as asked on stdin, one after the
+                           other, for a test script that would otherwise start python for
+                           each (see run_batch)
 
 What is emulated (GET only; every route answers HEAD with 404, POST and the others too):
 
@@ -987,5 +990,48 @@ def main(argv):
             "get": cmd_get}[a.cmd](a)
 
 
+def run_batch():
+    """The commands but serve, one request after the other. A request is the number of
+    arguments, then each argument; the answer is the exit status, then what the command
+    wrote to stdout, then what it wrote to stderr: each field ends with a NUL byte."""
+    import io
+    inp, outp = sys.stdin.buffer, sys.stdout.buffer
+
+    def field():
+        b = bytearray()
+        while True:
+            c = inp.read(1)
+            if not c:
+                return None
+            if c == b"\0":
+                return os.fsdecode(bytes(b))
+            b += c
+
+    while True:
+        n = field()
+        if n is None:
+            return 0
+        args = [field() for _ in range(int(n))]
+        out, err = io.StringIO(), io.StringIO()
+        sys.stdout, sys.stderr = out, err
+        try:
+            if args[:1] in (["serve"], ["batch"]):
+                sys.stderr.write("builder_web batch: %s runs on its own\n" % args[0])
+                rc = 2
+            else:
+                rc = main(args)
+        except SystemExit as e:         # argparse: usage errors, --help
+            rc = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+        except Exception:               # a bug here: said, and the next request served
+            import traceback
+            traceback.print_exc()
+            rc = 1
+        finally:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        outp.write(b"%d\0" % (rc or 0) + out.getvalue().encode("utf-8", "surrogateescape")
+                   + b"\0" + err.getvalue().encode("utf-8", "surrogateescape") + b"\0")
+        outp.flush()
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_batch() if sys.argv[1:] == ["batch"] else main(sys.argv[1:]))

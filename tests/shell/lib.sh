@@ -224,6 +224,7 @@ start_server() {
 	local name=${1:-bw} port=${2:-0} up
 	up=$(printf '%s' "$name" | tr '[:lower:]-' '[:upper:]_')
 	local data="$T/$name" pf="$T/$name.port"
+	_bw_py_start
 	mkdir -p "$data"
 	rm -f "$pf"
 	"${PY[@]}" "$BW_PY" serve --data "$data" --port "$port" --port-file "$pf" \
@@ -256,6 +257,33 @@ stop_server() {
 	return 0
 }
 
+# bw_py CMD ARGS… — builder_web.py CMD ARGS… for add, add-job and get: the output, the
+# messages and the exit status a run of its own would give. One python process answers
+# them all (builder_web.py batch, started by start_server or the first call from the
+# script's own shell; subshells such as $(add_build …) share it): a python start costs
+# more than such a command, and a script makes dozens.
+_bw_py_start() {
+	[ -z "${_BW_PY_PID:-}" ] && [ "$BASHPID" = "$$" ] || return 0
+	coproc _BW_PY { exec "${PY[@]}" "$BW_PY" batch; }
+	_tap_server_pids+=("$_BW_PY_PID")
+}
+bw_py() {
+	local rc o e
+	_bw_py_start
+	if [ -z "${_BW_PY[1]:-}" ]; then
+		"${PY[@]}" "$BW_PY" "$@"
+		return
+	fi
+	printf '%s\0' "$#" "$@" >&"${_BW_PY[1]}"
+	IFS= read -r -d '' -u "${_BW_PY[0]}" rc &&
+		IFS= read -r -d '' -u "${_BW_PY[0]}" o &&
+		IFS= read -r -d '' -u "${_BW_PY[0]}" e ||
+		{ echo "# builder_web.py batch did not answer: $*" >&2; return 125; }
+	printf '%s' "$o"
+	printf '%s' "$e" >&2
+	return "$rc"
+}
+
 # The helpers below act on $BW_DATA; for another server prefix the call:
 #     BW_DATA=$RB1_DATA add_build hello f.hvt --uuid "$u"
 
@@ -263,13 +291,13 @@ stop_server() {
 #           [--filename NAME] [--link] [--failed]   → echoes the uuid
 add_build() {
 	local job=$1 file=$2; shift 2
-	"${PY[@]}" "$BW_PY" add --data "$BW_DATA" --job "$job" --file "$file" "$@"
+	bw_py add --data "$BW_DATA" --job "$job" --file "$file" "$@"
 }
 
 # build_field JOB UUID FIELD… — each on a line: job uuid platform filename sha256 size
 #                                start_time finish_time start_epoch finish_epoch path etag
 build_field() {
-	"${PY[@]}" "$BW_PY" get --data "$BW_DATA" --job "$1" --uuid "$2" "${@:3}"
+	bw_py get --data "$BW_DATA" --job "$1" --uuid "$2" "${@:3}"
 }
 
 # remove_build JOB UUID — as builder-web's vacuum does.

@@ -291,7 +291,7 @@ get "/job/broken/failed" -H 'Accept: application/json'
 is "$(cat "$T/body")" "{\"builds\":[{\"uuid\":\"$UN\",\"main_binary\":null}]}" "/job/J/failed: failed builds, main_binary null"
 get "/job/broken/build/$UN/f/e.img"
 is "$(status "$T/hdr"):$(sha256_of "$T/body")" "200:$HE" "another artifact is served under /f/PATH"
-"${PY[@]}" "$BW_PY" add-job --data "$BW_DATA" --job empty
+bw_py add-job --data "$BW_DATA" --job empty
 get /job/empty -H 'Accept: application/json'
 is "$(status "$T/hdr"):$(cat "$T/body")" '200:{"builds":[]}' "add-job: a job without builds lists {\"builds\":[]}"
 get /job/empty/build/latest
@@ -308,7 +308,7 @@ get "/job/elsewhere/build/$U1/f/bin/hello.hvt"
 ok "/f/: by uuid alone" cmp -s "$T/body" "$T/a.hvt"
 
 # ---- Solo5
-"${PY[@]}" "$BW_PY" add-job --data "$BW_DATA" --job solo --section Unikernels --synopsis "A Solo5 test"
+bw_py add-job --data "$BW_DATA" --job solo --section Unikernels --synopsis "A Solo5 test"
 US=$(add_build solo "$T/g.txt" --filename solo.hvt --solo5-abi hvt --solo5-device net:service \
 	--solo5-device block:storage)
 get "/job/solo/build/$US" -H 'Accept: application/json'
