@@ -489,8 +489,9 @@ _state_fingerprint_same() {
 # ------------------------------------------------------------------ waiting for conditions
 
 # wait_for [-t SECONDS] CMD [ARGS…] — runs CMD until it exits 0 (after 0.01, 0.02 and
-# 0.04 s, then every 0.05 s up to 2 s, then every 0.1 s: most conditions come soon, and
-# each try of a command costs a process); fails after SECONDS (default
+# 0.04 s, then every 0.05 s up to 2 s, then every 0.2 s: most conditions come soon, a
+# daemon's in cycles of a second or more, and each try of a command costs a process,
+# here more than its answer coming 0.1 s later does); fails after SECONDS (default
 # $PETREL_WAIT_TIMEOUT, else 60): a generous limit, since a loaded machine is slow, not
 # wrong. Use it instead of `sleep` to wait for something to happen:
 #     ok "the daemon deployed it" wait_for grep -q "deployed" "$T/daemon.log"
@@ -502,7 +503,7 @@ wait_for() {
 		"$@" && return 0
 		now=${EPOCHREALTIME/./}
 		[ $((now - start)) -lt $((${limit%.*} * 1000000)) ] || return 1
-		[ $((now - start)) -lt 2000000 ] || ms=100
+		[ $((now - start)) -lt 2000000 ] || ms=200
 		printf -v d '0.%03d' "$ms"
 		nap "$d"
 		[ "$ms" -ge 50 ] || ms=$((ms * 2 > 50 ? 50 : ms * 2))
