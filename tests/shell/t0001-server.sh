@@ -9,12 +9,29 @@ start_server
 C=(curl -s --max-time 10)
 
 # header NAME FILE — value of a response header in a curl -D dump (last response).
-header() { tr -d '\r' <"$2" | awk -v n="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')" '
-	/^HTTP\// { v = "" }
-	{ i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == n) { v = substr($0, i + 1); sub(/^ +/, "", v) } }
-	END { print v }'; }
 # status FILE — status code of the last response in a curl -D dump.
-status() { tr -d '\r' <"$1" | awk '/^HTTP\// { s = $2 } END { print s }'; }
+# (Read by the shell: the script calls them a hundred times, a process each cost more
+# than the request.)
+header() {
+	local want=${1,,} line name v=
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line//$'\r'/}
+		case $line in HTTP/*) v= ;; esac
+		case $line in *:*)
+			name=${line%%:*}
+			if [ "${name,,}" = "$want" ]; then v=${line#*:}; v=${v#"${v%%[! ]*}"}; fi ;;
+		esac
+	done <"$2"
+	printf '%s\n' "$v"
+}
+status() {
+	local line s=
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line//$'\r'/}
+		case $line in HTTP/*) line=${line#* }; s=${line%% *} ;; esac
+	done <"$1"
+	printf '%s\n' "$s"
+}
 # pyj EXPR — evaluate a Python expression over j = json read from stdin.
 pyj() { "${PY[@]}" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 # get URL [curl args…] — body in $T/body, headers in $T/hdr, curl's exit code in $crc.
