@@ -489,11 +489,11 @@ _state_fingerprint_same() {
 # ------------------------------------------------------------------ waiting for conditions
 
 # wait_for [-t SECONDS] CMD [ARGS…] — runs CMD until it exits 0 (after 0.01, 0.02 and
-# 0.04 s, then every 0.05 s up to 2 s, then every 0.2 s: most conditions come soon, a
-# daemon's in cycles of a second or more, and each try of a command costs a process,
-# here more than its answer coming 0.1 s later does); fails after SECONDS (default
-# $PETREL_WAIT_TIMEOUT, else 60): a generous limit, since a loaded machine is slow, not
-# wrong. Use it instead of `sleep` to wait for something to happen:
+# 0.04 s, then every 0.05 s up to 2 s, then every 0.2 s: most conditions come soon, what
+# takes longer is a daemon's cycles of a second or more, and each try of a command costs
+# a process); fails after SECONDS (default $PETREL_WAIT_TIMEOUT, else 60): a generous
+# limit, since a loaded machine is slow, not wrong. Use it instead of `sleep` to wait
+# for something to happen:
 #     ok "the daemon deployed it" wait_for grep -q "deployed" "$T/daemon.log"
 wait_for() {
 	local limit=${PETREL_WAIT_TIMEOUT:-60} start now ms=10 d
