@@ -45,9 +45,12 @@ Commands:
         manifest version is 1) and --solo5-device adds a manifest entry, in order.
     builder_web.py add-job --data DATA --job J [--section S] [--synopsis T]
                                                    -> a job (with no builds unless added)
-    builder_web.py get     --data DATA --job J --uuid U FIELD      -> prints one field
-                           (job uuid platform filename sha256 size start_time finish_time
-                            start_epoch finish_epoch path etag)
+    builder_web.py get     --data DATA --job J --uuid U FIELD...   -> prints each field
+                           on a line of its own (job uuid platform filename sha256 size
+                           start_time finish_time start_epoch finish_epoch path etag)
+    builder_web.py batch   runs add, add-job and get as asked on stdin, one after the
+                           other, for a test script that would otherwise start python for
+                           each (see run_batch)
 
 What is emulated (GET only; every route answers HEAD with 404, POST and the others too):
 
@@ -138,16 +141,21 @@ import calendar
 import hashlib
 import json
 import os
-import random
 import re
 import shutil
-import socket
 import sys
-import threading
 import time
-import uuid as uuidlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+# The tests run the data commands (add, get) hundreds of times and the HTTP modules cost
+# more than such a command does: only serve (or an import) loads them.
+if __name__ != "__main__" or sys.argv[1:2] == ["serve"]:
+    import random
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qsl, quote, unquote, urlsplit
+else:
+    BaseHTTPRequestHandler = ThreadingHTTPServer = object
 
 CHUNK = 64 * 1024
 SAFETY_BYTES = 4 * 1024 * 1024 * 1024   # endless bodies stop after 4 GiB ...
@@ -829,7 +837,8 @@ def safe_relpath(rel):
 
 
 def cmd_add(a):
-    u = (a.uuid or str(uuidlib.uuid4())).lower()
+    import uuid
+    u = (a.uuid or str(uuid.uuid4())).lower()
     finish = a.finish_time if a.finish_time is not None else int(time.time())
     start = a.start_time if a.start_time is not None else finish - 60
     d = os.path.join(a.data, "builds", a.job, u)
@@ -932,11 +941,12 @@ def cmd_get(a):
             "start_epoch": str(int(b.start)), "finish_epoch": str(int(b.finish)),
             "path": b.bin_path() if b.has_main() else "",
             "etag": b.etag() if b.has_main() else ""}
-    if a.field not in vals:
-        sys.stderr.write("builder_web get: unknown field %s (one of %s)\n"
-                         % (a.field, " ".join(sorted(vals))))
-        return 2
-    print(vals[a.field])
+    for f in a.field:
+        if f not in vals:
+            sys.stderr.write("builder_web get: unknown field %s (one of %s)\n"
+                             % (f, " ".join(sorted(vals))))
+            return 2
+    print("\n".join(vals[f] for f in a.field))
     return 0
 
 
@@ -974,11 +984,54 @@ def main(argv):
     s.add_argument("--data", required=True)
     s.add_argument("--job", required=True)
     s.add_argument("--uuid", required=True)
-    s.add_argument("field")
+    s.add_argument("field", nargs="+")
     a = p.parse_args(argv)
     return {"serve": cmd_serve, "add": cmd_add, "add-job": cmd_add_job,
             "get": cmd_get}[a.cmd](a)
 
 
+def run_batch():
+    """The commands but serve, one request after the other. A request is the number of
+    arguments, then each argument; the answer is the exit status, then what the command
+    wrote to stdout, then what it wrote to stderr: each field ends with a NUL byte."""
+    import io
+    inp, outp = sys.stdin.buffer, sys.stdout.buffer
+
+    def field():
+        b = bytearray()
+        while True:
+            c = inp.read(1)
+            if not c:
+                return None
+            if c == b"\0":
+                return os.fsdecode(bytes(b))
+            b += c
+
+    while True:
+        n = field()
+        if n is None:
+            return 0
+        args = [field() for _ in range(int(n))]
+        out, err = io.StringIO(), io.StringIO()
+        sys.stdout, sys.stderr = out, err
+        try:
+            if args[:1] in (["serve"], ["batch"]):
+                sys.stderr.write("builder_web batch: %s runs on its own\n" % args[0])
+                rc = 2
+            else:
+                rc = main(args)
+        except SystemExit as e:         # argparse: usage errors, --help
+            rc = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+        except Exception:               # a bug here: said, and the next request served
+            import traceback
+            traceback.print_exc()
+            rc = 1
+        finally:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        outp.write(b"%d\0" % (rc or 0) + out.getvalue().encode("utf-8", "surrogateescape")
+                   + b"\0" + err.getvalue().encode("utf-8", "surrogateescape") + b"\0")
+        outp.flush()
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_batch() if sys.argv[1:] == ["batch"] else main(sys.argv[1:]))

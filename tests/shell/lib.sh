@@ -17,11 +17,20 @@ REPO_ROOT=$(cd "$LIB_DIR/../.." && pwd)
 BW_PY="$REPO_ROOT/tests/servers/builder_web.py"
 PETREL=${PETREL:-$REPO_ROOT/petrel}
 PYTHON=${PYTHON:-python3}
+# -S: no site module. builder_web.py and the helpers need the standard library only, and
+# a site-packages .pth file can cost more than the helper itself (tests call it hundreds
+# of times).
+PY=("$PYTHON" -S)
 MINISIGN=${MINISIGN:-/usr/bin/minisign}
 PETREL_TIMEOUT=${PETREL_TIMEOUT:-120}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/petrel-test.XXXXXX") || { echo "Bail out! mktemp"; exit 255; }
 export T
+
+# nap SECONDS — sleep without starting a process (a fork costs more than most of what
+# the tests wait for): a read that times out on a FIFO that nobody writes to.
+mkfifo "$T/.nap" && exec {_tap_nap_fd}<>"$T/.nap" || { echo "Bail out! mkfifo"; exit 255; }
+nap() { read -r -t "$1" -u "$_tap_nap_fd" _ || true; }
 
 # ------------------------------------------------------------------ TAP
 
@@ -186,9 +195,17 @@ trap 'exit 143' TERM
 run() {
 	_run_cmd="$*" _run_shown=
 	"$@" >"$T/.run.out" 2>"$T/.run.err" && rc=0 || rc=$?
-	out=$(cat "$T/.run.out")
-	err=$(cat "$T/.run.err")
+	slurp out "$T/.run.out"
+	slurp err "$T/.run.err"
 	return 0
+}
+
+# slurp VAR FILE — VAR=$(cat FILE) without a process: the text up to a NUL byte (none is
+# expected), trailing newlines dropped.
+slurp() {
+	local -n _slurp_v=$1
+	IFS= read -r -d '' _slurp_v <"$2" || true
+	while [[ $_slurp_v == *$'\n' ]]; do _slurp_v=${_slurp_v%$'\n'}; done
 }
 
 # petrel ARGS… — the real binary with the test configuration (and a time limit).
@@ -196,7 +213,7 @@ petrel() {
 	timeout -k 5 "$PETREL_TIMEOUT" "$PETREL" -c "$T/petrel.conf" "$@"
 }
 
-sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+sha256_of() { local h; h=$(sha256sum -- "$1") && echo "${h%% *}"; }
 
 # ------------------------------------------------------------------ the builder-web look-alike
 
@@ -207,16 +224,17 @@ start_server() {
 	local name=${1:-bw} port=${2:-0} up
 	up=$(printf '%s' "$name" | tr '[:lower:]-' '[:upper:]_')
 	local data="$T/$name" pf="$T/$name.port"
+	_bw_py_start
 	mkdir -p "$data"
 	rm -f "$pf"
-	"$PYTHON" "$BW_PY" serve --data "$data" --port "$port" --port-file "$pf" \
+	"${PY[@]}" "$BW_PY" serve --data "$data" --port "$port" --port-file "$pf" \
 		>>"$T/$name.server.log" 2>&1 &
 	local pid=$! i
 	_tap_server_pids+=("$pid")
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 500; i++)); do
 		[ -s "$pf" ] && break
 		kill -0 "$pid" 2>/dev/null || BAIL_OUT "builder_web.py ($name) died: $(cat "$T/$name.server.log")"
-		sleep 0.05
+		nap 0.02
 	done
 	[ -s "$pf" ] || BAIL_OUT "builder_web.py ($name) did not start"
 	local p; p=$(cat "$pf")
@@ -239,6 +257,33 @@ stop_server() {
 	return 0
 }
 
+# bw_py CMD ARGS… — builder_web.py CMD ARGS… for add, add-job and get: the output, the
+# messages and the exit status a run of its own would give. One python process answers
+# them all (builder_web.py batch, started by start_server or the first call from the
+# script's own shell; subshells such as $(add_build …) share it): a python start costs
+# more than such a command, and a script makes dozens.
+_bw_py_start() {
+	[ -z "${_BW_PY_PID:-}" ] && [ "$BASHPID" = "$$" ] || return 0
+	coproc _BW_PY { exec "${PY[@]}" "$BW_PY" batch; }
+	_tap_server_pids+=("$_BW_PY_PID")
+}
+bw_py() {
+	local rc o e
+	_bw_py_start
+	if [ -z "${_BW_PY[1]:-}" ]; then
+		"${PY[@]}" "$BW_PY" "$@"
+		return
+	fi
+	printf '%s\0' "$#" "$@" >&"${_BW_PY[1]}"
+	IFS= read -r -d '' -u "${_BW_PY[0]}" rc &&
+		IFS= read -r -d '' -u "${_BW_PY[0]}" o &&
+		IFS= read -r -d '' -u "${_BW_PY[0]}" e ||
+		{ echo "# builder_web.py batch did not answer: $*" >&2; return 125; }
+	printf '%s' "$o"
+	printf '%s' "$e" >&2
+	return "$rc"
+}
+
 # The helpers below act on $BW_DATA; for another server prefix the call:
 #     BW_DATA=$RB1_DATA add_build hello f.hvt --uuid "$u"
 
@@ -246,13 +291,13 @@ stop_server() {
 #           [--filename NAME] [--link] [--failed]   → echoes the uuid
 add_build() {
 	local job=$1 file=$2; shift 2
-	"$PYTHON" "$BW_PY" add --data "$BW_DATA" --job "$job" --file "$file" "$@"
+	bw_py add --data "$BW_DATA" --job "$job" --file "$file" "$@"
 }
 
-# build_field JOB UUID FIELD — job uuid platform filename sha256 size start_time finish_time
-#                               start_epoch finish_epoch path etag
+# build_field JOB UUID FIELD… — each on a line: job uuid platform filename sha256 size
+#                                start_time finish_time start_epoch finish_epoch path etag
 build_field() {
-	"$PYTHON" "$BW_PY" get --data "$BW_DATA" --job "$1" --uuid "$2" "$3"
+	bw_py get --data "$BW_DATA" --job "$1" --uuid "$2" "${@:3}"
 }
 
 # remove_build JOB UUID — as builder-web's vacuum does.
@@ -275,7 +320,7 @@ clear_requests() { : >"$BW_DATA/requests.log"; }
 
 # make_file PATH SIZE [SEED] — a deterministic pseudo-random file (SIZE in bytes).
 make_file() {
-	"$PYTHON" - "$1" "$2" "${3:-$1}" <<'EOF'
+	"${PY[@]}" - "$1" "$2" "${3:-$1}" <<'EOF'
 import hashlib, sys
 path, size, seed = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
 with open(path, "wb") as f:
@@ -309,10 +354,8 @@ key_id() {
 # Echoes nothing; exits non-zero if minisign fails.
 sign_build() {
 	local job=$1 u=$2 key=$3 name sha fin path tc
-	name=$(build_field "$job" "$u" filename) || return 1
-	sha=$(build_field "$job" "$u" sha256)
-	fin=$(build_field "$job" "$u" finish_epoch)
-	path=$(build_field "$job" "$u" path)
+	tc=$(build_field "$job" "$u" filename sha256 finish_epoch path) || return 1
+	{ read -r name; read -r sha; read -r fin; read -r path; } <<<"$tc"
 	if [ $# -ge 4 ]; then
 		tc=$4
 	else
@@ -384,69 +427,86 @@ write_config() {
 
 # ------------------------------------------------------------------ state snapshots
 
+# _state_fingerprint — FP: the files under state/objects, the entries of state/tmp, the
+# versions count and the entries of deploy/ (a regular file with its sha256). A handful
+# of processes (one find, one sort, one sha256sum, one sqlite3) whatever the number of
+# files: hostile tests take two fingerprints a case.
 _state_fingerprint() {
-	local s="$T/state" f
-	echo "objects:"
-	[ -d "$s/objects" ] && (cd "$s" && find objects -type f | LC_ALL=C sort)
-	echo "tmp:"
-	[ -d "$s/tmp" ] && (cd "$s" && find tmp -mindepth 1 | LC_ALL=C sort)
-	echo "versions: $(_versions_count)"
-	echo "deploy:"
-	if [ -d "$T/deploy" ]; then
-		(cd "$T/deploy" && find . -mindepth 1 | LC_ALL=C sort | while IFS= read -r f; do
-			if [ -f "$f" ] && [ ! -L "$f" ]; then echo "$f $(sha256_of "$f")"; else echo "$f"; fi
-		done)
-	fi
+	local list root type rel v
+	local -a reg=()
+	list=$(find "$T/state/objects" "$T/state/tmp" "$T/deploy" -mindepth 1 \
+		-printf '%H\t%y\t%P\n' 2>/dev/null | LC_ALL=C sort)
+	FP=
+	while IFS=$'\t' read -r root type rel; do
+		case $root in
+		"$T/state/objects") [ "$type" != f ] || FP+="objects: $rel"$'\n' ;;
+		"$T/state/tmp") FP+="tmp: $rel ($type)"$'\n' ;;
+		"$T/deploy")
+			FP+="deploy: $rel ($type)"$'\n'
+			[ "$type" != f ] || reg+=("$rel") ;;
+		esac
+	done <<<"$list"
+	_versions_count v
+	FP+="versions: $v"$'\n'
+	[ ${#reg[@]} = 0 ] || FP+=$(cd "$T/deploy" && sha256sum -- "${reg[@]}")$'\n'
 }
 
+# _versions_count VAR — VAR is the number of rows in the versions table (0 without a
+# database).
 _versions_count() {
-	local db="$T/state/petrel.db" n
-	if [ -f "$db" ]; then
-		n=$(sqlite3 "$db" 'select count(*) from versions' 2>/dev/null) || n=0
-		echo "${n:-0}"
-	else
-		echo 0
-	fi
+	local db="$T/state/petrel.db" _vc_n=0
+	[ ! -f "$db" ] || _vc_n=$(sqlite3 "$db" 'select count(*) from versions' 2>/dev/null) || _vc_n=0
+	printf -v "$1" '%s' "${_vc_n:-0}"
 }
 
 # versions_count — rows in the versions table (0 without a database).
-versions_count() { _versions_count; }
+versions_count() { local n; _versions_count n; echo "$n"; }
 
 # snapshot_state [NAME] — record files under state/objects and state/tmp, the versions
 # count and the deployed files (with their sha256).
-snapshot_state() { _state_fingerprint >"$T/.snapshot.${1:-default}"; }
+snapshot_state() { _state_fingerprint; printf '%s' "$FP" >"$T/.snapshot.${1:-default}"; }
 
 # state_unchanged DESC [NAME] — a TAP test: the state equals the snapshot.
 state_unchanged() {
 	local desc=${1:-state unchanged} snap="$T/.snapshot.${2:-default}"
 	[ -f "$snap" ] || BAIL_OUT "state_unchanged without snapshot_state"
-	if _state_fingerprint | cmp -s - "$snap"; then pass "$desc"; else
+	if _state_fingerprint_same "${2:-default}"; then pass "$desc"; else
 		fail "$desc"
-		diag "$(_state_fingerprint | diff "$snap" - | sed -n '1,40p')"
+		diag "$(printf '%s' "$FP" | diff "$snap" - | sed -n '1,40p')"
 		_tap_show_run
 		return 1
 	fi
 }
 
 # _state_fingerprint_same [NAME] — like state_unchanged, but only an exit status.
-_state_fingerprint_same() { _state_fingerprint | cmp -s - "$T/.snapshot.${1:-default}"; }
+_state_fingerprint_same() {
+	local was
+	_state_fingerprint
+	slurp was "$T/.snapshot.${1:-default}"
+	[ "${FP%$'\n'}" == "$was" ]
+}
 
 # ------------------------------------------------------------------ waiting for conditions
 
-# wait_for [-t SECONDS] CMD [ARGS…] — runs CMD until it exits 0 (every 0.02 s for the
-# first 2 s, then every 0.1 s); fails after SECONDS (default $PETREL_WAIT_TIMEOUT,
-# else 60): a generous limit, since a loaded machine is slow, not wrong. Use it instead
-# of `sleep` to wait for something to happen:
+# wait_for [-t SECONDS] CMD [ARGS…] — runs CMD until it exits 0 (after 0.01, 0.02 and
+# 0.04 s, then every 0.05 s up to 2 s, then every 0.2 s: most conditions come soon, what
+# takes longer is a daemon's cycles of a second or more, and each try of a command costs
+# a process); fails after SECONDS (default $PETREL_WAIT_TIMEOUT, else 60): a generous
+# limit, since a loaded machine is slow, not wrong. Use it instead of `sleep` to wait
+# for something to happen:
 #     ok "the daemon deployed it" wait_for grep -q "deployed" "$T/daemon.log"
 wait_for() {
-	local limit=${PETREL_WAIT_TIMEOUT:-60} start now
+	local limit=${PETREL_WAIT_TIMEOUT:-60} start now ms=10 d
 	if [ "${1:-}" = -t ]; then limit=$2; shift 2; fi
 	start=${EPOCHREALTIME/./}
 	while :; do
 		"$@" && return 0
 		now=${EPOCHREALTIME/./}
 		[ $((now - start)) -lt $((${limit%.*} * 1000000)) ] || return 1
-		if [ $((now - start)) -lt 2000000 ]; then sleep 0.02; else sleep 0.1; fi
+		[ $((now - start)) -lt 2000000 ] || ms=200
+		printf -v d '0.%03d' "$ms"
+		nap "$d"
+		[ "$ms" -ge 50 ] || ms=$((ms * 2 > 50 ? 50 : ms * 2))
 	done
 }
 

@@ -7,7 +7,7 @@ command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 75
 
 # pyj EXPR — evaluate a Python expression over j = json read from stdin.
-pyj() { "$PYTHON" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+pyj() { "${PY[@]}" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 # blob_path SHA — where the store keeps a blob.
 blob_path() { echo "$T/state/objects/sha256/${1:0:2}/${1:2}"; }
 # sql QUERY — one query on the state database.

@@ -164,7 +164,7 @@ with open(port_file + ".tmp", "w") as f:
 import os; os.rename(port_file + ".tmp", port_file)
 srv.serve_forever()
 EOF
-"$PYTHON" "$T/stub.py" "$T/routes.json" "$T/stub.port" 2>>"$T/stub.log" &
+"${PY[@]}" "$T/stub.py" "$T/routes.json" "$T/stub.port" 2>>"$T/stub.log" &
 STUB_PID=$!
 at_exit "kill $STUB_PID 2>/dev/null; wait $STUB_PID 2>/dev/null"
 for ((i = 0; i < 200; i++)); do [ -s "$T/stub.port" ] && break; sleep 0.05; done
@@ -180,7 +180,7 @@ OTHER=11111111-2222-4333-8444-555555555555
 # record as given, and more routes ({"/path": [status, {headers}, body]}).
 stub() {
 	local more=${3:-'{}'}
-	"$PYTHON" - "$T/routes.json" "$U2" "$1" "$2" "$more" <<'EOF'
+	"${PY[@]}" - "$T/routes.json" "$U2" "$1" "$2" "$more" <<'EOF'
 import json, sys
 out, u, entries, record, more = sys.argv[1:6]
 routes = {
@@ -213,7 +213,7 @@ stubbed "job listing lacks the uuid, no main binary" 4 \
 	"$STUB_URL/job/hello/build/$U2/main-binary: 404 Not Found \(no build $U2 with a main binary\)"
 # the uuid is not listed, and its main-binary answer cannot say which bytes it holds, or
 # says other bytes than the listing: refused after the headers, nothing downloaded
-ETAG_B=$("$PYTHON" -c 'import base64, sys; print(base64.b64encode(bytes.fromhex(sys.argv[1])).decode())' "$HB")
+ETAG_B=$("${PY[@]}" -c 'import base64, sys; print(base64.b64encode(bytes.fromhex(sys.argv[1])).decode())' "$HB")
 MAIN="/job/hello/build/$U2/main-binary"
 FILE="/job/hello/build/$U2/f/bin/hello.hvt"
 # stubbed_head NAME ERE — like stubbed, but the headers of the artifact were asked for once
@@ -262,7 +262,7 @@ stub "[{\"uuid\": \"$U2\", \"main_binary\": $MB}]" "[1, 2]"
 stubbed "build record that is not an object" 4 "$STUB_URL/job/hello/build/$U2: malformed JSON"
 
 # a redirect whose body never ends: redirect bodies have their own small cap
-"$PYTHON" - "$T/routes.json" "$U2" <<'EOF'
+"${PY[@]}" - "$T/routes.json" "$U2" <<'EOF'
 import json, os, sys
 out, u = sys.argv[1], sys.argv[2]
 routes = {"/job/hello/build/latest": [307, {"Location": "/job/hello/build/" + u}, "__endless__"]}

@@ -71,7 +71,7 @@ refused "signature of another file's bytes" 3 "$SIGURL: file signature does not 
 
 # ---- the signature line altered (still valid base64, same key id)
 sign_build hello "$U" pub1
-"$PYTHON" - "$SIG" <<'EOF'
+"${PY[@]}" - "$SIG" <<'EOF'
 import sys
 p = sys.argv[1]
 lines = open(p).read().split("\n")
@@ -124,7 +124,7 @@ refused "garbage signature" 3 "$SIGURL: " 1
 head -c 5000 /dev/urandom >"$SIG"
 refused "binary garbage signature" 3 "$SIGURL: " 1
 sign_build hello "$U" pub1
-"$PYTHON" - "$SIG" <<'EOF'
+"${PY[@]}" - "$SIG" <<'EOF'
 import sys
 p = sys.argv[1]
 lines = open(p).read().split("\n")

@@ -15,5 +15,5 @@ run petrel fetch
 is "$rc" 0 "a signature whose trusted comment has non-UTF-8 bytes in an unknown field verifies"
 run petrel --json status
 is "$rc" 0 "status --json succeeds"
-is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["targets"][0]["staged"]["trusted_comment"].endswith("note:??"))')" \
+is "$(printf '%s' "$out" | "${PY[@]}" -c 'import json,sys; print(json.load(sys.stdin)["targets"][0]["staged"]["trusted_comment"].endswith("note:??"))')" \
 	"True" "the trusted comment is there, its invalid bytes shown as '?'"

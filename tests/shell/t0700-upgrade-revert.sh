@@ -8,7 +8,7 @@ command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 208
 
 # pyj EXPR — evaluate a Python expression over j = json read from stdin.
-pyj() { "$PYTHON" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+pyj() { "${PY[@]}" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 # sql QUERY — one query on the state database.
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 # file_sha PATH — sha256 of PATH, or "missing".
@@ -176,7 +176,7 @@ is "$(printf '%s' "$out" | pyj "(lambda tr: (tr['mode'], tr['keys'], tr['rebuild
 	"('signed', ['$(key_id pub1)'], [])" "status --json: current trust {mode signed, keys [pub1], rebuilders []}"
 dep=$(printf '%s' "$out" | pyj "[t for t in j['targets'] if t['name'] == 'hello'][0]['current']['deployed_at']")
 ok "status --json: deployed_at is a recent time ($dep)" \
-	"$PYTHON" -c 'import sys,time,datetime
+	"${PY[@]}" -c 'import sys,time,datetime
 v = sys.argv[1]
 try: t = float(v)
 except ValueError: t = datetime.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()

@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
-# Crash safety of the switch. upgrade and revert are killed with SIGKILL at random
-# moments, and write/fsync/rename calls fail (PETREL_FAULT) during the switch, its
-# rollback and the recovery of an earlier interrupted switch. Afterwards — once the next
-# petrel command has recovered — the deployed file is exactly the old or the new build
-# (mode 0755), `status` names the build that is really there, fsck is clean, no intent
-# is left, no PATH.petrel-new, nothing beside the path but PATH.petrel-prev holding a
-# whole build, tmp/ is empty.
+# Crash safety of the switch: upgrade and revert are killed with SIGKILL at random
+# moments; afterwards, once the next petrel command has recovered, the state is sound
+# (lib-crash.sh says what that means). t0801 injects write/fsync/rename faults instead.
 #
 # PETREL_CRASH_KILLS (default 200) sets the kill loop's length, PETREL_CRASH_SEED its
 # random timings (printed, to replay a failure). On a loaded machine a petrel takes
@@ -16,171 +12,9 @@
 
 KILLS=${PETREL_CRASH_KILLS:-200}
 SEED=${PETREL_CRASH_SEED:-$$}
-SIZE=30000000                     # ~30 MB: hashing, copying, fsyncing take tens of ms
-CHUNKS=$(((SIZE + 1048575) / 1048576))   # write() calls of one copy (1 MiB each)
 
-# write, fsync and rename (rename(2) and renameat2 RENAME_EXCHANGE) faults, each alone
-FAULTS=(write:1 write:3 fsync:1 fsync:2 fsync:3 fsync:4 fsync:5 fsync:6 rename:1 rename:2)
-SCENARIOS=(kept copy pending)
-
-plan $((1 + 8 + ${#SCENARIOS[@]} * 2 * 2 * ${#FAULTS[@]} + 1 + 5))
-
-C="$T/petrel.conf"
-DEPLOY="$T/deploy/hello.hvt"
-DB="$T/state/petrel.db"
-
-start_server
-make_key pub1
-# the adapter records its calls and takes a moment, so that kills land while it runs
-cat >"$T/adapter.sh" <<'EOF'
-#!/bin/sh
-log=${0%/*}/adapter.log
-printf 'start %s %s %s\n' "$$" "$1" "$PETREL_NEW_SHA256" >>"$log"
-sleep 0.05
-printf 'end %s\n' "$$" >>"$log"
-EOF
-chmod +x "$T/adapter.sh"
-write_config --global 'lock_timeout = 5' "orchestrator = $T/adapter.sh"
-
-make_file "$T/one.hvt" "$SIZE" crash-one
-make_file "$T/two.hvt" "$SIZE" crash-two
-SHA1=$(sha256_of "$T/one.hvt")
-SHA2=$(sha256_of "$T/two.hvt")
-U1=$(add_build hello "$T/one.hvt" --filename hello.hvt --finish-time 1700000000)
-sign_build hello "$U1" pub1
-setup_ok=1
-petrel fetch >/dev/null 2>&1 && petrel upgrade hello >/dev/null 2>&1 || setup_ok=0
-U2=$(add_build hello "$T/two.hvt" --filename hello.hvt --finish-time 1700001000)
-sign_build hello "$U2" pub1
-petrel fetch >/dev/null 2>&1 && petrel upgrade hello >/dev/null 2>&1 || setup_ok=0
-run petrel status --json
-if [ "$setup_ok" = 1 ] && [ "$(sha256_of "$DEPLOY")" = "$SHA2" ] &&
-	[ "$(jq -r '.targets[0].current.sha256' <<<"$out")" = "$SHA2" ] &&
-	[ "$(jq -r '.targets[0].previous.sha256' <<<"$out")" = "$SHA1" ]; then
-	pass "setup: both builds fetched, generations 1 and 2 deployed"
-else
-	fail "setup: both builds fetched, generations 1 and 2 deployed"
-	diag "status: $out" "stderr: $err"
-	BAIL_OUT "setup failed"
-fi
-# without RENAME_EXCHANGE (some file systems) nothing is kept beside the path
-KEPT=1
-[ -f "$DEPLOY.petrel-prev" ] || { KEPT=0; note "no $DEPLOY.petrel-prev after the upgrade: this file system has no RENAME_EXCHANGE"; }
-
-# ------------------------------------------------------------------ helpers
-
-uuid_of() { if [ "$1" = "$SHA1" ]; then echo "$U1"; else echo "$U2"; fi; }
-other_sha() { if [ "$1" = "$SHA1" ]; then echo "$SHA2"; else echo "$SHA1"; fi; }
-name_of() {
-	case $1 in "$SHA1") echo "build 1" ;; "$SHA2") echo "build 2" ;; "") echo "nothing" ;;
-	*) printf 'sha256 %.12s\n' "$1" ;; esac
-}
-
-intents() { sqlite3 "$DB" 'select count(*) from intents' 2>&1; }
-recoveries() { sqlite3 "$DB" "select count(*) from journal where event = 'recover'" 2>&1; }
-
-# hash_of FILE — sets HASH to its sha256 (empty without FILE), hashing each version of
-# a file once: a version is known by device, inode, size and mtime (ns), since every
-# write changes the mtime and petrel never sets it (ctime is left out: the renames and
-# exchanges of the switch change it, not the bytes). The kill loop looks at the same
-# two 30 MB files over and over; hashing them every time was most of its run time.
-# Nothing writes while we look (wait_adapters ran before). Call it outside $(…), or
-# what it learnt is lost with the subshell.
-declare -A HASHES=()
-hash_of() {
-	local key
-	HASH=
-	key=$(stat -c '%d:%i:%s:%.9Y' -- "$1" 2>/dev/null) || return 0
-	[ -n "${HASHES[$key]:-}" ] || HASHES[$key]=$(sha256_of "$1")
-	HASH=${HASHES[$key]}
-}
-
-# file_state FILE [SHA256] — "build 1" / "build 2" when FILE is a regular 0755 file
-# holding one of the builds, else a description of what is there.
-file_state() {
-	local f=$1 sha=${2:-} mode
-	if [ -L "$f" ] || [ ! -f "$f" ]; then
-		echo "missing or not a regular file"; return
-	fi
-	[ -n "$sha" ] || { hash_of "$f"; sha=$HASH; }
-	mode=$(stat -c %a "$f")
-	if [ "$sha" != "$SHA1" ] && [ "$sha" != "$SHA2" ]; then
-		echo "sha256 $sha ($(stat -c %s "$f") bytes), neither build"
-	elif [ "$mode" != 755 ]; then
-		echo "$(name_of "$sha") but mode $mode"
-	else
-		name_of "$sha"
-	fi
-}
-path_state() { file_state "$DEPLOY"; }
-# known_hashes — hash the files beside the path now, so that $(path_state) and
-# $(file_state …), which run in a subshell, find them known
-known_hashes() { hash_of "$DEPLOY"; hash_of "$DEPLOY.petrel-prev"; }
-
-# wait_adapters — until nothing a killed petrel left behind runs: no adapter (one left
-# running ends 0.05 s later), no child of petrel between fork and exec. Then every
-# adapter started has ended: as many 'end' as 'start' lines in adapter.log.
-wait_adapters() {
-	wait_until_gone "$T/adapter\.sh|$PETREL -c $C "
-}
-
-# check_state — after a command that recovered ($rc/$out/$err are `petrel status
-# --json`'s): sets v_path v_status v_fsck v_intents v_new v_tmp v_adapter to "" when
-# the invariant holds, else to what is wrong; PATH_NOW is what the path holds.
-check_state() {
-	local cur prev state n f x
-	v_path='' v_status='' v_fsck='' v_intents='' v_new='' v_tmp='' v_adapter=''
-	known_hashes
-	hash_of "$DEPLOY"
-	PATH_SHA=$HASH
-	PATH_NOW=$(file_state "$DEPLOY" "$PATH_SHA")
-	case $PATH_NOW in "build 1" | "build 2") ;; *) v_path="path: $PATH_NOW" ;; esac
-	S_CUR=
-	if [ "$rc" != 0 ]; then
-		v_status="status --json exited $rc: $(printf '%s' "$err" | head -3)"
-	else
-		# current, previous and the current generation's state, in one jq
-		x=$(jq -r '.targets[0] | [.current.sha256 // "null", .previous.sha256 // "null",
-			.current.state // "null"] | join(" ")' <<<"$out" 2>&1) || x="jq: $x"
-		read -r cur prev state <<<"$x"
-		S_CUR=$cur
-		if [ "$cur" != "$PATH_SHA" ]; then
-			v_status="status says current is $(name_of "$cur"), the path holds $PATH_NOW"
-		fi
-		# every switch was between the two builds: previous is the other one
-		[ "$prev" = "$(other_sha "$cur")" ] ||
-			v_status+="${v_status:+; }status says previous is $(name_of "$prev"), current $(name_of "$cur")"
-		[ "$state" = deployed ] || v_status+="${v_status:+; }the current generation's state is '$state'"
-	fi
-	# the intents left and the generations still 'pending', in one sqlite3
-	x=$(sqlite3 "$DB" "select count(*) from intents;
-		select 'pending:' || ifnull(group_concat(number, ' '), '') from generations
-		where state = 'pending'" 2>&1)
-	n=${x%%$'\n'*}
-	[ "$n" = 0 ] || v_intents="$n intent(s) left: $(sqlite3 "$DB" \
-		'select op, phase, from_gen, to_gen from intents' 2>&1 | tr '\n' ' ')"
-	case $x in *$'\n'pending:) ;; *) n=${x#*pending:}; v_intents+="${v_intents:+; }generation(s) ${n:-?} still 'pending' ($x)" ;; esac
-	# the orchestrator was last told to run what is at the path
-	x=$(grep '^start' "$T/adapter.log" | tail -1)
-	[ "${x##* }" = "$PATH_SHA" ] ||
-		v_adapter="the adapter's last call ($(set -- $x; echo "$3") $(name_of "${x##* }")) is not for the build at the path ($PATH_NOW)"
-	# beside the path: PATH.petrel-prev (a whole build) at most
-	for f in "$T"/deploy/* "$T"/deploy/.[!.]*; do
-		[ -e "$f" ] || [ -L "$f" ] || continue
-		case $f in
-		"$DEPLOY") ;;
-		"$DEPLOY.petrel-prev")
-			x=$(file_state "$f")
-			case $x in "build 1" | "build 2") ;; *) v_new+="hello.hvt.petrel-prev: $x; " ;; esac ;;
-		*) v_new+="${f##*/} left ($(stat -c %s "$f" 2>/dev/null) bytes); " ;;
-		esac
-	done
-	f=$(ls -A "$T/state/tmp" 2>&1)
-	[ -z "$f" ] || v_tmp="tmp/ holds: $(printf '%s' "$f" | tr '\n' ' ')"
-	f=$(petrel fsck 2>&1) || v_fsck="fsck exited $?: $(printf '%s' "$f" | head -5 | tr '\n' ' ')"
-}
-
-# ------------------------------------------------------------------ 1. the kill loop
+plan $((1 + 8))
+. "$LIB_DIR/lib-crash.sh"
 
 # Odd iterations revert, even ones upgrade --to the other build; every third one first
 # removes PATH.petrel-prev, so the switch copies the blob from the store (29 MiB writes,
@@ -204,19 +38,20 @@ for ((i = 1; i <= KILLS || (recovered < min && i <= 2 * KILLS); i++)); do
 		what="revert$copy"
 		"$PETREL" -c "$C" -q revert hello >/dev/null 2>&1 &
 	else
-		what="upgrade --to $(uuid_of "$(other_sha "$cur")")$copy"
-		"$PETREL" -c "$C" -q upgrade hello --to "$(uuid_of "$(other_sha "$cur")")" \
-			--allow-downgrade >/dev/null 2>&1 &
+		other_of "$cur"; uuid_of "$OTHER"
+		what="upgrade --to $UUID$copy"
+		"$PETREL" -c "$C" -q upgrade hello --to "$UUID" --allow-downgrade >/dev/null 2>&1 &
 	fi
 	pid=$!
-	printf -v d '0.%03d' "$ms"
-	sleep "$d"
+	printf -v d '%d.%03d' $((ms / 1000)) $((ms % 1000))
+	nap "$d"
 	if kill -9 "$pid" 2>/dev/null; then how="killed"; killed=$((killed + 1))
 	else how="had finished"; finished=$((finished + 1)); fi
 	{ wait "$pid"; } 2>/dev/null
 	wait_adapters
-	known_hashes
-	before=$(path_state)
+	look
+	state_of "$DEPLOY"
+	before=$STATE
 	# the recoveries so far (first line) and the intent left (the rest), in one sqlite3
 	x=$(sqlite3 "$DB" "select count(*) from journal where event = 'recover';
 		select op || ' ' || phase from intents" 2>&1)
@@ -228,16 +63,17 @@ for ((i = 1; i <= KILLS || (recovered < min && i <= 2 * KILLS); i++)); do
 		"$PETREL" -c "$C" -q status >/dev/null 2>&1 &
 		pid=$!
 		printf -v d '0.%03d' "$ms2"
-		sleep "$d"
+		nap "$d"
 		kill -9 "$pid" 2>/dev/null && killed2=$((killed2 + 1))
 		{ wait "$pid"; } 2>/dev/null
 		wait_adapters
 		what+=", then status killed after ${ms2} ms"
 	fi
 	t0=${EPOCHREALTIME/./}
-	run petrel status --json
+	status_json
 	t1=${EPOCHREALTIME/./}
-	r1=$(recoveries)
+	check_state
+	r1=$S_RECOVERIES
 	if [ "$r1" = "$r0" ] && ((i % 10 != 5)); then
 		x=$(((t1 - t0) / 1000 - 20))
 		((x > 0)) || x=0
@@ -248,7 +84,6 @@ for ((i = 1; i <= KILLS || (recovered < min && i <= 2 * KILLS); i++)); do
 		rec_iters+=("$i")
 		rec_ms+=("$ms")
 	fi
-	check_state
 	ctx="iteration $i: $what, kill -9 after ${ms} ms ($how); before recovery: path $before, intent '${pending}'; after: path $PATH_NOW"
 	for k in path status fsck intents new tmp adapter; do
 		v="v_$k"
@@ -257,7 +92,7 @@ for ((i = 1; i <= KILLS || (recovered < min && i <= 2 * KILLS); i++)); do
 			[ "${nbad[$k]}" -le 10 ] && bad[$k]+="$ctx: ${!v}"$'\n'
 		fi
 	done
-	case $S_CUR in "$SHA1" | "$SHA2") cur=$S_CUR ;; esac
+	[ "$rc" != 0 ] || case $S_CUR in "$SHA1" | "$SHA2") cur=$S_CUR ;; esac
 done
 KILLS=$((i - 1))
 elapsed=$((SECONDS - started))
@@ -290,183 +125,4 @@ else
 	diag "only $recovered recoveries: the kills did not land mid-switch often enough"
 fi
 
-# ------------------------------------------------------------------ 2. faults
-
-# What a switch from OLD to NEW calls when nothing fails:
-#   kept  PATH.petrel-prev holds NEW: it is hashed, exchanged with PATH (1 rename),
-#         the directory fsynced (1 fsync) — no write.
-#   copy  nothing kept: NEW is copied to PATH.petrel-new (CHUNKS writes), fsynced,
-#         exchanged with PATH, the displaced OLD renamed to PATH.petrel-prev, the
-#         directory fsynced: CHUNKS writes, 2 fsyncs, 2 renames.
-#   pending  an earlier upgrade was left interrupted with NEW at PATH and OLD kept (its
-#         directory fsync failed, then its rollback's exchange): the command recovers
-#         first (exchange + fsync), then switches (kept): 0 writes, 2 fsyncs, 2 renames.
-# A fault within those counts must make the command fail (1 or 5) in one line naming the
-# target; one beyond them is not reached and the switch succeeds. A failed switch puts
-# OLD back (the rollback: more calls, which later faults may hit).
-declare -A CALLS=([kept]="0 1 1" [copy]="$CHUNKS 2 2" [pending]="0 2 2")
-
-# switch OP FAULT — runs OP (revert, or upgrade --to the other build) under
-# PETREL_FAULT=FAULT; OLD is the current build's sha256 (CUR), NEW the other one.
-switch() {
-	local op=$1 fault=$2
-	OLD=$CUR NEW=$(other_sha "$CUR")
-	if [ "$op" = revert ]; then
-		run env PETREL_FAULT="$fault" "$PETREL" -c "$C" revert hello
-	else
-		run env PETREL_FAULT="$fault" "$PETREL" -c "$C" upgrade hello \
-			--to "$(uuid_of "$NEW")" --allow-downgrade
-	fi
-	known_hashes
-	F_RC=$rc F_ERR=$err F_INTENTS=$(intents) F_PATH=$(path_state)
-}
-
-# current — CUR is the current build's sha256 according to status (which recovers).
-current() {
-	run petrel status --json
-	CUR=$(jq -r '.targets[0].current.sha256' <<<"$out")
-}
-
-# reached FAULT "WRITES FSYNCS RENAMES" — 0 when the fault's call number is within those.
-reached() {
-	local kind=${1%%:*} n=${1#*:} w f r
-	read -r w f r <<<"$2"
-	case $kind in
-	write) [ "$n" -le "$w" ] ;;
-	fsync) [ "$n" -le "$f" ] ;;
-	rename) [ "$n" -le "$r" ] ;;
-	esac
-}
-
-# errline — stderr without warnings (recovery warns, in one line, before the error)
-errline() { printf '%s\n' "$F_ERR" | grep -v '^petrel: warning: ' | grep .; }
-
-# fault_case LABEL OP FAULT CALLS — asserts the outcome of the switch just run (switch
-# OP FAULT) and the invariants once the next command has recovered.
-fault_case() {
-	local label="$1 $2 $3" calls=$4 problems=() want k v
-	if reached "$3" "$calls"; then
-		if [ "$F_RC" != 0 ] && [ "$(errline | wc -l)" = 1 ] && errline | grep -q 'hello'; then
-			pass "$label: fails (exit $F_RC) with one line naming the target"
-		else
-			fail "$label: fails with one line naming the target"
-			diag "  exit $F_RC, stderr:" "$F_ERR"
-		fi
-	else
-		if [ "$F_RC" = 0 ]; then
-			pass "$label: not reached (the switch makes fewer such calls), succeeds"
-		else
-			fail "$label: not reached (the switch makes fewer such calls), succeeds"
-			diag "  exit $F_RC, stderr:" "$F_ERR"
-		fi
-	fi
-	if [ "$F_RC" = 0 ]; then want=$NEW; else
-		want=$OLD
-		FAULT_RCS+=("$label: exit $F_RC: $(errline | head -3)")
-	fi
-	NOTES+=("$label: exit $F_RC; right after it the path holds $F_PATH, $F_INTENTS intent(s)")
-	case $F_PATH in "build 1" | "build 2") ;; *) problems+=("right after the command the path is: $F_PATH") ;; esac
-	[ ! -e "$DEPLOY.petrel-new" ] || problems+=("right after the command $DEPLOY.petrel-new exists")
-	current			# the next command: recovers
-	check_state
-	for k in path status fsck intents new tmp adapter; do
-		v="v_$k"
-		[ -z "${!v}" ] || problems+=("${!v}")
-	done
-	[ "$PATH_NOW" = "$(name_of "$want")" ] ||
-		problems+=("exit $F_RC, so the path should hold the $([ "$want" = "$OLD" ] && echo old || echo new) $(name_of "$want"), it holds $PATH_NOW")
-	if [ ${#problems[@]} = 0 ]; then
-		pass "$label: after the next command the $([ "$want" = "$OLD" ] && echo old || echo new) build is at the path, status agrees, fsck clean, nothing left"
-	else
-		fail "$label: after the next command the state is sound"
-		diag "${problems[@]}"
-	fi
-}
-
-FAULT_RCS=() NOTES=() pending_bad=()
-for sc in "${SCENARIOS[@]}"; do
-	if [ "$KEPT" = 0 ] && [ "$sc" != copy ]; then
-		skip "no RENAME_EXCHANGE: nothing kept beside the path" $((2 * 2 * ${#FAULTS[@]}))
-		continue
-	fi
-	for op in upgrade revert; do
-		for fault in "${FAULTS[@]}"; do
-			current
-			known_hashes
-			if [ "$sc" = kept ] && [ "$KEPT" = 1 ] &&
-				[ "$(file_state "$DEPLOY.petrel-prev")" != "$(name_of "$(other_sha "$CUR")")" ]; then
-				# put the other build beside the path (a successful switch there and back)
-				petrel revert hello >/dev/null 2>&1
-				petrel revert hello >/dev/null 2>&1
-				current
-			fi
-			[ "$sc" = copy ] && rm -f "$DEPLOY.petrel-prev"
-			if [ "$sc" = pending ]; then
-				switch upgrade fsync:1,rename:2
-				if [ "$F_RC" = 0 ] || [ "$F_INTENTS" != 1 ] || [ "$F_PATH" != "$(name_of "$NEW")" ]; then
-					pending_bad+=("before $op $fault: exit $F_RC, $F_INTENTS intent(s), path $F_PATH (wanted $(name_of "$NEW"), 1 intent)")
-				fi
-				# the database still says OLD is current: the next switch goes to NEW again
-			fi
-			switch "$op" "$fault"
-			fault_case "$sc:" "$op" "$fault" "${CALLS[$sc]}"
-		done
-	done
-done
-if [ "$KEPT" = 0 ]; then
-	skip "no RENAME_EXCHANGE: no interrupted switch of that kind"
-elif [ ${#pending_bad[@]} = 0 ]; then
-	pass "fsync:1,rename:2 left an interrupted upgrade (new file at the path, one intent) all $((2 * ${#FAULTS[@]})) times"
-else
-	fail "fsync:1,rename:2 left an interrupted upgrade (new file at the path, one intent) every time"
-	diag "${pending_bad[@]}"
-fi
-
-# A fault in the recovery run by a read-only command (status): it fails in one line, the
-# interrupted switch stays recorded with a whole file at the path, and the next command
-# finishes the recovery: the interrupted generation is marked so.
-if [ "$KEPT" = 1 ]; then
-	current
-	switch upgrade fsync:1,rename:2
-	p_old=$OLD p_path=$F_PATH p_gen=$(sqlite3 "$DB" 'select to_gen from intents')
-	for fault in rename:1 fsync:1; do
-		run env PETREL_FAULT="$fault" "$PETREL" -c "$C" status --json
-		F_RC=$rc F_ERR=$err
-		FAULT_RCS+=("status recovering under $fault: exit $F_RC: $(errline)")
-		NOTES+=("status recovering under $fault: exit $F_RC; then the path holds $(path_state), $(intents) intent(s)")
-		if [ "$F_RC" != 0 ] && [ "$(errline | wc -l)" = 1 ] && errline | grep -q hello &&
-			[ "$(intents)" = 1 ] && [ ! -e "$DEPLOY.petrel-new" ] &&
-			case $(path_state) in "build 1" | "build 2") true ;; *) false ;; esac; then
-			pass "status whose recovery hits $fault fails in one line naming the target; the intent stays, a whole build at the path"
-		else
-			fail "status whose recovery hits $fault fails in one line naming the target; the intent stays, a whole build at the path"
-			diag "exit $F_RC, stderr: $F_ERR" "intents: $(intents), path: $(path_state)" \
-				"$(ls -l "$T/deploy")"
-		fi
-	done
-	OLD=$p_old
-	current
-	check_state
-	problems=()
-	for k in path status fsck intents new tmp adapter; do
-		v="v_$k"
-		[ -z "${!v}" ] || problems+=("${!v}")
-	done
-	[ "$PATH_NOW" = "$(name_of "$p_old")" ] || problems+=("path holds $PATH_NOW, not the old $(name_of "$p_old")")
-	if [ ${#problems[@]} = 0 ]; then
-		pass "a plain status then finishes the recovery: old build back, status agrees, fsck clean, nothing left"
-	else
-		fail "a plain status then finishes the recovery"
-		diag "${problems[@]}"
-	fi
-	is "$(sqlite3 "$DB" "select state from generations where number = '$p_gen'")" \
-		interrupted "the interrupted generation ($p_gen) is marked 'interrupted'"
-	is "$(sqlite3 "$DB" 'select event from journal order by id desc limit 1')" recover \
-		"the journal's last event is the recovery"
-else
-	skip "no RENAME_EXCHANGE" 5
-fi
-
-note "exit status of each failing command:" "${FAULT_RCS[@]}"
-note "${NOTES[@]}"
 note "adapter calls: $(grep -c '^start' "$T/adapter.log"); total run time ${SECONDS}s"

@@ -23,7 +23,7 @@ like "$out" "uuid=$ub" "rows name the build"
 run petrel log nosuch
 is "$(printf '%s' "$out" | grep -c .)" 0 "log for a target with no rows prints none"
 run petrel --json log hello
-is "$(printf '%s' "$out" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["journal"], len(j["events"]))')" \
+is "$(printf '%s' "$out" | "${PY[@]}" -c 'import json,sys; j=json.load(sys.stdin); print(j["journal"], len(j["events"]))')" \
 	"{'ok': True, 'rows': 6, 'first_broken': None} 6" "--json: the chain holds over 6 rows"
 
 sqlite3 "$T/state/petrel.db" "update journal set detail = 'edited' where id = 3"

@@ -376,7 +376,7 @@ like "$err" "--metrics $T/nosuch/dir/p.prom: directory $T/nosuch/dir: No such fi
 
 # ---- systemd: READY, WATCHDOG, RELOADING, STOPPING through sd_notify
 conf
-"$PYTHON" - "$T/notify.sock" "$T/notify.log" <<'EOF' &
+"${PY[@]}" - "$T/notify.sock" "$T/notify.log" <<'EOF' &
 import socket, sys, os
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])

@@ -41,7 +41,7 @@ conf_error "max_age with an unknown unit" "max_age: '30x' is not a duration" "ma
 conf_error "max_age = 0" "max_age: '0' is not a duration" "max_age = 0"
 
 write_config "trust = rebuilt" "rebuilders = rb1" "max_age = 12h" "${RB[@]}"
-"$PYTHON" "$BW_PY" add-job --data "$BW_DATA" --job hello >/dev/null
+bw_py add-job --data "$BW_DATA" --job hello >/dev/null
 run petrel check hello
 is "$rc" 4 "a valid trust = rebuilt configuration gets as far as the server (no build: exit 4)"
 run petrel --help

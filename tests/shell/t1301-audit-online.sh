@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 plan 29
 
-jq_() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+jq_() { "${PY[@]}" -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 
 start_server
 start_server rb
@@ -52,7 +52,7 @@ clear_requests
 run petrel audit
 is "$rc" 0 "audit without --online"
 is "$(request_count .)" 0 "... sends no request"
-is "$(python3 -c 'import sys; print(sys.argv[1].count("server "))' "$out")" 0 "... and shows no servers"
+is "$("${PY[@]}" -c 'import sys; print(sys.argv[1].count("server "))' "$out")" 0 "... and shows no servers"
 
 # credentials in a server's URL are never printed, in text or JSON, up or down
 write_config '[server "rb"]' "url = http://alice:s3cret@127.0.0.1:$RB_PORT" \

@@ -39,7 +39,7 @@ for line in text.splitlines():
     out.append("%s{%s} %s" % (name, ",".join("%s=%s" % kv for kv in ls), value))
 print("\n".join(sorted(out)))
 PY
-parse() { python3 "$T/parse.py" "$M"; }
+parse() { "${PY[@]}" "$T/parse.py" "$M"; }
 parses() { parse >/dev/null; }
 metric() { parse | grep -E "^$1" | sed 's/.* //'; }
 
@@ -91,7 +91,7 @@ isnt "$(stat -c %i "$M")" "$ino0" "the file was replaced (a new inode), not rewr
 is "$(ls -A "$T/metrics")" "petrel.prom" "no temporary file is left beside it"
 
 # a metrics file that cannot be written does not hide the findings
-jq_() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+jq_() { "${PY[@]}" -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 BAD="$T/nonexistent/x.prom"
 run petrel audit --metrics "$BAD"
 is "$rc" 6 "metrics not writable, a finding: exit 6 all the same"
@@ -108,7 +108,7 @@ like "$out" "^other: nothing deployed" "... the report is printed"
 like "$err" "^petrel: .*$BAD" "... and the failure named"
 
 # a reader never sees a partial file while it is rewritten
-python3 - "$M" >"$T/reader.out" 2>&1 <<'PY' &
+"${PY[@]}" - "$M" >"$T/reader.out" 2>&1 <<'PY' &
 import sys, time
 bad, n, end = 0, 0, time.time() + 60
 while time.time() < end:

@@ -196,7 +196,7 @@ refused "an unknown job" 2 "^petrel: hello: $BW_URL has no job 'nosuch' \(check 
 write_config "platform = plan9"
 refused "an unknown platform" 2 \
 	"^petrel: hello: $BW_URL/job/hello has no build on platform 'plan9' \(check the target's platform\)$" check hello
-"$PYTHON" "$BW_PY" add-job --data "$BW_DATA" --job empty >/dev/null
+bw_py add-job --data "$BW_DATA" --job empty >/dev/null
 write_config "job = empty"
 refused "a job without builds" 4 "^petrel: hello: $BW_URL/job/empty has no build with a main binary yet$" check hello
 write_config
