@@ -411,62 +411,56 @@ static int note_key(struct keys_seen *k, const char *line, int n, const char *pa
  * a section without keys still exists, and errors found once the whole file is read
  * can name the line of the section they concern.
  */
+/* One line of the pre-pass: a key noted, a [server]/[target] header registered. */
+static int scan_line(struct parse *p, struct keys_seen *keys, char *cur, int n,
+		     const char *path, struct petrel_err *err)
+{
+	char kind[32], name[PETREL_NAME_MAX + 2], *line = cur + strspn(cur, " \t"), *end;
+	long idx;
+
+	if (strlen(cur) > LINE_MAX_BYTES)	/* inih would cut it and misreport */
+		return petrel_fail(err, -PETREL_ECONFIG, "%s:%d: line longer than %d bytes; "
+				   "continue a long list on indented lines", path, n,
+				   LINE_MAX_BYTES);
+	if (line == cur && *line && !strchr(";#[", *line))
+		return note_key(keys, line, n, path, err);
+	if (*line != '[' || !(end = strchr(line, ']')))
+		return 0;
+	*end = '\0';
+	petrel_snprintf(keys->section, sizeof(keys->section), "%s", line + 1);
+	if (split_section(line + 1, kind, sizeof(kind), name, sizeof(name)) < 0 ||
+	    (strcmp(kind, "server") && strcmp(kind, "target")))
+		return 0;	/* inih's pass reports it */
+	if ((idx = section_index(p, kind, name)) < 0)
+		return petrel_fail(err, -PETREL_ECONFIG, "%s:%d: %s", path, n, p->msg);
+	if (kind[0] == 's')
+		p->cfg->servers[idx].line = n;
+	else
+		p->cfg->targets[idx].line = n;
+	return 0;
+}
+
 static int scan_sections(struct parse *p, const char *path, struct petrel_err *err)
 {
-	char *text = NULL, *line, *save = NULL;
 	struct keys_seen *keys = calloc(1, sizeof(*keys));	/* 43 KiB: not on the stack */
+	char *text = NULL, *save = NULL;
 	size_t len;
 	int r, n = 0;
 
 	if (!keys)
 		return -ENOMEM;
-	if ((r = petrel_read_file(path, CONFIG_MAX, &text, &len)) < 0) {
-		free(keys);
-		return r == -PETREL_ETOOBIG ?
+	if ((r = petrel_read_file(path, CONFIG_MAX, &text, &len)) < 0)
+		r = r == -PETREL_ETOOBIG ?
 			petrel_fail(err, -PETREL_ECONFIG, "%s: larger than %d bytes", path,
 				    CONFIG_MAX) :
 			petrel_fail(err, -PETREL_ECONFIG, "%s: %s", path, strerror(-r));
-	}
-	if (alloc_targets(p, text) < 0) {
-		free(text);
-		free(keys);
-		return -ENOMEM;
-	}
-	for (char *cur = text; cur; cur = save) {
-		char kind[32], name[PETREL_NAME_MAX + 2], *end;
-		long idx;
-
+	else if (alloc_targets(p, text) < 0)
+		r = -ENOMEM;
+	for (char *cur = r < 0 ? NULL : text; cur && r == 0; cur = save) {
 		save = strchr(cur, '\n');
 		if (save)
 			*save++ = '\0';
-		n++;
-		if (strlen(cur) > LINE_MAX_BYTES) {	/* inih would cut it and misreport */
-			r = petrel_fail(err, -PETREL_ECONFIG,
-					"%s:%d: line longer than %d bytes; continue "
-					"a long list on indented lines", path, n, LINE_MAX_BYTES);
-			break;
-		}
-		line = cur + strspn(cur, " \t");
-		if (line == cur && *line && !strchr(";#[", *line)) {
-			if ((r = note_key(keys, line, n, path, err)) < 0)
-				break;
-			continue;
-		}
-		if (*line != '[' || !(end = strchr(line, ']')))
-			continue;
-		*end = '\0';
-		petrel_snprintf(keys->section, sizeof(keys->section), "%s", line + 1);
-		if (split_section(line + 1, kind, sizeof(kind), name, sizeof(name)) < 0 ||
-		    (strcmp(kind, "server") && strcmp(kind, "target")))
-			continue;	/* inih's pass reports it */
-		if ((idx = section_index(p, kind, name)) < 0) {
-			r = petrel_fail(err, -PETREL_ECONFIG, "%s:%d: %s", path, n, p->msg);
-			break;
-		}
-		if (kind[0] == 's')
-			p->cfg->servers[idx].line = n;
-		else
-			p->cfg->targets[idx].line = n;
+		r = scan_line(p, keys, cur, ++n, path, err);
 	}
 	free(text);
 	free(keys);
