@@ -286,7 +286,7 @@ static void test_parse_rfc3339(void **state)
 			fail_msg("rfc3339 \"%s\" accepted", bad[i]);
 }
 
-/* Known bug: days that do not exist in their month are accepted and normalised. */
+/* Days that do not exist in their month are refused, not normalised (a fixed bug). */
 static void test_parse_rfc3339_mday(void **state)
 {
 	static const char *const bad[] = {
@@ -467,8 +467,8 @@ static void test_buf_reset_printf(void **state)
 	petrel_buf_release(&b);
 }
 
-/* Known bug: petrel_buf_printf formats through a 1024-byte stack buffer, so a longer
- * result fails with -PETREL_ETOOBIG although the buffer's ceiling allows it. */
+/* petrel_buf_printf formats a result longer than 1024 bytes when the buffer's ceiling
+ * allows it (it once went through a 1024-byte stack buffer and failed). */
 static void test_buf_printf_long(void **state)
 {
 	static char s[2000];
@@ -482,8 +482,8 @@ static void test_buf_printf_long(void **state)
 	petrel_buf_release(&b);
 }
 
-/* Known bug: with max == SIZE_MAX, grow() clamps cap to max + 1 == 0, reallocs to 0 bytes
- * and the memcpy overflows the heap (deploy/sigs.c passes n - 1, SIZE_MAX when n == 0). */
+/* max == SIZE_MAX neither wraps grow()'s cap to 0 nor overflows the heap (it once did:
+ * cap = max + 1 == 0, a realloc to 0 bytes, then the memcpy). */
 static void test_buf_max_sizemax(void **state)
 {
 	struct petrel_buf b;
@@ -768,8 +768,8 @@ static void test_fault_env_rename(void **state)
 	assert_content(f->path, "new\n");
 }
 
-/* Known bug: petrel_fault_init() does not reset the call counters, so arming the same
- * kind a second time in one process counts from the earlier calls and never fires. */
+/* petrel_fault_init() resets the call counters: arming the same kind a second time in
+ * one process counts from zero and fires (it once counted on and never fired). */
 static void test_fault_env_rearm(void **state)
 {
 	struct fsfix *f = *state;
@@ -911,8 +911,8 @@ static void test_mkdir_p(void **state)
 	assert_int_equal(petrel_mkdir_p(longpath, 0700), -PETREL_ETOOBIG);
 }
 
-/* Known bug: when the last component exists as a regular file, petrel_mkdir_p returns 0
- * (EEXIST is ignored without checking it is a directory); mkdir -p fails there. */
+/* When the last component exists as a regular file, petrel_mkdir_p fails as mkdir -p
+ * does (it once ignored EEXIST without checking for a directory and returned 0). */
 static void test_mkdir_p_file(void **state)
 {
 	struct fsfix *f = *state;
