@@ -92,7 +92,9 @@ const struct petrel_command petrel_commands[] = {
 	  "build, exit 5. Refuses (exit 3) a build older than the current one without "
 	  "--allow-downgrade, a build rejected before unless named with --to, a Solo5 build "
 	  "for another abi or needing a device the adapter says the unikernel lacks (before "
-	  "downloading), and a build the preflight command refuses.",
+	  "downloading), and a build the preflight command refuses. An orchestrator, health "
+	  "or preflight command that cannot run is a configuration error (exit 2) before "
+	  "anything changes; the build is not rejected for it.",
 	  upgrade_options, petrel_cmd_upgrade },
 	{ "revert", ONE_TARGET, "One step back to the previous generation, from the store, no "
 	  "network; a second revert goes forward again. Going back rejects the build left, so "
