@@ -157,6 +157,7 @@ static const struct petrel_help_item exit_items[] = {
 	{ "5", "deploy failed and was reverted" },
 	{ "6", "fsck/audit found a mismatch" },
 	{ "100", "update available (check)" },
+	{ "130, 143", "stopped by SIGINT or SIGTERM (nothing is left half done)" },
 	{ NULL }
 };
 

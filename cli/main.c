@@ -1,11 +1,13 @@
 /* petrel: main, command dispatch (the command line is cli/commands.c), exit statuses. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "commands.h"
+#include "common/cancel.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -102,6 +104,28 @@ int petrel_each_target(struct petrel_cli *cli, petrel_each_fn fn)
 	return status;
 }
 
+/* SIGINT or SIGTERM in a foreground command: the operation stops at its next safe point
+ * (a download is dropped and its temporary file removed, a health check cut short and
+ * the switch rolled back, a running adapter waited for), then petrel exits 128 + sig. */
+static volatile sig_atomic_t stopped_by;
+
+static void on_stop(int sig)
+{
+	stopped_by = sig;
+	petrel_cancel();
+}
+
+static void stop_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);	/* no SA_RESTART: waits return early */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 static int dispatch(struct petrel_cli *cli)
 {
 	struct petrel_err err = PETREL_ERR_INIT;
@@ -111,8 +135,15 @@ static int dispatch(struct petrel_cli *cli)
 		petrel_cli_error(NULL, r, &err);
 		return PETREL_EXIT_USAGE;
 	}
+	stop_on_signals();	/* the daemon installs its own */
 	r = cli->cmd->run(cli);
 	petrel_config_release(&cli->cfg);
+	if (stopped_by && strcmp(cli->cmd->name, "daemon")) {
+		fprintf(stderr, "%spetrel: %s: stopped by %s; nothing is left half done\n",
+			petrel_log_priority(PETREL_LOG_ERROR), cli->cmd->name,
+			stopped_by == SIGINT ? "SIGINT" : "SIGTERM");
+		return 128 + stopped_by;
+	}
 	return r;
 }
 
