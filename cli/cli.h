@@ -26,7 +26,9 @@ struct petrel_cli {
 	int online, no_rehash;	/* audit --online, --no-rehash (--quick) */
 	const char *metrics;	/* audit, daemon --metrics FILE */
 	int once;		/* daemon --once */
-	int dry_run;		/* gc --dry-run */
+	int dry_run;		/* gc, upgrade --dry-run */
+	int all;		/* upgrade --all */
+	int short_form;		/* status --short */
 };
 
 
@@ -51,6 +53,8 @@ struct petrel_session {
 };
 /* Selects targets and opens the engine. 0, or the exit status after reporting why. */
 int petrel_session_open(struct petrel_cli *cli, struct petrel_session *run);
+/* The same with a read-only engine (petrel_engine_open_read): no lock, no waiting. */
+int petrel_session_open_read(struct petrel_cli *cli, struct petrel_session *run);
 void petrel_session_close(struct petrel_session *run);
 
 /*
@@ -64,6 +68,8 @@ typedef int (*petrel_each_fn)(struct petrel_cli *cli, struct petrel_engine *e,
 			      const struct petrel_target *t, json_t *o, int *status,
 			      struct petrel_err *err);
 int petrel_each_target(struct petrel_cli *cli, petrel_each_fn fn);
+/* The same over a read-only session: for the reads, which never wait for a writer. */
+int petrel_each_target_read(struct petrel_cli *cli, petrel_each_fn fn);
 
 /* Reports failure r, whose message err holds, for target (NULL for none):
  * "petrel: TARGET: message". */
@@ -80,5 +86,8 @@ int petrel_cmd_log(struct petrel_cli *cli);
 int petrel_cmd_daemon(struct petrel_cli *cli);
 int petrel_cmd_audit(struct petrel_cli *cli);
 int petrel_cmd_gc(struct petrel_cli *cli);
+int petrel_cmd_list(struct petrel_cli *cli);
+int petrel_cmd_pin(struct petrel_cli *cli);
+int petrel_cmd_unpin(struct petrel_cli *cli);
 
 #endif

@@ -147,7 +147,10 @@ int petrel_cmd_audit(struct petrel_cli *cli)
 	struct petrel_session run;
 	int r;
 
-	if ((r = petrel_session_open(cli, &run)) != 0)
+	/* a quick audit for monitoring reads a snapshot and journals nothing, unless its
+	 * figures are to reach --metrics */
+	if ((r = cli->no_rehash && !cli->metrics ? petrel_session_open_read(cli, &run) :
+						   petrel_session_open(cli, &run)) != 0)
 		return r;
 	if ((r = petrel_audit_all(&run.e, run.ts, run.n, &o, &rep, &err)) == 0 &&
 	    (r = report(cli, &rep)) == 0)

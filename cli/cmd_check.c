@@ -24,11 +24,13 @@ static void print_text(const struct petrel_target *t, const struct petrel_check 
 	}
 	if (c->have_deployed) {
 		petrel_short_hash(c->deployed.build.sha256, oldh);
-		printf("%s: update available: %s %s -> %s %s%s\n", t->name, c->deployed.build.uuid,
-		       oldh, c->remote.uuid, newh, c->in_store ? " (already fetched)" : "");
+		printf("%s: update available: %s %s -> %s %s%s%s\n", t->name,
+		       c->deployed.build.uuid, oldh, c->remote.uuid, newh,
+		       c->in_store ? " (already fetched)" : "", c->pinned ? " (pinned)" : "");
 	} else {
-		printf("%s: update available: nothing deployed -> %s %s%s\n", t->name,
-		       c->remote.uuid, newh, c->in_store ? " (already fetched)" : "");
+		printf("%s: update available: nothing deployed -> %s %s%s%s\n", t->name,
+		       c->remote.uuid, newh, c->in_store ? " (already fetched)" : "",
+		       c->pinned ? " (pinned)" : "");
 	}
 }
 
@@ -50,6 +52,16 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 						 c.deployed_at) :
 			    json_null());
 	json_object_set_new(o, "frozen", json_boolean(c.frozen));
+	json_object_set_new(o, "pinned", c.pinned ? json_string(c.pin.uuid) : json_null());
+	json_object_set_new(o, "refused", !c.refused ? json_null() :
+			    json_pack("{s:o, s:I, s:o, s:o}", "reason",
+				      petrel_json_text(c.refusal.reason), "count",
+				      (json_int_t)c.refusal.count, "first_at",
+				      petrel_json_time(c.refusal.first_at), "retry_at",
+				      petrel_json_time(c.refusal.retry_at)));
+	/* a newest build that failed verification is no update: refused until it verifies */
+	if (c.refused)
+		return petrel_refused_refusal(&c, err);
 	if (!cli->json)
 		print_text(t, &c);
 	if (c.update && *status == PETREL_EXIT_OK)

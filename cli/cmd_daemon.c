@@ -302,7 +302,19 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 		s->last[SLOT_FROZEN][0] = '\0';	/* warn again if it freezes again */
 	}
 	petrel_short_hash(c.remote.sha256, h);
-	if (!c.update) {
+	if (c.pinned) {
+		event(s, PETREL_LOG_INFO, "pinned at %s; left alone (newest %s %s)", c.pin.uuid,
+		      c.remote.uuid, h);
+		return 0;
+	}
+	if (!c.update && c.refused && !c.retry) {
+		struct petrel_err why = PETREL_ERR_INIT;
+
+		event(s, PETREL_LOG_INFO, "%s",
+		      petrel_err_msg(&why, petrel_refused_refusal(&c, &why)));
+		return 0;
+	}
+	if (!c.update && !c.retry) {
 		if (c.rejected)
 			event(s, PETREL_LOG_INFO,
 			      "newest build %s %s was rejected here; waiting for a "
@@ -377,6 +389,17 @@ static int due(const struct daemon *d, size_t i, int64_t now)
 	       (d->once || (d->ts[i].due <= now + slack && ss->until <= now));
 }
 
+/* For status: when the target is polled next, in wall-clock time. */
+static void note_next_poll(struct petrel_engine *e, const struct petrel_target *t,
+			   int64_t in_ms)
+{
+	struct petrel_err rec = PETREL_ERR_INIT;	/* a debug line at most */
+
+	if (petrel_store_note_next_poll(&e->store, t->name, (int64_t)time(NULL) +
+					(in_ms + 999) / 1000, &rec) < 0)
+		petrel_log_debug("%s: %s", t->name, petrel_err_msg(&rec, -PETREL_EDB));
+}
+
 /* Polls every due target under one engine (one store lock, one HTTP connection pool). */
 static void cycle(struct daemon *d)
 {
@@ -423,14 +446,15 @@ static void cycle(struct daemon *d)
 		}
 		if (r < 0) {
 			failed(d, t, s, ss, r, &poll_err, now);
-			continue;
+		} else {
+			if (s->failing)
+				event(s, PETREL_LOG_INFO, "recovered");
+			s->failing = 0;
+			s->fails = 0;
+			ss->fails = 0;
+			s->due = now + jittered(t->interval);
 		}
-		if (s->failing)
-			event(s, PETREL_LOG_INFO, "recovered");
-		s->failing = 0;
-		s->fails = 0;
-		ss->fails = 0;
-		s->due = now + jittered(t->interval);
+		note_next_poll(e, t, s->due - now);
 	}
 	if (d->metrics && (r = petrel_metrics_write(d->metrics, &e->store, d->cfg, &err)) < 0)
 		daemon_error(petrel_err_msg(&err, r));

@@ -56,5 +56,5 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 
 int petrel_cmd_history(struct petrel_cli *cli)
 {
-	return petrel_each_target(cli, one);
+	return petrel_each_target_read(cli, one);
 }

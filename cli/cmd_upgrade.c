@@ -4,6 +4,8 @@
 #include "cli.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/util.h"
+#include "deploy/inspect.h"
 #include "output.h"
 
 static void print_generation(const char *verb, const struct petrel_target *t,
@@ -66,9 +68,91 @@ static int revert_one(struct petrel_cli *cli, struct petrel_engine *e,
 	return 0;
 }
 
+/* upgrade --all: a pinned target is left alone, as apt leaves a held package. */
+static int upgrade_any(struct petrel_cli *cli, struct petrel_engine *e,
+		       const struct petrel_target *t, json_t *o, int *status,
+		       struct petrel_err *err)
+{
+	struct petrel_pin pin;
+	int r = petrel_store_pinned(&e->store, t->name, &pin, err);
+
+	if (r == -PETREL_ENOTFOUND)
+		return upgrade_one(cli, e, t, o, status, err);
+	if (r < 0)
+		return r;
+	json_object_set_new(o, "changed", json_false());
+	json_object_set_new(o, "pinned", json_string(pin.uuid));
+	if (!cli->json && petrel_log_level >= PETREL_LOG_INFO)
+		printf("%s: pinned at %s; left alone\n", t->name, pin.uuid);
+	return 0;
+}
+
+static void print_plan(const struct petrel_target *t, const struct petrel_plan *p)
+{
+	char h[13], size[32], ch[13];
+
+	petrel_short_hash(p->build.sha256, h);
+	if (p->noop) {
+		printf("%s: %s %s is current already; upgrade would do nothing\n", t->name,
+		       p->build.uuid, h);
+		return;
+	}
+	petrel_human_size(p->build.size, size, sizeof(size));
+	printf("%s: upgrade would deploy %s %s (%s)\n", t->name, p->build.uuid, h, size);
+	if (p->in_store)
+		printf("  fetch:   none, verified already (trust %s)\n", p->stored.trust);
+	else
+		printf("  fetch:   %s, %s; then verify sha256 and signatures (threshold %u)%s\n",
+		       p->url, size, t->threshold, p->refused ?
+		       " -- it failed verification here before" : "");
+	if (p->current.number) {
+		petrel_short_hash(p->current.version.build.sha256, ch);
+		printf("  switch:  %s, from generation %lld (%s %s)\n", t->path,
+		       (long long)p->current.number, p->current.version.build.uuid, ch);
+	} else {
+		printf("  switch:  %s, first deploy\n", t->path);
+	}
+	printf("  then:    orchestrator %s%s%s\n", t->orchestrator, t->health[0] ?
+	       ", health " : "", t->health);
+	if (p->rejected)
+		printf("  note:    rejected here before (%s); deployed because named with --to\n",
+		       p->rejected_reason);
+}
+
+static int plan_one(struct petrel_cli *cli, struct petrel_engine *e,
+		    const struct petrel_target *t, json_t *o, int *status, struct petrel_err *err)
+{
+	struct petrel_plan p;
+	int r;
+
+	(void)status;
+	if ((r = petrel_upgrade_plan(e, t, cli->to_uuid, cli->allow_downgrade, &p, err)) < 0)
+		return r;
+	json_object_set_new(o, "changed", json_false());
+	json_object_set_new(o, "would", json_string(p.noop ? "nothing" : "deploy"));
+	json_object_set_new(o, "build", petrel_json_build(&p.build));
+	json_object_set_new(o, "download", json_boolean(!p.in_store));
+	json_object_set_new(o, "url", p.in_store ? json_null() : petrel_json_text(p.url));
+	json_object_set_new(o, "current", p.current.number ?
+			    petrel_json_generation(&p.current) : json_null());
+	if (!cli->json)
+		print_plan(t, &p);
+	return 0;
+}
+
 int petrel_cmd_upgrade(struct petrel_cli *cli)
 {
-	return petrel_each_target(cli, upgrade_one);
+	struct petrel_err err = PETREL_ERR_INIT;
+
+	if (cli->all == (cli->argc == 1)) {
+		petrel_fail(&err, -PETREL_EUSAGE, cli->all ? "upgrade --all names no target" :
+			    "upgrade needs a TARGET, or --all");
+		petrel_cli_error(NULL, -PETREL_EUSAGE, &err);
+		return PETREL_EXIT_USAGE;
+	}
+	if (cli->dry_run)	/* a read: no lock, nothing written */
+		return petrel_each_target_read(cli, plan_one);
+	return petrel_each_target(cli, cli->all ? upgrade_any : upgrade_one);
 }
 
 int petrel_cmd_revert(struct petrel_cli *cli)

@@ -34,7 +34,17 @@ const struct petrel_option petrel_global_options[] = {
 
 static const struct petrel_option no_options[] = { { NULL } };
 
+static const struct petrel_option status_options[] = {
+	{ "short", .field = FIELD(short_form), .value = 1,
+	  .help = "one line per target: what runs and what waits (like apt list --upgradable)" },
+	{ NULL }
+};
+
 static const struct petrel_option upgrade_options[] = {
+	{ "all", .field = FIELD(all), .value = 1,
+	  .help = "every target (a pinned one is left alone); exit with the worst status" },
+	{ "dry-run", .field = FIELD(dry_run), .value = 1,
+	  .help = "say what would be fetched, verified and switched; change nothing" },
 	{ "to", .metavar = "UUID", .field = FIELD(to_uuid),
 	  .help = "deploy this build instead of the newest, even one rejected before" },
 	{ "allow-downgrade", .field = FIELD(allow_downgrade), .value = 1,
@@ -83,16 +93,30 @@ const struct petrel_command petrel_commands[] = {
 	{ "fetch", TARGETS, "Download and verify the newest build of each target into the "
 	  "store; deploy nothing. A build already in the store is not downloaded again.",
 	  no_options, petrel_cmd_fetch },
-	{ "status", TARGETS, "What is deployed and the newest verified build in the store, "
-	  "with its sha256, size and trust evidence (key ids, rebuilders that agreed).",
-	  no_options, petrel_cmd_status },
-	{ "upgrade", ONE_TARGET, "Fetch and verify the newest build (or UUID) if the store "
+	{ "status", TARGETS, "Per target: the current and previous generation (sha256, size, "
+	  "trust evidence), the newest verified build not deployed and what it waits for "
+	  "(policy, window, pin, a rejection), a build refused by verification and its next "
+	  "try, the last check and its result, whether a daemon runs (pid) and when it polls "
+	  "next, a switch a crash interrupted. Reads a snapshot without the lock: never waits "
+	  "for a running upgrade or daemon, works for any user who can read the state "
+	  "directory, changes nothing.", status_options, petrel_cmd_status },
+	{ "list", ONE_TARGET, "The server's builds of the target's job (one per distinct "
+	  "binary, as builder-web lists them), newest first: uuid, start time, size, sha256 "
+	  "and what this host knows of those bytes: deployed, previous, in-store, rejected, "
+	  "refused. A read: no lock.", no_options, petrel_cmd_list },
+	{ "pin", PETREL_ARG_TARGET, 1, 2, "Hold the target at a build (the "
+	  "current one without UUID; else a build the store verified for it): the daemon "
+	  "leaves it alone, upgrade refuses it unless named with --to, upgrade --all skips "
+	  "it. status shows the pin.", no_options, petrel_cmd_pin },
+	{ "unpin", ONE_TARGET, "Let a pinned target move again.", no_options,
+	  petrel_cmd_unpin },
+	{ "upgrade", PETREL_ARG_TARGET, 0, 1, "Fetch and verify the newest build (or UUID) if the store "
 	  "lacks it, replace the target's path atomically, run the orchestrator adapter and "
 	  "the health check; if either fails, put the previous generation back, reject the "
 	  "build, exit 5. Refuses (exit 3) a build older than the current one without "
 	  "--allow-downgrade, a build rejected before unless named with --to, a Solo5 build "
 	  "for another abi or needing a device the adapter says the unikernel lacks (before "
-	  "downloading), and a build the preflight command refuses. An orchestrator, health "
+	  "downloading), a build the preflight command refuses, and a pinned target's newest. An orchestrator, health "
 	  "or preflight command that cannot run is a configuration error (exit 2) before "
 	  "anything changes; the build is not rejected for it.",
 	  upgrade_options, petrel_cmd_upgrade },
@@ -121,9 +145,10 @@ const struct petrel_command petrel_commands[] = {
 	{ "daemon", PETREL_ARG_NONE, 0, 0, "Unattended updates, in the foreground, one log "
 	  "line per event on stderr. Polls each target every 'interval' s (+-10% jitter); "
 	  "auto = upgrade deploys a new build (as upgrade does), fetch only stages it, off "
-	  "skips the target; outside 'window' upgrade only stages. A build that failed "
-	  "verification or its health check is never fetched or deployed again, a newer one "
-	  "is; never downgrades. Failures back off (interval doubling, up to backoff_max), per "
+	  "skips the target, a pinned one is left alone; outside 'window' upgrade only stages. "
+	  "A build that failed its health check is never deployed again, a newer one is; one "
+	  "that failed verification is tried again after a backoff (interval, doubling, at "
+	  "most a day); never downgrades. Failures back off (interval doubling, up to backoff_max), per "
 	  "server for connection and HTTP errors. SIGTERM/SIGINT: stop at the next safe point "
 	  "(a download is dropped, a health check stopped and the switch rolled back, a "
 	  "running adapter waited for and one health check decides), exit 0; SIGHUP: re-read "
@@ -142,8 +167,11 @@ const char *const petrel_description[] = {
 	"accepts a byte it has not verified: every build is hashed while it downloads, checked "
 	"against the server's sha256 and the publisher's minisign signatures, and kept in a "
 	"content-addressed store.",
-	"Every command takes the state directory's lock first and rolls back a switch that a "
-	"crash interrupted (the file at path and the database then agree again).",
+	"Every command that writes takes the state directory's lock first and rolls back a "
+	"switch that a crash interrupted (the file at path and the database then agree "
+	"again). The reads (status, history, log, list, upgrade --dry-run, audit --no-rehash) "
+	"take no lock: they read a snapshot of the database, never wait for a writer, and "
+	"work for any user who can read the state directory.",
 	NULL
 };
 
@@ -277,6 +305,11 @@ static void put_args(struct out *o, const struct petrel_command *c)
 {
 	const char *arg = petrel_arg_name(c->arg);
 
+	/* the one command whose second argument is no target */
+	if (c->run == petrel_cmd_pin) {
+		put(o, " TARGET [UUID]");
+		return;
+	}
 	if (!arg || !c->max_args)
 		return;
 	put(o, c->min_args ? " " : " [");

@@ -48,7 +48,7 @@ dup:		;
 	return 0;
 }
 
-int petrel_session_open(struct petrel_cli *cli, struct petrel_session *run)
+static int session_open(struct petrel_cli *cli, struct petrel_session *run, int readonly)
 {
 	struct petrel_err err = PETREL_ERR_INIT;
 	int r = -ENOMEM;
@@ -56,12 +56,23 @@ int petrel_session_open(struct petrel_cli *cli, struct petrel_session *run)
 	run->n = 0;
 	run->ts = calloc(cli->cfg.ntargets + 1, sizeof(*run->ts));
 	if (run->ts && (r = petrel_cli_targets(cli, run->ts, &run->n, &err)) == 0 &&
-	    (r = petrel_engine_open(&run->e, &cli->cfg, &err)) == 0)
+	    (r = readonly ? petrel_engine_open_read(&run->e, &cli->cfg, &err) :
+			    petrel_engine_open(&run->e, &cli->cfg, &err)) == 0)
 		return 0;
 	petrel_cli_error(NULL, r, &err);
 	free(run->ts);
 	run->ts = NULL;
 	return petrel_err_exit(r);
+}
+
+int petrel_session_open(struct petrel_cli *cli, struct petrel_session *run)
+{
+	return session_open(cli, run, 0);
+}
+
+int petrel_session_open_read(struct petrel_cli *cli, struct petrel_session *run)
+{
+	return session_open(cli, run, 1);
 }
 
 void petrel_session_close(struct petrel_session *run)
@@ -71,13 +82,13 @@ void petrel_session_close(struct petrel_session *run)
 	run->ts = NULL;
 }
 
-int petrel_each_target(struct petrel_cli *cli, petrel_each_fn fn)
+static int each_target(struct petrel_cli *cli, petrel_each_fn fn, int readonly)
 {
 	json_t *arr = json_array();
 	struct petrel_session run;
 	int r, status = PETREL_EXIT_OK;
 
-	if ((r = petrel_session_open(cli, &run)) != 0) {
+	if ((r = session_open(cli, &run, readonly)) != 0) {
 		json_decref(arr);
 		return r;
 	}
@@ -91,7 +102,9 @@ int petrel_each_target(struct petrel_cli *cli, petrel_each_fn fn)
 			json_object_set_new(o, "error", petrel_json_text(petrel_err_msg(&err, r)));
 			json_object_set_new(o, "exit", json_integer(petrel_err_exit(r)));
 			petrel_cli_error(run.ts[i]->name, r, &err);
-			if (status == PETREL_EXIT_OK || status == PETREL_EXIT_UPDATE)
+			if (cli->all)
+				status = petrel_exit_worst(status, petrel_err_exit(r));
+			else if (status == PETREL_EXIT_OK || status == PETREL_EXIT_UPDATE)
 				status = petrel_err_exit(r);
 		}
 		json_array_append_new(arr, o);
@@ -102,6 +115,16 @@ int petrel_each_target(struct petrel_cli *cli, petrel_each_fn fn)
 		json_decref(arr);
 	petrel_session_close(&run);
 	return status;
+}
+
+int petrel_each_target(struct petrel_cli *cli, petrel_each_fn fn)
+{
+	return each_target(cli, fn, 0);
+}
+
+int petrel_each_target_read(struct petrel_cli *cli, petrel_each_fn fn)
+{
+	return each_target(cli, fn, 1);
 }
 
 /* SIGINT or SIGTERM in a foreground command: the operation stops at its next safe point

@@ -148,3 +148,40 @@ void petrel_short_hash(const uint8_t sha256[32], char out[13])
 	memcpy(out, hex, 12);
 	out[12] = '\0';
 }
+
+void petrel_human_size(uint64_t bytes, char *out, size_t n)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, n, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(out, n, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+void petrel_human_age(int64_t t, int64_t now, char *out, size_t n)
+{
+	int64_t d = now - t, a = d < 0 ? -d : d;
+	char span[32];
+
+	if (a < 60)
+		snprintf(span, sizeof(span), "%lld s", (long long)a);
+	else if (a < 3600)
+		snprintf(span, sizeof(span), "%lld min", (long long)(a / 60));
+	else if (a < 86400 * 2)
+		snprintf(span, sizeof(span), "%lld h", (long long)(a / 3600));
+	else
+		snprintf(span, sizeof(span), "%lld days", (long long)(a / 86400));
+	snprintf(out, n, d < 0 ? "in %s" : "%s ago", span);
+}
+
+json_t *petrel_json_time(int64_t t)
+{
+	return time_or_null(t);
+}

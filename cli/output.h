@@ -32,4 +32,11 @@ int petrel_json_print(json_t *root);
 /* "ab12cd34ef56" — the first 12 hex digits, for one-line text output. */
 void petrel_short_hash(const uint8_t sha256[32], char out[13]);
 
+/* "1.2 MiB", "300 KiB", "512 B": for people; JSON says the exact bytes. */
+void petrel_human_size(uint64_t bytes, char *out, size_t n);
+/* "3 min ago", "in 2 h", "5 days ago": t against now. */
+void petrel_human_age(int64_t t, int64_t now, char *out, size_t n);
+/* RFC 3339 UTC text of t, or null when t <= 0. */
+json_t *petrel_json_time(int64_t t);
+
 #endif

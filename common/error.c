@@ -145,3 +145,21 @@ void petrel_err_reset(struct petrel_err *err)
 		err->msg[0] = '\0';
 	}
 }
+
+/* How bad an exit status is, for a command over many targets or a daemon cycle. */
+static int severity(int status)
+{
+	static const int order[] = { PETREL_EXIT_OK, PETREL_EXIT_UPDATE, PETREL_EXIT_SERVER,
+				      PETREL_EXIT_REFUSED, PETREL_EXIT_REVERTED, PETREL_EXIT_AUDIT,
+				      PETREL_EXIT_FAIL, PETREL_EXIT_USAGE };
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (order[i] == status)
+			return (int)i;
+	return (int)(sizeof(order) / sizeof(order[0]));
+}
+
+int petrel_exit_worst(int a, int b)
+{
+	return severity(b) > severity(a) ? b : a;
+}

@@ -97,4 +97,8 @@ int petrel_err_forward(struct petrel_err *err, const struct petrel_err *from, in
 /* Empties err, for a caller that reuses one across independent calls. */
 void petrel_err_reset(struct petrel_err *err);
 
+/* The worse of two exit statuses: usage > failure > audit > reverted > refused > server
+ * > update available > ok (a command over every target exits with its worst). */
+int petrel_exit_worst(int a, int b);
+
 #endif

@@ -154,9 +154,11 @@ static int mkdir_one(const char *path, mode_t mode)
 	char parent[4096];
 	struct stat st;
 
-	if (mkdir(path, mode) == 0)
+	if (mkdir(path, mode) == 0) {
+		(void)chmod(path, mode);	/* the mode asked for, whatever the umask */
 		return petrel_dirname(path, parent, sizeof(parent)) < 0 ? -ENAMETOOLONG :
 			petrel_fsync_dir(parent);
+	}
 	if (errno != EEXIST)
 		return -errno;
 	if (stat(path, &st) < 0)

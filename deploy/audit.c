@@ -301,7 +301,7 @@ int petrel_audit_all(struct petrel_engine *e, const struct petrel_target *const 
 		}
 		out->nfindings += out->targets[out->n].n;
 	}
-	return record(e, out, o, err);
+	return e->readonly ? 0 : record(e, out, o, err);
 }
 
 void petrel_audit_report_release(struct petrel_audit_report *rep)

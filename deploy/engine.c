@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/cancel.h"
@@ -54,6 +55,7 @@ void petrel_engine_unlock(struct petrel_engine *e)
 		return;
 	petrel_store_close(&e->store);
 	e->locked = 0;
+	e->readonly = 0;
 }
 
 void petrel_engine_release(struct petrel_engine *e)
@@ -76,6 +78,22 @@ int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg,
 void petrel_engine_close(struct petrel_engine *e)
 {
 	petrel_engine_release(e);
+}
+
+int petrel_engine_open_read(struct petrel_engine *e, const struct petrel_config *cfg,
+			    struct petrel_err *err)
+{
+	int r;
+
+	if ((r = petrel_engine_init(e, cfg, err)) < 0)
+		return r;
+	if ((r = petrel_store_open_read(&e->store, cfg->state_dir, err)) < 0) {
+		petrel_engine_release(e);
+		return r;
+	}
+	e->locked = 1;
+	e->readonly = 1;
+	return 0;
 }
 
 void petrel_engine_set_progress(struct petrel_engine *e, int on)
@@ -151,7 +169,51 @@ static int deployed_version(struct petrel_engine *e, const struct petrel_target 
 		return 0;
 	out->rejected = r == 0;
 	out->update = !out->rejected;
+	if (r < 0 || out->rejected)
+		return r;
+	/* nor is one that failed verification, until it verifies (after its backoff) */
+	r = petrel_store_refused(&e->store, t->name, out->remote.sha256, &out->refusal, err);
+	if (r == -PETREL_ENOTFOUND)
+		return 0;
+	out->refused = r == 0;
+	out->update = !out->refused;
+	out->retry = out->refused && out->refusal.retry_at <= (int64_t)time(NULL);
 	return r;
+}
+
+/* Whether the operator holds t at a build. */
+static int pinned(struct petrel_engine *e, const struct petrel_target *t,
+		  struct petrel_check *out, struct petrel_err *err)
+{
+	int r = petrel_store_pinned(&e->store, t->name, &out->pin, err);
+
+	out->pinned = r == 0;
+	return r == -PETREL_ENOTFOUND ? 0 : r;
+}
+
+int petrel_pin_refusal(const struct petrel_target *t, const struct petrel_pin *pin,
+		       struct petrel_err *err)
+{
+	char when[32];
+
+	petrel_format_time(pin->at, when, sizeof(when));
+	return petrel_fail(err, -PETREL_EPOLICY,
+			   "pinned at %s since %s; 'petrel unpin %s' lets it move again, "
+			   "'petrel upgrade %s --to UUID' moves it by hand", pin->uuid, when,
+			   t->name, t->name);
+}
+
+int petrel_refused_refusal(const struct petrel_check *c, struct petrel_err *err)
+{
+	char first[32], next[32];
+
+	petrel_format_time(c->refusal.first_at, first, sizeof(first));
+	petrel_format_time(c->refusal.retry_at, next, sizeof(next));
+	return petrel_fail(err, -PETREL_EPOLICY,
+			   "newest build %s failed verification (%lld time%s since %s; "
+			   "next try %s%s): %s", c->remote.uuid, (long long)c->refusal.count,
+			   c->refusal.count == 1 ? "" : "s", first, c->retry ? "due, was " : "at ",
+			   next, c->refusal.reason);
 }
 
 static int check_target(struct petrel_engine *e, const struct petrel_target *t,
@@ -174,6 +236,8 @@ static int check_target(struct petrel_engine *e, const struct petrel_target *t,
 		return r;
 	out->newest = out->in_store ? v.timestamp : out->remote.finish_time;
 	out->frozen = petrel_policy_frozen(t->max_age, out->newest, (int64_t)time(NULL), &out->age);
+	if ((r = pinned(e, t, out, err)) < 0)
+		return r;
 	return deployed_version(e, t, out, err);
 }
 
@@ -233,6 +297,20 @@ int petrel_target_runnable(const struct petrel_config *cfg, const struct petrel_
 	return 0;
 }
 
+/* Bytes that failed verification: not offered again before their backoff ends (a
+ * flipped byte in transit must not block a genuine build for good, nor a bad build
+ * be downloaded at every poll); forgotten when they verify. */
+static void refuse(struct petrel_engine *e, const struct petrel_target *t,
+		   const struct petrel_build *b, int r, const struct petrel_err *why)
+{
+	struct petrel_err rec = PETREL_ERR_INIT;	/* the recording's own */
+
+	if (petrel_store_refuse(&e->store, t->name, b->sha256, b->uuid, petrel_err_msg(why, r),
+				t->interval, (int64_t)time(NULL), &rec) < 0)
+		petrel_log_warn("%s: recording the refusal failed: %s", t->name,
+				petrel_err_msg(&rec, -PETREL_EDB));
+}
+
 /* petrel_fetch_target without its outcome recorded: petrel_upgrade records the whole
  * upgrade's once (a refusal is one journal row, not two). */
 static int fetch_unnoted(struct petrel_engine *e, const struct petrel_target *t,
@@ -258,7 +336,10 @@ static int fetch_unnoted(struct petrel_engine *e, const struct petrel_target *t,
 	 * compared again once verified */
 	if (!uuid && (r = petrel_rollback_check(e, t, &b, b.finish_time, 1, err)) < 0)
 		return r;
-	return petrel_fetch_build(e, t, &b, !uuid, out, err);
+	r = petrel_fetch_build(e, t, &b, !uuid, out, err);
+	if (r < 0 && petrel_err_is(r, PETREL_ERR_CONDEMNS) && !petrel_cancelled())
+		refuse(e, t, &b, r, err);
+	return r;
 }
 
 int petrel_fetch_target(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
@@ -317,6 +398,25 @@ static int may_deploy(struct petrel_engine *e, const struct petrel_target *t, co
 	return petrel_preflight(e, t, v, res->has_before ? cur->build.sha256 : NULL, err);
 }
 
+/* A pinned target moves only to a build named by hand (with a warning). */
+static int held(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+		struct petrel_err *err)
+{
+	struct petrel_pin pin;
+	int r = petrel_store_pinned(&e->store, t->name, &pin, err);
+
+	if (r == -PETREL_ENOTFOUND)
+		return 0;
+	if (r < 0)
+		return r;
+	if (!uuid)
+		return petrel_pin_refusal(t, &pin, err);
+	if (strcasecmp(uuid, pin.uuid))
+		petrel_log_warn("%s: pinned at %s; deploying %s as asked (the pin stays)",
+				t->name, pin.uuid, uuid);
+	return 0;
+}
+
 static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
 		   int allow_downgrade, struct petrel_upgrade_result *res, struct petrel_err *err)
 {
@@ -326,8 +426,9 @@ static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 	int r, already;
 
 	memset(res, 0, sizeof(*res));
-	if ((r = petrel_target_runnable(e->cfg, t, err)) < 0)
-		return r;	/* before anything changes: the operator's to fix */
+	if ((r = petrel_target_runnable(e->cfg, t, err)) < 0 ||	/* the operator's to fix */
+	    (r = held(e, t, uuid, err)) < 0)
+		return r;
 	/* a build the store already verified for t needs no server */
 	r = uuid ? petrel_store_find_uuid(&e->store, t->name, uuid, &v, err) : -PETREL_ENOTFOUND;
 	if (r == -PETREL_ENOTFOUND)
@@ -394,19 +495,10 @@ int petrel_stage(struct petrel_engine *e, const struct petrel_target *t,
 		 const struct petrel_check *c, struct petrel_version *v, int *already,
 		 struct petrel_err *err)
 {
-	struct petrel_err rec = PETREL_ERR_INIT;	/* the rejection's own, a log line at most */
-	int r;
-
 	*already = c->in_store;
 	if (c->in_store)
 		return petrel_store_find_version(&e->store, t->name, c->remote.sha256, v, err);
-	r = petrel_fetch_target(e, t, NULL, v, already, err);
-	if (r < 0 && petrel_err_is(r, PETREL_ERR_CONDEMNS) && !petrel_cancelled() &&
-	    petrel_store_reject(&e->store, t->name, c->remote.sha256, c->remote.uuid,
-				petrel_err_msg(err, r), &rec) < 0)
-		petrel_log_error("%s: recording the rejection failed: %s", t->name,
-				 petrel_err_msg(&rec, -PETREL_EDB));
-	return r;
+	return petrel_fetch_target(e, t, NULL, v, already, err);
 }
 
 int petrel_upgrade_newest(struct petrel_engine *e, const struct petrel_target *t,

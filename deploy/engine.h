@@ -12,7 +12,9 @@ struct petrel_http;
 struct petrel_engine {
 	const struct petrel_config *cfg;	/* borrowed */
 	struct petrel_store store;		/* open while locked */
-	int locked;
+	int locked;				/* the store is open (with its lock unless
+						 * readonly) */
+	int readonly;				/* opened by petrel_engine_open_read */
 	struct petrel_http *http;		/* kept across locks: connections stay alive */
 };
 
@@ -35,6 +37,13 @@ void petrel_engine_release(struct petrel_engine *e);
 int petrel_engine_open(struct petrel_engine *e, const struct petrel_config *cfg,
 		       struct petrel_err *err);
 void petrel_engine_close(struct petrel_engine *e);
+/*
+ * init and a read-only store (petrel_store_open_read): no lock, no recovery, nothing
+ * written; one snapshot. For the reads (status, history, list, upgrade --dry-run);
+ * the operations that write (check, fetch, upgrade, ...) must not be called on it.
+ */
+int petrel_engine_open_read(struct petrel_engine *e, const struct petrel_config *cfg,
+			    struct petrel_err *err);
 /* A progress bar for downloads on a terminal, or none (--json). */
 void petrel_engine_set_progress(struct petrel_engine *e, int on);
 /*
@@ -64,6 +73,12 @@ struct petrel_check {
 	int rejected;			/* remote differs but failed here before: not an update */
 	char rejected_reason[256];
 	int64_t rejected_at;
+	int refused;			/* remote failed verification here: not an update */
+	struct petrel_refusal refusal;	/* when refused: why, when, the next try */
+	int retry;			/* refused, and its next try is due: the daemon
+					 * fetches it again */
+	int pinned;			/* the operator holds the target (petrel pin) */
+	struct petrel_pin pin;
 	/* freeze protection (max_age): how old the server's newest build is */
 	int64_t newest;			/* its signed timestamp when the store verified it
 					 * already, else its finish time */
@@ -161,9 +176,19 @@ int petrel_target_runnable(const struct petrel_config *cfg, const struct petrel_
  * The build that stands for c's newest (c from petrel_check_target): the one the store
  * verified already (*already set), or fetched and verified now. A build whose own
  * bytes failed verification (PETREL_ERR_CONDEMNS: hash, size, signature, binding) is
- * rejected for t, so that a daemon does not download it again at every poll; a newer
- * build is tried. Nothing is rejected while petrel is stopping.
+ * refused for t, as every fetch records it (petrel_store_refuse): the daemon tries it
+ * again only after its backoff, and forgets it once it verifies.
  */
+/*
+ * Held by the operator: 0 when t is not pinned, else -PETREL_EPOLICY saying at which
+ * build since when, and how to go on (unpin, or upgrade --to). pin from
+ * petrel_store_pinned.
+ */
+int petrel_pin_refusal(const struct petrel_target *t, const struct petrel_pin *pin,
+		       struct petrel_err *err);
+/* The refused newest build as a message (-PETREL_EVERIFY): why, since when, next try. */
+int petrel_refused_refusal(const struct petrel_check *c, struct petrel_err *err);
+
 int petrel_stage(struct petrel_engine *e, const struct petrel_target *t,
 		 const struct petrel_check *c, struct petrel_version *v, int *already,
 		 struct petrel_err *err);

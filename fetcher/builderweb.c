@@ -332,35 +332,57 @@ int petrel_bw_parse_listing(const char *text, size_t len, const char *where,
 	return r;
 }
 
-int petrel_bw_listing_find_hash(const char *text, size_t len, const char *where,
-				const uint8_t sha256[32], struct petrel_build *out, struct petrel_err *err)
+int petrel_bw_parse_listing_each(const char *text, size_t len, const char *where, const char *job,
+				 petrel_bw_entry_fn fn, void *ctx, struct petrel_err *err)
 {
+	struct petrel_build b;
 	json_t *root, *builds, *e;
 	size_t i;
 	int r;
 
 	if ((r = listing_builds(text, len, where, &root, &builds, err)) < 0)
 		return r;
-	r = -PETREL_ENOTFOUND;
 	json_array_foreach(builds, i, e) {
 		json_t *u = json_object_get(e, "uuid");
 
-		if (!json_is_string(u) || petrel_strcpy_whole(out->uuid, json_string_value(u),
-							   sizeof(out->uuid)) < 0) {
+		memset(&b, 0, sizeof(b));
+		petrel_strcpy_whole(b.job, job ? job : "", sizeof(b.job));
+		if (!json_is_string(u) || petrel_strcpy_whole(b.uuid, json_string_value(u),
+							   sizeof(b.uuid)) < 0) {
 			r = petrel_fail(err, -PETREL_EMALFORMED,
 					"%s: an entry without a valid uuid", where);
 			break;
 		}
-		if ((r = parse_main_binary(json_object_get(e, "main_binary"), out, where, err)) < 0)
+		if ((r = parse_main_binary(json_object_get(e, "main_binary"), &b, where, err)) < 0 ||
+		    (r = fn(ctx, &b)) != 0)
 			break;
-		r = -PETREL_ENOTFOUND;
-		if (!memcmp(out->sha256, sha256, 32)) {
-			r = 0;
-			break;
-		}
 	}
 	json_decref(root);
 	return r;
+}
+
+struct find_hash {
+	const uint8_t *sha256;
+	struct petrel_build *out;
+};
+
+static int is_hash(void *ctx, const struct petrel_build *b)
+{
+	struct find_hash *f = ctx;
+
+	if (memcmp(b->sha256, f->sha256, 32))
+		return 0;
+	*f->out = *b;
+	return 1;
+}
+
+int petrel_bw_listing_find_hash(const char *text, size_t len, const char *where,
+				const uint8_t sha256[32], struct petrel_build *out, struct petrel_err *err)
+{
+	struct find_hash f = { sha256, out };
+	int r = petrel_bw_parse_listing_each(text, len, where, out->job, is_hash, &f, err);
+
+	return r == 1 ? 0 : r < 0 ? r : -PETREL_ENOTFOUND;
 }
 
 /* GETs path (with ?platform) from server as JSON into body; mask gets the URL as
@@ -699,4 +721,22 @@ int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf
 				      .body = body };
 
 	return get_body(h, &rq, err);
+}
+
+int petrel_bw_job_listing(struct petrel_http *h, const char *server, const char *job,
+			  const char *platform, petrel_bw_entry_fn fn, void *ctx,
+			  struct petrel_err *err)
+{
+	char path[PETREL_NAME_MAX + 8], mask[PETREL_URL_MAX + 1];
+	struct petrel_buf body;
+	int r;
+
+	if ((r = petrel_snprintf(path, sizeof(path), "/job/%s", job)) < 0)
+		return petrel_fail(err, r, "job name too long");
+	petrel_buf_init(&body, PETREL_JSON_MAX);
+	if ((r = fetch_json(h, server, path, platform, &body, mask, err)) == 0)
+		r = petrel_bw_parse_listing_each(body.data ? body.data : "", body.len, mask, job,
+						 fn, ctx, err);
+	petrel_buf_release(&body);
+	return r;
 }

@@ -79,6 +79,17 @@ int petrel_bw_download(struct petrel_http *h, const char *server, const struct p
 int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf *body,
 		       struct petrel_err *err);
 
+/*
+ * Calls fn(ctx, b) for every entry of GET /job/J[?platform=P], in the server's order
+ * (undefined): b has job, uuid, filename, sha256, size; the uuid is the newest build
+ * anywhere holding those bytes. fn returns 0 to go on, anything else to stop (then
+ * returned). 0, or an error as for petrel_bw_job_binary.
+ */
+typedef int (*petrel_bw_entry_fn)(void *ctx, const struct petrel_build *b);
+int petrel_bw_job_listing(struct petrel_http *h, const char *server, const char *job,
+			  const char *platform, petrel_bw_entry_fn fn, void *ctx,
+			  struct petrel_err *err);
+
 /* GET /hash?sha256=HEX: fills job and uuid of the build the server names; -PETREL_ENOTFOUND on 404. */
 int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8_t sha256[32],
 			  char job[PETREL_NAME_MAX + 1], char uuid[PETREL_UUID_LEN + 1], struct petrel_err *err);
@@ -97,6 +108,8 @@ int petrel_bw_hash_lookup(struct petrel_http *h, const char *server, const uint8
  */
 int petrel_bw_parse_listing(const char *text, size_t len, const char *where,
 			    struct petrel_build *b, struct petrel_err *err);
+int petrel_bw_parse_listing_each(const char *text, size_t len, const char *where, const char *job,
+				 petrel_bw_entry_fn fn, void *ctx, struct petrel_err *err);
 int petrel_bw_listing_find_hash(const char *text, size_t len, const char *where,
 				const uint8_t sha256[32], struct petrel_build *out, struct petrel_err *err);
 int petrel_bw_parse_record(const char *text, size_t len, const char *where,

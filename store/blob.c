@@ -82,6 +82,7 @@ static int make_fanout(const char *xx, const char *top)
 
 	if (mkdir(xx, 0755) < 0)
 		return errno == EEXIST ? 0 : -errno;
+	(void)chmod(xx, 0755);	/* readable by any user, whatever the umask */
 	/* Not known durable: remove it, so the next commit creates and fsyncs again. */
 	if ((r = petrel_fsync_dir(top)) < 0)
 		rmdir(xx);

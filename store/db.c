@@ -123,6 +123,28 @@ static const char *const migrations[] = {
 	/* 6: the process group of the adapter a switch started, so that recovery after a
 	 * crash waits for an adapter the dead petrel left running */
 	"ALTER TABLE intents ADD COLUMN adapter_pid INTEGER NOT NULL DEFAULT 0;",
+
+	/* 7: builds that failed verification (retried after retry_at, forgotten once one
+	 * verifies: a flipped byte in transit must not block a genuine build for good);
+	 * a target held at a build (pin); when the daemon polls a target next. */
+	"CREATE TABLE refused ("
+	"  target TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  uuid TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  first_at INTEGER NOT NULL,"
+	"  last_at INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL DEFAULT 1,"
+	"  retry_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (target, sha256)"
+	");"
+	"CREATE TABLE pins ("
+	"  target TEXT PRIMARY KEY,"
+	"  uuid TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  at INTEGER NOT NULL"
+	");"
+	"ALTER TABLE target_status ADD COLUMN next_poll INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,
@@ -369,7 +391,7 @@ static int ensure_dir(const char *path, mode_t mode, int *created, struct petrel
 	*created = 0;
 	if (mkdir(path, mode) == 0) {
 		*created = 1;
-		return 0;
+		return chmod(path, mode) < 0 ? -errno : 0;	/* whatever the umask */
 	}
 	if (errno != EEXIST)
 		return petrel_fail(err, -errno, "%s: cannot create directory: %s", path,
@@ -410,6 +432,23 @@ static int make_layout(const char *dir, struct petrel_err *err)
 	return 0;
 }
 
+/*
+ * Readers need no lock and no write access (petrel status as any user who can read the
+ * state directory): the database and its WAL files are 0644 whatever the umask, and the
+ * WAL files outlive the last connection (a read-only reader cannot create them).
+ */
+static void readable_by_all(struct sqlite3 *handle, const char *db)
+{
+	static const char *const ext[] = { "", "-wal", "-shm" };
+	char path[PATH_MAX];
+	int persist = 1;
+
+	for (size_t i = 0; i < PETREL_ARRAY_SIZE(ext); i++)
+		if (petrel_snprintf(path, sizeof(path), "%s%s", db, ext[i]) == 0)
+			(void)chmod(path, 0644);
+	(void)sqlite3_file_control(handle, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+}
+
 static int open_store(struct petrel_store *s, const char *dir, long lock_timeout,
 		      struct petrel_err *err)
 {
@@ -435,6 +474,7 @@ static int open_store(struct petrel_store *s, const char *dir, long lock_timeout
 	sqlite3_extended_result_codes(s->db, 1);
 	if ((r = configure(s->db, err)) < 0)
 		goto out;
+	readable_by_all(s->db, path);
 	r = migrate(s->db, err);
 out:
 	if (r < 0)
@@ -451,6 +491,58 @@ int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_
 			     struct petrel_err *err)
 {
 	return open_store(s, dir, lock_timeout < 0 ? 0 : lock_timeout, err);
+}
+
+/* A state directory nothing was ever written to reads as an empty one: the schema in
+ * memory, nothing created on disk. */
+static int open_empty(struct petrel_store *s, struct petrel_err *err)
+{
+	if (sqlite3_open_v2(":memory:", &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK)
+		return petrel_db_fail(s->db, err);
+	return migrate(s->db, err);
+}
+
+static int open_snapshot(struct petrel_store *s, const char *path, struct petrel_err *err)
+{
+	int v = 0, r;
+
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
+			    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK)
+		return petrel_fail(err, -PETREL_EDB, "%s: %s", path,
+				   s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	sqlite3_extended_result_codes(s->db, 1);
+	if (sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK ||
+	    (r = petrel_db_exec(s->db, "BEGIN", err)) < 0)	/* one snapshot for every read */
+		return petrel_db_fail(s->db, err);
+	if ((r = user_version(s->db, &v, err)) < 0)
+		return petrel_err_prefix(err, "%s: ", path), r;
+	if (v != PETREL_SCHEMA_VERSION)
+		return petrel_fail(err, -PETREL_EDB, "%s has schema version %d, this petrel "
+				   "reads %d%s", path, v, PETREL_SCHEMA_VERSION,
+				   v < PETREL_SCHEMA_VERSION ? " (any writing command, e.g. "
+				   "'petrel fsck', brings it up to date)" : "");
+	return 0;
+}
+
+int petrel_store_open_read(struct petrel_store *s, const char *dir, struct petrel_err *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->lockfd = -1;
+	if (petrel_strcpy_whole(s->dir, dir, sizeof(s->dir)) < 0 ||
+	    petrel_snprintf(path, sizeof(path), "%s/petrel.db", dir) < 0)
+		return petrel_fail(err, -ENAMETOOLONG, "%s: state directory path too long", dir);
+	if (lstat(path, &st) < 0 && errno == ENOENT)
+		r = open_empty(s, err);
+	else
+		r = open_snapshot(s, path, err);
+	if (r < 0)
+		petrel_store_close(s);
+	return r;
 }
 
 void petrel_store_close(struct petrel_store *s)

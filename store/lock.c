@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +45,7 @@ int petrel_lockfile_try(const char *path, char *who, size_t n, struct petrel_err
 
 	if (fd < 0)
 		return petrel_fail(err, -errno, "%s: %s", path, strerror(errno));
+	(void)fchmod(fd, 0644);	/* whoever can read the state directory sees the holder */
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if ((e = errno) == EINTR)
 			continue;
@@ -92,4 +95,22 @@ void petrel_store_unlock(struct petrel_store *s)
 		close(s->lockfd);	/* releases the flock */
 		s->lockfd = -1;
 	}
+}
+
+int petrel_lockfile_holder(const char *path, long *pid)
+{
+	char buf[32];
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), held;
+
+	*pid = 0;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	if (held && (got = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[got] = '\0';
+		*pid = strtol(buf, NULL, 10);
+	}
+	close(fd);	/* also releases a shared lock we got */
+	return held;
 }

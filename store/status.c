@@ -31,6 +31,21 @@ int petrel_store_note_check(struct petrel_store *s, const char *target, int64_t 
 	return r;
 }
 
+int petrel_store_note_next_poll(struct petrel_store *s, const char *target, int64_t when,
+				struct petrel_err *err)
+{
+	static const char sql[] =
+		"INSERT INTO target_status (target, next_poll) VALUES (?1, ?2)"
+		" ON CONFLICT (target) DO UPDATE SET next_poll = excluded.next_poll";
+	int r;
+
+	/* a monitoring figure too, written as petrel_store_note_check writes its own */
+	(void)petrel_db_exec(s->db, "PRAGMA synchronous=NORMAL", err);
+	r = petrel_sql_run(s->db, err, sql, "ti", target, when);
+	(void)petrel_db_exec(s->db, "PRAGMA synchronous=FULL", err);
+	return r;
+}
+
 int petrel_store_count_refusal(struct petrel_store *s, const char *target, struct petrel_err *err)
 {
 	static const char sql[] =
@@ -78,12 +93,12 @@ int petrel_store_record_audit(struct petrel_store *s, const struct petrel_audit_
 static const char facts_sql[] =
 	"WITH names (n) AS (SELECT name FROM targets UNION SELECT target FROM target_status)"
 	" SELECT names.n, v.job, v.uuid, v.sha256, s.last_check, s.last_success,"
-	"  s.update_available, s.audit_at, s.audit_findings, s.refusals"
+	"  s.update_available, s.audit_at, s.audit_findings, s.refusals, s.next_poll"
 	" FROM names LEFT JOIN targets t ON t.name = names.n"
 	"  LEFT JOIN generations g ON g.target = t.name AND g.number = t.current"
 	"  LEFT JOIN versions v ON v.id = g.version"
 	"  LEFT JOIN target_status s ON s.target = names.n"
-	" WHERE names.n <> '' ORDER BY names.n";
+	" WHERE names.n <> '' AND (?1 IS NULL OR names.n = ?1) ORDER BY names.n";
 
 static int64_t int_or(const struct petrel_sql *q, int i, int64_t dflt)
 {
@@ -104,16 +119,17 @@ static void row_to_facts(const struct petrel_sql *q, struct petrel_target_facts 
 	f->audit_at = int_or(q, 7, 0);
 	f->audit_findings = int_or(q, 8, -1);
 	f->refusals = int_or(q, 9, 0);
+	f->next_poll = int_or(q, 10, 0);
 }
 
-int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx,
-		       struct petrel_err *err)
+static int facts(struct petrel_store *s, const char *target, petrel_facts_fn fn, void *ctx,
+		 struct petrel_err *err)
 {
 	struct petrel_target_facts f;
 	struct petrel_sql q;
 	int r;
 
-	if ((r = petrel_sql_prepare(&q, s->db, err, facts_sql, "")) < 0)
+	if ((r = petrel_sql_prepare(&q, s->db, err, facts_sql, "t", target)) < 0)
 		return r;
 	while ((r = petrel_sql_step(&q)) > 0) {
 		row_to_facts(&q, &f);
@@ -122,4 +138,29 @@ int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx,
 	}
 	petrel_sql_finalize(&q);
 	return r;
+}
+
+int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx,
+		       struct petrel_err *err)
+{
+	return facts(s, NULL, fn, ctx, err);
+}
+
+static int copy_facts(void *ctx, const struct petrel_target_facts *f)
+{
+	*(struct petrel_target_facts *)ctx = *f;
+	return 1;
+}
+
+int petrel_store_target_facts(struct petrel_store *s, const char *target,
+			      struct petrel_target_facts *out, struct petrel_err *err)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->update_available = -1;
+	out->audit_findings = -1;
+	if ((r = facts(s, target, copy_facts, out, err)) < 0)
+		return r;
+	return r == 1 ? 0 : -PETREL_ENOTFOUND;
 }

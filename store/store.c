@@ -229,6 +229,9 @@ int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v,
 	if ((r = raise_high_water(s->db, v->target, v->timestamp < cap ? v->timestamp : cap,
 				  v->build.finish_time < cap ? v->build.finish_time : cap, err)) < 0 ||
 	    (r = insert_version(s->db, v, hex, err)) < 0 ||
+	    /* it verified: an earlier refusal of the same bytes was the transit's fault */
+	    (r = petrel_sql_run(s->db, err, "DELETE FROM refused WHERE target = ? AND sha256 = ?",
+				"tt", v->target, hex)) < 0 ||
 	    (r = journal_append(s->db, v->target, "fetch", detail, err)) < 0 ||
 	    (r = petrel_db_commit(s->db, err)) < 0)
 		petrel_db_rollback(s->db);

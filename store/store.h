@@ -9,7 +9,7 @@
 #include "common/build.h"
 #include "common/error.h"
 
-#define PETREL_SCHEMA_VERSION 6
+#define PETREL_SCHEMA_VERSION 7
 
 struct sqlite3;
 
@@ -44,6 +44,13 @@ int petrel_store_open(struct petrel_store *s, const char *dir, struct petrel_err
  * the database: what every command does. The lock is released by petrel_store_close. */
 int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_timeout,
 			     struct petrel_err *err);
+/*
+ * Opens the state directory for reading only: no lock, no write access needed, nothing
+ * created or migrated. Every read until petrel_store_close sees one snapshot (a WAL
+ * read transaction), so a writer never makes it wait. A state directory without a
+ * database reads as empty; one of another schema version is -PETREL_EDB.
+ */
+int petrel_store_open_read(struct petrel_store *s, const char *dir, struct petrel_err *err);
 void petrel_store_close(struct petrel_store *s);
 
 /*
@@ -52,6 +59,9 @@ void petrel_store_close(struct petrel_store *s);
  * who = "pid N" of the holder when another process holds it, or -errno with a message.
  */
 int petrel_lockfile_try(const char *path, char *who, size_t n, struct petrel_err *err);
+/* Whether a process holds the lock file at path (1, with its recorded pid in *pid, 0
+ * when unknown), or not (0); needs only read access; takes nothing. Or -errno. */
+int petrel_lockfile_holder(const char *path, long *pid);
 /*
  * Takes the state directory's exclusive lock (flock on DIR/lock), waiting up to
  * timeout seconds; writes our pid into the file so a waiter can say who holds it.
@@ -358,10 +368,54 @@ struct petrel_target_facts {
 	int64_t audit_findings;			/* of the last audit, -1: never */
 	int64_t refusals;			/* "refused" journal rows (verification,
 						 * rollback, policy) ever */
+	int64_t next_poll;			/* when the daemon polls it next, 0: unknown */
 };
 /* Calls fn for every target the store knows, by name. 0 or the first error. */
 typedef int (*petrel_facts_fn)(void *ctx, const struct petrel_target_facts *f);
 int petrel_store_facts(struct petrel_store *s, petrel_facts_fn fn, void *ctx,
 		       struct petrel_err *err);
+/* The same for one target: 0, -PETREL_ENOTFOUND (never seen), or an error. */
+int petrel_store_target_facts(struct petrel_store *s, const char *target,
+			      struct petrel_target_facts *out, struct petrel_err *err);
+/* Records when the daemon polls target next (wall clock), as note_check writes. */
+int petrel_store_note_next_poll(struct petrel_store *s, const char *target, int64_t when,
+				struct petrel_err *err);
+
+/* ---- what holds a target back: refused builds, pins ---- */
+
+/* A build that failed verification for a target: it is not offered as an update, and
+ * not downloaded again before retry_at (one interval, doubling per failure, at most a
+ * day); the row goes when the same bytes verify. */
+struct petrel_refusal {
+	char uuid[PETREL_UUID_LEN + 1];
+	char sha256[65];
+	char reason[PETREL_ERR_MSG_MAX];
+	int64_t first_at, last_at, retry_at, count;
+};
+/* Records (or counts again) target's refusal of sha256 at now. 0 or -PETREL_EDB. */
+int petrel_store_refuse(struct petrel_store *s, const char *target, const uint8_t sha256[32],
+			const char *uuid, const char *reason, long interval, int64_t now,
+			struct petrel_err *err);
+/* 0 with out filled, -PETREL_ENOTFOUND, or an error. */
+int petrel_store_refused(struct petrel_store *s, const char *target, const uint8_t sha256[32],
+			 struct petrel_refusal *out, struct petrel_err *err);
+/* target's most recent refusal: 0, -PETREL_ENOTFOUND, or an error. */
+int petrel_store_last_refusal(struct petrel_store *s, const char *target,
+			      struct petrel_refusal *out, struct petrel_err *err);
+
+/* A target held at a build: the daemon neither fetches nor deploys for it. */
+struct petrel_pin {
+	char uuid[PETREL_UUID_LEN + 1];
+	char sha256[65];
+	int64_t at;
+};
+/* Pins target at (uuid, sha256), replacing a pin, with a "pin" journal row. */
+int petrel_store_pin(struct petrel_store *s, const char *target, const char *uuid,
+		     const uint8_t sha256[32], struct petrel_err *err);
+/* Removes target's pin with an "unpin" journal row: 0, -PETREL_ENOTFOUND (none). */
+int petrel_store_unpin(struct petrel_store *s, const char *target, struct petrel_err *err);
+/* 0 with out filled, -PETREL_ENOTFOUND, or an error. */
+int petrel_store_pinned(struct petrel_store *s, const char *target, struct petrel_pin *out,
+			struct petrel_err *err);
 
 #endif

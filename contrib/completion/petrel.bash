@@ -67,7 +67,7 @@ _petrel()
 	opts='-c --config --json -q --quiet -v --verbose -h --help --version --man --completion'
 	case $cmd in
 	'')
-		args='check fetch status upgrade revert history log audit fsck gc daemon help'
+		args='check fetch status list pin unpin upgrade revert history log audit fsck gc daemon help'
 		;;
 	check)
 		args=$(_petrel_targets)
@@ -76,10 +76,20 @@ _petrel()
 		args=$(_petrel_targets)
 		;;
 	status)
+		opts+=' --short'
+		args=$(_petrel_targets)
+		;;
+	list)
+		args=$(_petrel_targets)
+		;;
+	pin)
+		args=$(_petrel_targets)
+		;;
+	unpin)
 		args=$(_petrel_targets)
 		;;
 	upgrade)
-		opts+=' --to --allow-downgrade'
+		opts+=' --all --dry-run --to --allow-downgrade'
 		args=$(_petrel_targets)
 		;;
 	revert)
@@ -105,7 +115,7 @@ _petrel()
 		opts+=' --once --metrics'
 		;;
 	help)
-		args='check fetch status upgrade revert history log audit fsck gc daemon help'
+		args='check fetch status list pin unpin upgrade revert history log audit fsck gc daemon help'
 		;;
 	esac
 	if [[ $cur == -* ]]; then
