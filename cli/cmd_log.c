@@ -34,8 +34,7 @@ static int row(void *ctx, const struct petrel_journal_row *j)
 	return 0;
 }
 
-/* Reads the journal under the state directory's lock, as every command opens the
- * store (the opening may create or migrate it); writes nothing itself. */
+/* Reads the journal from a snapshot, without the lock: never waits for a writer. */
 int petrel_cmd_log(struct petrel_cli *cli)
 {
 	struct petrel_err err = PETREL_ERR_INIT;
@@ -48,8 +47,7 @@ int petrel_cmd_log(struct petrel_cli *cli)
 	if (cli->argc == 1 && !(target = cli->argv[0], petrel_config_target(&cli->cfg, target)))
 		petrel_log_warn("no target '%s' in %s; showing its journal rows anyway", target,
 				cli->cfg.path);
-	if ((r = petrel_store_open_locked(&s, cli->cfg.state_dir, cli->cfg.lock_timeout,
-					  &err)) == 0) {
+	if ((r = petrel_store_open_read(&s, cli->cfg.state_dir, &err)) == 0) {
 		if ((r = petrel_store_journal_each(&s, target, row, &l, &err)) == 0 &&
 		    (r = petrel_store_journal_verify(&s, &check, &err)) == 0)
 			l.first_broken = check.first_broken;	/* also a deleted last row */

@@ -165,12 +165,12 @@ static int deployed_version(struct petrel_engine *e, const struct petrel_target 
 	/* a build that failed here is not offered again (the daemon skips it too) */
 	r = petrel_store_rejected(&e->store, t->name, out->remote.sha256, out->rejected_reason,
 				  &out->rejected_at, err);
-	if (r == -PETREL_ENOTFOUND)
-		return 0;
+	if (r < 0 && r != -PETREL_ENOTFOUND)
+		return r;
 	out->rejected = r == 0;
 	out->update = !out->rejected;
-	if (r < 0 || out->rejected)
-		return r;
+	if (out->rejected)
+		return 0;
 	/* nor is one that failed verification, until it verifies (after its backoff) */
 	r = petrel_store_refused(&e->store, t->name, out->remote.sha256, &out->refusal, err);
 	if (r == -PETREL_ENOTFOUND)

@@ -3,7 +3,7 @@
 # before any network or state; --help, --version, PETREL_CONFIG, the state directory.
 . "$(dirname "$0")/lib.sh"
 
-plan 151
+plan 152
 
 one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 
@@ -223,14 +223,14 @@ sed -i "s|^state_dir = .*|state_dir = $T/new/deeper/state|" "$C"
 ok "no state directory before first use" test ! -e "$T/new"
 run petrel status
 is "$rc" 0 "status on a fresh state directory: exit 0"
-ok "the state directory is created on first use (with its parents)" test -d "$T/new/deeper/state"
+like "$out" "current: nothing deployed" "... reads it as empty"
+ok "a read creates nothing: no state directory" test ! -e "$T/new"
+run petrel fetch
+is "$rc" 0 "fetch on a fresh state directory: exit 0"
+ok "the state directory is created on first write (with its parents)" test -d "$T/new/deeper/state"
 ok "... with petrel.db" test -f "$T/new/deeper/state/petrel.db"
 ok "... objects/" test -d "$T/new/deeper/state/objects"
 is "$(stat -c %a "$T/new/deeper/state/tmp" 2>/dev/null)" 700 "... and tmp/ (mode 0700)"
-rm -rf "$T/new"
-run petrel fetch
-is "$rc" 0 "fetch on a fresh state directory: exit 0"
-ok "fetch created the state directory" test -f "$T/new/deeper/state/petrel.db"
 echo "not a directory" >"$T/file"
 sed -i "s|^state_dir = .*|state_dir = $T/file|" "$C"
 run petrel status

@@ -4,11 +4,11 @@
 # error names the option before any configuration is read or state created.
 . "$(dirname "$0")/lib.sh"
 
-COMMANDS="check fetch status upgrade revert history log audit fsck gc daemon help"
+COMMANDS="check fetch status list pin unpin upgrade revert history log audit fsck gc daemon help"
 MAN="$REPO_ROOT/contrib/petrel.1"
 COMPLETION="$REPO_ROOT/contrib/completion/petrel.bash"
 
-plan 208
+plan 248
 
 one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 
@@ -49,7 +49,7 @@ with_value() {
 }
 
 ALL_OPTIONS=$(for c in $COMMANDS; do options_of "$c"; done | sed 's/ .*//' | sort -u)
-is "$(echo $ALL_OPTIONS)" "--allow-downgrade --dry-run --metrics --no-rehash --once --online --quick --to" \
+is "$(echo $ALL_OPTIONS)" "--all --allow-downgrade --dry-run --metrics --no-rehash --once --online --quick --short --to" \
 	"the commands' helps list their options (as this script reads them)"
 
 # ---- every command: its help, an unknown option, the table and the parser agree
@@ -142,7 +142,7 @@ like "$err" "^petrel: unknown option '--bogus'; see petrel help" "an unknown opt
 # ---- options and their values
 run "$PETREL" -c "$T/nope.conf" upgrade hello --to
 is "$rc" 2 "upgrade --to without a value: exit 2"
-like "$err" "^petrel: option '--to' needs a value \(UUID\); usage: petrel upgrade TARGET" \
+like "$err" "^petrel: option '--to' needs a value \(UUID\); usage: petrel upgrade \[TARGET\]" \
 	"upgrade --to without a value: says so, before the missing configuration"
 run petrel upgrade hello --to --allow-downgrade
 is "$rc" 2 "upgrade --to followed by an option: exit 2"
@@ -161,7 +161,13 @@ is "$rc" 2 "--completion for another shell: exit 2"
 like "$err" "option '--completion' takes bash, not 'zsh'" "--completion zsh: says which shells"
 run petrel upgrade
 is "$rc" 2 "upgrade without TARGET: exit 2"
-like "$err" "upgrade needs a TARGET; usage: petrel upgrade TARGET" "upgrade without TARGET: says so"
+like "$err" "^petrel: upgrade needs a TARGET, or --all$" "upgrade without TARGET: says so"
+run petrel upgrade hello --all
+is "$rc" 2 "upgrade TARGET --all: exit 2"
+like "$err" "^petrel: upgrade --all names no target$" "upgrade TARGET --all: says so"
+run petrel pin
+is "$rc" 2 "pin without TARGET: exit 2"
+like "$err" "pin needs a TARGET; usage: petrel pin TARGET \[UUID\]" "pin without TARGET: says so"
 run petrel history hello world
 is "$rc" 2 "history with two targets: exit 2"
 like "$err" "history: unexpected argument 'world'" "history with two targets: names the extra one"

@@ -406,7 +406,7 @@ start_server bw "$BW_PORT"
 snapshot_state
 run petrel upgrade
 is "$rc" 2 "upgrade without a target: exit 2"
-like "$err" "usage" "upgrade without a target: usage"
+like "$err" "upgrade needs a TARGET, or --all" "upgrade without a target: says what it needs"
 run petrel upgrade hello solo
 is "$rc" 2 "upgrade with two targets: exit 2"
 run petrel upgrade hello --bogus

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 112
+plan 116
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 P="$T/deploy/hello.hvt"
@@ -212,22 +212,30 @@ run petrel daemon --once
 is "$rc" 0 "auto = off: nothing to do"
 is "$(request_count .)" 0 "and no request was made"
 
-# a hash mismatch: refused (3), rejected, not downloaded again
-conf
+# a hash mismatch: refused (3), not rejected for good: tried again after its backoff
+conf "interval = 3600"
 U6=$(publish six)
 set_mode "flip"
 clear_requests
 run petrel daemon --once
 is "$rc" 3 "--once exits 3 when a build fails verification"
 like "$err" "warning hello: refused: .*sha256 mismatch" "the line names the cause"
-is "$(sql "select count(*) from rejected where uuid='$U6'")" 1 "the build is rejected"
+is "$(sql "select count(*) from rejected where uuid='$U6'")" 0 "the build is not rejected for good"
+is "$(sql "select count(*) from refused where uuid='$U6' and retry_at > strftime('%s','now') + 3000")" 1 \
+	"it is refused until its next try, one interval on"
 is "$(request_count "$DL")" 1 "it was downloaded once"
 run petrel daemon --once
 is "$rc" 0 "the next cycle does not count it as a failure"
-like "$err" "newest build $U6 .* was rejected here" "it says the newest build was rejected"
-is "$(request_count "$DL")" 1 "and does not download it again"
+like "$err" "newest build $U6 failed verification \(1 time since .*; next try at .*sha256 mismatch" \
+	"it says the newest build was refused, why, and when it is tried again"
+is "$(request_count "$DL")" 1 "and does not download it again before then"
 is "$(sha256_of "$P")" "$(sha256_of "$T/five.bin")" "nothing was deployed"
 clear_mode
+sql "update refused set retry_at = 0"
+run petrel daemon --once
+is "$rc" 0 "once the backoff ends the genuine bytes are fetched again"
+like "$err" "deployed generation [0-9]+: $U6" "they verify and are deployed"
+is "$(sql "select count(*) from refused")" 0 "the refusal is forgotten once the bytes verified"
 
 # server down: --once exits 4; a target failing its health check exits 5 (worse)
 stop_server
@@ -244,7 +252,7 @@ run petrel daemon --once
 is "$rc" 5 "--once: a reverted deploy (5) outranks a server error (4)"
 like "$err" "error hello: deploy failed" "the failed deploy is reported"
 like "$err" "warning down: server gone" "and the unreachable server"
-is "$(sha256_of "$P")" "$(sha256_of "$T/five.bin")" "the previous build is back"
+is "$(sha256_of "$P")" "$(sha256_of "$T/six.bin")" "the previous build is back"
 
 # ---- SIGTERM during a health check: the switch is rolled back, exit 0 within 5 s
 conf
@@ -257,7 +265,7 @@ is "$(sha256_of "$P")" "$(sha256_of "$T/eight.bin")" "the new build is in place 
 daemon_stop
 is "$st" 0 "SIGTERM during the health check: exit 0"
 is "$((ms < 5000))" 1 "within 5 s (took $ms ms)"
-is "$(sha256_of "$P")" "$(sha256_of "$T/five.bin")" "the switch was rolled back: the previous build is back"
+is "$(sha256_of "$P")" "$(sha256_of "$T/six.bin")" "the switch was rolled back: the previous build is back"
 is "$(sql "select count(*) from rejected where uuid='$U8'")" 0 "an interrupted health check does not reject the build"
 is "$(sql "select count(*) from intents")" 0 "no switch is left half done"
 like "$(cat "$T/daemon.log")" "interrupted: petrel is stopping" "the log says the health check was interrupted"

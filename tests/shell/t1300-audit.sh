@@ -12,7 +12,7 @@ one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 journal_rows() { sql "select count(*) from journal"; }
 # unchanged_but_journal DESC — files as in the snapshot, database as $DB0 but for the
 # journal and the monitoring figures.
-dbdump() { sqlite3 "$DB" .dump | grep -vE '^INSERT INTO "?(journal|journal_head|target_status)"? '; }
+dbdump() { sqlite3 "$DB" .dump | grep -vE '^INSERT INTO "?(journal|journal_head|target_status|refused)"? '; }
 nothing_else_changed() {
 	state_unchanged "$1: files unchanged"
 	is "$(dbdump)" "$DB0" "$1: database unchanged but for the journal"
