@@ -44,21 +44,20 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 		return r;
 	json_object_set_new(o, "update", json_boolean(c.update));
 	json_object_set_new(o, "in_store", json_boolean(c.in_store));
-	json_object_set_new(o, "rejected",
-			    c.rejected ? petrel_json_text(c.rejected_reason) : json_null());
+	json_object_set_new(o, "rejected", !c.rejected ? json_null() :
+			    petrel_json_rejection(c.remote.uuid, c.remote.sha256, c.rejected_reason,
+						  c.rejected_at));
 	json_object_set_new(o, "remote", petrel_json_build(&c.remote));
 	json_object_set_new(o, "deployed", c.have_deployed ?
 			    petrel_json_deployed(&c.deployed, c.deployed_generation,
 						 c.deployed_at) :
 			    json_null());
+	/* "current", as status and upgrade name the deployed generation ("deployed" stays) */
+	json_object_set(o, "current", json_object_get(o, "deployed"));
 	json_object_set_new(o, "frozen", json_boolean(c.frozen));
-	json_object_set_new(o, "pinned", c.pinned ? json_string(c.pin.uuid) : json_null());
-	json_object_set_new(o, "refused", !c.refused ? json_null() :
-			    json_pack("{s:o, s:I, s:o, s:o}", "reason",
-				      petrel_json_text(c.refusal.reason), "count",
-				      (json_int_t)c.refusal.count, "first_at",
-				      petrel_json_time(c.refusal.first_at), "retry_at",
-				      petrel_json_time(c.refusal.retry_at)));
+	json_object_set_new(o, "pinned", c.pinned ? petrel_json_pin(&c.pin) : json_null());
+	json_object_set_new(o, "refused", c.refused ? petrel_json_refusal(&c.refusal) :
+			    json_null());
 	/* a newest build that failed verification is no update: refused until it verifies */
 	if (c.refused)
 		return petrel_refused_refusal(&c, err);

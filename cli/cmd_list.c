@@ -29,16 +29,22 @@ static int row(void *ctx, const struct petrel_listed *l)
 	char when[32] = "?", size[32], h[13], marks[64];
 	int64_t t = l->b.start_time;
 
-	s->n++;
+	if (!s->n++ && !s->cli->json)
+		printf("%-36s  %-16s  %9s  %-12s  %s\n", "uuid", "started (UTC)", "size", "sha256",
+		       "here");
 	if (s->cli->json) {
 		json_t *o = petrel_json_build(&l->b);
 
 		json_object_set_new(o, "start_time", petrel_json_time(l->b.start_time));
-		json_object_set_new(o, "deployed", json_boolean(l->deployed));
+		/* as history marks generations, and status names rejections and refusals */
+		json_object_set_new(o, "current", json_boolean(l->deployed));
 		json_object_set_new(o, "previous", json_boolean(l->previous));
 		json_object_set_new(o, "in_store", json_boolean(l->in_store));
-		json_object_set_new(o, "rejected", json_boolean(l->rejected));
-		json_object_set_new(o, "refused", json_boolean(l->refused));
+		json_object_set_new(o, "rejected", !l->rejected ? json_null() :
+				    petrel_json_rejection(l->b.uuid, l->b.sha256,
+							  l->rejected_reason, l->rejected_at));
+		json_object_set_new(o, "refused", l->refused ? petrel_json_refusal(&l->refusal) :
+				    json_null());
 		return json_array_append_new(s->arr, o) ? -1 : 0;
 	}
 	if (t > 0) {
@@ -60,9 +66,6 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 	int r;
 
 	(void)status;
-	if (!cli->json)
-		printf("%-36s  %-16s  %9s  %-12s  %s\n", "uuid", "started (UTC)", "size", "sha256",
-		       "here");
 	r = petrel_list(e, t, row, &s, err);
 	json_object_set_new(o, "job", json_string(t->job));
 	json_object_set_new(o, "builds", s.arr);

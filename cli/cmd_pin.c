@@ -17,8 +17,7 @@ static int pin_one(struct petrel_cli *cli, struct petrel_engine *e,
 	(void)status;
 	if ((r = petrel_pin(e, t, cli->to_uuid, &pin, err)) < 0)
 		return r;
-	json_object_set_new(o, "pinned", json_pack("{s:s, s:s, s:o}", "uuid", pin.uuid, "sha256",
-						   pin.sha256, "since", petrel_json_time(pin.at)));
+	json_object_set_new(o, "pinned", petrel_json_pin(&pin));
 	if (!cli->json && petrel_log_level >= PETREL_LOG_INFO)
 		printf("%s: pinned at %s %.12s; the daemon leaves it alone until "
 		       "'petrel unpin %s'\n", t->name, pin.uuid, pin.sha256, t->name);

@@ -126,21 +126,8 @@ static json_t *policy_json(const struct petrel_target *t, const struct view *v)
 	window_text(t, win, sizeof(win));
 	return json_pack("{s:s, s:o, s:I, s:o}", "auto", auto_names[t->autopolicy], "window",
 			 t->window_start >= 0 ? json_string(win) : json_null(), "interval",
-			 (json_int_t)t->interval, "pinned", !v->pinned ? json_null() :
-			 json_pack("{s:s, s:s, s:o}", "uuid", v->pin.uuid, "sha256", v->pin.sha256,
-				   "since", petrel_json_time(v->pin.at)));
-}
-
-static json_t *refused_json(const struct view *v)
-{
-	const struct petrel_refusal *f = &v->refusal;
-
-	if (!v->refused)
-		return json_null();
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:o}", "uuid", f->uuid, "sha256",
-			 f->sha256, "reason", petrel_json_text(f->reason), "first_at",
-			 petrel_json_time(f->first_at), "last_at", petrel_json_time(f->last_at),
-			 "count", (json_int_t)f->count, "retry_at", petrel_json_time(f->retry_at));
+			 (json_int_t)t->interval, "pinned", v->pinned ? petrel_json_pin(&v->pin) :
+			 json_null());
 }
 
 static json_t *check_json(const struct view *v)
@@ -154,8 +141,6 @@ static json_t *check_json(const struct view *v)
 
 static void fill_json(json_t *o, const struct petrel_target *t, const struct view *v)
 {
-	char hex[65];
-
 	json_object_set_new(o, "job", json_string(t->job));
 	json_object_set_new(o, "server", json_string(t->server->name));
 	json_object_set_new(o, "path", petrel_json_text(t->path));
@@ -165,12 +150,11 @@ static void fill_json(json_t *o, const struct petrel_target *t, const struct vie
 			    json_null());
 	json_object_set_new(o, "staged", v->staged ? petrel_json_version(&v->newest) :
 			    json_null());
-	petrel_hex(v->newest.build.sha256, 32, hex);
 	json_object_set_new(o, "rejected", !v->rejected ? json_null() :
-			    json_pack("{s:s, s:s, s:o, s:o}", "uuid", v->newest.build.uuid,
-				      "sha256", hex, "reason", petrel_json_text(v->rejected_reason),
-				      "at", petrel_json_time(v->rejected_at)));
-	json_object_set_new(o, "refused", refused_json(v));
+			    petrel_json_rejection(v->newest.build.uuid, v->newest.build.sha256,
+						  v->rejected_reason, v->rejected_at));
+	json_object_set_new(o, "refused", v->refused ? petrel_json_refusal(&v->refusal) :
+			    json_null());
 	json_object_set_new(o, "policy", policy_json(t, v));
 	json_object_set_new(o, "check", check_json(v));
 	json_object_set_new(o, "daemon", json_pack("{s:b, s:o, s:o}", "running",

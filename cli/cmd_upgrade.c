@@ -81,7 +81,7 @@ static int upgrade_any(struct petrel_cli *cli, struct petrel_engine *e,
 	if (r < 0)
 		return r;
 	json_object_set_new(o, "changed", json_false());
-	json_object_set_new(o, "pinned", json_string(pin.uuid));
+	json_object_set_new(o, "pinned", petrel_json_pin(&pin));
 	if (!cli->json && petrel_log_level >= PETREL_LOG_INFO)
 		printf("%s: pinned at %s; left alone\n", t->name, pin.uuid);
 	return 0;

@@ -185,3 +185,27 @@ json_t *petrel_json_time(int64_t t)
 {
 	return time_or_null(t);
 }
+
+json_t *petrel_json_refusal(const struct petrel_refusal *f)
+{
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:o}", "uuid", f->uuid, "sha256",
+			 f->sha256, "reason", petrel_json_text(f->reason), "first_at",
+			 petrel_json_time(f->first_at), "last_at", petrel_json_time(f->last_at),
+			 "count", (json_int_t)f->count, "retry_at", petrel_json_time(f->retry_at));
+}
+
+json_t *petrel_json_rejection(const char *uuid, const uint8_t sha256[32], const char *reason,
+			      int64_t at)
+{
+	char hex[65];
+
+	petrel_hex(sha256, 32, hex);
+	return json_pack("{s:s, s:s, s:o, s:o}", "uuid", uuid, "sha256", hex, "reason",
+			 petrel_json_text(reason), "at", petrel_json_time(at));
+}
+
+json_t *petrel_json_pin(const struct petrel_pin *pin)
+{
+	return json_pack("{s:s, s:s, s:o}", "uuid", pin->uuid, "sha256", pin->sha256, "since",
+			 petrel_json_time(pin->at));
+}

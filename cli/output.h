@@ -39,4 +39,12 @@ void petrel_human_age(int64_t t, int64_t now, char *out, size_t n);
 /* RFC 3339 UTC text of t, or null when t <= 0. */
 json_t *petrel_json_time(int64_t t);
 
+/* One name for one thing, whichever command prints it:
+ * "refused": {"uuid","sha256","reason","first_at","last_at","count","retry_at"},
+ * "rejected": {"uuid","sha256","reason","at"}, "pinned": {"uuid","sha256","since"}. */
+json_t *petrel_json_refusal(const struct petrel_refusal *f);
+json_t *petrel_json_rejection(const char *uuid, const uint8_t sha256[32], const char *reason,
+			      int64_t at);
+json_t *petrel_json_pin(const struct petrel_pin *pin);
+
 #endif

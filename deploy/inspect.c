@@ -55,9 +55,6 @@ static int mark(struct petrel_engine *e, const struct petrel_target *t,
 		struct petrel_listed *l, struct petrel_err *err)
 {
 	struct petrel_version v;
-	struct petrel_refusal rf;
-	char reason[256];
-	int64_t at;
 	int r;
 
 	l->deployed = cur->number && !memcmp(cur->version.build.sha256, l->b.sha256, 32);
@@ -66,11 +63,12 @@ static int mark(struct petrel_engine *e, const struct petrel_target *t,
 	    r != -PETREL_ENOTFOUND)
 		return r;
 	l->in_store = r == 0;
-	if ((r = petrel_store_rejected(&e->store, t->name, l->b.sha256, reason, &at, err)) < 0 &&
+	if ((r = petrel_store_rejected(&e->store, t->name, l->b.sha256, l->rejected_reason,
+					  &l->rejected_at, err)) < 0 &&
 	    r != -PETREL_ENOTFOUND)
 		return r;
 	l->rejected = r == 0;
-	if ((r = petrel_store_refused(&e->store, t->name, l->b.sha256, &rf, err)) < 0 &&
+	if ((r = petrel_store_refused(&e->store, t->name, l->b.sha256, &l->refusal, err)) < 0 &&
 	    r != -PETREL_ENOTFOUND)
 		return r;
 	l->refused = r == 0;

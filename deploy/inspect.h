@@ -11,7 +11,10 @@ struct petrel_listed {
 	int deployed, previous;		/* the current / previous generation holds these bytes */
 	int in_store;			/* verified for the target */
 	int rejected;			/* failed its health check here, or reverted from */
+	char rejected_reason[256];
+	int64_t rejected_at;
 	int refused;			/* failed verification here (retried after a backoff) */
+	struct petrel_refusal refusal;
 };
 typedef int (*petrel_listed_fn)(void *ctx, const struct petrel_listed *l);
 /*

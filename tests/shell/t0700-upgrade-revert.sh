@@ -294,7 +294,7 @@ run petrel check hello
 is "$rc" 0 "check: a rejected newest build is not an update (exit 0)"
 like "$out" "rejected" "... and check says it was rejected"
 run petrel --json check hello
-is "$(printf '%s' "$out" | pyj '(j["targets"][0]["update"], j["targets"][0]["rejected"] is not None)')" \
+is "$(printf '%s' "$out" | pyj '(j["targets"][0]["update"], j["targets"][0]["rejected"]["reason"] != "")')" \
 	"(False, True)" "check --json: update false, rejected names the reason"
 at=$(petrel --json status hello | pyj 'j["targets"][0]["current"]["deployed_at"]')
 is "$(printf '%s' "$out" | pyj '(j["targets"][0]["deployed"]["generation"], j["targets"][0]["deployed"]["deployed_at"] == "'"$at"'", j["targets"][0]["deployed"]["deployed_at"] is not None)')" \
