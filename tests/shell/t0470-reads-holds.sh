@@ -9,7 +9,7 @@
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 command -v flock >/dev/null || skip_all "flock not installed"
-plan 137
+plan 138
 
 # pyj EXPR — evaluate a Python expression over j = json read from stdin.
 pyj() { "${PY[@]}" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
@@ -279,16 +279,16 @@ run petrel --json list lst
 is "$rc" 0 "list --json: exit 0"
 printf '%s' "$out" >"$T/list.json"
 # b UUID FIELD… — the fields of that build in list.json, space-separated
-b() { pyj "' '.join(str(x[k]) for x in j['targets'][0]['builds'] if x['uuid'] == '$1' for k in '${*:2}'.split())" <"$T/list.json" 2>&1; }
-is "$(pyj 'len(j["targets"][0]["builds"]) >= 3 and all(k in x for x in j["targets"][0]["builds"] for k in ("uuid","sha256","size","start_time")) and all(type(x[k]) is bool for x in j["targets"][0]["builds"] for k in ("deployed","in_store","rejected","refused"))' <"$T/list.json" 2>&1)" \
+b() { pyj "' '.join(str(x[k] if type(x[k]) is not dict else True) for x in j['targets'][0]['builds'] if x['uuid'] == '$1' for k in '${*:2}'.split())" <"$T/list.json" 2>&1; }
+is "$(pyj 'len(j["targets"][0]["builds"]) >= 3 and all(k in x for x in j["targets"][0]["builds"] for k in ("uuid","sha256","size","start_time")) and all(type(x[k]) is bool for x in j["targets"][0]["builds"] for k in ("current","previous","in_store")) and all(x[k] is None or type(x[k]) is dict for x in j["targets"][0]["builds"] for k in ("rejected","refused"))' <"$T/list.json" 2>&1)" \
 	True \
-	"list --json: builds have uuid, sha256, size, start_time and the four booleans"
+	"list --json: builds have uuid, sha256, size, start_time, current/previous/in_store booleans, rejected/refused objects or null"
 is "$(pyj '[x["uuid"] for x in j["targets"][0]["builds"]][:3]' <"$T/list.json" 2>&1)" "['$L3', '$L2', '$L1']" \
 	"list --json: newest first"
-is "$(b "$L1" deployed sha256 size)" \
+is "$(b "$L1" current sha256 size)" \
 	"True $(sha256_of "$T/lone.bin") $(stat -c %s "$T/lone.bin")" "list --json: the deployed build (sha256, size)"
-is "$(b "$L2" in_store deployed)" "True False" "list --json: the fetched build is in_store, not deployed"
-is "$(b "$L3" refused in_store rejected)" "True False False" \
+is "$(b "$L2" in_store current)" "True False" "list --json: the fetched build is in_store, not deployed"
+is "$(b "$L3" refused in_store rejected)" "True False None" \
 	"list --json: the refused build is refused, not in the store, not rejected"
 publish_var L4 lj lfour
 sha256_of "$T/lfour.bin" >>"$T/health.bad"
@@ -298,7 +298,9 @@ run petrel list lst
 like "$(row "$L4")" "rejected" "list: the rejected build is marked rejected"
 run petrel --json list lst
 printf '%s' "$out" >"$T/list.json"
-is "$(b "$L4" rejected)" True "list --json: rejected true"
+is "$(b "$L4" rejected)" True "list --json: the rejected build has its rejection"
+is "$(pyj "[x['rejected']['reason'] for x in j['targets'][0]['builds'] if x['uuid'] == '$L4'][0]" <"$T/list.json" 2>&1)" \
+	"health check $T/health: exit status 1 (after 1 attempts)" "... saying why"
 
 # ======================================================= 7. upgrade --dry-run
 conf
