@@ -64,8 +64,9 @@ for ((i = 1; i <= KILLS || (recovered < min && i <= 2 * KILLS); i++)); do
 	((x > 0)) || x=0
 	lag=$(((3 * lag + x) / 4))
 	if ((i % 10 == 5)); then
-		# every tenth: the recovering command is killed too, the next one finishes
-		ms2=$((RANDOM % 61))
+		# every tenth: the recovering command is killed too, the next one finishes (later
+		# by the lag too: on a loaded machine 0-60 ms ends fsck before its recovery began)
+		ms2=$((lag + RANDOM % 61))
 		"$PETREL" -c "$C" -q fsck >/dev/null 2>&1 &
 		pid=$!
 		printf -v d '0.%03d' "$ms2"
