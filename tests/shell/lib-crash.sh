@@ -3,10 +3,13 @@
 # it after lib.sh and plan: it starts the look-alike, deploys build 1 then build 2 (two
 # 30 MB files) with an adapter that records its calls, and that is the first test.
 #
-# Afterwards — once the next petrel command has recovered — the deployed file is exactly
-# the old or the new build (mode 0755), `status` names the build that is really there,
-# fsck is clean, no intent is left, no PATH.petrel-new, nothing beside the path but
-# PATH.petrel-prev holding a whole build, tmp/ is empty: check_state says what is not so.
+# Right after the crash, `status --json` — a read: no lock, no recovery — shows the intent
+# left as "interrupted" and changes nothing (read_first). Afterwards — once the next
+# writing command, `petrel fsck`, has taken the lock and recovered (recover_next) — the
+# deployed file is exactly the old or the new build (mode 0755), `status` names the build
+# that is really there and nothing interrupted, that fsck is clean, no intent is left, no
+# PATH.petrel-new, nothing beside the path but PATH.petrel-prev holding a whole build,
+# tmp/ is empty: check_state says what is not so.
 
 SIZE=30000000                     # ~30 MB: hashing, copying, fsyncing take tens of ms
 CHUNKS=$(((SIZE + 1048575) / 1048576))   # write() calls of one copy (1 MiB each)
@@ -132,21 +135,84 @@ wait_adapters() {
 	wait_until_gone "$T/adapter\.sh|$PETREL -c $C "
 }
 
-# status_json — runs `petrel status --json` (which recovers) into $rc/$out/$err and reads
-# the current and previous sha256 and the current generation's state, in one jq:
-# S_CUR S_PREV S_STATE; CUR is the current build's sha256 according to status.
+# status_json — runs `petrel status --json` (a read: it takes no lock and recovers
+# nothing) into $rc/$out/$err and reads the current and previous sha256, the current
+# generation's state and "interrupted", in one jq: S_CUR S_PREV S_STATE, S_INT "OP PHASE"
+# (with " (no started_at)" if that is missing) or "null"; CUR is the current build's
+# sha256 according to status.
 status_json() {
 	local x
 	run petrel status --json
 	x=$(jq -r '.targets[0] | [.current.sha256 // "null", .previous.sha256 // "null",
-		.current.state // "null"] | join(" ")' <<<"$out" 2>&1) || x="jq: $x"
-	read -r S_CUR S_PREV S_STATE <<<"$x"
+		.current.state // "null", (.interrupted | if . == null then "null" else
+		"\(.op) \(.phase)" + (if .started_at == null then " (no started_at)" else "" end)
+		end)] | join(" ")' <<<"$out" 2>&1) || x="jq: $x"
+	read -r S_CUR S_PREV S_STATE S_INT <<<"$x"
 	CUR=$S_CUR
 }
 
-# check_state — after status_json: sets v_path v_status v_fsck v_intents v_new v_tmp
-# v_adapter to "" when the invariant holds, else to what is wrong; PATH_NOW is what the
-# path holds, S_RECOVERIES the journal's recover events.
+# db_print — DBP: what the database says of the switches, in one sqlite3: the recoveries
+# so far, the journal's length and last id, the current and previous generations, each
+# generation's state, the intent (every column). D_RECOVERIES is the first, D_INTENT the
+# intent's "OP PHASE" (empty without one).
+db_print() {
+	local l
+	DBP=$(sqlite3 "$DB" "select 'recoveries ' || count(*) from journal where event = 'recover';
+		select 'journal ' || count(*) || ' ' || ifnull(max(id), 0) from journal;
+		select 'target ' || name || ' ' || current || ' ' || previous from targets;
+		select 'generation ' || number || ' ' || state from generations order by number;
+		select 'intent ' || op || ' ' || phase from intents where target = 'hello';
+		select * from intents" 2>&1)
+	D_RECOVERIES='' D_INTENT=''
+	while IFS= read -r l; do
+		case $l in
+		"recoveries "*) D_RECOVERIES=${l#recoveries } ;;
+		"intent "*) D_INTENT=${l#intent } ;;
+		esac
+	done <<<"$DBP"
+}
+
+# read_first — right after a crash (or a fault), before any command that recovers: runs
+# status_json, and sets v_read to "" when it exits 0, its "interrupted" names the intent
+# the database holds ("null" without one), and the database, the path and
+# PATH.petrel-prev are as they were before it; else to what is wrong. P_INT is what status
+# said, P_MS how long it took (ms), P_INTENT the intent ("OP PHASE", empty without one),
+# P_RECOVERIES the journal's recover events before it.
+read_first() {
+	local db0 look0 t0 t1
+	v_read=''
+	db_print
+	db0=$DBP P_INTENT=$D_INTENT P_RECOVERIES=$D_RECOVERIES
+	look
+	look0="${LOOK[$DEPLOY]:-none} ${LOOK[$DEPLOY.petrel-prev]:-none}"
+	t0=${EPOCHREALTIME/./}
+	status_json
+	t1=${EPOCHREALTIME/./}
+	P_MS=$(((t1 - t0) / 1000)) P_INT=$S_INT
+	[ "$rc" = 0 ] || v_read="status --json before the recovery exited $rc: $(printf '%s' "$err" | head -3)"
+	[ "$S_INT" = "${P_INTENT:-null}" ] ||
+		v_read+="${v_read:+; }before the recovery status says interrupted: '$S_INT', the database holds intent '${P_INTENT:-none}'"
+	db_print
+	[ "$DBP" = "$db0" ] ||
+		v_read+="${v_read:+; }status --json changed the database: $(diff <(printf '%s\n' "$db0") <(printf '%s\n' "$DBP") | grep '^[<>]' | tr '\n' ' ')"
+	look
+	[ "${LOOK[$DEPLOY]:-none} ${LOOK[$DEPLOY.petrel-prev]:-none}" = "$look0" ] ||
+		v_read+="${v_read:+; }status --json changed the path or PATH.petrel-prev ($look0 -> ${LOOK[$DEPLOY]:-none} ${LOOK[$DEPLOY.petrel-prev]:-none})"
+}
+
+# recover_next — the next writing command: `petrel fsck` takes the lock, rolls an
+# interrupted switch back, then checks the store (R_RC, R_ERR: its exit status and
+# stderr); then status_json reads what it left.
+recover_next() {
+	run petrel fsck
+	R_RC=$rc R_OUT=$out R_ERR=$err
+	status_json
+}
+
+# check_state — after recover_next: sets v_path v_status v_fsck v_intents v_new v_tmp
+# v_adapter to "" when the invariant holds, else to what is wrong (v_fsck: the recovering
+# fsck did not exit 0); PATH_NOW is what the path holds, S_RECOVERIES the journal's
+# recover events.
 check_state() {
 	local x n f last i
 	local -a lines
@@ -166,6 +232,7 @@ check_state() {
 		[ "$S_PREV" = "$OTHER" ] ||
 			v_status+="${v_status:+; }status says previous is $(named "$S_PREV"), current $(named "$S_CUR")"
 		[ "$S_STATE" = deployed ] || v_status+="${v_status:+; }the current generation's state is '$S_STATE'"
+		[ "$S_INT" = null ] || v_status+="${v_status:+; }after the recovery status says interrupted: '$S_INT'"
 	fi
 	# the intents left, the generations still 'pending' and the recoveries, in one sqlite3
 	x=$(sqlite3 "$DB" "select count(*) from intents;
@@ -206,9 +273,6 @@ check_state() {
 		done
 		[ -z "$v_tmp" ] || v_tmp="tmp/ holds: $v_tmp"
 	fi
-	if ! petrel fsck >"$T/.fsck" 2>&1; then
-		n=$?
-		slurp f "$T/.fsck"
-		v_fsck="fsck exited $n: $(printf '%s' "$f" | head -5 | tr '\n' ' ')"
-	fi
+	[ "$R_RC" = 0 ] ||
+		v_fsck="the recovering fsck exited $R_RC: $(printf '%s\n%s' "$R_OUT" "$R_ERR" | head -5 | tr '\n' ' ')"
 }

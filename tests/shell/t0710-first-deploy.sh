@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The first deploy over a file petrel did not put there: a failure puts exactly it back.
 . "$(dirname "$0")/lib.sh"
-plan 15
+plan 19
 
 start_server
 make_key pub1
@@ -25,8 +25,9 @@ run petrel --json status hello
 like "$out" '"current":null' "nothing is deployed by petrel"
 
 # the health check fails again and putting the file back fails (the exchange, the 2nd
-# rename): the intent stays, and recovery puts the operator's file back and still
-# rejects the build (forget the first rejection to see that)
+# rename): the intent stays; status, a read, shows it and changes nothing; the next
+# writing command (fsck) recovers: it puts the operator's file back and still rejects the
+# build (forget the first rejection to see that)
 sqlite3 "$T/state/petrel.db" "delete from rejected"
 run env PETREL_FAULT=rename:2 "$PETREL" -c "$T/petrel.conf" upgrade hello --to "$u1"
 isnt "$rc" 0 "an upgrade whose rollback fails too exits non-zero"
@@ -34,13 +35,22 @@ like "$err" "failed too" "... and says both failures"
 is "$(sqlite3 "$T/state/petrel.db" 'select count(*) from intents')" 1 "... leaving its intent"
 is "$(sqlite3 "$T/state/petrel.db" 'select phase from intents')" "failing" \
 	"... recording that the upgrade failed before the rollback began"
-run petrel status
-is "$rc" 0 "the next command recovers"
+path_before=$(sha256_of "$T/deploy/hello.hvt")
+run petrel --json status hello
+is "$(jq -r '.targets[0].interrupted | "\(.op) \(.phase)"' <<<"$out")" "upgrade failing" \
+	"status --json shows the interrupted upgrade and its phase"
+is "$(sqlite3 "$T/state/petrel.db" 'select count(*) from intents')" 1 \
+	"status recovers nothing: the intent is still there"
+is "$(sha256_of "$T/deploy/hello.hvt")" "$path_before" "... and the path is unchanged"
+run petrel fsck
+is "$rc" 0 "the next writing command (fsck) recovers, then finds the store clean"
 is "$(sha256_of "$T/deploy/hello.hvt")" "$orig" "the operator's file is back after recovery"
 is "$(sqlite3 "$T/state/petrel.db" 'select state from generations order by number desc limit 1')" \
 	"failed" "recovery ends the generation as failed (not merely interrupted): the health check failed"
 is "$(sqlite3 "$T/state/petrel.db" 'select count(*) from rejected')" 1 \
 	"and rejects the build, as the finished rollback would have"
+run petrel --json status hello
+is "$(jq -c '.targets[0].interrupted' <<<"$out")" null "status --json: nothing interrupted after the recovery"
 
 rm -f "$T/health.rc"
 run petrel upgrade hello --to "$u1"

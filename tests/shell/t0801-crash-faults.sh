@@ -2,16 +2,17 @@
 # Crash safety of the switch under failing system calls: write, fsync and rename calls
 # fail (PETREL_FAULT) during the switch, its rollback and the recovery of an earlier
 # interrupted switch. The command fails in one line naming the target, or, when the
-# fault is beyond the calls the switch makes, succeeds; afterwards, once the next
-# petrel command has recovered, the state is sound (lib-crash.sh says what that means).
-# t0800 kills the switch instead.
+# fault is beyond the calls the switch makes, succeeds; right after it `status --json`
+# (a read) shows any intent left as "interrupted" and changes nothing; once the next
+# writing command (fsck) has recovered, the state is sound (lib-crash.sh says what that
+# means). t0800 kills the switch instead.
 . "$(dirname "$0")/lib.sh"
 
 # write, fsync and rename (rename(2) and renameat2 RENAME_EXCHANGE) faults, each alone
 FAULTS=(write:1 write:3 fsync:1 fsync:2 fsync:3 fsync:4 fsync:5 fsync:6 rename:1 rename:2)
 SCENARIOS=(kept copy pending)
 
-plan $((1 + ${#SCENARIOS[@]} * 2 * 2 * ${#FAULTS[@]} + 1 + 5))
+plan $((1 + ${#SCENARIOS[@]} * 2 * 2 * ${#FAULTS[@]} + 1 + 6))
 . "$LIB_DIR/lib-crash.sh"
 
 # What a switch from OLD to NEW calls when nothing fails:
@@ -73,7 +74,8 @@ err_lines() {
 one_line_naming_hello() { err_lines; [ ${#ERRL[@]} = 1 ] && [[ ${ERRL[0]} == *hello* ]]; }
 
 # fault_case LABEL OP FAULT CALLS — asserts the outcome of the switch just run (switch
-# OP FAULT) and the invariants once the next command has recovered.
+# OP FAULT), what status --json says right after it, and the invariants once the next
+# writing command (fsck) has recovered.
 fault_case() {
 	local label="$1 $2 $3" calls=$4 problems=() want age k v
 	if reached "$3" "$calls"; then
@@ -99,9 +101,10 @@ fault_case() {
 	NOTES+=("$label: exit $F_RC; right after it the path holds $F_PATH, $F_INTENTS intent(s)")
 	case $F_PATH in "build 1" | "build 2") ;; *) problems+=("right after the command the path is: $F_PATH") ;; esac
 	[ ! -e "$DEPLOY.petrel-new" ] || problems+=("right after the command $DEPLOY.petrel-new exists")
-	status_json		# the next command: recovers
+	read_first		# a read: shows what is left, changes nothing
+	recover_next		# the next writing command: recovers
 	check_state
-	for k in path status fsck intents new tmp adapter; do
+	for k in read path status fsck intents new tmp adapter; do
 		v="v_$k"
 		[ -z "${!v}" ] || problems+=("${!v}")
 	done
@@ -109,15 +112,15 @@ fault_case() {
 	[ "$PATH_NOW" = "$NAME" ] ||
 		problems+=("exit $F_RC, so the path should hold the $age $NAME, it holds $PATH_NOW")
 	if [ ${#problems[@]} = 0 ]; then
-		pass "$label: after the next command the $age build is at the path, status agrees, fsck clean, nothing left"
+		pass "$label: status before the recovery shows what is left and changes nothing; after the recovering fsck the $age build is at the path, status agrees, fsck clean, nothing left"
 	else
-		fail "$label: after the next command the state is sound"
+		fail "$label: status before the recovery is a read, and after the recovering fsck the state is sound"
 		diag "${problems[@]}"
 	fi
 }
 
 FAULT_RCS=() NOTES=() pending_bad=()
-# each case ends with a status (which recovers): CUR is known from there on
+# each case ends with the recovering fsck and a status: CUR is known from there on
 status_json
 for sc in "${SCENARIOS[@]}"; do
 	if [ "$KEPT" = 0 ] && [ "$sc" != copy ]; then
@@ -140,8 +143,11 @@ for sc in "${SCENARIOS[@]}"; do
 			if [ "$sc" = pending ]; then
 				switch upgrade fsync:1,rename:2
 				name_of "$NEW"
-				if [ "$F_RC" = 0 ] || [ "$F_INTENTS" != 1 ] || [ "$F_PATH" != "$NAME" ]; then
-					pending_bad+=("before $op $fault: exit $F_RC, $F_INTENTS intent(s), path $F_PATH (wanted $NAME, 1 intent)")
+				# status (a read) shows the interrupted upgrade and recovers nothing
+				read_first
+				if [ "$F_RC" = 0 ] || [ "$F_INTENTS" != 1 ] || [ "$F_PATH" != "$NAME" ] ||
+					[ -n "$v_read" ] || [ "${P_INT%% *}" != upgrade ]; then
+					pending_bad+=("before $op $fault: exit $F_RC, $F_INTENTS intent(s), path $F_PATH (wanted $NAME, 1 intent); status said interrupted '$P_INT' ${v_read:+($v_read)}")
 				fi
 				# the database still says OLD is current: the next switch goes to NEW again
 			fi
@@ -153,37 +159,47 @@ done
 if [ "$KEPT" = 0 ]; then
 	skip "no RENAME_EXCHANGE: no interrupted switch of that kind"
 elif [ ${#pending_bad[@]} = 0 ]; then
-	pass "fsync:1,rename:2 left an interrupted upgrade (new file at the path, one intent) all $((2 * ${#FAULTS[@]})) times"
+	pass "fsync:1,rename:2 left an interrupted upgrade (new file at the path, one intent, status shows it and changes nothing) all $((2 * ${#FAULTS[@]})) times"
 else
-	fail "fsync:1,rename:2 left an interrupted upgrade (new file at the path, one intent) every time"
+	fail "fsync:1,rename:2 left an interrupted upgrade (new file at the path, one intent, status shows it and changes nothing) every time"
 	diag "${pending_bad[@]}"
 fi
 
-# A fault in the recovery run by a read-only command (status): it fails in one line, the
-# interrupted switch stays recorded with a whole file at the path, and the next command
-# finishes the recovery: the interrupted generation is marked so.
+# A fault in the recovery run by the next writing command (fsck): it fails in one line,
+# the interrupted switch stays recorded with a whole file at the path (status, a read,
+# shows it all along and changes nothing), and the next fsck finishes the recovery: the
+# interrupted generation is marked so.
 if [ "$KEPT" = 1 ]; then
 	status_json
 	switch upgrade fsync:1,rename:2
 	p_old=$OLD p_path=$F_PATH p_gen=$(sqlite3 "$DB" 'select to_gen from intents')
+	read_first
+	if [ "$F_INTENTS" = 1 ] && [ -z "$v_read" ] && [ "${P_INT%% *}" = upgrade ]; then
+		pass "status --json right after the interrupted upgrade shows it ($P_INT) and changes nothing"
+	else
+		fail "status --json right after the interrupted upgrade shows it and changes nothing"
+		diag "intents: $F_INTENTS, status said interrupted: '$P_INT'" "$v_read"
+	fi
 	for fault in rename:1 fsync:1; do
-		run env PETREL_FAULT="$fault" "$PETREL" -c "$C" status --json
+		run env PETREL_FAULT="$fault" "$PETREL" -c "$C" fsck
 		F_RC=$rc F_ERR=$err
 		err_lines
-		FAULT_RCS+=("status recovering under $fault: exit $F_RC: $(printf '%s\n' "${ERRL[@]}")")
-		NOTES+=("status recovering under $fault: exit $F_RC; then the path holds $(path_state), $(intents) intent(s)")
+		FAULT_RCS+=("fsck recovering under $fault: exit $F_RC: $(printf '%s\n' "${ERRL[@]}")")
+		NOTES+=("fsck recovering under $fault: exit $F_RC; then the path holds $(path_state), $(intents) intent(s)")
+		read_first		# the intent is still there for status to show
 		if [ "$F_RC" != 0 ] && one_line_naming_hello &&
 			[ "$(intents)" = 1 ] && [ ! -e "$DEPLOY.petrel-new" ] &&
-			case $(path_state) in "build 1" | "build 2") true ;; *) false ;; esac; then
-			pass "status whose recovery hits $fault fails in one line naming the target; the intent stays, a whole build at the path"
+			case $(path_state) in "build 1" | "build 2") true ;; *) false ;; esac &&
+			[ -z "$v_read" ] && [ "$P_INT" != null ]; then
+			pass "fsck whose recovery hits $fault fails in one line naming the target; the intent stays (status shows it), a whole build at the path"
 		else
-			fail "status whose recovery hits $fault fails in one line naming the target; the intent stays, a whole build at the path"
+			fail "fsck whose recovery hits $fault fails in one line naming the target; the intent stays (status shows it), a whole build at the path"
 			diag "exit $F_RC, stderr: $F_ERR" "intents: $(intents), path: $(path_state)" \
-				"$(ls -l "$T/deploy")"
+				"status said interrupted: '$P_INT' $v_read" "$(ls -l "$T/deploy")"
 		fi
 	done
 	OLD=$p_old
-	status_json
+	recover_next
 	check_state
 	problems=()
 	for k in path status fsck intents new tmp adapter; do
@@ -193,9 +209,9 @@ if [ "$KEPT" = 1 ]; then
 	name_of "$p_old"
 	[ "$PATH_NOW" = "$NAME" ] || problems+=("path holds $PATH_NOW, not the old $NAME")
 	if [ ${#problems[@]} = 0 ]; then
-		pass "a plain status then finishes the recovery: old build back, status agrees, fsck clean, nothing left"
+		pass "a plain fsck then finishes the recovery: old build back, status agrees (nothing interrupted), fsck clean, nothing left"
 	else
-		fail "a plain status then finishes the recovery"
+		fail "a plain fsck then finishes the recovery"
 		diag "${problems[@]}"
 	fi
 	is "$(sqlite3 "$DB" "select state from generations where number = '$p_gen'")" \
@@ -203,7 +219,7 @@ if [ "$KEPT" = 1 ]; then
 	is "$(sqlite3 "$DB" 'select event from journal order by id desc limit 1')" recover \
 		"the journal's last event is the recovery"
 else
-	skip "no RENAME_EXCHANGE" 5
+	skip "no RENAME_EXCHANGE" 6
 fi
 
 note "exit status of each failing command:" "${FAULT_RCS[@]}"
