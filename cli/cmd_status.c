@@ -299,8 +299,9 @@ static void print_long(const struct petrel_target *t, const struct view *v, int6
 	print_check(v, now);
 	print_policy(t, v, now);
 	if (v->interrupted)
-		printf("  interrupted: a %s was cut short (phase %s); the next writing command "
-		       "(e.g. petrel fsck) rolls it back\n", v->intent.op, v->intent.phase);
+		printf("  interrupted: %s %s was cut short (phase %s); the next writing command "
+		       "(e.g. petrel fsck) rolls it back\n", strcmp(v->intent.op, "upgrade") ? "a" :
+		       "an", v->intent.op, v->intent.phase);
 }
 
 /* One line, as apt list --upgradable: name, what runs, and what is to be said. */
