@@ -27,6 +27,9 @@ struct petrel_cli {
 	const char *metrics;	/* audit, daemon --metrics FILE */
 	int once;		/* daemon --once */
 	int dry_run;		/* gc --dry-run */
+	const char *lines;	/* log -n N (--lines) */
+	const char *since;	/* log --since TIME */
+	int follow;		/* log --follow */
 };
 
 

@@ -32,4 +32,12 @@ int petrel_json_print(json_t *root);
 /* "ab12cd34ef56" — the first 12 hex digits, for one-line text output. */
 void petrel_short_hash(const uint8_t sha256[32], char out[13]);
 
+/* Text rows of log and history fit in this many columns (-v shows them whole). */
+#define PETREL_TEXT_COLUMNS 100
+/* Columns s takes on a terminal: its characters (UTF-8), one column each. */
+size_t petrel_text_columns(const char *s);
+/* s into out (size n), cut to cols columns when longer: cols - 1 whole characters and
+ * an ellipsis ("..." as one character, U+2026) in the last column. */
+void petrel_fit(const char *s, size_t cols, char *out, size_t n);
+
 #endif
