@@ -113,7 +113,9 @@ const struct petrel_command petrel_commands[] = {
 	  "network; a second revert goes forward again. Going back rejects the build left, so "
 	  "the daemon does not redeploy it.", no_options, petrel_cmd_revert },
 	{ "history", ONE_TARGET, "Every generation of the target, newest first: when, which "
-	  "build, how it ended.", no_options, petrel_cmd_history },
+	  "build, how it ended (why a generation failed on a line of its own). A row fits in "
+	  "100 columns, a long reason cut with '...' (-v: whole; --json: always whole).",
+	  no_options, petrel_cmd_history },
 	{ "log", PETREL_ARG_TARGET, 0, 1, "The event journal (fetch, refused, upgrade, revert, "
 	  "upgrade-failed, recover, audit, ...), oldest first, of one target or all; each row "
 	  "carries the SHA-256 of the one before, and a broken chain (or a missing last row) "

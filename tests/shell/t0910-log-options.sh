@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# petrel log -n, --since, --follow; log rows in 100 columns. The journal is
+# petrel log -n, --since, --follow; log and history rows in 100 columns. The journal is
 # written with python's sqlite3 (rows at chosen times, the chain and head as petrel
 # computes them), so --since has rows on both sides of each bound.
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 56
+plan 63
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 # ids ARGS… — the ids `petrel log ARGS…` prints, on one line
@@ -148,3 +148,24 @@ for line in open(sys.argv[1]):
 run petrel log --follow hello extra
 is "$rc" 2 "--follow with two arguments: still a usage error"
 
+# ---- history: rows in 100 columns, a long reason on its own line, cut; -v whole
+make_file "$T/a" 4096 a
+make_file "$T/b" 4096 b
+ua=$(add_build hello "$T/a" --finish-time $((now - 60))); sign_build hello "$ua" pub1
+petrel upgrade hello >/dev/null 2>&1
+ub=$(add_build hello "$T/b" --finish-time "$now"); sign_build hello "$ub" pub1
+petrel upgrade hello >/dev/null 2>&1
+REASON="health check $(printf 'reason %.0s' {1..30})end"
+sql "update generations set state = 'failed', reason = '$REASON' where number = 1"
+run petrel history hello
+is "$rc" 0 "history: exit 0"
+is "$(printf '%s\n' "$out" | py 'import sys; print(max(len(l.rstrip("\n")) for l in sys.stdin) <= 100)')" True \
+	"history: every line fits in 100 columns"
+is "$(printf '%s\n' "$out" | awk '$1 ~ /^[0-9]+$/ {print $1, $2}' | tr '\n' ' ')" "2 current 1 previous " \
+	"history: generation, mark first"
+like "$out" "^ +1 previous .* $ua [0-9a-f]{12} failed$" "the failed generation's row"
+like "$out" "^      reason: health check reason .*…$" "its reason on the next line, cut with …"
+run petrel -v history hello
+like "$out" "^      reason: ${REASON}\$" "-v: the reason whole"
+run petrel --json history hello
+like "$out" "\"reason\":\"$REASON\"" "--json: the reason whole"
