@@ -62,7 +62,8 @@ static const struct petrel_option gc_options[] = {
 
 static const struct petrel_option daemon_options[] = {
 	{ "once", .field = FIELD(once), .value = 1,
-	  .help = "one cycle over every target, exit with its worst status" },
+	  .help = "one cycle over every target, exit with its worst status; with --json "
+		  "print what it did per target (without --once, --json is a usage error)" },
 	{ "metrics", .metavar = "FILE", .field = FIELD(metrics),
 	  .help = "Prometheus text, written atomically after every cycle" },
 	{ NULL }
