@@ -29,6 +29,9 @@ struct petrel_cli {
 	int dry_run;		/* gc, upgrade --dry-run */
 	int all;		/* upgrade --all */
 	int short_form;		/* status --short */
+	const char *lines;	/* log -n N (--lines) */
+	const char *since;	/* log --since TIME */
+	int follow;		/* log --follow */
 };
 
 

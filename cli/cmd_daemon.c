@@ -64,6 +64,7 @@ struct daemon {
 	int once;
 	const char *metrics;		/* --metrics FILE, written after every cycle */
 	int worst;			/* --once: the worst exit status of the cycle */
+	json_t *results;		/* --once --json: target name -> what its poll did */
 	uint64_t watchdog_usec;		/* 0: no watchdog */
 	int64_t fed;			/* last WATCHDOG=1, ms */
 };
@@ -243,6 +244,15 @@ static int64_t ms_until_minute(int m)
 	return ((((int64_t)m * 60 - in_day) % 86400 + 86400) % 86400) * 1000 + 500;
 }
 
+/* What one poll did, for --once --json. */
+struct outcome {
+	const char *action;	/* "up-to-date", "rejected", "fetched", "held", "upgraded" */
+	int have_check, have_staged, have_res;
+	struct petrel_check check;	/* the server's newest build against the store */
+	struct petrel_version staged;	/* fetched or held: verified, not deployed */
+	struct petrel_upgrade_result res;	/* upgraded */
+};
+
 /* The build the store holds for the server's newest, or fetched and verified now. */
 static int staged(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
 		  const struct petrel_check *c, struct petrel_version *v, struct petrel_err *err)
@@ -260,7 +270,7 @@ static int staged(struct petrel_engine *e, const struct petrel_target *t, struct
 }
 
 static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
-		  const struct petrel_version *v, struct petrel_err *err)
+		  const struct petrel_version *v, struct outcome *o, struct petrel_err *err)
 {
 	struct petrel_upgrade_result res;
 	char h[13], was[64] = "nothing deployed";
@@ -268,6 +278,9 @@ static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct
 
 	if ((r = petrel_upgrade_newest(e, t, v, &res, err)) < 0)
 		return r;
+	o->res = res;
+	o->have_res = 1;
+	o->action = res.noop ? "up-to-date" : "upgraded";
 	petrel_short_hash(res.now.version.build.sha256, h);
 	if (res.has_before && !res.noop) {
 		char bh[13];
@@ -282,9 +295,10 @@ static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct
 	return 0;
 }
 
-/* One poll of one target: check, then stage or deploy per policy. 0 or a code. */
+/* One poll of one target: check, then stage or deploy per policy; o says what it did.
+ * 0 or a code. */
 static int poll_target(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
-		       struct petrel_err *err)
+		       struct outcome *o, struct petrel_err *err)
 {
 	struct petrel_check c;
 	struct petrel_version v;
@@ -295,6 +309,8 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 	s->window_wait = 0;
 	if ((r = petrel_check_target(e, t, &c, err)) < 0)
 		return r;
+	o->check = c;
+	o->have_check = 1;
 	if ((r = petrel_check_frozen(t, &c, 0, &frozen)) < 0) {	/* a warning: the build may
 								 * still be good */
 		frozen_event(s, "frozen: %s", petrel_err_msg(&frozen, r));
@@ -303,6 +319,7 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 	}
 	petrel_short_hash(c.remote.sha256, h);
 	if (c.pinned) {
+		o->action = "pinned";
 		event(s, PETREL_LOG_INFO, "pinned at %s; left alone (newest %s %s)", c.pin.uuid,
 		      c.remote.uuid, h);
 		return 0;
@@ -310,11 +327,13 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 	if (!c.update && c.refused && !c.retry) {
 		struct petrel_err why = PETREL_ERR_INIT;
 
+		o->action = "refused";
 		event(s, PETREL_LOG_INFO, "%s",
 		      petrel_err_msg(&why, petrel_refused_refusal(&c, &why)));
 		return 0;
 	}
 	if (!c.update && !c.retry) {
+		o->action = c.rejected ? "rejected" : "up-to-date";
 		if (c.rejected)
 			event(s, PETREL_LOG_INFO,
 			      "newest build %s %s was rejected here; waiting for a "
@@ -325,17 +344,21 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 	}
 	if ((r = staged(e, t, s, &c, &v, err)) < 0)
 		return r;
+	o->staged = v;
+	o->have_staged = 1;
+	o->action = "fetched";
 	if (t->autopolicy == PETREL_AUTO_FETCH)
 		return 0;
 	s->window_wait = !petrel_window_open(t->window_start, t->window_end, minute_of_day());
 	if (s->window_wait) {
+		o->action = "held";
 		event(s, PETREL_LOG_INFO,
 		      "%s %s waits for the maintenance window %02d:%02d-%02d:%02d",
 		      v.build.uuid, h, t->window_start / 60, t->window_start % 60,
 		      t->window_end / 60, t->window_end % 60);
 		return 0;
 	}
-	return deploy(e, t, s, &v, err);
+	return deploy(e, t, s, &v, o, err);
 }
 
 /* Logs a failed poll and schedules the retry: the server backs off, or the target. */
@@ -372,6 +395,70 @@ static void failed(struct daemon *d, const struct petrel_target *t, struct tstat
 	s->due = now + delay;
 	s->failing = 1;
 	note_status(d, status);
+}
+
+/* --once --json: what the poll of t did (r < 0: how it failed), with what is deployed
+ * now when the store can say (locked: the cycle holds its lock). Names as status,
+ * check and upgrade --json use them. */
+static void record(struct daemon *d, const struct petrel_target *t, const struct outcome *o,
+		   int r, const struct petrel_err *err, int locked)
+{
+	struct petrel_generation cur, prev;
+	struct petrel_err ignored = PETREL_ERR_INIT;
+	int status = r < 0 ? petrel_err_exit(r) : PETREL_EXIT_OK;
+	const char *action = o->action;
+	json_t *j;
+
+	if (!d->results)
+		return;
+	if (r < 0)
+		action = petrel_cancelled() ? "stopped" : status == PETREL_EXIT_REFUSED ? "refused" :
+			 status == PETREL_EXIT_REVERTED ? "upgrade-failed" : "error";
+	j = json_pack("{s:o, s:s, s:i}", "name", petrel_json_text(t->name), "action", action,
+		      "exit", status);
+	if (!j)
+		return;
+	if (r < 0)
+		json_object_set_new(j, "error", petrel_json_text(petrel_err_msg(err, r)));
+	locked = locked && petrel_store_current(&d->engine.store, t->name, &cur, &prev,
+						&ignored) == 0 && cur.number;
+	json_object_set_new(j, "current", locked ? petrel_json_generation(&cur) : json_null());
+	json_object_set_new(j, "remote", o->have_check ? petrel_json_build(&o->check.remote) :
+			    json_null());
+	json_object_set_new(j, "rejected", o->have_check && o->check.rejected ?
+			    petrel_json_rejection(o->check.remote.uuid, o->check.remote.sha256,
+						  o->check.rejected_reason, o->check.rejected_at) :
+			    json_null());
+	json_object_set_new(j, "refused", o->have_check && o->check.refused ?
+			    petrel_json_refusal(&o->check.refusal) : json_null());
+	json_object_set_new(j, "pinned", o->have_check && o->check.pinned ?
+			    petrel_json_pin(&o->check.pin) : json_null());
+	json_object_set_new(j, "staged", r == 0 && o->have_staged && !o->have_res ?
+			    petrel_json_version(&o->staged) : json_null());
+	json_object_set_new(j, "before", o->have_res && o->res.has_before && !o->res.noop ?
+			    petrel_json_generation(&o->res.before) : json_null());
+	json_object_set_new(d->results, t->name, j);
+}
+
+/* --once --json: one document, the targets in the configuration's order; a target
+ * the cycle did not reach (auto = off, or a signal came first) says so. */
+static void print_results(struct daemon *d)
+{
+	json_t *arr = json_array();
+	struct outcome none = { .action = "off" };
+
+	for (size_t i = 0; arr && i < d->cfg->ntargets; i++) {
+		const struct petrel_target *t = &d->cfg->targets[i];
+		json_t *j = json_object_get(d->results, t->name);
+
+		if (!j) {
+			none.action = t->autopolicy == PETREL_AUTO_OFF ? "off" : "stopped";
+			record(d, t, &none, 0, NULL, 0);
+			j = json_object_get(d->results, t->name);
+		}
+		json_array_append(arr, j);
+	}
+	petrel_json_print(json_pack("{s:o}", "targets", arr));
 }
 
 /*
@@ -411,7 +498,7 @@ static void cycle(struct daemon *d)
 
 	for (i = 0; i < d->cfg->ntargets; i++)
 		n += due(d, i, now);
-	if (!n)
+	if (!n && !d->results)	/* --json: what is deployed where auto = off */
 		return;
 	if (!d->engine_ready && (r = petrel_engine_init(e, d->cfg, &err)) == 0) {
 		d->engine_ready = 1;
@@ -421,6 +508,9 @@ static void cycle(struct daemon *d)
 		if (r != -ECANCELED)
 			daemon_error(petrel_err_msg(&err, r));
 		note_status(d, petrel_err_exit(r));
+		for (i = 0; d->results && i < d->cfg->ntargets; i++)
+			if (due(d, i, now))
+				record(d, &d->cfg->targets[i], &(struct outcome){ 0 }, r, &err, 0);
 		/* e.g. an operator's upgrade held the lock past lock_timeout: try again soon */
 		for (i = 0; i < d->cfg->ntargets; i++)
 			if (due(d, i, now))
@@ -433,12 +523,17 @@ static void cycle(struct daemon *d)
 		struct sstate *ss = &d->ss[t->server - d->cfg->servers];
 		struct tstate *s = &d->ts[i];
 		struct petrel_err poll_err = PETREL_ERR_INIT;	/* this target's */
+		struct outcome o = { .action = "off" };
 
 		now = now_ms();
-		if (!due(d, i, now))
+		if (!due(d, i, now)) {
+			if (t->autopolicy == PETREL_AUTO_OFF)
+				record(d, t, &o, 0, NULL, 1);
 			continue;
+		}
 		petrel_tick();
-		r = poll_target(e, t, s, &poll_err);
+		r = poll_target(e, t, s, &o, &poll_err);
+		record(d, t, &o, r, &poll_err, 1);
 		now = now_ms();
 		if (r < 0 && petrel_cancelled()) {
 			event(s, PETREL_LOG_INFO, "stopped: %s", petrel_err_msg(&poll_err, r));
@@ -635,6 +730,14 @@ int petrel_cmd_daemon(struct petrel_cli *cli)
 	size_t n[3];
 	int r;
 
+	if (cli->json && !cli->once) {	/* a running daemon reports on stderr only */
+		petrel_cli_error(NULL, petrel_fail(&err, -PETREL_EUSAGE, "daemon: --json needs "
+						   "--once (the daemon logs one line per event "
+						   "on stderr)"), &err);
+		return PETREL_EXIT_USAGE;
+	}
+	if (cli->json && !(d.results = json_object()))
+		return PETREL_EXIT_FAIL;
 	if ((r = metrics_dir_ok(d.metrics, &err)) < 0 ||
 	    (r = targets_runnable(&cli->cfg, &err)) < 0 || (r = adopt(&d, &cli->cfg)) < 0 ||
 	    (r = d.lockfd = petrel_daemon_lock(d.cfg, &err)) < 0 || (r = setup_signals(&err)) < 0) {
@@ -669,6 +772,10 @@ int petrel_cmd_daemon(struct petrel_cli *cli)
 		petrel_engine_release(&d.engine);
 	event(NULL, PETREL_LOG_INFO, "%s",
 	      petrel_cancelled() ? "stopping on signal" : "cycle done");
+	if (d.results) {
+		print_results(&d);
+		json_decref(d.results);
+	}
 	the_daemon = NULL;
 	petrel_tick_hook = NULL;
 	close(d.lockfd);

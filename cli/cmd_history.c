@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "output.h"
 
@@ -13,12 +14,29 @@ struct listing {
 	int64_t current, previous;
 };
 
+/* One generation: number, current/previous, when, uuid, short sha256, state; why it
+ * failed on a line of its own. PETREL_TEXT_COLUMNS wide at most unless -v. */
+static void print_text(const struct petrel_generation *g, const char *mark)
+{
+	char when[32], h[13], reason[sizeof(g->reason) + 4];
+	static const char label[] = "      reason: ";
+
+	petrel_format_time(g->deployed_at, when, sizeof(when));
+	petrel_short_hash(g->version.build.sha256, h);
+	printf("%4lld %-8s %-20s %-36s %-12s %s\n", (long long)g->number, mark, when,
+	       g->version.build.uuid, h, g->state);
+	if (!g->reason[0])
+		return;
+	petrel_fit(g->reason, petrel_log_level >= PETREL_LOG_DEBUG ? sizeof(reason) :
+		   PETREL_TEXT_COLUMNS - (sizeof(label) - 1), reason, sizeof(reason));
+	printf("%s%s\n", label, reason);
+}
+
 static int row(void *ctx, const struct petrel_generation *g)
 {
 	struct listing *l = ctx;
 	const char *mark = g->number == l->current ? "current" :
 			   g->number == l->previous ? "previous" : "";
-	char when[32], h[13];
 	json_t *o;
 
 	if (l->cli->json) {
@@ -28,10 +46,7 @@ static int row(void *ctx, const struct petrel_generation *g)
 		json_array_append_new(l->arr, o);
 		return 0;
 	}
-	petrel_format_time(g->deployed_at, when, sizeof(when));
-	petrel_short_hash(g->version.build.sha256, h);
-	printf("%5lld  %-8s  %s  %s  %s  %-11s %s\n", (long long)g->number, mark, when,
-	       g->version.build.uuid, h, g->state, g->reason);
+	print_text(g, mark);
 	return 0;
 }
 
@@ -47,7 +62,7 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 		return r;
 	}
 	if (!cli->json)
-		printf("%5s  %-8s  %-20s  %-36s  %-12s  %s\n", "gen", "", "deployed", "uuid",
+		printf("%4s %-8s %-20s %-36s %-12s %s\n", "gen", "", "deployed", "uuid",
 		       "sha256", "state");
 	r = petrel_store_history(&e->store, t->name, row, &l, err);
 	json_object_set_new(o, "generations", l.arr);

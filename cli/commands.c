@@ -72,9 +72,23 @@ static const struct petrel_option gc_options[] = {
 
 static const struct petrel_option daemon_options[] = {
 	{ "once", .field = FIELD(once), .value = 1,
-	  .help = "one cycle over every target, exit with its worst status" },
+	  .help = "one cycle over every target, exit with its worst status; with --json "
+		  "print what it did per target (without --once, --json is a usage error)" },
 	{ "metrics", .metavar = "FILE", .field = FIELD(metrics),
 	  .help = "Prometheus text, written atomically after every cycle" },
+	{ NULL }
+};
+
+static const struct petrel_option log_options[] = {
+	{ "lines", .short_name = 'n', .metavar = "N", .field = FIELD(lines),
+	  .help = "only the last N rows (still oldest first)" },
+	{ "since", .metavar = "TIME", .field = FIELD(since),
+	  .help = "only rows at or after TIME: 2026-12-04T10:00:00Z, '2026-12-04 10:00' or "
+		  "2026-12-04 (UTC without a zone, as log prints), or 30m, 2h, 1d ago" },
+	{ "follow", .short_name = 'f', .field = FIELD(follow), .value = 1,
+	  .help = "then wait for new rows and print them as they come (twice a second, "
+		  "without the lock) until SIGINT or SIGTERM; with --json one object per row "
+		  "and line" },
 	{ NULL }
 };
 
@@ -124,11 +138,15 @@ const struct petrel_command petrel_commands[] = {
 	  "network; a second revert goes forward again. Going back rejects the build left, so "
 	  "the daemon does not redeploy it.", no_options, petrel_cmd_revert },
 	{ "history", ONE_TARGET, "Every generation of the target, newest first: when, which "
-	  "build, how it ended.", no_options, petrel_cmd_history },
+	  "build, how it ended (why a generation failed on a line of its own). A row fits in "
+	  "100 columns, a long reason cut with '...' (-v: whole; --json: always whole).",
+	  no_options, petrel_cmd_history },
 	{ "log", PETREL_ARG_TARGET, 0, 1, "The event journal (fetch, refused, upgrade, revert, "
 	  "upgrade-failed, recover, audit, ...), oldest first, of one target or all; each row "
 	  "carries the SHA-256 of the one before, and a broken chain (or a missing last row) "
-	  "is marked '!' and reported.", no_options, petrel_cmd_log },
+	  "is marked '!' and reported: the whole chain is checked whichever rows are shown. "
+	  "A row fits in 100 columns, a long detail cut with '...' (-v: whole; --json: "
+	  "always whole).", log_options, petrel_cmd_log },
 	{ "audit", TARGETS, "Re-hash each deployed file (mode 0755 too), PATH.petrel-prev and "
 	  "the current and previous blobs against the store's record, verify the journal's "
 	  "chain and head; show the trust evidence (key ids, rebuilders; trust = server as "

@@ -209,3 +209,37 @@ json_t *petrel_json_pin(const struct petrel_pin *pin)
 	return json_pack("{s:s, s:s, s:o}", "uuid", pin->uuid, "sha256", pin->sha256, "since",
 			 petrel_json_time(pin->at));
 }
+
+/* A character's start: any byte but a UTF-8 continuation byte. */
+static int starts_char(unsigned char c)
+{
+	return (c & 0xc0) != 0x80;
+}
+
+size_t petrel_text_columns(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += starts_char((unsigned char)*s);
+	return n;
+}
+
+void petrel_fit(const char *s, size_t cols, char *out, size_t n)
+{
+	static const char ellipsis[] = "\u2026";
+	size_t i = 0, used = 0;
+
+	if (n < sizeof(ellipsis) || petrel_text_columns(s) <= cols || !cols) {
+		snprintf(out, n, "%s", cols ? s : "");
+		return;
+	}
+	/* cols - 1 whole characters, then the ellipsis in the last column */
+	for (; s[i] && i + sizeof(ellipsis) < n; i++)
+		if (starts_char((unsigned char)s[i]) && used++ == cols - 1)
+			break;
+	while (i > 0 && !starts_char((unsigned char)s[i]))	/* out was the shorter */
+		i--;
+	memcpy(out, s, i);
+	memcpy(out + i, ellipsis, sizeof(ellipsis));
+}

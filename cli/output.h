@@ -46,5 +46,12 @@ json_t *petrel_json_refusal(const struct petrel_refusal *f);
 json_t *petrel_json_rejection(const char *uuid, const uint8_t sha256[32], const char *reason,
 			      int64_t at);
 json_t *petrel_json_pin(const struct petrel_pin *pin);
+/* Text rows of log and history fit in this many columns (-v shows them whole). */
+#define PETREL_TEXT_COLUMNS 100
+/* Columns s takes on a terminal: its characters (UTF-8), one column each. */
+size_t petrel_text_columns(const char *s);
+/* s into out (size n), cut to cols columns when longer: cols - 1 whole characters and
+ * an ellipsis ("..." as one character, U+2026) in the last column. */
+void petrel_fit(const char *s, size_t cols, char *out, size_t n);
 
 #endif

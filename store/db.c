@@ -545,6 +545,16 @@ int petrel_store_open_read(struct petrel_store *s, const char *dir, struct petre
 	return r;
 }
 
+int petrel_store_read_again(struct petrel_store *s, struct petrel_err *err)
+{
+	int r;
+
+	if (sqlite3_get_autocommit(s->db) == 0 &&
+	    (r = petrel_db_exec(s->db, "COMMIT", err)) < 0)
+		return r;
+	return petrel_db_exec(s->db, "BEGIN", err);
+}
+
 void petrel_store_close(struct petrel_store *s)
 {
 	petrel_store_unlock(s);

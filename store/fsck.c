@@ -218,39 +218,82 @@ static int journal_row_ok(const struct petrel_sql *q, char prev[PETREL_HASH_HEX 
 	return 1;
 }
 
+/* The columns fill_row reads, in its order. */
+#define JOURNAL_COLUMNS "id, time, target, event, detail, prev, hash"
+
+static void fill_row(const struct petrel_sql *q, struct petrel_journal_row *row, int chain_ok)
+{
+	memset(row, 0, sizeof(*row));
+	row->id = petrel_sql_int(q, 0);
+	row->time = petrel_sql_int(q, 1);
+	snprintf(row->target, sizeof(row->target), "%s", petrel_sql_text(q, 2));
+	snprintf(row->event, sizeof(row->event), "%s", petrel_sql_text(q, 3));
+	snprintf(row->detail, sizeof(row->detail), "%s", petrel_sql_text(q, 4));
+	snprintf(row->hash, sizeof(row->hash), "%s", petrel_sql_text(q, 6));
+	row->chain_ok = chain_ok;
+}
+
 /*
- * The one walk of the journal: every row in id order, the chain recomputed from the
- * genesis value over all of them (chain_ok turns 0 at the first broken row and stays
- * 0), fn called for the rows of target (all when NULL). 0 or the first error.
+ * The one walk of the journal: every row after tip in id order, the chain recomputed
+ * from tip over all of them (chain_ok turns 0 at the first broken row and stays 0),
+ * fn called for the rows of target (all when NULL). 0 or the first error.
  */
+int petrel_store_journal_after(struct petrel_store *s, const char *target,
+			       struct petrel_journal_tip *tip, petrel_journal_fn fn, void *ctx,
+			       struct petrel_err *err)
+{
+	static const char sql[] =
+		"SELECT " JOURNAL_COLUMNS " FROM journal WHERE id > ? ORDER BY id";
+	struct petrel_journal_row row;
+	struct petrel_sql q;
+	int r, ok;
+
+	if ((r = petrel_sql_prepare(&q, s->db, err, sql, "i", tip->id)) < 0)
+		return r;
+	while ((r = petrel_sql_step(&q)) > 0) {
+		if (tip->chain_ok && (ok = journal_row_ok(&q, tip->hash)) <= 0) {
+			if ((r = ok) < 0)
+				break;
+			tip->chain_ok = 0;
+		}
+		fill_row(&q, &row, tip->chain_ok);
+		tip->id = row.id;
+		if ((!target || !strcmp(target, row.target)) && (r = fn(ctx, &row)) != 0)
+			break;
+	}
+	petrel_sql_finalize(&q);
+	return r;
+}
+
 int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel_journal_fn fn,
 			      void *ctx, struct petrel_err *err)
 {
+	struct petrel_journal_tip tip = { .chain_ok = 1 };
+
+	memcpy(tip.hash, petrel_journal_genesis, sizeof(tip.hash));
+	return petrel_store_journal_after(s, target, &tip, fn, ctx, err);
+}
+
+int petrel_store_journal_select(struct petrel_store *s, const struct petrel_journal_query *jq,
+				int64_t first_broken, petrel_journal_fn fn, void *ctx,
+				struct petrel_err *err)
+{
+	/* newest first under the limit, so only the rows asked for are read; then back in
+	 * id order */
 	static const char sql[] =
-		"SELECT id, time, target, event, detail, prev, hash FROM journal ORDER BY id";
-	char prev[PETREL_HASH_HEX + 1];
+		"SELECT " JOURNAL_COLUMNS " FROM (SELECT " JOURNAL_COLUMNS " FROM journal"
+		" WHERE (?1 IS NULL OR target = ?1) AND time >= ?2 ORDER BY id DESC LIMIT ?3)"
+		" ORDER BY id";
 	struct petrel_journal_row row;
 	struct petrel_sql q;
-	int r, ok, chain = 1;
+	int r;
 
-	memcpy(prev, petrel_journal_genesis, sizeof(prev));
-	if ((r = petrel_sql_prepare(&q, s->db, err, sql, "")) < 0)
+	if ((r = petrel_sql_prepare(&q, s->db, err, sql, "tii", jq->target, jq->since,
+				    jq->last >= 0 ? jq->last : (int64_t)-1)) < 0)
 		return r;
 	while ((r = petrel_sql_step(&q)) > 0) {
-		if (chain && (ok = journal_row_ok(&q, prev)) <= 0) {
-			if ((r = ok) < 0)
-				break;
-			chain = 0;
-		}
-		memset(&row, 0, sizeof(row));
-		row.id = petrel_sql_int(&q, 0);
-		row.time = petrel_sql_int(&q, 1);
-		snprintf(row.target, sizeof(row.target), "%s", petrel_sql_text(&q, 2));
-		snprintf(row.event, sizeof(row.event), "%s", petrel_sql_text(&q, 3));
-		snprintf(row.detail, sizeof(row.detail), "%s", petrel_sql_text(&q, 4));
-		snprintf(row.hash, sizeof(row.hash), "%s", petrel_sql_text(&q, 6));
-		row.chain_ok = chain;
-		if ((!target || !strcmp(target, row.target)) && (r = fn(ctx, &row)) != 0)
+		fill_row(&q, &row, !first_broken || petrel_sql_int(&q, 0) < first_broken);
+		if ((r = fn(ctx, &row)) != 0)
 			break;
 	}
 	petrel_sql_finalize(&q);
@@ -300,24 +343,14 @@ static void check_head(struct petrel_journal_check *c, int64_t last, const char 
 	}
 }
 
-/* What petrel_store_journal_verify gathers on its walk. */
-struct verify_walk {
-	struct petrel_journal_check *c;
-	int64_t last;
-	char tip[PETREL_HASH_HEX + 1];	/* the last row's hash while the chain holds */
-};
-
 static int verify_row(void *ctx, const struct petrel_journal_row *row)
 {
-	struct verify_walk *w = ctx;
+	struct petrel_journal_check *c = ctx;
 
-	w->c->rows++;
-	w->last = row->id;
-	if (row->chain_ok) {
-		memcpy(w->tip, row->hash, sizeof(w->tip));
-	} else if (!w->c->first_broken) {
-		w->c->first_broken = row->id;
-		snprintf(w->c->why, sizeof(w->c->why), "row %lld was edited, or a row before it "
+	c->rows++;
+	if (!row->chain_ok && !c->first_broken) {
+		c->first_broken = row->id;
+		snprintf(c->why, sizeof(c->why), "row %lld was edited, or a row before it "
 			 "deleted or reordered", (long long)row->id);
 	}
 	return 0;
@@ -327,18 +360,19 @@ int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_ch
 				struct petrel_err *err)
 {
 	char head_hash[PETREL_HASH_HEX + 1] = "";
-	struct verify_walk w = { c, 0, "" };
 	int64_t head = 0;
 	int r, has_head;
 
 	memset(c, 0, sizeof(*c));
-	memcpy(w.tip, petrel_journal_genesis, sizeof(w.tip));
+	c->tip.chain_ok = 1;
+	memcpy(c->tip.hash, petrel_journal_genesis, sizeof(c->tip.hash));
 	if ((has_head = journal_head(s->db, &head, head_hash, err)) < 0)
 		return has_head;
-	if ((r = petrel_store_journal_each(s, NULL, verify_row, &w, err)) < 0)
+	if ((r = petrel_store_journal_after(s, NULL, &c->tip, verify_row, c, err)) < 0)
 		return r;
 	if (!c->first_broken)
-		check_head(c, w.last, w.tip, has_head, head, head_hash);
+		check_head(c, c->tip.id, c->tip.hash, has_head, head, head_hash);
+	c->tip.chain_ok = !c->first_broken;	/* what a walk from the tip continues */
 	return 0;
 }
 

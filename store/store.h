@@ -51,6 +51,8 @@ int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_
  * database reads as empty; one of another schema version is -PETREL_EDB.
  */
 int petrel_store_open_read(struct petrel_store *s, const char *dir, struct petrel_err *err);
+/* A read-only store's next snapshot: what writers committed since is seen. */
+int petrel_store_read_again(struct petrel_store *s, struct petrel_err *err);
 void petrel_store_close(struct petrel_store *s);
 
 /*
@@ -259,12 +261,46 @@ typedef int (*petrel_journal_fn)(void *ctx, const struct petrel_journal_row *row
 int petrel_store_journal_each(struct petrel_store *s, const char *target, petrel_journal_fn fn,
 			      void *ctx, struct petrel_err *err);
 
+/* Where a walk of the journal stands, so that a later one goes on from there. */
+struct petrel_journal_tip {
+	int64_t id;		/* the last row walked; 0 before the first */
+	char hash[65];		/* the chain's value: the last row's hash while it holds */
+	int chain_ok;		/* 0 once a row broke it: every row after is marked too */
+};
+/*
+ * Continues a walk (log --follow): calls fn for every row after tip->id of target (all
+ * when NULL), oldest first, checking each row's link to the one before it (every
+ * row's, whatever the filter), and moves tip to the last row read. Reads only the
+ * rows after tip. 0 or the first error.
+ */
+int petrel_store_journal_after(struct petrel_store *s, const char *target,
+			       struct petrel_journal_tip *tip, petrel_journal_fn fn, void *ctx,
+			       struct petrel_err *err);
+
+/* Which rows petrel_store_journal_select passes on. */
+struct petrel_journal_query {
+	const char *target;	/* NULL: every target's */
+	int64_t since;		/* only rows at or after this time (0: any) */
+	int64_t last;		/* only the newest `last` of those (-1: all) */
+};
+/*
+ * Calls fn for the rows q selects, oldest first; sqlite does the selecting, so the
+ * last rows of a long journal cost only those rows. A row's chain_ok comes from
+ * first_broken, a petrel_journal_check's (0: intact; else that row and every later
+ * one are marked): verify the whole chain first, then select what to show.
+ * 0 or the first error.
+ */
+int petrel_store_journal_select(struct petrel_store *s, const struct petrel_journal_query *q,
+				int64_t first_broken, petrel_journal_fn fn, void *ctx,
+				struct petrel_err *err);
+
 /* The journal's chain and head, verified from the genesis value. */
 struct petrel_journal_check {
 	int64_t rows;
 	int64_t first_broken;	/* first row that breaks the chain (or the first missing
 				 * one when the last rows were deleted); 0 when intact */
 	char why[160];		/* one line when broken */
+	struct petrel_journal_tip tip;	/* the newest row, for a walk that goes on */
 };
 /*
  * Recomputes every row's hash and compares the newest with the head recorded beside

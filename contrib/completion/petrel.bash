@@ -44,6 +44,12 @@ _petrel()
 	--to)
 		return
 		;;
+	-n|--lines)
+		return
+		;;
+	--since)
+		return
+		;;
 	--metrics)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return
@@ -52,7 +58,7 @@ _petrel()
 
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-c|--config|--completion|--to|--metrics)
+		-c|--config|--completion|--to|-n|--lines|--since|--metrics)
 			((i += 1))
 			[[ ${COMP_WORDS[i]} == = ]] && ((i += 1))
 			;;
@@ -99,6 +105,7 @@ _petrel()
 		args=$(_petrel_targets)
 		;;
 	log)
+		opts+=' -n --lines --since -f --follow'
 		args=$(_petrel_targets)
 		;;
 	audit)

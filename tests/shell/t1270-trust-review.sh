@@ -63,7 +63,7 @@ for k in k1 k2 k3; do sign_as "$k" "$k" hello "$G" "$(tc_for hello "$G" timestam
 run petrel upgrade hello
 is "$rc" 0 "a later genuine build is not blocked by the lie"
 is "$(sha256_of "$P")" "$(sha256_of "$T/g")" "and is deployed"
-run petrel log hello
+run petrel -v log hello	# -v: the row whole, not cut to 100 columns
 like "$out" "fetch .*rebuilders=- timestamp=" "the fetch row names its evidence, rebuilders included"
 
 # one server under two names does not make two rebuilders
