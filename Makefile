@@ -114,7 +114,8 @@ lint:
 PROVE_JOBS ?= $(shell echo $$((2 * $$(nproc 2>/dev/null || echo 1))))
 PROVEFLAGS ?=
 SLOW_TESTS := tests/shell/t0800-crash.sh tests/shell/t1000-daemon.sh \
-	tests/shell/t0801-crash-faults.sh tests/shell/t0200-hostile-server.sh
+	tests/shell/t0801-crash-faults.sh tests/shell/t0200-hostile-server.sh \
+	tests/shell/t1600-install.sh
 TESTS := $(SLOW_TESTS) $(UNIT_BIN) \
 	$(filter-out $(SLOW_TESTS),$(sort $(wildcard tests/shell/t*.sh)))
 
