@@ -9,9 +9,10 @@ command -v make >/dev/null || skip_all "make not installed"
 [ -x "$REPO_ROOT/petrel" ] || skip_all "no ./petrel: run make first"
 plan 51
 
-# The make of this test is no child of make check's (no jobserver, no variables), and
+# The make of this test is no child of make check's (no jobserver, no variables: make
+# exports those of its command line, and a package build runs make check DEPS=no), and
 # never rebuilds ./petrel (-o): it installs what the suite tests.
-unset MAKEFLAGS MFLAGS MAKELEVEL
+unset MAKEFLAGS MFLAGS MAKELEVEL DEPS
 mk() { make -s -C "$REPO_ROOT" -o petrel "$@"; }
 
 VERSION=$("$REPO_ROOT/petrel" --version | sed 's/^petrel //')
