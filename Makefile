@@ -8,6 +8,11 @@
 # Warnings are errors with WERROR=1: `make check` and .ci/run set it, a plain `make` does
 # not, so a newer compiler's new warning does not stop someone building a release.
 # `make check` runs the test scripts in parallel (PROVE_JOBS, default 2 per core).
+# `make check DEPS=no` (the Debian package's build) installs nothing: contrib/install-deps.sh
+# is not run, and the build dependencies must be there.
+# `make install` (PREFIX=/usr/local, DESTDIR) installs petrel, its adapters, the systemd
+# units and timers, the man pages, the bash completion and the example configuration;
+# `make uninstall` removes them again.
 
 CC      ?= cc
 PKGS    := libcurl libsodium libcrypto libarchive sqlite3 jansson inih libsystemd
@@ -39,15 +44,28 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-PREFIX ?= /usr/local
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+ADAPTERDIR  ?= $(PREFIX)/lib/petrel/orchestrators
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/petrel
+EXAMPLEDIR  ?= $(DOCDIR)
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ADAPTERS    := $(sort $(wildcard contrib/orchestrators/*))
+UNIT_IN     := $(sort $(wildcard contrib/systemd/*.service.in))
+TIMERS      := $(sort $(wildcard contrib/systemd/*.timer))
+DEPS        ?= yes
 # `make V=1` shows the commands
 Q := $(if $(V),,@)
 
-.PHONY: all petrel deps check unit demo bench fuzz install clean lint FORCE
+.PHONY: all petrel deps check unit demo bench fuzz install uninstall clean lint FORCE
 all: petrel
 
 deps:
+ifneq ($(DEPS),no)
 	@contrib/install-deps.sh
+endif
 
 # ./petrel is a copy of the flavour built last (plain or sanitized), never a stale one.
 petrel: $(O)/petrel
@@ -96,7 +114,8 @@ lint:
 PROVE_JOBS ?= $(shell echo $$((2 * $$(nproc 2>/dev/null || echo 1))))
 PROVEFLAGS ?=
 SLOW_TESTS := tests/shell/t0800-crash.sh tests/shell/t1000-daemon.sh \
-	tests/shell/t0801-crash-faults.sh tests/shell/t0200-hostile-server.sh
+	tests/shell/t0801-crash-faults.sh tests/shell/t0200-hostile-server.sh \
+	tests/shell/t1600-install.sh
 TESTS := $(SLOW_TESTS) $(UNIT_BIN) \
 	$(filter-out $(SLOW_TESTS),$(sort $(wildcard tests/shell/t*.sh)))
 
@@ -127,8 +146,36 @@ fuzz: $(O)/libpetrel.a
 		$(O)/fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-30} tests/fuzz/corpus/$$n 2>&1 | tail -3; \
 	done
 
+# The units are templates: @BINDIR@ becomes where petrel is installed. The example
+# configuration names the adapters where this installation puts them.
 install: petrel
-	install -D -m 0755 petrel $(DESTDIR)$(PREFIX)/bin/petrel
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(ADAPTERDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 petrel $(DESTDIR)$(BINDIR)/petrel
+	install -m 0755 $(ADAPTERS) $(DESTDIR)$(ADAPTERDIR)/
+	for u in $(UNIT_IN); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u .in) && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u .in) || exit 1; \
+	done
+	install -m 0644 $(TIMERS) $(DESTDIR)$(UNITDIR)/
+	install -m 0644 contrib/petrel.8 $(DESTDIR)$(MANDIR)/man8/petrel.8
+	install -m 0644 contrib/petrel.conf.5 $(DESTDIR)$(MANDIR)/man5/petrel.conf.5
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	sed 's|/usr/lib/petrel/orchestrators/|$(ADAPTERDIR)/|g' contrib/petrel.conf.example \
+		>$(DESTDIR)$(EXAMPLEDIR)/petrel.conf.example
+	chmod 0644 $(DESTDIR)$(EXAMPLEDIR)/petrel.conf.example
+	install -m 0644 contrib/completion/petrel.bash $(DESTDIR)$(BASHCOMPDIR)/petrel
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/petrel $(DESTDIR)$(BASHCOMPDIR)/petrel \
+		$(ADAPTERS:contrib/orchestrators/%=$(DESTDIR)$(ADAPTERDIR)/%) \
+		$(UNIT_IN:contrib/systemd/%.in=$(DESTDIR)$(UNITDIR)/%) \
+		$(TIMERS:contrib/systemd/%=$(DESTDIR)$(UNITDIR)/%) \
+		$(DESTDIR)$(MANDIR)/man8/petrel.8 $(DESTDIR)$(MANDIR)/man5/petrel.conf.5 \
+		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(EXAMPLEDIR)/petrel.conf.example
+	rmdir $(DESTDIR)$(ADAPTERDIR) $(DESTDIR)$(patsubst %/,%,$(dir $(ADAPTERDIR))) \
+		$(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf .build .build-san petrel

@@ -253,14 +253,24 @@ static void man_command(FILE *f, const struct petrel_command *c)
 		fputs(".RE\n", f);
 }
 
+/* The pages the man page points to, whatever else the "see also" section says. */
+static const char man_see_also[] = ".BR petrel.conf (5),\n.BR systemd.service (5)\n";
+
 static void man_section(FILE *f, const struct petrel_help_section *s)
 {
+	int see_also = !strcmp(s->title, "see also");
+
 	fputs(".SH ", f);
 	for (const char *p = s->title; *p; p++)
 		fputc(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p, f);
 	fputc('\n', f);
-	if (s->text)
+	if (see_also)
+		fputs(man_see_also, f);
+	if (s->text) {
+		if (see_also)
+			fputs(".PP\n", f);
 		roff_line(f, s->text);
+	}
 	for (const struct petrel_help_item *i = s->items; i && i->term; i++) {
 		fputs(".TP\n\\fB", f);
 		roff_text(f, i->term);
@@ -273,10 +283,10 @@ int petrel_print_man(FILE *f)
 {
 	char syn[PETREL_SYNOPSIS_MAX];
 
-	fputs(".\\\" petrel(1), made by 'petrel --man' from cli/commands.c: edit that, not this.\n",
+	fputs(".\\\" petrel(8), made by 'petrel --man' from cli/commands.c: edit that, not this.\n",
 	      f);
-	fprintf(f, ".TH PETREL 1 \"\" \"petrel %s\" \"User Commands\"\n.SH NAME\npetrel \\- ",
-		PETREL_VERSION);
+	fprintf(f, ".TH PETREL 8 \"\" \"petrel %s\" \"System Administration\"\n.SH NAME\n"
+		"petrel \\- ", PETREL_VERSION);
 	roff_line(f, petrel_summary);
 	petrel_synopsis(NULL, syn, sizeof(syn));
 	fputs(".SH SYNOPSIS\n", f);

@@ -1,12 +1,14 @@
 #!/bin/sh
-# Installs every Debian package petrel's build, tests, demo and benchmark need.
+# Installs every Debian package petrel's build, tests, demo and benchmark need, and
+# what building and checking the Debian package (make install, debian/) needs.
 # Idempotent: does nothing (and needs no network) when all are present.
 set -eu
 
 PKGS="gcc make pkg-config
 libcurl4-openssl-dev libsodium-dev libssl-dev libarchive-dev libsqlite3-dev libsystemd-dev
 libjansson-dev libinih-dev libcmocka-dev
-minisign nginx-light curl sqlite3 python3 perl jq util-linux procps"
+minisign nginx-light curl sqlite3 python3 perl jq util-linux procps
+systemd man-db groff-base dpkg-dev debhelper lintian"
 
 missing=""
 for p in $PKGS; do

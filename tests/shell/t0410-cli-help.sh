@@ -5,10 +5,10 @@
 . "$(dirname "$0")/lib.sh"
 
 COMMANDS="check fetch status list pin unpin upgrade revert history log audit fsck gc daemon help"
-MAN="$REPO_ROOT/contrib/petrel.1"
+MAN="$REPO_ROOT/contrib/petrel.8"
 COMPLETION="$REPO_ROOT/contrib/completion/petrel.bash"
 
-plan 248
+plan 249
 
 one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 
@@ -182,13 +182,14 @@ like "$err" "no target '--frobnicate'" "... and named as one"
 run "$PETREL" --man
 is "$rc" 0 "--man: exit 0"
 man_out=$out
-like "$out" '^\.TH PETREL 1 ' "--man: roff"
-if cmp -s <(printf '%s\n' "$out") "$MAN"; then pass "contrib/petrel.1 is what --man prints"; else
-	fail "contrib/petrel.1 is what --man prints"
-	diag "  regenerate it: ./petrel --man >contrib/petrel.1"
+like "$out" '^\.TH PETREL 8 .*"System Administration"$' "--man: roff, section 8"
+if cmp -s <(printf '%s\n' "$out") "$MAN"; then pass "contrib/petrel.8 is what --man prints"; else
+	fail "contrib/petrel.8 is what --man prints"
+	diag "  regenerate it: ./petrel --man >contrib/petrel.8"
 fi
 run "$PETREL" help --man
 is "$out" "$man_out" "help --man prints the man page too"
+like "$man_out" '^\.BR petrel\.conf \(5\),$' "the man page points to petrel.conf(5)"
 missing=""
 for c in $COMMANDS; do
 	printf '%s\n' "$man_out" | grep -q "^\\\\fBpetrel\\\\fR \\\\fB$c\\\\fR" || missing="$missing $c"

@@ -311,7 +311,8 @@ is "$(cut -f2 "$PETREL_STANDIN_LOG" | tr '\n' ' ')" "restart " "systemd: no is-a
 
 # ------------------------------------------------------------------ exec
 
-export PETREL_EXEC_PIDFILE=$T/run/hello.pid PETREL_EXEC_LOG=$T/exec.log
+# the pid file: PETREL_EXEC_RUNDIR/TARGET.pid (the systemd unit sets the directory)
+export PETREL_EXEC_RUNDIR=$T/run PETREL_EXEC_LOG=$T/exec.log
 export PETREL_EXEC_SETTLE=0.3 PETREL_EXEC_STOP_TIMEOUT=2 PETREL_EXEC_ENV=$T/none.env
 export PETREL_PATH=$T/prog
 
