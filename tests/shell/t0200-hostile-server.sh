@@ -109,7 +109,7 @@ write_config --global 'low_speed_time = 3'
 # ---- a failed build (no main binary) is never offered by latest; the previous one is
 UF=$(add_build hello /dev/null --failed --finish-time 1700002000)
 run petrel check
-like "$out" "$U2" "a newer failed build is ignored: check offers the newest with a binary"
+like "$out$err" "$U2" "a newer failed build is ignored: check names the newest with a binary (refused here before: hostile answers)"
 rm -rf "${BW_DATA:?}/builds/hello/$UF"
 
 # ---- server down

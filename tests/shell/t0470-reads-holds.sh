@@ -96,7 +96,7 @@ else
 		run "${AS_NOBODY[@]}" "$NP" -c "$T/petrel.conf" history hello
 		is "$rc" 0 "history as nobody: exit 0"
 		like "$out" "$U1" "history as nobody shows the deployed uuid"
-		run "${AS_NOBODY[@]}" "$NP" -c "$T/petrel.conf" log
+		run "${AS_NOBODY[@]}" "$NP" -c "$T/petrel.conf" -v log
 		is "$rc" 0 "log as nobody: exit 0"
 		like "$out" "$U1" "log as nobody shows the deployed uuid"
 		run "${AS_NOBODY[@]}" "$NP" -c "$T/petrel.conf" --json status
