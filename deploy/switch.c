@@ -549,7 +549,8 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 		return r;
 	if ((r = place(e, t->path, in->to_sha256, in->to_size, &placing)) < 0) {
 		snprintf(why, sizeof(why), "%s", petrel_err_msg(&placing, r));
-		return switch_failed(e, t, in, b, why, 0, -PETREL_EDEPLOY, err);
+		/* the host's fault (a full or read-only disk), not the build's: exit 1 */
+		return switch_failed(e, t, in, b, why, 0, r, err);
 	}
 	if ((r = petrel_store_intent_switched(&e->store, in, err)) < 0)
 		return r;	/* the intent stays: recovery puts from back */
