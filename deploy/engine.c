@@ -216,6 +216,34 @@ int petrel_refused_refusal(const struct petrel_check *c, struct petrel_err *err)
 			   next, c->refusal.reason);
 }
 
+/*
+ * The server's newest build of t. When `latest` names a uuid the store verified for t,
+ * that is the whole poll: one request, the rest is our own verified record (a fleet of
+ * up-to-date hosts costs builder-web one redirect each, not a listing and a record).
+ */
+static int newest(struct petrel_engine *e, const struct petrel_target *t,
+		  struct petrel_check *out, struct petrel_version *v, struct petrel_err *err)
+{
+	char uuid[PETREL_UUID_LEN + 1];
+	int r;
+
+	if ((r = petrel_bw_latest(e->http, t->server->url, t->job, t->platform, uuid, err)) < 0)
+		return r;
+	r = petrel_store_find_uuid(&e->store, t->name, uuid, v, err);
+	if (r == 0) {
+		out->remote = v->build;
+		out->in_store = 1;
+		return 0;
+	}
+	if (r != -PETREL_ENOTFOUND || (r = petrel_resolve(e, t, uuid, &out->remote, err)) < 0)
+		return r;
+	r = petrel_store_find_version(&e->store, t->name, out->remote.sha256, v, err);
+	if (r < 0 && r != -PETREL_ENOTFOUND)
+		return r;
+	out->in_store = r == 0;
+	return 0;
+}
+
 static int check_target(struct petrel_engine *e, const struct petrel_target *t,
 			struct petrel_check *out, struct petrel_err *err)
 {
@@ -223,12 +251,8 @@ static int check_target(struct petrel_engine *e, const struct petrel_target *t,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = petrel_resolve(e, t, NULL, &out->remote, err)) < 0)
+	if ((r = newest(e, t, out, &v, err)) < 0)
 		return r;
-	r = petrel_store_find_version(&e->store, t->name, out->remote.sha256, &v, err);
-	if (r < 0 && r != -PETREL_ENOTFOUND)
-		return r;
-	out->in_store = r == 0;
 	r = out->in_store ? petrel_rollback_check(e, t, &out->remote, v.timestamp, 0, err) :
 			    petrel_rollback_check(e, t, &out->remote, out->remote.finish_time, 1,
 						  err);
