@@ -61,8 +61,9 @@ void petrel_store_close(struct petrel_store *s);
  * who = "pid N" of the holder when another process holds it, or -errno with a message.
  */
 int petrel_lockfile_try(const char *path, char *who, size_t n, struct petrel_err *err);
-/* Whether a process holds the lock file at path (1, with its recorded pid in *pid, 0
- * when unknown), or not (0); needs only read access; takes nothing. Or -errno. */
+/* Whether a process holds an exclusive flock on the lock file at path (1, with its pid
+ * in *pid), or not (0), as /proc/locks says; needs no access to the file and takes
+ * nothing. Or -errno (-ENOSYS without /proc). */
 int petrel_lockfile_holder(const char *path, long *pid);
 /*
  * Takes the state directory's exclusive lock (flock on DIR/lock), waiting up to
