@@ -658,14 +658,15 @@ static int check_rebuilders(struct parse *p, struct petrel_target *t)
  */
 static int check_unused_keys(struct parse *p, const struct petrel_target *t)
 {
+	const char *what = t->nkeys && t->nsigurls ? "keys and signatures" :
+			   t->nkeys ? "keys" : "signatures";
+
 	if (!t->nkeys && !t->nsigurls)
 		return 0;
 	p->at = t->trust_line;
 	return fail(p, "target %s: trust = %s checks no signatures, so %s would be "
 		    "ignored; remove %s, or set trust = signed", t->name,
-		    petrel_trust_name(t->trust),
-		    t->nkeys && t->nsigurls ? "keys and signatures" : t->nkeys ? "keys" :
-		    "signatures", t->nkeys && t->nsigurls ? "them" : "it"), -1;
+		    petrel_trust_name(t->trust), what, what), -1;
 }
 
 /* Checks one target once everything is read. */
