@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "common/error.h"
@@ -23,6 +24,8 @@ struct parse {
 	struct petrel_config *cfg;
 	char (*server_of)[PETREL_NAME_MAX + 1];
 	size_t cap;		/* of cfg->targets and server_of */
+	long cur;		/* the pre-pass's current [target], -1 in other sections */
+	int at;			/* the line a whole-file check names, 0: the section's */
 	char msg[512];
 };
 
@@ -406,6 +409,24 @@ static int note_key(struct keys_seen *k, const char *line, int n, const char *pa
 	return 0;
 }
 
+/* Remembers where the current target's path and trust are set: the checks made once
+ * the whole file is read name those lines. */
+static void note_target_key(struct parse *p, const char *line, int n)
+{
+	size_t len = strcspn(line, "=:");
+	struct petrel_target *t;
+
+	if (p->cur < 0 || !line[len])
+		return;
+	while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	t = &p->cfg->targets[p->cur];
+	if (len == 4 && !strncmp(line, "path", 4))
+		t->path_line = n;
+	else if (len == 5 && !strncmp(line, "trust", 5))
+		t->trust_line = n;
+}
+
 /*
  * Registers every [server]/[target] header with its line before inih reads the keys:
  * a section without keys still exists, and errors found once the whole file is read
@@ -422,22 +443,38 @@ static int scan_line(struct parse *p, struct keys_seen *keys, char *cur, int n,
 		return petrel_fail(err, -PETREL_ECONFIG, "%s:%d: line longer than %d bytes; "
 				   "continue a long list on indented lines", path, n,
 				   LINE_MAX_BYTES);
-	if (line == cur && *line && !strchr(";#[", *line))
+	if (line == cur && *line && !strchr(";#[", *line)) {
+		note_target_key(p, line, n);
 		return note_key(keys, line, n, path, err);
+	}
 	if (*line != '[' || !(end = strchr(line, ']')))
 		return 0;
 	*end = '\0';
+	p->cur = -1;
 	petrel_snprintf(keys->section, sizeof(keys->section), "%s", line + 1);
 	if (split_section(line + 1, kind, sizeof(kind), name, sizeof(name)) < 0 ||
 	    (strcmp(kind, "server") && strcmp(kind, "target")))
 		return 0;	/* inih's pass reports it */
 	if ((idx = section_index(p, kind, name)) < 0)
 		return petrel_fail(err, -PETREL_ECONFIG, "%s:%d: %s", path, n, p->msg);
-	if (kind[0] == 's')
+	if (kind[0] == 's') {
 		p->cfg->servers[idx].line = n;
-	else
+	} else {
 		p->cfg->targets[idx].line = n;
+		p->cur = idx;
+	}
 	return 0;
+}
+
+
+/* The 1-based number of the line of text that at lies on. */
+static int line_of(const char *text, const char *at)
+{
+	int n = 1;
+
+	for (const char *c = text; c < at; c++)
+		n += *c == '\n';
+	return n;
 }
 
 static int scan_sections(struct parse *p, const char *path, struct petrel_err *err)
@@ -454,6 +491,9 @@ static int scan_sections(struct parse *p, const char *path, struct petrel_err *e
 			petrel_fail(err, -PETREL_ECONFIG, "%s: larger than %d bytes", path,
 				    CONFIG_MAX) :
 			petrel_fail(err, -PETREL_ECONFIG, "%s: %s", path, strerror(-r));
+	else if (memchr(text, '\0', len))
+		r = petrel_fail(err, -PETREL_ECONFIG, "%s:%d: a NUL byte, which would cut the "
+				"line's value short there", path, line_of(text, memchr(text, '\0', len)));
 	else if (alloc_targets(p, text) < 0)
 		r = -ENOMEM;
 	for (char *cur = r < 0 ? NULL : text; cur && r == 0; cur = save) {
@@ -612,6 +652,23 @@ static int check_rebuilders(struct parse *p, struct petrel_target *t)
 	return 0;
 }
 
+/*
+ * keys or signatures under a trust mode that checks no signature: whoever wrote them
+ * believes they are checked, so they are refused rather than ignored.
+ */
+static int check_unused_keys(struct parse *p, const struct petrel_target *t)
+{
+	const char *what = t->nkeys && t->nsigurls ? "keys and signatures" :
+			   t->nkeys ? "keys" : "signatures";
+
+	if (!t->nkeys && !t->nsigurls)
+		return 0;
+	p->at = t->trust_line;
+	return fail(p, "target %s: trust = %s checks no signatures, so %s would be "
+		    "ignored; remove %s, or set trust = signed", t->name,
+		    petrel_trust_name(t->trust), what, what), -1;
+}
+
 /* Checks one target once everything is read. */
 static int check_target(struct parse *p, struct petrel_target *t, const char *server)
 {
@@ -627,7 +684,7 @@ static int check_target(struct parse *p, struct petrel_target *t, const char *se
 	if (!t->interval)
 		t->interval = p->cfg->interval;
 	if (!petrel_trust_needs_signatures(t->trust))
-		return 0;
+		return check_unused_keys(p, t);
 	if (t->nkeys == 0 || t->nsigurls == 0)
 		return fail(p, "target %s: trust = signed needs keys and signatures "
 			    "(or trust = server, which is weak)", t->name), -1;
@@ -647,38 +704,126 @@ static int check_target(struct parse *p, struct petrel_target *t, const char *se
 	return check_threshold(p, t);
 }
 
-static int by_path(const void *a, const void *b)
-{
-	const struct petrel_target *x = *(const struct petrel_target *const *)a;
-	const struct petrel_target *y = *(const struct petrel_target *const *)b;
-	int c = strcmp(x->path, y->path);
+/* A target's path as compared with the others': normalised (petrel_path_normalise). */
+struct canon {
+	char *path;				/* owned */
+	const struct petrel_target *t;	/* borrowed */
+};
 
-	return c ? c : (x->line > y->line) - (x->line < y->line);
+static int canon_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct canon *)a)->path, ((const struct canon *)b)->path);
 }
 
-/* Two targets deploying to one path would overwrite each other's live file. Returns the
- * later target's line (message set), 0 when every path is its own. */
-static int shared_path(struct parse *p)
+/* By path, then in the order of the file: of two targets on one path, the later one is
+ * the mistake. */
+static int canon_order(const void *a, const void *b)
+{
+	const struct canon *x = a, *y = b;
+	int c = canon_cmp(a, b);
+
+	return c ? c : (x->t->line > y->t->line) - (x->t->line < y->t->line);
+}
+
+/* 1 when path is state or lies under it (both normalised). */
+static int inside(const char *path, const char *state)
+{
+	size_t n = strlen(state);
+
+	return !strncmp(path, state, n) && (n == 1 || path[n] == '/' || path[n] == '\0');
+}
+
+/*
+ * One target's path on its own: it names a file (not "/", not a directory, not a
+ * path ending in '/', "." or ".."), outside the state directory (where it would
+ * replace petrel.db or a blob). Its normalised form into *out (owned by the caller).
+ */
+static int check_path(struct parse *p, const struct petrel_target *t, const char *state,
+		      char **out)
+{
+	char canon[PATH_MAX];
+	size_t len = strlen(t->path);
+	struct stat st;
+	int r;
+
+	p->at = t->path_line ? t->path_line : t->line;
+	if (len && t->path[len - 1] == '/')
+		return fail(p, "target %s: path '%s' ends in '/': it must name a file, not a "
+			    "directory", t->name, t->path), -1;
+	if ((r = petrel_path_normalise(t->path, canon, sizeof(canon))) == -EINVAL)
+		return fail(p, "target %s: path '%s' ends in '.' or '..': it must name a file",
+			    t->name, t->path), -1;
+	if (r < 0)
+		return fail(p, "target %s: path '%s': %s", t->name, t->path, strerror(-r)), -1;
+	if (stat(canon, &st) == 0 && S_ISDIR(st.st_mode))
+		return fail(p, "target %s: path '%s' is a directory", t->name, t->path), -1;
+	if (inside(canon, state))
+		return fail(p, "target %s: path '%s' is inside the state directory %s", t->name,
+			    t->path, p->cfg->state_dir), -1;
+	if (!(*out = strdup(canon)))
+		return fail(p, "out of memory"), -1;
+	p->at = 0;
+	return 0;
+}
+
+/*
+ * Two targets on one file (however spelled), or one target's path being where petrel
+ * writes another's next build or keeps its previous one (PATH.petrel-new,
+ * PATH.petrel-prev): either would overwrite the other's live file. v is sorted.
+ */
+static int check_collisions(struct parse *p, const struct canon *v, size_t n)
+{
+	char sib[PATH_MAX + 32];
+
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(v[i - 1].path, v[i].path)) {
+			p->at = v[i].t->path_line;
+			return fail(p, "targets %s and %s both deploy to %s (as '%s' and '%s')",
+				    v[i - 1].t->name, v[i].t->name, v[i].path, v[i - 1].t->path,
+				    v[i].t->path), -1;
+		}
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; petrel_path_suffixes[k]; k++) {
+			struct canon key = { .path = sib }, *hit;
+
+			if (petrel_snprintf(sib, sizeof(sib), "%s%s", v[i].path,
+					    petrel_path_suffixes[k]) < 0 ||
+			    !(hit = bsearch(&key, v, n, sizeof(*v), canon_cmp)))
+				continue;
+			p->at = hit->t->path_line;
+			return fail(p, "target %s: path '%s' is '%s%s', a file petrel writes "
+				    "beside target %s's path", hit->t->name, hit->t->path,
+				    v[i].t->path, petrel_path_suffixes[k], v[i].t->name), -1;
+		}
+	return 0;
+}
+
+/* Every target's path, alone and against the others. Returns the line to name
+ * (message set), 0 when all is well. */
+static int check_paths(struct parse *p)
 {
 	struct petrel_config *c = p->cfg;
-	const struct petrel_target **v;
-	int line = 0;
+	char state[PATH_MAX];
+	struct canon *v;
+	size_t n = 0;
+	int r;
 
-	if (c->ntargets < 2)
-		return 0;
-	if (!(v = calloc(c->ntargets, sizeof(*v))))
+	if ((r = petrel_dir_normalise(c->state_dir, state, sizeof(state))) < 0)
+		return fail(p, "state_dir %s: %s", c->state_dir, strerror(-r)), 1;
+	if (!(v = calloc(c->ntargets + 1, sizeof(*v))))
 		return fail(p, "out of memory"), 1;
-	for (size_t i = 0; i < c->ntargets; i++)
-		v[i] = &c->targets[i];
-	qsort(v, c->ntargets, sizeof(*v), by_path);
-	for (size_t i = 1; i < c->ntargets && !line; i++)
-		if (!strcmp(v[i - 1]->path, v[i]->path)) {
-			fail(p, "targets %s and %s both deploy to %s", v[i - 1]->name, v[i]->name,
-			     v[i]->path);
-			line = v[i]->line;
-		}
+	for (r = 0; n < c->ntargets && r == 0; n++) {
+		v[n].t = &c->targets[n];
+		r = check_path(p, v[n].t, state, &v[n].path);
+	}
+	if (r == 0) {
+		qsort(v, n, sizeof(*v), canon_order);
+		r = check_collisions(p, v, n);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].path);
 	free(v);
-	return line;
+	return r == 0 ? 0 : p->at ? p->at : 1;
 }
 
 /* Whole-file checks; returns the line of the offending section, or 0 when all is well. */
@@ -691,13 +836,13 @@ static int finish(struct parse *p)
 			return fail(p, "server %s: no url", c->servers[i].name), c->servers[i].line;
 	for (size_t i = 0; i < c->ntargets; i++)
 		if (check_target(p, &c->targets[i], p->server_of[i]) < 0)
-			return c->targets[i].line;
-	return shared_path(p);
+			return p->at ? p->at : c->targets[i].line;
+	return check_paths(p);
 }
 
 int petrel_config_load(struct petrel_config *c, const char *path, struct petrel_err *err)
 {
-	struct parse p = { .cfg = c };
+	struct parse p = { .cfg = c, .cur = -1 };
 	int line, r = 0;
 
 	petrel_config_defaults(c, path);

@@ -45,6 +45,7 @@ struct petrel_target {
 	char keys[PETREL_KEYS_MAX][PATH_MAX];	/* public key files */
 	struct petrel_pubkey pubkeys[PETREL_KEYS_MAX];	/* their contents, loaded with the config */
 	int line;				/* of its [target] header, for messages */
+	int path_line, trust_line;		/* of its path and trust keys (0: not set) */
 	size_t nsigurls;
 	char sigurls[PETREL_SIGURLS_MAX][PETREL_URL_MAX + 1];	/* URL templates */
 	/* trust policy beyond signatures (issue 5) */
@@ -84,5 +85,19 @@ int petrel_same_origin(const char *a, const char *b);
 int petrel_window_parse(const char *v, int *start, int *end);
 /* 1 when minute-of-day m lies in [start, end) (wrapping), or when there is no window. */
 int petrel_window_open(int start, int end, int m);
+
+/* The names petrel writes beside a target's path (PATH.petrel-new, PATH.petrel-prev),
+ * NULL-terminated: no other target may deploy to one of them. */
+extern const char *const petrel_path_suffixes[];
+
+/*
+ * The file path (absolute) names, for comparing targets: its parent directory
+ * resolved with realpath(3) when it exists, else normalised lexically ("//", "." and
+ * ".." folded), then "/" and the last component. 0; -EINVAL when path is not absolute
+ * or does not end in a file name ("/", "x/", "x/.", "x/.."); -ENAMETOOLONG.
+ */
+int petrel_path_normalise(const char *path, char *out, size_t n);
+/* dir normalised whole (realpath when it exists, else lexically). 0 or -errno. */
+int petrel_dir_normalise(const char *dir, char *out, size_t n);
 
 #endif

@@ -151,6 +151,8 @@ int petrel_store_clean_tmp(const struct petrel_store *s)
 
 	if (petrel_snprintf(path, sizeof(path), "%s/tmp", s->dir) < 0)
 		return -ENAMETOOLONG;
+	if (!petrel_store_is_ours(s->dir))	/* never someone else's files */
+		return -PETREL_ECONFIG;
 	d = opendir(path);
 	if (!d)
 		return -errno;

@@ -1,9 +1,12 @@
 /* Opening the state directory: layout, petrel.db pragmas, schema migrations. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -403,6 +406,121 @@ static int ensure_dir(const char *path, mode_t mode, int *created, struct petrel
 	return 0;
 }
 
+/*
+ * The marker that makes a directory petrel's state directory: written when petrel lays
+ * the directory out (or first writes to one an older petrel made, which has petrel.db).
+ * Only where it is does petrel remove leftovers in tmp/.
+ */
+static const char marker_text[] = "petrel state directory\n"
+	"# petrel created this directory: it removes leftovers in tmp/ only where this file is\n";
+
+/* 1 when dir holds petrel's marker (a regular file starting with its first line),
+ * 0 when not. */
+int petrel_store_is_ours(const char *dir)
+{
+	const size_t first = strlen("petrel state directory\n");
+	char path[PATH_MAX], buf[64];
+	struct stat st;
+	ssize_t n = -1;
+	int fd;
+
+	if (petrel_snprintf(path, sizeof(path), "%s/" PETREL_STATE_MARKER, dir) < 0 ||
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n >= (ssize_t)first && !memcmp(buf, marker_text, first);
+}
+
+static int write_marker(const char *dir, struct petrel_err *err)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if ((r = petrel_snprintf(path, sizeof(path), "%s/" PETREL_STATE_MARKER, dir)) < 0 ||
+	    (r = petrel_atomic_write(path, marker_text, sizeof(marker_text) - 1, 0644)) < 0)
+		return petrel_fail(err, r, "%s: cannot write: %s", path, petrel_strerror(r));
+	return 0;
+}
+
+/* 1 when dir holds something besides what petrel makes before its layout (the lock
+ * files): someone else's directory. 0, 1 or -errno. */
+static int holds_foreign(const char *dir)
+{
+	static const char *const ours[] = { ".", "..", "lock", "daemon.lock" };
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int found = 0, known;
+
+	if (!d)
+		return -errno;
+	while (!found && (e = readdir(d)) != NULL) {
+		known = 0;
+		for (size_t i = 0; i < PETREL_ARRAY_SIZE(ours); i++)
+			known |= !strcmp(e->d_name, ours[i]);
+		found = !known;
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * Who may change the state directory decides what petrel deploys: like ssh with a key
+ * file, refuse one that others may write to. A writer also refuses one another user
+ * owns (root uses its own); a reader changes nothing and refuses only a directory
+ * anyone may write to, so that status works for any user who can read it.
+ */
+static int check_mode(const char *dir, const struct stat *st, int writer,
+		      struct petrel_err *err)
+{
+	mode_t loose = st->st_mode & (writer ? (S_IWGRP | S_IWOTH) : S_IWOTH);
+
+	if (loose)
+		return petrel_fail(err, -PETREL_ECONFIG, "%s: state directory is writable by %s "
+				   "(mode %04o): refusing it (chmod go-w %s)", dir,
+				   loose & S_IWOTH ? "others" : "its group",
+				   (unsigned)(st->st_mode & 07777), dir);
+	if (writer && st->st_uid != geteuid())
+		return petrel_fail(err, -PETREL_ECONFIG, "%s: state directory is owned by uid %u, "
+				   "not by uid %u running petrel: refusing it", dir,
+				   (unsigned)st->st_uid, (unsigned)geteuid());
+	return 0;
+}
+
+/*
+ * Before a writer touches dir: 1 when petrel's marker must be written (dir is new,
+ * empty, or an older petrel's with petrel.db), 0 when it is there, negative (the
+ * message in err) for a directory petrel must not use.
+ */
+static int claim_dir(const char *dir, struct petrel_err *err)
+{
+	char db[PATH_MAX];
+	struct stat st;
+	int r;
+
+	if (stat(dir, &st) < 0)
+		return errno == ENOENT ? 1 : petrel_fail(err, -errno, "%s: %s", dir,
+							 strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return petrel_fail(err, -ENOTDIR, "%s: not a directory", dir);
+	if ((r = check_mode(dir, &st, 1, err)) < 0)
+		return r;
+	if (petrel_store_is_ours(dir))
+		return 0;
+	if ((r = petrel_snprintf(db, sizeof(db), "%s/petrel.db", dir)) < 0)
+		return petrel_fail(err, r, "%s: state directory path too long", dir);
+	if (lstat(db, &st) == 0)
+		return 1;
+	if ((r = holds_foreign(dir)) < 0)
+		return petrel_fail(err, r, "%s: %s", dir, strerror(-r));
+	if (r)
+		return petrel_fail(err, -PETREL_ECONFIG, "%s: not a petrel state directory (no "
+				   PETREL_STATE_MARKER ", no petrel.db, not empty): refusing to "
+				   "use it", dir);
+	return 1;
+}
+
 /* Creates sub (relative to dir) and makes its creation durable in parent. */
 static int make_subdir(const char *dir, const char *parent, const char *sub, mode_t mode,
 		       struct petrel_err *err)
@@ -418,13 +536,17 @@ static int make_subdir(const char *dir, const char *parent, const char *sub, mod
 	return created ? petrel_fsync_dir(up) : 0;
 }
 
-static int make_layout(const char *dir, struct petrel_err *err)
+/* The state directory's layout; the marker first, when mark says it is due, so that a
+ * layout is never there without it. */
+static int make_layout(const char *dir, int mark, struct petrel_err *err)
 {
 	int r;
 
 	if ((r = petrel_mkdir_p(dir, 0755)) < 0)
 		return petrel_fail(err, r, "%s: cannot create state directory: %s", dir,
 				   petrel_strerror(r));
+	if (mark && (r = write_marker(dir, err)) < 0)
+		return r;
 	if ((r = make_subdir(dir, "", "objects", 0755, err)) < 0 ||
 	    (r = make_subdir(dir, "objects", "objects/sha256", 0755, err)) < 0 ||
 	    (r = make_subdir(dir, "", "tmp", 0700, err)) < 0)
@@ -461,7 +583,7 @@ static int open_store(struct petrel_store *s, const char *dir, long lock_timeout
 	if (petrel_strcpy_whole(s->dir, dir, sizeof(s->dir)) < 0 ||
 	    petrel_snprintf(path, sizeof(path), "%s/petrel.db", dir) < 0)
 		return petrel_fail(err, -ENAMETOOLONG, "%s: state directory path too long", dir);
-	if ((r = make_layout(dir, err)) < 0)
+	if ((r = claim_dir(dir, err)) < 0 || (r = make_layout(dir, r, err)) < 0)
 		return r;
 	/* before sqlite: two petrels creating one database at once would otherwise race
 	 * on switching it to WAL, where sqlite answers "locked" without waiting */
@@ -536,6 +658,8 @@ int petrel_store_open_read(struct petrel_store *s, const char *dir, struct petre
 	if (petrel_strcpy_whole(s->dir, dir, sizeof(s->dir)) < 0 ||
 	    petrel_snprintf(path, sizeof(path), "%s/petrel.db", dir) < 0)
 		return petrel_fail(err, -ENAMETOOLONG, "%s: state directory path too long", dir);
+	if (stat(dir, &st) == 0 && (r = check_mode(dir, &st, 0, err)) < 0)
+		return r;
 	if (lstat(path, &st) < 0 && errno == ENOENT)
 		r = open_empty(s, err);
 	else

@@ -76,4 +76,9 @@ int petrel_journal_append(struct sqlite3 *db, const char *target, const char *ev
 			  const char *detail, struct petrel_err *err);
 extern const char petrel_journal_genesis[PETREL_HASH_HEX + 1];
 
+/* The file that makes a directory petrel's state directory (db.c writes it). */
+#define PETREL_STATE_MARKER ".petrel-state"
+/* 1 when dir holds petrel's marker, 0 when not: only then is its tmp/ petrel's. */
+int petrel_store_is_ours(const char *dir);
+
 #endif

@@ -97,7 +97,9 @@ int petrel_store_tmpfile(const struct petrel_store *s, int *fd, char *path, size
 int petrel_store_commit_blob(const struct petrel_store *s, int fd, const char *tmppath,
 			     const uint8_t sha256[32], struct petrel_err *err);
 
-/* Removes every file in DIR/tmp (interrupted downloads). 0 or -errno. */
+/* Removes every file in DIR/tmp (interrupted downloads): only in a directory that holds
+ * petrel's marker (petrel_store_open writes it), else -PETREL_ECONFIG and nothing is
+ * removed. 0 or -errno. */
 int petrel_store_clean_tmp(const struct petrel_store *s);
 
 /*

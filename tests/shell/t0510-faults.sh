@@ -9,6 +9,8 @@ write_config
 make_file "$T/hello.hvt" 3000000 7
 u=$(add_build hello "$T/hello.hvt")
 sign_build hello "$u" pub1
+# the state directory laid out (and marked) first: the faults below are the fetch's
+petrel fsck >/dev/null || BAIL_OUT "fsck on a new state directory"
 
 # Each fault: the N-th call of that syscall fails with EIO.
 for fault in write:1 write:5 fsync:1 fsync:2 rename:1; do

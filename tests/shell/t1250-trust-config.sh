@@ -40,7 +40,7 @@ conf_error "a rebuilder listed twice" "target hello: rebuilder 'rb1' listed twic
 conf_error "max_age with an unknown unit" "max_age: '30x' is not a duration" "max_age = 30x"
 conf_error "max_age = 0" "max_age: '0' is not a duration" "max_age = 0"
 
-write_config "trust = rebuilt" "rebuilders = rb1" "max_age = 12h" "${RB[@]}"
+write_config "trust = rebuilt" -keys -signatures -threshold "rebuilders = rb1" "max_age = 12h" "${RB[@]}"
 bw_py add-job --data "$BW_DATA" --job hello >/dev/null
 run petrel check hello
 is "$rc" 4 "a valid trust = rebuilt configuration gets as far as the server (no build: exit 4)"
