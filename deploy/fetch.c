@@ -109,9 +109,10 @@ static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], struct d
 
 	if ((r = petrel_store_blob_path(&e->store, sha256, path, sizeof(path))) < 0)
 		return r;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = petrel_open_regular(path, 0, NULL);	/* no symlink, FIFO or device */
 	if (fd < 0)
-		return petrel_fail(err, -errno, "%s: %s", path, strerror(errno));
+		return petrel_fail(err, fd, "%s: %s", path, fd == -EINVAL ?
+				   "not a regular file (run petrel fsck)" : strerror(-fd));
 	r = petrel_digest_fd(NULL, fd, path, PETREL_DIGEST_UNBOUNDED, sink, d, NULL, err);
 	close(fd);
 	return r;
