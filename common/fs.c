@@ -250,7 +250,7 @@ int petrel_open_regular(const char *path, int follow, struct stat *st)
 	if (fd < 0)
 		return errno == ELOOP && !follow ? -EINVAL : -errno;
 	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		e = S_ISREG(st->st_mode) ? errno : EINVAL;
+		e = fstat(fd, st) < 0 ? errno : EINVAL;
 		close(fd);
 		return -e;
 	}

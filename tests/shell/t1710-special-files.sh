@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 44
+plan 48
 
 D="$T/deploy/hello.hvt"
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
@@ -134,3 +134,14 @@ like "$err" "exists and is a directory" "... saying why"
 ok "... the directory is still there" [ -d "$M/dir" ]
 run petrel audit --metrics "$M/petrel.prom"
 is "$rc $(kind "$M/petrel.prom")" "0 regular file" "a metrics file that does not exist yet is written"
+
+# ---- STATE/lock that is a FIFO: refused at once, never written into
+rm -f "$T/state/lock"
+mkfifo "$T/state/lock"
+run petrel fsck
+is "$rc" 1 "a FIFO at STATE/lock: the command exits 1 (no hang)"
+like "$err" "state/lock: not a regular file" "... saying the lock is not a regular file"
+is "$(kind "$T/state/lock")" "fifo" "... and leaves the FIFO as it is"
+rm -f "$T/state/lock"
+run petrel fsck
+is "$rc" 0 "with the FIFO gone the lock is a file again"
