@@ -101,8 +101,8 @@ static int download_start(struct download *d, struct petrel_err *err)
 }
 
 /* Streams the local blob through the digests (the store had the bytes already). */
-static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], struct download *d,
-		     struct petrel_err *err)
+static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], uint64_t size,
+		     struct download *d, struct petrel_err *err)
 {
 	char path[PATH_MAX];
 	int fd, r;
@@ -113,7 +113,7 @@ static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], struct d
 	if (fd < 0)
 		return petrel_fail(err, fd, "%s: %s", path, fd == -EINVAL ?
 				   "not a regular file (run petrel fsck)" : strerror(-fd));
-	r = petrel_digest_fd(NULL, fd, path, PETREL_DIGEST_UNBOUNDED, sink, d, NULL, err);
+	r = petrel_digest_fd(NULL, fd, path, size, sink, d, NULL, err);	/* never past its size */
 	close(fd);
 	return r;
 }
@@ -150,7 +150,7 @@ static int obtain(struct petrel_engine *e, const struct petrel_target *t,
 
 	if (have_blob) {
 		petrel_store_blob_path(&e->store, b->sha256, url, n);
-		r = hash_blob(e, b->sha256, d, err);
+		r = hash_blob(e, b->sha256, b->size, d, err);
 		return r < 0 ? consumer_failed(d, r, err) : 0;
 	}
 	if ((r = petrel_store_tmpfile(&e->store, &d->fd, d->tmppath, sizeof(d->tmppath))) < 0)
