@@ -147,6 +147,10 @@ int petrel_cmd_audit(struct petrel_cli *cli)
 	struct petrel_session run;
 	int r;
 
+	if (cli->metrics && (r = petrel_metrics_usable(cli->metrics, &err)) < 0) {
+		petrel_cli_error(NULL, r, &err);
+		return petrel_err_exit(r);
+	}
 	/* a quick audit for monitoring reads a snapshot and journals nothing, unless its
 	 * figures are to reach --metrics */
 	if ((r = cli->no_rehash && !cli->metrics ? petrel_session_open_read(cli, &run) :

@@ -714,6 +714,8 @@ static int metrics_dir_ok(const char *file, struct petrel_err *err)
 
 	if (!file)
 		return 0;
+	if (petrel_metrics_usable(file, err) < 0)
+		return -PETREL_EUSAGE;
 	if (petrel_dirname(file, dir, sizeof(dir)) < 0)
 		return petrel_fail(err, -PETREL_EUSAGE, "--metrics: path too long");
 	if (access(dir, W_OK | X_OK) < 0)

@@ -12,8 +12,8 @@
 #include "util.h"
 
 /* Fault injection: the N-th call of a kind fails with EIO (0 = never). */
-static struct { unsigned long fail_at, calls; } faults[4];
-enum { F_WRITE, F_FSYNC, F_RENAME, F_UNLINK };
+static struct { unsigned long fail_at, calls; } faults[5];
+enum { F_WRITE, F_FSYNC, F_RENAME, F_UNLINK, F_NOEXCHANGE };
 
 static int fault(int kind)
 {
@@ -41,6 +41,10 @@ static int sys_rename(const char *from, const char *to)
 
 static int sys_exchange(const char *a, const char *b)
 {
+	if (faults[F_NOEXCHANGE].fail_at) {	/* a file system without it */
+		errno = EINVAL;
+		return -1;
+	}
 	return fault(F_RENAME) ? -1 : renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE);
 }
 
@@ -53,7 +57,8 @@ struct petrel_sysops petrel_sys = { sys_write, sys_fsync, sys_rename, sys_exchan
 
 int petrel_fault_init(void)
 {
-	static const char *const kinds[] = { "write", "fsync", "rename", "unlink" };
+	static const char *const kinds[] = { "write", "fsync", "rename", "unlink",
+						     "noexchange" };
 	const char *env = getenv("PETREL_FAULT");
 	char spec[256], *item, *save = NULL;
 	unsigned long fail_at[PETREL_ARRAY_SIZE(faults)] = { 0 };
@@ -234,6 +239,24 @@ fail:
 	return r;
 }
 
+int petrel_open_regular(const char *path, int follow, struct stat *st)
+{
+	struct stat own;
+	int fd, e;
+
+	if (!st)
+		st = &own;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (follow ? 0 : O_NOFOLLOW));
+	if (fd < 0)
+		return errno == ELOOP && !follow ? -EINVAL : -errno;
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		e = fstat(fd, st) < 0 ? errno : EINVAL;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 int petrel_read_file(const char *path, size_t max, char **out, size_t *outlen)
 {
 	struct stat st;
@@ -241,17 +264,9 @@ int petrel_read_file(const char *path, size_t max, char **out, size_t *outlen)
 	size_t len = 0;
 	int fd, r = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = petrel_open_regular(path, 1, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		goto out;
-	}
+		return fd;
 	if ((size_t)st.st_size > max) {
 		r = -PETREL_ETOOBIG;
 		goto out;

@@ -5,10 +5,14 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct stat;
+
 /*
  * The syscalls that matter for durability go through this table so tests can fail
  * them. PETREL_FAULT="write:N,fsync:N,rename:N,unlink:N" in the environment makes
  * the N-th call (1-based, counted per kind) fail with EIO; see petrel_fault_init().
+ * "noexchange:1" makes every exchange fail with EINVAL, as on a file system without
+ * RENAME_EXCHANGE (NFS, many FUSE file systems), so tests reach the fallback.
  */
 struct petrel_sysops {
 	ssize_t (*write)(int fd, const void *buf, size_t n);
@@ -46,9 +50,19 @@ int petrel_close(int fd);
  */
 int petrel_atomic_write(const char *path, const void *data, size_t n, mode_t mode);
 
+/*
+ * Opens path read-only as a file petrel does not trust: O_NONBLOCK (a FIFO never holds
+ * the open), O_NOFOLLOW unless follow (a symlink is then "not a regular file"), and
+ * fstat must say a regular file; *st (may be NULL) gets what fstat said. Reads stay
+ * bounded by the size the caller recorded, never by what the file says. The fd, or
+ * -EINVAL when path is not a regular file (a symlink without follow, a FIFO, a device,
+ * a directory), or -errno.
+ */
+int petrel_open_regular(const char *path, int follow, struct stat *st);
+
 /* Reads a whole regular file of at most max bytes into *out (NUL-terminated,
- * caller frees). O_NOFOLLOW not used: config and key paths may be symlinks.
- * 0, -errno, or -PETREL_ETOOBIG. */
+ * caller frees). Symlinks are followed (config and key paths may be symlinks); a
+ * FIFO or device is -EINVAL without blocking. 0, -errno, or -PETREL_ETOOBIG. */
 int petrel_read_file(const char *path, size_t max, char **out, size_t *outlen);
 
 #endif

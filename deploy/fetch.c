@@ -101,18 +101,19 @@ static int download_start(struct download *d, struct petrel_err *err)
 }
 
 /* Streams the local blob through the digests (the store had the bytes already). */
-static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], struct download *d,
-		     struct petrel_err *err)
+static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], uint64_t size,
+		     struct download *d, struct petrel_err *err)
 {
 	char path[PATH_MAX];
 	int fd, r;
 
 	if ((r = petrel_store_blob_path(&e->store, sha256, path, sizeof(path))) < 0)
 		return r;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = petrel_open_regular(path, 0, NULL);	/* no symlink, FIFO or device */
 	if (fd < 0)
-		return petrel_fail(err, -errno, "%s: %s", path, strerror(errno));
-	r = petrel_digest_fd(NULL, fd, path, PETREL_DIGEST_UNBOUNDED, sink, d, NULL, err);
+		return petrel_fail(err, fd, "%s: %s", path, fd == -EINVAL ?
+				   "not a regular file (run petrel fsck)" : strerror(-fd));
+	r = petrel_digest_fd(NULL, fd, path, size, sink, d, NULL, err);	/* never past its size */
 	close(fd);
 	return r;
 }
@@ -149,7 +150,7 @@ static int obtain(struct petrel_engine *e, const struct petrel_target *t,
 
 	if (have_blob) {
 		petrel_store_blob_path(&e->store, b->sha256, url, n);
-		r = hash_blob(e, b->sha256, d, err);
+		r = hash_blob(e, b->sha256, b->size, d, err);
 		return r < 0 ? consumer_failed(d, r, err) : 0;
 	}
 	if ((r = petrel_store_tmpfile(&e->store, &d->fd, d->tmppath, sizeof(d->tmppath))) < 0)

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/buf.h"
 #include "common/error.h"
@@ -115,12 +116,38 @@ int petrel_metrics_render(struct petrel_buf *out, struct petrel_store *s,
 	return r;
 }
 
+/* What st is, for a message: "a FIFO", "a directory", ... */
+static const char *kind_of(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) ? "a character device" : S_ISBLK(st->st_mode) ?
+	       "a block device" : S_ISFIFO(st->st_mode) ? "a FIFO" : S_ISDIR(st->st_mode) ?
+	       "a directory" : S_ISLNK(st->st_mode) ? "a symbolic link" : S_ISSOCK(st->st_mode) ?
+	       "a socket" : "not a regular file";
+}
+
+int petrel_metrics_usable(const char *file, struct petrel_err *err)
+{
+	struct stat st;
+
+	if (lstat(file, &st) < 0)
+		return errno == ENOENT ? 0 : petrel_fail(err, -PETREL_EUSAGE, "--metrics %s: %s",
+							 file, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return petrel_fail(err, -PETREL_EUSAGE, "--metrics %s: exists and is %s; "
+				   "refusing to replace it (name a regular file)", file,
+				   kind_of(&st));
+	return 0;
+}
+
 int petrel_metrics_write(const char *file, struct petrel_store *s,
 			 const struct petrel_config *cfg, struct petrel_err *err)
 {
 	struct petrel_buf b;
 	int r;
 
+	/* checked again each time: the rename would replace whatever took the name */
+	if ((r = petrel_metrics_usable(file, err)) < 0)
+		return r;
 	petrel_buf_init(&b, PETREL_METRICS_MAX);
 	if ((r = petrel_metrics_render(&b, s, cfg, err)) < 0) {
 		petrel_fail(err, r, "metrics for %s: %s", file, petrel_strerror(r));

@@ -15,12 +15,18 @@
  * petrel_update_available, petrel_last_check_timestamp_seconds,
  * petrel_last_success_timestamp_seconds (when known), petrel_verification_failures_total
  * (every refusal counted, also one repeated cycle after cycle), petrel_audit_findings (of the last audit, when there was
- * one). Everything comes from the store (one query), so the figures survive a restart
+ * one). A file that exists and is not a regular file is refused (petrel_metrics_usable).
+ * Everything comes from the store (one query), so the figures survive a restart
  * and any process holding the store may write them: call it after every cycle. s and
  * cfg are borrowed. 0 or a negative code with a message naming file.
  */
 int petrel_metrics_write(const char *file, struct petrel_store *s,
 			 const struct petrel_config *cfg, struct petrel_err *err);
+
+/* 0 when file is absent or a regular file; a FIFO, device node, directory, socket or
+ * symlink is never replaced: -PETREL_EUSAGE (exit 2) naming what is there. Checked when
+ * a command starts and again before every write. */
+int petrel_metrics_usable(const char *file, struct petrel_err *err);
 
 /* The exposition text itself into out (initialised by the caller). 0 or negative. */
 struct petrel_buf;

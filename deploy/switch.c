@@ -41,26 +41,58 @@ static int copy_chunk(void *ctx, const void *p, size_t n)
 	return 0;
 }
 
-/* Copies the blob sha256 to fd, hashing it again: the store's bytes are checked the
- * moment they go live, so a blob changed behind our back is never deployed. */
-static int copy_blob(struct petrel_engine *e, const uint8_t sha256[32], int fd, const char *tmp,
-		     struct petrel_err *err)
+/*
+ * Opens the store's blob sha256 as a regular file of exactly size bytes (no symlink, no
+ * FIFO or device: never more than the recorded size is read from it). The fd, or
+ * -PETREL_ECORRUPT naming the blob (missing, not a regular file, another size), or
+ * -errno.
+ */
+static int open_blob(struct petrel_engine *e, const uint8_t sha256[32], uint64_t size,
+		     char *src, size_t n, struct petrel_err *err)
+{
+	struct stat st;
+	int in, r;
+
+	if ((r = petrel_store_blob_path(&e->store, sha256, src, n)) < 0)
+		return petrel_fail(err, r, "blob path too long");
+	if ((in = petrel_open_regular(src, 0, &st)) < 0) {
+		if (in == -ENOENT || in == -EINVAL)
+			return petrel_fail(err, -PETREL_ECORRUPT, "%s: %s (run petrel fsck)", src,
+					   in == -ENOENT ? "missing from the store" :
+					   "not a regular file");
+		return petrel_fail(err, in, "%s: %s", src, strerror(-in));
+	}
+	if ((uint64_t)st.st_size != size) {
+		close(in);
+		return petrel_fail(err, -PETREL_ECORRUPT, "%s: %lld bytes, the store records %llu "
+				   "(run petrel fsck)", src, (long long)st.st_size,
+				   (unsigned long long)size);
+	}
+	return in;
+}
+
+/* Copies the blob sha256 (size bytes) to fd, hashing it again: the store's bytes are
+ * checked the moment they go live, so a blob changed behind our back is never deployed. */
+static int copy_blob(struct petrel_engine *e, const uint8_t sha256[32], uint64_t size, int fd,
+		     const char *tmp, struct petrel_err *err)
 {
 	struct copy_to to = { fd, tmp, 0, err };
 	struct petrel_digest *d = NULL;
 	char src[PATH_MAX];
 	uint8_t got[32];
+	uint64_t got_size = 0;
 	int in, r;
 
-	if ((r = petrel_store_blob_path(&e->store, sha256, src, sizeof(src))) < 0)
-		return r;
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
-		return petrel_fail(err, -errno, "%s: %s", src, strerror(errno));
+	if ((in = open_blob(e, sha256, size, src, sizeof(src), err)) < 0)
+		return in;
 	if ((r = petrel_digest_new(&d, PETREL_DIGEST_SHA256)) < 0 ||
-	    (r = petrel_digest_fd(d, in, src, PETREL_DIGEST_UNBOUNDED, copy_chunk, &to, NULL,
-				  err)) < 0)
+	    (r = petrel_digest_fd(d, in, src, size, copy_chunk, &to, &got_size, err)) < 0) {
+		if (r == -EFBIG && !to.failed)	/* it grew since open_blob looked */
+			r = petrel_fail(err, -PETREL_ECORRUPT, "%s changed while it was read", src);
 		goto out;
-	if ((r = petrel_digest_final(d, got, NULL)) == 0 && memcmp(got, sha256, 32))
+	}
+	if ((r = petrel_digest_final(d, got, NULL)) == 0 &&
+	    (got_size != size || memcmp(got, sha256, 32)))
 		r = petrel_fail(err, -PETREL_ECORRUPT,
 				"%s no longer matches its sha256 (run petrel fsck)",
 				src);
@@ -98,11 +130,11 @@ static int file_holds(const char *file, const uint8_t sha256[32], uint64_t size,
 	uint64_t got_size = 0;
 	int fd, ok = 0;
 
-	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO put at the name never holds the open (under the lock) */
+	fd = petrel_open_regular(file, 0, id);
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, id) < 0 || !S_ISREG(id->st_mode) || (uint64_t)id->st_size != size ||
-	    petrel_digest_new(&d, PETREL_DIGEST_SHA256) < 0)
+	if ((uint64_t)id->st_size != size || petrel_digest_new(&d, PETREL_DIGEST_SHA256) < 0)
 		goto out;
 	ok = petrel_digest_fd(d, fd, NULL, size, NULL, NULL, &got_size, NULL) == 0 &&
 	     got_size == size && petrel_digest_final(d, got, NULL) == 0 &&
@@ -115,7 +147,7 @@ out:
 
 /* Writes the blob to b->fresh: mode 0755, fsynced, re-hashed while copied. */
 static int write_fresh(struct petrel_engine *e, const struct beside *b, const uint8_t sha256[32],
-		       struct petrel_err *err)
+		       uint64_t size, struct petrel_err *err)
 {
 	int fd, r;
 
@@ -123,7 +155,7 @@ static int write_fresh(struct petrel_engine *e, const struct beside *b, const ui
 	fd = open(b->fresh, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return petrel_fail(err, -errno, "%s: %s", b->fresh, strerror(errno));
-	r = copy_blob(e, sha256, fd, b->fresh, err);
+	r = copy_blob(e, sha256, size, fd, b->fresh, err);
 	if (r == 0 && fchmod(fd, 0755) < 0)
 		r = petrel_fail(err, -errno, "%s: %s", b->fresh, strerror(errno));
 	if (r == 0 && (r = petrel_fsync(fd)) < 0)
@@ -140,19 +172,21 @@ static int write_fresh(struct petrel_engine *e, const struct beside *b, const ui
  * keeps what path held as path.petrel-prev: renameat2(RENAME_EXCHANGE) swaps the two
  * names, then the displaced file takes the prev name. A reader of path sees the old
  * complete file or the new one. Without RENAME_EXCHANGE (EINVAL: the file system
- * lacks it) a plain rename replaces path and nothing is kept.
+ * lacks it; ENOSYS: the kernel does) a plain rename replaces path and nothing is kept:
+ * what a rollback needs is in the store anyway (adopt_unmanaged).
  */
 static int swap_in(const struct beside *b, const char *file, struct petrel_err *err)
 {
+	struct stat st;
 	int r = 0;
 
-	if (access(b->path, F_OK) < 0) {
+	if (lstat(b->path, &st) < 0) {
 		if (petrel_sys.rename(file, b->path) < 0)
 			r = -errno;
 	} else if (petrel_sys.exchange(file, b->path) == 0) {
 		if (strcmp(file, b->prev) && petrel_sys.rename(file, b->prev) < 0)
 			r = -errno;
-	} else if (errno == EINVAL) {
+	} else if (errno == EINVAL || errno == ENOSYS) {
 		if (petrel_sys.rename(file, b->path) < 0)
 			r = -errno;
 	} else {
@@ -163,6 +197,33 @@ static int swap_in(const struct beside *b, const char *file, struct petrel_err *
 				   strerror(-r));
 	if ((r = petrel_fsync_dir(b->dir)) < 0)
 		return petrel_fail(err, r, "fsync %s: %s", b->dir, strerror(-r));
+	return 0;
+}
+
+/* What st is, for a message. */
+static const char *kind_of(const struct stat *st)
+{
+	return S_ISLNK(st->st_mode) ? "a symbolic link" : S_ISDIR(st->st_mode) ? "a directory" :
+	       S_ISFIFO(st->st_mode) ? "a FIFO" : S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ?
+	       "a device node" : S_ISSOCK(st->st_mode) ? "a socket" : "not a regular file";
+}
+
+/*
+ * The deployed path is a regular file or nothing: anything else there (a symlink, a
+ * directory, a FIFO, a device) is not petrel's to replace: -EEXIST, path untouched.
+ * PATH.petrel-prev is petrel's own name: whatever is there is replaced (a FIFO is
+ * never opened for more than an fstat), except a directory, which a rename cannot.
+ */
+static int replaceable(const struct beside *b, struct petrel_err *err)
+{
+	struct stat st;
+
+	if (lstat(b->path, &st) == 0 && !S_ISREG(st.st_mode))
+		return petrel_fail(err, -EEXIST, "%s is %s, not a regular file; petrel replaces "
+				   "only a regular file: move it away first", b->path,
+				   kind_of(&st));
+	if (lstat(b->prev, &st) == 0 && S_ISDIR(st.st_mode))
+		return petrel_fail(err, -EEXIST, "%s is a directory; move it away first", b->prev);
 	return 0;
 }
 
@@ -178,7 +239,7 @@ static int place(struct petrel_engine *e, const char *path, const uint8_t *sha25
 	struct beside b;
 	int r;
 
-	if ((r = beside(path, &b, err)) < 0)
+	if ((r = beside(path, &b, err)) < 0 || (r = replaceable(&b, err)) < 0)
 		return r;
 	if (!sha256) {
 		if (petrel_sys.rename(path, b.prev) < 0 && errno != ENOENT)
@@ -200,7 +261,7 @@ static int place(struct petrel_engine *e, const char *path, const uint8_t *sha25
 	}
 	if ((r = petrel_mkdir_p(b.dir, 0755)) < 0)
 		return petrel_fail(err, r, "%s: %s", b.dir, strerror(-r));
-	if ((r = write_fresh(e, &b, sha256, err)) < 0)
+	if ((r = write_fresh(e, &b, sha256, size, err)) < 0)
 		return r;
 	if ((r = swap_in(&b, b.fresh, err)) < 0)
 		unlink(b.fresh);
@@ -418,6 +479,66 @@ struct recovery {
 	struct petrel_err *err;
 };
 
+/*
+ * 1 when putting from back failed because it cannot be done, by this run or any
+ * later one: its bytes are gone (neither PATH.petrel-prev nor the store's blob holds
+ * them: missing, replaced, not a regular file) or path is something petrel does not
+ * replace. Other failures (a full disk, an I/O error) may pass: the intent stays and the
+ * next run tries again.
+ */
+static int impossible(int r)
+{
+	return r == -PETREL_ECORRUPT || r == -EEXIST;
+}
+
+/*
+ * The end of a switch whose rollback is impossible (why): the switch is finished
+ * forward, so no later run fails on it again. The new build is put (or stays) live,
+ * its generation becomes current with why recorded, a journal row
+ * "rollback-impossible" says so, and one warning. A build that failed its health check
+ * is still rejected. If even the new build cannot be put in place, the database says
+ * it is current all the same and `petrel audit` reports the file (exit 6).
+ */
+static int finish_forward(struct petrel_engine *e, const struct petrel_target *t,
+			  const struct petrel_intent *in, const char *why, struct petrel_err *err)
+{
+	struct petrel_err fe = PETREL_ERR_INIT;
+	char reason[1024], why_not[512] = "";
+	struct adapter_env a;
+	int upgrade = !strcmp(in->op, "upgrade"), r;
+
+	if (!path_holds(in->path, in->to_sha256) &&
+	    (r = place(e, in->path, in->to_sha256, in->to_size, &fe)) < 0)
+		snprintf(why_not, sizeof(why_not), "; the new build could not be put in place "
+			 "either (%s): petrel audit reports the file", petrel_err_msg(&fe, r));
+	snprintf(reason, sizeof(reason), "%s to generation %lld could not be rolled back "
+		 "(%s); generation %lld stays current%s", in->op, (long long)in->to_gen, why,
+		 (long long)in->to_gen, why_not);
+	if (t && strcmp(in->phase, "prepared")) {	/* the adapter may have run */
+		adapter_env(&a, in->target, in->path, in->to_sha256,
+			    in->has_from ? in->from_sha256 : NULL, NULL);
+		if (run_adapter(e, t, in, in->op, &a, why_not, sizeof(why_not)) < 0)
+			petrel_log_warn("%s: after finishing forward: %s", in->target, why_not);
+	}
+	if ((r = petrel_store_intent_forward(&e->store, in, reason, upgrade &&
+					     !strcmp(in->phase, "failing"), err)) < 0)
+		return r;
+	petrel_log_warn("%s: %s", in->target, reason);
+	return 0;
+}
+
+/* Puts from back (path holding it, or nothing), for a rollback. 0, or negative with a
+ * message in err. */
+static int put_back(struct petrel_engine *e, const struct petrel_intent *in,
+		    struct petrel_err *err)
+{
+	const uint8_t *from = in->has_from ? in->from_sha256 : NULL;
+
+	if (path_holds(in->path, from))
+		return 0;
+	return place(e, in->path, from, in->from_size, err);
+}
+
 static int recover_one(void *ctx, const struct petrel_intent *in)
 {
 	const struct recovery *rc = ctx;
@@ -431,9 +552,17 @@ static int recover_one(void *ctx, const struct petrel_intent *in)
 
 	/* an adapter the dead petrel started may still run: let it end before the file
 	 * changes under it and the adapter runs again */
+	struct petrel_err pe = PETREL_ERR_INIT;	/* why putting back failed */
+
 	if ((r = wait_orphan(in, t ? t->orchestrator_timeout : 120, err)) < 0)
 		return r;
-	if (!path_holds(in->path, from) && (r = place(e, in->path, from, in->from_size, err)) < 0) {
+	if ((r = put_back(e, in, &pe)) < 0) {
+		if (impossible(r)) {	/* no later run could: end it here */
+			snprintf(why, sizeof(why), "%s%s%s", in->reason, in->reason[0] ? "; " : "",
+				 petrel_err_msg(&pe, r));
+			return finish_forward(e, t, in, why, err);
+		}
+		petrel_fail(err, r, "%s", petrel_err_msg(&pe, r));
 		petrel_err_prefix(err, "%s: recovering the interrupted %s: ", in->target, in->op);
 		return r;
 	}
@@ -470,7 +599,8 @@ int petrel_recover(struct petrel_engine *e, struct petrel_err *err)
 
 /* Puts from back after a failed switch and records why; the adapter runs again. */
 static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
-		     struct petrel_intent *in, const char *why, int reject, struct petrel_err *err)
+		     struct petrel_intent *in, const char *why, int reject, int *forward,
+		     struct petrel_err *err)
 {
 	const uint8_t *from = in->has_from ? in->from_sha256 : NULL;
 	const struct petrel_build *b = NULL;
@@ -479,10 +609,18 @@ static int roll_back(struct petrel_engine *e, const struct petrel_target *t,
 	struct adapter_env a;
 	int r;
 
+	struct petrel_err pe = PETREL_ERR_INIT;	/* why putting back failed */
+	char gone[1024];
+
 	if (reject && (r = petrel_store_intent_failing(&e->store, in, why, err)) < 0)
 		return r;
-	if (!path_holds(in->path, from) && (r = place(e, in->path, from, in->from_size, err)) < 0)
-		return r;	/* the intent stays: the next petrel recovers */
+	if ((r = put_back(e, in, &pe)) < 0) {
+		if (!impossible(r))	/* the intent stays: the next petrel recovers */
+			return petrel_fail(err, r, "%s", petrel_err_msg(&pe, r));
+		snprintf(gone, sizeof(gone), "%s; %s", why, petrel_err_msg(&pe, r));
+		*forward = 1;
+		return finish_forward(e, t, in, gone, err);
+	}
 	/* only for the adapter's environment: without it, the variables stay empty */
 	if (in->from_gen && petrel_store_generation(&e->store, t->name, in->from_gen, &g,
 						    NULL) == 0)
@@ -510,7 +648,7 @@ static int switch_failed(struct petrel_engine *e, const struct petrel_target *t,
 			 const char *why, int reject, int code, struct petrel_err *err)
 {
 	char back[64];
-	int r;
+	int r, forward = 0;
 
 	if (in->from_gen)
 		snprintf(back, sizeof(back), "generation %lld is back", (long long)in->from_gen);
@@ -518,13 +656,17 @@ static int switch_failed(struct petrel_engine *e, const struct petrel_target *t,
 		snprintf(back, sizeof(back), "%s",
 			 in->has_from ? "the file that was there is back" :
 			 "nothing is deployed");
-	if ((r = roll_back(e, t, in, why, reject, err)) < 0) {
+	if ((r = roll_back(e, t, in, why, reject, &forward, err)) < 0) {
 		petrel_err_prefix(err,
 				  "%s to generation %lld (%s) failed: %s; putting back what was "
 				    "there failed too (the next petrel run finishes it): ", in->op,
 				    (long long)in->to_gen, b->uuid, why);
 		return r;
 	}
+	if (forward)	/* finish_forward warned with the whole story */
+		return petrel_fail(err, -ENOENT, "%s to generation %lld (%s) failed: %s; what was "
+				   "there before is gone, so generation %lld stays current",
+				   in->op, (long long)in->to_gen, b->uuid, why, (long long)in->to_gen);
 	return petrel_fail(err, code, "%s to generation %lld (%s) failed: %s; %s%s", in->op,
 			   (long long)in->to_gen, b->uuid, why, back,
 			   reject ? " and the build is rejected" :
@@ -573,26 +715,89 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 
 /*
  * Before the first deploy, a file may already be at path (installed by hand, or by the
- * tool petrel replaces). It is what "before" means for this switch: its hash goes into
- * the intent, so a failed or interrupted first upgrade puts exactly it back (it is
- * kept as path.petrel-prev meanwhile) instead of leaving nothing.
+ * tool petrel replaces). It is what "before" means for this switch, so a failed or
+ * interrupted first upgrade puts exactly it back instead of leaving nothing. Its bytes
+ * are copied into the store as a blob (hashed while copied, so the hash names exactly
+ * the bytes stored) before anything changes: PATH.petrel-prev may be removed or altered,
+ * or never exist (no RENAME_EXCHANGE), and the rollback still has them. The blob has no
+ * versions row: gc keeps it while an intent names it (its from_sha256) and removes it
+ * as an orphan afterwards, when nothing can roll back to it any more.
  */
-static int unmanaged_file(const struct petrel_target *t, struct petrel_intent *in,
-			  struct petrel_err *err)
+static int adopt_unmanaged(struct petrel_engine *e, const struct petrel_target *t,
+			   struct petrel_intent *in, struct petrel_err *err)
 {
+	struct petrel_digest *d = NULL;
+	struct copy_to to = { -1, NULL, 0, err };
+	char tmp[PATH_MAX];
 	struct stat st;
+	int fd, r;
+
+	if ((fd = petrel_open_regular(t->path, 0, &st)) < 0) {
+		if (fd == -ENOENT)
+			return 0;
+		if (fd == -EINVAL && lstat(t->path, &st) == 0)
+			return petrel_fail(err, -EEXIST, "%s is %s, not a regular file; petrel "
+					   "replaces only a regular file: move it away first",
+					   t->path, kind_of(&st));
+		return petrel_fail(err, fd, "%s: %s", t->path, strerror(-fd));
+	}
+	if ((r = petrel_store_tmpfile(&e->store, &to.fd, tmp, sizeof(tmp))) < 0) {
+		close(fd);
+		return petrel_fail(err, r, "%s/tmp: %s", e->store.dir, strerror(-r));
+	}
+	to.tmp = tmp;
+	/* bounded by the size fstat said: a file that grows while it is read is refused */
+	if ((r = petrel_digest_new(&d, PETREL_DIGEST_SHA256)) < 0 ||
+	    (r = petrel_digest_fd(d, fd, t->path, (uint64_t)st.st_size, copy_chunk, &to,
+				  &in->from_size, err)) < 0 ||
+	    (r = petrel_digest_final(d, in->from_sha256, NULL)) < 0) {
+		if (r == -EFBIG && !to.failed)
+			petrel_err_prefix(err, "%s changed while it was copied into the store: ",
+					  t->path);
+		close(to.fd);
+		unlink(tmp);
+		goto out;
+	}
+	/* consumes to.fd */
+	if ((r = petrel_store_commit_blob(&e->store, to.fd, tmp, in->from_sha256, err)) < 0)
+		goto out;
+	in->has_from = 1;
+out:
+	petrel_digest_free(d);
+	close(fd);
+	if (r < 0)
+		petrel_err_prefix(err, "keeping the file at %s in the store before the first "
+				  "deploy: ", t->path);
+	return r;
+}
+
+/* Nothing changes unless path (and PATH.petrel-prev) may be replaced: said up front. */
+static int path_ready(const struct petrel_target *t, struct petrel_err *err)
+{
+	struct beside b;
 	int r;
 
-	if (lstat(t->path, &st) < 0)
-		return errno == ENOENT ? 0 : petrel_fail(err, -errno, "%s: %s", t->path,
-							 strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return petrel_fail(err, -EEXIST,
-				   "%s exists and is not a regular file; move it away first",
-				   t->path);
-	if ((r = petrel_sha256_file(t->path, in->from_sha256, &in->from_size)) < 0)
-		return petrel_fail(err, r, "%s: %s", t->path, strerror(-r));
-	in->has_from = 1;
+	if ((r = beside(t->path, &b, err)) < 0 || (r = replaceable(&b, err)) < 0)
+		return r;
+	return 0;
+}
+
+/*
+ * The build a switch puts live must be in the store as the regular file of its recorded
+ * size, checked before anything changes: a blob missing or replaced (by a symlink to a
+ * device, say) is refused here, with nothing written, rather than half-way through.
+ */
+static int blob_ready(struct petrel_engine *e, const uint8_t sha256[32], uint64_t size,
+		      const char *uuid, struct petrel_err *err)
+{
+	char src[PATH_MAX];
+	int fd = open_blob(e, sha256, size, src, sizeof(src), err);
+
+	if (fd < 0) {
+		petrel_err_prefix(err, "build %s cannot be deployed: ", uuid);
+		return fd;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -635,11 +840,13 @@ int petrel_switch_to(struct petrel_engine *e, const struct petrel_target *t,
 	if (before) {
 		memcpy(in.from_sha256, before->version.build.sha256, 32);
 		in.from_size = before->version.build.size;
-	} else if ((r = unmanaged_file(t, &in, err)) < 0) {
-		return r;
 	}
 	memcpy(in.to_sha256, v->build.sha256, 32);
 	in.to_size = v->build.size;
+	if ((r = path_ready(t, err)) < 0 ||
+	    (r = blob_ready(e, in.to_sha256, in.to_size, v->build.uuid, err)) < 0 ||
+	    (!before && (r = adopt_unmanaged(e, t, &in, err)) < 0))
+		return r;
 	if ((r = do_switch(e, t, &in, v->id, &v->build, err)) < 0)
 		return r;
 	*to_gen = in.to_gen;
@@ -651,6 +858,7 @@ int petrel_switch_back(struct petrel_engine *e, const struct petrel_target *t,
 		       struct petrel_err *err)
 {
 	struct petrel_intent in;
+	int r;
 
 	memset(&in, 0, sizeof(in));
 	petrel_strcpy_whole(in.op, "revert", sizeof(in.op));
@@ -663,5 +871,8 @@ int petrel_switch_back(struct petrel_engine *e, const struct petrel_target *t,
 	in.from_size = cur->version.build.size;
 	memcpy(in.to_sha256, prev->version.build.sha256, 32);
 	in.to_size = prev->version.build.size;
+	if ((r = path_ready(t, err)) < 0 ||
+	    (r = blob_ready(e, in.to_sha256, in.to_size, prev->version.build.uuid, err)) < 0)
+		return r;
 	return do_switch(e, t, &in, 0, &prev->version.build, err);
 }

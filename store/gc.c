@@ -132,14 +132,16 @@ static void stray(struct sweep *w, const char *xx, const char *name)
 }
 
 /*
- * *garbage: no version row references hex (any more); *seq: the first target whose
+ * *garbage: no version row references hex (any more), nor an unfinished switch (a
+ * file petrel did not install, adopted before a first deploy, is such a blob); *seq: the first target whose
  * dropped versions did, -1 when none did (an orphan, left by an earlier crash).
  */
 static int unreferenced(struct sqlite3 *db, const char *hex, int *garbage, int64_t *seq,
 			struct petrel_err *err)
 {
 	static const char sql[] =
-		"SELECT NOT EXISTS (SELECT 1 FROM versions WHERE sha256 = ?1),"
+		"SELECT NOT EXISTS (SELECT 1 FROM versions WHERE sha256 = ?1)"
+		" AND NOT EXISTS (SELECT 1 FROM intents WHERE ?1 IN (from_sha256, to_sha256)),"
 		" coalesce((SELECT min(seq) FROM temp.gc_doomed WHERE sha256 = ?1), -1)";
 	struct petrel_sql q;
 	int r;

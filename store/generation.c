@@ -269,6 +269,38 @@ int petrel_store_intent_undo(struct petrel_store *s, const struct petrel_intent 
 	return r;
 }
 
+static int forward_body(struct sqlite3 *db, const struct petrel_intent *in, const char *reason,
+			int reject, struct petrel_err *err)
+{
+	int upgrade = !strcmp(in->op, "upgrade");
+	int r;
+
+	if ((r = set_pointers(db, in->target, in->to_gen, in->to_prev, err)) < 0)
+		return r;
+	if (upgrade && (r = petrel_sql_run(db, err, "UPDATE generations SET state = 'deployed',"
+					   " reason = ? WHERE target = ? AND number = ?", "tti",
+				       reason, in->target, in->to_gen)) < 0)
+		return r;
+	if (upgrade && reject &&
+	    (r = petrel_sql_run(db, err,
+				"INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
+				" SELECT g.target, v.sha256, v.uuid, ?3, ?4 FROM generations g"
+				" JOIN versions v ON v.id = g.version"
+				" WHERE g.target = ?1 AND g.number = ?2", "titi",
+			    in->target, in->to_gen, reason, (int64_t)time(NULL))) < 0)
+		return r;
+	return done_body(db, in, "rollback-impossible", reason, err);
+}
+
+int petrel_store_intent_forward(struct petrel_store *s, const struct petrel_intent *in,
+				const char *reason, int reject, struct petrel_err *err)
+{
+	int r;
+
+	IN_TRANSACTION(s->db, forward_body(s->db, in, reason, reject, err));
+	return r;
+}
+
 /* Reads an intents row (the columns of next_intent, in order). */
 static int row_to_intent(sqlite3_stmt *st, struct petrel_intent *in, struct petrel_err *err)
 {

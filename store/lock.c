@@ -42,10 +42,19 @@ static void write_pid(int fd)
 
 int petrel_lockfile_try(const char *path, char *who, size_t n, struct petrel_err *err)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644), e;
+	/* O_NONBLOCK: a FIFO at the name never holds the open; only a regular file is
+	 * chmod'ed, truncated and written */
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644), e;
+	struct stat st;
 
 	if (fd < 0)
 		return petrel_fail(err, -errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		e = fstat(fd, &st) < 0 ? errno : EINVAL;
+		close(fd);
+		return petrel_fail(err, -e, "%s: %s", path, e == EINVAL ? "not a regular file" :
+				   strerror(e));
+	}
 	(void)fchmod(fd, 0644);	/* whoever can read the state directory sees the holder */
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if ((e = errno) == EINTR)

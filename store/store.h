@@ -224,6 +224,15 @@ int petrel_store_intent_done(struct petrel_store *s, const struct petrel_intent 
 int petrel_store_intent_undo(struct petrel_store *s, const struct petrel_intent *in,
 			     const char *state, const char *event, const char *reason,
 			     int reject, struct petrel_err *err);
+/*
+ * The rollback cannot be done (the bytes to put back are gone): the operation is
+ * finished forward instead. Pointers to (to_gen, to_prev); an upgrade's generation is
+ * "deployed" with reason recorded; with reject the to build is also rejected for the
+ * target (it failed, but stays live); journal row "rollback-impossible" (reason); the
+ * intent goes. One transaction.
+ */
+int petrel_store_intent_forward(struct petrel_store *s, const struct petrel_intent *in,
+				const char *reason, int reject, struct petrel_err *err);
 /* Records that the adapter running for target's intent is process group pid (0: none). */
 int petrel_store_intent_adapter(struct petrel_store *s, const char *target, int64_t pid,
 				struct petrel_err *err);

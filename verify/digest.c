@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "common/error.h"
+#include "common/fs.h"
 #include "verify/digest.h"
 
 /* Read size for petrel_digest_fd (on the heap): large enough to keep the SHA instructions busy. */
@@ -168,15 +170,18 @@ int petrel_sha256_file(const char *path, uint8_t out[32], uint64_t *size)
 {
 	struct petrel_digest *d = NULL;
 	uint64_t total = 0;
+	struct stat st;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* no symlink, no FIFO or device; no more than the size fstat said (a file growing
+	 * while it is read is -EFBIG) */
+	fd = petrel_open_regular(path, 0, &st);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = petrel_digest_new(&d, PETREL_DIGEST_SHA256);
 	if (r < 0)
 		goto out;
-	r = petrel_digest_fd(d, fd, NULL, PETREL_DIGEST_UNBOUNDED, NULL, NULL, &total, NULL);
+	r = petrel_digest_fd(d, fd, NULL, (uint64_t)st.st_size, NULL, NULL, &total, NULL);
 	if (r < 0)
 		goto out;
 	r = petrel_digest_final(d, out, NULL);

@@ -24,7 +24,8 @@ int petrel_digest_final(struct petrel_digest *d, uint8_t sha256[32], uint8_t bla
 
 /* One-shot helpers. */
 int petrel_sha256(const void *p, size_t n, uint8_t out[32]);
-/* Hashes a whole file by streaming (for fsck). 0 or -errno, with no message. */
+/* Hashes a whole regular file by streaming (for fsck), never through a symlink, a FIFO
+ * or a device (-EINVAL), never past the size fstat said (-EFBIG). 0 or -errno, no message. */
 int petrel_sha256_file(const char *path, uint8_t out[32], uint64_t *size);
 
 /* Sees each chunk petrel_digest_fd read, after d did: 0 goes on, negative stops. */
