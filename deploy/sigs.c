@@ -150,11 +150,26 @@ static size_t distinct_keys(const struct petrel_sigset *s)
 	return ev.nkeys;
 }
 
+static void append(char *dst, size_t cap, const char *text);
+
+/* Every failed URL and why, "; "-separated, into list (PETREL_ERR_MSG_MAX bytes). */
+static const char *failures(const struct petrel_sigset *s, char *list)
+{
+	list[0] = '\0';
+	for (size_t i = 0; i < s->nfailed; i++) {
+		if (i)
+			append(list, PETREL_ERR_MSG_MAX, "; ");
+		append(list, PETREL_ERR_MSG_MAX, s->failed[i]);
+	}
+	return list;
+}
+
 /* The refusal when too few signatures can count: the most specific reason wins, and
  * every signature URL that failed is named after it. */
 static int shortfall(struct petrel_sigset *s, size_t have, struct petrel_err *err)
 {
 	struct petrel_err why = PETREL_ERR_INIT;
+	char list[PETREL_ERR_MSG_MAX];
 	int code;
 
 	if (s->first.code)
@@ -172,9 +187,9 @@ static int shortfall(struct petrel_sigset *s, size_t have, struct petrel_err *er
 	else
 		code = petrel_fail(&why, -PETREL_ETHRESHOLD, "%zu of %u required signatures",
 				   have, s->t->threshold);
-	if (!s->failed[0])
+	if (!s->nfailed)
 		return petrel_err_forward(err, &why, code);
-	return petrel_fail(err, code, "%s; failed: %s", why.msg, s->failed);
+	return petrel_fail(err, code, "%s; failed: %s", why.msg, failures(s, list));
 }
 
 /*
@@ -382,18 +397,18 @@ static void append(char *dst, size_t cap, const char *text)
 	dst[used + n] = '\0';
 }
 
-/* Adds "URL: why" to the list of failed signature URLs. */
+/* Keeps "URL: why" for a URL that failed or was abandoned. */
 static void note_failure(struct petrel_sigset *s, const struct sigjob *j)
 {
-	if (s->failed[0])
-		append(s->failed, sizeof(s->failed), "; ");
+	char *one = s->failed[s->nfailed++];
+
+	one[0] = '\0';
 	if (j->judged) {
-		append(s->failed, sizeof(s->failed), petrel_err_msg(&j->err, j->r));
+		append(one, PETREL_ERR_MSG_MAX, petrel_err_msg(&j->err, j->r));
 	} else {
-		append(s->failed, sizeof(s->failed), j->shown);
-		append(s->failed, sizeof(s->failed), ": no answer yet, abandoned");
+		append(one, PETREL_ERR_MSG_MAX, j->shown);
+		append(one, PETREL_ERR_MSG_MAX, ": no answer when enough signatures had come, abandoned");
 	}
-	s->nfailed++;
 	if (!s->first_failure)
 		s->first_failure = j->judged ? j->r : -PETREL_ENET;
 }
@@ -419,32 +434,17 @@ static void take(struct petrel_sigset *s, struct gather *g)
 	}
 }
 
-/* What one failed URL says, for a warning. */
-static void warn_failed(const struct petrel_sigset *s, const struct sigjob *j)
-{
-	if (j->judged)
-		petrel_log_warn("%s: signature URL failed, threshold met without it: %s",
-				s->t->name, petrel_err_msg(&j->err, j->r));
-	else
-		petrel_log_warn("%s: signature URL %s abandoned without an answer, threshold "
-				"met without it", s->t->name, j->shown);
-}
-
-/* Judges what every URL gave: enough keys (each failed URL is one warning line), a
- * refusal, or the failure of every URL (a server error). */
+/* Judges what every URL gave: enough keys (failed URLs are warned about once the
+ * build is verified), a refusal, or the failure of every URL (a server error). */
 static int decide(struct petrel_sigset *s, const struct gather *g, struct petrel_err *err)
 {
 	size_t have = distinct_keys(s);
+	char list[PETREL_ERR_MSG_MAX];
 
-	if (have >= s->t->threshold) {
-		for (size_t i = 0; i < g->n; i++)
-			if (!g->jobs[i].judged || (g->jobs[i].r < 0 &&
-						   g->jobs[i].r != -PETREL_ENOTFOUND))
-				warn_failed(s, &g->jobs[i]);
+	if (have >= s->t->threshold)
 		return 0;
-	}
 	if (g->n && s->nfailed == g->n)	/* nothing answered: the servers failed */
-		return petrel_fail(err, s->first_failure, "%s", s->failed);
+		return petrel_fail(err, s->first_failure, "%s", failures(s, list));
 	return shortfall(s, have, err);
 }
 
@@ -540,5 +540,10 @@ int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
 		return 0;
 	if (ev->nkeys < s->t->threshold)
 		return shortfall(s, ev->nkeys, err);
-	return petrel_policy_signatures(s->t->trust, s->t->threshold, ev, err);
+	if ((r = petrel_policy_signatures(s->t->trust, s->t->threshold, ev, err)) < 0)
+		return r;
+	for (i = 0; i < s->nfailed; i++)	/* one line a URL the build did without */
+		petrel_log_warn("%s: signature URL failed, enough signatures without it: %s",
+				s->t->name, s->failed[i]);
+	return 0;
 }

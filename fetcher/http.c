@@ -49,6 +49,7 @@ struct exchange {
 	const struct petrel_http *h;
 	const struct deadline *dl;
 	char mask[PETREL_URL_MAX + 1];
+	char why[CURL_ERROR_SIZE];	/* curl's own words for a failure */
 };
 
 
@@ -405,6 +406,7 @@ static void setup(struct petrel_http *h, struct exchange *x, const char *url,
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "petrel/0.1");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->why);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -446,7 +448,8 @@ static int get_once(struct petrel_http *h, const struct petrel_http_req *req,
 	if (cc == CURLE_OPERATION_TIMEDOUT && dl->end_ms && mono_ms() >= dl->end_ms)
 		return too_slow(&x, resp->received);
 	if (cc != CURLE_OK)
-		return petrel_fail(err, -PETREL_ENET, "%s: %s", x.mask, curl_easy_strerror(cc));
+		return petrel_fail(err, -PETREL_ENET, "%s: %s", x.mask,
+				   x.why[0] ? x.why : curl_easy_strerror(cc));
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
 	return 0;
 }
