@@ -210,8 +210,9 @@ static const struct petrel_help_item exit_items[] = {
 static const struct petrel_help_item config_items[] = {
 	{ "[petrel]", "state_dir (/var/lib/petrel), interval (3600 s: daemon polls), "
 	  "backoff_max (21600 s), lock_timeout (30 s), connect_timeout (15 s), low_speed_limit "
-	  "(1000 B/s) and low_speed_time (30 s): abort a transfer that stays slower, max_time "
-	  "(0: none), max_artifact_size (4 GiB: a build announcing more is refused before any "
+	  "(1000 B/s) and low_speed_time (30 s): abort a transfer that stays slower, min_rate "
+	  "(65536 B/s): a transfer may take its size / min_rate + connect_timeout + "
+	  "low_speed_time, no longer, max_time (0: none), max_artifact_size (4 GiB: a build announcing more is refused before any "
 	  "download)" },
 	{ "[server \"N\"]", "url: a builder-web, http:// or https://" },
 	{ "[target \"N\"]", "server, job, path (required); platform; abi (hvt, spt, ...: a "

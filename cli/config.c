@@ -154,6 +154,7 @@ static int set_petrel(struct parse *p, const char *key, const char *v)
 		{ "low_speed_limit", &c->limits.low_speed_limit, 1, 1L << 30, 0 },
 		{ "low_speed_time", &c->limits.low_speed_time, 1, 3600, 1 },
 		{ "max_time", &c->limits.max_time, 0, 86400, 1 },
+		{ "min_rate", &c->limits.min_rate, 1, 1L << 30, 0 },
 	};
 	if ((r = set_number(p, key, v, nums, PETREL_ARRAY_SIZE(nums))) >= 0)
 		return r;

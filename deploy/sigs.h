@@ -27,6 +27,9 @@ struct petrel_sigset {
 	size_t nmissing;	/* URLs that answered 404 */
 	char first_missing[PETREL_URL_MAX + 1];	/* the first of them, masked */
 	struct petrel_err first;	/* the first refusal among the signatures */
+	size_t nfailed;		/* URLs that failed (not 404) or were abandoned, */
+	int first_failure;	/* the first one's code, */
+	char failed[PETREL_SIGURLS_MAX][PETREL_ERR_MSG_MAX];	/* "URL: why", in order */
 };
 
 /* Starts an empty set for t (whose keys the configuration loaded). */
@@ -38,11 +41,15 @@ int petrel_sigurl_expand(const char *tmpl, const char *server, const struct petr
 			 char *out, size_t n, struct petrel_err *err);
 
 /*
- * Fetches every signature URL of t for b and keeps the candidates that parse, are by a
- * configured key and whose trusted comment binds to b. For trust = signed, fails
- * before any download when fewer than threshold distinct keys remain (-PETREL_ESIG_*,
- * -PETREL_EBINDING or -PETREL_ETHRESHOLD with the most specific message).
- * Network failures other than 404 are -PETREL_ENET/-PETREL_EHTTP.
+ * Fetches every signature URL of t for b, in parallel, and keeps the candidates that
+ * parse, are by a configured key and whose trusted comment binds to b, in the order of
+ * the templates. A 404 is a missing signature. Once the candidates reach the threshold,
+ * URLs still out get a second more and are then abandoned. Fails before any download
+ * when fewer than threshold distinct keys remain (-PETREL_ESIG_*, -PETREL_EBINDING or
+ * -PETREL_ETHRESHOLD with the most specific message, then every failed URL and why).
+ * When every URL failed (not 404), the first one's code (-PETREL_ENET, -PETREL_EHTTP,
+ * ...) with all of them named. A URL that failed while the threshold was met without
+ * it is one warning line on the log once petrel_sigset_verify accepted the build.
  */
 int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const char *server,
 			 const struct petrel_build *b, struct petrel_err *err);

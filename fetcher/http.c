@@ -21,8 +21,17 @@ struct petrel_http {
 	CURL *curl;
 	struct petrel_http_limits limits;
 	int progress;
+	int worker;		/* a clone on another thread: no tick, no bar */
+	const atomic_int *abort;	/* set by another thread to abandon the transfer */
 	char label[40];		/* what the bar is for (a target's name), "" for none */
 	char last_url[PETREL_URL_MAX + 1];	/* of the last request tried */
+};
+
+/* The whole request's time limit (petrel_http_get), over all its redirects. */
+struct deadline {
+	long long start_ms, end_ms;
+	long long limit_s;	/* end - start, for messages */
+	uint64_t bound;		/* the size it was derived from */
 };
 
 /* State of one request/response exchange, shared by the curl callbacks. */
@@ -37,8 +46,12 @@ struct exchange {
 	long long started_ms;	/* when the body began, for the rate */
 	const char *label;
 	time_t ticked;		/* last petrel_tick() */
+	const struct petrel_http *h;
+	const struct deadline *dl;
 	char mask[PETREL_URL_MAX + 1];
+	char why[CURL_ERROR_SIZE];	/* curl's own words for a failure */
 };
+
 
 void petrel_http_limits_default(struct petrel_http_limits *l)
 {
@@ -46,6 +59,7 @@ void petrel_http_limits_default(struct petrel_http_limits *l)
 	l->low_speed_limit = 1000;
 	l->low_speed_time = 30;
 	l->max_time = 0;
+	l->min_rate = 64 * 1024;
 }
 
 int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l,
@@ -70,6 +84,21 @@ int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l
 	h->limits = *l;
 	*out = h;
 	return 0;
+}
+
+int petrel_http_clone(struct petrel_http **out, const struct petrel_http *h,
+		      struct petrel_err *err)
+{
+	int r = petrel_http_new(out, &h->limits, err);
+
+	if (r == 0)
+		(*out)->worker = 1;
+	return r;
+}
+
+void petrel_http_set_abort(struct petrel_http *h, const atomic_int *flag)
+{
+	h->abort = flag;
 }
 
 void petrel_http_free(struct petrel_http *h)
@@ -135,6 +164,10 @@ static int headers_done(struct exchange *x)
 
 	if (rs->status != 200)
 		return 0;
+	if (rs->bad_length)
+		return petrel_fail(x->err, -PETREL_EMALFORMED,
+				   "%s: Content-Length '%s' is not a number: the length "
+				   "cannot be checked", x->mask, rs->bad_length_text);
 	if (rq->on_headers) {
 		int r = rq->on_headers(rq->headers_ctx, rs, x->err);
 
@@ -157,7 +190,35 @@ static void status_line(struct exchange *x, const char *line)
 
 	rs->status = sp ? strtol(sp + 1, NULL, 10) : 0;
 	rs->location[0] = rs->etag[0] = '\0';
-	rs->has_length = 0;
+	rs->has_length = rs->bad_length = 0;
+}
+
+/* Shows at most the first 40 bytes of a server's string, control bytes as '?'. */
+static void printable(const char *in, char *out, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i + 1 < cap && i < 40; i++)
+		out[i] = in[i] >= 0x20 && in[i] < 0x7f ? in[i] : '?';
+	out[i] = '\0';
+}
+
+/* A Content-Length is a number or an error (never a length check skipped); a second
+ * one must agree with the first. */
+static void length_header(struct petrel_http_resp *rs, const char *v, size_t n)
+{
+	char num[64];
+	uint64_t len;
+
+	header_value(v, n, num, sizeof(num));
+	if (strlen(num) >= sizeof(num) - 1 || petrel_parse_u64(num, &len) < 0 ||
+	    (rs->has_length && len != rs->content_length)) {
+		rs->bad_length = 1;
+		printable(num, rs->bad_length_text, sizeof(rs->bad_length_text));
+		return;
+	}
+	rs->has_length = 1;
+	rs->content_length = len;
 }
 
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
@@ -166,7 +227,6 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 	struct petrel_http_resp *rs = x->resp;
 	size_t n = size * nmemb;
 	const char *v;
-	char num[32];
 
 	x->header_bytes += n;
 	if (x->header_bytes > PETREL_HEADER_MAX) {
@@ -186,8 +246,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 		header_value(v, n - (size_t)(v - p), rs->etag, sizeof(rs->etag));
 		etag_normalise(rs->etag);
 	} else if (header_matches(p, n, "content-length", &v)) {
-		header_value(v, n - (size_t)(v - p), num, sizeof(num));
-		rs->has_length = petrel_parse_u64(num, &rs->content_length) == 0;
+		length_header(rs, v, n - (size_t)(v - p));
 	} else if ((n == 2 && p[0] == '\r') || (n == 1 && p[0] == '\n')) {
 		if (rs->status >= 200 && (x->code = headers_done(x)) < 0)
 			return 0;
@@ -261,6 +320,19 @@ static void draw_bar(struct exchange *x, curl_off_t now, curl_off_t total)
 		(double)total / 1048576.0, rate / 1048576.0, eta);
 }
 
+/* The deadline passed: a server error (exit 4) saying how far it got. */
+static int too_slow(const struct exchange *x, uint64_t got)
+{
+	const struct deadline *d = x->dl;
+
+	return petrel_fail(x->err, -PETREL_ENET,
+			   "%s: too slow: %llu bytes in %lld s, over the time limit of %lld s "
+			   "(%llu bytes at min_rate %ld B/s, plus connect_timeout and "
+			   "low_speed_time)", x->mask, (unsigned long long)got,
+			   (mono_ms() - d->start_ms) / 1000, d->limit_s,
+			   (unsigned long long)d->bound, x->h->limits.min_rate);
+}
+
 /* Every transfer passes here about once a second: cancellation, the tick, the bar. */
 static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ut,
 		       curl_off_t un)
@@ -273,6 +345,16 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 		x->code = petrel_fail(x->err, -ECANCELED, "%s: cancelled", x->mask);
 		return 1;
 	}
+	if (x->h->abort && atomic_load(x->h->abort)) {
+		x->code = petrel_fail(x->err, -ECANCELED, "%s: abandoned", x->mask);
+		return 1;
+	}
+	if (x->dl->end_ms && mono_ms() >= x->dl->end_ms) {
+		x->code = too_slow(x, (uint64_t)dlnow);
+		return 1;
+	}
+	if (x->h->worker)
+		return 0;
 	if (now != x->ticked) {
 		x->ticked = now;
 		petrel_tick();
@@ -291,6 +373,22 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	return 0;
 }
 
+/* curl's own cap: max_time, and a second past the deadline in case the progress
+ * callback, which enforces the deadline with its message, came too late. */
+static long timeout_ms(const struct petrel_http *h, const struct deadline *d)
+{
+	long long ms = h->limits.max_time * 1000LL, left;
+
+	if (d->end_ms) {
+		left = d->end_ms - mono_ms() + 1000;
+		if (left < 1)
+			left = 1;
+		if (!ms || left < ms)
+			ms = left;
+	}
+	return (long)ms;
+}
+
 static void setup(struct petrel_http *h, struct exchange *x, const char *url,
 		  struct curl_slist *headers)
 {
@@ -304,15 +402,16 @@ static void setup(struct petrel_http *h, struct exchange *x, const char *url,
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->limits.connect_timeout);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, h->limits.low_speed_limit);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->limits.low_speed_time);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, h->limits.max_time);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms(h, x->dl));
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "petrel/0.1");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->why);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	x->bar = h->progress && x->req->sink;
+	x->bar = h->progress && !h->worker && x->req->sink;
 	x->label = h->label;
 	x->started_ms = mono_ms();
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
@@ -322,10 +421,11 @@ static void setup(struct petrel_http *h, struct exchange *x, const char *url,
 
 /* One request without redirects. */
 static int get_once(struct petrel_http *h, const struct petrel_http_req *req,
-		    struct petrel_http_resp *resp, const char *url, struct petrel_err *err)
+		    struct petrel_http_resp *resp, const char *url, const struct deadline *dl,
+		    struct petrel_err *err)
 {
 	struct curl_slist *headers = NULL;
-	struct exchange x = { .req = req, .resp = resp, .err = err };
+	struct exchange x = { .req = req, .resp = resp, .err = err, .h = h, .dl = dl };
 	CURLcode cc;
 
 	petrel_mask_url(url, x.mask, sizeof(x.mask));
@@ -335,7 +435,7 @@ static int get_once(struct petrel_http *h, const struct petrel_http_req *req,
 	resp->status = 0;
 	resp->received = 0;
 	resp->location[0] = resp->etag[0] = '\0';
-	resp->has_length = 0;
+	resp->has_length = resp->bad_length = 0;
 	if (req->accept_json)
 		headers = curl_slist_append(NULL, "Accept: application/json");
 	setup(h, &x, url, headers);
@@ -345,8 +445,11 @@ static int get_once(struct petrel_http *h, const struct petrel_http_req *req,
 		return x.code;
 	if (x.stopped)
 		return 0;	/* status 200, from the status line */
+	if (cc == CURLE_OPERATION_TIMEDOUT && dl->end_ms && mono_ms() >= dl->end_ms)
+		return too_slow(&x, resp->received);
 	if (cc != CURLE_OK)
-		return petrel_fail(err, -PETREL_ENET, "%s: %s", x.mask, curl_easy_strerror(cc));
+		return petrel_fail(err, -PETREL_ENET, "%s: %s", x.mask,
+				   x.why[0] ? x.why : curl_easy_strerror(cc));
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
 	return 0;
 }
@@ -484,12 +587,34 @@ static int next_hop(const struct petrel_http_resp *resp, char *next, size_t n,
 	return 0;
 }
 
+/*
+ * Why: low_speed_limit alone lets a server that sends just above it hold a download
+ * (and the state lock) for ever. The request may take as long as its size needs at
+ * min_rate, plus the time a first byte may take (connect_timeout + low_speed_time).
+ */
+static void deadline_start(const struct petrel_http *h, const struct petrel_http_req *req,
+			   struct deadline *d)
+{
+	const struct petrel_http_limits *l = &h->limits;
+
+	memset(d, 0, sizeof(*d));
+	if (l->min_rate <= 0)
+		return;
+	d->bound = req->headers_only ? 0 : req->check_size ? req->expected_size : req->max_bytes;
+	d->limit_s = (long long)(d->bound / (uint64_t)l->min_rate) + l->connect_timeout +
+		     l->low_speed_time;
+	d->start_ms = mono_ms();
+	d->end_ms = d->start_ms + d->limit_s * 1000;
+}
+
 int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
 		    struct petrel_http_resp *resp, struct petrel_err *err)
 {
 	char url[PETREL_URL_MAX + 1], mask[PETREL_URL_MAX + 1];
+	struct deadline dl;
 	int hops, r;
 
+	deadline_start(h, req, &dl);
 	if ((r = petrel_strcpy_whole(url, req->url, sizeof(url))) < 0)
 		return petrel_fail(err, r, "URL too long");
 	if (petrel_cancelled()) {
@@ -497,7 +622,7 @@ int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
 		return petrel_fail(err, -ECANCELED, "%s: cancelled", mask);
 	}
 	for (hops = 0; ; hops++) {
-		if ((r = get_once(h, req, resp, url, err)) < 0)
+		if ((r = get_once(h, req, resp, url, &dl, err)) < 0)
 			return r;
 		if (!req->follow || !is_redirect(resp->status))
 			return 0;

@@ -2,6 +2,7 @@
 #ifndef PETREL_HTTP_H
 #define PETREL_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,9 @@ struct petrel_http_limits {
 	long low_speed_limit;	/* bytes/s, default 1000 (slow-retrieval attack) ... */
 	long low_speed_time;	/* ... sustained for this many seconds, default 30 */
 	long max_time;		/* whole-transfer cap in seconds, 0 = none (default) */
+	long min_rate;		/* bytes/s, default 64 KiB/s: a request's deadline is its
+				 * size bound / min_rate + connect_timeout + low_speed_time,
+				 * so a drip just above low_speed_limit cannot hold on */
 };
 void petrel_http_limits_default(struct petrel_http_limits *l);
 
@@ -52,6 +56,8 @@ struct petrel_http_resp {
 	char location[PETREL_URL_MAX + 1];	/* raw Location of the last response, "" if none */
 	char etag[128];			/* ETag with quotes and W/ removed, "" if none */
 	int has_length;
+	int bad_length;			/* a Content-Length that is no number (refused) */
+	char bad_length_text[48];	/* what it said, printable */
 	uint64_t content_length;
 	char url[PETREL_URL_MAX + 1];	/* URL of the last request (after redirects) */
 	uint64_t received;		/* body bytes of the last response */
@@ -64,6 +70,16 @@ struct petrel_http;
 int petrel_http_new(struct petrel_http **out, const struct petrel_http_limits *l,
 		    struct petrel_err *err);
 void petrel_http_free(struct petrel_http *h);
+/*
+ * A second handle with h's limits, for another thread (one handle is never shared).
+ * It neither feeds the watchdog (petrel_tick) nor draws a progress bar: the thread
+ * that waits for it does.
+ */
+int petrel_http_clone(struct petrel_http **out, const struct petrel_http *h,
+		      struct petrel_err *err);
+/* A flag another thread sets to abandon h's transfer (borrowed; NULL for none): the
+ * request then fails with -ECANCELED within about a second. */
+void petrel_http_set_abort(struct petrel_http *h, const atomic_int *flag);
 /* Names what the progress bar is for (a target), NULL for nothing. */
 void petrel_http_set_label(struct petrel_http *h, const char *label);
 /* Enables a progress bar on stderr for body downloads (when stderr is a terminal): the
@@ -76,7 +92,10 @@ void petrel_http_set_progress(struct petrel_http *h, int on);
  * it), or: -PETREL_ENET (transport; message names URL and curl's reason),
  * -PETREL_ETOOBIG (body over max_bytes or headers over PETREL_HEADER_MAX),
  * -PETREL_ESIZE (Content-Length differs from expected_size),
- * -PETREL_EMALFORMED (bad redirect: loop, too many, missing Location, scheme),
+ * -PETREL_ENET also when the whole request (all its redirects) outlasts its deadline:
+ * (expected_size, else max_bytes) / min_rate + connect_timeout + low_speed_time,
+ * -PETREL_EMALFORMED (bad redirect: loop, too many, missing Location, scheme; a 200
+ * whose Content-Length is not a number),
  * or the sink's error. Messages go through petrel_fail and name the URL.
  */
 int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,

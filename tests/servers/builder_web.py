@@ -106,6 +106,9 @@ Hostile modes (see MODES below for which routes each one touches):
     endless-chunked artifacts: normal headers (content-length: the true size, chunked),
                     then chunks that never end
     trickle         artifacts: normal headers, then a one-byte chunk every 2 s
+    drip            artifacts: normal headers, then the body at a steady 4000 bytes/s
+                    (400 bytes every 0.1 s): above any low-speed limit of 1000 B/s
+    bad-length      artifacts: a Content-Length that is no number ("12abc"), chunked
     wrong-etag      artifacts: an ETag of other bytes, true bytes
     length-mismatch artifacts: content-length size+1, a chunked body of size+1 bytes
     truncated-json, endless-json, trickle-json   (JSON answers)
@@ -161,8 +164,10 @@ CHUNK = 64 * 1024
 SAFETY_BYTES = 4 * 1024 * 1024 * 1024   # endless bodies stop after 4 GiB ...
 SAFETY_SECONDS = 120                    # ... or 120 s, whichever comes first
 TRICKLE_INTERVAL = 2.0
+DRIP_BYTES, DRIP_INTERVAL = 400, 0.1    # drip: 4000 bytes/s, steadily
 
-ARTIFACT_MODES = {"flip", "truncate", "endless", "endless-chunked", "trickle",
+ARTIFACT_MODES = {"flip", "truncate", "endless", "endless-chunked", "trickle", "drip",
+                  "bad-length",
                   "wrong-etag", "length-mismatch"}
 JSON_MODES = {"truncated-json", "endless-json", "trickle-json"}
 OTHER_MODES = {"redirect-loop", "no-location", "500", "hang"}
@@ -464,6 +469,22 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(TRICKLE_INTERVAL)
 
+    def drip(self, f, size):
+        """The whole body, DRIP_BYTES every DRIP_INTERVAL s (chunked), then the end."""
+        t0 = time.monotonic()
+        pos = 0
+        while pos < size:
+            if time.monotonic() - t0 > SAFETY_SECONDS:
+                return
+            buf = f.read(min(DRIP_BYTES, size - pos))
+            if not buf:
+                return
+            self.chunk(buf)
+            self.wfile.flush()
+            pos += len(buf)
+            time.sleep(DRIP_INTERVAL)
+        self.wfile.write(b"0\r\n\r\n")
+
     def send_json(self, obj):
         body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         if self.mode("endless-json"):
@@ -730,13 +751,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.mode("wrong-etag"):
             etag = etag_of_hex(hashlib.sha256(b"wrong" + bytes.fromhex(sha)).hexdigest())
         length = size + 1 if self.mode("length-mismatch") else size
+        shown_length = "12abc" if self.mode("bad-length") else str(length)
         plain_endless = self.mode("endless")
         self.close_after()              # connection: close, as Vif does
         self.send_response(200)
         self.send_header("Connection", "close")
         self.send_header("Content-Type", ctype)
         if not plain_endless:
-            self.send_header("Content-Length", str(length))
+            self.send_header("Content-Length", shown_length)
         self.send_header("ETag", etag)
         if not plain_endless:
             self.send_header("Transfer-Encoding", "chunked")
@@ -747,6 +769,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.endless(True)
         if self.mode("trickle"):
             return self.trickle(f.read(min(size, 1024)), chunked=True)
+        if self.mode("drip"):
+            return self.drip(f, size)
         truncate = self.mode("truncate")
         limit = size // 2 if truncate else size
         flip_at = size // 2 if self.mode("flip") and size > 0 else -1
