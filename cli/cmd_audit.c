@@ -56,7 +56,10 @@ static void print_servers(const struct petrel_audit *a)
 		else if (!s->error[0])
 			printf("  server %s: does not know this hash\n", s->server->name);
 		else if ((why = petrel_json_text(s->error))) {	/* as --json shows it */
-			printf("  server %s: error: %s\n", s->server->name, json_string_value(why));
+			char safe[4 * sizeof(s->error)];
+
+			petrel_text_safe(json_string_value(why), safe, sizeof(safe));
+			printf("  server %s: error: %s\n", s->server->name, safe);
 			json_decref(why);
 		}
 	}

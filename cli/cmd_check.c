@@ -11,11 +11,12 @@ static void print_text(const struct petrel_target *t, const struct petrel_check 
 
 	petrel_short_hash(c->remote.sha256, newh);
 	if (c->rejected) {
-		char when[32];
+		char when[32], why[4 * sizeof(c->rejected_reason)];
 
 		petrel_format_time(c->rejected_at, when, sizeof(when));
+		petrel_text_safe(c->rejected_reason, why, sizeof(why));
 		printf("%s: up to date: the newest build %s %s was rejected on %s (%s)\n", t->name,
-		       c->remote.uuid, newh, when, c->rejected_reason);
+		       c->remote.uuid, newh, when, why);
 		return;
 	}
 	if (!c->update) {

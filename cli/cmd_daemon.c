@@ -122,7 +122,7 @@ static void vevent(struct tstate *s, int slot, int level, const char *fmt, va_li
 static void vevent(struct tstate *s, int slot, int level, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
-	char msg[sizeof(s->last[0])];
+	char msg[sizeof(s->last[0])], safe[4 * sizeof(s->last[0])];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (s && !strcmp(msg, s->last[slot]))
@@ -131,8 +131,9 @@ static void vevent(struct tstate *s, int slot, int level, const char *fmt, va_li
 		petrel_strcpy_whole(s->last[slot], msg, sizeof(s->last[slot]));
 	if (level > petrel_log_level)
 		return;
+	petrel_text_safe(msg, safe, sizeof(safe));	/* it quotes servers */
 	fprintf(stderr, "%spetrel: %s %s: %s\n", petrel_log_priority(level), names[level],
-		s ? s->name : "daemon", msg);
+		s ? s->name : "daemon", safe);
 }
 
 static void event(struct tstate *s, int level, const char *fmt, ...)

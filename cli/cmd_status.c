@@ -199,9 +199,12 @@ static void print_staged_fate(const struct petrel_target *t, const struct view *
 	char when[32], win[48];
 
 	if (v->rejected) {
+		char why[4 * sizeof(v->rejected_reason)];
+
 		petrel_format_time(v->rejected_at, when, sizeof(when));
+		petrel_text_safe(v->rejected_reason, why, sizeof(why));
 		printf("    rejected here on %s (%s): upgrade refuses it unless named with "
-		       "--to\n", when, v->rejected_reason);
+		       "--to\n", when, why);
 	} else if (v->pinned) {
 		printf("    held: %s is pinned ('petrel unpin %s')\n", t->name, t->name);
 	} else if (t->autopolicy == PETREL_AUTO_OFF) {
@@ -242,14 +245,15 @@ static void print_check(const struct view *v, int64_t now)
 static void print_refused(const struct view *v, int64_t now)
 {
 	const struct petrel_refusal *f = &v->refusal;
-	char first[32], next[32];
+	char first[32], next[32], why[4 * sizeof(f->reason)];
 
+	petrel_text_safe(f->reason, why, sizeof(why));	/* it quotes a server */
 	petrel_format_time(f->first_at, first, sizeof(first));
 	petrel_human_age(f->retry_at, now, next, sizeof(next));
 	printf("  refused:  %s %.12s failed verification %lld time%s since %s; next try %s\n",
 	       f->uuid, f->sha256, (long long)f->count, f->count == 1 ? "" : "s", first,
 	       f->retry_at > now ? next : "at the next poll");
-	printf("            %s\n", f->reason);
+	printf("            %s\n", why);
 }
 
 static void print_policy(const struct petrel_target *t, const struct view *v, int64_t now)

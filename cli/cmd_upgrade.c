@@ -89,9 +89,11 @@ static int upgrade_any(struct petrel_cli *cli, struct petrel_engine *e,
 
 static void print_plan(const struct petrel_target *t, const struct petrel_plan *p)
 {
-	char h[13], size[32], ch[13];
+	char h[13], size[32], ch[13], url[4 * sizeof(p->url)], why[4 * sizeof(p->rejected_reason)];
 
 	petrel_short_hash(p->build.sha256, h);
+	petrel_text_safe(p->url, url, sizeof(url));	/* no credentials shown */
+	petrel_text_safe(p->rejected_reason, why, sizeof(why));
 	if (p->noop) {
 		printf("%s: %s %s is current already; upgrade would do nothing\n", t->name,
 		       p->build.uuid, h);
@@ -103,7 +105,7 @@ static void print_plan(const struct petrel_target *t, const struct petrel_plan *
 		printf("  fetch:   none, verified already (trust %s)\n", p->stored.trust);
 	else
 		printf("  fetch:   %s, %s; then verify sha256 and signatures (threshold %u)%s\n",
-		       p->url, size, t->threshold, p->refused ?
+		       url, size, t->threshold, p->refused ?
 		       " -- it failed verification here before" : "");
 	if (p->current.number) {
 		petrel_short_hash(p->current.version.build.sha256, ch);
@@ -116,7 +118,7 @@ static void print_plan(const struct petrel_target *t, const struct petrel_plan *
 	       ", health " : "", t->health);
 	if (p->rejected)
 		printf("  note:    rejected here before (%s); deployed because named with --to\n",
-		       p->rejected_reason);
+		       why);
 }
 
 static int plan_one(struct petrel_cli *cli, struct petrel_engine *e,

@@ -11,12 +11,16 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "output.h"
 
+/* The one-line error: the message quotes what servers said, so it is made safe first
+ * (credentials masked, control characters escaped: common/util.h). */
 void petrel_cli_error(const char *target, int r, const struct petrel_err *err)
 {
-	const char *msg = petrel_err_msg(err, r);
+	char msg[4 * PETREL_ERR_MSG_MAX];
 
+	petrel_text_safe(petrel_err_msg(err, r), msg, sizeof(msg));
 	if (target)
 		fprintf(stderr, "%spetrel: %s: %s\n", petrel_log_priority(PETREL_LOG_ERROR), target,
 			msg);

@@ -1,6 +1,7 @@
 /* Builds and versions as JSON and short text. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
@@ -18,11 +19,15 @@ static json_t *time_or_null(int64_t t)
 
 json_t *petrel_json_text(const char *text)
 {
-	json_t *j = json_string(text);
-	char buf[2048];
+	char masked[4096], buf[2048];
+	json_t *j;
 	size_t i;
 
-	if (j)
+	if (strstr(text, "://")) {	/* a URL: credentials never leave the configuration */
+		petrel_text_mask(text, masked, sizeof(masked));
+		text = masked;
+	}
+	if ((j = json_string(text)))
 		return j;
 	for (i = 0; text[i] && i < sizeof(buf) - 1; i++)
 		buf[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
@@ -225,13 +230,20 @@ size_t petrel_text_columns(const char *s)
 	return n;
 }
 
-void petrel_fit(const char *s, size_t cols, char *out, size_t n)
+void petrel_fit(const char *text, size_t cols, char *out, size_t n)
 {
 	static const char ellipsis[] = "\u2026";
-	size_t i = 0, used = 0;
+	size_t i = 0, used = 0, room = 4 * strlen(text) + 8;
+	char *s = malloc(room);
 
+	if (!s) {
+		snprintf(out, n, "%s", "?");
+		return;
+	}
+	petrel_text_safe(text, s, room);	/* what servers said, escaped */
 	if (n < sizeof(ellipsis) || petrel_text_columns(s) <= cols || !cols) {
 		snprintf(out, n, "%s", cols ? s : "");
+		free(s);
 		return;
 	}
 	/* cols - 1 whole characters, then the ellipsis in the last column */
@@ -242,4 +254,5 @@ void petrel_fit(const char *s, size_t cols, char *out, size_t n)
 		i--;
 	memcpy(out, s, i);
 	memcpy(out + i, ellipsis, sizeof(ellipsis));
+	free(s);
 }

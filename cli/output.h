@@ -25,7 +25,8 @@ void petrel_trust_text(const struct petrel_version *v, char *out, size_t n);
 /* VERSION with generation, deployed_at, parent, state and reason of g. */
 json_t *petrel_json_generation(const struct petrel_generation *g);
 /* A JSON string of text that may hold bytes from outside (a server, a trusted comment,
- * an error message): invalid UTF-8 becomes '?' rather than a silently missing key. */
+ * an error message): invalid UTF-8 becomes '?' rather than a silently missing key, and
+ * credentials in a URL are masked (petrel_text_mask); the encoder escapes the rest. */
 json_t *petrel_json_text(const char *text);
 /* Prints root to stdout, one line, and frees it. 0 or -EIO. */
 int petrel_json_print(json_t *root);
@@ -50,8 +51,9 @@ json_t *petrel_json_pin(const struct petrel_pin *pin);
 #define PETREL_TEXT_COLUMNS 100
 /* Columns s takes on a terminal: its characters (UTF-8), one column each. */
 size_t petrel_text_columns(const char *s);
-/* s into out (size n), cut to cols columns when longer: cols - 1 whole characters and
- * an ellipsis ("..." as one character, U+2026) in the last column. */
+/* s made safe for a terminal (petrel_text_safe: credentials masked, control characters
+ * escaped) into out (size n), cut to cols columns when longer: cols - 1 whole characters
+ * and an ellipsis ("..." as one character, U+2026) in the last column. */
 void petrel_fit(const char *s, size_t cols, char *out, size_t n);
 
 #endif

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "util.h"
 
 int petrel_log_level = PETREL_LOG_INFO;
 
@@ -41,32 +42,21 @@ const char *petrel_log_priority(int level)
 	return prio[level];
 }
 
+/* Messages quote server answers: the line is made safe (common/util.h) as a whole. */
 void petrel_log_write(int level, const char *fmt, ...)
 {
 	static const char *const pre[] = { "error: ", "warning: ", "", "debug: " };
+	char msg[2048], safe[4096];
 	va_list ap;
 
-	fprintf(stderr, "%spetrel: %s", petrel_log_priority(level), pre[level]);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	petrel_text_safe(msg, safe, sizeof(safe));
+	fprintf(stderr, "%spetrel: %s%s\n", petrel_log_priority(level), pre[level], safe);
 }
 
 void petrel_mask_url(const char *url, char *out, unsigned long n)
 {
-	const char *scheme = strstr(url, "://");
-	const char *at, *slash;
-
-	if (n == 0)
-		return;
-	snprintf(out, n, "%s", url);
-	if (!scheme)
-		return;
-	scheme += 3;
-	slash = strchr(scheme, '/');
-	at = strchr(scheme, '@');
-	if (!at || (slash && at > slash))
-		return;
-	snprintf(out, n, "%.*s***%s", (int)(scheme - url), url, at);
+	petrel_text_mask(url, out, n);
 }

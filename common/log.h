@@ -19,7 +19,8 @@ const char *petrel_log_priority(int level);
 #define petrel_log_info(...)  petrel_log(PETREL_LOG_INFO, __VA_ARGS__)
 #define petrel_log_debug(...) petrel_log(PETREL_LOG_DEBUG, __VA_ARGS__)
 
-/* Copies url into out (size n) with any user:password@ replaced by ***@. */
+/* Copies url into out (size n) with any user:password@ replaced by ***@ and the value of
+ * a query parameter named like a secret (token=, key=, sig=...) by ***: petrel_text_mask. */
 void petrel_mask_url(const char *url, char *out, unsigned long n);
 
 #endif

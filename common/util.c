@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "build.h"
@@ -291,4 +292,182 @@ int petrel_name_valid(const char *s, unsigned long max)
 			return 0;
 	}
 	return 1;
+}
+
+/* ---- text from outside: credentials masked, control characters escaped ---- */
+
+/* A bounded output: pieces go in whole or not at all, out stays NUL-terminated. */
+struct text_out {
+	char *p;
+	size_t n, len;
+	int full;
+};
+
+static void put(struct text_out *o, const char *s, size_t k)
+{
+	if (o->full || o->len + k >= o->n) {
+		o->full = 1;
+		return;
+	}
+	memcpy(o->p + o->len, s, k);
+	o->len += k;
+	o->p[o->len] = '\0';
+}
+
+/* Length of a well-formed UTF-8 sequence at s (at most max bytes), 0 if none. */
+static size_t utf8_len(const unsigned char *s, size_t max)
+{
+	size_t k = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+	uint32_t c = s[0] & (0x3f >> (k - 1));
+
+	if (s[0] < 0xc2 || s[0] > 0xf4 || k > max)
+		return 0;
+	for (size_t i = 1; i < k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((k == 3 && c < 0x800) || (k == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return k;
+}
+
+/* k bytes of s with C0, DEL, C1 and invalid UTF-8 as \n, \t, \r or \xNN escapes. */
+static void put_escaped(struct text_out *o, const char *s, size_t k, int escape)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	char esc[8];
+
+	for (size_t i = 0; i < k && !o->full; ) {
+		size_t m = u[i] >= 0x80 ? utf8_len(u + i, k - i) : 1;
+
+		if (!escape || (m == 1 && u[i] >= 0x20 && u[i] != 0x7f) ||
+		    (m > 1 && !(u[i] == 0xc2 && u[i + 1] < 0xa0))) {
+			m = m ? m : 1;
+			put(o, s + i, m);
+			i += m;
+			continue;
+		}
+		m = m ? m : 1;	/* a C1 control (2 bytes) or one invalid byte */
+		for (size_t j = 0; j < m; j++, i++) {
+			if (u[i] == '\n' || u[i] == '\t' || u[i] == '\r')
+				snprintf(esc, sizeof(esc), "\\%c",
+					 u[i] == '\n' ? 'n' : u[i] == '\t' ? 't' : 'r');
+			else
+				snprintf(esc, sizeof(esc), "\\x%02x", u[i]);
+			put(o, esc, strlen(esc));
+		}
+	}
+}
+
+/* Where a URL in text ends: white space, a quote, a bracket, a control byte. */
+static size_t url_extent(const char *s)
+{
+	size_t i = 0;
+
+	while (s[i] && (unsigned char)s[i] > 0x20 && (unsigned char)s[i] != 0x7f &&
+	       !strchr("\"'<>`", s[i]))
+		i++;
+	return i;
+}
+
+/* A query parameter whose value is a secret by its name (token=, api_key=, sig=...). */
+static int secret_param(const char *name, size_t k)
+{
+	static const char *const words[] = { "token", "secret", "pass", "auth", "key", "sig",
+					     "credential", "session", "cookie" };
+
+	for (size_t w = 0; w < PETREL_ARRAY_SIZE(words); w++) {
+		size_t wl = strlen(words[w]);
+
+		for (size_t i = 0; i + wl <= k; i++)
+			if (!strncasecmp(name + i, words[w], wl))
+				return 1;
+	}
+	return 0;
+}
+
+/* The URL (len bytes) that starts just after "://": userinfo and secret values as ***. */
+static void put_url_rest(struct text_out *o, const char *s, size_t len, int escape)
+{
+	size_t host = strcspn(s, "/?#@"), i;
+
+	if (host < len && s[host] == '@') {
+		put(o, "***@", 4);
+		s += host + 1;
+		len -= host + 1;
+	}
+	i = strcspn(s, "?#");
+	if (i >= len || s[i] == '#') {
+		put_escaped(o, s, len, escape);
+		return;
+	}
+	put_escaped(o, s, ++i, escape);	/* up to and with '?' */
+	while (i < len && s[i] != '#') {
+		size_t end = i + strcspn(s + i, "&#"), eq = i + strcspn(s + i, "=&#");
+
+		end = end < len ? end : len;
+		eq = eq < end ? eq : end;
+		if (eq < end && secret_param(s + i, eq - i)) {
+			put_escaped(o, s + i, eq + 1 - i, escape);
+			put(o, "***", 3);
+		} else {
+			put_escaped(o, s + i, end - i, escape);
+		}
+		i = end;
+		if (i < len && s[i] == '&')
+			put(o, s + i++, 1);
+	}
+	if (i < len)
+		put_escaped(o, s + i, len - i, escape);
+}
+
+static void text_filter(const char *in, char *out, size_t n, int escape)
+{
+	struct text_out o = { out, n, 0, 0 };
+	const char *p = in;
+
+	if (n == 0)
+		return;
+	out[0] = '\0';
+	for (const char *u; !o.full && (u = strstr(p, "://")); ) {
+		size_t len;
+
+		put_escaped(&o, p, (size_t)(u + 3 - p), escape);
+		p = u + 3;
+		len = url_extent(p);
+		put_url_rest(&o, p, len, escape);
+		p += len;
+	}
+	put_escaped(&o, p, strlen(p), escape);
+}
+
+void petrel_text_mask(const char *in, char *out, size_t n)
+{
+	text_filter(in, out, n, 0);
+}
+
+void petrel_text_safe(const char *in, char *out, size_t n)
+{
+	text_filter(in, out, n, 1);
+}
+
+int petrel_text_is_safe(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; u[i]; i++) {
+		size_t m;
+
+		if (u[i] < 0x20 || u[i] == 0x7f)
+			return 0;
+		if (u[i] < 0x80)
+			continue;
+		m = utf8_len(u + i, strlen(s + i));
+		if (!m || (u[i] == 0xc2 && u[i + 1] < 0xa0))
+			return 0;
+		i += m - 1;
+	}
+	return strstr(s, "://") == NULL;
 }

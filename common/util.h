@@ -34,4 +34,20 @@ int petrel_parse_rfc3339(const char *s, int64_t *out);
 /* UTC time as "YYYY-MM-DDTHH:MM:SSZ" into out (>= 21 bytes). */
 void petrel_format_time(int64_t t, char *out, size_t n);
 
+/*
+ * Text from outside (a server's answer, an error message quoting one) made safe for a
+ * place that is not JSON: petrel_text_safe copies in into out (size n, always
+ * NUL-terminated, cut before a piece that does not fit) with credentials in any URL
+ * masked (user:password@ as ***@, the value of a query parameter named like a secret
+ * -- token, key, sig, pass, auth, ... -- as ***) and every control character (C0, DEL,
+ * C1) and every byte of invalid UTF-8 escaped: \n, \t, \r, else \xNN. A terminal
+ * then never sees an escape sequence a server sent, and a line stays one line.
+ * petrel_text_mask only masks (for JSON, whose encoder escapes).
+ * petrel_text_is_safe: 1 when text_safe would copy s unchanged (no control bytes, valid
+ * UTF-8, no URL).
+ */
+void petrel_text_safe(const char *in, char *out, size_t n);
+void petrel_text_mask(const char *in, char *out, size_t n);
+int petrel_text_is_safe(const char *s);
+
 #endif

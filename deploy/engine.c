@@ -328,8 +328,10 @@ static void refuse(struct petrel_engine *e, const struct petrel_target *t,
 		   const struct petrel_build *b, int r, const struct petrel_err *why)
 {
 	struct petrel_err rec = PETREL_ERR_INIT;	/* the recording's own */
+	char reason[4 * PETREL_ERR_MSG_MAX];
 
-	if (petrel_store_refuse(&e->store, t->name, b->sha256, b->uuid, petrel_err_msg(why, r),
+	petrel_text_safe(petrel_err_msg(why, r), reason, sizeof(reason));	/* quotes servers */
+	if (petrel_store_refuse(&e->store, t->name, b->sha256, b->uuid, reason,
 				t->interval, (int64_t)time(NULL), &rec) < 0)
 		petrel_log_warn("%s: recording the refusal failed: %s", t->name,
 				petrel_err_msg(&rec, -PETREL_EDB));

@@ -248,7 +248,7 @@ int petrel_fetch_build(struct petrel_engine *e, const struct petrel_target *t,
 	struct petrel_sigset sigs;
 	struct petrel_evidence rebuilt;
 	struct download d = { .fd = -1, .rebuilt = &rebuilt };
-	char url[PETREL_URL_MAX + 1];
+	char url[PETREL_URL_MAX + 1], shown[PETREL_URL_MAX + 1];
 	int r, have_blob;
 
 	petrel_sigset_init(&sigs, t);
@@ -266,7 +266,9 @@ int petrel_fetch_build(struct petrel_engine *e, const struct petrel_target *t,
 	}
 	if ((r = obtain(e, t, b, &d, have_blob, url, sizeof(url), err)) < 0)
 		goto out;
-	r = accept_build(e, t, b, &d, url, newest, out, err);
+	/* what the store keeps and every message shows: credentials stay in the config */
+	petrel_mask_url(url, shown, sizeof(shown));
+	r = accept_build(e, t, b, &d, shown, newest, out, err);
 out:
 	if (d.fd >= 0) {
 		close(d.fd);

@@ -356,6 +356,65 @@ static int verify_row(void *ctx, const struct petrel_journal_row *row)
 	return 0;
 }
 
+/* The hash of row id into out: 1, or 0 when there is no such row. */
+static int row_hash(struct sqlite3 *db, int64_t id, char out[PETREL_HASH_HEX + 1],
+		    struct petrel_err *err)
+{
+	struct petrel_sql q;
+	int r;
+
+	if ((r = petrel_sql_row(&q, db, err, "SELECT hash FROM journal WHERE id = ?", "i",
+				id)) <= 0)
+		return r;
+	snprintf(out, PETREL_HASH_HEX + 1, "%s", petrel_sql_text(&q, 0));
+	petrel_sql_finalize(&q);
+	return 1;
+}
+
+/*
+ * An intact chain against the anchor outside the database (STATE/journal.head, see
+ * store.c): the anchored row must still be there with its hash. The database may be
+ * ahead of the anchor (a crash between a commit and the anchor's write), never behind:
+ * deleting the journal and its head row together is found here.
+ */
+static int check_anchor(struct petrel_store *s, struct petrel_journal_check *c,
+			struct petrel_err *err)
+{
+	char want[PETREL_HASH_HEX + 1], have[PETREL_HASH_HEX + 1];
+	int64_t id = 0, last = c->tip.id;
+	int r = petrel_journal_anchor_read(s->dir, &id, want);
+
+	if (r == -PETREL_EMALFORMED) {
+		c->first_broken = last + 1;
+		snprintf(c->why, sizeof(c->why), "journal.head, the journal's anchor, is not "
+			 "'ID HASH' (remove it only after restoring petrel.db from a backup)");
+		return 0;
+	}
+	if (r < 0)
+		return petrel_fail(err, r, "%s/journal.head: %s", s->dir, petrel_strerror(r));
+	if (r == 0)
+		return 0;	/* a fresh state directory, or one from before the anchor */
+	if (id > last) {
+		c->first_broken = last + 1;
+		if (last + 1 == id)
+			snprintf(c->why, sizeof(c->why), "row %lld, the last one, is missing "
+				 "(journal.head records it)", (long long)id);
+		else
+			snprintf(c->why, sizeof(c->why), "rows %lld to %lld, the last ones, are "
+				 "missing (journal.head records row %lld)", (long long)last + 1,
+				 (long long)id, (long long)id);
+		return 0;
+	}
+	if ((r = row_hash(s->db, id, have, err)) < 0)
+		return r;
+	if (r == 0 || strcmp(have, want) != 0) {
+		c->first_broken = id;
+		snprintf(c->why, sizeof(c->why), "row %lld %s the one journal.head records",
+			 (long long)id, r ? "differs from" : "is missing, before the end, and is");
+	}
+	return 0;
+}
+
 int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_check *c,
 				struct petrel_err *err)
 {
@@ -372,6 +431,8 @@ int petrel_store_journal_verify(struct petrel_store *s, struct petrel_journal_ch
 		return r;
 	if (!c->first_broken)
 		check_head(c, c->tip.id, c->tip.hash, has_head, head, head_hash);
+	if (!c->first_broken && (r = check_anchor(s, c, err)) < 0)
+		return r;
 	c->tip.chain_ok = !c->first_broken;	/* what a walk from the tip continues */
 	return 0;
 }

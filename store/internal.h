@@ -75,6 +75,13 @@ int petrel_journal_hash(const char *prev, int64_t time, const char *target,
 int petrel_journal_append(struct sqlite3 *db, const char *target, const char *event,
 			  const char *detail, struct petrel_err *err);
 extern const char petrel_journal_genesis[PETREL_HASH_HEX + 1];
+/*
+ * The journal's anchor, DIR/journal.head: the newest row (id, hash) a commit made
+ * durable, written after each commit that appended (store.c says how). 1 with id and
+ * hash, 0 when there is none (a fresh state directory, or one from before anchors),
+ * -PETREL_EMALFORMED (not a regular file, not "ID HASH\n"), -errno.
+ */
+int petrel_journal_anchor_read(const char *dir, int64_t *id, char hash[PETREL_HASH_HEX + 1]);
 
 /* The file that makes a directory petrel's state directory (db.c writes it). */
 #define PETREL_STATE_MARKER ".petrel-state"

@@ -1,9 +1,13 @@
 /* Verified versions, high-water marks and the hash-chained event journal in petrel.db. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -80,6 +84,177 @@ static int journal_tip(struct sqlite3 *db, char out[PETREL_HASH_HEX + 1], struct
 	return r;
 }
 
+/* ---- the journal's anchor: its head outside the database ----
+ *
+ * STATE/journal.head holds "ID HASH\n", the newest journal row a commit made durable.
+ * It is written after each commit that appended to the journal (sqlite's WAL hook runs
+ * once the commit is durable), so it is never ahead of the database: a crash between
+ * the two leaves it behind, which verification accepts (the database still holds the
+ * anchored row). A journal that no longer holds the anchored row, or holds another row
+ * under its id, lost its end -- whatever journal_head says. An anchor that no longer
+ * matches is not moved on, so the evidence stays until an operator removes the file.
+ * Written with plain syscalls, not the fault table (common/fs.h): the tests count the
+ * data path's calls. Writers hold STATE/lock, so one writer at a time uses the temp
+ * name.
+ */
+#define ANCHOR_FILE "journal.head"
+#define ANCHOR_MAX 96		/* "ID HASH\n": 20 digits, a space, 64 hex, a newline */
+
+static struct {
+	struct sqlite3 *db;	/* whose transaction appended; NULL when none pending */
+	int64_t id;
+	char hash[PETREL_HASH_HEX + 1];
+	int hold;		/* the anchor on disk does not match: leave it as evidence */
+} pending;
+
+/* The directory petrel.db is in, into out (size n); 0, or -1 for a database in memory. */
+static int db_dir(struct sqlite3 *db, char *out, size_t n)
+{
+	const char *f = sqlite3_db_filename(db, "main");
+	const char *slash = f ? strrchr(f, '/') : NULL;
+
+	if (!slash || (size_t)(slash - f) >= n)
+		return -1;
+	memcpy(out, f, (size_t)(slash - f));
+	out[slash - f] = '\0';
+	return 0;
+}
+
+static int parse_anchor(const char *buf, size_t len, int64_t *id, char hash[PETREL_HASH_HEX + 1])
+{
+	const char *sp = memchr(buf, ' ', len);
+	char num[24];
+	uint64_t v;
+
+	if (!sp || sp == buf || (size_t)(sp - buf) >= sizeof(num) ||
+	    len != (size_t)(sp - buf) + 1 + PETREL_HASH_HEX + 1 || buf[len - 1] != '\n')
+		return -PETREL_EMALFORMED;
+	memcpy(num, buf, (size_t)(sp - buf));
+	num[sp - buf] = '\0';
+	if (petrel_parse_u64(num, &v) < 0 || v == 0 || v > INT64_MAX)
+		return -PETREL_EMALFORMED;
+	for (size_t i = 0; i < PETREL_HASH_HEX; i++)
+		if (!strchr("0123456789abcdef", sp[1 + i]) || !sp[1 + i])
+			return -PETREL_EMALFORMED;
+	*id = (int64_t)v;
+	memcpy(hash, sp + 1, PETREL_HASH_HEX);
+	hash[PETREL_HASH_HEX] = '\0';
+	return 0;
+}
+
+int petrel_journal_anchor_read(const char *dir, int64_t *id, char hash[PETREL_HASH_HEX + 1])
+{
+	char path[PATH_MAX], buf[ANCHOR_MAX + 1];
+	struct stat st;
+	ssize_t got;
+	int fd, r;
+
+	if (petrel_snprintf(path, sizeof(path), "%s/" ANCHOR_FILE, dir) < 0)
+		return -PETREL_ETOOBIG;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > ANCHOR_MAX) {
+		close(fd);
+		return -PETREL_EMALFORMED;
+	}
+	got = read(fd, buf, ANCHOR_MAX + 1);
+	r = got < 0 ? -errno : parse_anchor(buf, (size_t)got, id, hash);
+	close(fd);
+	return r < 0 ? r : 1;
+}
+
+/* Writes the anchor: temp file, fsync, rename, fsync of the directory. 0 or -errno. */
+static int anchor_write(const char *dir, int64_t id, const char *hash)
+{
+	char tmp[PATH_MAX], path[PATH_MAX], line[ANCHOR_MAX + 1];
+	int fd, r = 0, len;
+
+	len = snprintf(line, sizeof(line), "%" PRId64 " %s\n", id, hash);
+	if (len < 0 || (size_t)len >= sizeof(line) ||
+	    petrel_snprintf(tmp, sizeof(tmp), "%s/" ANCHOR_FILE ".new", dir) < 0 ||
+	    petrel_snprintf(path, sizeof(path), "%s/" ANCHOR_FILE, dir) < 0)
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, line, (size_t)len) != len || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+		r = errno ? -errno : -EIO;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		if (fsync(fd) < 0)
+			r = -errno;
+		close(fd);
+	}
+	return r;
+}
+
+/* sqlite's WAL hook: the commit is durable. Moves the anchor, then does what the hook
+ * it replaces did (a checkpoint each 1000 pages, sqlite's default). */
+static int anchor_after_commit(void *ctx, struct sqlite3 *db, const char *name, int pages)
+{
+	char dir[PATH_MAX];
+
+	(void)ctx;
+	if (pending.db == db) {
+		if (!pending.hold && db_dir(db, dir, sizeof(dir)) == 0)
+			(void)anchor_write(dir, pending.id, pending.hash);	/* behind is no finding */
+		pending.db = NULL;
+	}
+	if (pages >= 1000)
+		(void)sqlite3_wal_checkpoint(db, name);
+	return SQLITE_OK;
+}
+
+static void anchor_rolled_back(void *ctx)
+{
+	(void)ctx;
+	pending.db = NULL;	/* the row it named is gone */
+}
+
+/* 1 when the database's journal holds the anchored row (or there is no anchor). */
+static int anchor_matches(struct sqlite3 *db, const char *dir)
+{
+	char hash[PETREL_HASH_HEX + 1];
+	struct petrel_err ignored = PETREL_ERR_INIT;
+	struct petrel_sql q;
+	int64_t id;
+	int r;
+
+	if ((r = petrel_journal_anchor_read(dir, &id, hash)) <= 0)
+		return r == 0;
+	if (petrel_sql_row(&q, db, &ignored, "SELECT hash FROM journal WHERE id = ?", "i",
+			   id) <= 0)
+		return 0;
+	r = strcmp(petrel_sql_text(&q, 0), hash) == 0;
+	petrel_sql_finalize(&q);
+	return r;
+}
+
+/* Row (id, hash) was appended in the open transaction: the anchor follows at commit. */
+static void anchor_note(struct sqlite3 *db, int64_t id, const char *hash)
+{
+	char dir[PATH_MAX];
+
+	if (db_dir(db, dir, sizeof(dir)) < 0)
+		return;
+	if (pending.db != db) {	/* the transaction's first row: does the anchor hold? */
+		pending.hold = !anchor_matches(db, dir);
+		pending.db = db;
+		sqlite3_wal_hook(db, anchor_after_commit, NULL);
+		sqlite3_rollback_hook(db, anchor_rolled_back, NULL);
+	}
+	pending.id = id;
+	memcpy(pending.hash, hash, sizeof(pending.hash));
+}
+
 /* The head moves with every append, in the same transaction. */
 static int journal_set_head(struct sqlite3 *db, int64_t id, const char *hash,
 			    struct petrel_err *err)
@@ -89,22 +264,48 @@ static int journal_set_head(struct sqlite3 *db, int64_t id, const char *hash,
 			      "it", id, hash);
 }
 
-/* Appends one chained row; the caller holds a write transaction. */
+/* text made safe for the journal (common/util.h): *out is text itself when it is, else
+ * an allocated copy the caller frees. 0 or -ENOMEM. */
+static int journal_text(const char *text, char **out, char **owned)
+{
+	size_t n = 4 * strlen(text) + 8;
+
+	*owned = NULL;
+	*out = (char *)text;
+	if (petrel_text_is_safe(text))
+		return 0;
+	if (!(*owned = malloc(n)))
+		return -ENOMEM;
+	petrel_text_safe(text, *owned, n);
+	*out = *owned;
+	return 0;
+}
+
+/* Appends one chained row; the caller holds a write transaction. A row's fields quote
+ * servers: they are stored safe (credentials masked, control characters escaped). */
 static int journal_append(struct sqlite3 *db, const char *target, const char *event,
 			  const char *detail, struct petrel_err *err)
 {
 	static const char sql[] = "INSERT INTO journal (time, target, event, detail, prev, hash)"
 				  " VALUES (?, ?, ?, ?, ?, ?)";
 	char prev[PETREL_HASH_HEX + 1], hash[PETREL_HASH_HEX + 1];
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = (int64_t)time(NULL), id;
+	char *safe, *owned;
 	int r;
 
+	if ((r = journal_text(detail, &safe, &owned)) < 0)
+		return petrel_fail(err, r, "journal: %s", petrel_strerror(r));
 	if ((r = journal_tip(db, prev, err)) < 0 ||
-	    (r = petrel_journal_hash(prev, now, target, event, detail, hash)) < 0 ||
-	    (r = petrel_sql_run(db, err, sql, "ittttt", now, target, event, detail, prev,
+	    (r = petrel_journal_hash(prev, now, target, event, safe, hash)) < 0 ||
+	    (r = petrel_sql_run(db, err, sql, "ittttt", now, target, event, safe, prev,
 				hash)) < 0)
-		return r;
-	return journal_set_head(db, sqlite3_last_insert_rowid(db), hash, err);
+		goto out;
+	id = sqlite3_last_insert_rowid(db);
+	if ((r = journal_set_head(db, id, hash, err)) == 0)
+		anchor_note(db, id, hash);
+out:
+	free(owned);
+	return r;
 }
 
 int petrel_store_journal_repeats(struct petrel_store *s, const char *target, const char *event,
@@ -113,12 +314,16 @@ int petrel_store_journal_repeats(struct petrel_store *s, const char *target, con
 	static const char sql[] =
 		"SELECT event = ?2 AND detail = ?3 FROM journal WHERE target = ?1 ORDER BY id DESC LIMIT 1";
 	struct petrel_sql q;
+	char *safe, *owned;
 	int r;
 
-	if ((r = petrel_sql_row(&q, s->db, err, sql, "ttt", target, event, detail)) <= 0)
-		return r;
-	r = petrel_sql_int(&q, 0) != 0;
-	petrel_sql_finalize(&q);
+	if ((r = journal_text(detail, &safe, &owned)) < 0)	/* as journal_append stores it */
+		return petrel_fail(err, r, "journal: %s", petrel_strerror(r));
+	if ((r = petrel_sql_row(&q, s->db, err, sql, "ttt", target, event, safe)) > 0) {
+		r = petrel_sql_int(&q, 0) != 0;
+		petrel_sql_finalize(&q);
+	}
+	free(owned);
 	return r;
 }
 

@@ -548,6 +548,14 @@ static void test_journal_chain_and_tamper(void **state)
 	assert_int_equal(strtoll(strstr(f->findings[0], "at row ") + 7, NULL, 10), id);
 }
 
+static int unlink_anchor(struct fixture *f)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/journal.head", f->s.dir);
+	return unlink(path);
+}
+
 static void test_journal_deleted_row_found(void **state)
 {
 	struct fixture *f = *state;
@@ -560,16 +568,30 @@ static void test_journal_deleted_row_found(void **state)
 	assert_int_equal(fsck(f), 1);
 	assert_string_equal(f->findings[0], "petrel.db: journal chain broken at row 3: row 3 was "
 			    "edited, or a row before it deleted or reordered");
-	/* the last row deleted: only the recorded head shows it */
+	/* the whole journal and its head deleted: the anchor outside the database shows
+	 * it, and is not moved on by later rows */
 	assert_int_equal(sqlite3_exec(f->s.db, "DELETE FROM journal; DELETE FROM journal_head",
 				      NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(petrel_store_journal(&f->s, "web", "a", "1", &terr), 0);
-	assert_int_equal(petrel_store_journal(&f->s, "web", "b", "2", &terr), 0);
+	assert_int_equal(fsck(f), 1);
+	assert_string_equal(f->findings[0], "petrel.db: journal chain broken at row 1: rows 1 "
+			    "to 3, the last ones, are missing (journal.head records row 3)");
+	assert_int_equal(petrel_store_journal(&f->s, "web", "a", "new 1", &terr), 0);
+	assert_int_equal(petrel_store_journal(&f->s, "web", "b", "new 2", &terr), 0);
+	assert_int_equal(fsck(f), 1);
+	assert_string_equal(f->findings[0], "petrel.db: journal chain broken at row 3: row 3, "
+			    "the last one, is missing (journal.head records it)");
+	assert_int_equal(petrel_store_journal(&f->s, "web", "c", "new 3", &terr), 0);
+	assert_int_equal(fsck(f), 1);
+	assert_string_equal(f->findings[0], "petrel.db: journal chain broken at row 3: row 3 "
+			    "differs from the one journal.head records");
+	/* an operator who restored the database removes the anchor: the next row writes it */
+	assert_int_equal(unlink_anchor(f), 0);
 	assert_int_equal(fsck(f), 0);
-	assert_int_equal(sqlite3_exec(f->s.db, "DELETE FROM journal WHERE event = 'b'",
+	/* the last row deleted: the recorded head shows it */
+	assert_int_equal(sqlite3_exec(f->s.db, "DELETE FROM journal WHERE id = 3",
 				      NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(fsck(f), 1);
-	assert_string_equal(f->findings[0], "petrel.db: journal chain broken at row 2: row 2, the "
+	assert_string_equal(f->findings[0], "petrel.db: journal chain broken at row 3: row 3, the "
 			    "last one, is missing (the journal's head records it)");
 }
 
