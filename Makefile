@@ -152,7 +152,7 @@ bench: deps
 # a crashing input in .build-fuzz/crashes/. FUZZ_TARGETS picks some: fuzz_sig fuzz_config.
 fuzz-build:
 	@command -v $(FUZZ_CC) >/dev/null || \
-		{ echo "fuzz: $(FUZZ_CC) not found: the fuzz targets need clang (contrib/install-deps.sh)" >&2; exit 1; }
+		{ echo "fuzz: $(FUZZ_CC) not found: the fuzz targets need clang and libclang-rt-dev" >&2; exit 1; }
 	@$(MAKE) --no-print-directory FUZZ=1 CC=$(FUZZ_CC) SANITIZE=fuzzer-no-link,address,undefined \
 		CFLAGS='-g -O1' CPPFLAGS= LDFLAGS= LDLIBS= WERROR= fuzz-bins
 
