@@ -1,6 +1,9 @@
 # petrel — GNU make. `make` builds ./petrel; `make check` runs every test under prove.
 # `make SANITIZE=address,undefined` builds the same under the sanitizers (in .build-san/);
 # `make check SANITIZE=address,undefined` runs every test against that build.
+# `make check` also runs every libFuzzer target (tests/fuzz/) for FUZZ_SECONDS (5) each:
+# clang builds them in .build-fuzz/; without clang that test fails, it never skips.
+# `make fuzz FUZZ_SECONDS=600` is the long run (new inputs go to .build-fuzz/corpus/).
 #
 # CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS are yours: `make CFLAGS=-O0` changes the
 # optimisation, never the flags petrel needs (-std, -I., pkg-config's), which live in
@@ -17,7 +20,7 @@
 CC      ?= cc
 PKGS    := libcurl libsodium libcrypto libarchive sqlite3 jansson inih libsystemd
 PKGCFG  := pkg-config
-O       := .build$(if $(SANITIZE),-san)
+O       := .build$(if $(FUZZ),-fuzz,$(if $(SANITIZE),-san))
 
 CFLAGS  ?= -O2 -g
 WERROR  ?=
@@ -43,6 +46,9 @@ CLI_OBJ := $(CLI_SRC:%.c=$(O)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=.build-fuzz/fuzz/%)
+FUZZ_CC  ?= clang
+FUZZ_SECONDS ?= 5
 
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
@@ -59,7 +65,7 @@ DEPS        ?= yes
 # `make V=1` shows the commands
 Q := $(if $(V),,@)
 
-.PHONY: all petrel deps check unit demo bench fuzz install uninstall clean lint FORCE
+.PHONY: all petrel deps check unit demo bench fuzz fuzz-build fuzz-bins install uninstall clean lint FORCE
 all: petrel
 
 deps:
@@ -95,7 +101,7 @@ $(O)/FLAGS: FORCE
 	@if [ x'$(TRACK_FLAGS)' != x"$$(cat $@ 2>/dev/null)" ]; then echo '$(TRACK_FLAGS)' >$@; fi
 FORCE:
 
--include $(wildcard $(O)/*/*.d $(O)/tests/unit/*.d)
+-include $(wildcard $(O)/*/*.d $(O)/tests/unit/*.d $(O)/fuzz/*.d)
 
 unit: $(UNIT_BIN)
 
@@ -115,7 +121,7 @@ PROVE_JOBS ?= $(shell echo $$((2 * $$(nproc 2>/dev/null || echo 1))))
 PROVEFLAGS ?=
 SLOW_TESTS := tests/shell/t0800-crash.sh tests/shell/t1000-daemon.sh \
 	tests/shell/t0801-crash-faults.sh tests/shell/t0200-hostile-server.sh \
-	tests/shell/t1600-install.sh
+	tests/shell/t1600-install.sh tests/shell/t1800-fuzz-smoke.sh
 TESTS := $(SLOW_TESTS) $(UNIT_BIN) \
 	$(filter-out $(SLOW_TESTS),$(sort $(wildcard tests/shell/t*.sh)))
 
@@ -125,8 +131,9 @@ PYTHON_DIR = $(shell python3 -c 'import os, sys; print(os.path.dirname(sys.execu
 
 check: deps
 	@$(MAKE) --no-print-directory WERROR=$(or $(WERROR),1) all unit lint
+	@$(MAKE) --no-print-directory fuzz-build
 	$(if $(PYTHON_DIR),PATH="$(PYTHON_DIR):$$PATH") \
-	CMOCKA_MESSAGE_OUTPUT=TAP PETREL=$(CURDIR)/$(O)/petrel \
+	CMOCKA_MESSAGE_OUTPUT=TAP PETREL=$(CURDIR)/$(O)/petrel FUZZ_SECONDS=$(FUZZ_SECONDS) \
 		prove -j$(PROVE_JOBS) $(PROVEFLAGS) --exec '' $(TESTS)
 
 demo: deps
@@ -137,13 +144,38 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@python3 tests/bench/bench.py
 
-fuzz: $(O)/libpetrel.a
-	@mkdir -p $(O)/fuzz
-	@for f in $(FUZZ_SRC); do \
-		n=$$(basename $$f .c); \
-		clang -g -O1 -std=c11 -D_GNU_SOURCE -pthread -fsanitize=fuzzer,address -I. $(shell $(PKGCFG) --cflags $(PKGS)) \
-			-o $(O)/fuzz/$$n $$f $(LIB_SRC) $(ALL_LDLIBS) && \
-		$(O)/fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-30} tests/fuzz/corpus/$$n 2>&1 | tail -3; \
+# The libFuzzer targets: the library (and cli/config.c, which fuzz_config needs) built
+# again by clang in .build-fuzz/ with coverage, ASan and UBSan; the build's own flags,
+# never the caller's CFLAGS (a package build's hardening flags are not for libFuzzer).
+# tests/shell/t1800-fuzz-smoke.sh runs each for FUZZ_SECONDS; `make fuzz` too, keeping
+# what it finds in .build-fuzz/corpus/TARGET (the checked-in seeds stay as they are) and
+# a crashing input in .build-fuzz/crashes/. FUZZ_TARGETS picks some: fuzz_sig fuzz_config.
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null || \
+		{ echo "fuzz: $(FUZZ_CC) not found: the fuzz targets need clang and libclang-rt-dev" >&2; exit 1; }
+	@$(MAKE) --no-print-directory FUZZ=1 CC=$(FUZZ_CC) SANITIZE=fuzzer-no-link,address,undefined \
+		CFLAGS='-g -O1' CPPFLAGS= LDFLAGS= LDLIBS= WERROR= fuzz-bins
+
+ifneq ($(FUZZ),)
+fuzz-bins: $(FUZZ_BIN)
+
+$(O)/fuzz/%: tests/fuzz/%.c $(O)/libpetrel.a $(O)/cli/config.o $(O)/FLAGS
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+		$(if $(filter fuzz_config,$*),$(O)/cli/config.o) $(O)/libpetrel.a $(ALL_LDLIBS)
+endif
+
+FUZZ_TARGETS ?= $(FUZZ_SRC:tests/fuzz/%.c=%)
+fuzz: deps fuzz-build
+	@mkdir -p .build-fuzz/crashes
+	@for n in $(FUZZ_TARGETS); do \
+		mkdir -p .build-fuzz/corpus/$$n && \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s" && \
+		{ .build-fuzz/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+			-artifact_prefix=.build-fuzz/crashes/$$n- \
+			.build-fuzz/corpus/$$n tests/fuzz/corpus/$$n >.build-fuzz/$$n.log 2>&1; rc=$$?; } ; \
+		grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' .build-fuzz/$$n.log; \
+		[ $$rc = 0 ] || { echo "fuzz: $$n failed: .build-fuzz/$$n.log" >&2; exit 1; }; \
 	done
 
 # The units are templates: @BINDIR@ becomes where petrel is installed. The example
@@ -178,4 +210,4 @@ uninstall:
 		$(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
-	rm -rf .build .build-san petrel
+	rm -rf .build .build-san .build-fuzz petrel

@@ -2,9 +2,11 @@
 # Installs every Debian package petrel's build, tests, demo and benchmark need, and
 # what building and checking the Debian package (make install, debian/) needs.
 # Idempotent: does nothing (and needs no network) when all are present.
+# clang with libclang-rt-dev (its libFuzzer and sanitizer runtimes, only recommended by
+# clang, and recommends are not installed here) builds the fuzz targets of make check.
 set -eu
 
-PKGS="gcc make pkg-config
+PKGS="gcc clang libclang-rt-dev make pkg-config
 libcurl4-openssl-dev libsodium-dev libssl-dev libarchive-dev libsqlite3-dev libsystemd-dev
 libjansson-dev libinih-dev libcmocka-dev
 minisign nginx-light curl sqlite3 python3 perl jq util-linux procps
