@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,10 +48,12 @@ int petrel_rollback_check(struct petrel_engine *e, const struct petrel_target *t
 
 /* The download in progress: where bytes go and what hashes them. Two consumers run
  * on their own threads (common/fanout.h): the store's (SHA-256 + write to tmp/) and
- * the signatures' (BLAKE2b-512 + legacy Ed25519 state), when there are signatures. */
+ * the signatures' (BLAKE2b-512), when a prehashed signature needs it. Legacy
+ * signatures are verified after the download, over the file mapped read-only. */
 struct download {
 	int fd;
 	char tmppath[PATH_MAX];
+	int blobfd;		/* the stored blob, when the store had the bytes already */
 	struct petrel_digest *sha;
 	struct petrel_digest *b2;	/* NULL when no prehashed signature needs it */
 	struct petrel_sigset *sigs;
@@ -77,7 +81,7 @@ static int consume_sigs(void *ctx, const void *p, size_t n)
 
 	if (d->b2 && (r = petrel_digest_update(d->b2, p, n)) < 0)
 		return r;
-	return petrel_sigset_update(d->sigs, p, n);
+	return 0;
 }
 
 static int sink(void *ctx, const void *p, size_t n)
@@ -96,11 +100,13 @@ static int download_start(struct download *d, struct petrel_err *err)
 	void *ctxs[2] = { d, d };
 	int r;
 
-	r = petrel_fanout_new(&d->fo, d->sigs->ncands ? 2 : 1, fns, ctxs);
+	r = petrel_fanout_new(&d->fo, d->b2 ? 2 : 1, fns, ctxs);
 	return r < 0 ? petrel_fail(err, r, "starting hash threads: %s", strerror(-r)) : 0;
 }
 
-/* Streams the local blob through the digests (the store had the bytes already). */
+/* Streams the local blob through the digests (the store had the bytes already), never
+ * past its recorded size; the blob stays open in d->blobfd for a legacy signature's
+ * check. */
 static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], uint64_t size,
 		     struct download *d, struct petrel_err *err)
 {
@@ -113,9 +119,8 @@ static int hash_blob(struct petrel_engine *e, const uint8_t sha256[32], uint64_t
 	if (fd < 0)
 		return petrel_fail(err, fd, "%s: %s", path, fd == -EINVAL ?
 				   "not a regular file (run petrel fsck)" : strerror(-fd));
-	r = petrel_digest_fd(NULL, fd, path, size, sink, d, NULL, err);	/* never past its size */
-	close(fd);
-	return r;
+	d->blobfd = fd;
+	return petrel_digest_fd(NULL, fd, path, size, sink, d, NULL, err);	/* never past its size */
 }
 
 static int check_hash(const struct petrel_build *b, const uint8_t got[32], const char *url,
@@ -167,6 +172,17 @@ static int obtain(struct petrel_engine *e, const struct petrel_target *t,
 	return r < 0 ? consumer_failed(d, r, err) : 0;
 }
 
+/* The time that orders the build: the signers' (petrel_evidence_decide_time), else the
+ * server's finish time; either cut at the moment of verification, so that a clock (or
+ * a lie) far in the future cannot make every later build look older. */
+static int64_t ordering_time(const struct petrel_evidence *ev, const struct petrel_build *b)
+{
+	int64_t ts = ev->has_timestamp ? ev->timestamp : b->finish_time;
+	int64_t now = (int64_t)time(NULL);
+
+	return ts < now ? ts : now;
+}
+
 static void fill_version(struct petrel_version *v, const struct petrel_target *t,
 			 const struct petrel_build *b, const struct petrel_evidence *ev,
 			 const char *url)
@@ -187,9 +203,64 @@ static void fill_version(struct petrel_version *v, const struct petrel_target *t
 		strncat(v->keyids, id, sizeof(v->keyids) - strlen(v->keyids) - 1);
 	}
 	petrel_strcpy_whole(v->trusted_comment, ev->trusted, sizeof(v->trusted_comment));
-	v->timestamp = ev->has_timestamp ? ev->timestamp : b->finish_time;
+	v->timestamp = ordering_time(ev, b);
 	v->verified_at = (int64_t)time(NULL);
 	petrel_strcpy_whole(v->url, url, sizeof(v->url));
+}
+
+/*
+ * The whole file, for legacy ("Ed") signatures only: libsodium's
+ * crypto_sign_verify_detached takes the message at once, as minisign reads it. The
+ * file (our own temp file, or the stored blob) is mapped read-only after its SHA-256
+ * matched, bounded by max_artifact_size; *map gets the mapping to munmap (or NULL).
+ */
+static int map_file(int fd, const char *path, uint64_t size, long max, struct petrel_msg *out,
+		    void **map, struct petrel_err *err)
+{
+	struct stat st;
+
+	*map = NULL;
+	out->p = NULL;
+	out->n = 0;
+	if (fstat(fd, &st) < 0)
+		return petrel_fail(err, -errno, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size != size)
+		return petrel_fail(err, -EIO, "%s: not the %llu-byte regular file just hashed",
+				   path, (unsigned long long)size);
+	if (size > (uint64_t)max || size > SIZE_MAX)
+		return petrel_fail(err, -PETREL_ETOOBIG, "%s: %llu bytes, more than "
+				   "max_artifact_size (%ld)", path, (unsigned long long)size, max);
+	if (size == 0)
+		return 0;
+	*map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (*map == MAP_FAILED) {
+		*map = NULL;
+		return petrel_fail(err, -errno, "mapping %s: %s", path, strerror(errno));
+	}
+	out->p = *map;
+	out->n = (size_t)size;
+	return 0;
+}
+
+/* Verifies the signatures: over the BLAKE2b-512, and over the mapped file when a
+ * legacy signature needs it (the mapping ends before anything is stored). */
+static int verify_sigs(struct petrel_engine *e, const struct petrel_build *b, struct download *d,
+		       const uint8_t b2[64], const char *url, struct petrel_evidence *ev,
+		       struct petrel_err *err)
+{
+	struct petrel_msg file;
+	void *map = NULL;
+	int r;
+
+	if (!petrel_sigset_needs_file(d->sigs))
+		return petrel_sigset_verify(d->sigs, b2, NULL, ev, err);
+	r = map_file(d->fd >= 0 ? d->fd : d->blobfd, d->fd >= 0 ? d->tmppath : url, b->size,
+		     e->cfg->max_artifact_size, &file, &map, err);
+	if (r == 0)
+		r = petrel_sigset_verify(d->sigs, b2, &file, ev, err);
+	if (map)
+		munmap(map, file.n);
+	return r;
 }
 
 /* Everything after the bytes arrived: hash, signatures, policy, rollback, commit. */
@@ -205,7 +276,7 @@ static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
 	if ((r = petrel_digest_final(d->sha, sha, NULL)) < 0 ||
 	    (d->b2 && (r = petrel_digest_final(d->b2, NULL, b2)) < 0) ||
 	    (r = check_hash(b, sha, url, err)) < 0 ||
-	    (r = petrel_sigset_verify(d->sigs, b2, &ev, err)) < 0)
+	    (r = verify_sigs(e, b, d, d->b2 ? b2 : NULL, url, &ev, err)) < 0)
 		return r;
 	/* the rebuilders vouched for b->sha256, which the bytes were just checked against */
 	ev.nrebuilders = d->rebuilt->nrebuilders;
@@ -247,7 +318,7 @@ int petrel_fetch_build(struct petrel_engine *e, const struct petrel_target *t,
 {
 	struct petrel_sigset sigs;
 	struct petrel_evidence rebuilt;
-	struct download d = { .fd = -1, .rebuilt = &rebuilt };
+	struct download d = { .fd = -1, .blobfd = -1, .rebuilt = &rebuilt };
 	char url[PETREL_URL_MAX + 1], shown[PETREL_URL_MAX + 1];
 	int r, have_blob;
 
@@ -274,6 +345,8 @@ out:
 		close(d.fd);
 		unlink(d.tmppath);
 	}
+	if (d.blobfd >= 0)
+		close(d.blobfd);
 	petrel_fanout_free(d.fo);
 	petrel_digest_free(d.sha);
 	petrel_digest_free(d.b2);

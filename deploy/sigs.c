@@ -22,10 +22,6 @@ void petrel_sigset_init(struct petrel_sigset *s, const struct petrel_target *t)
 
 void petrel_sigset_release(struct petrel_sigset *s)
 {
-	size_t i;
-
-	for (i = 0; i < s->ncands; i++)
-		petrel_legacy_free(s->cands[i].legacy);
 	s->ncands = 0;
 }
 
@@ -123,16 +119,11 @@ static int consider(const struct petrel_sigset *s, struct petrel_sigcand *c,
 		c->key = NULL;
 		return r;
 	}
-	if (c->sig.alg[1] == 'd') {
-		c->key = s->t->legacy_signatures ? c->key : NULL;
-		if (!c->key)
-			return petrel_fail(err, -PETREL_ESIG_INVALID,
-					   "%s: legacy signature (Ed) refused; "
-					   "set legacy_signatures = yes to accept", url);
-		if ((r = petrel_legacy_new(&c->legacy, &c->sig, c->key, err)) < 0) {
-			c->key = NULL;
-			return r;
-		}
+	if (c->sig.alg[1] == 'd' && !s->t->legacy_signatures) {
+		c->key = NULL;
+		return petrel_fail(err, -PETREL_ESIG_INVALID,
+				   "%s: legacy signature (Ed) refused; "
+				   "set legacy_signatures = yes to accept", url);
 	}
 	petrel_strcpy_whole(c->url, url, sizeof(c->url));
 	return 0;
@@ -380,7 +371,6 @@ static void gather_release(struct gather *g)
 			pthread_join(j->thread, NULL);
 		petrel_http_free(j->h);
 		petrel_buf_release(&j->body);
-		petrel_legacy_free(j->cand.legacy);
 	}
 	pthread_cond_destroy(&g->cond);
 	pthread_mutex_destroy(&g->lock);
@@ -427,7 +417,6 @@ static void take(struct petrel_sigset *s, struct gather *g)
 			note_failure(s, j);
 		} else if (j->cand.key) {
 			s->cands[s->ncands++] = j->cand;
-			j->cand.legacy = NULL;	/* handed over */
 		} else {
 			remember(s, &j->refusal, j->refusal.code);
 		}
@@ -484,38 +473,30 @@ int petrel_sigset_needs_blake2b(const struct petrel_sigset *s)
 	return 0;
 }
 
-int petrel_sigset_update(struct petrel_sigset *s, const void *p, size_t n)
+int petrel_sigset_needs_file(const struct petrel_sigset *s)
 {
 	size_t i;
-	int r;
 
 	for (i = 0; i < s->ncands; i++)
-		if (s->cands[i].legacy && (r = petrel_legacy_update(s->cands[i].legacy, p, n)) < 0)
-			return r;
+		if (s->cands[i].sig.alg[1] == 'd')
+			return 1;
 	return 0;
 }
 
-/* Records what a verified candidate contributes to the evidence. */
-/*
- * The build's signed time is the OLDEST timestamp among the signatures that count: one
- * signer (below the threshold) can then neither pass off an old build as new (the
- * others' old timestamps win) nor push the high-water mark into the future and block
- * every later build. The order of the signature URLs does not matter.
- */
+/* Records what a verified candidate contributes to the evidence: its key, and the
+ * timestamp it signed (petrel_evidence_decide_time chooses the build's from them). */
 static int credit(struct petrel_evidence *ev, const struct petrel_sigcand *c,
 		  struct petrel_err *err)
 {
 	if (ev->nkeys == 0)
 		petrel_strcpy_whole(ev->trusted, c->sig.trusted, sizeof(ev->trusted));
-	if (c->tc.has_timestamp && (!ev->has_timestamp || c->tc.timestamp < ev->timestamp)) {
-		ev->has_timestamp = 1;
-		ev->timestamp = c->tc.timestamp;
-	}
-	return petrel_evidence_add_key(ev, c->key->keyid, err);
+	return petrel_evidence_add_signer(ev, c->key->keyid, c->tc.has_timestamp,
+					  c->tc.timestamp, err);
 }
 
 int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
-			 struct petrel_evidence *ev, struct petrel_err *err)
+			 const struct petrel_msg *file, struct petrel_evidence *ev,
+			 struct petrel_err *err)
 {
 	size_t i;
 	int r;
@@ -526,8 +507,8 @@ int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
 
 		struct petrel_err one = PETREL_ERR_INIT;	/* this signature's */
 
-		r = petrel_sig_verify(&c->sig, c->key, blake2b, c->legacy,
-				      s->t->legacy_signatures, &one);
+		r = petrel_sig_verify(&c->sig, c->key, blake2b, file, s->t->legacy_signatures,
+				      &one);
 		if (r < 0) {
 			petrel_err_prefix(&one, "%s: ", c->url);
 			remember(s, &one, r);
@@ -536,6 +517,7 @@ int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
 		if ((r = credit(ev, c, err)) < 0)
 			return r;
 	}
+	petrel_evidence_decide_time(ev, s->t->threshold);
 	if (!petrel_trust_needs_signatures(s->t->trust))
 		return 0;
 	if (ev->nkeys < s->t->threshold)

@@ -15,7 +15,6 @@ struct petrel_digest;
 struct petrel_sigcand {
 	struct petrel_sig sig;
 	const struct petrel_pubkey *key;	/* borrowed from the target */
-	struct petrel_legacy *legacy;		/* owned; for "Ed" signatures */
 	struct petrel_tcomment tc;
 	char url[PETREL_URL_MAX + 1];
 };
@@ -56,14 +55,17 @@ int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const c
 
 /* 1 if any candidate is a prehashed "ED" signature (needs BLAKE2b of the file). */
 int petrel_sigset_needs_blake2b(const struct petrel_sigset *s);
-/* Feeds file bytes to the legacy candidates. */
-int petrel_sigset_update(struct petrel_sigset *s, const void *p, size_t n);
+/* 1 if any candidate is a legacy "Ed" signature (needs the whole file, mapped). */
+int petrel_sigset_needs_file(const struct petrel_sigset *s);
 
 /*
- * Verifies the candidates against the file's BLAKE2b-512 and decides with the policy.
- * ev receives the evidence. 0 or the refusal with its message.
+ * Verifies the candidates against the file's BLAKE2b-512 (prehashed) or the whole
+ * file (legacy; NULL when none needs it) and decides with the policy. ev receives the
+ * evidence, its timestamp chosen by petrel_evidence_decide_time. 0 or the refusal
+ * with its message.
  */
 int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
-			 struct petrel_evidence *ev, struct petrel_err *err);
+			 const struct petrel_msg *file, struct petrel_evidence *ev,
+			 struct petrel_err *err);
 
 #endif

@@ -417,10 +417,18 @@ int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v,
 			     struct petrel_err *err)
 {
 	char hex[PETREL_HASH_HEX + 1], detail[2048];
-	/* the marks never go past the moment of verification: a signer's or a server's
-	 * clock far in the future must not block every later build */
+	/* no time goes past the moment of verification, neither the marks nor the row's
+	 * timestamp (which orders versions and the downgrade check) and finish time: a
+	 * signer's or a server's clock far in the future must not make every later build
+	 * look older. The server's raw finish time is not kept: nothing decides by it, and
+	 * the server still answers it (petrel list). v gets the times as stored. */
 	int64_t cap = v->verified_at > 0 ? v->verified_at : INT64_MAX;
 	int r;
+
+	if (v->timestamp > cap)
+		v->timestamp = cap;
+	if (v->build.finish_time > cap)
+		v->build.finish_time = cap;
 
 	if (v->build.size > INT64_MAX)
 		return petrel_fail(err, -PETREL_EDB, "database: size of %s does not fit",
@@ -431,8 +439,8 @@ int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v,
 				   v->build.uuid);
 	if ((r = petrel_db_begin(s->db, err)) < 0)
 		return r;
-	if ((r = raise_high_water(s->db, v->target, v->timestamp < cap ? v->timestamp : cap,
-				  v->build.finish_time < cap ? v->build.finish_time : cap, err)) < 0 ||
+	if ((r = raise_high_water(s->db, v->target, v->timestamp, v->build.finish_time,
+				  err)) < 0 ||
 	    (r = insert_version(s->db, v, hex, err)) < 0 ||
 	    /* it verified: an earlier refusal of the same bytes was the transit's fault */
 	    (r = petrel_sql_run(s->db, err, "DELETE FROM refused WHERE target = ? AND sha256 = ?",

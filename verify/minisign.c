@@ -23,12 +23,6 @@ struct line {
 	size_t n;
 };
 
-struct petrel_legacy {
-	crypto_hash_sha512_state st;	/* SHA-512 over R || A || file bytes so far */
-	uint8_t sig[64];		/* the signature and key it was made for */
-	uint8_t pk[32];
-};
-
 /*
  * Splits text into at most max lines at '\n'; a final newline ends the last line
  * rather than starting an empty one. Refuses NUL and '\r' anywhere; line lengths
@@ -249,104 +243,12 @@ static int sodium_ready(struct petrel_err *err)
 	return 0;
 }
 
-int petrel_legacy_new(struct petrel_legacy **out, const struct petrel_sig *sig,
-		      const struct petrel_pubkey *pk, struct petrel_err *err)
-{
-	struct petrel_legacy *l;
-	int r;
-
-	*out = NULL;
-	r = sodium_ready(err);
-	if (r < 0)
-		return r;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	memcpy(l->sig, sig->sig, 64);
-	memcpy(l->pk, pk->pk, 32);
-	crypto_hash_sha512_init(&l->st);
-	crypto_hash_sha512_update(&l->st, l->sig, 32);	/* R */
-	crypto_hash_sha512_update(&l->st, l->pk, 32);	/* A */
-	*out = l;
-	return 0;
-}
-
-int petrel_legacy_update(struct petrel_legacy *l, const void *p, size_t n)
-{
-	if (n == 0)
-		return 0;
-	crypto_hash_sha512_update(&l->st, p, n);
-	return 0;
-}
-
-void petrel_legacy_free(struct petrel_legacy *l)
-{
-	if (!l)
-		return;
-	sodium_memzero(l, sizeof(*l));
-	free(l);
-}
-
-/* 1 when the 32-byte little-endian scalar s is below the group order L. */
-static int scalar_canonical(const uint8_t s[32])
-{
-	uint8_t wide[64] = { 0 }, red[32];
-
-	memcpy(wide, s, 32);
-	crypto_core_ed25519_scalar_reduce(red, wide);
-	return memcmp(red, s, 32) == 0;
-}
-
-/* [n]P, or the identity's encoding when n is zero (libsodium refuses that case). */
-static int mul_point(uint8_t out[32], const uint8_t n[32], const uint8_t *p)
-{
-	static const uint8_t identity[32] = { 1 };
-
-	if (sodium_is_zero(n, 32)) {
-		memcpy(out, identity, 32);
-		return 0;
-	}
-	if (p)
-		return crypto_scalarmult_ed25519_noclamp(out, n, p);
-	return crypto_scalarmult_ed25519_base_noclamp(out, n);
-}
-
-/*
- * The legacy Ed25519 check [S]B == R + [k]A with k = SHA512(R || A || M) mod L,
- * finished from the streamed state. Equivalent to libsodium's
- * crypto_sign_verify_detached for keys in the prime-order subgroup (every key
- * minisign generates): S must be canonical, A and R canonical points of the
- * prime-order subgroup and not of small order. Zero scalars (S or k, each with
- * probability 2^-252) are handled as the identity rather than refused.
- * 1 when valid, 0 when not.
- */
-static int legacy_valid(const struct petrel_legacy *l)
-{
-	crypto_hash_sha512_state st = l->st;	/* copy: verifying twice gives one answer */
-	const uint8_t *R = l->sig, *S = l->sig + 32, *A = l->pk;
-	uint8_t h[64], k[32], sb[32], ka[32], rka[32];
-	int ok = 0;
-
-	crypto_hash_sha512_final(&st, h);
-	crypto_core_ed25519_scalar_reduce(k, h);
-	if (!scalar_canonical(S) || !crypto_core_ed25519_is_valid_point(A) ||
-	    !crypto_core_ed25519_is_valid_point(R))
-		goto out;
-	if (mul_point(sb, S, NULL) != 0 || mul_point(ka, k, A) != 0)
-		goto out;
-	if (crypto_core_ed25519_add(rka, R, ka) != 0)
-		goto out;
-	ok = sodium_memcmp(sb, rka, 32) == 0;
-out:
-	sodium_memzero(&st, sizeof(st));
-	return ok;
-}
-
-/* The file signature: "ED" over the BLAKE2b-512, "Ed" over the streamed file. */
+/* The file signature: "ED" over the BLAKE2b-512, "Ed" over the whole file. */
 static int verify_file_sig(const struct petrel_sig *sig, const struct petrel_pubkey *pk,
-			   const uint8_t blake2b512[64], const struct petrel_legacy *legacy,
+			   const uint8_t blake2b512[64], const struct petrel_msg *file,
 			   int allow_legacy, struct petrel_err *err)
 {
+	static const uint8_t empty[1];
 	int ok;
 
 	if (sig->alg[1] == 'D') {
@@ -359,11 +261,11 @@ static int verify_file_sig(const struct petrel_sig *sig, const struct petrel_pub
 			return petrel_fail(err, -PETREL_ESIG_INVALID,
 					   "legacy signature (Ed) refused; "
 					   "set legacy_signatures = yes to accept");
-		if (!legacy || memcmp(legacy->sig, sig->sig, 64) != 0 ||
-		    memcmp(legacy->pk, pk->pk, 32) != 0)
-			return petrel_fail(err, -EINVAL,
-					   "legacy state made for another signature or key");
-		ok = legacy_valid(legacy);
+		if (!file || (!file->p && file->n))
+			return petrel_fail(err, -EINVAL, "legacy signature needs the whole file");
+		/* libsodium's own verifier, never a check assembled from group operations */
+		ok = crypto_sign_verify_detached(sig->sig, file->p ? file->p : empty, file->n,
+						 pk->pk) == 0;
 	}
 	if (!ok)
 		return petrel_fail(err, -PETREL_ESIG_INVALID, "file signature does not verify");
@@ -388,7 +290,8 @@ static int verify_global_sig(const struct petrel_sig *sig, const struct petrel_p
 }
 
 int petrel_sig_verify(const struct petrel_sig *sig, const struct petrel_pubkey *pk,
-		      const uint8_t blake2b512[64], struct petrel_legacy *legacy, int allow_legacy, struct petrel_err *err)
+		      const uint8_t blake2b512[64], const struct petrel_msg *file,
+		      int allow_legacy, struct petrel_err *err)
 {
 	char want[17], got[17];
 	int r;
@@ -405,7 +308,7 @@ int petrel_sig_verify(const struct petrel_sig *sig, const struct petrel_pubkey *
 	}
 	if (sig->alg[0] != 'E' || (sig->alg[1] != 'D' && sig->alg[1] != 'd'))
 		return petrel_fail(err, -PETREL_ESIG_FORMAT, "signature has an unknown algorithm");
-	r = verify_file_sig(sig, pk, blake2b512, legacy, allow_legacy, err);
+	r = verify_file_sig(sig, pk, blake2b512, file, allow_legacy, err);
 	if (r == 0)
 		r = verify_global_sig(sig, pk, err);
 	return r;

@@ -45,28 +45,25 @@ int petrel_pubkey_load(const char *path, struct petrel_pubkey *out, struct petre
  */
 int petrel_sig_parse(const char *text, size_t len, struct petrel_sig *out, struct petrel_err *err);
 
+/* The whole file a legacy signature covers: bytes the caller holds (a read-only
+ * mapping of the downloaded file), borrowed for the call. p may be NULL when n is 0. */
+struct petrel_msg {
+	const void *p;
+	size_t n;
+};
+
 /*
  * Verifies sig with pk:
  *  - keyid must equal pk's (else -PETREL_ESIG_UNTRUSTED);
  *  - "ED": Ed25519 over blake2b512 (64 bytes, the file's BLAKE2b-512);
- *  - "Ed": refused with -PETREL_ESIG_INVALID unless allow_legacy; then checked
- *    against legacy_sha512 (see petrel_legacy_*) — the file streamed once;
+ *  - "Ed": refused with -PETREL_ESIG_INVALID unless allow_legacy; then libsodium's
+ *    crypto_sign_verify_detached over the whole file (file; NULL is -EINVAL), as
+ *    minisign itself verifies legacy signatures;
  *  - global signature: Ed25519 over sig(64) || trusted comment text.
  * 0 or -PETREL_ESIG_INVALID / -PETREL_ESIG_UNTRUSTED.
  */
-struct petrel_legacy;
 int petrel_sig_verify(const struct petrel_sig *sig, const struct petrel_pubkey *pk,
-		      const uint8_t blake2b512[64], struct petrel_legacy *legacy, int allow_legacy, struct petrel_err *err);
-
-/*
- * Legacy ("Ed") signatures are Ed25519 over the raw file. To avoid reading the file
- * twice, the verifier hashes R || A || M while the file streams: create one
- * petrel_legacy per (signature, key) pair before the download, feed it every chunk,
- * then pass it to petrel_sig_verify. 0 or -ENOMEM.
- */
-int petrel_legacy_new(struct petrel_legacy **out, const struct petrel_sig *sig,
-		      const struct petrel_pubkey *pk, struct petrel_err *err);
-int petrel_legacy_update(struct petrel_legacy *l, const void *p, size_t n);
-void petrel_legacy_free(struct petrel_legacy *l);
+		      const uint8_t blake2b512[64], const struct petrel_msg *file,
+		      int allow_legacy, struct petrel_err *err);
 
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -203,6 +204,58 @@ int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8],
 	memcpy(ev->keyids[ev->nkeys], keyid, 8);
 	ev->nkeys++;
 	return 0;
+}
+
+int petrel_evidence_add_signer(struct petrel_evidence *ev, const uint8_t keyid[8],
+			       int has_ts, int64_t ts, struct petrel_err *err)
+{
+	size_t i;
+	int r;
+
+	if ((r = petrel_evidence_add_key(ev, keyid, err)) < 0)
+		return r;
+	for (i = 0; memcmp(ev->keyids[i], keyid, 8) != 0; i++)
+		;	/* found: add_key just made sure it is there */
+	if (has_ts && (!ev->key_has_ts[i] || ts > ev->key_ts[i])) {
+		ev->key_has_ts[i] = 1;
+		ev->key_ts[i] = ts;
+	}
+	return 0;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * Why the threshold-th newest: the threshold is the number of keys an attacker must
+ * hold to get a build accepted, so it is also the number of signers it takes to move
+ * the build's time. With fewer than t = threshold lying signers beside t honest ones,
+ * the chosen time stays within the honest signers' timestamps: the t newest include
+ * an honest one (the liars cannot push it forward and freeze the target), and the
+ * t-th newest is no older than the honest signers' t-th newest (they cannot drag it
+ * back and have this build refused as a replay). The median would need half of the
+ * signers honest, the minimum lets one signer refuse every build, the maximum lets
+ * one signer freeze the target. Times past the moment of verification are cut there
+ * by the caller (deploy/fetch.c, store/store.c).
+ */
+void petrel_evidence_decide_time(struct petrel_evidence *ev, unsigned threshold)
+{
+	int64_t ts[PETREL_KEYS_MAX];
+	size_t i, n = 0, want = threshold ? threshold : 1;
+
+	for (i = 0; i < ev->nkeys && i < PETREL_KEYS_MAX; i++)
+		if (ev->key_has_ts[i])
+			ts[n++] = ev->key_ts[i];
+	ev->has_timestamp = n > 0;
+	ev->timestamp = 0;
+	if (n == 0)
+		return;
+	qsort(ts, n, sizeof(ts[0]), newest_first);
+	ev->timestamp = ts[(want < n ? want : n) - 1];
 }
 
 int petrel_trust_needs_signatures(enum petrel_trust trust)

@@ -57,8 +57,10 @@ struct petrel_rebuilder_answer {
 struct petrel_evidence {
 	size_t nkeys;				/* distinct key ids with a valid, bound signature */
 	uint8_t keyids[PETREL_KEYS_MAX][8];
-	int has_timestamp;			/* from a valid signature's trusted comment */
-	int64_t timestamp;
+	int key_has_ts[PETREL_KEYS_MAX];	/* keyids[i] signed a timestamp: the newest */
+	int64_t key_ts[PETREL_KEYS_MAX];	/*   of its valid signatures' timestamps */
+	int has_timestamp;			/* the build's signed time, once decided */
+	int64_t timestamp;			/*   (petrel_evidence_decide_time) */
 	char trusted[1024 + 1];			/* trusted comment of the first valid signature */
 	size_t nrebuilders;			/* rebuilders asked, in configuration order */
 	struct petrel_rebuilder_answer rebuilders[PETREL_REBUILDERS_MAX];
@@ -67,6 +69,21 @@ struct petrel_evidence {
 /* Adds a key id unless already counted. 0 or -PETREL_ETOOBIG. */
 int petrel_evidence_add_key(struct petrel_evidence *ev, const uint8_t keyid[8],
 			    struct petrel_err *err);
+/* petrel_evidence_add_key for a valid signature, with the timestamp its trusted comment
+ * carries (has_ts 0: none); a key that signed twice keeps its newest. */
+int petrel_evidence_add_signer(struct petrel_evidence *ev, const uint8_t keyid[8],
+			       int has_ts, int64_t ts, struct petrel_err *err);
+
+/*
+ * Decides the build's signed time from its signers' timestamps (one per key, its
+ * newest): the threshold-th newest, i.e. the newest time that threshold distinct keys
+ * all vouch for. Fewer signers than it can neither push the time into the future
+ * (which would block every later build) nor into the past (which would refuse this one
+ * as a replay); with fewer timestamped keys than threshold, the oldest of them.
+ * Sets has_timestamp/timestamp; no timestamped key leaves has_timestamp 0.
+ * threshold 0 counts as 1.
+ */
+void petrel_evidence_decide_time(struct petrel_evidence *ev, unsigned threshold);
 
 /* What trust = MODE asks for: signatures (signed, signed+rebuilt), rebuilders (rebuilt,
  * signed+rebuilt). "server" asks for neither. */

@@ -719,17 +719,13 @@ static void test_pubkey_load(void **state)
 
 /* ---- minisign: legacy ("Ed") and prehashed fixtures made by Debian's minisign ---- */
 
+/* A legacy signature over the whole message, as deploy/ hands it the mapped file. */
 static int legacy_verify(const struct petrel_sig *sig, const struct petrel_pubkey *pk,
 			 const void *msg, size_t n, int allow)
 {
-	struct petrel_legacy *l = NULL;
-	int r;
+	struct petrel_msg file = { msg, n };
 
-	assert_int_equal(petrel_legacy_new(&l, sig, pk, &terr), 0);
-	assert_int_equal(petrel_legacy_update(l, msg, n), 0);
-	r = petrel_sig_verify(sig, pk, NULL, l, allow, &terr);
-	petrel_legacy_free(l);
-	return r;
+	return petrel_sig_verify(sig, pk, NULL, &file, allow, &terr);
 }
 
 static void test_legacy_small(void **state)
@@ -754,41 +750,74 @@ static void test_legacy_small(void **state)
 	free(msg);
 }
 
-static void test_legacy_state_checks(void **state)
+static void test_legacy_needs_file(void **state)
 {
 	struct petrel_pubkey pk;
-	struct petrel_sig sig, other;
-	struct petrel_legacy *l = NULL;
+	struct petrel_sig sig;
+	struct petrel_msg none = { NULL, 3 };
 	size_t len = 0;
 	char *msg = fixture("small.txt", &len);
 
 	(void)state;
 	fixture_key(&pk);
 	fixture_sig("small-legacy.minisig", &sig);
-	fixture_sig("big-legacy.minisig", &other);
-	assert_int_equal(petrel_legacy_new(&l, &sig, &pk, &terr), 0);
-	assert_int_equal(petrel_legacy_update(l, msg, len), 0);
 	/* verifying twice gives the same answer */
-	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, l, 1, &terr), 0);
-	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, l, 1, &terr), 0);
-	/* a state made for another signature is a caller error */
-	assert_int_equal(petrel_sig_verify(&other, &pk, NULL, l, 1, &terr), -EINVAL);
-	petrel_err_reset(&terr);
+	assert_int_equal(legacy_verify(&sig, &pk, msg, len, 1), 0);
+	assert_int_equal(legacy_verify(&sig, &pk, msg, len, 1), 0);
+	/* without the file (or with a length but no bytes) it is a caller error */
 	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, NULL, 1, &terr), -EINVAL);
-	petrel_err_reset(&terr);
-	petrel_legacy_free(l);
-	petrel_legacy_free(NULL);
+	assert_msg("legacy signature needs the whole file");
+	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, &none, 1, &terr), -EINVAL);
+	assert_msg("legacy signature needs the whole file");
+	/* refused before anything else when legacy signatures are not enabled */
+	assert_int_equal(petrel_sig_verify(&sig, &pk, NULL, NULL, 0, &terr), -PETREL_ESIG_INVALID);
+	assert_msg("legacy signature (Ed) refused");
 	free(msg);
 }
 
-/* The big file streamed in odd chunk sizes through both the digest and the legacy state. */
+/* A forgery: another key's legacy signature of the same file, wearing the fixture key's
+ * id and a valid global signature by that other key. */
+static void test_legacy_forged(void **state)
+{
+	uint8_t sk[64], gm[64 + 4];
+	struct petrel_pubkey pk, other;
+	struct petrel_sig sig, forged;
+	size_t len = 0;
+	char *msg = fixture("small.txt", &len);
+
+	(void)state;
+	assert_true(sodium_init() >= 0);
+	fixture_key(&pk);
+	fixture_sig("small-legacy.minisig", &sig);
+	crypto_sign_keypair(other.pk, sk);
+	forged = sig;
+	crypto_sign_detached(forged.sig, NULL, (const uint8_t *)msg, len, sk);
+	memcpy(gm, forged.sig, 64);
+	memcpy(gm + 64, "t:ok", 4);
+	memcpy(forged.trusted, "t:ok", 5);
+	forged.trusted_len = 4;
+	crypto_sign_detached(forged.global_sig, NULL, gm, sizeof(gm), sk);
+	assert_int_equal(legacy_verify(&forged, &pk, msg, len, 1), -PETREL_ESIG_INVALID);
+	assert_msg("file signature does not verify");
+	/* the genuine file signature with a trusted comment it was not signed with */
+	forged = sig;
+	memcpy(forged.trusted, "t:ok", 5);
+	forged.trusted_len = 4;
+	assert_int_equal(legacy_verify(&forged, &pk, msg, len, 1), -PETREL_ESIG_INVALID);
+	assert_msg("trusted comment signature does not verify");
+	/* and the genuine one still verifies */
+	assert_int_equal(legacy_verify(&sig, &pk, msg, len, 1), 0);
+	free(msg);
+}
+
+/* The big file streamed in odd chunk sizes through the digest (prehashed), and whole
+ * through the legacy check. */
 static void test_big_fixtures_streamed(void **state)
 {
 	static const size_t chunks[] = { 1, 7, 4093, 65537, 13, 262147 };
 	struct petrel_sig pre, leg;
 	struct petrel_pubkey pk;
 	struct petrel_digest *d = NULL;
-	struct petrel_legacy *l = NULL;
 	uint8_t *big = big_file(), sha[32], b2[64];
 	size_t off = 0, i = 0;
 
@@ -797,22 +826,22 @@ static void test_big_fixtures_streamed(void **state)
 	fixture_sig("big-prehashed.minisig", &pre);
 	fixture_sig("big-legacy.minisig", &leg);
 	assert_int_equal(petrel_digest_new(&d, PETREL_DIGEST_SHA256 | PETREL_DIGEST_BLAKE2B), 0);
-	assert_int_equal(petrel_legacy_new(&l, &leg, &pk, &terr), 0);
 	while (off < BIG_LEN) {
 		size_t n = chunks[i++ % PETREL_ARRAY_SIZE(chunks)];
 
 		n = n > BIG_LEN - off ? BIG_LEN - off : n;
 		assert_int_equal(petrel_digest_update(d, big + off, n), 0);
-		assert_int_equal(petrel_legacy_update(l, big + off, n), 0);
 		off += n;
 	}
 	assert_int_equal(petrel_digest_final(d, sha, b2), 0);
 	assert_int_equal(petrel_sig_verify(&pre, &pk, b2, NULL, 0, &terr), 0);
-	assert_int_equal(petrel_sig_verify(&leg, &pk, NULL, l, 1, &terr), 0);
-	assert_int_equal(petrel_sig_verify(&leg, &pk, NULL, l, 0, &terr), -PETREL_ESIG_INVALID);
+	assert_int_equal(legacy_verify(&leg, &pk, big, BIG_LEN, 1), 0);
+	assert_int_equal(legacy_verify(&leg, &pk, big, BIG_LEN, 0), -PETREL_ESIG_INVALID);
 	assert_msg("legacy signature (Ed) refused");
+	big[BIG_LEN / 2] ^= 0x80;
+	assert_int_equal(legacy_verify(&leg, &pk, big, BIG_LEN, 1), -PETREL_ESIG_INVALID);
+	assert_msg("file signature does not verify");
 	hex_eq(sha, 4, "e6478c5e");
-	petrel_legacy_free(l);
 	petrel_digest_free(d);
 	free(big);
 }
@@ -882,7 +911,7 @@ static void make_legacy(struct petrel_sig *sig, struct petrel_pubkey *pk, const 
 	sign_global(sig, sk);
 }
 
-/* Our streaming legacy check agrees with crypto_sign_verify_detached, mutations included. */
+/* The legacy check agrees with crypto_sign_verify_detached, mutations included. */
 static void test_legacy_matches_libsodium(void **state)
 {
 	uint8_t sk[64], msg[300];
@@ -1215,6 +1244,72 @@ static void test_policy_threshold(void **state)
 	petrel_err_reset(&terr);
 }
 
+/* Builds evidence from n signers (key i+1 signed ts[i]; 0 means no timestamp) and
+ * decides its time with threshold t. */
+static struct petrel_evidence signers(const int64_t *ts, size_t n, unsigned t)
+{
+	struct petrel_evidence ev;
+	uint8_t id[8] = { 0 };
+	size_t i;
+
+	memset(&ev, 0, sizeof(ev));
+	for (i = 0; i < n; i++) {
+		id[0] = (uint8_t)(i + 1);
+		assert_int_equal(petrel_evidence_add_signer(&ev, id, ts[i] != 0, ts[i], &terr), 0);
+	}
+	petrel_evidence_decide_time(&ev, t);
+	return ev;
+}
+
+/* The build's time is the threshold-th newest signer's: fewer liars than the threshold
+ * move it neither into the future (freeze) nor into the past (refused as a replay). */
+static void test_evidence_time(void **state)
+{
+	static const int64_t future = 4102444800;	/* 2100 */
+	static const int64_t past = 1000;
+	const int64_t honest_liar[] = { 1700000000, future }, liar_first[] = { future, 1700000000 };
+	const int64_t three[] = { 1700000000, future, 1700000100 };
+	const int64_t three_past[] = { 1700000000, past, 1700000100 };
+	const int64_t one_untimed[] = { 0, 1700000000 }, none[] = { 0, 0 };
+	struct petrel_evidence ev;
+	uint8_t a[8] = { 9 };
+
+	(void)state;
+	ev = signers(honest_liar, 2, 2);
+	assert_true(ev.has_timestamp);
+	assert_int_equal(ev.timestamp, 1700000000);
+	ev = signers(liar_first, 2, 2);		/* the order of the URLs does not matter */
+	assert_int_equal(ev.timestamp, 1700000000);
+	ev = signers(three, 3, 2);		/* a future liar among three, threshold 2: */
+	assert_int_equal(ev.timestamp, 1700000100);	/* an honest signer's time */
+	ev = signers(three_past, 3, 2);		/* a past liar cannot refuse the build */
+	assert_int_equal(ev.timestamp, 1700000000);
+	ev = signers(three, 3, 3);
+	assert_int_equal(ev.timestamp, 1700000000);
+	/* threshold 1: one key is trusted alone (the caller cuts the future at now) */
+	ev = signers(honest_liar, 2, 1);
+	assert_int_equal(ev.timestamp, future);
+	ev = signers(honest_liar, 2, 0);
+	assert_int_equal(ev.timestamp, future);
+	/* fewer timestamped keys than the threshold: the oldest of them */
+	ev = signers(one_untimed, 2, 2);
+	assert_true(ev.has_timestamp);
+	assert_int_equal(ev.timestamp, 1700000000);
+	ev = signers(honest_liar, 2, 5);
+	assert_int_equal(ev.timestamp, 1700000000);
+	ev = signers(none, 2, 1);
+	assert_false(ev.has_timestamp);
+	assert_int_equal(ev.nkeys, 2);
+	/* one key signing twice counts once, with its newest timestamp */
+	memset(&ev, 0, sizeof(ev));
+	assert_int_equal(petrel_evidence_add_signer(&ev, a, 1, 1700000200, &terr), 0);
+	assert_int_equal(petrel_evidence_add_signer(&ev, a, 1, 1700000100, &terr), 0);
+	assert_int_equal(petrel_evidence_add_signer(&ev, a, 0, 0, &terr), 0);
+	petrel_evidence_decide_time(&ev, 2);
+	assert_int_equal(ev.nkeys, 1);
+	assert_int_equal(ev.timestamp, 1700000200);
+}
+
 static void test_policy_key_overflow(void **state)
 {
 	struct petrel_evidence ev;
@@ -1399,7 +1494,8 @@ int main(void)
 		T(test_pubkey_malformed),
 		T(test_pubkey_load),
 		T(test_legacy_small),
-		T(test_legacy_state_checks),
+		T(test_legacy_needs_file),
+		T(test_legacy_forged),
 		T(test_big_fixtures_streamed),
 		T(test_big_fixture_binding),
 		T(test_prehashed_small_refuses_legacy_path),
@@ -1415,6 +1511,7 @@ int main(void)
 		T(test_bind_mismatch),
 		T(test_bind_strict_missing),
 		T(test_policy_threshold),
+		T(test_evidence_time),
 		T(test_policy_key_overflow),
 		T(test_trust_modes),
 		T(test_policy_rebuilt),
