@@ -495,7 +495,7 @@ static void cycle(struct daemon *d)
 	struct petrel_err err = PETREL_ERR_INIT;
 	int64_t now = now_ms();
 	size_t i, n = 0;
-	int r;
+	int r = 0;
 
 	for (i = 0; i < d->cfg->ntargets; i++)
 		n += due(d, i, now);

@@ -832,12 +832,15 @@ static int finish(struct parse *p)
 {
 	struct petrel_config *c = p->cfg;
 
+	/* a failure is never line 0, which means success (a section the pre-pass did not
+	 * see, say, has no line of its own) */
 	for (size_t i = 0; i < c->nservers; i++)
 		if (!c->servers[i].url[0])
-			return fail(p, "server %s: no url", c->servers[i].name), c->servers[i].line;
+			return fail(p, "server %s: no url", c->servers[i].name),
+			       c->servers[i].line > 0 ? c->servers[i].line : 1;
 	for (size_t i = 0; i < c->ntargets; i++)
 		if (check_target(p, &c->targets[i], p->server_of[i]) < 0)
-			return p->at ? p->at : c->targets[i].line;
+			return p->at ? p->at : c->targets[i].line > 0 ? c->targets[i].line : 1;
 	return check_paths(p);
 }
 

@@ -348,7 +348,8 @@ int petrel_bw_parse_listing_each(const char *text, size_t len, const char *where
 		memset(&b, 0, sizeof(b));
 		petrel_strcpy_whole(b.job, job ? job : "", sizeof(b.job));
 		if (!json_is_string(u) || petrel_strcpy_whole(b.uuid, json_string_value(u),
-							   sizeof(b.uuid)) < 0) {
+							   sizeof(b.uuid)) < 0 ||
+		    !petrel_uuid_valid(b.uuid)) {	/* it goes into URLs and onto terminals */
 			r = petrel_fail(err, -PETREL_EMALFORMED,
 					"%s: an entry without a valid uuid", where);
 			break;

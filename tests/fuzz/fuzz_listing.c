@@ -18,20 +18,9 @@ static void init_build(struct petrel_build *b)
 	memcpy(b->uuid, FUZZ_UUID, sizeof(FUZZ_UUID));
 }
 
-/*
- * FIXME: an entry's uuid is only checked to fit (36 bytes), not to be a uuid: a server
- * can list "../x" or control characters, which `petrel list` requests and prints
- * (tests/fuzz/known/fuzz_listing/, reported in issue 15). Once parse_listing_each
- * checks it, use petrel_uuid_valid here and move that input into the corpus.
- */
-static int uuid_fits(const char *u)
-{
-	return strnlen(u, PETREL_UUID_LEN + 1) <= PETREL_UUID_LEN;
-}
-
 static int valid_entry(const struct petrel_build *b)
 {
-	return petrel_name_valid(b->filename, PETREL_FILENAME_MAX) && uuid_fits(b->uuid) &&
+	return petrel_name_valid(b->filename, PETREL_FILENAME_MAX) && petrel_uuid_valid(b->uuid) &&
 	       !strcmp(b->job, FUZZ_JOB);
 }
 
@@ -87,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = petrel_bw_listing_find_hash(text, size, "fuzz", w.first, &b, &err);
 	check(r, -PETREL_ENOTFOUND, &err);
 	if (r == 0 && (!petrel_name_valid(b.filename, PETREL_FILENAME_MAX) ||
-		       !uuid_fits(b.uuid) || memcmp(b.sha256, w.first, 32)))
+		       !petrel_uuid_valid(b.uuid) || memcmp(b.sha256, w.first, 32)))
 		__builtin_trap();
 	return 0;
 }

@@ -191,7 +191,7 @@ fi
 
 # a copy of the tree: dpkg-buildpackage writes into the parent directory and cleans
 mkdir -p "$T/pkg/src"
-tar -C "$REPO_ROOT" --exclude=./.git --exclude=./.build --exclude=./.build-san \
+tar -C "$REPO_ROOT" --exclude=./.git --exclude=./.build --exclude=./.build-san --exclude=./.build-fuzz \
 	--exclude=./petrel -cf - . | tar -C "$T/pkg/src" -xf -
 # a clean environment: inside make check of a package build too, this one is on its own
 run env -i PATH="$PATH" HOME="$T" TMPDIR="${TMPDIR:-/tmp}" LC_ALL=C.UTF-8 \
