@@ -437,6 +437,17 @@ static int decide(struct petrel_sigset *s, const struct gather *g, struct petrel
 	return shortfall(s, have, err);
 }
 
+/* The caller asks its handle whom a failure concerns (a signature host, not the build
+ * server): name the first URL that failed. */
+static void blame(struct petrel_http *h, const struct gather *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (!g->jobs[i].judged || (g->jobs[i].r < 0 && g->jobs[i].r != -PETREL_ENOTFOUND)) {
+			petrel_http_note_url(h, g->jobs[i].url);
+			return;
+		}
+}
+
 int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const char *server,
 			 const struct petrel_build *b, struct petrel_err *err)
 {
@@ -453,6 +464,7 @@ int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const c
 	if ((r = start(g, s, h, server, b, err)) == 0 && (r = collect(s, g, b)) == 0) {
 		take(s, g);
 		r = decide(s, g, err);
+		blame(h, g);
 	} else if (r == -ECANCELED) {
 		petrel_fail(err, r, "cancelled while fetching signatures");
 	} else if (r == -ENOMEM) {

@@ -641,3 +641,8 @@ const char *petrel_http_last_url(const struct petrel_http *h)
 {
 	return h->last_url;
 }
+
+void petrel_http_note_url(struct petrel_http *h, const char *url)
+{
+	petrel_strcpy_whole(h->last_url, url, sizeof(h->last_url));
+}

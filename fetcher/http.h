@@ -103,6 +103,9 @@ int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
 
 /* The URL of the last request h tried ("" before any): whom a failure concerns. */
 const char *petrel_http_last_url(const struct petrel_http *h);
+/* Records url as the last tried, for a request another handle made on h's behalf (a
+ * clone on another thread): a failure then concerns that URL's host. */
+void petrel_http_note_url(struct petrel_http *h, const char *url);
 
 /*
  * Who answers a URL, whatever its path: "scheme://host:port" lowercased with the
