@@ -181,12 +181,13 @@ run petrel audit
 is "$rc" 0 "the row put back: the chain holds again"
 
 # --- a row in the middle deleted
-cp "$DB" "$T/db.saved"; rm -f "$DB-wal" "$DB-shm"
+# (the journal's anchor, STATE/journal.head, is saved and put back with it: t1760)
+cp "$DB" "$T/db.saved"; cp "$T/state/journal.head" "$T/anchor.saved"; rm -f "$DB-wal" "$DB-shm"
 sql "delete from journal where id = 3"
 run petrel audit
 is "$rc" 6 "a deleted journal row: exit 6"
 like "$err" "chain broken at row 4: " "... the chain breaks at the row after it"
-cp "$T/db.saved" "$DB"; rm -f "$DB-wal" "$DB-shm"
+cp "$T/db.saved" "$DB"; cp "$T/anchor.saved" "$T/state/journal.head"; rm -f "$DB-wal" "$DB-shm"
 run petrel audit
 is "$rc" 0 "the database put back: clean again"
 
@@ -206,16 +207,16 @@ run petrel audit
 is "$rc" 6 "appending after the deletion does not hide it"
 like "$err" "chain broken at row $last:" "... the new row's prev still names the deleted one"
 
-# --- the last row deleted together with the head: the chain ends early, nothing to see
-# (the head is not secret: an attacker who rewrites both is not detected; README says so)
-cp "$T/db.saved" "$DB"; rm -f "$DB-wal" "$DB-shm"
+# --- the head record deleted (with the journal's last rows too, the anchor outside the
+# database shows it: t1760)
+cp "$T/db.saved" "$DB"; cp "$T/anchor.saved" "$T/state/journal.head"; rm -f "$DB-wal" "$DB-shm"
 sql "delete from journal_head"
 run petrel audit
 is "$rc" 6 "a missing head record is a finding"
 like "$err" "journal's head record is missing" "... named"
 
 # --- audit needs no network
-cp "$T/db.saved" "$DB"; rm -f "$DB-wal" "$DB-shm"
+cp "$T/db.saved" "$DB"; cp "$T/anchor.saved" "$T/state/journal.head"; rm -f "$DB-wal" "$DB-shm"
 stop_server
 run petrel audit
 is "$rc" 0 "audit (without --online) works with the server down"

@@ -20,6 +20,7 @@
 #include "common/error.h"
 #include "common/fanout.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "fetcher/http.h"
 
@@ -41,6 +42,53 @@ static void fill_random(uint8_t *p, size_t n)
 }
 
 /* ---------------------------------------------------------------- strings */
+
+/* Text from servers: credentials masked, control characters and bad UTF-8 escaped. */
+static void test_text_safe(void **state)
+{
+	char out[256];
+
+	(void)state;
+	petrel_text_safe("plain \xc3\xa9t\xc3\xa9 \xe2\x80\xa6", out, sizeof(out));
+	assert_string_equal(out, "plain \xc3\xa9t\xc3\xa9 \xe2\x80\xa6");
+	assert_true(petrel_text_is_safe("plain \xc3\xa9t\xc3\xa9"));
+	petrel_text_safe("a\x1b]0;pwned\x07" "b\n\tc\r\x7f", out, sizeof(out));
+	assert_string_equal(out, "a\\x1b]0;pwned\\x07b\\n\\tc\\r\\x7f");
+	assert_false(petrel_text_is_safe("a\x1b"));
+	/* C1 (U+009B, CSI) and invalid UTF-8: a lone 0x9b, an overlong, a surrogate */
+	petrel_text_safe("\xc2\x9b|\x9b|\xc0\xaf|\xed\xa0\x80|\xc2", out, sizeof(out));
+	assert_string_equal(out, "\\xc2\\x9b|\\x9b|\\xc0\\xaf|\\xed\\xa0\\x80|\\xc2");
+	assert_false(petrel_text_is_safe("\xc2\x9b"));
+	/* cut before a piece that does not fit, never inside an escape */
+	petrel_text_safe("ab\x1b", out, 5);
+	assert_string_equal(out, "ab");
+	petrel_text_safe("x", out, 1);
+	assert_string_equal(out, "");
+}
+
+static void test_text_mask(void **state)
+{
+	char out[256];
+
+	(void)state;
+	petrel_text_mask("https://alice:s3cret@host:8/p?platform=x&token=abc&v=1#f", out,
+			 sizeof(out));
+	assert_string_equal(out, "https://***@host:8/p?platform=x&token=***&v=1#f");
+	petrel_text_mask("GET http://u@h/a failed; see https://h2/b?API_KEY=k&sig=z", out,
+			 sizeof(out));
+	assert_string_equal(out, "GET http://***@h/a failed; see https://h2/b?API_KEY=***&sig=***");
+	/* an '@' past the host is no userinfo; a quote ends a URL */
+	petrel_text_mask("http://h/x@y 'http://a:b@c'@d", out, sizeof(out));
+	assert_string_equal(out, "http://h/x@y 'http://***@c'@d");
+	petrel_text_mask("no url: a@b, ://@", out, sizeof(out));
+	assert_string_equal(out, "no url: a@b, ://***@");
+	petrel_mask_url("http://user:pw@h", out, sizeof(out));
+	assert_string_equal(out, "http://***@h");
+	/* text_safe masks too; a control byte ends a URL and is escaped */
+	petrel_text_safe("http://a:b@h/?key=\x1b[2J x\x1b", out, sizeof(out));
+	assert_string_equal(out, "http://***@h/?key=***\\x1b[2J x\\x1b");
+	assert_false(petrel_text_is_safe("http://h/"));
+}
 
 static void test_strlcpy(void **state)
 {
@@ -1369,6 +1417,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strlcpy),
+		cmocka_unit_test(test_text_safe),
+		cmocka_unit_test(test_text_mask),
 		cmocka_unit_test(test_snprintf),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_b64_rfc4648),
