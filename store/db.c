@@ -148,6 +148,12 @@ static const char *const migrations[] = {
 	"  at INTEGER NOT NULL"
 	");"
 	"ALTER TABLE target_status ADD COLUMN next_poll INTEGER NOT NULL DEFAULT 0;",
+
+	/* 8: a server's or a signer's time is trusted no further than the moment of
+	 * verification: rows stored before petrel capped them would otherwise keep
+	 * blocking every later genuine build */
+	"UPDATE versions SET timestamp = min(timestamp, verified_at),"
+	"  finish_time = min(finish_time, verified_at) WHERE verified_at > 0;",
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,

@@ -9,7 +9,7 @@
 #include "common/build.h"
 #include "common/error.h"
 
-#define PETREL_SCHEMA_VERSION 7
+#define PETREL_SCHEMA_VERSION 8
 
 struct sqlite3;
 
