@@ -541,8 +541,8 @@ int petrel_daemon_lock(const struct petrel_config *cfg, struct petrel_err *err)
 	char path[PATH_MAX], who[64];
 	int fd, r;
 
-	if ((r = petrel_mkdir_p(cfg->state_dir, 0755)) < 0)
-		return petrel_fail(err, r, "%s: %s", cfg->state_dir, strerror(-r));
+	if ((r = petrel_store_prepare(cfg->state_dir, err)) < 0)
+		return r;	/* before daemon.lock is made in a directory petrel must not use */
 	if (petrel_snprintf(path, sizeof(path), "%s/daemon.lock", cfg->state_dir) < 0)
 		return petrel_fail(err, -ENAMETOOLONG, "%s: path too long", cfg->state_dir);
 	if ((fd = petrel_lockfile_try(path, who, sizeof(who), err)) == -EWOULDBLOCK)

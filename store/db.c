@@ -577,6 +577,15 @@ static void readable_by_all(struct sqlite3 *handle, const char *db)
 	(void)sqlite3_file_control(handle, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 }
 
+int petrel_store_prepare(const char *dir, struct petrel_err *err)
+{
+	int r;
+
+	if ((r = claim_dir(dir, err)) < 0)
+		return r;
+	return make_layout(dir, r, err);
+}
+
 static int open_store(struct petrel_store *s, const char *dir, long lock_timeout,
 		      struct petrel_err *err)
 {
@@ -589,7 +598,7 @@ static int open_store(struct petrel_store *s, const char *dir, long lock_timeout
 	if (petrel_strcpy_whole(s->dir, dir, sizeof(s->dir)) < 0 ||
 	    petrel_snprintf(path, sizeof(path), "%s/petrel.db", dir) < 0)
 		return petrel_fail(err, -ENAMETOOLONG, "%s: state directory path too long", dir);
-	if ((r = claim_dir(dir, err)) < 0 || (r = make_layout(dir, r, err)) < 0)
+	if ((r = petrel_store_prepare(dir, err)) < 0)
 		return r;
 	/* before sqlite: two petrels creating one database at once would otherwise race
 	 * on switching it to WAL, where sqlite answers "locked" without waiting */

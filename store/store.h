@@ -40,6 +40,10 @@ struct petrel_version {
  * Copies dir. 0 or negative code with a petrel_fail message.
  */
 int petrel_store_open(struct petrel_store *s, const char *dir, struct petrel_err *err);
+/* What a writer does to dir before anything else: refuses a directory others may write
+ * to, another user's, or one that is not petrel's; lays it out (with its marker) when
+ * new. 0 or a negative code with a message. */
+int petrel_store_prepare(const char *dir, struct petrel_err *err);
 /* The same, taking the state directory's lock (petrel_store_lock) before sqlite opens
  * the database: what every command does. The lock is released by petrel_store_close. */
 int petrel_store_open_locked(struct petrel_store *s, const char *dir, long lock_timeout,

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$MINISIGN" ] || skip_all "minisign not installed"
-plan 147
+plan 148
 
 start_server
 make_key pub1
@@ -172,7 +172,7 @@ mkdir -p "$F/tmp" && touch "$F/tmp/precious" "$F/notes"
 sed -i "s|^state_dir = .*|state_dir = $F|" "$C"
 list_f() { find "$F" -printf '%P %y\n' | LC_ALL=C sort; }
 before=$(list_f)
-for cmd in "upgrade hello" "fetch" "fsck" "gc" "revert hello" "pin hello"; do
+for cmd in "upgrade hello" "fetch" "fsck" "gc" "revert hello" "pin hello" "daemon --once"; do
 	# shellcheck disable=SC2086
 	run petrel $cmd
 	is "$rc:$err" "2:petrel: $F: not a petrel state directory (no .petrel-state, no petrel.db, not empty): refusing to use it" \
