@@ -152,8 +152,8 @@ static const char *const migrations[] = {
 	/* 8: a server's or a signer's time is trusted no further than the moment of
 	 * verification: rows stored before petrel capped them would otherwise keep
 	 * blocking every later genuine build */
-	"UPDATE versions SET timestamp = min(timestamp, verified_at),"
-	"  finish_time = min(finish_time, verified_at) WHERE verified_at > 0;",
+	("UPDATE versions SET timestamp = min(timestamp, verified_at),"
+	 "  finish_time = min(finish_time, verified_at) WHERE verified_at > 0;"),
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,
