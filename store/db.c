@@ -586,6 +586,18 @@ int petrel_store_prepare(const char *dir, struct petrel_err *err)
 	return make_layout(dir, r, err);
 }
 
+/* An empty s for dir, closed; path (PATH_MAX) receives dir/petrel.db. */
+static int store_init(struct petrel_store *s, const char *dir, char *path,
+		      struct petrel_err *err)
+{
+	memset(s, 0, sizeof(*s));
+	s->lockfd = -1;
+	if (petrel_strcpy_whole(s->dir, dir, sizeof(s->dir)) < 0 ||
+	    petrel_snprintf(path, PATH_MAX, "%s/petrel.db", dir) < 0)
+		return petrel_fail(err, -ENAMETOOLONG, "%s: state directory path too long", dir);
+	return 0;
+}
+
 static int open_store(struct petrel_store *s, const char *dir, long lock_timeout,
 		      struct petrel_err *err)
 {
@@ -593,11 +605,8 @@ static int open_store(struct petrel_store *s, const char *dir, long lock_timeout
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	int r;
 
-	memset(s, 0, sizeof(*s));
-	s->lockfd = -1;
-	if (petrel_strcpy_whole(s->dir, dir, sizeof(s->dir)) < 0 ||
-	    petrel_snprintf(path, sizeof(path), "%s/petrel.db", dir) < 0)
-		return petrel_fail(err, -ENAMETOOLONG, "%s: state directory path too long", dir);
+	if ((r = store_init(s, dir, path, err)) < 0)
+		return r;
 	if ((r = petrel_store_prepare(dir, err)) < 0)
 		return r;
 	/* before sqlite: two petrels creating one database at once would otherwise race
@@ -668,11 +677,8 @@ int petrel_store_open_read(struct petrel_store *s, const char *dir, struct petre
 	struct stat st;
 	int r;
 
-	memset(s, 0, sizeof(*s));
-	s->lockfd = -1;
-	if (petrel_strcpy_whole(s->dir, dir, sizeof(s->dir)) < 0 ||
-	    petrel_snprintf(path, sizeof(path), "%s/petrel.db", dir) < 0)
-		return petrel_fail(err, -ENAMETOOLONG, "%s: state directory path too long", dir);
+	if ((r = store_init(s, dir, path, err)) < 0)
+		return r;
 	if (stat(dir, &st) == 0 && (r = check_mode(dir, &st, 0, err)) < 0)
 		return r;
 	if (lstat(path, &st) < 0 && errno == ENOENT)

@@ -236,13 +236,19 @@ int petrel_store_intent_done(struct petrel_store *s, const struct petrel_intent 
 	return r;
 }
 
-static int undo_body(struct sqlite3 *db, const struct petrel_intent *in, const char *state,
-		     const char *event, const char *reason, int reject, struct petrel_err *err)
+/*
+ * How an intent ends when it is not done as planned: the pointers at (cur, prev), an
+ * upgrade's generation in state with reason, with reject its build rejected for the
+ * target, a journal row (event, reason), the intent gone.
+ */
+static int end_body(struct sqlite3 *db, const struct petrel_intent *in, int64_t cur,
+		    int64_t prev, const char *state, const char *event, const char *reason,
+		    int reject, struct petrel_err *err)
 {
 	int upgrade = !strcmp(in->op, "upgrade");
 	int r;
 
-	if ((r = set_pointers(db, in->target, in->from_gen, in->from_prev, err)) < 0)
+	if ((r = set_pointers(db, in->target, cur, prev, err)) < 0)
 		return r;
 	if (upgrade && (r = petrel_sql_run(db, err, "UPDATE generations SET state = ?, reason = ?"
 					   " WHERE target = ? AND number = ?", "ttti",
@@ -259,6 +265,12 @@ static int undo_body(struct sqlite3 *db, const struct petrel_intent *in, const c
 	return done_body(db, in, event, reason, err);
 }
 
+static int undo_body(struct sqlite3 *db, const struct petrel_intent *in, const char *state,
+		     const char *event, const char *reason, int reject, struct petrel_err *err)
+{
+	return end_body(db, in, in->from_gen, in->from_prev, state, event, reason, reject, err);
+}
+
 int petrel_store_intent_undo(struct petrel_store *s, const struct petrel_intent *in,
 			     const char *state, const char *event, const char *reason,
 			     int reject, struct petrel_err *err)
@@ -272,24 +284,8 @@ int petrel_store_intent_undo(struct petrel_store *s, const struct petrel_intent 
 static int forward_body(struct sqlite3 *db, const struct petrel_intent *in, const char *reason,
 			int reject, struct petrel_err *err)
 {
-	int upgrade = !strcmp(in->op, "upgrade");
-	int r;
-
-	if ((r = set_pointers(db, in->target, in->to_gen, in->to_prev, err)) < 0)
-		return r;
-	if (upgrade && (r = petrel_sql_run(db, err, "UPDATE generations SET state = 'deployed',"
-					   " reason = ? WHERE target = ? AND number = ?", "tti",
-				       reason, in->target, in->to_gen)) < 0)
-		return r;
-	if (upgrade && reject &&
-	    (r = petrel_sql_run(db, err,
-				"INSERT OR REPLACE INTO rejected (target, sha256, uuid, reason, at)"
-				" SELECT g.target, v.sha256, v.uuid, ?3, ?4 FROM generations g"
-				" JOIN versions v ON v.id = g.version"
-				" WHERE g.target = ?1 AND g.number = ?2", "titi",
-			    in->target, in->to_gen, reason, (int64_t)time(NULL))) < 0)
-		return r;
-	return done_body(db, in, "rollback-impossible", reason, err);
+	return end_body(db, in, in->to_gen, in->to_prev, "deployed", "rollback-impossible",
+			reason, reject, err);
 }
 
 int petrel_store_intent_forward(struct petrel_store *s, const struct petrel_intent *in,
