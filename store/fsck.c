@@ -317,6 +317,20 @@ static int journal_head(struct sqlite3 *db, int64_t *id, char hash[PETREL_HASH_H
 }
 
 /* An intact chain of rows ending at (last, tip) against the head: what is missing. */
+/* The rows after last up to head are gone, as who (the head row or its anchor) says. */
+static void missing_tail(struct petrel_journal_check *c, int64_t last, int64_t head,
+			 const char *who)
+{
+	c->first_broken = last + 1;
+	if (last + 1 == head)
+		snprintf(c->why, sizeof(c->why), "row %lld, the last one, is missing (%s "
+			 "records it)", (long long)head, who);
+	else
+		snprintf(c->why, sizeof(c->why), "rows %lld to %lld, the last ones, are missing "
+			 "(%s records row %lld)", (long long)last + 1, (long long)head, who,
+			 (long long)head);
+}
+
 static void check_head(struct petrel_journal_check *c, int64_t last, const char *tip,
 		       int has_head, int64_t head, const char *head_hash)
 {
@@ -324,14 +338,7 @@ static void check_head(struct petrel_journal_check *c, int64_t last, const char 
 		c->first_broken = last;
 		snprintf(c->why, sizeof(c->why), "the journal's head record is missing");
 	} else if (has_head && last < head) {
-		c->first_broken = last + 1;
-		if (last + 1 == head)
-			snprintf(c->why, sizeof(c->why), "row %lld, the last one, is missing (the "
-				 "journal's head records it)", (long long)head);
-		else
-			snprintf(c->why, sizeof(c->why), "rows %lld to %lld, the last ones, are "
-				 "missing (the journal's head records row %lld)", (long long)last + 1,
-				 (long long)head, (long long)head);
+		missing_tail(c, last, head, "the journal's head");
 	} else if (has_head && last > head) {
 		c->first_broken = head + 1;
 		snprintf(c->why, sizeof(c->why), "rows after %lld were added behind petrel's back",
@@ -416,14 +423,7 @@ static int check_anchor(struct petrel_store *s, struct petrel_journal_check *c,
 	if (id > last && anchored_row_now(s, id, want))
 		return 0;	/* a writer committed after this reader's snapshot */
 	if (id > last) {
-		c->first_broken = last + 1;
-		if (last + 1 == id)
-			snprintf(c->why, sizeof(c->why), "row %lld, the last one, is missing "
-				 "(journal.head records it)", (long long)id);
-		else
-			snprintf(c->why, sizeof(c->why), "rows %lld to %lld, the last ones, are "
-				 "missing (journal.head records row %lld)", (long long)last + 1,
-				 (long long)id, (long long)id);
+		missing_tail(c, last, id, "journal.head");
 		return 0;
 	}
 	if ((r = row_hash(s->db, id, have, err)) < 0)
