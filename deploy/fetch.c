@@ -187,7 +187,7 @@ static int64_t ordering_time(const struct petrel_evidence *ev, const struct petr
 
 static void fill_version(struct petrel_version *v, const struct petrel_target *t,
 			 const struct petrel_build *b, const struct petrel_evidence *ev,
-			 const char *url)
+			 const uint8_t *b2, const char *url)
 {
 	size_t i;
 
@@ -208,15 +208,11 @@ static void fill_version(struct petrel_version *v, const struct petrel_target *t
 	v->timestamp = ordering_time(ev, b);
 	v->verified_at = (int64_t)time(NULL);
 	petrel_strcpy_whole(v->url, url, sizeof(v->url));
+	if (b2)
+		petrel_hex(b2, 64, v->blake2b);
 }
 
-/*
- * The whole file, for legacy ("Ed") signatures only: libsodium's
- * crypto_sign_verify_detached takes the message at once, as minisign reads it. The
- * file (our own temp file, or the stored blob) is mapped read-only after its SHA-256
- * matched, bounded by max_artifact_size; *map gets the mapping to munmap (or NULL).
- */
-static int map_file(int fd, const char *path, uint64_t size, long max, struct petrel_msg *out,
+int petrel_map_file(int fd, const char *path, uint64_t size, long max, struct petrel_msg *out,
 		    void **map, struct petrel_err *err)
 {
 	struct stat st;
@@ -256,7 +252,7 @@ static int verify_sigs(struct petrel_engine *e, const struct petrel_build *b, st
 
 	if (!petrel_sigset_needs_file(d->sigs))
 		return petrel_sigset_verify(d->sigs, b2, NULL, ev, err);
-	r = map_file(d->fd >= 0 ? d->fd : d->blobfd, d->fd >= 0 ? d->tmppath : url, b->size,
+	r = petrel_map_file(d->fd >= 0 ? d->fd : d->blobfd, d->fd >= 0 ? d->tmppath : url, b->size,
 		     e->cfg->max_artifact_size, &file, &map, err);
 	if (r == 0)
 		r = petrel_sigset_verify(d->sigs, b2, &file, ev, err);
@@ -284,7 +280,7 @@ static int verify_bytes(struct petrel_engine *e, const struct petrel_target *t,
 	memcpy(ev.rebuilders, d->rebuilt->rebuilders, sizeof(ev.rebuilders));
 	if ((r = petrel_policy_evaluate(&policy, &ev, err)) < 0)
 		return r;
-	fill_version(out, t, b, &ev, url);
+	fill_version(out, t, b, &ev, b2, url);
 	if (newest && (r = petrel_rollback_check(e, t, b, out->timestamp, 0, err)) < 0)
 		return r;
 	return 0;
@@ -292,9 +288,10 @@ static int verify_bytes(struct petrel_engine *e, const struct petrel_target *t,
 
 /* The verified bytes into objects/ (once: d->fd is consumed), the version into sqlite. */
 static int commit_bytes(struct petrel_engine *e, const struct petrel_build *b,
-			struct download *d, const char *url, struct petrel_version *v,
-			struct petrel_err *err)
+			struct download *d, struct petrel_sigset *sigs, const char *url,
+			struct petrel_version *v, struct petrel_err *err)
 {
+	struct petrel_stored_sig kept[PETREL_SIGURLS_MAX];
 	int r;
 
 	if (d->fd >= 0) {
@@ -303,7 +300,10 @@ static int commit_bytes(struct petrel_engine *e, const struct petrel_build *b,
 		if (r < 0)
 			return petrel_fail(err, r, "storing %s: %s", url, petrel_strerror(r));
 	}
-	return petrel_store_add_version(&e->store, v, err);
+	/* the signatures go with the row: trust is checked again before it goes live */
+	return petrel_store_add_version_signed(&e->store, v, kept,
+					       petrel_sigset_accepted(sigs, kept,
+								      PETREL_SIGURLS_MAX), err);
 }
 
 /* Everything after the bytes arrived: hash, signatures, policy, rollback, commit. */
@@ -318,7 +318,7 @@ static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
 	    (d->b2 && (r = petrel_digest_final(d->b2, NULL, b2)) < 0) ||
 	    (r = verify_bytes(e, t, b, d, sha, d->b2 ? b2 : NULL, url, newest, out, err)) < 0)
 		return r;
-	return commit_bytes(e, b, d, url, out, err);
+	return commit_bytes(e, b, d, d->sigs, url, out, err);
 }
 
 /* Asks the rebuilders before the download, so that too little agreement costs no
@@ -438,10 +438,10 @@ int petrel_intake_verify(struct petrel_engine *e, const struct petrel_target *t,
 }
 
 int petrel_intake_commit(struct petrel_engine *e, struct petrel_intake *in,
-			 const struct petrel_build *b, const char *url, struct petrel_version *v,
-			 struct petrel_err *err)
+			 struct petrel_sigset *sigs, const struct petrel_build *b, const char *url,
+			 struct petrel_version *v, struct petrel_err *err)
 {
-	return commit_bytes(e, b, &in->d, url, v, err);
+	return commit_bytes(e, b, &in->d, sigs, url, v, err);
 }
 
 void petrel_intake_free(struct petrel_intake *in)

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "engine.h"
+#include "verify/minisign.h"
 
 /*
  * Rollback protection: a build offered as newest must not be older than the newest
@@ -14,6 +15,16 @@
 int petrel_rollback_check(struct petrel_engine *e, const struct petrel_target *t,
 			  const struct petrel_build *b, int64_t ts, int by_finish,
 			  struct petrel_err *err);
+
+/*
+ * The whole file, for legacy ("Ed") signatures only: libsodium's
+ * crypto_sign_verify_detached takes the message at once, as minisign reads it. fd (our
+ * own temp file, or a stored blob; path names it in messages) must be the regular file
+ * of size bytes, at most max (max_artifact_size); it is mapped read-only into out, and
+ * *map gets the mapping to munmap (NULL for an empty file). 0 or a negative code.
+ */
+int petrel_map_file(int fd, const char *path, uint64_t size, long max, struct petrel_msg *out,
+		    void **map, struct petrel_err *err);
 
 /*
  * The fetch transaction for b (resolved by the engine): gather signatures and rebuilder
@@ -33,7 +44,8 @@ int petrel_fetch_build(struct petrel_engine *e, const struct petrel_target *t,
  * checks them for t as a fetch does (hash against b, the signatures of sigs with t's keys
  * and threshold, the policy with no rebuilder answer, the rollback mark when newest) and
  * fills out, storing nothing: it may be called for several targets. petrel_intake_commit
- * then moves the file into objects/ (the first call) and records v. petrel_intake_free
+ * then moves the file into objects/ (the first call) and records v with the
+ * signatures of sigs that verified (the same sigs petrel_intake_verify was given for it). petrel_intake_free
  * removes whatever is left in tmp/. 0 or a negative code with a message naming url.
  */
 struct petrel_intake;
@@ -47,8 +59,8 @@ int petrel_intake_verify(struct petrel_engine *e, const struct petrel_target *t,
 			 const struct petrel_build *b, const char *url, int newest,
 			 struct petrel_version *out, struct petrel_err *err);
 int petrel_intake_commit(struct petrel_engine *e, struct petrel_intake *in,
-			 const struct petrel_build *b, const char *url, struct petrel_version *v,
-			 struct petrel_err *err);
+			 struct petrel_sigset *sigs, const struct petrel_build *b, const char *url,
+			 struct petrel_version *v, struct petrel_err *err);
 void petrel_intake_free(struct petrel_intake *in);
 
 #endif
