@@ -92,6 +92,23 @@ static const struct petrel_option log_options[] = {
 	{ NULL }
 };
 
+static const struct petrel_option export_options[] = {
+	{ "uuid", .metavar = "UUID", .field = FIELD(uuid),
+	  .help = "this build of each target (one the store verified for it) instead of its "
+		  "current one" },
+	{ NULL }
+};
+
+static const struct petrel_option import_options[] = {
+	{ "offline-ok", .field = FIELD(offline_ok), .value = 1,
+	  .help = "for a target with trust = rebuilt or signed+rebuilt: accept what can be "
+		  "checked offline (the signatures; under rebuilt the bundle's sha256 alone), "
+		  "recorded as such" },
+	{ "allow-downgrade", .field = FIELD(allow_downgrade), .value = 1,
+	  .help = "accept a build older than the newest the target ever verified" },
+	{ NULL }
+};
+
 static const struct petrel_option help_options[] = {
 	{ "man", .field = FIELD(man), .value = 1, .flags = PETREL_OPT_HIDDEN },
 	{ NULL }
@@ -173,6 +190,23 @@ const struct petrel_command petrel_commands[] = {
 	  "the configuration. One daemon per state directory (STATE/daemon.lock). With "
 	  "NOTIFY_SOCKET: sd_notify READY/RELOADING/STOPPING/WATCHDOG.",
 	  daemon_options, petrel_cmd_daemon },
+	{ "export", PETREL_ARG_TARGET, 2, -1, "Write a bundle FILE for a host without the "
+	  "network: per target its current build (or --uuid's), with its metadata (JSON), "
+	  "every signature it was verified with and its blob, re-hashed on the way. A tar, "
+	  "compressed as the name says: .tar, .tar.gz (.tgz), .tar.xz, .tar.zst; written to "
+	  "FILE.tmp-XXXXXX and renamed when complete. FILE '-' writes an uncompressed tar to "
+	  "stdout (never to a terminal). A read: no lock.", export_options, petrel_cmd_export },
+	{ "import", PETREL_ARG_FILE, 1, 1, "Read a bundle (FILE, or - for stdin) and verify "
+	  "each build for every target of its job exactly as a fetch does: sha256 and size, "
+	  "the signatures with this host's keys, threshold and binding, the trust policy, the "
+	  "rollback mark; only then are the blobs stored and the versions recorded (journal "
+	  "row 'import'). Entries are read as streams, never extracted by name. A hostile or "
+	  "broken bundle (links, devices, '..', absolute or duplicate names, too many entries, "
+	  "an entry larger than announced, a decompression bomb, a truncated archive, bad "
+	  "metadata, a wrong hash, untrusted signatures, a job no target has) is refused with "
+	  "exit 3 and nothing written. Rebuilders cannot be asked offline: trust = rebuilt "
+	  "or signed+rebuilt refuses unless --offline-ok. Then 'petrel upgrade TARGET --to "
+	  "UUID' deploys with no network.", import_options, petrel_cmd_import },
 	{ "help", PETREL_ARG_COMMAND, 0, 1, "This text, or the help of COMMAND (as petrel "
 	  "COMMAND --help prints it).", help_options, NULL },
 	{ NULL }
@@ -277,7 +311,8 @@ const struct petrel_command *petrel_command_find(const char *name)
 
 const char *petrel_arg_name(enum petrel_arg_kind arg)
 {
-	return arg == PETREL_ARG_TARGET ? "TARGET" : arg == PETREL_ARG_COMMAND ? "COMMAND" : NULL;
+	return arg == PETREL_ARG_TARGET ? "TARGET" : arg == PETREL_ARG_COMMAND ? "COMMAND" :
+	       arg == PETREL_ARG_FILE ? "FILE" : NULL;
 }
 
 /* ------------------------------------------------------------------ the synopsis */
@@ -327,6 +362,10 @@ static void put_args(struct out *o, const struct petrel_command *c)
 	/* the one command whose second argument is no target */
 	if (c->run == petrel_cmd_pin) {
 		put(o, " TARGET [UUID]");
+		return;
+	}
+	if (c->run == petrel_cmd_export) {	/* the last argument is the bundle */
+		put(o, " TARGET... FILE");
 		return;
 	}
 	if (!arg || !c->max_args)
