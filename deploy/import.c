@@ -127,6 +127,23 @@ static int add_sigs(const struct import *im, struct pair *p,
 	return 0;
 }
 
+/* The rollback mark: a bundle must not bring a build older than one t verified. */
+static int rollback(const struct import *im, const struct pair *p, struct petrel_err *err)
+{
+	char when[32], mark[32];
+	int64_t hw = 0;
+	int r;
+
+	if ((r = petrel_store_high_water(&im->e->store, p->t->name, &hw, err)) < 0 ||
+	    p->v.timestamp >= hw)
+		return r;
+	petrel_format_time(p->v.timestamp, when, sizeof(when));
+	petrel_format_time(hw, mark, sizeof(mark));
+	return petrel_fail(err, -PETREL_EROLLBACK, "%s: build %s from %s is older than a build "
+			   "from %s already verified (rollback refused; --allow-downgrade takes "
+			   "it)", im->name, p->v.build.uuid, when, mark);
+}
+
 /* p verified as a fetch verifies, or found in the store already. */
 static int verify(struct import *im, struct pair *p, const struct petrel_bundle_version *bv,
 		  struct petrel_err *err)
@@ -147,7 +164,9 @@ static int verify(struct import *im, struct pair *p, const struct petrel_bundle_
 	    (r = add_sigs(im, p, bv)) < 0)
 		return r;
 	r = petrel_intake_verify(im->e, p->as, im->in[p->version], &p->sigs, &bv->build, url,
-				 !im->o->allow_downgrade, &p->v, err);
+				 0, &p->v, err);
+	if (r == 0 && !im->o->allow_downgrade)
+		r = rollback(im, p, err);
 	if (r < 0)
 		petrel_err_prefix(err, "%s: ", p->t->name);
 	return r;

@@ -28,7 +28,8 @@
  */
 #define PETREL_BUNDLE_VERSION 1
 #define PETREL_BUNDLE_MANIFEST "petrel-bundle.json"
-#define PETREL_BUNDLE_ENTRIES_MAX 1024		/* entries in one bundle */
+#define PETREL_BUNDLE_ENTRIES_MAX 512		/* entries in one bundle (fewer than 64
+						 * versions with 8 signatures each) */
 #define PETREL_BUNDLE_VERSIONS_MAX 64		/* versions in one bundle */
 #define PETREL_BUNDLE_SIGS_MAX 8		/* signatures of one version */
 #define PETREL_BUNDLE_JSON_MAX 65536		/* the manifest, one meta.json */
