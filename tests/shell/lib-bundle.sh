@@ -19,3 +19,13 @@ bundle_hosts() {
 	U2=$(add_build hello "$T/b2.hvt" --filename hello.hvt --finish-time 1700001000)
 	sign_build hello "$U2" pub1 || BAIL_OUT "sign B2"
 }
+
+# signed_build NAME SIZE FINISH — $T/NAME.hvt of SIZE bytes as a build of hello finished
+# at FINISH (epoch), signed with pub1; sets ${NAME}U to its uuid.
+signed_build() {
+	make_file "$T/$1.hvt" "$2" "$1"
+	local u
+	u=$(add_build hello "$T/$1.hvt" --filename hello.hvt --finish-time "$3") || BAIL_OUT add_build
+	sign_build hello "$u" pub1 || BAIL_OUT sign_build
+	printf -v "${1}U" '%s' "$u"
+}

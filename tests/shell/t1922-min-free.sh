@@ -4,19 +4,10 @@
 # gc when that makes the room, and otherwise refuses with one line (exit 1) before a
 # byte is downloaded: never a partial blob. An import checks the same before its blobs.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-bundle.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-[ "$(id -u)" = 0 ] || skip_all "needs root to mount a small file system"
-MNT=()
-cleanup_mounts() { local m; for m in "${MNT[@]}"; do umount -l "$m" 2>/dev/null; done; }
-trap 'cleanup_mounts' EXIT
-small_fs() {
-	mkdir -p "$1"
-	mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" || return 1
-	MNT+=("$1")
-}
-small_fs "$T/probe" 64k 2>/dev/null || skip_all "cannot mount tmpfs here"
-umount "$T/probe"; MNT=()
+need_small_fs
 plan 27
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
@@ -24,24 +15,16 @@ tmp_empty() { [ -z "$(ls -A "$T/state/tmp" 2>/dev/null)" ]; }
 one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 avail() { stat -f -c '%a %S' "$T/state" | { read -r a s; echo $((a * s)); }; }
 SIZE=1500000
-newbuild() {	# newbuild NAME FINISH: a signed build of SIZE bytes; sets ${NAME}U
-	make_file "$T/$1.hvt" "$SIZE" "$1"
-	local u
-	u=$(add_build hello "$T/$1.hvt" --filename hello.hvt --finish-time "$2") || BAIL_OUT add_build
-	sign_build hello "$u" pub1 || BAIL_OUT sign_build
-	printf -v "${1}U" '%s' "$u"
-}
-
 start_server
 make_key pub1
 small_fs "$T/state" 8m
 conf() { write_config --global "min_free = $1" "keep = 1"; }
 conf 0
-newbuild B1 1700000000
-newbuild B2 1700001000
+signed_build B1 "$SIZE" 1700000000
+signed_build B2 "$SIZE" 1700001000
 run petrel fetch hello
 is "$rc" 0 "setup: B1 fetched"
-newbuild B3 1700002000
+signed_build B3 "$SIZE" 1700002000
 
 # ---------------------------------------------------------------- refused: gc cannot help
 conf "$(avail)"
@@ -69,7 +52,7 @@ is "$(sql 'select count(*) from versions')" 1 "... nothing stored"
 conf 0
 run petrel fetch hello
 is "$rc" 0 "setup: B3 fetched (B1 and B3 in the store, B2 never was)"
-newbuild B4 1700003000
+signed_build B4 "$SIZE" 1700003000
 # room for B4 only once gc (keep = 1) removed B1: the newest (B3) stays
 conf $(( $(avail) - SIZE + 200000 ))
 run petrel fetch hello

@@ -3,30 +3,23 @@
 # item 4): the versions beyond keep go (never the current, previous or newest), the log
 # says what went; without keep in the configuration nothing is removed.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-bundle.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 9
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 uuids() { sql "select group_concat(uuid, ' ') from (select uuid from versions order by id)"; }
-newbuild() {	# newbuild NAME FINISH: a signed build; sets ${NAME}U
-	make_file "$T/$1.hvt" $((40000 + $2 % 997)) "$1"
-	local u
-	u=$(add_build hello "$T/$1.hvt" --filename hello.hvt --finish-time "$2") || BAIL_OUT add_build
-	sign_build hello "$u" pub1 || BAIL_OUT sign_build
-	printf -v "${1}U" '%s' "$u"
-}
-
 start_server
 make_key pub1
 write_config
-newbuild B1 1700000000
+signed_build B1 40345 1700000000
 run petrel upgrade hello
 is "$rc" 0 "setup: B1 deployed"
-newbuild B2 1700001000
+signed_build B2 40348 1700001000
 run petrel fetch hello
 is "$rc" 0 "setup: B2 fetched, not deployed"
-newbuild B3 1700002000
+signed_build B3 40351 1700002000
 
 # without keep in the configuration: no gc after the upgrade
 run petrel daemon --once
@@ -35,7 +28,7 @@ is "$(uuids)" "$B1U $B2U $B3U" "... and removes nothing"
 
 # keep = 1: B2 (neither current, previous nor newest) goes after the next upgrade
 write_config "keep = 1"
-newbuild B4 1700003000
+signed_build B4 40354 1700003000
 run petrel daemon --once
 is "$rc" 0 "daemon --once upgrades to B4 (keep = 1)"
 like "$err" "hello: gc \\(keep = 1\\): removed 2 versions, [0-9]+ bytes" "... logs the gc after the upgrade"
