@@ -247,7 +247,8 @@ static const struct petrel_help_item config_items[] = {
 	  "(1000 B/s) and low_speed_time (30 s): abort a transfer that stays slower, min_rate "
 	  "(65536 B/s): a transfer may take its size / min_rate + connect_timeout + "
 	  "low_speed_time, no longer, max_time (0: none), max_artifact_size (4 GiB: a build announcing more is refused before any "
-	  "download)" },
+	  "download), min_free (0; bytes, 500M, 2G or 5%: left free after a download or "
+	  "import, gc runs when that makes the room, else exit 1 before a byte is written)" },
 	{ "[server \"N\"]", "url: a builder-web, http:// or https://" },
 	{ "[target \"N\"]", "server, job, path (required); platform; abi (hvt, spt, ...: a "
 	  "Solo5 build for another target is refused before downloading); trust = signed "
@@ -269,7 +270,8 @@ static const struct petrel_help_item config_items[] = {
 	  "preflight (command run with the new file's path before the switch, non-zero "
 	  "refuses); auto = upgrade (default) | fetch | off: the daemon's policy; interval (s, "
 	  "overrides [petrel]'s); window = HH:MM-HH:MM (local time, may span midnight): outside "
-	  "it auto = upgrade only stages" },
+	  "it auto = upgrade only stages; keep (5: versions gc keeps; when set, the daemon "
+	  "runs the target's gc after each upgrade)" },
 	{ NULL }
 };
 
