@@ -1,7 +1,7 @@
 /* The fetch transaction: gather signatures, stream and hash, verify, store. */
 #include <errno.h>
-#include <stdlib.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -380,7 +380,6 @@ out:
 	petrel_sigset_release(&sigs);
 	return r;
 }
-
 
 /* ---- bytes from elsewhere (a bundle's blob): the same sink, the same checks ---- */
 

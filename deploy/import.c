@@ -165,6 +165,8 @@ static int verify(struct import *im, struct pair *p, const struct petrel_bundle_
 		return r;
 	r = petrel_intake_verify(im->e, p->as, im->in[p->version], &p->sigs, &bv->build, url,
 				 0, &p->v, err);
+	/* recorded, so that a deploy's re-check of trust knows no rebuilder was asked */
+	p->v.offline = petrel_trust_needs_rebuilders(p->t->trust);
 	if (r == 0 && !im->o->allow_downgrade)
 		r = rollback(im, p, err);
 	if (r < 0)

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib-bundle.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 57
+plan 62
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
@@ -47,8 +47,8 @@ run petrel import "$T/b.tar.gz"
 is "$rc" 0 "import into an empty state directory with the server down: exit 0"
 like "$out" "^hello: imported $U1 .* trust signed, signed by $(key_id pub1); deploy it with 'petrel upgrade hello --to $U1'" \
 	"... says what it imported, the trust and how to deploy it"
-is "$(sql "select uuid || ' ' || trust || ' ' || keyids from versions")" "$U1 signed $(key_id pub1)" \
-	"... one version recorded with its evidence"
+is "$(sql "select uuid || ' ' || trust || ' ' || keyids || ' ' || offline from versions")" \
+	"$U1 signed $(key_id pub1) 0" "... one version recorded with its evidence (not offline: nothing was skipped)"
 is "$(sql "select count(*) from signatures")" 1 "... with its signature kept"
 is "$(sql "select count(*) from journal where event = 'import' and target = 'hello' and detail like '$U1 from %'")" 1 \
 	"... and an 'import' journal row"
@@ -114,8 +114,8 @@ state_unchanged "... nothing stored"
 run petrel import --offline-ok "$T/b.tar"
 is "$rc" 0 "... --offline-ok: exit 0"
 like "$out" "rebuilders not checked: offline" "... saying rebuilders were not checked"
-is "$(sql "select trust || '/' || rebuilders from versions")" "server/" \
-	"... recorded as the hash alone (trust server, no rebuilder)"
+is "$(sql "select trust || '/' || rebuilders || '/' || offline from versions")" "server//1" \
+	"... recorded as the hash alone (trust server, no rebuilder), imported offline"
 write_config "trust = signed+rebuilt" "rebuilders = rb" "[server \"rb\"]" "url = http://127.0.0.1:9"
 rm -rf "$T/state"
 run petrel import "$T/b.tar"
@@ -126,6 +126,9 @@ is "$(sql "select trust || '/' || keyids from versions")" "signed/$(key_id pub1)
 	"... recorded as signed, with the key"
 is "$(sql "select detail like '%rebuilders not checked: offline%' from journal where event = 'import'")" 1 \
 	"... and the journal says rebuilders were not checked"
+run petrel upgrade hello --to "$U1"
+is "$rc" 0 "... and upgrade --to deploys it with no network (the operator said --offline-ok)"
+is "$(sha256_of "$T/deploy/hello.hvt")" "$(sha256_of "$T/b1.hvt")" "... its bytes"
 
 # ---------------------------------------------------------------- export's refusals
 run src export hello "$T/b.zip"
@@ -137,6 +140,13 @@ like "$err" "hello: build 00000000-0000-4000-8000-000000000000 is not in the sto
 ok "... nothing written" test ! -e "$T/x.tar"
 run src --json export hello -
 is "$rc" 2 "export --json to stdout: a usage error"
+# a blob that no longer matches its record is not carried away
+H1=$(sha256_of "$T/b1.hvt"); blob=$T/src-state/objects/sha256/${H1:0:2}/${H1:2}
+chmod u+w "$blob"; printf 'X' | dd of="$blob" bs=1 seek=100 conv=notrunc 2>/dev/null
+run src export hello "$T/c.tar"
+is "$rc" 6 "export of a blob that does not match its name: exit 6"
+like "$err" "sha256 is [0-9a-f]{64}, not its name \\(run petrel fsck\\)" "... saying so and what to run"
+ok "... no bundle and no temporary file left" eval '[ -z "$(ls "$T" | grep "^c\.tar")" ]'
 mkdir -p "$T/ro"; chmod 0555 "$T/ro"
 run src export hello "$T/ro/b.tar"
 if [ "$(id -u)" = 0 ]; then skip "root writes anywhere" 1; else
