@@ -167,6 +167,11 @@ static int recheck_signatures(struct recheck *rc, struct petrel_err *err)
 
 	if ((n = petrel_store_count_signatures(&rc->e->store, rc->v->id, err)) < 0)
 		return n;
+	if (n == 0 && !rc->v->keyids[0])	/* accepted when no signature was asked for */
+		return petrel_fail(err, -PETREL_ESIG_MISSING, "build %s was accepted without "
+				   "signatures (trust = %s then), trust = %s asks for them; not "
+				   "deploying it (" AGAIN ")", rc->v->build.uuid, rc->v->trust,
+				   petrel_trust_name(rc->t->trust));
 	if (n > 0) {
 		if ((r = petrel_store_signatures(&rc->e->store, rc->v->id, add_stored, rc, err)) < 0)
 			return r;
@@ -175,8 +180,8 @@ static int recheck_signatures(struct recheck *rc, struct petrel_err *err)
 		r = rc->ev.nkeys ? petrel_fail(&why, -PETREL_ETHRESHOLD,
 					       "%zu of %u required signatures", rc->ev.nkeys,
 					       rc->t->threshold) :
-				   petrel_fail(&why, -PETREL_ESIG_MISSING, "no key recorded for it "
-					       "is configured");
+				   petrel_fail(&why, -PETREL_ESIG_MISSING, "none of its recorded "
+					       "keys is configured");
 	}
 	if (r == 0 || r == -ENOMEM || r == -PETREL_EDB)
 		return r == 0 ? 0 : petrel_err_forward(err, &why, r);

@@ -10,7 +10,7 @@
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 [ -x "$MINISIGN" ] || skip_all "minisign not installed"
-plan 90
+plan 99
 
 start_server
 for k in ka kb kc; do make_key $k; done
@@ -77,6 +77,10 @@ ONLY_A="build %s was vouched for only by key $KA, which is no longer in keys; no
 # shellcheck disable=SC2059
 refused_switch "upgrade --to, key removed" "^petrel: hello: $(printf "$ONLY_A" "$X1")\$" \
 	upgrade hello --to "$X1" --allow-downgrade
+run petrel upgrade hello --to "$X1" --allow-downgrade --dry-run
+is "$rc" 3 "upgrade --dry-run meets the same refusal: exit 3"
+# shellcheck disable=SC2059
+like "$err" "^petrel: hello: $(printf "$ONLY_A" "$X1")\$" "... with the same message"
 # shellcheck disable=SC2059
 refused_switch "revert, key removed" "^petrel: hello: $(printf "$ONLY_A" "$X1")\$" revert hello
 is "$(sha256_of "$P")" "$(sha256_of "$T/x2")" "build 2 is still live"
@@ -204,3 +208,14 @@ is "$(sha256_of "$P")" "$(sha256_of "$T/x2")" "... build 2 is live again"
 run petrel revert hello
 is "$rc" 0 "the revert, once the rejection can be written"
 is "$(rejected)" 1 "... rejects the build it left"
+
+# ---- accepted under trust = server (no signatures asked for); trust = signed now
+make_file "$T/x5" 30000 x5
+X5=$(add_build hello "$T/x5" --finish-time $((now - 500)))
+write_config "trust = server" -keys -threshold -signatures
+run petrel fetch hello
+is "$rc" 0 "trust = server: build 5 fetched without signatures"
+conf "ka kb" 1 "legacy_signatures = yes"
+refused_switch "accepted under trust = server, now trust = signed" \
+	"^petrel: hello: build $X5 was accepted without signatures \\(trust = server then\\), trust = signed asks for them; not deploying it \\($AGAIN\\)\$" \
+	upgrade hello --to "$X5"
