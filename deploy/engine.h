@@ -152,6 +152,13 @@ int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const
  */
 int petrel_trust_recheck(struct petrel_engine *e, const struct petrel_target *t,
 			 const struct petrel_version *v, struct petrel_err *err);
+/* The same; with PETREL_RECHECK_NO_READ the blob is never read (what status asks):
+ * signatures that would need it (legacy ones, or no BLAKE2b recorded) are judged
+ * (key, binding) and counted, not verified. */
+#define PETREL_RECHECK_NO_READ 1u
+int petrel_trust_recheck_flags(struct petrel_engine *e, const struct petrel_target *t,
+			       const struct petrel_version *v, unsigned flags,
+			       struct petrel_err *err);
 
 /*
  * Swaps t's current and previous generations from the store alone (no network):

@@ -27,6 +27,7 @@ struct recheck {
 	size_t ngone;			/* of them, not among the target's keys any more */
 	char gone[PETREL_KEYS_MAX * 18];	/* "ID, ID" */
 	int legacy;			/* no signatures kept: the recorded key ids stand in */
+	unsigned flags;			/* PETREL_RECHECK_* */
 };
 
 static void note_gone(struct recheck *rc, const char *keyid)
@@ -107,6 +108,24 @@ static int blake2b_of(struct recheck *rc, int fd, const char *path, uint8_t out[
 	return r;
 }
 
+/* Without the blob (PETREL_RECHECK_NO_READ): the signatures that were judged count by
+ * their keys, unverified. */
+static int count_judged(struct recheck *rc, struct petrel_err *err)
+{
+	const struct petrel_sigset *s = &rc->sigs;
+	int r;
+
+	for (size_t i = 0; i < s->ncands; i++)
+		if ((r = petrel_evidence_add_key(&rc->ev, s->cands[i].key->keyid, err)) < 0)
+			return r;
+	if (rc->ev.nkeys >= rc->t->threshold)
+		return 0;
+	if (s->first.code)
+		return petrel_err_forward(err, &s->first, s->first.code);
+	return petrel_fail(err, -PETREL_ETHRESHOLD, "%zu of %u required signatures",
+			   rc->ev.nkeys, rc->t->threshold);
+}
+
 /* The kept signatures verified again, over the recorded BLAKE2b-512 (prehashed) or the
  * blob mapped read-only (legacy), as at fetch. */
 static int verify_kept(struct recheck *rc, struct petrel_err *err)
@@ -120,6 +139,8 @@ static int verify_kept(struct recheck *rc, struct petrel_err *err)
 
 	if (petrel_sigset_needs_file(&rc->sigs) ||
 	    (petrel_sigset_needs_blake2b(&rc->sigs) && !v->blake2b[0])) {
+		if (rc->flags & PETREL_RECHECK_NO_READ)
+			return count_judged(rc, err);
 		petrel_store_blob_path(&rc->e->store, v->build.sha256, path, sizeof(path));
 		if ((fd = petrel_open_regular(path, 0, NULL)) < 0)
 			return petrel_fail(err, -PETREL_ECORRUPT, "%s: %s (run petrel fsck)", path,
@@ -216,11 +237,19 @@ static int recheck_rebuilders(struct recheck *rc, struct petrel_err *err)
 int petrel_trust_recheck(struct petrel_engine *e, const struct petrel_target *t,
 			 const struct petrel_version *v, struct petrel_err *err)
 {
+	return petrel_trust_recheck_flags(e, t, v, 0, err);
+}
+
+int petrel_trust_recheck_flags(struct petrel_engine *e, const struct petrel_target *t,
+			       const struct petrel_version *v, unsigned flags,
+			       struct petrel_err *err)
+{
 	struct recheck *rc = calloc(1, sizeof(*rc));
 	int r = 0;
 
 	if (!rc)
 		return petrel_fail(err, -ENOMEM, "re-checking trust: %s", strerror(ENOMEM));
+	rc->flags = flags;
 	rc->e = e;
 	rc->t = t;
 	rc->v = v;

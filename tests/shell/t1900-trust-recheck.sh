@@ -10,7 +10,7 @@
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 [ -x "$MINISIGN" ] || skip_all "minisign not installed"
-plan 99
+plan 106
 
 start_server
 for k in ka kb kc; do make_key $k; done
@@ -84,6 +84,20 @@ like "$err" "^petrel: hello: $(printf "$ONLY_A" "$X1")\$" "... with the same mes
 # shellcheck disable=SC2059
 refused_switch "revert, key removed" "^petrel: hello: $(printf "$ONLY_A" "$X1")\$" revert hello
 is "$(sha256_of "$P")" "$(sha256_of "$T/x2")" "build 2 is still live"
+# status says so of what runs and of what a revert goes back to
+run petrel status hello
+like "$out" "current: generation 2.*
+    NOT TRUSTED NOW: build $X2 was vouched for only by key $KA, which is no longer in keys" \
+	"status: the current build is no longer trusted, naming the key"
+like "$out" "previous: generation 1.*
+    NOT TRUSTED NOW: build $X1 was vouched for only by key $KA" "status: nor the previous one"
+run petrel status --short hello
+like "$out" "\\[untrusted: current previous\\]" "status --short: flags both"
+run petrel --json status hello
+like "$(printf '%s' "$out" | pyj 'j["targets"][0]["untrusted"]["previous"]')" \
+	"^build $X1 was vouched for only by key $KA" "status --json: untrusted.previous says why"
+is "$(printf '%s' "$out" | pyj 'j["targets"][0]["untrusted"]["staged"]')" None \
+	"status --json: nothing staged, null"
 
 # ---- revert forward again (the build reverted from), after the key went
 conf "ka kb" 1
@@ -169,6 +183,8 @@ run petrel upgrade hello --to "$X4"
 is "$rc" 0 "legacy signature verified again over the blob: build 4 deploys"
 run petrel upgrade hello --to "$X2" --allow-downgrade
 is "$rc" 0 "back to build 2"
+run petrel status hello
+unlike "$out" "NOT TRUSTED" "status: a legacy signature whose key stays is trusted (the blob is not read)"
 conf "ka kb" 1
 refused_switch "legacy signature, legacy_signatures no longer set" \
 	"^petrel: hello: build $X4: stored signature by key $KA: legacy signature \\(Ed\\) refused; .*; not deploying it \\($AGAIN\\)\$" \
@@ -177,6 +193,9 @@ conf "kb" 1 "legacy_signatures = yes"
 refused_switch "legacy signature, key removed" \
 	"^petrel: hello: build $X4 was vouched for only by key $KA, which is no longer in keys" \
 	upgrade hello --to "$X4"
+run petrel status hello
+like "$out" "NOT TRUSTED NOW: build $X4 was vouched for only by key $KA" \
+	"status: the previous legacy-signed build is no longer trusted"
 
 # ---- the daemon: the newest build in the store, fetched while A was trusted
 conf "kb" 1 "auto = upgrade"
