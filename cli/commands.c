@@ -160,8 +160,9 @@ const struct petrel_command petrel_commands[] = {
 	  "chain and head; show the trust evidence (key ids, rebuilders; trust = server as "
 	  "weak). Findings go to stderr (one line each, naming the target) and the journal; "
 	  "exit 6 when there is any.", audit_options, petrel_cmd_audit },
-	{ "fsck", PETREL_ARG_NONE, 0, 0, "Re-hash every blob in the store, check the database, "
-	  "the journal chain and tmp/; exit 6 when anything is wrong.",
+	{ "fsck", PETREL_ARG_NONE, 0, 0, "Re-hash every blob in the store, check the database "
+	  "(each version's blob; each kept signature parses, by the key its row names, of a "
+	  "version that exists), the journal chain and tmp/; exit 6 when anything is wrong.",
 	  no_options, petrel_cmd_fsck },
 	{ "gc", TARGETS, "Retention: per target, remove the versions beyond the 'keep' newest "
 	  "(with the generations that deployed them; the journal keeps every deploy), never "

@@ -10,7 +10,7 @@
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 [ -x "$MINISIGN" ] || skip_all "minisign not installed"
-plan 106
+plan 110
 
 start_server
 for k in ka kb kc; do make_key $k; done
@@ -168,6 +168,17 @@ refused_switch "changed BLAKE2b-512 in the version row" \
 sql "update versions set blake2b = '$B2' where uuid = '$X2'"
 run petrel upgrade hello --to "$X2"
 is "$rc" 0 "the kept signature restored: build 2 deploys"
+run petrel fsck
+is "$rc" 0 "fsck: the kept signatures parse, each by the key its row names"
+X1ID=$(sql "select id from versions where uuid = '$X1'")
+sql "insert into signatures values ($X1ID, '$KA', 'not a signature');
+	insert into signatures select 99999, keyid, minisig from signatures limit 1"
+run petrel fsck
+is "$rc" 6 "fsck: a kept signature that does not parse, one of no version: exit 6"
+like "$out" "petrel.db: signature by $KA of versions row $X1ID: " "... naming the row and the key"
+like "$out" "petrel.db: signature by [0-9A-F]{16} kept for versions row 99999, which does not exist" \
+	"... and the orphan"
+sql "delete from signatures where version in ($X1ID, 99999)"
 
 # ---- a legacy ("Ed") signature: verified again over the blob, mapped read-only
 X4=$(add_build hello "$T/x4" --finish-time $((now - 1000)))
