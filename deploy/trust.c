@@ -204,7 +204,7 @@ static int recheck_signatures(struct recheck *rc, struct petrel_err *err)
 				   petrel_fail(&why, -PETREL_ESIG_MISSING, "none of its recorded "
 					       "keys is configured");
 	}
-	if (r == 0 || r == -ENOMEM || r == -PETREL_EDB)
+	if (r == 0 || !petrel_err_is(r, PETREL_ERR_REFUSAL))	/* a blob missing, the db */
 		return r == 0 ? 0 : petrel_err_forward(err, &why, r);
 	if (rc->ngone)
 		return keys_gone(rc, r, err);
