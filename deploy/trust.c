@@ -213,25 +213,56 @@ static int recheck_signatures(struct recheck *rc, struct petrel_err *err)
 			   "; the version predates kept signatures" : "");
 }
 
-/* The rebuilder half: the rebuilders that agreed when it was fetched, those still
- * configured. */
+/* 1 when name is one of the comma-separated names in list. */
+static int listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; *p; ) {
+		size_t len = strcspn(p, ",");
+
+		if (len == n && !strncmp(p, name, n))
+			return 1;
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}
+
+/* The rebuilder half: each configured rebuilder agrees when it agreed at fetch. */
 static int recheck_rebuilders(struct recheck *rc, struct petrel_err *err)
 {
-	char names[sizeof(rc->v->rebuilders)], *p = names, *name;
+	char names[sizeof(rc->v->rebuilders)], gone[sizeof(rc->v->rebuilders)] = "", *p = names;
+	const struct petrel_target *t = rc->t;
 	struct petrel_err why = PETREL_ERR_INIT;
+	const char *name;
+	size_t i, n = 0;
 	int r;
 
+	for (i = 0; i < t->nrebuilders; i++) {
+		int agreed = listed(rc->v->rebuilders, t->rebuilder_names[i]);
+
+		if ((r = petrel_evidence_add_rebuilder(&rc->ev, t->rebuilder_names[i], agreed,
+						       agreed ? NULL : "did not confirm it when "
+						       "it was fetched", err)) < 0)
+			return r;
+	}
 	petrel_strcpy_whole(names, rc->v->rebuilders, sizeof(names));
-	while ((name = strsep(&p, ",")) != NULL)
-		for (size_t i = 0; *name && i < rc->t->nrebuilders; i++)
-			if (!strcmp(rc->t->rebuilder_names[i], name) &&
-			    (r = petrel_evidence_add_rebuilder(&rc->ev, name, 1, NULL, err)) < 0)
-				return r;
-	if ((r = petrel_policy_rebuilt(rc->t->trust, rc->t->agree, &rc->ev, &why)) == 0)
+	while ((name = strsep(&p, ",")) != NULL) {
+		for (i = 0; i < t->nrebuilders && strcmp(t->rebuilder_names[i], name); i++)
+			;
+		if (*name && i == t->nrebuilders)	/* no longer configured */
+			snprintf(gone + strlen(gone), sizeof(gone) - strlen(gone), "%s%s",
+				 n++ ? ", " : "", name);
+	}
+	if ((r = petrel_policy_rebuilt(t->trust, t->agree, &rc->ev, &why)) == 0)
 		return 0;
-	return petrel_fail(err, r, "build %s was confirmed by rebuilders '%s' when fetched: %s "
-			   "among the configured ones; not deploying it (" AGAIN ")",
-			   rc->v->build.uuid, rc->v->rebuilders, petrel_err_msg(&why, r));
+	if (n)
+		return petrel_fail(err, r, "build %s: rebuilder%s %s, which confirmed it, %s no "
+				   "longer in rebuilders: %s; not deploying it (" AGAIN ")",
+				   rc->v->build.uuid, n == 1 ? "" : "s", gone, n == 1 ? "is" : "are",
+				   petrel_err_msg(&why, r));
+	return petrel_fail(err, r, "build %s: %s; not deploying it (" AGAIN ")",
+			   rc->v->build.uuid, petrel_err_msg(&why, r));
 }
 
 int petrel_trust_recheck(struct petrel_engine *e, const struct petrel_target *t,
