@@ -249,6 +249,22 @@ int petrel_store_intent_failing(struct petrel_store *s, struct petrel_intent *in
 /* The operation completed: the intent goes, a journal row (event, detail) comes. */
 int petrel_store_intent_done(struct petrel_store *s, const struct petrel_intent *in,
 			     const char *event, const char *detail, struct petrel_err *err);
+/* What a revert decides about a build, recorded with the revert itself. */
+struct petrel_verdict {
+	int reject;			/* 1: reject sha256 for the target (uuid, reason);
+					 * -1: forget its rejection; 0: nothing */
+	uint8_t sha256[32];
+	char uuid[PETREL_UUID_LEN + 1];
+	char reason[256];
+};
+/*
+ * petrel_store_intent_done with verdict (NULL: none) in the same transaction: a
+ * revert and the rejection of the build it leaves are one commit, so a crash never
+ * keeps one without the other (a rejection comes with its "reject" journal row).
+ */
+int petrel_store_intent_done_verdict(struct petrel_store *s, const struct petrel_intent *in,
+				     const char *event, const char *detail,
+				     const struct petrel_verdict *verdict, struct petrel_err *err);
 /*
  * The operation is undone (the caller already put from back on disk): pointers back
  * to (from_gen, from_prev); an upgrade's generation ends in state with reason; with
