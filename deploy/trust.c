@@ -287,7 +287,8 @@ int petrel_trust_recheck_flags(struct petrel_engine *e, const struct petrel_targ
 	petrel_sigset_init(&rc->sigs, t);
 	if (petrel_trust_needs_signatures(t->trust))
 		r = recheck_signatures(rc, err);
-	if (r == 0 && petrel_trust_needs_rebuilders(t->trust))
+	/* an import --offline-ok took the build without rebuilders (versions.offline) */
+	if (r == 0 && petrel_trust_needs_rebuilders(t->trust) && !v->offline)
 		r = recheck_rebuilders(rc, err);
 	petrel_sigset_release(&rc->sigs);
 	free(rc);
