@@ -29,7 +29,11 @@ struct view {
 	struct petrel_target_facts facts;
 	int interrupted;
 	struct petrel_intent intent;
+	/* what the trust re-check says of current, previous and staged now ("": trusted) */
+	char untrusted[3][PETREL_ERR_MSG_MAX];
 };
+
+enum { CUR, PREV, STAGED };
 
 /* Whether a daemon holds STATE/daemon.lock, read once per command. */
 struct daemon_info {
@@ -109,6 +113,40 @@ static int gather(struct petrel_store *s, const struct petrel_target *t, struct 
 	return petrel_store_intents(s, find_intent, v, err);
 }
 
+/*
+ * Whether today's keys still vouch for what is deployed, what a revert goes back to and
+ * what waits (a key removed because it leaked): the re-check upgrade and revert make,
+ * without reading a blob.
+ */
+static int recheck(struct petrel_engine *e, const struct petrel_target *t, struct view *v,
+		   struct petrel_err *err)
+{
+	const struct petrel_version *of[3] = {
+		v->cur.number ? &v->cur.version : NULL, v->prev.number ? &v->prev.version : NULL,
+		v->staged ? &v->newest : NULL,
+	};
+	int r;
+
+	for (size_t i = 0; i < 3; i++) {
+		struct petrel_err why = PETREL_ERR_INIT;
+
+		if (!of[i])
+			continue;
+		r = petrel_trust_recheck_flags(e, t, of[i], PETREL_RECHECK_NO_READ, &why);
+		if (r < 0 && !petrel_err_is(r, PETREL_ERR_REFUSAL))
+			return petrel_err_forward(err, &why, r);
+		if (r < 0)
+			petrel_text_safe(petrel_err_msg(&why, r), v->untrusted[i],
+					 sizeof(v->untrusted[i]));
+	}
+	return 0;
+}
+
+static json_t *text_or_null(const char *text)
+{
+	return text[0] ? json_string(text) : json_null();
+}
+
 /* ---- JSON ---- */
 
 static const char *const auto_names[] = { "upgrade", "fetch", "off" };
@@ -162,6 +200,10 @@ static void fill_json(json_t *o, const struct petrel_target *t, const struct vie
 						   json_integer(daemon_info.pid) : json_null(),
 						   "next_poll", daemon_info.running ?
 						   petrel_json_time(v->facts.next_poll) : json_null()));
+	json_object_set_new(o, "untrusted", json_pack("{s:o, s:o, s:o}",
+						      "current", text_or_null(v->untrusted[CUR]),
+						      "previous", text_or_null(v->untrusted[PREV]),
+						      "staged", text_or_null(v->untrusted[STAGED])));
 	json_object_set_new(o, "interrupted", !v->interrupted ? json_null() :
 			    json_pack("{s:s, s:s, s:o}", "op", v->intent.op, "phase",
 				      v->intent.phase, "started_at",
@@ -191,6 +233,13 @@ static void print_version(const char *label, const struct petrel_version *v, int
 	petrel_format_time(at, when, sizeof(when));
 	petrel_human_age(at, now, age, sizeof(age));
 	printf("    %s %s (%s)\n", deployed_at ? "deployed:" : "verified:", when, age);
+}
+
+/* A version today's keys no longer vouch for: why, under it. */
+static void print_untrusted(const char *why)
+{
+	if (why[0])
+		printf("    NOT TRUSTED NOW: %s\n", why);
 }
 
 /* What the staged build waits for, in the words of what will happen to it. */
@@ -289,11 +338,14 @@ static void print_long(const struct petrel_target *t, const struct view *v, int6
 		print_version("current", &v->cur.version, v->cur.number, v->cur.deployed_at, now);
 	else
 		printf("  current: nothing deployed\n");
+	print_untrusted(v->untrusted[CUR]);
 	if (v->prev.number)
 		print_version("previous", &v->prev.version, v->prev.number, v->prev.deployed_at,
 			      now);
+	print_untrusted(v->untrusted[PREV]);
 	if (v->staged) {
 		print_version("newest verified, not deployed", &v->newest, 0, 0, now);
+		print_untrusted(v->untrusted[STAGED]);
 		print_staged_fate(t, v);
 	} else if (!v->cur.number) {
 		printf("  newest verified: nothing fetched yet\n");
@@ -333,6 +385,12 @@ static void print_short(const struct petrel_target *t, const struct view *v)
 				      v->refusal.uuid);
 	if (v->pinned && n < sizeof(line))
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " [pinned]");
+	if ((v->untrusted[CUR][0] || v->untrusted[PREV][0] || v->untrusted[STAGED][0]) &&
+	    n < sizeof(line))
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " [untrusted:%s%s%s]",
+				      v->untrusted[CUR][0] ? " current" : "",
+				      v->untrusted[PREV][0] ? " previous" : "",
+				      v->untrusted[STAGED][0] ? " staged" : "");
 	if (v->interrupted && n < sizeof(line))
 		snprintf(line + n, sizeof(line) - n, " [interrupted]");
 	printf("%-20s %s\n", t->name, line);
@@ -349,7 +407,7 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 	if (!v)
 		return petrel_fail(err, -ENOMEM, "out of memory");
 	daemon_probe(e->cfg);
-	if ((r = gather(&e->store, t, v, err)) == 0) {
+	if ((r = gather(&e->store, t, v, err)) == 0 && (r = recheck(e, t, v, err)) == 0) {
 		fill_json(o, t, v);
 		if (!cli->json && cli->short_form)
 			print_short(t, v);

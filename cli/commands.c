@@ -111,7 +111,9 @@ const struct petrel_command petrel_commands[] = {
 	  "trust evidence), the newest verified build not deployed and what it waits for "
 	  "(policy, window, pin, a rejection), a build refused by verification and its next "
 	  "try, the last check and its result, whether a daemon runs (pid) and when it polls "
-	  "next, a switch a crash interrupted. Reads a snapshot without the lock: never waits "
+	  "next, a switch a crash interrupted, and a current, previous or staged build that "
+	  "today's keys no longer vouch for (NOT TRUSTED NOW, naming the key; the re-check "
+	  "upgrade and revert make, without reading a blob). Reads a snapshot without the lock: never waits "
 	  "for a running upgrade or daemon, works for any user who can read the state "
 	  "directory, changes nothing.", status_options, petrel_cmd_status },
 	{ "list", ONE_TARGET, "The server's builds of the target's job (one per distinct "
@@ -130,13 +132,19 @@ const struct petrel_command petrel_commands[] = {
 	  "build, exit 5. Refuses (exit 3) a build older than the current one without "
 	  "--allow-downgrade, a build rejected before unless named with --to, a Solo5 build "
 	  "for another abi or needing a device the adapter says the unikernel lacks (before "
-	  "downloading), a build the preflight command refuses, and a pinned target's newest. An orchestrator, health "
+	  "downloading), a build the preflight command refuses, a pinned target's newest, and "
+	  "a build the store already held (--to, one fetched earlier) whose kept signatures "
+	  "no longer meet today's keys and threshold (a key removed from 'keys' because it "
+	  "leaked: the message names it). An orchestrator, health "
 	  "or preflight command that cannot run is a configuration error (exit 2) before "
 	  "anything changes; the build is not rejected for it.",
 	  upgrade_options, petrel_cmd_upgrade },
 	{ "revert", ONE_TARGET, "One step back to the previous generation, from the store, no "
 	  "network; a second revert goes forward again. Going back rejects the build left, so "
-	  "the daemon does not redeploy it.", no_options, petrel_cmd_revert },
+	  "the daemon does not redeploy it (in the transaction that completes the revert). "
+	  "Refuses (exit 3, nothing changed) a build whose kept signatures no longer meet "
+	  "today's keys and threshold, naming the key no longer trusted.", no_options,
+	  petrel_cmd_revert },
 	{ "history", ONE_TARGET, "Every generation of the target, newest first: when, which "
 	  "build, how it ended (why a generation failed on a line of its own). A row fits in "
 	  "100 columns, a long reason cut with '...' (-v: whole; --json: always whole).",
@@ -152,8 +160,9 @@ const struct petrel_command petrel_commands[] = {
 	  "chain and head; show the trust evidence (key ids, rebuilders; trust = server as "
 	  "weak). Findings go to stderr (one line each, naming the target) and the journal; "
 	  "exit 6 when there is any.", audit_options, petrel_cmd_audit },
-	{ "fsck", PETREL_ARG_NONE, 0, 0, "Re-hash every blob in the store, check the database, "
-	  "the journal chain and tmp/; exit 6 when anything is wrong.",
+	{ "fsck", PETREL_ARG_NONE, 0, 0, "Re-hash every blob in the store, check the database "
+	  "(each version's blob; each kept signature parses, by the key its row names, of a "
+	  "version that exists), the journal chain and tmp/; exit 6 when anything is wrong.",
 	  no_options, petrel_cmd_fsck },
 	{ "gc", TARGETS, "Retention: per target, remove the versions beyond the 'keep' newest "
 	  "(with the generations that deployed them; the journal keeps every deploy), never "

@@ -449,7 +449,7 @@ static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 	struct petrel_generation prev;
 	struct petrel_version v;
 	int64_t to_gen;
-	int r, already;
+	int r, already = 1;
 
 	memset(res, 0, sizeof(*res));
 	if ((r = petrel_target_runnable(e->cfg, t, err)) < 0 ||	/* the operator's to fix */
@@ -466,7 +466,9 @@ static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 		res->now = res->before;
 		return 0;
 	}
-	if ((r = may_deploy(e, t, uuid, allow_downgrade, &v, res, err)) < 0 ||
+	/* a build verified just now was judged by today's configuration already */
+	if ((already && (r = petrel_trust_recheck(e, t, &v, err)) < 0) ||
+	    (r = may_deploy(e, t, uuid, allow_downgrade, &v, res, err)) < 0 ||
 	    (r = petrel_switch_to(e, t, res->has_before ? &res->before : NULL, prev.number, &v,
 				  &to_gen, err)) < 0)
 		return r;
@@ -476,20 +478,24 @@ static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 /*
  * A revert back is the operator saying "not that build": the build reverted from is
  * rejected for the target, so the daemon does not deploy it again at its next poll
- * (it waits for a newer one). A revert forward again takes the rejection back.
+ * (it waits for a newer one). A revert forward again takes the rejection back. The
+ * verdict is recorded by the transaction that completes the revert.
  */
-static int revert_policy(struct petrel_engine *e, const struct petrel_target *t,
-			 const struct petrel_upgrade_result *res, struct petrel_err *err)
+static void revert_policy(const struct petrel_upgrade_result *res, struct petrel_verdict *v)
 {
-	char why[96];
+	const struct petrel_build *from = &res->before.version.build;
 
-	if (res->now.number > res->before.number)
-		return petrel_store_unreject(&e->store, t->name, res->now.version.build.sha256,
-					     err);
-	snprintf(why, sizeof(why), "reverted by hand from generation %lld to %lld",
+	memset(v, 0, sizeof(*v));
+	if (res->now.number > res->before.number) {
+		v->reject = -1;
+		memcpy(v->sha256, res->now.version.build.sha256, 32);
+		return;
+	}
+	v->reject = 1;
+	memcpy(v->sha256, from->sha256, 32);
+	petrel_strcpy_whole(v->uuid, from->uuid, sizeof(v->uuid));
+	snprintf(v->reason, sizeof(v->reason), "reverted by hand from generation %lld to %lld",
 		 (long long)res->before.number, (long long)res->now.number);
-	return petrel_store_reject(&e->store, t->name, res->before.version.build.sha256,
-				   res->before.version.build.uuid, why, err);
 }
 
 int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
@@ -504,6 +510,7 @@ int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 		  struct petrel_upgrade_result *res, struct petrel_err *err)
 {
+	struct petrel_verdict verdict;
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -512,9 +519,11 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 		return r;
 	if (!res->now.number)
 		return petrel_fail(err, -ENOENT, "no previous generation to revert to");
-	if ((r = petrel_switch_back(e, t, &res->before, &res->now, err)) < 0)
-		return r;
-	return revert_policy(e, t, res, err);
+	/* either way, back or forward again: a key removed since stops it (journaled) */
+	if ((r = petrel_trust_recheck(e, t, &res->now.version, err)) < 0)
+		return petrel_engine_note_refusal(e, t, "revert", r, err);
+	revert_policy(res, &verdict);
+	return petrel_switch_back(e, t, &res->before, &res->now, &verdict, err);
 }
 
 int petrel_stage(struct petrel_engine *e, const struct petrel_target *t,

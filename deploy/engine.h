@@ -140,6 +140,27 @@ int petrel_upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 		   int allow_downgrade, struct petrel_upgrade_result *res, struct petrel_err *err);
 
 /*
+ * Trust re-checked before a build the store holds goes live (a key removed from `keys`
+ * because it leaked stops every build only it vouched for): v's kept signatures are
+ * judged and verified again as at fetch -- today's keys, threshold, legacy_signatures,
+ * binding, over the recorded BLAKE2b-512 or the blob mapped read-only -- and the
+ * rebuilders that agreed then count when still configured, under today's trust mode.
+ * A version an older petrel stored (no signatures kept) counts its recorded key ids
+ * still configured. 0, or a refusal (exit 3) naming the build and the key ids no longer
+ * trusted, e.g. "build U was vouched for only by key K, which is no longer in keys;
+ * not deploying it (trust re-checked against the current configuration)".
+ */
+int petrel_trust_recheck(struct petrel_engine *e, const struct petrel_target *t,
+			 const struct petrel_version *v, struct petrel_err *err);
+/* The same; with PETREL_RECHECK_NO_READ the blob is never read (what status asks):
+ * signatures that would need it (legacy ones, or no BLAKE2b recorded) are judged
+ * (key, binding) and counted, not verified. */
+#define PETREL_RECHECK_NO_READ 1u
+int petrel_trust_recheck_flags(struct petrel_engine *e, const struct petrel_target *t,
+			       const struct petrel_version *v, unsigned flags,
+			       struct petrel_err *err);
+
+/*
  * Swaps t's current and previous generations from the store alone (no network):
  * path gets the previous blob, the adapter runs with "revert". A second revert goes
  * forward again. If the adapter fails the swap is undone (-PETREL_EDEPLOY).
@@ -163,6 +184,10 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
  */
 int petrel_engine_note(struct petrel_engine *e, const struct petrel_target *t, const char *op,
 		       int r, int update, struct petrel_err *err);
+/* Only the journal half of petrel_engine_note: a refusal r of op becomes a "refused"
+ * row (once while it repeats); anything else is not recorded. Returns r. */
+int petrel_engine_note_refusal(struct petrel_engine *e, const struct petrel_target *t,
+			       const char *op, int r, const struct petrel_err *err);
 
 /*
  * Whether t's orchestrator, health and preflight commands can run: each program an

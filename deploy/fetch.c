@@ -185,7 +185,7 @@ static int64_t ordering_time(const struct petrel_evidence *ev, const struct petr
 
 static void fill_version(struct petrel_version *v, const struct petrel_target *t,
 			 const struct petrel_build *b, const struct petrel_evidence *ev,
-			 const char *url)
+			 const uint8_t *b2, const char *url)
 {
 	size_t i;
 
@@ -206,15 +206,11 @@ static void fill_version(struct petrel_version *v, const struct petrel_target *t
 	v->timestamp = ordering_time(ev, b);
 	v->verified_at = (int64_t)time(NULL);
 	petrel_strcpy_whole(v->url, url, sizeof(v->url));
+	if (b2)
+		petrel_hex(b2, 64, v->blake2b);
 }
 
-/*
- * The whole file, for legacy ("Ed") signatures only: libsodium's
- * crypto_sign_verify_detached takes the message at once, as minisign reads it. The
- * file (our own temp file, or the stored blob) is mapped read-only after its SHA-256
- * matched, bounded by max_artifact_size; *map gets the mapping to munmap (or NULL).
- */
-static int map_file(int fd, const char *path, uint64_t size, long max, struct petrel_msg *out,
+int petrel_map_file(int fd, const char *path, uint64_t size, long max, struct petrel_msg *out,
 		    void **map, struct petrel_err *err)
 {
 	struct stat st;
@@ -254,7 +250,7 @@ static int verify_sigs(struct petrel_engine *e, const struct petrel_build *b, st
 
 	if (!petrel_sigset_needs_file(d->sigs))
 		return petrel_sigset_verify(d->sigs, b2, NULL, ev, err);
-	r = map_file(d->fd >= 0 ? d->fd : d->blobfd, d->fd >= 0 ? d->tmppath : url, b->size,
+	r = petrel_map_file(d->fd >= 0 ? d->fd : d->blobfd, d->fd >= 0 ? d->tmppath : url, b->size,
 		     e->cfg->max_artifact_size, &file, &map, err);
 	if (r == 0)
 		r = petrel_sigset_verify(d->sigs, b2, &file, ev, err);
@@ -269,6 +265,7 @@ static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
 			int newest, struct petrel_version *out, struct petrel_err *err)
 {
 	struct petrel_policy policy = { t->trust, t->threshold, t->agree };
+	struct petrel_stored_sig kept[PETREL_SIGURLS_MAX];
 	struct petrel_evidence ev;
 	uint8_t sha[32], b2[64];
 	int r;
@@ -283,7 +280,7 @@ static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
 	memcpy(ev.rebuilders, d->rebuilt->rebuilders, sizeof(ev.rebuilders));
 	if ((r = petrel_policy_evaluate(&policy, &ev, err)) < 0)
 		return r;
-	fill_version(out, t, b, &ev, url);
+	fill_version(out, t, b, &ev, d->b2 ? b2 : NULL, url);
 	if (newest && (r = petrel_rollback_check(e, t, b, out->timestamp, 0, err)) < 0)
 		return r;
 	if (d->fd >= 0) {
@@ -292,7 +289,10 @@ static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
 		if (r < 0)
 			return petrel_fail(err, r, "storing %s: %s", url, petrel_strerror(r));
 	}
-	return petrel_store_add_version(&e->store, out, err);
+	/* the signatures go with the row: trust is checked again before it goes live */
+	return petrel_store_add_version_signed(&e->store, out, kept,
+					       petrel_sigset_accepted(d->sigs, kept,
+								      PETREL_SIGURLS_MAX), err);
 }
 
 /* Asks the rebuilders before the download, so that too little agreement costs no

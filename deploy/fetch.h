@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "engine.h"
+#include "verify/minisign.h"
 
 /*
  * Rollback protection: a build offered as newest must not be older than the newest
@@ -14,6 +15,16 @@
 int petrel_rollback_check(struct petrel_engine *e, const struct petrel_target *t,
 			  const struct petrel_build *b, int64_t ts, int by_finish,
 			  struct petrel_err *err);
+
+/*
+ * The whole file, for legacy ("Ed") signatures only: libsodium's
+ * crypto_sign_verify_detached takes the message at once, as minisign reads it. fd (our
+ * own temp file, or a stored blob; path names it in messages) must be the regular file
+ * of size bytes, at most max (max_artifact_size); it is mapped read-only into out, and
+ * *map gets the mapping to munmap (NULL for an empty file). 0 or a negative code.
+ */
+int petrel_map_file(int fd, const char *path, uint64_t size, long max, struct petrel_msg *out,
+		    void **map, struct petrel_err *err);
 
 /*
  * The fetch transaction for b (resolved by the engine): gather signatures and rebuilder

@@ -127,6 +127,10 @@ static int would_deploy(struct petrel_engine *e, const struct petrel_target *t,
 	int64_t ts = p->in_store ? p->stored.timestamp : p->build.finish_time;
 	int r;
 
+	/* a stored build meets today's keys before it goes live (one fetched is judged by
+	 * them when it is verified) */
+	if (p->in_store && (r = petrel_trust_recheck(e, t, &p->stored, err)) < 0)
+		return r;
 	r = petrel_store_rejected(&e->store, t->name, p->build.sha256, p->rejected_reason,
 				  &p->rejected_at, err);
 	if (r < 0 && r != -PETREL_ENOTFOUND)

@@ -14,6 +14,9 @@
 #include "fetcher/builderweb.h"
 #include "sigs.h"
 
+_Static_assert(PETREL_MINISIGN_FILE_MAX <= PETREL_STORED_SIG_MAX,
+	       "every signature that parses can be stored");
+
 void petrel_sigset_init(struct petrel_sigset *s, const struct petrel_target *t)
 {
 	memset(s, 0, sizeof(*s));
@@ -126,7 +129,57 @@ static int consider(const struct petrel_sigset *s, struct petrel_sigcand *c,
 				   "set legacy_signatures = yes to accept", url);
 	}
 	petrel_strcpy_whole(c->url, url, sizeof(c->url));
+	if (body->len < sizeof(c->text)) {	/* parsed: no NUL, within the file limit */
+		memcpy(c->text, body->data, body->len);
+		c->text[body->len] = '\0';
+		c->len = body->len;
+	}
 	return 0;
+}
+
+int petrel_sigset_add_text(struct petrel_sigset *s, const struct petrel_build *b,
+			   const char *origin, const char *text, size_t n,
+			   struct petrel_err *err)
+{
+	struct petrel_buf body = { .data = (char *)text, .len = n };
+	struct petrel_err why = PETREL_ERR_INIT;
+	int r;
+
+	if (s->ncands >= PETREL_SIGURLS_MAX)
+		r = petrel_fail(&why, -PETREL_ETOOBIG, "%s: more than %d signatures", origin,
+				PETREL_SIGURLS_MAX);
+	else if (n > PETREL_MINISIGN_FILE_MAX)
+		r = petrel_fail(&why, -PETREL_ESIG_FORMAT, "%s: signature exceeds %d bytes",
+				origin, PETREL_MINISIGN_FILE_MAX);
+	else if ((r = consider(s, &s->cands[s->ncands], &body, origin, b, &why)) == 0)
+		s->ncands++;
+	if (r < 0) {
+		remember(s, &why, r);
+		return petrel_err_forward(err, &why, r);
+	}
+	return 0;
+}
+
+size_t petrel_sigset_accepted(const struct petrel_sigset *s, struct petrel_stored_sig *out,
+			      size_t max)
+{
+	struct petrel_evidence seen;
+	size_t n = 0;
+
+	memset(&seen, 0, sizeof(seen));
+	for (size_t i = 0; i < s->ncands && n < max; i++) {
+		const struct petrel_sigcand *c = &s->cands[i];
+		size_t before = seen.nkeys;
+
+		if (!c->verified || !c->len ||
+		    petrel_evidence_add_key(&seen, c->key->keyid, NULL) < 0 || seen.nkeys == before)
+			continue;	/* not accepted, or its key is kept already */
+		petrel_keyid_str(c->key->keyid, out[n].keyid);
+		out[n].text = c->text;
+		out[n].len = c->len;
+		n++;
+	}
+	return n;
 }
 
 /* Distinct key ids among candidates. */
@@ -519,6 +572,8 @@ int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
 
 		struct petrel_err one = PETREL_ERR_INIT;	/* this signature's */
 
+		c->verified = 0;
+
 		r = petrel_sig_verify(&c->sig, c->key, blake2b, file, s->t->legacy_signatures,
 				      &one);
 		if (r < 0) {
@@ -528,6 +583,7 @@ int petrel_sigset_verify(struct petrel_sigset *s, const uint8_t blake2b[64],
 		}
 		if ((r = credit(ev, c, err)) < 0)
 			return r;
+		c->verified = 1;
 	}
 	petrel_evidence_decide_time(ev, s->t->threshold);
 	if (!petrel_trust_needs_signatures(s->t->trust))

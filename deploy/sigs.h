@@ -7,16 +7,21 @@
 #include "verify/minisign.h"
 #include "verify/policy.h"
 #include "common/error.h"
+#include "store/store.h"
 
 struct petrel_http;
 struct petrel_digest;
 
-/* One fetched signature that parsed, names a configured key and binds to the build. */
+/* One signature (fetched, stored or from a bundle) that parsed, names a configured key
+ * and binds to the build. */
 struct petrel_sigcand {
 	struct petrel_sig sig;
 	const struct petrel_pubkey *key;	/* borrowed from the target */
 	struct petrel_tcomment tc;
-	char url[PETREL_URL_MAX + 1];
+	char url[PETREL_URL_MAX + 1];		/* where it came from, for messages */
+	char text[PETREL_MINISIGN_FILE_MAX + 1];	/* the .minisig as it came, NUL-ended */
+	size_t len;
+	int verified;				/* petrel_sigset_verify accepted it */
 };
 
 struct petrel_sigset {
@@ -52,6 +57,28 @@ int petrel_sigurl_expand(const char *tmpl, const char *server, const struct petr
  */
 int petrel_sigset_gather(struct petrel_sigset *s, struct petrel_http *h, const char *server,
 			 const struct petrel_build *b, struct petrel_err *err);
+
+/*
+ * Adds one signature given as text -- a .minisig kept in the store, a bundle's entry --
+ * for build b, judged as a fetched one is: it parses, names one of the target's keys,
+ * its trusted comment binds to b, a legacy one only with legacy_signatures. origin
+ * names it in messages ("stored signature by key X", "bundle.tar: sigs/1.minisig").
+ * 0 when it counts (a candidate: petrel_sigset_verify checks it against the bytes),
+ * else why not, which is also kept as the set's first refusal, as a fetched one's is:
+ * -PETREL_ESIG_FORMAT, -PETREL_ESIG_UNTRUSTED (a key not configured), -PETREL_EBINDING,
+ * -PETREL_ESIG_INVALID (legacy refused); -PETREL_ETOOBIG past PETREL_SIGURLS_MAX
+ * candidates or past PETREL_MINISIGN_FILE_MAX bytes. text is copied.
+ */
+int petrel_sigset_add_text(struct petrel_sigset *s, const struct petrel_build *b,
+			   const char *origin, const char *text, size_t n,
+			   struct petrel_err *err);
+
+/*
+ * The signatures petrel_sigset_verify accepted, one per key id (the first), as the store
+ * keeps them: into out (at most max), texts borrowed from s. Their number.
+ */
+size_t petrel_sigset_accepted(const struct petrel_sigset *s, struct petrel_stored_sig *out,
+			      size_t max);
 
 /* 1 if any candidate is a prehashed "ED" signature (needs BLAKE2b of the file). */
 int petrel_sigset_needs_blake2b(const struct petrel_sigset *s);

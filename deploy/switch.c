@@ -674,9 +674,11 @@ static int switch_failed(struct petrel_engine *e, const struct petrel_target *t,
 			   "rejected)" : "");
 }
 
-/* The switch itself, shared by upgrade and revert: intent, file, pointers, adapter, health. */
+/* The switch itself, shared by upgrade and revert: intent, file, pointers, adapter, health;
+ * verdict (NULL: none) is recorded with its end. */
 static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
-		     struct petrel_intent *in, int64_t version_id, const struct petrel_build *b, struct petrel_err *err)
+		     struct petrel_intent *in, int64_t version_id, const struct petrel_build *b,
+		     const struct petrel_verdict *verdict, struct petrel_err *err)
 {
 	const uint8_t *from = in->has_from ? in->from_sha256 : NULL;
 	char why[768] = "", detail[512], hex[65];
@@ -710,7 +712,7 @@ static int do_switch(struct petrel_engine *e, const struct petrel_target *t,
 	petrel_hex(in->to_sha256, 32, hex);
 	snprintf(detail, sizeof(detail), "generation=%lld uuid=%s sha256=%s from=%lld",
 		 (long long)in->to_gen, b->uuid, hex, (long long)in->from_gen);
-	return petrel_store_intent_done(&e->store, in, in->op, detail, err);
+	return petrel_store_intent_done_verdict(&e->store, in, in->op, detail, verdict, err);
 }
 
 /*
@@ -847,7 +849,7 @@ int petrel_switch_to(struct petrel_engine *e, const struct petrel_target *t,
 	    (r = blob_ready(e, in.to_sha256, in.to_size, v->build.uuid, err)) < 0 ||
 	    (!before && (r = adopt_unmanaged(e, t, &in, err)) < 0))
 		return r;
-	if ((r = do_switch(e, t, &in, v->id, &v->build, err)) < 0)
+	if ((r = do_switch(e, t, &in, v->id, &v->build, NULL, err)) < 0)
 		return r;
 	*to_gen = in.to_gen;
 	return 0;
@@ -855,7 +857,7 @@ int petrel_switch_to(struct petrel_engine *e, const struct petrel_target *t,
 
 int petrel_switch_back(struct petrel_engine *e, const struct petrel_target *t,
 		       const struct petrel_generation *cur, const struct petrel_generation *prev,
-		       struct petrel_err *err)
+		       const struct petrel_verdict *verdict, struct petrel_err *err)
 {
 	struct petrel_intent in;
 	int r;
@@ -874,5 +876,5 @@ int petrel_switch_back(struct petrel_engine *e, const struct petrel_target *t,
 	if ((r = path_ready(t, err)) < 0 ||
 	    (r = blob_ready(e, in.to_sha256, in.to_size, prev->version.build.uuid, err)) < 0)
 		return r;
-	return do_switch(e, t, &in, 0, &prev->version.build, err);
+	return do_switch(e, t, &in, 0, &prev->version.build, verdict, err);
 }

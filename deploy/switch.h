@@ -32,9 +32,10 @@ int petrel_switch_to(struct petrel_engine *e, const struct petrel_target *t,
 		     const struct petrel_version *v, int64_t *to_gen, struct petrel_err *err);
 
 /* Makes the previous generation prev current again instead of cur (a revert); a failed
- * adapter undoes it (-PETREL_EDEPLOY). */
+ * adapter undoes it (-PETREL_EDEPLOY). verdict (NULL: none), what the revert decides
+ * about a build, is recorded in the transaction that completes the switch. */
 int petrel_switch_back(struct petrel_engine *e, const struct petrel_target *t,
 		       const struct petrel_generation *cur, const struct petrel_generation *prev,
-		       struct petrel_err *err);
+		       const struct petrel_verdict *verdict, struct petrel_err *err);
 
 #endif

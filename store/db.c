@@ -154,6 +154,19 @@ static const char *const migrations[] = {
 	 * blocking every later genuine build */
 	("UPDATE versions SET timestamp = min(timestamp, verified_at),"
 	 "  finish_time = min(finish_time, verified_at) WHERE verified_at > 0;"),
+
+	/* 9: the signatures each version was accepted with (the .minisig text, one per
+	 * key), so that trust is checked again against the current keys before the build
+	 * goes live; the bytes' BLAKE2b-512 (hex, '' when unknown), so that re-checking
+	 * a prehashed signature does not read the blob again */
+	("ALTER TABLE versions ADD COLUMN blake2b TEXT NOT NULL DEFAULT ''"
+	 "  CHECK (blake2b = '' OR (length(blake2b) = 128 AND blake2b NOT GLOB '*[^0-9a-f]*'));"
+	 "CREATE TABLE signatures ("
+	 "  version INTEGER NOT NULL REFERENCES versions(id),"
+	 "  keyid TEXT NOT NULL CHECK (length(keyid) = 16 AND keyid NOT GLOB '*[^0-9A-F]*'),"
+	 "  minisig TEXT NOT NULL CHECK (length(CAST(minisig AS BLOB)) <= 4096),"
+	 "  PRIMARY KEY (version, keyid)"
+	 ");"),
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,

@@ -13,6 +13,8 @@
 #include "common/util.h"
 #include "store/internal.h"
 #include "verify/digest.h"
+#include "verify/minisign.h"
+#include "verify/policy.h"
 
 struct fsck {
 	struct petrel_store *s;
@@ -176,6 +178,49 @@ static int check_versions(struct fsck *f, struct petrel_err *err)
 		return r;
 	while ((r = petrel_sql_step(&q)) > 0)
 		check_version_row(f, &q);
+	petrel_sql_finalize(&q);
+	return r;
+}
+
+/* One kept signature: it still parses, by the key its row names, of a version that is. */
+static void check_signature_row(struct fsck *f, const struct petrel_sql *q)
+{
+	int64_t id = petrel_sql_int(q, 0);
+	const char *keyid = petrel_sql_text(q, 1);
+	const void *text = sqlite3_column_blob(q->st, 2);
+	size_t len = (size_t)sqlite3_column_bytes(q->st, 2);
+	struct petrel_err why = PETREL_ERR_INIT;
+	struct petrel_sig sig;
+	char parsed[17];
+
+	if (!petrel_sql_int(q, 3)) {
+		report(f, "petrel.db: signature by %s kept for versions row %" PRId64
+		       ", which does not exist", keyid, id);
+		return;
+	}
+	if (petrel_sig_parse(text ? text : "", len, &sig, &why) < 0) {
+		report(f, "petrel.db: signature by %s of versions row %" PRId64 ": %s", keyid, id,
+		       why.msg);
+		return;
+	}
+	petrel_keyid_str(sig.keyid, parsed);
+	if (strcmp(parsed, keyid))
+		report(f, "petrel.db: signature of versions row %" PRId64 " is kept as key %s's "
+		       "but is by key %s", id, keyid, parsed);
+}
+
+static int check_signatures(struct fsck *f, struct petrel_err *err)
+{
+	struct petrel_sql q;
+	int r;
+
+	if ((r = petrel_sql_prepare(&q, f->s->db, err,
+				    "SELECT s.version, s.keyid, CAST(s.minisig AS BLOB),"
+				    " EXISTS (SELECT 1 FROM versions v WHERE v.id = s.version)"
+				    " FROM signatures s ORDER BY s.version, s.keyid", "")) < 0)
+		return r;
+	while ((r = petrel_sql_step(&q)) > 0)
+		check_signature_row(f, &q);
 	petrel_sql_finalize(&q);
 	return r;
 }
@@ -480,6 +525,7 @@ int petrel_store_fsck(struct petrel_store *s, petrel_fsck_fn fn, void *ctx, stru
 	    (r = each_entry(&f, "objects/sha256", check_fanout)) < 0 ||
 	    (r = each_entry(&f, "tmp", check_tmp_entry)) < 0 ||
 	    (r = check_versions(&f, err)) < 0 ||
+	    (r = check_signatures(&f, err)) < 0 ||
 	    (r = check_integrity(&f, err)) < 0 ||
 	    (r = check_journal(&f, err)) < 0)
 		return r;

@@ -93,6 +93,8 @@ static int drop_rows(struct petrel_store *s, struct petrel_gc *g, struct petrel_
 	    (r = exec_seq(s->db, "DELETE FROM generations WHERE version IN"
 			  " (SELECT id FROM temp.gc_doomed WHERE seq = ?1)", seq,
 			  &t->generations, err)) < 0 ||
+	    (r = exec_seq(s->db, "DELETE FROM signatures WHERE version IN"
+			  " (SELECT id FROM temp.gc_doomed WHERE seq = ?1)", seq, NULL, err)) < 0 ||
 	    (r = exec_seq(s->db, "DELETE FROM versions WHERE id IN"
 			  " (SELECT id FROM temp.gc_doomed WHERE seq = ?1)", seq, NULL, err)) < 0)
 		return r;

@@ -230,9 +230,42 @@ static int done_body(struct sqlite3 *db, const struct petrel_intent *in, const c
 int petrel_store_intent_done(struct petrel_store *s, const struct petrel_intent *in,
 			     const char *event, const char *detail, struct petrel_err *err)
 {
+	return petrel_store_intent_done_verdict(s, in, event, detail, NULL, err);
+}
+
+static int reject_body(struct sqlite3 *db, const char *target, const char *hex, const char *uuid,
+		       const char *reason, struct petrel_err *err);
+
+static int verdict_body(struct sqlite3 *db, const char *target, const struct petrel_verdict *v,
+			struct petrel_err *err)
+{
+	char hex[65];
+
+	petrel_hex(v->sha256, 32, hex);
+	if (v->reject > 0)
+		return reject_body(db, target, hex, v->uuid, v->reason, err);
+	if (v->reject < 0)
+		return petrel_sql_run(db, err, "DELETE FROM rejected WHERE target = ? AND sha256 = ?",
+				      "tt", target, hex);
+	return 0;
+}
+
+static int done_verdict_body(struct sqlite3 *db, const struct petrel_intent *in,
+			     const char *event, const char *detail,
+			     const struct petrel_verdict *v, struct petrel_err *err)
+{
+	int r = done_body(db, in, event, detail, err);
+
+	return r < 0 || !v ? r : verdict_body(db, in->target, v, err);
+}
+
+int petrel_store_intent_done_verdict(struct petrel_store *s, const struct petrel_intent *in,
+				     const char *event, const char *detail,
+				     const struct petrel_verdict *verdict, struct petrel_err *err)
+{
 	int r;
 
-	IN_TRANSACTION(s->db, done_body(s->db, in, event, detail, err));
+	IN_TRANSACTION(s->db, done_verdict_body(s->db, in, event, detail, verdict, err));
 	return r;
 }
 
@@ -421,10 +454,8 @@ int petrel_store_reject(struct petrel_store *s, const char *target, const uint8_
 int petrel_store_unreject(struct petrel_store *s, const char *target, const uint8_t sha256[32],
 			  struct petrel_err *err)
 {
-	char hex[65];
+	struct petrel_verdict v = { .reject = -1 };
 
-	petrel_hex(sha256, 32, hex);
-	return petrel_sql_run(s->db, err, "DELETE FROM rejected WHERE target = ? AND sha256 = ?",
-			      "tt",
-			  target, hex);
+	memcpy(v.sha256, sha256, 32);
+	return verdict_body(s->db, target, &v, err);
 }

@@ -22,7 +22,8 @@ const char petrel_journal_genesis[PETREL_HASH_HEX + 1] =
 /* Column list shared by the version queries; row_to_version reads it in this order. */
 #define VERSION_COLUMNS \
 	"id, target, job, uuid, platform, filename, sha256, size, start_time, " \
-	"finish_time, trust, keyids, trusted_comment, timestamp, verified_at, url, rebuilders"
+	"finish_time, trust, keyids, trusted_comment, timestamp, verified_at, url, rebuilders, " \
+	"blake2b"
 
 /* ---- the journal ---- */
 
@@ -385,16 +386,17 @@ static int insert_version(struct sqlite3 *db, struct petrel_version *v, const ch
 	static const char sql[] =
 		"INSERT INTO versions (target, job, uuid, platform, filename, sha256, size,"
 		" start_time, finish_time, trust, keyids, trusted_comment, timestamp,"
-		" verified_at, url, rebuilders) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+		" verified_at, url, rebuilders, blake2b)"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 		" ON CONFLICT (target, uuid, sha256) DO NOTHING";
 	const struct petrel_build *b = &v->build;
 	int r;
 
-	r = petrel_sql_run(db, err, sql, "ttttttiiitttiitt", v->target, b->job, b->uuid,
+	r = petrel_sql_run(db, err, sql, "ttttttiiitttiittt", v->target, b->job, b->uuid,
 			   b->platform,
 			   b->filename, hex, (int64_t)b->size, b->start_time, b->finish_time,
 			   v->trust, v->keyids, v->trusted_comment, v->timestamp, v->verified_at,
-			   v->url, v->rebuilders);
+			   v->url, v->rebuilders, v->blake2b);
 	if (r < 0)
 		return r;
 	if (sqlite3_changes(db) == 1) {
@@ -413,8 +415,38 @@ static int fetch_detail(const struct petrel_version *v, const char *hex, char *o
 			       v->rebuilders[0] ? v->rebuilders : "-", v->timestamp);
 }
 
+/* Stores the n signatures v was accepted with, under its row (v->id). */
+static int insert_signatures(struct sqlite3 *db, const struct petrel_version *v,
+			     const struct petrel_stored_sig *sigs, size_t n, struct petrel_err *err)
+{
+	static const char sql[] =
+		"INSERT INTO signatures (version, keyid, minisig) VALUES (?, ?, ?)"
+		" ON CONFLICT (version, keyid) DO NOTHING";
+	char *text;
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (sigs[i].len > PETREL_STORED_SIG_MAX || memchr(sigs[i].text, '\0', sigs[i].len))
+			return petrel_fail(err, -PETREL_EDB, "database: signature by %s for %s "
+					   "cannot be stored", sigs[i].keyid, v->build.uuid);
+		if (!(text = strndup(sigs[i].text, sigs[i].len)))
+			return petrel_fail(err, -ENOMEM, "storing a signature: %s",
+					   strerror(ENOMEM));
+		r = petrel_sql_run(db, err, sql, "itt", v->id, sigs[i].keyid, text);
+		free(text);
+	}
+	return r;
+}
+
 int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v,
 			     struct petrel_err *err)
+{
+	return petrel_store_add_version_signed(s, v, NULL, 0, err);
+}
+
+int petrel_store_add_version_signed(struct petrel_store *s, struct petrel_version *v,
+				    const struct petrel_stored_sig *sigs, size_t n,
+				    struct petrel_err *err)
 {
 	char hex[PETREL_HASH_HEX + 1], detail[2048];
 	/* no time goes past the moment of verification, neither the marks nor the row's
@@ -442,6 +474,7 @@ int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v,
 	if ((r = raise_high_water(s->db, v->target, v->timestamp, v->build.finish_time,
 				  err)) < 0 ||
 	    (r = insert_version(s->db, v, hex, err)) < 0 ||
+	    (r = insert_signatures(s->db, v, sigs, n, err)) < 0 ||
 	    /* it verified: an earlier refusal of the same bytes was the transit's fault */
 	    (r = petrel_sql_run(s->db, err, "DELETE FROM refused WHERE target = ? AND sha256 = ?",
 				"tt", v->target, hex)) < 0 ||
@@ -493,7 +526,8 @@ static int row_to_version(sqlite3_stmt *st, struct petrel_version *out, struct p
 	    (r = column_str(st, 11, out->keyids, sizeof(out->keyids), err)) < 0 ||
 	    (r = column_str(st, 12, out->trusted_comment, sizeof(out->trusted_comment), err)) < 0 ||
 	    (r = column_str(st, 15, out->url, sizeof(out->url), err)) < 0 ||
-	    (r = column_str(st, 16, out->rebuilders, sizeof(out->rebuilders), err)) < 0)
+	    (r = column_str(st, 16, out->rebuilders, sizeof(out->rebuilders), err)) < 0 ||
+	    (r = column_str(st, 17, out->blake2b, sizeof(out->blake2b), err)) < 0)
 		return r;
 	b->size = size < 0 ? 0 : (uint64_t)size;
 	b->start_time = sqlite3_column_int64(st, 8);
@@ -589,6 +623,50 @@ int petrel_store_version_by_id(struct petrel_store *s, int64_t id, struct petrel
 	struct petrel_sql q;
 
 	return one_version(&q, petrel_sql_prepare(&q, s->db, err, sql, "i", id), out, err);
+}
+
+int petrel_store_signatures(struct petrel_store *s, int64_t id, petrel_stored_sig_fn fn,
+			    void *ctx, struct petrel_err *err)
+{
+	static const char sql[] =
+		"SELECT keyid, CAST(minisig AS BLOB) FROM signatures WHERE version = ? ORDER BY keyid";
+	struct petrel_stored_sig sig;
+	struct petrel_sql q;
+	int r;
+
+	if ((r = petrel_sql_prepare(&q, s->db, err, sql, "i", id)) < 0)
+		return r;
+	while ((r = petrel_sql_step(&q)) > 0) {
+		memset(&sig, 0, sizeof(sig));
+		sig.text = sqlite3_column_blob(q.st, 1);
+		sig.len = (size_t)sqlite3_column_bytes(q.st, 1);
+		if (!sig.text)
+			sig.text = "";
+		if (petrel_strcpy_whole(sig.keyid, petrel_sql_text(&q, 0), sizeof(sig.keyid)) < 0 ||
+		    sig.len > PETREL_STORED_SIG_MAX) {
+			r = petrel_fail(err, -PETREL_EDB, "database: a signature of versions "
+					"row %lld is malformed", (long long)id);
+			break;
+		}
+		if ((r = fn(ctx, &sig)) < 0)
+			break;
+	}
+	petrel_sql_finalize(&q);
+	return r;
+}
+
+int petrel_store_count_signatures(struct petrel_store *s, int64_t id, struct petrel_err *err)
+{
+	struct petrel_sql q;
+	int64_t n;
+	int r;
+
+	if ((r = petrel_sql_row(&q, s->db, err, "SELECT count(*) FROM signatures WHERE version = ?",
+				"i", id)) <= 0)
+		return r < 0 ? r : petrel_db_fail(s->db, err);
+	n = petrel_sql_int(&q, 0);
+	petrel_sql_finalize(&q);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
 int petrel_journal_append(struct sqlite3 *db, const char *target, const char *event,

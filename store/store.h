@@ -9,7 +9,7 @@
 #include "common/build.h"
 #include "common/error.h"
 
-#define PETREL_SCHEMA_VERSION 8
+#define PETREL_SCHEMA_VERSION 9
 
 struct sqlite3;
 
@@ -31,6 +31,15 @@ struct petrel_version {
 	int64_t verified_at;		/* when petrel accepted it */
 	char url[PETREL_URL_MAX + 1];	/* where the bytes came from */
 	char rebuilders[1024];		/* comma-separated servers that agreed, "" if none */
+	char blake2b[129];		/* BLAKE2b-512 of the bytes (hex), "" if unknown */
+};
+
+/* One signature a version was accepted with: the .minisig file's exact text. */
+#define PETREL_STORED_SIG_MAX 4096	/* bytes of one stored .minisig (as fetched) */
+struct petrel_stored_sig {
+	char keyid[17];			/* minisign's hex, uppercase: one row a key */
+	const char *text;		/* borrowed; len bytes, at most PETREL_STORED_SIG_MAX */
+	size_t len;
 };
 
 /*
@@ -114,6 +123,25 @@ int petrel_store_clean_tmp(const struct petrel_store *s);
  */
 int petrel_store_add_version(struct petrel_store *s, struct petrel_version *v,
 			     struct petrel_err *err);
+
+/*
+ * petrel_store_add_version, with the n signatures (sigs, borrowed) the version was
+ * accepted with, stored in the same transaction as its row (one per key id; a key
+ * the row already has keeps its text). A text over PETREL_STORED_SIG_MAX or a key id
+ * not 16 hex digits is -PETREL_EDB and nothing is stored.
+ */
+int petrel_store_add_version_signed(struct petrel_store *s, struct petrel_version *v,
+				    const struct petrel_stored_sig *sigs, size_t n,
+				    struct petrel_err *err);
+/*
+ * Calls fn for every signature stored for version row id, by key id: sig->text is valid
+ * during the call only. 0 when all were called (none: fn never is), or the first error.
+ */
+typedef int (*petrel_stored_sig_fn)(void *ctx, const struct petrel_stored_sig *sig);
+int petrel_store_signatures(struct petrel_store *s, int64_t id, petrel_stored_sig_fn fn,
+			    void *ctx, struct petrel_err *err);
+/* Number of signatures stored for version row id: >= 0 or -PETREL_EDB. */
+int petrel_store_count_signatures(struct petrel_store *s, int64_t id, struct petrel_err *err);
 
 /* Newest version of target by timestamp (ties: highest id). 0, -PETREL_ENOTFOUND, -PETREL_EDB. */
 int petrel_store_newest_version(struct petrel_store *s, const char *target,
@@ -219,6 +247,22 @@ int petrel_store_intent_failing(struct petrel_store *s, struct petrel_intent *in
 /* The operation completed: the intent goes, a journal row (event, detail) comes. */
 int petrel_store_intent_done(struct petrel_store *s, const struct petrel_intent *in,
 			     const char *event, const char *detail, struct petrel_err *err);
+/* What a revert decides about a build, recorded with the revert itself. */
+struct petrel_verdict {
+	int reject;			/* 1: reject sha256 for the target (uuid, reason);
+					 * -1: forget its rejection; 0: nothing */
+	uint8_t sha256[32];
+	char uuid[PETREL_UUID_LEN + 1];
+	char reason[256];
+};
+/*
+ * petrel_store_intent_done with verdict (NULL: none) in the same transaction: a
+ * revert and the rejection of the build it leaves are one commit, so a crash never
+ * keeps one without the other (a rejection comes with its "reject" journal row).
+ */
+int petrel_store_intent_done_verdict(struct petrel_store *s, const struct petrel_intent *in,
+				     const char *event, const char *detail,
+				     const struct petrel_verdict *verdict, struct petrel_err *err);
 /*
  * The operation is undone (the caller already put from back on disk): pointers back
  * to (from_gen, from_prev); an upgrade's generation ends in state with reason; with

@@ -284,6 +284,68 @@ static void test_garbage_db_is_edb(void **state)
 
 /* ---- versions ---- */
 
+/* ---- the signatures a version was accepted with ---- */
+
+struct sig_seen {
+	char keyids[4][17];
+	char texts[4][64];
+	int n;
+};
+
+static int see_sig(void *ctx, const struct petrel_stored_sig *sig)
+{
+	struct sig_seen *seen = ctx;
+
+	assert_true(seen->n < 4 && sig->len < sizeof(seen->texts[0]));
+	memcpy(seen->keyids[seen->n], sig->keyid, sizeof(seen->keyids[0]));
+	memcpy(seen->texts[seen->n], sig->text, sig->len);
+	seen->texts[seen->n][sig->len] = '\0';
+	seen->n++;
+	return 0;
+}
+
+static void test_signatures_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct petrel_version a, b, got;
+#define SIG(keyid, text) { keyid, text, sizeof(text) - 1 }
+	const struct petrel_stored_sig sigs[] = {
+		SIG("B000000000000002", "untrusted comment: b\nsecond"),
+		SIG("A000000000000001", "untrusted comment: a\nfirst"),
+		SIG("A000000000000001", "another text by the same key"),
+	};
+#undef SIG
+	struct petrel_stored_sig big = { "C000000000000003", NULL, PETREL_STORED_SIG_MAX + 1 };
+	struct sig_seen seen = { 0 };
+	static char huge[PETREL_STORED_SIG_MAX + 1];
+
+	make_version(&a, "web", UUID1, "one", 1000);
+	memset(a.blake2b, 'e', 128);
+	assert_int_equal(petrel_store_add_version_signed(&f->s, &a, sigs, 3, &terr), 0);
+	assert_int_equal(petrel_store_count_signatures(&f->s, a.id, &terr), 2);
+	assert_int_equal(petrel_store_signatures(&f->s, a.id, see_sig, &seen, &terr), 0);
+	assert_int_equal(seen.n, 2);	/* by key id; the first text of a key is kept */
+	assert_string_equal(seen.keyids[0], "A000000000000001");
+	assert_string_equal(seen.texts[0], "untrusted comment: a\nfirst");
+	assert_string_equal(seen.keyids[1], "B000000000000002");
+	assert_string_equal(seen.texts[1], "untrusted comment: b\nsecond");
+	assert_int_equal(petrel_store_version_by_id(&f->s, a.id, &got, &terr), 0);
+	assert_string_equal(got.blake2b, a.blake2b);
+
+	/* a text over the limit: nothing of the version is stored */
+	memset(huge, 'x', sizeof(huge));
+	big.text = huge;
+	make_version(&b, "web", UUID2, "two", 2000);
+	petrel_err_reset(&terr);
+	assert_int_equal(petrel_store_add_version_signed(&f->s, &b, &big, 1, &terr), -PETREL_EDB);
+	assert_int_equal(petrel_store_count_versions(&f->s, "web", &terr), 1);
+	/* a version stored without signatures has none (an older petrel's) */
+	assert_int_equal(petrel_store_add_version(&f->s, &b, &terr), 0);
+	assert_int_equal(petrel_store_count_signatures(&f->s, b.id, &terr), 0);
+	assert_int_equal(petrel_store_version_by_id(&f->s, b.id, &got, &terr), 0);
+	assert_string_equal(got.blake2b, "");
+}
+
 static void test_versions_queries(void **state)
 {
 	struct fixture *f = *state;
@@ -819,6 +881,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_db_is_edb, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions_queries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signatures_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_high_water_only_rises, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newest_tie_highest_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_add_keeps_one_row, setup, teardown),
