@@ -32,6 +32,8 @@ struct petrel_cli {
 	const char *lines;	/* log -n N (--lines) */
 	const char *since;	/* log --since TIME */
 	int follow;		/* log --follow */
+	const char *uuid;	/* export --uuid */
+	int offline_ok;		/* import --offline-ok */
 };
 
 
@@ -92,5 +94,7 @@ int petrel_cmd_gc(struct petrel_cli *cli);
 int petrel_cmd_list(struct petrel_cli *cli);
 int petrel_cmd_pin(struct petrel_cli *cli);
 int petrel_cmd_unpin(struct petrel_cli *cli);
+int petrel_cmd_export(struct petrel_cli *cli);
+int petrel_cmd_import(struct petrel_cli *cli);
 
 #endif

@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "deploy/metrics.h"
+#include "deploy/space.h"
 #include "output.h"
 
 /* Message slots: what happens to a target, and the freeze warning beside it. */
@@ -270,6 +271,21 @@ static int staged(struct petrel_engine *e, const struct petrel_target *t, struct
 	return r;
 }
 
+/* Retention after a deploy, when the target sets keep: a failure is a warning, the
+ * deploy stands. */
+static void gc_after(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s)
+{
+	struct petrel_err err = PETREL_ERR_INIT;
+	int64_t versions = 0, bytes = 0;
+	int r = petrel_space_gc_target(e, t, &versions, &bytes, &err);
+
+	if (r < 0)
+		event(s, PETREL_LOG_WARN, "gc after the upgrade failed: %s", petrel_err_msg(&err, r));
+	else if (versions || bytes)
+		event(s, PETREL_LOG_INFO, "gc (keep = %u): removed %lld version%s, %lld bytes",
+		      t->keep, (long long)versions, versions == 1 ? "" : "s", (long long)bytes);
+}
+
 static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
 		  const struct petrel_version *v, struct outcome *o, struct petrel_err *err)
 {
@@ -293,6 +309,8 @@ static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct
 	if (!res.noop)
 		event(s, PETREL_LOG_INFO, "deployed generation %lld: %s %s at %s (%s)",
 		      (long long)res.now.number, res.now.version.build.uuid, h, t->path, was);
+	if (!res.noop && t->keep_set)
+		gc_after(e, t, s);
 	return 0;
 }
 

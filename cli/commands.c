@@ -92,6 +92,23 @@ static const struct petrel_option log_options[] = {
 	{ NULL }
 };
 
+static const struct petrel_option export_options[] = {
+	{ "uuid", .metavar = "UUID", .field = FIELD(uuid),
+	  .help = "this build of each target (one the store verified for it) instead of its "
+		  "current one" },
+	{ NULL }
+};
+
+static const struct petrel_option import_options[] = {
+	{ "offline-ok", .field = FIELD(offline_ok), .value = 1,
+	  .help = "for a target with trust = rebuilt or signed+rebuilt: accept what can be "
+		  "checked offline (the signatures; under rebuilt the bundle's sha256 alone), "
+		  "recorded as such" },
+	{ "allow-downgrade", .field = FIELD(allow_downgrade), .value = 1,
+	  .help = "accept a build older than the newest the target ever verified" },
+	{ NULL }
+};
+
 static const struct petrel_option help_options[] = {
 	{ "man", .field = FIELD(man), .value = 1, .flags = PETREL_OPT_HIDDEN },
 	{ NULL }
@@ -182,6 +199,23 @@ const struct petrel_command petrel_commands[] = {
 	  "the configuration. One daemon per state directory (STATE/daemon.lock). With "
 	  "NOTIFY_SOCKET: sd_notify READY/RELOADING/STOPPING/WATCHDOG.",
 	  daemon_options, petrel_cmd_daemon },
+	{ "export", PETREL_ARG_TARGET, 2, -1, "Write a bundle FILE for a host without the "
+	  "network: per target its current build (or --uuid's), with its metadata (JSON), "
+	  "every signature it was verified with and its blob, re-hashed on the way. A tar, "
+	  "compressed as the name says: .tar, .tar.gz (.tgz), .tar.xz, .tar.zst; written to "
+	  "FILE.tmp-XXXXXX and renamed when complete. FILE '-' writes an uncompressed tar to "
+	  "stdout (never to a terminal). A read: no lock.", export_options, petrel_cmd_export },
+	{ "import", PETREL_ARG_FILE, 1, 1, "Read a bundle (FILE, or - for stdin) and verify "
+	  "each build for every target of its job exactly as a fetch does: sha256 and size, "
+	  "the signatures with this host's keys, threshold and binding, the trust policy, the "
+	  "rollback mark; only then are the blobs stored and the versions recorded (journal "
+	  "row 'import'). Entries are read as streams, never extracted by name. A hostile or "
+	  "broken bundle (links, devices, '..', absolute or duplicate names, too many entries, "
+	  "an entry larger than announced, a decompression bomb, a truncated archive, bad "
+	  "metadata, a wrong hash, untrusted signatures, a job no target has) is refused with "
+	  "exit 3 and nothing written. Rebuilders cannot be asked offline: trust = rebuilt "
+	  "or signed+rebuilt refuses unless --offline-ok. Then 'petrel upgrade TARGET --to "
+	  "UUID' deploys with no network.", import_options, petrel_cmd_import },
 	{ "help", PETREL_ARG_COMMAND, 0, 1, "This text, or the help of COMMAND (as petrel "
 	  "COMMAND --help prints it).", help_options, NULL },
 	{ NULL }
@@ -222,7 +256,8 @@ static const struct petrel_help_item config_items[] = {
 	  "(1000 B/s) and low_speed_time (30 s): abort a transfer that stays slower, min_rate "
 	  "(65536 B/s): a transfer may take its size / min_rate + connect_timeout + "
 	  "low_speed_time, no longer, max_time (0: none), max_artifact_size (4 GiB: a build announcing more is refused before any "
-	  "download)" },
+	  "download), min_free (0; bytes, 500M, 2G or 5%: left free after a download or "
+	  "import, gc runs when that makes the room, else exit 1 before a byte is written)" },
 	{ "[server \"N\"]", "url: a builder-web, http:// or https://" },
 	{ "[target \"N\"]", "server, job, path (required); platform; abi (hvt, spt, ...: a "
 	  "Solo5 build for another target is refused before downloading); trust = signed "
@@ -244,7 +279,8 @@ static const struct petrel_help_item config_items[] = {
 	  "preflight (command run with the new file's path before the switch, non-zero "
 	  "refuses); auto = upgrade (default) | fetch | off: the daemon's policy; interval (s, "
 	  "overrides [petrel]'s); window = HH:MM-HH:MM (local time, may span midnight): outside "
-	  "it auto = upgrade only stages" },
+	  "it auto = upgrade only stages; keep (5: versions gc keeps; when set, the daemon "
+	  "runs the target's gc after each upgrade)" },
 	{ NULL }
 };
 
@@ -286,7 +322,8 @@ const struct petrel_command *petrel_command_find(const char *name)
 
 const char *petrel_arg_name(enum petrel_arg_kind arg)
 {
-	return arg == PETREL_ARG_TARGET ? "TARGET" : arg == PETREL_ARG_COMMAND ? "COMMAND" : NULL;
+	return arg == PETREL_ARG_TARGET ? "TARGET" : arg == PETREL_ARG_COMMAND ? "COMMAND" :
+	       arg == PETREL_ARG_FILE ? "FILE" : NULL;
 }
 
 /* ------------------------------------------------------------------ the synopsis */
@@ -336,6 +373,10 @@ static void put_args(struct out *o, const struct petrel_command *c)
 	/* the one command whose second argument is no target */
 	if (c->run == petrel_cmd_pin) {
 		put(o, " TARGET [UUID]");
+		return;
+	}
+	if (c->run == petrel_cmd_export) {	/* the last argument is the bundle */
+		put(o, " TARGET... FILE");
 		return;
 	}
 	if (!arg || !c->max_args)

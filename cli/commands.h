@@ -33,7 +33,7 @@ struct petrel_option {
 };
 
 /* What a command's positional arguments are, for checking and for completion. */
-enum petrel_arg_kind { PETREL_ARG_NONE, PETREL_ARG_TARGET, PETREL_ARG_COMMAND };
+enum petrel_arg_kind { PETREL_ARG_NONE, PETREL_ARG_TARGET, PETREL_ARG_COMMAND, PETREL_ARG_FILE };
 
 struct petrel_command {
 	const char *name;

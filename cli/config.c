@@ -134,6 +134,31 @@ static int set_number(struct parse *p, const char *key, const char *v, const str
 	return -1;
 }
 
+/* min_free: bytes (a K, M, G or T suffix multiplies by 1024s), or N% of the file system
+ * (0 to 99). */
+static int set_min_free(struct parse *p, struct petrel_config *c, const char *v)
+{
+	static const char units[] = "KMGT";
+	size_t n = strlen(v);
+	const char *u = n ? strchr(units, v[n - 1]) : NULL;
+	char num[32];
+	long val;
+
+	if (n == 0 || n >= sizeof(num))
+		return fail(p, "min_free: '%s' is not a size (bytes, 500M, 2G or 5%%)", v);
+	memcpy(num, v, n + 1);
+	c->min_free_pct = v[n - 1] == '%';
+	if (c->min_free_pct || (u && v[n - 1]))
+		num[n - 1] = '\0';
+	if (parse_long(num, 0, c->min_free_pct ? 99 : 1L << 50, &val) < 0)
+		return fail(p, "min_free: '%s' is not a size (bytes, 500M, 2G or 5%%; a percent "
+			    "below 100)", v);
+	c->min_free = val;
+	for (const char *k = units; u && v[n - 1] && k <= u; k++)
+		c->min_free *= 1024;
+	return 1;
+}
+
 static int set_petrel(struct parse *p, const char *key, const char *v)
 {
 	struct petrel_config *c = p->cfg;
@@ -145,6 +170,8 @@ static int set_petrel(struct parse *p, const char *key, const char *v)
 		return petrel_strcpy_whole(c->state_dir, v, sizeof(c->state_dir)) < 0 ?
 			fail(p, "state_dir too long") : 1;
 	}
+	if (!strcmp(key, "min_free"))
+		return set_min_free(p, c, v);
 	struct number nums[] = {
 		{ "interval", &c->interval, 1, 365L * 86400, 1 },
 		{ "backoff_max", &c->backoff_max, 1, 365L * 86400, 1 },
@@ -292,6 +319,7 @@ static int set_target_more(struct parse *p, struct petrel_target *t, const char 
 		if (parse_long(v, 0, 1000, &n) < 0)
 			return fail(p, "%s: '%s' is not a number", key, v);
 		*(key[0] == 't' ? &t->threshold : &t->keep) = (unsigned)n;
+		t->keep_set |= key[0] == 'k';
 		return 1;
 	}
 	if (!strcmp(key, "keys"))

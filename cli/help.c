@@ -406,7 +406,7 @@ static const char bash_head[] =
 "_petrel()\n"
 "{\n"
 "\tlocal cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}\n"
-"\tlocal i cmd= opts= args=\n"
+"\tlocal i cmd= opts= args= files=\n"
 "\n"
 "\t# bash splits --metrics=FILE into \"--metrics\" \"=\" \"FILE\"\n"
 "\tif [[ $cur == = ]]; then\n"
@@ -421,6 +421,7 @@ static const char bash_tail[] =
 "\t\tmapfile -t COMPREPLY < <(compgen -W \"$opts\" -- \"$cur\")\n"
 "\telse\n"
 "\t\tmapfile -t COMPREPLY < <(compgen -W \"$args\" -- \"$cur\")\n"
+"\t\t[[ $files ]] && mapfile -t -O \"${#COMPREPLY[@]}\" COMPREPLY < <(compgen -f -- \"$cur\")\n"
 "\tfi\n"
 "}\n"
 "\n"
@@ -475,6 +476,8 @@ static void bash_per_command(FILE *f)
 		}
 		if (c->arg == PETREL_ARG_TARGET)
 			fputs("\t\targs=$(_petrel_targets)\n", f);
+		if (c->arg == PETREL_ARG_FILE || !strcmp(c->name, "export"))
+			fputs("\t\tfiles=1\n", f);
 		if (c->arg == PETREL_ARG_COMMAND) {
 			fputs("\t\targs='", f);
 			bash_commands(f);

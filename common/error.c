@@ -47,6 +47,7 @@ static const struct code_info codes[] = {
 					     PETREL_EXIT_AUDIT },
 	[PETREL_ELOCKED - PETREL_EBASE] = { "state directory is locked", 0, PETREL_EXIT_FAIL },
 	[PETREL_EDEPLOY - PETREL_EBASE] = { "deploy failed", 0, PETREL_EXIT_REVERTED },
+	[PETREL_EBUNDLE - PETREL_EBASE] = { "bundle refused", REFUSED, PETREL_EXIT_REFUSED },
 };
 
 /* Our code's row, or NULL for 0, an errno code or an unknown one. */

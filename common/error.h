@@ -33,6 +33,7 @@ enum petrel_errcode {
 	PETREL_ECORRUPT,	/* store does not match its records */
 	PETREL_ELOCKED,		/* another petrel holds the lock */
 	PETREL_EDEPLOY,		/* deploy failed (and was reverted) */
+	PETREL_EBUNDLE,		/* a bundle is malformed or hostile (petrel import) */
 	PETREL_ELAST
 };
 

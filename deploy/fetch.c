@@ -1,6 +1,7 @@
 /* The fetch transaction: gather signatures, stream and hash, verify, store. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include "rebuild.h"
 #include "sigs.h"
 #include "solo5.h"
+#include "space.h"
 #include "verify/digest.h"
 
 /*
@@ -259,30 +261,39 @@ static int verify_sigs(struct petrel_engine *e, const struct petrel_build *b, st
 	return r;
 }
 
-/* Everything after the bytes arrived: hash, signatures, policy, rollback, commit. */
-static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
-			const struct petrel_build *b, struct download *d, const char *url,
-			int newest, struct petrel_version *out, struct petrel_err *err)
+/* What the bytes must pass, once hashed (sha, and b2 when a prehashed signature needs
+ * it): hash, signatures, policy, rollback. Fills out; stores nothing. */
+static int verify_bytes(struct petrel_engine *e, const struct petrel_target *t,
+			const struct petrel_build *b, struct download *d, const uint8_t sha[32],
+			const uint8_t *b2, const char *url, int newest, struct petrel_version *out,
+			struct petrel_err *err)
 {
 	struct petrel_policy policy = { t->trust, t->threshold, t->agree };
-	struct petrel_stored_sig kept[PETREL_SIGURLS_MAX];
 	struct petrel_evidence ev;
-	uint8_t sha[32], b2[64];
 	int r;
 
-	if ((r = petrel_digest_final(d->sha, sha, NULL)) < 0 ||
-	    (d->b2 && (r = petrel_digest_final(d->b2, NULL, b2)) < 0) ||
-	    (r = check_hash(b, sha, url, err)) < 0 ||
-	    (r = verify_sigs(e, b, d, d->b2 ? b2 : NULL, url, &ev, err)) < 0)
+	if ((r = check_hash(b, sha, url, err)) < 0 ||
+	    (r = verify_sigs(e, b, d, b2, url, &ev, err)) < 0)
 		return r;
 	/* the rebuilders vouched for b->sha256, which the bytes were just checked against */
 	ev.nrebuilders = d->rebuilt->nrebuilders;
 	memcpy(ev.rebuilders, d->rebuilt->rebuilders, sizeof(ev.rebuilders));
 	if ((r = petrel_policy_evaluate(&policy, &ev, err)) < 0)
 		return r;
-	fill_version(out, t, b, &ev, d->b2 ? b2 : NULL, url);
+	fill_version(out, t, b, &ev, b2, url);
 	if (newest && (r = petrel_rollback_check(e, t, b, out->timestamp, 0, err)) < 0)
 		return r;
+	return 0;
+}
+
+/* The verified bytes into objects/ (once: d->fd is consumed), the version into sqlite. */
+static int commit_bytes(struct petrel_engine *e, const struct petrel_build *b,
+			struct download *d, struct petrel_sigset *sigs, const char *url,
+			struct petrel_version *v, struct petrel_err *err)
+{
+	struct petrel_stored_sig kept[PETREL_SIGURLS_MAX];
+	int r;
+
 	if (d->fd >= 0) {
 		r = petrel_store_commit_blob(&e->store, d->fd, d->tmppath, b->sha256, err);
 		d->fd = -1;
@@ -290,9 +301,24 @@ static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
 			return petrel_fail(err, r, "storing %s: %s", url, petrel_strerror(r));
 	}
 	/* the signatures go with the row: trust is checked again before it goes live */
-	return petrel_store_add_version_signed(&e->store, out, kept,
-					       petrel_sigset_accepted(d->sigs, kept,
+	return petrel_store_add_version_signed(&e->store, v, kept,
+					       petrel_sigset_accepted(sigs, kept,
 								      PETREL_SIGURLS_MAX), err);
+}
+
+/* Everything after the bytes arrived: hash, signatures, policy, rollback, commit. */
+static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
+			const struct petrel_build *b, struct download *d, const char *url,
+			int newest, struct petrel_version *out, struct petrel_err *err)
+{
+	uint8_t sha[32], b2[64];
+	int r;
+
+	if ((r = petrel_digest_final(d->sha, sha, NULL)) < 0 ||
+	    (d->b2 && (r = petrel_digest_final(d->b2, NULL, b2)) < 0) ||
+	    (r = verify_bytes(e, t, b, d, sha, d->b2 ? b2 : NULL, url, newest, out, err)) < 0)
+		return r;
+	return commit_bytes(e, b, d, d->sigs, url, out, err);
 }
 
 /* Asks the rebuilders before the download, so that too little agreement costs no
@@ -335,7 +361,8 @@ int petrel_fetch_build(struct petrel_engine *e, const struct petrel_target *t,
 		r = have_blob;
 		goto out;
 	}
-	if ((r = obtain(e, t, b, &d, have_blob, url, sizeof(url), err)) < 0)
+	if ((!have_blob && (r = petrel_space_ensure(e, b->size, err)) < 0) ||
+	    (r = obtain(e, t, b, &d, have_blob, url, sizeof(url), err)) < 0)
 		goto out;
 	/* what the store keeps and every message shows: credentials stay in the config */
 	petrel_mask_url(url, shown, sizeof(shown));
@@ -354,3 +381,77 @@ out:
 	return r;
 }
 
+/* ---- bytes from elsewhere (a bundle's blob): the same sink, the same checks ---- */
+
+struct petrel_intake {
+	struct download d;
+	struct petrel_evidence offline;	/* no rebuilder was asked */
+	uint8_t sha[32], b2[64];
+	int hashed;
+};
+
+int petrel_intake_new(struct petrel_engine *e, struct petrel_intake **out,
+		      struct petrel_err *err)
+{
+	struct petrel_intake *in = calloc(1, sizeof(*in));
+	int r;
+
+	*out = in;
+	if (!in)
+		return petrel_fail(err, -ENOMEM, "out of memory");
+	in->d.fd = in->d.blobfd = -1;
+	in->d.rebuilt = &in->offline;
+	if ((r = petrel_digest_new(&in->d.sha, PETREL_DIGEST_SHA256)) < 0 ||
+	    (r = petrel_digest_new(&in->d.b2, PETREL_DIGEST_BLAKE2B)) < 0)
+		return petrel_fail(err, r, "starting the digests: %s", petrel_strerror(r));
+	if ((r = petrel_store_tmpfile(&e->store, &in->d.fd, in->d.tmppath,
+				      sizeof(in->d.tmppath))) < 0)
+		return petrel_fail(err, r, "creating a file in %s/tmp: %s", e->store.dir,
+				   strerror(-r));
+	return 0;
+}
+
+int petrel_intake_write(struct petrel_intake *in, const void *p, size_t n,
+			struct petrel_err *err)
+{
+	int r = sink(&in->d, p, n);
+
+	return r < 0 ? consumer_failed(&in->d, r, err) : 0;
+}
+
+int petrel_intake_verify(struct petrel_engine *e, const struct petrel_target *t,
+			 struct petrel_intake *in, struct petrel_sigset *sigs,
+			 const struct petrel_build *b, const char *url, int newest,
+			 struct petrel_version *out, struct petrel_err *err)
+{
+	int r;
+
+	if (!in->hashed) {
+		if ((r = petrel_digest_final(in->d.sha, in->sha, NULL)) < 0 ||
+		    (r = petrel_digest_final(in->d.b2, NULL, in->b2)) < 0)
+			return petrel_fail(err, r, "hashing %s: %s", url, petrel_strerror(r));
+		in->hashed = 1;
+	}
+	in->d.sigs = sigs;
+	return verify_bytes(e, t, b, &in->d, in->sha, in->b2, url, newest, out, err);
+}
+
+int petrel_intake_commit(struct petrel_engine *e, struct petrel_intake *in,
+			 struct petrel_sigset *sigs, const struct petrel_build *b, const char *url,
+			 struct petrel_version *v, struct petrel_err *err)
+{
+	return commit_bytes(e, b, &in->d, sigs, url, v, err);
+}
+
+void petrel_intake_free(struct petrel_intake *in)
+{
+	if (!in)
+		return;
+	if (in->d.fd >= 0) {
+		close(in->d.fd);
+		unlink(in->d.tmppath);
+	}
+	petrel_digest_free(in->d.sha);
+	petrel_digest_free(in->d.b2);
+	free(in);
+}

@@ -37,4 +37,30 @@ int petrel_fetch_build(struct petrel_engine *e, const struct petrel_target *t,
 		       const struct petrel_build *b, int newest, struct petrel_version *out,
 		       struct petrel_err *err);
 
+/*
+ * Bytes from elsewhere (a bundle's blob) through the same sink and the same checks as a
+ * download. petrel_intake_new makes a file in tmp/ and the digests (SHA-256, BLAKE2b);
+ * petrel_intake_write hashes and writes the bytes as they come; petrel_intake_verify
+ * checks them for t as a fetch does (hash against b, the signatures of sigs with t's keys
+ * and threshold, the policy with no rebuilder answer, the rollback mark when newest) and
+ * fills out, storing nothing: it may be called for several targets. petrel_intake_commit
+ * then moves the file into objects/ (the first call) and records v with the
+ * signatures of sigs that verified (the same sigs petrel_intake_verify was given for it). petrel_intake_free
+ * removes whatever is left in tmp/. 0 or a negative code with a message naming url.
+ */
+struct petrel_intake;
+struct petrel_sigset;
+int petrel_intake_new(struct petrel_engine *e, struct petrel_intake **out,
+		      struct petrel_err *err);
+int petrel_intake_write(struct petrel_intake *in, const void *p, size_t n,
+			struct petrel_err *err);
+int petrel_intake_verify(struct petrel_engine *e, const struct petrel_target *t,
+			 struct petrel_intake *in, struct petrel_sigset *sigs,
+			 const struct petrel_build *b, const char *url, int newest,
+			 struct petrel_version *out, struct petrel_err *err);
+int petrel_intake_commit(struct petrel_engine *e, struct petrel_intake *in,
+			 struct petrel_sigset *sigs, const struct petrel_build *b, const char *url,
+			 struct petrel_version *v, struct petrel_err *err);
+void petrel_intake_free(struct petrel_intake *in);
+
 #endif

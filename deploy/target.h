@@ -3,6 +3,7 @@
 #define PETREL_TARGET_H
 
 #include <limits.h>
+#include <stdint.h>
 
 #include "common/build.h"
 #include "fetcher/http.h"
@@ -41,6 +42,8 @@ struct petrel_target {
 	int legacy_signatures;
 	unsigned threshold;
 	unsigned keep;
+	int keep_set;				/* keep is in the configuration: the daemon
+						 * runs gc after an upgrade */
 	size_t nkeys;
 	char keys[PETREL_KEYS_MAX][PATH_MAX];	/* public key files */
 	struct petrel_pubkey pubkeys[PETREL_KEYS_MAX];	/* their contents, loaded with the config */
@@ -63,6 +66,9 @@ struct petrel_config {
 	long backoff_max;		/* cap of the per-server retry delay after failures, s */
 	long lock_timeout;		/* seconds to wait for the state directory's lock */
 	long max_artifact_size;		/* bytes: a build announcing more is refused */
+	int64_t min_free;		/* bytes kept free in the state directory's file
+					 * system, or a percent of it with min_free_pct */
+	int min_free_pct;
 	struct petrel_http_limits limits;
 	size_t nservers, ntargets;
 	struct petrel_server *servers;	/* owned */

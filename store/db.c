@@ -167,6 +167,12 @@ static const char *const migrations[] = {
 	 "  minisig TEXT NOT NULL CHECK (length(CAST(minisig AS BLOB)) <= 4096),"
 	 "  PRIMARY KEY (version, keyid)"
 	 ");"),
+
+	/* 10: a version petrel import accepted with --offline-ok: the rebuilders its
+	 * target's trust asks for could not be asked (a host without the network), and the
+	 * operator took the build on what could be checked offline */
+	"ALTER TABLE versions ADD COLUMN offline INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (offline IN (0, 1));",
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,

@@ -23,7 +23,7 @@ const char petrel_journal_genesis[PETREL_HASH_HEX + 1] =
 #define VERSION_COLUMNS \
 	"id, target, job, uuid, platform, filename, sha256, size, start_time, " \
 	"finish_time, trust, keyids, trusted_comment, timestamp, verified_at, url, rebuilders, " \
-	"blake2b"
+	"blake2b, offline"
 
 /* ---- the journal ---- */
 
@@ -386,17 +386,17 @@ static int insert_version(struct sqlite3 *db, struct petrel_version *v, const ch
 	static const char sql[] =
 		"INSERT INTO versions (target, job, uuid, platform, filename, sha256, size,"
 		" start_time, finish_time, trust, keyids, trusted_comment, timestamp,"
-		" verified_at, url, rebuilders, blake2b)"
-		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+		" verified_at, url, rebuilders, blake2b, offline)"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 		" ON CONFLICT (target, uuid, sha256) DO NOTHING";
 	const struct petrel_build *b = &v->build;
 	int r;
 
-	r = petrel_sql_run(db, err, sql, "ttttttiiitttiittt", v->target, b->job, b->uuid,
+	r = petrel_sql_run(db, err, sql, "ttttttiiitttiittti", v->target, b->job, b->uuid,
 			   b->platform,
 			   b->filename, hex, (int64_t)b->size, b->start_time, b->finish_time,
 			   v->trust, v->keyids, v->trusted_comment, v->timestamp, v->verified_at,
-			   v->url, v->rebuilders, v->blake2b);
+			   v->url, v->rebuilders, v->blake2b, (int64_t)(v->offline != 0));
 	if (r < 0)
 		return r;
 	if (sqlite3_changes(db) == 1) {
@@ -532,6 +532,7 @@ static int row_to_version(sqlite3_stmt *st, struct petrel_version *out, struct p
 	b->size = size < 0 ? 0 : (uint64_t)size;
 	b->start_time = sqlite3_column_int64(st, 8);
 	b->finish_time = sqlite3_column_int64(st, 9);
+	out->offline = sqlite3_column_int(st, 18) != 0;
 	out->timestamp = sqlite3_column_int64(st, 13);
 	out->verified_at = sqlite3_column_int64(st, 14);
 	return 0;

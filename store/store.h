@@ -9,7 +9,7 @@
 #include "common/build.h"
 #include "common/error.h"
 
-#define PETREL_SCHEMA_VERSION 9
+#define PETREL_SCHEMA_VERSION 10
 
 struct sqlite3;
 
@@ -32,6 +32,8 @@ struct petrel_version {
 	char url[PETREL_URL_MAX + 1];	/* where the bytes came from */
 	char rebuilders[1024];		/* comma-separated servers that agreed, "" if none */
 	char blake2b[129];		/* BLAKE2b-512 of the bytes (hex), "" if unknown */
+	int offline;			/* imported with --offline-ok: the rebuilders the
+					 * target's trust asks for were not asked */
 };
 
 /* One signature a version was accepted with: the .minisig file's exact text. */

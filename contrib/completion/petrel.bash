@@ -23,7 +23,7 @@ _petrel_targets()
 _petrel()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local i cmd= opts= args=
+	local i cmd= opts= args= files=
 
 	# bash splits --metrics=FILE into "--metrics" "=" "FILE"
 	if [[ $cur == = ]]; then
@@ -54,11 +54,14 @@ _petrel()
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return
 		;;
+	--uuid)
+		return
+		;;
 	esac
 
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-c|--config|--completion|--to|-n|--lines|--since|--metrics)
+		-c|--config|--completion|--to|-n|--lines|--since|--metrics|--uuid)
 			((i += 1))
 			[[ ${COMP_WORDS[i]} == = ]] && ((i += 1))
 			;;
@@ -73,7 +76,7 @@ _petrel()
 	opts='-c --config --json -q --quiet -v --verbose -h --help --version --man --completion'
 	case $cmd in
 	'')
-		args='check fetch status list pin unpin upgrade revert history log audit fsck gc daemon help'
+		args='check fetch status list pin unpin upgrade revert history log audit fsck gc daemon export import help'
 		;;
 	check)
 		args=$(_petrel_targets)
@@ -121,14 +124,24 @@ _petrel()
 	daemon)
 		opts+=' --once --metrics'
 		;;
+	export)
+		opts+=' --uuid'
+		args=$(_petrel_targets)
+		files=1
+		;;
+	import)
+		opts+=' --offline-ok --allow-downgrade'
+		files=1
+		;;
 	help)
-		args='check fetch status list pin unpin upgrade revert history log audit fsck gc daemon help'
+		args='check fetch status list pin unpin upgrade revert history log audit fsck gc daemon export import help'
 		;;
 	esac
 	if [[ $cur == -* ]]; then
 		mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
 	else
 		mapfile -t COMPREPLY < <(compgen -W "$args" -- "$cur")
+		[[ $files ]] && mapfile -t -O "${#COMPREPLY[@]}" COMPREPLY < <(compgen -f -- "$cur")
 	fi
 }
 

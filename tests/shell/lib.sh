@@ -189,6 +189,28 @@ trap _tap_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# ------------------------------------------------------------------ small file systems
+
+# need_small_fs — for a script that mounts small file systems: skips it all unless it
+# runs as root and a tmpfs mounts here; whatever small_fs mounted is unmounted on exit
+# (before $T is removed).
+need_small_fs() {
+	[ "$(id -u)" = 0 ] || skip_all "needs root to mount small file systems"
+	MNT=()
+	at_exit 'for _m in "${MNT[@]}"; do umount -l "$_m" 2>/dev/null; done'
+	small_fs "$T/probe" 64k 2>/dev/null || skip_all "cannot mount tmpfs here"
+	umount "$T/probe"
+	MNT=()
+}
+
+# small_fs DIR SIZE — a tmpfs of SIZE at DIR (mode 0755: a state directory writable by
+# others is refused).
+small_fs() {
+	mkdir -p "$1"
+	mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" || return 1
+	MNT+=("$1")
+}
+
 # ------------------------------------------------------------------ running things
 
 # run CMD [ARGS…] — stdout in $out, stderr in $err, exit code in $rc (never aborts).

@@ -4,11 +4,11 @@
 # error names the option before any configuration is read or state created.
 . "$(dirname "$0")/lib.sh"
 
-COMMANDS="check fetch status list pin unpin upgrade revert history log audit fsck gc daemon help"
+COMMANDS="check fetch status list pin unpin upgrade revert history log audit fsck gc daemon export import help"
 MAN="$REPO_ROOT/contrib/petrel.8"
 COMPLETION="$REPO_ROOT/contrib/completion/petrel.bash"
 
-plan 249
+plan 273
 
 one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 
@@ -49,7 +49,7 @@ with_value() {
 }
 
 ALL_OPTIONS=$(for c in $COMMANDS; do options_of "$c"; done | sed 's/ .*//' | sort -u)
-is "$(echo $ALL_OPTIONS)" "--all --allow-downgrade --dry-run --follow --lines --metrics --no-rehash --once --online --quick --short --since --to" \
+is "$(echo $ALL_OPTIONS)" "--all --allow-downgrade --dry-run --follow --lines --metrics --no-rehash --offline-ok --once --online --quick --short --since --to --uuid" \
 	"the commands' helps list their options (as this script reads them)"
 
 # ---- every command: its help, an unknown option, the table and the parser agree

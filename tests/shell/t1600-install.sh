@@ -123,7 +123,7 @@ complete_() {
 	bash --norc -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _petrel
 		printf "%s\n" "${COMPREPLY[*]}"' _ "$D/usr/share/bash-completion/completions/petrel" "$@"
 }
-is "$(complete_ petrel "")" "check fetch status list pin unpin upgrade revert history log audit fsck gc daemon help" \
+is "$(complete_ petrel "")" "check fetch status list pin unpin upgrade revert history log audit fsck gc daemon export import help" \
 	"completion: every command"
 is "$(complete_ petrel f)" "fetch fsck" "completion: commands by prefix"
 is "$(complete_ petrel gc --)" "--config --json --quiet --verbose --help --version --man --completion --dry-run" \

@@ -6,19 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-[ "$(id -u)" = 0 ] || skip_all "needs root to mount small file systems"
-MNT=()
-cleanup_mounts() { local m; for m in "${MNT[@]}"; do umount -l "$m" 2>/dev/null; done; }
-trap 'cleanup_mounts' EXIT
-# small_fs DIR SIZE — a tmpfs of SIZE at DIR (mode 0755: a state directory writable by
-# others is refused)
-small_fs() {
-	mkdir -p "$1"
-	mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" || return 1
-	MNT+=("$1")
-}
-small_fs "$T/probe" 64k 2>/dev/null || skip_all "cannot mount tmpfs here"
-umount "$T/probe"
+need_small_fs
 plan 35
 
 sql() { sqlite3 "$T/state/petrel.db" "$1"; }
