@@ -75,8 +75,9 @@ struct download {
  */
 #define PETREL_WRITEBACK_WINDOW (8u << 20)
 
-/* Starts the disk writing what was written since the last window (it does not wait).
- * Its error is the write's: the kernel reports a writeback error once per file. */
+/* Starts the disk writing what was written since the last window (it does not wait;
+ * a writeback error is still the store's fsync's to report). Its own error is the
+ * write's; a file system without it is simply left to that fsync. */
 static int start_writeback(struct download *d)
 {
 	uint64_t from = d->flushing, len = d->written - from;
