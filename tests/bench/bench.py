@@ -38,8 +38,8 @@ load average before and after each section is written beside it. Environment:
 BENCH_FETCH_MIB (default "1024,256"; BENCH_SIZE_MIB is the same), BENCH_RUNS (default
 5, never fewer for the goals), BENCH_REVERT_MIB (default 30), BENCH_TARGETS (default
 1000), BENCH_KEEP=1 keeps the work directory, BENCH_ONLY (comma-separated: fetch,
-profile, daemon, revert, scale; default all), BENCH_PETREL_BEFORE (a petrel binary to
-profile as "before").
+profile, daemon, revert, scale; default all), BENCH_PETREL_BEFORE (another petrel
+binary, say the tree before a change: fetched and profiled beside ./petrel).
 """
 import base64, hashlib, json, os, resource, shutil, signal, socket, statistics
 import subprocess, sys, tempfile, time, uuid
@@ -52,6 +52,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 REVERT_MIB = int(os.environ.get("BENCH_REVERT_MIB", "30"))
 TARGETS = int(os.environ.get("BENCH_TARGETS", "1000"))
 ONLY = set(os.environ.get("BENCH_ONLY", "fetch,profile,revert,daemon,scale").split(","))
+BEFORE = os.environ.get("BENCH_PETREL_BEFORE")
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(REPO, "tests", "bench", "RESULTS.md"))
 RESULTS_TAIL = "<!-- bench.py writes everything above this line; other benches append below it -->"
 
@@ -219,6 +220,20 @@ def fetch_conf(work, base, job):
     return conf
 
 
+def fresh_state(work, conf):
+    """Puts back the state directory as petrel laid it out before any fetch (made once
+    by `petrel fsck`): each fetch then stores into an existing store, as on a host,
+    rather than also creating the database."""
+    state = os.path.join(work, "state-fetch")
+    pristine = "%s.pristine-%s" % (state, os.path.basename(conf))
+    if not os.path.isdir(pristine):
+        shutil.rmtree(state, ignore_errors=True)
+        timed([PETREL, "-q", "-c", conf, "fsck"])
+        os.rename(state, pristine)
+    shutil.rmtree(state, ignore_errors=True)
+    shutil.copytree(pristine, state, symlinks=True)
+
+
 # Issue 12's goals, per figure: (name, formula, test, goal text)
 def fetch_goals(mib):
     pipe = 3.0 if mib >= 1024 else 2.5
@@ -243,9 +258,11 @@ def bench_fetch_size(work, base, job, mib, url, artifact, sigfile):
                          "minisign -Vm %s -p %s/k.pub -x %s >/dev/null"
                          % (out, url, out, out, out, work, sigfile)),
             ("openssl dgst -sha256", ["openssl", "dgst", "-sha256", artifact])]
+    if BEFORE:
+        cmds.append(("petrel fetch (before)", [BEFORE, "-q", "-c", conf, "fetch"]))
 
     def one(cmd):
-        shutil.rmtree(state, ignore_errors=True)
+        fresh_state(work, conf)
         if os.path.exists(out):
             os.unlink(out)
         os.sync()
@@ -271,7 +288,8 @@ def report_fetch_size(mib, res, md):
            "|---|---:|---:|---:|---:|---:|"]
     labels = {"petrel fetch": "`petrel fetch`", "curl -o F && sync F": "`curl -s -o F URL && sync F`",
               "pipeline": "`curl -o F && sync F && sha256sum F && minisign -Vm F`",
-              "openssl dgst -sha256": "`openssl dgst -sha256 F` (page cache)"}
+              "openssl dgst -sha256": "`openssl dgst -sha256 F` (page cache)",
+              "petrel fetch (before)": "`petrel fetch`, BENCH_PETREL_BEFORE's"}
     for n, v in res.items():
         w, lo, hi = stats([r[0] for r in v])
         c, clo, chi = stats([r[1] for r in v])
@@ -288,6 +306,10 @@ def report_fetch_size(mib, res, md):
         verdicts.append(v)
         print("  %-50s %6.2fx  (goal %s)  %s" % (name, r, goal, v))
         md.append("| %s | %.2fx | %s | **%s** |" % (name, r, goal, v))
+    if "petrel fetch (before)" in med:
+        r = med["petrel fetch"] / med["petrel fetch (before)"]
+        print("  %-50s %6.2fx" % ("petrel / BENCH_PETREL_BEFORE's petrel", r))
+        md.append("| petrel / BENCH_PETREL_BEFORE's petrel (no goal) | %.2fx | | |" % r)
     rss = max(r[2] for r in res["petrel fetch"])
     v = "HOLDS" if rss < 32 else "MISSES"
     print("  %-50s %6.1f MiB (goal < 32 MiB)  %s" % ("petrel peak RSS, largest of the runs", rss, v))
@@ -302,8 +324,9 @@ def bench_fetch(work, base, builds):
     md = ["## Fetch: issue 12's goals", "",
           "Measured %s; load average %s before." % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                                    loadavg()),
-          "Each command runs after `sync`, with its output file (petrel: its state "
-          "directory) removed; the order rotates from run to run. The artifact is signed "
+          "Each command runs after `sync`, with its output file removed (petrel: its "
+          "state directory put back as `petrel fsck` laid it out, so that each fetch "
+          "stores into an existing store); the order rotates from run to run. The artifact is signed "
           "by minisign (prehashed), so petrel computes SHA-256 and BLAKE2b-512 of every "
           "byte, verifies the signature and fsyncs before it stores the file."]
     allv = []
@@ -422,7 +445,7 @@ def scale_store(work, name, ntargets, nversions):
         for t in range(ntargets):
             f.write("[target \"t%04d\"]\nserver = n\njob = j%04d\npath = %s/t%04d\n"
                     "trust = server\norchestrator = none\n" % (t, t, deploy, t))
-    timed([PETREL, "-q", "-c", conf, "status"])         # creates petrel.db
+    timed([PETREL, "-q", "-c", conf, "fsck"])   # creates petrel.db (a read creates nothing)
     blob = b"petrel-scale" * 341 + b"...."
     sha = hashlib.sha256(blob).hexdigest()
     state = os.path.join(work, name + "-state")
@@ -573,10 +596,9 @@ def bench_profile(work, base, builds):
     import perf_top as prof
     mib, job, _url, artifact, _sig = min(builds)
     conf = fetch_conf(work, base, job)
-    state = os.path.join(work, "state-fetch")
 
     def fresh():
-        shutil.rmtree(state, ignore_errors=True)
+        fresh_state(work, conf)
         os.sync()
 
     def one(binary):
@@ -590,9 +612,8 @@ def bench_profile(work, base, builds):
           % (mib, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), loadavg()),
           "", "### After (this tree)", ""] + one(PETREL)
     print("bench profile: %d MiB fetch profiled" % mib)
-    before = os.environ.get("BENCH_PETREL_BEFORE")
-    if before:
-        md += ["", "### Before (BENCH_PETREL_BEFORE=%s)" % os.path.basename(before), ""] + one(before)
+    if BEFORE:
+        md += ["", "### Before (BENCH_PETREL_BEFORE=%s)" % os.path.basename(BEFORE), ""] + one(BEFORE)
     else:
         with open(os.path.join(REPO, "tests", "bench", "profile-before.md")) as f:
             md += ["", f.read().strip()]
