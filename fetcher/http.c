@@ -34,6 +34,10 @@ struct deadline {
 	uint64_t bound;		/* the size it was derived from */
 };
 
+/* curl's receive buffer for a sink's body: its maximum (CURL_MAX_READ_SIZE, 512 KiB
+ * since 7.53), so that each receive and each write callback moves as much as it can. */
+#define PETREL_HTTP_BODY_BUFFER (512L * 1024)
+
 /* State of one request/response exchange, shared by the curl callbacks. */
 struct exchange {
 	const struct petrel_http_req *req;
@@ -403,7 +407,8 @@ static void setup(struct petrel_http *h, struct exchange *x, const char *url,
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, h->limits.low_speed_limit);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->limits.low_speed_time);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms(h, x->dl));
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
+	/* a body for a sink (an artifact) in as few receives as curl allows */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, x->req->sink ? PETREL_HTTP_BODY_BUFFER : 256L * 1024);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "petrel/0.1");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->why);
