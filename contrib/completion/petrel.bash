@@ -119,7 +119,7 @@ _petrel()
 		args=$(_petrel_targets)
 		;;
 	daemon)
-		opts+=' --once --metrics'
+		opts+=' --once --now --metrics'
 		;;
 	help)
 		args='check fetch status list pin unpin upgrade revert history log audit fsck gc daemon help'
