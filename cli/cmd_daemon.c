@@ -220,15 +220,16 @@ static int64_t mono_of_wall(int64_t wall)
 }
 
 /* When t is polled next (common/schedule.h), after `failures` (PETREL_POLL_START: the
- * first poll; 0: a good poll) and what the last answer's Retry-After said (mono ms). */
+ * first poll; 0: a good poll) and what the last answer's Retry-After said (mono ms);
+ * *by_retry (may be NULL): the Retry-After decided it. */
 static int64_t next_poll(struct daemon *d, const struct petrel_target *t, int failures,
-			 int64_t retry_at, int64_t now)
+			 int64_t retry_at, int64_t now, int *by_retry)
 {
 	struct petrel_poll_plan p = { .now = now, .interval = (int64_t)t->interval * 1000,
 				      .backoff_cap = (int64_t)d->cfg->backoff_max * 1000,
 				      .failures = failures, .retry_at = retry_at };
 
-	return petrel_next_poll(&p, &d->rng);
+	return petrel_next_poll(&p, &d->rng, by_retry);
 }
 
 static int minute_of_day(void)
@@ -369,12 +370,6 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 	return deploy(e, t, s, &v, o, err);
 }
 
-/* " (the server's Retry-After)" when retry_at (mono ms) decided the time at. */
-static const char *by_server(int64_t retry_at, int64_t at)
-{
-	return retry_at && at >= retry_at ? ", as the server's Retry-After asks" : "";
-}
-
 /* Logs a failed poll and schedules the retry (full jitter, and never before the
  * answer's Retry-After, mono ms or 0): the server backs off, or the target. */
 static void failed(struct daemon *d, const struct petrel_target *t, struct tstate *s,
@@ -385,14 +380,16 @@ static void failed(struct daemon *d, const struct petrel_target *t, struct tstat
 	int status = petrel_err_exit(r);
 	int server = petrel_engine_server_fault(&d->engine, t, r);
 	unsigned fails = server ? ++ss->fails : ++s->fails;
-	int64_t at = next_poll(d, t, (int)(fails < 64 ? fails : 64), retry_at, now);
+	int by_retry;
+	int64_t at = next_poll(d, t, (int)(fails < 64 ? fails : 64), retry_at, now, &by_retry);
 	long long secs = (at - now + 999) / 1000;
 
 	if (server) {
 		ss->until = at;
 		event(s, PETREL_LOG_WARN,
 		      "server %s: %s; backing off (failure %u, next try in %lld s%s)",
-		      ss->name, msg, fails, secs, by_server(retry_at, at));
+		      ss->name, msg, fails, secs,
+		      by_retry ? ", as the server's Retry-After asks" : "");
 	} else if (status == PETREL_EXIT_USAGE) {
 		/* an unknown job or platform: the operator's to fix, not the network's; once
 		 * per backoff step (the step is in the text, so the repeat filter lets it by) */
@@ -405,7 +402,7 @@ static void failed(struct daemon *d, const struct petrel_target *t, struct tstat
 		      "deploy failed" : "failed", msg);
 	}
 	s->due = at;
-	s->not_before = retry_at && at >= retry_at ? at : 0;
+	s->not_before = by_retry ? at : 0;
 	s->failing = 1;
 	note_status(d, status);
 }
@@ -520,23 +517,26 @@ static void plan_first(struct daemon *d, size_t i, int64_t now)
 				      .backoff_cap = (int64_t)d->cfg->backoff_max * 1000,
 				      .failures = PETREL_POLL_START,
 				      .at_once = d->at_once && !s->forget_recorded };
+	int kept, kept_retry;
 
 	if (!s->forget_recorded &&
 	    petrel_store_target_facts(&d->engine.store, t->name, &f, &ignored) == 0) {
 		p.recorded = mono_of_wall(f.next_poll);
 		p.recorded_retry = f.last_check > f.last_success;
 	}
-	s->due = petrel_next_poll(&p, &d->rng);
-	s->not_before = p.recorded_retry && s->due == p.recorded ? s->due : 0;
+	s->due = petrel_next_poll(&p, &d->rng, NULL);
+	kept = s->due == p.recorded;
+	kept_retry = kept && (p.recorded_retry || s->due - now > p.interval + p.interval / 10);
+	s->not_before = kept_retry ? s->due : 0;	/* not polled sooner, grouped or not */
 	s->fresh = s->forget_recorded = 0;
 	if (t->autopolicy == PETREL_AUTO_OFF)
 		return;
-	if (s->due != p.recorded)	/* else the store has it already */
+	if (!kept)	/* else the store has it already */
 		note_next_poll(&d->engine, t, s->due - now);
 	petrel_log_debug("%s: first poll in %lld s (%s)", t->name,
 			 (long long)((s->due - now + 999) / 1000),
-			 s->due == p.recorded && p.recorded_retry ? "the last daemon's retry time, "
-			 "kept" : s->due == p.recorded ? "the last daemon's next poll, kept" :
+			 kept_retry ? "the last daemon's retry time, kept" :
+			 kept ? "the last daemon's next poll, kept" :
 			 p.at_once ? "--now" : "at random in its interval");
 }
 
@@ -618,8 +618,10 @@ static void cycle(struct daemon *d)
 			s->failing = 0;
 			s->fails = 0;
 			ss->fails = 0;
-			s->due = next_poll(d, t, 0, retry_at, now);
-			s->not_before = retry_at && s->due >= retry_at ? s->due : 0;
+			int by_retry;
+
+			s->due = next_poll(d, t, 0, retry_at, now, &by_retry);
+			s->not_before = by_retry ? s->due : 0;
 		}
 		note_next_poll(e, t, s->due - now);
 	}
@@ -663,7 +665,7 @@ static int adopt(struct daemon *d, struct petrel_config *cfg)
 			ts[i] = d->ts[j];
 			/* a shorter interval applies now, not after the old one */
 			if (ts[i].due > now + (int64_t)t->interval * 1000)
-				ts[i].due = next_poll(d, t, PETREL_POLL_START, 0, now);
+				ts[i].due = next_poll(d, t, PETREL_POLL_START, 0, now, NULL);
 		}
 	}
 	for (size_t i = 0; i < cfg->nservers; i++) {

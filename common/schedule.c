@@ -90,21 +90,25 @@ static int64_t longest_wait(const struct petrel_poll_plan *p)
 /* The first poll after a start, from what the previous daemon recorded. */
 static int64_t first_poll(const struct petrel_poll_plan *p, struct petrel_rng *r)
 {
-	int64_t ahead = p->recorded - p->now;
+	int64_t ahead = p->recorded - p->now, regular = p->interval + p->interval / 10;
+	/* farther than a regular poll can be: a backoff or a Retry-After (or an interval
+	 * that was longer then: waited for once) */
+	int retry = p->recorded_retry || ahead > regular;
 
-	if (p->recorded && p->recorded_retry && ahead > 0 && ahead <= longest_wait(p))
+	if (p->recorded && retry && ahead > 0 && ahead <= longest_wait(p))
 		return p->recorded;
 	if (p->at_once)
 		return p->now;
-	if (p->recorded && !p->recorded_retry && ahead > 0 &&
-	    ahead <= p->interval + p->interval / 10)
+	if (p->recorded && ahead > 0 && ahead <= regular)
 		return p->recorded;
 	return p->now + uniform(r, p->interval);
 }
 
-int64_t petrel_next_poll(const struct petrel_poll_plan *p, struct petrel_rng *r)
+int64_t petrel_next_poll(const struct petrel_poll_plan *p, struct petrel_rng *r,
+			 int *by_retry)
 {
 	int64_t at, step, retry;
+	int won = 0;
 
 	if (p->failures == PETREL_POLL_START) {
 		at = first_poll(p, r);
@@ -120,8 +124,12 @@ int64_t petrel_next_poll(const struct petrel_poll_plan *p, struct petrel_rng *r)
 	if (p->retry_at) {
 		retry = p->retry_at - p->now > PETREL_RETRY_AFTER_MAX_MS ?
 			p->now + PETREL_RETRY_AFTER_MAX_MS : p->retry_at;
-		if (retry > at)
+		if (retry > at) {
 			at = retry + uniform(r, p->interval / 10);
+			won = 1;
+		}
 	}
+	if (by_retry)
+		*by_retry = won;
 	return at;
 }

@@ -51,16 +51,19 @@ struct petrel_poll_plan {
  * The time of the next poll, never before now:
  *  - PETREL_POLL_START: a recorded retry still ahead (within the longest backoff or
  *    Retry-After) is kept, so a restart never polls a server that asked to be left
- *    alone; else with at_once: now; else a recorded regular poll still ahead (within
- *    1.1 intervals) is kept: the previous daemon drew it at random, so the spread
- *    stays; else now + U[0, interval).
+ *    alone; a recorded time farther ahead than a regular poll can be (1.1 intervals)
+ *    counts as a retry whatever recorded_retry says; else with at_once: now; else a
+ *    recorded regular poll still ahead is kept: the previous daemon drew it at random,
+ *    so the spread stays; else now + U[0, interval).
  *  - 0 failures: now + interval + U[0, interval / 10).
  *  - n failures: now + U[0, min(max(backoff_cap, interval), interval * 2^(n-1))),
  *    at least PETREL_BACKOFF_FLOOR_MS (or the step, when shorter): full jitter.
  *  - a retry_at later than that wins, plus U[0, interval / 10): hosts told the same
  *    HTTP-date do not all come back in the same second.
+ * *by_retry (may be NULL) is set to 1 when retry_at decided the time, else 0.
  * Pure: the same plan and rng state give the same time (the simulator runs this).
  */
-int64_t petrel_next_poll(const struct petrel_poll_plan *p, struct petrel_rng *r);
+int64_t petrel_next_poll(const struct petrel_poll_plan *p, struct petrel_rng *r,
+			 int *by_retry);
 
 #endif

@@ -115,7 +115,7 @@ static void run_host(const struct opts *o, struct petrel_rng *rng, struct host_r
 {
 	struct petrel_poll_plan p = { .now = h->start, .interval = o->interval * MS,
 				      .backoff_cap = 21600 * MS, .failures = PETREL_POLL_START };
-	int64_t at = petrel_next_poll(&p, rng);
+	int64_t at = petrel_next_poll(&p, rng, NULL);
 	int restarted = !h->restart_at;
 
 	h->seen_block = h->recovered = 0;
@@ -125,7 +125,7 @@ static void run_host(const struct opts *o, struct petrel_rng *rng, struct host_r
 				.interval = p.interval, .backoff_cap = p.backoff_cap,
 				.failures = PETREL_POLL_START, .recorded = at,
 				.recorded_retry = p.failures > 0 };
-			at = petrel_next_poll(&p, rng);
+			at = petrel_next_poll(&p, rng, NULL);
 			p.failures = 0;
 			restarted = 1;
 			continue;
@@ -138,7 +138,7 @@ static void run_host(const struct opts *o, struct petrel_rng *rng, struct host_r
 			     (p.failures > 0 ? p.failures + 1 : 1) : 0;
 		if (!p.failures && !h->recovered && at >= h->down_to)
 			h->recovered = at;
-		at = petrel_next_poll(&p, rng);
+		at = petrel_next_poll(&p, rng, NULL);
 	}
 }
 

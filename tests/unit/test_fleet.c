@@ -69,7 +69,7 @@ static void range(struct petrel_poll_plan p, int64_t lo, int64_t hi)
 
 	petrel_rng_seed(&r, 1);
 	for (int i = 0; i < 20000; i++) {
-		int64_t at = petrel_next_poll(&p, &r) - p.now;
+		int64_t at = petrel_next_poll(&p, &r, NULL) - p.now;
 
 		min = at < min ? at : min;
 		max = at > max ? at : max;
@@ -107,7 +107,7 @@ static void full_jitter_backoff(void **state)
 	p.interval = 500;		/* a step under the floor: the step */
 	struct petrel_rng r;
 	petrel_rng_seed(&r, 3);
-	assert_true(petrel_next_poll(&p, &r) == p.now + 500);
+	assert_true(petrel_next_poll(&p, &r, NULL) == p.now + 500);
 }
 
 static void retry_after(void **state)
@@ -134,19 +134,23 @@ static void restart(void **state)
 	(void)state;
 	petrel_rng_seed(&r, 5);
 	p.recorded = p.now + H / 2;	/* a regular poll still ahead: kept */
-	assert_true(petrel_next_poll(&p, &r) == p.recorded);
+	assert_true(petrel_next_poll(&p, &r, NULL) == p.recorded);
 	p.at_once = 1;			/* --now: at once */
-	assert_true(petrel_next_poll(&p, &r) == p.now);
+	assert_true(petrel_next_poll(&p, &r, NULL) == p.now);
 	p.recorded_retry = 1;		/* ... unless the server asked to wait */
 	p.recorded = p.now + 5 * H;
-	assert_true(petrel_next_poll(&p, &r) == p.recorded);
+	assert_true(petrel_next_poll(&p, &r, NULL) == p.recorded);
 	p.at_once = 0;
-	assert_true(petrel_next_poll(&p, &r) == p.recorded);
+	assert_true(petrel_next_poll(&p, &r, NULL) == p.recorded);
 	p.recorded = p.now + 2 * PETREL_RETRY_AFTER_MAX_MS;	/* the clock jumped: ignored */
 	range(p, 0, H);
 	p.recorded_retry = 0;
-	p.recorded = p.now + 2 * H;	/* regular, but the interval shrank since */
-	range(p, 0, H);
+	p.recorded = p.now + 2 * H;	/* farther than a regular poll: a retry, --now too */
+	p.at_once = 1;
+	assert_true(petrel_next_poll(&p, &r, NULL) == p.recorded);
+	p.at_once = 0;
+	p.recorded = p.now + H + H / 10 + 1;
+	assert_true(petrel_next_poll(&p, &r, NULL) == p.recorded);
 	p.recorded = p.now - S;		/* in the past: a fresh draw */
 	range(p, 0, H);
 	p.recorded_retry = 1;
