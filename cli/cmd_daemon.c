@@ -526,7 +526,7 @@ static void plan_first(struct daemon *d, size_t i, int64_t now)
 	}
 	s->due = petrel_next_poll(&p, &d->rng, NULL);
 	kept = s->due == p.recorded;
-	kept_retry = kept && (p.recorded_retry || s->due - now > p.interval + p.interval / 10);
+	kept_retry = kept && p.recorded_retry;
 	s->not_before = kept_retry ? s->due : 0;	/* not polled sooner, grouped or not */
 	s->fresh = s->forget_recorded = 0;
 	if (t->autopolicy == PETREL_AUTO_OFF)

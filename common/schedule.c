@@ -90,16 +90,15 @@ static int64_t longest_wait(const struct petrel_poll_plan *p)
 /* The first poll after a start, from what the previous daemon recorded. */
 static int64_t first_poll(const struct petrel_poll_plan *p, struct petrel_rng *r)
 {
-	int64_t ahead = p->recorded - p->now, regular = p->interval + p->interval / 10;
-	/* farther than a regular poll can be: a backoff or a Retry-After (or an interval
-	 * that was longer then: waited for once) */
-	int retry = p->recorded_retry || ahead > regular;
+	int64_t ahead = p->recorded - p->now;
 
-	if (p->recorded && retry && ahead > 0 && ahead <= longest_wait(p))
+	if (p->recorded && p->recorded_retry && ahead > 0 && ahead <= longest_wait(p))
 		return p->recorded;
 	if (p->at_once)
 		return p->now;
-	if (p->recorded && ahead > 0 && ahead <= regular)
+	/* a regular poll farther ahead was planned with a longer interval than this one */
+	if (p->recorded && !p->recorded_retry && ahead > 0 &&
+	    ahead <= p->interval + p->interval / 10)
 		return p->recorded;
 	return p->now + uniform(r, p->interval);
 }

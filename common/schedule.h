@@ -51,10 +51,9 @@ struct petrel_poll_plan {
  * The time of the next poll, never before now:
  *  - PETREL_POLL_START: a recorded retry still ahead (within the longest backoff or
  *    Retry-After) is kept, so a restart never polls a server that asked to be left
- *    alone; a recorded time farther ahead than a regular poll can be (1.1 intervals)
- *    counts as a retry whatever recorded_retry says; else with at_once: now; else a
- *    recorded regular poll still ahead is kept: the previous daemon drew it at random,
- *    so the spread stays; else now + U[0, interval).
+ *    alone; else with at_once: now; else a recorded regular poll still ahead (within
+ *    1.1 intervals: a shorter interval applies at once) is kept: the previous daemon
+ *    drew it at random, so the spread stays; else now + U[0, interval).
  *  - 0 failures: now + interval + U[0, interval / 10).
  *  - n failures: now + U[0, min(max(backoff_cap, interval), interval * 2^(n-1))),
  *    at least PETREL_BACKOFF_FLOOR_MS (or the step, when shorter): full jitter.

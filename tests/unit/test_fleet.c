@@ -145,11 +145,9 @@ static void restart(void **state)
 	p.recorded = p.now + 2 * PETREL_RETRY_AFTER_MAX_MS;	/* the clock jumped: ignored */
 	range(p, 0, H);
 	p.recorded_retry = 0;
-	p.recorded = p.now + 2 * H;	/* farther than a regular poll: a retry, --now too */
-	p.at_once = 1;
-	assert_true(petrel_next_poll(&p, &r, NULL) == p.recorded);
-	p.at_once = 0;
-	p.recorded = p.now + H + H / 10 + 1;
+	p.recorded = p.now + 2 * H;	/* regular, but the interval shrank since */
+	range(p, 0, H);
+	p.recorded = p.now + H + H / 10;	/* the longest regular wait: kept */
 	assert_true(petrel_next_poll(&p, &r, NULL) == p.recorded);
 	p.recorded = p.now - S;		/* in the past: a fresh draw */
 	range(p, 0, H);
