@@ -74,6 +74,10 @@ static const struct petrel_option daemon_options[] = {
 	{ "once", .field = FIELD(once), .value = 1,
 	  .help = "one cycle over every target, exit with its worst status; with --json "
 		  "print what it did per target (without --once, --json is a usage error)" },
+	{ "now", .field = FIELD(at_once), .value = 1,
+	  .help = "poll every target at once instead of at a random moment of its interval "
+		  "(after an edit, by hand); a server's Retry-After or a backoff the last "
+		  "daemon recorded is still waited for" },
 	{ "metrics", .metavar = "FILE", .field = FIELD(metrics),
 	  .help = "Prometheus text, written atomically after every cycle" },
 	{ NULL }
@@ -187,13 +191,18 @@ const struct petrel_command petrel_commands[] = {
 	  "then every blob no version of any target references. One 'gc' journal row per "
 	  "target.", gc_options, petrel_cmd_gc },
 	{ "daemon", PETREL_ARG_NONE, 0, 0, "Unattended updates, in the foreground, one log "
-	  "line per event on stderr. Polls each target every 'interval' s (+-10% jitter); "
+	  "line per event on stderr. Polls each target first at a random moment of its "
+	  "'interval' after the start (so that a fleet started at once does not poll at "
+	  "once; a restart keeps the next poll the last daemon recorded), then every "
+	  "'interval' s plus up to a tenth of it at random; "
 	  "auto = upgrade deploys a new build (as upgrade does), fetch only stages it, off "
 	  "skips the target, a pinned one is left alone; outside 'window' upgrade only stages. "
 	  "A build that failed its health check is never deployed again, a newer one is; one "
 	  "that failed verification is tried again after a backoff (interval, doubling, at "
-	  "most a day); never downgrades. Failures back off (interval doubling, up to backoff_max), per "
-	  "server for connection and HTTP errors. SIGTERM/SIGINT: stop at the next safe point "
+	  "most a day); never downgrades. Failures back off with full jitter (a random wait "
+	  "below the interval, doubling per failure up to backoff_max), per server for "
+	  "connection and HTTP errors; an answer's Retry-After (seconds or an HTTP date, at "
+	  "most a day) is waited for, also across a restart. SIGTERM/SIGINT: stop at the next safe point "
 	  "(a download is dropped, a health check stopped and the switch rolled back, a "
 	  "running adapter waited for and one health check decides), exit 0; SIGHUP: re-read "
 	  "the configuration. One daemon per state directory (STATE/daemon.lock). With "
@@ -252,7 +261,8 @@ static const struct petrel_help_item exit_items[] = {
 
 static const struct petrel_help_item config_items[] = {
 	{ "[petrel]", "state_dir (/var/lib/petrel), interval (3600 s: daemon polls), "
-	  "backoff_max (21600 s), lock_timeout (30 s), connect_timeout (15 s), low_speed_limit "
+	  "backoff_max (21600 s), host_id (/etc/machine-id's: for staged rollouts), "
+	  "lock_timeout (30 s), connect_timeout (15 s), low_speed_limit "
 	  "(1000 B/s) and low_speed_time (30 s): abort a transfer that stays slower, min_rate "
 	  "(65536 B/s): a transfer may take its size / min_rate + connect_timeout + "
 	  "low_speed_time, no longer, max_time (0: none), max_artifact_size (4 GiB: a build announcing more is refused before any "

@@ -111,6 +111,11 @@ int petrel_engine_server_fault(const struct petrel_engine *e, const struct petre
 	       (failed[n] == '/' || failed[n] == '\0' || failed[n] == '?');
 }
 
+int64_t petrel_engine_take_retry_after(struct petrel_engine *e)
+{
+	return e->http ? petrel_http_take_retry_after(e->http) : 0;
+}
+
 int petrel_resolve(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
 		   struct petrel_build *out, struct petrel_err *err)
 {

@@ -55,6 +55,13 @@ int petrel_engine_server_fault(const struct petrel_engine *e, const struct petre
 			       int r);
 
 /*
+ * The latest time (wall clock, s) a Retry-After header on an answer to the engine's
+ * own requests asked for since the last call, 0 for none; clears it. The daemon
+ * takes it after each poll (and before, to drop what a command left).
+ */
+int64_t petrel_engine_take_retry_after(struct petrel_engine *e);
+
+/*
  * What the server says about a build of t: its newest (uuid NULL) or the given uuid,
  * with filename, sha256, size (job listing) and times, platform (build record).
  */

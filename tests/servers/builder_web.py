@@ -118,6 +118,9 @@ Hostile modes (see MODES below for which routes each one touches):
     redirect-loop   (main-binary redirects to itself, /f/... redirects forever)
     no-location     (every redirect is sent without Location)
     500             (every route answers 500 Internal Server Error, text/plain)
+    503, 429        (every route answers 503 Service Unavailable or 429 Too Many
+                    Requests, as a rate-limiting proxy in front of builder-web would,
+                    with Retry-After: the first line of DATA/retry-after, else 120)
     hang            (every route: no answer at all for up to 120 s)
 
 Where it differs from builder-web:
@@ -175,7 +178,7 @@ ARTIFACT_MODES = {"flip", "truncate", "endless", "endless-chunked", "trickle", "
                   "bad-length",
                   "wrong-etag", "length-mismatch", "odd-chunks"}
 JSON_MODES = {"truncated-json", "endless-json", "trickle-json"}
-OTHER_MODES = {"redirect-loop", "no-location", "500", "hang"}
+OTHER_MODES = {"redirect-loop", "no-location", "500", "hang", "503", "429"}
 MODES = ARTIFACT_MODES | JSON_MODES | OTHER_MODES
 
 DEFAULT_PLATFORM = "ubuntu-22.04"
@@ -538,7 +541,19 @@ class Handler(BaseHTTPRequestHandler):
         if self.mode("500"):
             self.error500()
             return False
+        for code, text in ((503, b"Service Unavailable"), (429, b"Too Many Requests")):
+            if self.mode(str(code)):
+                self.simple(code, text, "text/plain; charset=utf-8",
+                            [("Retry-After", self.retry_after())])
+                return False
         return True
+
+    def retry_after(self):
+        try:
+            with open(os.path.join(self.server.data, "retry-after"), "r") as f:
+                return f.readline().strip()
+        except FileNotFoundError:
+            return "120"
 
     def do_HEAD(self):
         """Every builder-web route is GET only: HEAD is 404 (no body, as for any HEAD)."""
