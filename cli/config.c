@@ -145,6 +145,11 @@ static int set_petrel(struct parse *p, const char *key, const char *v)
 		return petrel_strcpy_whole(c->state_dir, v, sizeof(c->state_dir)) < 0 ?
 			fail(p, "state_dir too long") : 1;
 	}
+	if (!strcmp(key, "host_id")) {
+		if (!v[0] || petrel_strcpy_whole(c->host_id, v, sizeof(c->host_id)) < 0)
+			return fail(p, "host_id must be 1 to %d bytes", PETREL_HOST_ID_MAX);
+		return 1;
+	}
 	struct number nums[] = {
 		{ "interval", &c->interval, 1, 365L * 86400, 1 },
 		{ "backoff_max", &c->backoff_max, 1, 365L * 86400, 1 },

@@ -10,6 +10,7 @@
 #include "verify/policy.h"
 
 #define PETREL_SIGURLS_MAX 8	/* signature URL templates per target */
+#define PETREL_HOST_ID_MAX 255	/* bytes of [petrel] host_id and of /etc/machine-id */
 
 enum petrel_auto { PETREL_AUTO_UPGRADE, PETREL_AUTO_FETCH, PETREL_AUTO_OFF };
 
@@ -62,6 +63,7 @@ struct petrel_config {
 	long interval;			/* default poll interval of the daemon, s */
 	long backoff_max;		/* cap of the per-server retry delay after failures, s */
 	long lock_timeout;		/* seconds to wait for the state directory's lock */
+	char host_id[PETREL_HOST_ID_MAX + 1];	/* "": /etc/machine-id's (deploy/host.h) */
 	long max_artifact_size;		/* bytes: a build announcing more is refused */
 	struct petrel_http_limits limits;
 	size_t nservers, ntargets;
