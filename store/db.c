@@ -154,6 +154,17 @@ static const char *const migrations[] = {
 	 * blocking every later genuine build */
 	("UPDATE versions SET timestamp = min(timestamp, verified_at),"
 	 "  finish_time = min(finish_time, verified_at) WHERE verified_at > 0;"),
+
+	/* 9: the channel file each target last accepted: its version is the mark an older
+	 * file is refused against; its blocks hold without the network */
+	"CREATE TABLE channels ("
+	"  target TEXT PRIMARY KEY,"
+	"  url TEXT NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  accepted_at INTEGER NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  minisig TEXT NOT NULL"
+	");",
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,
