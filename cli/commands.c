@@ -103,7 +103,9 @@ static const struct petrel_option help_options[] = {
 const struct petrel_command petrel_commands[] = {
 	{ "check", TARGETS, "Ask the server for the newest build of each target (every target "
 	  "when none is named); print 'up to date' or the deployed and the new build. Exit 0: "
-	  "all up to date, 100: an update is available.", no_options, petrel_cmd_check },
+	  "all up to date, 100: an update is available. A target with a channel (channel = "
+	  "URL) asks the channel file instead: its release is the newest once this host's "
+	  "bucket is within the ramp.", no_options, petrel_cmd_check },
 	{ "fetch", TARGETS, "Download and verify the newest build of each target into the "
 	  "store; deploy nothing. A build already in the store is not downloaded again.",
 	  no_options, petrel_cmd_fetch },
@@ -111,7 +113,8 @@ const struct petrel_command petrel_commands[] = {
 	  "trust evidence), the newest verified build not deployed and what it waits for "
 	  "(policy, window, pin, a rejection), a build refused by verification and its next "
 	  "try, the last check and its result, whether a daemon runs (pid) and when it polls "
-	  "next, a switch a crash interrupted. Reads a snapshot without the lock: never waits "
+	  "next, a switch a crash interrupted, the channel (version, release, ramp, this host's "
+	  "bucket, blocks). Reads a snapshot without the lock: never waits "
 	  "for a running upgrade or daemon, works for any user who can read the state "
 	  "directory, changes nothing.", status_options, petrel_cmd_status },
 	{ "list", ONE_TARGET, "The server's builds of the target's job (one per distinct "
@@ -130,13 +133,15 @@ const struct petrel_command petrel_commands[] = {
 	  "build, exit 5. Refuses (exit 3) a build older than the current one without "
 	  "--allow-downgrade, a build rejected before unless named with --to, a Solo5 build "
 	  "for another abi or needing a device the adapter says the unikernel lacks (before "
-	  "downloading), a build the preflight command refuses, and a pinned target's newest. An orchestrator, health "
+	  "downloading), a build the preflight command refuses, a pinned target's newest, and "
+	  "a hash the target's channel blocks (even named with --to). An orchestrator, health "
 	  "or preflight command that cannot run is a configuration error (exit 2) before "
 	  "anything changes; the build is not rejected for it.",
 	  upgrade_options, petrel_cmd_upgrade },
 	{ "revert", ONE_TARGET, "One step back to the previous generation, from the store, no "
 	  "network; a second revert goes forward again. Going back rejects the build left, so "
-	  "the daemon does not redeploy it.", no_options, petrel_cmd_revert },
+	  "the daemon does not redeploy it. Refuses (exit 3) a build the channel file accepted "
+	  "last blocks.", no_options, petrel_cmd_revert },
 	{ "history", ONE_TARGET, "Every generation of the target, newest first: when, which "
 	  "build, how it ended (why a generation failed on a line of its own). A row fits in "
 	  "100 columns, a long reason cut with '...' (-v: whole; --json: always whole).",
