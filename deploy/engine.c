@@ -57,6 +57,7 @@ void petrel_engine_unlock(struct petrel_engine *e)
 	petrel_store_close(&e->store);
 	e->locked = 0;
 	e->readonly = 0;
+	e->said_for[0] = '\0';	/* the next lock polls the channel afresh */
 }
 
 void petrel_engine_release(struct petrel_engine *e)

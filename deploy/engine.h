@@ -27,8 +27,8 @@ struct petrel_engine {
 						 * readonly) */
 	int readonly;				/* opened by petrel_engine_open_read */
 	struct petrel_http *http;		/* kept across locks: connections stay alive */
-	/* the last channel poll, reused within a minute for the same target (a daemon
-	 * cycle checks, then stages: one poll, not two) */
+	/* the last channel poll, reused for the same target while the lock is held and
+	 * for at most a minute (a daemon cycle checks, then stages: one poll, not two) */
 	char said_for[PETREL_NAME_MAX + 1];
 	int64_t said_at;
 	struct petrel_channel_says said;
