@@ -256,7 +256,8 @@ static int64_t ms_until_minute(int m)
 
 /* What one poll did, for --once --json. */
 struct outcome {
-	const char *action;	/* "up-to-date", "rejected", "fetched", "held", "upgraded" */
+	const char *action;	/* "up-to-date", "rejected", "fetched", "held", "upgraded",
+				 * "waiting", "reverted" (channel) */
 	int have_check, have_staged, have_res;
 	struct petrel_check check;	/* the server's newest build against the store */
 	struct petrel_version staged;	/* fetched or held: verified, not deployed */
@@ -322,6 +323,31 @@ static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct
 	return 0;
 }
 
+/* The deployed build is blocked by the channel and no release takes its place: back to
+ * the previous generation (a revert refuses one the channel blocks too). */
+static int leave(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
+		 const struct petrel_check *c, struct outcome *o, struct petrel_err *err)
+{
+	struct petrel_upgrade_result res;
+	char h[13], bh[13];
+	int r;
+
+	petrel_short_hash(c->deployed.build.sha256, bh);
+	if ((r = petrel_revert(e, t, &res, err)) < 0) {
+		petrel_err_prefix(err, "deployed build %s %s is blocked by the channel: ",
+				  c->deployed.build.uuid, bh);
+		return r;
+	}
+	o->res = res;
+	o->have_res = 1;
+	o->action = "reverted";
+	petrel_short_hash(res.now.version.build.sha256, h);
+	event(s, PETREL_LOG_WARN, "deployed build %s %s is blocked by the channel: reverted to "
+	      "generation %lld: %s %s at %s", c->deployed.build.uuid, bh,
+	      (long long)res.now.number, res.now.version.build.uuid, h, t->path);
+	return 0;
+}
+
 /* One poll of one target: check, then stage or deploy per policy; o says what it did.
  * 0 or a code. */
 static int poll_target(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
@@ -345,6 +371,13 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 		s->last[SLOT_FROZEN][0] = '\0';	/* warn again if it freezes again */
 	}
 	petrel_short_hash(c.remote.sha256, h);
+	if (c.leave)	/* a publisher's block outranks a pin: never run a blocked hash */
+		return leave(e, t, s, &c, o, err);
+	if (c.waiting) {
+		o->action = "waiting";
+		event(s, PETREL_LOG_INFO, "%s", c.says.why);
+		return 0;
+	}
 	if (c.pinned) {
 		o->action = "pinned";
 		event(s, PETREL_LOG_INFO, "pinned at %s; left alone (newest %s %s)", c.pin.uuid,

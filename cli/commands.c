@@ -124,7 +124,9 @@ static const struct petrel_option help_options[] = {
 const struct petrel_command petrel_commands[] = {
 	{ "check", TARGETS, "Ask the server for the newest build of each target (every target "
 	  "when none is named); print 'up to date' or the deployed and the new build. Exit 0: "
-	  "all up to date, 100: an update is available.", no_options, petrel_cmd_check },
+	  "all up to date, 100: an update is available. A target with a channel (channel = "
+	  "URL) asks the channel file instead: its release is the newest once this host's "
+	  "bucket is within the ramp.", no_options, petrel_cmd_check },
 	{ "fetch", TARGETS, "Download and verify the newest build of each target into the "
 	  "store; deploy nothing. A build already in the store is not downloaded again.",
 	  no_options, petrel_cmd_fetch },
@@ -132,9 +134,10 @@ const struct petrel_command petrel_commands[] = {
 	  "trust evidence), the newest verified build not deployed and what it waits for "
 	  "(policy, window, pin, a rejection), a build refused by verification and its next "
 	  "try, the last check and its result, whether a daemon runs (pid) and when it polls "
-	  "next, a switch a crash interrupted, and a current, previous or staged build that "
+	  "next, a switch a crash interrupted, a current, previous or staged build that "
 	  "today's keys no longer vouch for (NOT TRUSTED NOW, naming the key; the re-check "
-	  "upgrade and revert make, without reading a blob). Reads a snapshot without the lock: never waits "
+	  "upgrade and revert make, without reading a blob), and the channel (version, "
+	  "release, ramp, this host's bucket, blocks). Reads a snapshot without the lock: never waits "
 	  "for a running upgrade or daemon, works for any user who can read the state "
 	  "directory, changes nothing.", status_options, petrel_cmd_status },
 	{ "list", ONE_TARGET, "The server's builds of the target's job (one per distinct "
@@ -156,7 +159,8 @@ const struct petrel_command petrel_commands[] = {
 	  "downloading), a build the preflight command refuses, a pinned target's newest, and "
 	  "a build the store already held (--to, one fetched earlier) whose kept signatures "
 	  "no longer meet today's keys and threshold (a key removed from 'keys' because it "
-	  "leaked: the message names it). An orchestrator, health "
+	  "leaked: the message names it), and a hash the target's channel blocks (even named "
+	  "with --to). An orchestrator, health "
 	  "or preflight command that cannot run is a configuration error (exit 2) before "
 	  "anything changes; the build is not rejected for it.",
 	  upgrade_options, petrel_cmd_upgrade },
@@ -164,8 +168,8 @@ const struct petrel_command petrel_commands[] = {
 	  "network; a second revert goes forward again. Going back rejects the build left, so "
 	  "the daemon does not redeploy it (in the transaction that completes the revert). "
 	  "Refuses (exit 3, nothing changed) a build whose kept signatures no longer meet "
-	  "today's keys and threshold, naming the key no longer trusted.", no_options,
-	  petrel_cmd_revert },
+	  "today's keys and threshold, naming the key no longer trusted, and a build the "
+	  "channel file accepted last blocks.", no_options, petrel_cmd_revert },
 	{ "history", ONE_TARGET, "Every generation of the target, newest first: when, which "
 	  "build, how it ended (why a generation failed on a line of its own). A row fits in "
 	  "100 columns, a long reason cut with '...' (-v: whole; --json: always whole).",

@@ -58,6 +58,11 @@ struct petrel_target {
 	const struct petrel_server *rebuilders[PETREL_REBUILDERS_MAX];	/* borrowed, resolved */
 	unsigned agree;				/* rebuilders that must agree, default 1 */
 	long max_age;				/* seconds; 0 = no freeze check */
+	/* a publisher's channel file (DESIGN.md "Fleet"), "" for none */
+	char channel[PETREL_URL_MAX + 1];
+	size_t nchannel_keys;			/* its keys: channel_keys, else keys */
+	char channel_keys[PETREL_KEYS_MAX][PATH_MAX];
+	struct petrel_pubkey channel_pubkeys[PETREL_KEYS_MAX];
 };
 
 struct petrel_config {

@@ -251,12 +251,3 @@ int petrel_channel_blocks(const struct petrel_channel *c, const uint8_t sha256[3
 			return 1;
 	return 0;
 }
-
-double petrel_channel_fraction(const struct petrel_channel *c, int64_t now)
-{
-	if (now < c->start)
-		return 0;
-	if (c->duration <= 0 || now - c->start >= c->duration)
-		return 1;
-	return (double)(now - c->start) / (double)c->duration;
-}

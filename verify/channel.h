@@ -67,8 +67,6 @@ int petrel_channel_current(const struct petrel_channel *c, int64_t seen, int64_t
 /* 1 when sha256 is among the job's blocked hashes. */
 int petrel_channel_blocks(const struct petrel_channel *c, const uint8_t sha256[32]);
 
-/* The ramp's fraction at now: clamp((now - start) / duration, 0, 1); 1 when duration is 0
- * and now >= start. */
-double petrel_channel_fraction(const struct petrel_channel *c, int64_t now);
+/* The ramp's fraction and a host's bucket: verify/rollout.h. */
 
 #endif

@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "verify/channel.h"
 #include "verify/digest.h"
+#include "verify/rollout.h"
 
 static struct petrel_err terr;
 
@@ -167,14 +168,14 @@ static void test_current_and_fraction(void **state)
 	assert_int_equal(petrel_channel_current(&c, 0, c.expires, &terr), -PETREL_EPOLICY);
 	assert_msg("expired at 2030-12-31T00:00:00Z");
 
-	assert_true(petrel_channel_fraction(&c, c.start - 1) == 0.0);
-	assert_true(petrel_channel_fraction(&c, c.start) == 0.0);
-	assert_true(petrel_channel_fraction(&c, c.start + 86400) == 0.5);
-	assert_true(petrel_channel_fraction(&c, c.start + 172800) == 1.0);
-	assert_true(petrel_channel_fraction(&c, c.start + 999999) == 1.0);
+	assert_true(petrel_ramp_fraction(c.start - 1, c.start, c.duration) == 0.0);
+	assert_true(petrel_ramp_fraction(c.start, c.start, c.duration) == 0.0);
+	assert_true(petrel_ramp_fraction(c.start + 86400, c.start, c.duration) == 0.5);
+	assert_true(petrel_ramp_fraction(c.start + 172800, c.start, c.duration) == 1.0);
+	assert_true(petrel_ramp_fraction(c.start + 999999, c.start, c.duration) == 1.0);
 	c.duration = 0;
-	assert_true(petrel_channel_fraction(&c, c.start) == 1.0);
-	assert_true(petrel_channel_fraction(&c, c.start - 1) == 0.0);
+	assert_true(petrel_ramp_fraction(c.start, c.start, c.duration) == 1.0);
+	assert_true(petrel_ramp_fraction(c.start - 1, c.start, c.duration) == 0.0);
 	petrel_channel_release(&c);
 }
 
