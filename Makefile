@@ -65,7 +65,8 @@ DEPS        ?= yes
 # `make V=1` shows the commands
 Q := $(if $(V),,@)
 
-.PHONY: all petrel deps check unit demo bench fuzz fuzz-build fuzz-bins install uninstall clean lint FORCE
+.PHONY: all petrel deps check unit demo bench fuzz fuzz-build fuzz-bins install uninstall clean lint \
+	fleet-sim fleet-results FORCE
 all: petrel
 
 deps:
@@ -101,9 +102,27 @@ $(O)/FLAGS: FORCE
 	@if [ x'$(TRACK_FLAGS)' != x"$$(cat $@ 2>/dev/null)" ]; then echo '$(TRACK_FLAGS)' >$@; fi
 FORCE:
 
--include $(wildcard $(O)/*/*.d $(O)/tests/unit/*.d $(O)/fuzz/*.d)
+-include $(wildcard $(O)/*/*.d $(O)/tests/unit/*.d $(O)/tests/fleet/*.d $(O)/fuzz/*.d)
 
 unit: $(UNIT_BIN)
+
+# tests/fleet/sim: the real scheduling and bucket code (libpetrel.a) for 10,000 hosts over
+# simulated days. `make fleet-sim` prints its report, `make fleet-results` rewrites
+# tests/fleet/RESULTS.md; tests/shell/t1961-fleet-sim.sh checks its goals in `make check`.
+FLEET_SIM := $(O)/tests/fleet/sim
+$(FLEET_SIM): tests/fleet/sim.c $(O)/libpetrel.a $(O)/FLAGS
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)/libpetrel.a \
+		$(ALL_LDLIBS) -lm
+
+fleet-sim: $(FLEET_SIM)
+	@$(FLEET_SIM) --interval 3600 && echo && $(FLEET_SIM) --interval 600
+
+fleet-results: $(FLEET_SIM)
+	@{ echo "## Fleet simulation (tests/fleet/sim, \`make fleet-results\`)"; echo; \
+	   $(FLEET_SIM) --markdown --interval 3600; echo; \
+	   $(FLEET_SIM) --markdown --interval 600; } >tests/fleet/RESULTS.md.tmp && \
+	mv tests/fleet/RESULTS.md.tmp tests/fleet/RESULTS.md
 
 # The lint: no unbounded string functions in our C; cli/ reaches the server only through deploy/
 lint:
@@ -130,7 +149,7 @@ TESTS := $(SLOW_TESTS) $(UNIT_BIN) \
 PYTHON_DIR = $(shell python3 -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null)
 
 check: deps
-	@$(MAKE) --no-print-directory WERROR=$(or $(WERROR),1) all unit lint
+	@$(MAKE) --no-print-directory WERROR=$(or $(WERROR),1) all unit lint $(FLEET_SIM)
 	@$(MAKE) --no-print-directory fuzz-build
 	$(if $(PYTHON_DIR),PATH="$(PYTHON_DIR):$$PATH") \
 	CMOCKA_MESSAGE_OUTPUT=TAP PETREL=$(CURDIR)/$(O)/petrel FUZZ_SECONDS=$(FUZZ_SECONDS) \

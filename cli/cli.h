@@ -26,6 +26,7 @@ struct petrel_cli {
 	int online, no_rehash;	/* audit --online, --no-rehash (--quick) */
 	const char *metrics;	/* audit, daemon --metrics FILE */
 	int once;		/* daemon --once */
+	int at_once;		/* daemon --now */
 	int dry_run;		/* gc, upgrade --dry-run */
 	int all;		/* upgrade --all */
 	int short_form;		/* status --short */

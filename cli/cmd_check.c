@@ -10,6 +10,20 @@ static void print_text(const struct petrel_target *t, const struct petrel_check 
 	char newh[13], oldh[13];
 
 	petrel_short_hash(c->remote.sha256, newh);
+	if (c->leave) {
+		printf("%s: blocked: the deployed build %s %s is blocked by the channel; the "
+		       "daemon reverts it (%s)\n", t->name, c->deployed.build.uuid, newh,
+		       c->says.why);
+		return;
+	}
+	if (c->waiting) {
+		if (c->have_deployed)
+			printf("%s: up to date (%s %s): %s\n", t->name, c->remote.uuid, newh,
+			       c->says.why);
+		else
+			printf("%s: nothing to deploy: %s\n", t->name, c->says.why);
+		return;
+	}
 	if (c->rejected) {
 		char when[32], why[4 * sizeof(c->rejected_reason)];
 
@@ -59,6 +73,10 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 	json_object_set_new(o, "pinned", c.pinned ? petrel_json_pin(&c.pin) : json_null());
 	json_object_set_new(o, "refused", c.refused ? petrel_json_refusal(&c.refusal) :
 			    json_null());
+	json_object_set_new(o, "channel", c.channel ? petrel_json_channel(&c.says, c.leave) :
+			    json_null());
+	if (c.waiting && !c.have_deployed)
+		json_object_set_new(o, "remote", json_null());
 	/* a newest build that failed verification is no update: refused until it verifies */
 	if (c.refused)
 		return petrel_refused_refusal(&c, err);

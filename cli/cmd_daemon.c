@@ -28,6 +28,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/schedule.h"
 #include "common/util.h"
 #include "deploy/metrics.h"
 #include "deploy/space.h"
@@ -40,6 +41,10 @@ enum { SLOT_MAIN, SLOT_FROZEN };
 struct tstate {
 	char name[PETREL_NAME_MAX + 1];
 	int64_t due;			/* ms, monotonic */
+	int64_t not_before;		/* ms, monotonic: a Retry-After's, 0: none */
+	int fresh;			/* its first poll is not planned yet (plan_first) */
+	int forget_recorded;		/* new or changed at a reload: what a daemon
+					 * recorded for it before is not for this */
 	unsigned fails;			/* consecutive failures not blamed on the server */
 	int failing;			/* the last poll failed */
 	int window_wait;		/* a staged build waits for the maintenance window */
@@ -66,6 +71,8 @@ struct daemon {
 	const char *metrics;		/* --metrics FILE, written after every cycle */
 	int worst;			/* --once: the worst exit status of the cycle */
 	json_t *results;		/* --once --json: target name -> what its poll did */
+	int at_once;			/* --now: the first polls at once */
+	struct petrel_rng rng;		/* for every poll time: seeded from getrandom */
 	uint64_t watchdog_usec;		/* 0: no watchdog */
 	int64_t fed;			/* last WATCHDOG=1, ms */
 };
@@ -202,27 +209,28 @@ static void note_status(struct daemon *d, int status)
 		d->worst = status;
 }
 
-/* ms with ±10 % jitter. */
-static int64_t jittered_ms(int64_t ms)
+/* A wall-clock time (s) as a time on the monotonic clock (ms); 0 stays 0. */
+static int64_t mono_of_wall(int64_t wall)
 {
-	return ms - ms / 10 + (int64_t)(random() % (ms / 5 + 1));
+	struct timespec ts;
+
+	if (!wall)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return now_ms() + wall * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-/* interval seconds with ±10 % jitter, in ms. */
-static int64_t jittered(long seconds)
+/* When t is polled next (common/schedule.h), after `failures` (PETREL_POLL_START: the
+ * first poll; 0: a good poll) and what the last answer's Retry-After said (mono ms);
+ * *by_retry (may be NULL): the Retry-After decided it. */
+static int64_t next_poll(struct daemon *d, const struct petrel_target *t, int failures,
+			 int64_t retry_at, int64_t now, int *by_retry)
 {
-	return jittered_ms((int64_t)seconds * 1000);
-}
+	struct petrel_poll_plan p = { .now = now, .interval = (int64_t)t->interval * 1000,
+				      .backoff_cap = (int64_t)d->cfg->backoff_max * 1000,
+				      .failures = failures, .retry_at = retry_at };
 
-/* The delay after n consecutive failures: interval doubling, capped. */
-static int64_t backoff(const struct daemon *d, long interval, unsigned n)
-{
-	int64_t cap = (int64_t)(d->cfg->backoff_max > interval ? d->cfg->backoff_max : interval) * 1000;
-	int64_t ms = (int64_t)interval * 1000;
-
-	while (n-- > 1 && ms < cap)
-		ms *= 2;
-	return ms < cap ? ms : cap;
+	return petrel_next_poll(&p, &d->rng, by_retry);
 }
 
 static int minute_of_day(void)
@@ -248,7 +256,8 @@ static int64_t ms_until_minute(int m)
 
 /* What one poll did, for --once --json. */
 struct outcome {
-	const char *action;	/* "up-to-date", "rejected", "fetched", "held", "upgraded" */
+	const char *action;	/* "up-to-date", "rejected", "fetched", "held", "upgraded",
+				 * "waiting", "reverted" (channel) */
 	int have_check, have_staged, have_res;
 	struct petrel_check check;	/* the server's newest build against the store */
 	struct petrel_version staged;	/* fetched or held: verified, not deployed */
@@ -314,6 +323,31 @@ static int deploy(struct petrel_engine *e, const struct petrel_target *t, struct
 	return 0;
 }
 
+/* The deployed build is blocked by the channel and no release takes its place: back to
+ * the previous generation (a revert refuses one the channel blocks too). */
+static int leave(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
+		 const struct petrel_check *c, struct outcome *o, struct petrel_err *err)
+{
+	struct petrel_upgrade_result res;
+	char h[13], bh[13];
+	int r;
+
+	petrel_short_hash(c->deployed.build.sha256, bh);
+	if ((r = petrel_revert(e, t, &res, err)) < 0) {
+		petrel_err_prefix(err, "deployed build %s %s is blocked by the channel: ",
+				  c->deployed.build.uuid, bh);
+		return r;
+	}
+	o->res = res;
+	o->have_res = 1;
+	o->action = "reverted";
+	petrel_short_hash(res.now.version.build.sha256, h);
+	event(s, PETREL_LOG_WARN, "deployed build %s %s is blocked by the channel: reverted to "
+	      "generation %lld: %s %s at %s", c->deployed.build.uuid, bh,
+	      (long long)res.now.number, res.now.version.build.uuid, h, t->path);
+	return 0;
+}
+
 /* One poll of one target: check, then stage or deploy per policy; o says what it did.
  * 0 or a code. */
 static int poll_target(struct petrel_engine *e, const struct petrel_target *t, struct tstate *s,
@@ -337,6 +371,13 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 		s->last[SLOT_FROZEN][0] = '\0';	/* warn again if it freezes again */
 	}
 	petrel_short_hash(c.remote.sha256, h);
+	if (c.leave)	/* a publisher's block outranks a pin: never run a blocked hash */
+		return leave(e, t, s, &c, o, err);
+	if (c.waiting) {
+		o->action = "waiting";
+		event(s, PETREL_LOG_INFO, "%s", c.says.why);
+		return 0;
+	}
 	if (c.pinned) {
 		o->action = "pinned";
 		event(s, PETREL_LOG_INFO, "pinned at %s; left alone (newest %s %s)", c.pin.uuid,
@@ -380,38 +421,39 @@ static int poll_target(struct petrel_engine *e, const struct petrel_target *t, s
 	return deploy(e, t, s, &v, o, err);
 }
 
-/* Logs a failed poll and schedules the retry: the server backs off, or the target. */
+/* Logs a failed poll and schedules the retry (full jitter, and never before the
+ * answer's Retry-After, mono ms or 0): the server backs off, or the target. */
 static void failed(struct daemon *d, const struct petrel_target *t, struct tstate *s,
-		   struct sstate *ss, int r, const struct petrel_err *err, int64_t now)
+		   struct sstate *ss, int r, const struct petrel_err *err, int64_t retry_at,
+		   int64_t now)
 {
 	const char *msg = petrel_err_msg(err, r);
 	int status = petrel_err_exit(r);
-	int64_t delay;
+	int server = petrel_engine_server_fault(&d->engine, t, r);
+	unsigned fails = server ? ++ss->fails : ++s->fails;
+	int by_retry;
+	int64_t at = next_poll(d, t, (int)(fails < 64 ? fails : 64), retry_at, now, &by_retry);
+	long long secs = (at - now + 999) / 1000;
 
-	if (petrel_engine_server_fault(&d->engine, t, r)) {
-		ss->fails++;
-		delay = jittered_ms(backoff(d, t->interval, ss->fails));
-		ss->until = now + delay;
+	if (server) {
+		ss->until = at;
 		event(s, PETREL_LOG_WARN,
-		      "server %s: %s; backing off (failure %u, next try in %lld s)",
-		      ss->name, msg, ss->fails, (long long)((delay + 999) / 1000));
+		      "server %s: %s; backing off (failure %u, next try in %lld s%s)",
+		      ss->name, msg, fails, secs,
+		      by_retry ? ", as the server's Retry-After asks" : "");
 	} else if (status == PETREL_EXIT_USAGE) {
 		/* an unknown job or platform: the operator's to fix, not the network's; once
 		 * per backoff step (the step is in the text, so the repeat filter lets it by) */
-		s->fails++;
-		delay = jittered_ms(backoff(d, t->interval, s->fails));
 		event(s, PETREL_LOG_ERROR, "configuration: %s (failure %u, next try in %lld s)",
-		      msg,
-		      s->fails, (long long)((delay + 999) / 1000));
+		      msg, fails, secs);
 	} else {
-		s->fails++;
-		delay = jittered_ms(backoff(d, t->interval, s->fails));
 		event(s, status == PETREL_EXIT_REVERTED || status == PETREL_EXIT_FAIL ?
 		      PETREL_LOG_ERROR : PETREL_LOG_WARN, "%s: %s",
 		      status == PETREL_EXIT_REFUSED ? "refused" : status == PETREL_EXIT_REVERTED ?
 		      "deploy failed" : "failed", msg);
 	}
-	s->due = now + delay;
+	s->due = at;
+	s->not_before = by_retry ? at : 0;
 	s->failing = 1;
 	note_status(d, status);
 }
@@ -481,18 +523,21 @@ static void print_results(struct daemon *d)
 }
 
 /*
- * Whether target i is polled in a cycle starting at now: due, or due within a tenth of
- * its interval (well inside its own jitter), so that targets whose jittered times lie
+ * Whether target i is polled in a cycle starting at now: due, or, with group (another
+ * target is due), due within a tenth of its interval, so that targets whose times lie
  * close together share one cycle (one lock, one metrics write) instead of one each.
+ * Never grouped without a target that is due: a daemon that starts (or plans after a
+ * reload) would otherwise poll a tenth of its targets at once, and a fleet with them.
  */
-static int due(const struct daemon *d, size_t i, int64_t now)
+static int due(const struct daemon *d, size_t i, int64_t now, int group)
 {
 	const struct petrel_target *t = &d->cfg->targets[i];
 	const struct sstate *ss = &d->ss[t->server - d->cfg->servers];
-	int64_t slack = (int64_t)t->interval * 100;
+	int64_t slack = group ? (int64_t)t->interval * 100 : 0;
 
 	return t->autopolicy != PETREL_AUTO_OFF &&
-	       (d->once || (d->ts[i].due <= now + slack && ss->until <= now));
+	       (d->once || (d->ts[i].due <= now + slack && ss->until <= now &&
+			    d->ts[i].not_before <= now));
 }
 
 /* For status: when the target is polled next, in wall-clock time. */
@@ -506,18 +551,68 @@ static void note_next_poll(struct petrel_engine *e, const struct petrel_target *
 		petrel_log_debug("%s: %s", t->name, petrel_err_msg(&rec, -PETREL_EDB));
 }
 
+/*
+ * The first poll of target i after a start or a reload (common/schedule.h): at a
+ * random moment of its interval, or where a previous daemon's recorded retry (a
+ * backoff, a Retry-After: the last check failed) or regular poll says; --now polls at
+ * once but still honours a recorded retry. Recorded for status at once, before the
+ * poll, so that status tells the truth while the daemon waits.
+ */
+static void plan_first(struct daemon *d, size_t i, int64_t now)
+{
+	const struct petrel_target *t = &d->cfg->targets[i];
+	struct tstate *s = &d->ts[i];
+	struct petrel_target_facts f = { 0 };
+	struct petrel_err ignored = PETREL_ERR_INIT;	/* nothing recorded: a fresh draw */
+	struct petrel_poll_plan p = { .now = now, .interval = (int64_t)t->interval * 1000,
+				      .backoff_cap = (int64_t)d->cfg->backoff_max * 1000,
+				      .failures = PETREL_POLL_START,
+				      .at_once = d->at_once && !s->forget_recorded };
+	int kept, kept_retry;
+
+	if (!s->forget_recorded &&
+	    petrel_store_target_facts(&d->engine.store, t->name, &f, &ignored) == 0) {
+		p.recorded = mono_of_wall(f.next_poll);
+		p.recorded_retry = f.last_check > f.last_success;
+	}
+	s->due = petrel_next_poll(&p, &d->rng, NULL);
+	kept = s->due == p.recorded;
+	kept_retry = kept && p.recorded_retry;
+	s->not_before = kept_retry ? s->due : 0;	/* not polled sooner, grouped or not */
+	s->fresh = s->forget_recorded = 0;
+	if (t->autopolicy == PETREL_AUTO_OFF)
+		return;
+	if (!kept)	/* else the store has it already */
+		note_next_poll(&d->engine, t, s->due - now);
+	petrel_log_debug("%s: first poll in %lld s (%s)", t->name,
+			 (long long)((s->due - now + 999) / 1000),
+			 kept_retry ? "the last daemon's retry time, kept" :
+			 kept ? "the last daemon's next poll, kept" :
+			 p.at_once ? "--now" : "at random in its interval");
+}
+
+/* A minute or the interval when shorter, +-10 %: the next try after a lock failure. */
+static int64_t soon(struct daemon *d, const struct petrel_target *t)
+{
+	int64_t ms = (int64_t)(t->interval < 60 ? t->interval : 60) * 1000;
+
+	return ms - ms / 10 + (int64_t)petrel_rng_below(&d->rng, (uint64_t)(ms / 5 + 1));
+}
+
 /* Polls every due target under one engine (one store lock, one HTTP connection pool). */
 static void cycle(struct daemon *d)
 {
 	struct petrel_engine *e = &d->engine;
 	struct petrel_err err = PETREL_ERR_INIT;
-	int64_t now = now_ms();
-	size_t i, n = 0;
+	int64_t now = now_ms(), retry_at;
+	size_t i, n = 0, fresh = 0;
 	int r = 0;
 
-	for (i = 0; i < d->cfg->ntargets; i++)
-		n += due(d, i, now);
-	if (!n && !d->results)	/* --json: what is deployed where auto = off */
+	for (i = 0; i < d->cfg->ntargets; i++) {
+		n += due(d, i, now, 0);
+		fresh += d->ts[i].fresh && !d->once;
+	}
+	if (!n && !fresh && !d->results)	/* --json: what is deployed where auto = off */
 		return;
 	if (!d->engine_ready && (r = petrel_engine_init(e, d->cfg, &err)) == 0) {
 		d->engine_ready = 1;
@@ -528,15 +623,19 @@ static void cycle(struct daemon *d)
 			daemon_error(petrel_err_msg(&err, r));
 		note_status(d, petrel_err_exit(r));
 		for (i = 0; d->results && i < d->cfg->ntargets; i++)
-			if (due(d, i, now))
+			if (due(d, i, now, 0))
 				record(d, &d->cfg->targets[i], &(struct outcome){ 0 }, r, &err, 0);
 		/* e.g. an operator's upgrade held the lock past lock_timeout: try again soon */
 		for (i = 0; i < d->cfg->ntargets; i++)
-			if (due(d, i, now))
-				d->ts[i].due = now + jittered(d->cfg->targets[i].interval < 60 ?
-							      d->cfg->targets[i].interval : 60);
+			if (due(d, i, now, 0) || d->ts[i].fresh)
+				d->ts[i].due = now + soon(d, &d->cfg->targets[i]);
 		return;
 	}
+	for (i = 0; fresh && i < d->cfg->ntargets; i++)
+		if (d->ts[i].fresh)
+			plan_first(d, i, now);
+	for (i = 0, n = 0; i < d->cfg->ntargets; i++)
+		n += due(d, i, now, 0);
 	for (i = 0; i < d->cfg->ntargets && !petrel_cancelled(); i++) {
 		const struct petrel_target *t = &d->cfg->targets[i];
 		struct sstate *ss = &d->ss[t->server - d->cfg->servers];
@@ -545,28 +644,35 @@ static void cycle(struct daemon *d)
 		struct outcome o = { .action = "off" };
 
 		now = now_ms();
-		if (!due(d, i, now)) {
+		if (!due(d, i, now, n > 0)) {
 			if (t->autopolicy == PETREL_AUTO_OFF)
 				record(d, t, &o, 0, NULL, 1);
 			continue;
 		}
 		petrel_tick();
+		(void)petrel_engine_take_retry_after(e);	/* not this poll's */
 		r = poll_target(e, t, s, &o, &poll_err);
+		retry_at = mono_of_wall(petrel_engine_take_retry_after(e));
 		record(d, t, &o, r, &poll_err, 1);
 		now = now_ms();
+		if (retry_at > now + PETREL_RETRY_AFTER_MAX_MS)	/* as next_poll counts it */
+			retry_at = now + PETREL_RETRY_AFTER_MAX_MS;
 		if (r < 0 && petrel_cancelled()) {
 			event(s, PETREL_LOG_INFO, "stopped: %s", petrel_err_msg(&poll_err, r));
 			break;
 		}
 		if (r < 0) {
-			failed(d, t, s, ss, r, &poll_err, now);
+			failed(d, t, s, ss, r, &poll_err, retry_at, now);
 		} else {
 			if (s->failing)
 				event(s, PETREL_LOG_INFO, "recovered");
 			s->failing = 0;
 			s->fails = 0;
 			ss->fails = 0;
-			s->due = now + jittered(t->interval);
+			int by_retry;
+
+			s->due = next_poll(d, t, 0, retry_at, now, &by_retry);
+			s->not_before = by_retry ? s->due : 0;
 		}
 		note_next_poll(e, t, s->due - now);
 	}
@@ -592,7 +698,12 @@ static int adopt(struct daemon *d, struct petrel_config *cfg)
 		const struct petrel_target *t = &cfg->targets[i];
 
 		petrel_strcpy_whole(ts[i].name, t->name, sizeof(ts[i].name));
-		ts[i].due = now;	/* a new or changed target is polled at once */
+		/* a new or changed target: its first poll is planned at the next cycle
+		 * (plan_first), at a random moment of its interval after a reload too:
+		 * a configuration pushed to a fleet must not make it poll at once */
+		ts[i].due = now;
+		ts[i].fresh = 1;
+		ts[i].forget_recorded = d->cfg != NULL;
 		for (size_t j = 0; d->cfg && j < d->cfg->ntargets; j++) {
 			const struct petrel_target *o = &d->cfg->targets[j];
 
@@ -605,7 +716,7 @@ static int adopt(struct daemon *d, struct petrel_config *cfg)
 			ts[i] = d->ts[j];
 			/* a shorter interval applies now, not after the old one */
 			if (ts[i].due > now + (int64_t)t->interval * 1000)
-				ts[i].due = now + jittered(t->interval);
+				ts[i].due = next_poll(d, t, PETREL_POLL_START, 0, now, NULL);
 		}
 	}
 	for (size_t i = 0; i < cfg->nservers; i++) {
@@ -747,7 +858,7 @@ int petrel_cmd_daemon(struct petrel_cli *cli)
 {
 	struct petrel_err err = PETREL_ERR_INIT;
 	struct daemon d = { .cli = cli, .lockfd = -1, .worst = PETREL_EXIT_OK, .once = cli->once,
-			    .metrics = cli->metrics };
+			    .at_once = cli->at_once, .metrics = cli->metrics };
 	size_t n[3];
 	int r;
 
@@ -767,7 +878,9 @@ int petrel_cmd_daemon(struct petrel_cli *cli)
 		free(d.ss);
 		return petrel_err_exit(r);
 	}
-	srandom((unsigned)(time(NULL) ^ getpid()));
+	if (petrel_rng_seed_os(&d.rng) < 0)	/* getrandom(2) failing: still per host */
+		petrel_rng_seed(&d.rng, (uint64_t)time(NULL) << 32 ^ (uint64_t)getpid() ^
+				(uint64_t)now_ms() << 16);
 	the_daemon = &d;
 	petrel_tick_hook = feed_watchdog;
 	if (getenv("NOTIFY_SOCKET") && sd_watchdog_enabled(0, &d.watchdog_usec) <= 0)

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "common/error.h"
+#include "deploy/follow.h"
 #include "common/util.h"
 #include "output.h"
 
@@ -31,6 +32,10 @@ struct view {
 	struct petrel_intent intent;
 	/* what the trust re-check says of current, previous and staged now ("": trusted) */
 	char untrusted[3][PETREL_ERR_MSG_MAX];
+	/* t->channel: the file this host accepted last (have_channel), or why none */
+	int have_channel, deployed_blocked;
+	struct petrel_follow follow;
+	char channel_error[PETREL_ERR_MSG_MAX];
 };
 
 enum { CUR, PREV, STAGED };
@@ -147,6 +152,60 @@ static json_t *text_or_null(const char *text)
 	return text[0] ? json_string(text) : json_null();
 }
 
+/* The channel file accepted last, verified again with the current keys; no network. */
+static void gather_channel(struct petrel_engine *e, const struct petrel_target *t,
+			   struct view *v)
+{
+	struct petrel_err err = PETREL_ERR_INIT;
+	int r;
+
+	if (!t->channel[0])
+		return;
+	r = petrel_follow_stored(e, t, &v->follow, &err);
+	if (r == -PETREL_ENOTFOUND) {
+		snprintf(v->channel_error, sizeof(v->channel_error), "none accepted yet");
+		return;
+	}
+	if (r < 0) {
+		petrel_text_safe(petrel_err_msg(&err, r), v->channel_error,
+				 sizeof(v->channel_error));
+		return;
+	}
+	v->have_channel = 1;
+	v->deployed_blocked = v->cur.number &&
+			      petrel_channel_blocks(&v->follow.ch, v->cur.version.build.sha256);
+}
+
+static json_t *channel_json(const struct petrel_target *t, const struct view *v)
+{
+	const struct petrel_channel *c = &v->follow.ch;
+	json_t *blocked, *rel = json_null();
+	char hex[65];
+
+	if (!t->channel[0])
+		return json_null();
+	if (!v->have_channel)
+		return json_pack("{s:o, s:s}", "url", petrel_json_text(t->channel), "error",
+				 v->channel_error);
+	blocked = json_array();
+	for (size_t i = 0; i < c->nblocked; i++) {
+		petrel_hex(c->blocked[i], 32, hex);
+		json_array_append_new(blocked, json_string(hex));
+	}
+	if (c->has_release) {
+		petrel_hex(c->sha256, 32, hex);
+		rel = json_pack("{s:s, s:s, s:o, s:I, s:f, s:f, s:b}", "uuid", c->uuid,
+				"sha256", hex, "start", petrel_json_time(c->start), "duration",
+				(json_int_t)c->duration, "bucket", v->follow.u, "ramp",
+				v->follow.fraction, "takes", v->follow.takes);
+	}
+	return json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:b}", "url", v->follow.url,
+			 "version", (json_int_t)c->version, "accepted_at",
+			 petrel_json_time(v->follow.accepted_at), "expires",
+			 petrel_json_time(c->expires), "release", rel, "blocked", blocked,
+			 "deployed_blocked", v->deployed_blocked);
+}
+
 /* ---- JSON ---- */
 
 static const char *const auto_names[] = { "upgrade", "fetch", "off" };
@@ -194,6 +253,7 @@ static void fill_json(json_t *o, const struct petrel_target *t, const struct vie
 	json_object_set_new(o, "refused", v->refused ? petrel_json_refusal(&v->refusal) :
 			    json_null());
 	json_object_set_new(o, "policy", policy_json(t, v));
+	json_object_set_new(o, "channel", channel_json(t, v));
 	json_object_set_new(o, "check", check_json(v));
 	json_object_set_new(o, "daemon", json_pack("{s:b, s:o, s:o}", "running",
 						   daemon_info.running, "pid", daemon_info.pid ?
@@ -331,6 +391,36 @@ static void print_policy(const struct petrel_target *t, const struct view *v, in
 	printf("\n");
 }
 
+static void print_channel(const struct petrel_target *t, const struct view *v, int64_t now)
+{
+	const struct petrel_channel *c = &v->follow.ch;
+	char age[48], exp[32], h[13];
+
+	if (!t->channel[0])
+		return;
+	if (!v->have_channel) {
+		printf("  channel:  %s: %s\n", v->follow.url[0] ? v->follow.url : t->channel,
+		       v->channel_error);
+		return;
+	}
+	petrel_human_age(v->follow.accepted_at, now, age, sizeof(age));
+	petrel_format_time(c->expires, exp, sizeof(exp));
+	printf("  channel:  %s version %lld (accepted %s), expires %s%s\n", v->follow.url,
+	       (long long)c->version, age, exp, now >= c->expires ? " (expired)" : "");
+	if (c->has_release) {
+		petrel_short_hash(c->sha256, h);
+		printf("            release %s %s: ramp at %.1f %%, this host's bucket %.3f: %s\n",
+		       c->uuid, h, 100 * v->follow.fraction, v->follow.u,
+		       v->follow.takes ? "taken" : "not yet");
+	} else {
+		printf("            no release for job %s\n", t->job);
+	}
+	if (c->nblocked)
+		printf("            %zu hash%s blocked%s\n", c->nblocked, c->nblocked == 1 ? "" : "es",
+		       v->deployed_blocked ? ", the deployed build among them: the daemon "
+		       "leaves it at its next poll" : "");
+}
+
 static void print_long(const struct petrel_target *t, const struct view *v, int64_t now)
 {
 	printf("%s (job %s on %s, %s)\n", t->name, t->job, t->server->name, t->path);
@@ -353,6 +443,7 @@ static void print_long(const struct petrel_target *t, const struct view *v, int6
 	if (v->refused)
 		print_refused(v, now);
 	print_check(v, now);
+	print_channel(t, v, now);
 	print_policy(t, v, now);
 	if (v->interrupted)
 		printf("  interrupted: %s %s was cut short (phase %s); the next writing command "
@@ -391,6 +482,8 @@ static void print_short(const struct petrel_target *t, const struct view *v)
 				      v->untrusted[CUR][0] ? " current" : "",
 				      v->untrusted[PREV][0] ? " previous" : "",
 				      v->untrusted[STAGED][0] ? " staged" : "");
+	if (v->deployed_blocked && n < sizeof(line))
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " [blocked]");
 	if (v->interrupted && n < sizeof(line))
 		snprintf(line + n, sizeof(line) - n, " [interrupted]");
 	printf("%-20s %s\n", t->name, line);
@@ -408,12 +501,14 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 		return petrel_fail(err, -ENOMEM, "out of memory");
 	daemon_probe(e->cfg);
 	if ((r = gather(&e->store, t, v, err)) == 0 && (r = recheck(e, t, v, err)) == 0) {
+		gather_channel(e, t, v);
 		fill_json(o, t, v);
 		if (!cli->json && cli->short_form)
 			print_short(t, v);
 		else if (!cli->json)
 			print_long(t, v, now);
 	}
+	petrel_follow_release(&v->follow);
 	free(v);
 	return r;
 }

@@ -74,6 +74,10 @@ static const struct petrel_option daemon_options[] = {
 	{ "once", .field = FIELD(once), .value = 1,
 	  .help = "one cycle over every target, exit with its worst status; with --json "
 		  "print what it did per target (without --once, --json is a usage error)" },
+	{ "now", .field = FIELD(at_once), .value = 1,
+	  .help = "poll every target at once instead of at a random moment of its interval "
+		  "(after an edit, by hand); a server's Retry-After or a backoff the last "
+		  "daemon recorded is still waited for" },
 	{ "metrics", .metavar = "FILE", .field = FIELD(metrics),
 	  .help = "Prometheus text, written atomically after every cycle" },
 	{ NULL }
@@ -120,7 +124,9 @@ static const struct petrel_option help_options[] = {
 const struct petrel_command petrel_commands[] = {
 	{ "check", TARGETS, "Ask the server for the newest build of each target (every target "
 	  "when none is named); print 'up to date' or the deployed and the new build. Exit 0: "
-	  "all up to date, 100: an update is available.", no_options, petrel_cmd_check },
+	  "all up to date, 100: an update is available. A target with a channel (channel = "
+	  "URL) asks the channel file instead: its release is the newest once this host's "
+	  "bucket is within the ramp.", no_options, petrel_cmd_check },
 	{ "fetch", TARGETS, "Download and verify the newest build of each target into the "
 	  "store; deploy nothing. A build already in the store is not downloaded again.",
 	  no_options, petrel_cmd_fetch },
@@ -128,9 +134,10 @@ const struct petrel_command petrel_commands[] = {
 	  "trust evidence), the newest verified build not deployed and what it waits for "
 	  "(policy, window, pin, a rejection), a build refused by verification and its next "
 	  "try, the last check and its result, whether a daemon runs (pid) and when it polls "
-	  "next, a switch a crash interrupted, and a current, previous or staged build that "
+	  "next, a switch a crash interrupted, a current, previous or staged build that "
 	  "today's keys no longer vouch for (NOT TRUSTED NOW, naming the key; the re-check "
-	  "upgrade and revert make, without reading a blob). Reads a snapshot without the lock: never waits "
+	  "upgrade and revert make, without reading a blob), and the channel (version, "
+	  "release, ramp, this host's bucket, blocks). Reads a snapshot without the lock: never waits "
 	  "for a running upgrade or daemon, works for any user who can read the state "
 	  "directory, changes nothing.", status_options, petrel_cmd_status },
 	{ "list", ONE_TARGET, "The server's builds of the target's job (one per distinct "
@@ -152,7 +159,8 @@ const struct petrel_command petrel_commands[] = {
 	  "downloading), a build the preflight command refuses, a pinned target's newest, and "
 	  "a build the store already held (--to, one fetched earlier) whose kept signatures "
 	  "no longer meet today's keys and threshold (a key removed from 'keys' because it "
-	  "leaked: the message names it). An orchestrator, health "
+	  "leaked: the message names it), and a hash the target's channel blocks (even named "
+	  "with --to). An orchestrator, health "
 	  "or preflight command that cannot run is a configuration error (exit 2) before "
 	  "anything changes; the build is not rejected for it.",
 	  upgrade_options, petrel_cmd_upgrade },
@@ -160,8 +168,8 @@ const struct petrel_command petrel_commands[] = {
 	  "network; a second revert goes forward again. Going back rejects the build left, so "
 	  "the daemon does not redeploy it (in the transaction that completes the revert). "
 	  "Refuses (exit 3, nothing changed) a build whose kept signatures no longer meet "
-	  "today's keys and threshold, naming the key no longer trusted.", no_options,
-	  petrel_cmd_revert },
+	  "today's keys and threshold, naming the key no longer trusted, and a build the "
+	  "channel file accepted last blocks.", no_options, petrel_cmd_revert },
 	{ "history", ONE_TARGET, "Every generation of the target, newest first: when, which "
 	  "build, how it ended (why a generation failed on a line of its own). A row fits in "
 	  "100 columns, a long reason cut with '...' (-v: whole; --json: always whole).",
@@ -187,13 +195,18 @@ const struct petrel_command petrel_commands[] = {
 	  "then every blob no version of any target references. One 'gc' journal row per "
 	  "target.", gc_options, petrel_cmd_gc },
 	{ "daemon", PETREL_ARG_NONE, 0, 0, "Unattended updates, in the foreground, one log "
-	  "line per event on stderr. Polls each target every 'interval' s (+-10% jitter); "
+	  "line per event on stderr. Polls each target first at a random moment of its "
+	  "'interval' after the start (so that a fleet started at once does not poll at "
+	  "once; a restart keeps the next poll the last daemon recorded), then every "
+	  "'interval' s plus up to a tenth of it at random; "
 	  "auto = upgrade deploys a new build (as upgrade does), fetch only stages it, off "
 	  "skips the target, a pinned one is left alone; outside 'window' upgrade only stages. "
 	  "A build that failed its health check is never deployed again, a newer one is; one "
 	  "that failed verification is tried again after a backoff (interval, doubling, at "
-	  "most a day); never downgrades. Failures back off (interval doubling, up to backoff_max), per "
-	  "server for connection and HTTP errors. SIGTERM/SIGINT: stop at the next safe point "
+	  "most a day); never downgrades. Failures back off with full jitter (a random wait "
+	  "below the interval, doubling per failure up to backoff_max), per server for "
+	  "connection and HTTP errors; an answer's Retry-After (seconds or an HTTP date, at "
+	  "most a day) is waited for, also across a restart. SIGTERM/SIGINT: stop at the next safe point "
 	  "(a download is dropped, a health check stopped and the switch rolled back, a "
 	  "running adapter waited for and one health check decides), exit 0; SIGHUP: re-read "
 	  "the configuration. One daemon per state directory (STATE/daemon.lock). With "
@@ -252,7 +265,8 @@ static const struct petrel_help_item exit_items[] = {
 
 static const struct petrel_help_item config_items[] = {
 	{ "[petrel]", "state_dir (/var/lib/petrel), interval (3600 s: daemon polls), "
-	  "backoff_max (21600 s), lock_timeout (30 s), connect_timeout (15 s), low_speed_limit "
+	  "backoff_max (21600 s), host_id (/etc/machine-id's: for staged rollouts), "
+	  "lock_timeout (30 s), connect_timeout (15 s), low_speed_limit "
 	  "(1000 B/s) and low_speed_time (30 s): abort a transfer that stays slower, min_rate "
 	  "(65536 B/s): a transfer may take its size / min_rate + connect_timeout + "
 	  "low_speed_time, no longer, max_time (0: none), max_artifact_size (4 GiB: a build announcing more is refused before any "

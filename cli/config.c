@@ -172,6 +172,11 @@ static int set_petrel(struct parse *p, const char *key, const char *v)
 	}
 	if (!strcmp(key, "min_free"))
 		return set_min_free(p, c, v);
+	if (!strcmp(key, "host_id")) {
+		if (!v[0] || petrel_strcpy_whole(c->host_id, v, sizeof(c->host_id)) < 0)
+			return fail(p, "host_id must be 1 to %d bytes", PETREL_HOST_ID_MAX);
+		return 1;
+	}
 	struct number nums[] = {
 		{ "interval", &c->interval, 1, 365L * 86400, 1 },
 		{ "backoff_max", &c->backoff_max, 1, 365L * 86400, 1 },
@@ -330,6 +335,15 @@ static int set_target_more(struct parse *p, struct petrel_target *t, const char 
 		return split_list(v, t->sigurls[0], sizeof(t->sigurls[0]), PETREL_SIGURLS_MAX,
 				  &t->nsigurls) < 0 ?
 			fail(p, "signatures: at most %d URL templates", PETREL_SIGURLS_MAX) : 1;
+	if (!strcmp(key, "channel")) {
+		if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+			return fail(p, "channel: '%s' must start with http:// or https://", v);
+		return set_string(p, key, v, t->channel, sizeof(t->channel));
+	}
+	if (!strcmp(key, "channel_keys"))
+		return split_list(v, t->channel_keys[0], sizeof(t->channel_keys[0]),
+				  PETREL_KEYS_MAX, &t->nchannel_keys) < 0 ?
+			fail(p, "channel_keys: at most %d files", PETREL_KEYS_MAX) : 1;
 	if ((r = set_trust_key(p, t, key, v)) >= 0)
 		return r;
 	for (size_t i = 0; reserved_target_keys[i]; i++)
@@ -555,23 +569,51 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	return set_target(p, (size_t)idx, key, value);
 }
 
-/* Loads the target's public keys now, so a bad key file is a configuration error
- * before anything talks to a server. */
-static int load_keys(struct parse *p, struct petrel_target *t)
+/* Loads public key files now, so a bad key file is a configuration error before
+ * anything talks to a server. */
+static int load_key_files(struct parse *p, const struct petrel_target *t, size_t n,
+			  const char (*files)[PATH_MAX], struct petrel_pubkey *out)
 {
-	for (size_t i = 0; i < t->nkeys; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct petrel_err e = PETREL_ERR_INIT;
-		int r = petrel_pubkey_load(t->keys[i], &t->pubkeys[i], &e);
+		int r = petrel_pubkey_load(files[i], &out[i], &e);
 
 		if (r == 0)
 			continue;
 		if (!e.msg[0])
-			fail(p, "target %s: public key %s: %s", t->name, t->keys[i], strerror(-r));
+			fail(p, "target %s: public key %s: %s", t->name, files[i], strerror(-r));
 		else
 			fail(p, "target %s: public key %s", t->name, e.msg);
 		return -1;
 	}
 	return 0;
+}
+
+static int load_keys(struct parse *p, struct petrel_target *t)
+{
+	return load_key_files(p, t, t->nkeys, (const char (*)[PATH_MAX])t->keys, t->pubkeys);
+}
+
+/* A channel's keys: channel_keys, else the target's keys (checked by then). */
+static int check_channel(struct parse *p, struct petrel_target *t)
+{
+	if (!t->channel[0]) {
+		if (!t->nchannel_keys)
+			return 0;
+		return fail(p, "target %s: channel_keys without a channel would be ignored; "
+			    "remove it, or set channel = URL", t->name), -1;
+	}
+	if (!t->nchannel_keys) {
+		if (!t->nkeys)
+			return fail(p, "target %s: channel = %s needs channel_keys (or keys) to "
+				    "verify it", t->name, t->channel), -1;
+		memcpy(t->channel_keys, t->keys, sizeof(t->keys));
+		memcpy(t->channel_pubkeys, t->pubkeys, sizeof(t->pubkeys));
+		t->nchannel_keys = t->nkeys;
+		return 0;
+	}
+	return load_key_files(p, t, t->nchannel_keys,
+			      (const char (*)[PATH_MAX])t->channel_keys, t->channel_pubkeys);
 }
 
 /* Every file a target names is absolute: recovery may run from another directory. */
@@ -698,22 +740,9 @@ static int check_unused_keys(struct parse *p, const struct petrel_target *t)
 		    petrel_trust_name(t->trust), what, what), -1;
 }
 
-/* Checks one target once everything is read. */
-static int check_target(struct parse *p, struct petrel_target *t, const char *server)
+/* The signature half of a target with trust = signed (or signed+rebuilt). */
+static int check_signed(struct parse *p, struct petrel_target *t)
 {
-	if (!server[0])
-		return fail(p, "target %s: no server", t->name), -1;
-	if (!(t->server = server_named(p->cfg, server)))
-		return fail(p, "target %s: no [server \"%s\"] section", t->name, server), -1;
-	if (!t->job[0] || !t->path[0])
-		return fail(p, "target %s: job and path are required", t->name), -1;
-	if (check_absolute(p, t) < 0 || check_albatross_name(p, t) < 0 ||
-	    check_rebuilders(p, t) < 0)
-		return -1;
-	if (!t->interval)
-		t->interval = p->cfg->interval;
-	if (!petrel_trust_needs_signatures(t->trust))
-		return check_unused_keys(p, t);
 	if (t->nkeys == 0 || t->nsigurls == 0)
 		return fail(p, "target %s: trust = signed needs keys and signatures "
 			    "(or trust = server, which is weak)", t->name), -1;
@@ -731,6 +760,26 @@ static int check_target(struct parse *p, struct petrel_target *t, const char *se
 	if (load_keys(p, t) < 0)
 		return -1;
 	return check_threshold(p, t);
+}
+
+/* Checks one target once everything is read. */
+static int check_target(struct parse *p, struct petrel_target *t, const char *server)
+{
+	if (!server[0])
+		return fail(p, "target %s: no server", t->name), -1;
+	if (!(t->server = server_named(p->cfg, server)))
+		return fail(p, "target %s: no [server \"%s\"] section", t->name, server), -1;
+	if (!t->job[0] || !t->path[0])
+		return fail(p, "target %s: job and path are required", t->name), -1;
+	if (check_absolute(p, t) < 0 || check_albatross_name(p, t) < 0 ||
+	    check_rebuilders(p, t) < 0)
+		return -1;
+	if (!t->interval)
+		t->interval = p->cfg->interval;
+	if ((petrel_trust_needs_signatures(t->trust) ? check_signed(p, t) :
+						       check_unused_keys(p, t)) < 0)
+		return -1;
+	return check_channel(p, t);
 }
 
 /* A target's path as compared with the others': normalised (petrel_path_normalise). */

@@ -256,3 +256,18 @@ void petrel_fit(const char *text, size_t cols, char *out, size_t n)
 	memcpy(out + i, ellipsis, sizeof(ellipsis));
 	free(s);
 }
+
+json_t *petrel_json_channel(const struct petrel_channel_says *says, int blocked_deployed)
+{
+	char hex[65];
+	json_t *rel = json_null();
+
+	if (says->has_release) {
+		petrel_hex(says->sha256, 32, hex);
+		rel = json_pack("{s:s, s:s}", "uuid", says->uuid, "sha256", hex);
+	}
+	return json_pack("{s:I, s:o, s:f, s:f, s:b, s:b, s:s}", "version",
+			 (json_int_t)says->version, "release", rel, "bucket", says->u,
+			 "ramp", says->fraction, "takes", says->takes,
+			 "blocked_deployed", blocked_deployed, "why", says->why);
+}

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "common/build.h"
+#include "deploy/engine.h"
 #include "store/store.h"
 
 /* {"job","uuid","platform","filename","sha256","size","finish_time"} */
@@ -47,6 +48,9 @@ json_t *petrel_json_refusal(const struct petrel_refusal *f);
 json_t *petrel_json_rejection(const char *uuid, const uint8_t sha256[32], const char *reason,
 			      int64_t at);
 json_t *petrel_json_pin(const struct petrel_pin *pin);
+/* "channel": {"version","release":{"uuid","sha256"}|null,"bucket","ramp","takes",
+ * "blocked_deployed","why"}: what a target's channel said at its last poll. */
+json_t *petrel_json_channel(const struct petrel_channel_says *says, int blocked_deployed);
 /* Text rows of log and history fit in this many columns (-v shows them whole). */
 #define PETREL_TEXT_COLUMNS 100
 /* Columns s takes on a terminal: its characters (UTF-8), one column each. */

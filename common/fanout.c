@@ -6,12 +6,6 @@
 
 #include "fanout.h"
 
-struct slot {
-	char data[PETREL_FANOUT_SLOT];
-	size_t len;
-	unsigned pending;	/* consumers yet to process this slot */
-};
-
 struct consumer {
 	struct petrel_fanout *f;
 	petrel_consume_fn fn;
@@ -20,18 +14,62 @@ struct consumer {
 	pthread_t thread;
 };
 
+/*
+ * Slot k (sequence number) lives at ring[k % SLOTS]. The producer fills one slot at a
+ * time outside the lock (no one else touches a slot before it is published) and takes
+ * the lock once per slot, not once per write: curl hands over a few KiB to 512 KiB at a
+ * time. Consumers and the producer each sleep on their own condition, woken only when
+ * someone sleeps there.
+ */
 struct petrel_fanout {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;	/* any change: a slot published, released, or the end */
-	struct slot slots[PETREL_FANOUT_SLOTS];
+	pthread_cond_t more;	/* for consumers: a slot published, or the end */
+	pthread_cond_t room;	/* for the producer: a slot released, or an error */
+	unsigned char *ring;	/* PETREL_FANOUT_SLOTS * PETREL_FANOUT_SLOT bytes */
+	size_t len[PETREL_FANOUT_SLOTS];
+	unsigned pending[PETREL_FANOUT_SLOTS];	/* consumers yet to process the slot */
 	unsigned long published;	/* slots handed to consumers so far */
-	unsigned long released;		/* slots every consumer finished, in order */
+	unsigned long released;		/* slots every consumer finished (in order) */
+	unsigned sleepers;		/* consumers waiting on more */
+	int producer_sleeps;		/* the producer waits on room */
 	int done;			/* no more slots will be published */
 	int err;			/* first consumer error */
-	int finished, started;
+	int finished;
+	/* the producer's, outside the lock: the slot being filled */
+	unsigned char *fill;		/* NULL when none is held */
+	size_t filled;
 	size_t n;
 	struct consumer c[PETREL_FANOUT_MAX];
 };
+
+/* Under the lock: the consumer's next slot is published, or the stream ended (0). */
+static int wait_slot(struct consumer *c, struct petrel_fanout *f)
+{
+	while (c->next == f->published && !f->done) {
+		f->sleepers++;
+		pthread_cond_wait(&f->more, &f->lock);
+		f->sleepers--;
+	}
+	return c->next != f->published;
+}
+
+/* Under the lock: c is done with its slot; the last consumer of it frees it. */
+static void done_slot(struct consumer *c, struct petrel_fanout *f, int r)
+{
+	unsigned i = (unsigned)(c->next++ % PETREL_FANOUT_SLOTS);
+
+	if (r && !f->err) {
+		f->err = r;
+		pthread_cond_broadcast(&f->more);	/* the others skip what is left */
+		pthread_cond_signal(&f->room);
+	}
+	/* each consumer goes in order, so slots are finished in order too */
+	if (--f->pending[i] == 0) {
+		f->released++;
+		if (f->producer_sleeps)
+			pthread_cond_signal(&f->room);
+	}
+}
 
 static void *consume(void *arg)
 {
@@ -39,28 +77,37 @@ static void *consume(void *arg)
 	struct petrel_fanout *f = c->f;
 
 	pthread_mutex_lock(&f->lock);
-	for (;;) {
-		while (c->next == f->published && !f->done)
-			pthread_cond_wait(&f->cond, &f->lock);
-		if (c->next == f->published)
-			break;
-		struct slot *s = &f->slots[c->next % PETREL_FANOUT_SLOTS];
+	while (wait_slot(c, f)) {
+		unsigned i = (unsigned)(c->next % PETREL_FANOUT_SLOTS);
 		int skip = f->err != 0;	/* after an error, drain without work */
+		int r;
+
 		pthread_mutex_unlock(&f->lock);
-		int r = skip ? 0 : c->fn(c->ctx, s->data, s->len);
+		r = skip ? 0 : c->fn(c->ctx, f->ring + (size_t)i * PETREL_FANOUT_SLOT, f->len[i]);
 		pthread_mutex_lock(&f->lock);
-		if (r && !f->err)
-			f->err = r;
-		c->next++;
-		if (--s->pending == 0) {
-			while (f->released < f->published &&
-			       f->slots[f->released % PETREL_FANOUT_SLOTS].pending == 0)
-				f->slots[f->released++ % PETREL_FANOUT_SLOTS].len = 0;
-			pthread_cond_broadcast(&f->cond);
-		}
+		done_slot(c, f, r);
 	}
 	pthread_mutex_unlock(&f->lock);
 	return NULL;
+}
+
+static int fanout_alloc(struct petrel_fanout **out)
+{
+	struct petrel_fanout *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	/* page-aligned: whole pages for write(2) to copy from */
+	f->ring = aligned_alloc(4096, (size_t)PETREL_FANOUT_SLOTS * PETREL_FANOUT_SLOT);
+	if (!f->ring) {
+		free(f);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->more, NULL);
+	pthread_cond_init(&f->room, NULL);
+	*out = f;
+	return 0;
 }
 
 int petrel_fanout_new(struct petrel_fanout **out, size_t n, const petrel_consume_fn *fns,
@@ -71,11 +118,8 @@ int petrel_fanout_new(struct petrel_fanout **out, size_t n, const petrel_consume
 
 	if (n == 0 || n > PETREL_FANOUT_MAX)
 		return -EINVAL;
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	pthread_mutex_init(&f->lock, NULL);
-	pthread_cond_init(&f->cond, NULL);
+	if ((r = fanout_alloc(&f)) < 0)
+		return r;
 	for (size_t i = 0; i < n; i++) {
 		f->c[i] = (struct consumer){ .f = f, .fn = fns[i], .ctx = ctxs[i] };
 		if ((r = pthread_create(&f->c[i].thread, NULL, consume, &f->c[i])) != 0) {
@@ -84,59 +128,77 @@ int petrel_fanout_new(struct petrel_fanout **out, size_t n, const petrel_consume
 		}
 		f->n = i + 1;
 	}
-	f->started = 1;
 	*out = f;
 	return 0;
 }
 
-/* The slot being filled: the one after the last published, once it is free. */
-static struct slot *current(struct petrel_fanout *f)
+/* Takes the next slot for filling, once every consumer is done with it. 0 or the first
+ * consumer error. */
+static int take_slot(struct petrel_fanout *f)
 {
-	while (f->published - f->released == PETREL_FANOUT_SLOTS && !f->err)
-		pthread_cond_wait(&f->cond, &f->lock);
-	return &f->slots[f->published % PETREL_FANOUT_SLOTS];
+	int r;
+
+	pthread_mutex_lock(&f->lock);
+	while (f->published - f->released == PETREL_FANOUT_SLOTS && !f->err) {
+		f->producer_sleeps = 1;
+		pthread_cond_wait(&f->room, &f->lock);
+		f->producer_sleeps = 0;
+	}
+	r = f->err;
+	pthread_mutex_unlock(&f->lock);
+	if (r == 0) {
+		f->fill = f->ring + (size_t)(f->published % PETREL_FANOUT_SLOTS) * PETREL_FANOUT_SLOT;
+		f->filled = 0;
+	}
+	return r;
 }
 
-static void publish(struct petrel_fanout *f, struct slot *s)
+/* Hands the slot being filled to the consumers. 0 or the first consumer error. */
+static int publish(struct petrel_fanout *f)
 {
-	s->pending = (unsigned)f->n;
+	unsigned i = (unsigned)(f->published % PETREL_FANOUT_SLOTS);
+	int r;
+
+	pthread_mutex_lock(&f->lock);
+	f->len[i] = f->filled;
+	f->pending[i] = (unsigned)f->n;
 	f->published++;
-	pthread_cond_broadcast(&f->cond);
+	if (f->sleepers)
+		pthread_cond_broadcast(&f->more);
+	r = f->err;
+	pthread_mutex_unlock(&f->lock);
+	f->fill = NULL;
+	return r;
 }
 
 int petrel_fanout_write(struct petrel_fanout *f, const void *p, size_t n)
 {
-	const char *c = p;
+	const unsigned char *c = p;
 	int r;
 
-	pthread_mutex_lock(&f->lock);
-	while (n > 0 && !f->err) {
-		struct slot *s = current(f);
-		size_t take = PETREL_FANOUT_SLOT - s->len;
+	while (n > 0) {
+		size_t take;
 
-		if (f->err)
-			break;
+		if (!f->fill && (r = take_slot(f)) != 0)
+			return r;
+		take = PETREL_FANOUT_SLOT - f->filled;
 		if (take > n)
 			take = n;
-		pthread_mutex_unlock(&f->lock);	/* only the producer touches an unpublished slot */
-		memcpy(s->data + s->len, c, take);
-		pthread_mutex_lock(&f->lock);
-		s->len += take;
+		memcpy(f->fill + f->filled, c, take);
+		f->filled += take;
 		c += take;
 		n -= take;
-		if (s->len == PETREL_FANOUT_SLOT)
-			publish(f, s);
+		if (f->filled == PETREL_FANOUT_SLOT && (r = publish(f)) != 0)
+			return r;
 	}
-	r = f->err;
-	pthread_mutex_unlock(&f->lock);
-	return r;
+	return 0;
 }
 
 static void stop(struct petrel_fanout *f)
 {
 	pthread_mutex_lock(&f->lock);
 	f->done = 1;
-	pthread_cond_broadcast(&f->cond);
+	pthread_cond_broadcast(&f->more);
 	pthread_mutex_unlock(&f->lock);
 	for (size_t i = 0; i < f->n; i++)
 		pthread_join(f->c[i].thread, NULL);
@@ -146,11 +208,8 @@ static void stop(struct petrel_fanout *f)
 
 int petrel_fanout_finish(struct petrel_fanout *f)
 {
-	pthread_mutex_lock(&f->lock);
-	struct slot *s = current(f);
-	if (s->len > 0 && !f->err)
-		publish(f, s);
-	pthread_mutex_unlock(&f->lock);
+	if (f->fill && f->filled > 0)
+		publish(f);	/* a consumer's error is read below, after the join */
 	stop(f);
 	return f->err;
 }
@@ -166,7 +225,9 @@ void petrel_fanout_free(struct petrel_fanout *f)
 		pthread_mutex_unlock(&f->lock);
 		stop(f);
 	}
-	pthread_cond_destroy(&f->cond);
+	pthread_cond_destroy(&f->room);
+	pthread_cond_destroy(&f->more);
 	pthread_mutex_destroy(&f->lock);
+	free(f->ring);
 	free(f);
 }

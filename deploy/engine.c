@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "fetch.h"
 #include "fetcher/builderweb.h"
+#include "follow.h"
 #include "run.h"
 #include "solo5.h"
 #include "switch.h"
@@ -56,6 +57,7 @@ void petrel_engine_unlock(struct petrel_engine *e)
 	petrel_store_close(&e->store);
 	e->locked = 0;
 	e->readonly = 0;
+	e->said_for[0] = '\0';	/* the next lock polls the channel afresh */
 }
 
 void petrel_engine_release(struct petrel_engine *e)
@@ -111,7 +113,83 @@ int petrel_engine_server_fault(const struct petrel_engine *e, const struct petre
 	       (failed[n] == '/' || failed[n] == '\0' || failed[n] == '?');
 }
 
+int64_t petrel_engine_take_retry_after(struct petrel_engine *e)
+{
+	return e->http ? petrel_http_take_retry_after(e->http) : 0;
+}
+
+static int resolve(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+		   struct petrel_build *out, struct petrel_err *err);
+
+/*
+ * What t's channel says (polled now, or within the last minute for t): 0 with the
+ * release this host takes, 1 when it takes none (says->why tells why), or a failure.
+ */
+static int channel_says(struct petrel_engine *e, const struct petrel_target *t,
+			struct petrel_channel_says *says, struct petrel_err *err)
+{
+	struct petrel_follow f;
+	int64_t now = (int64_t)time(NULL);
+	int r;
+
+	if (!strcmp(e->said_for, t->name) && now - e->said_at < 60 && now >= e->said_at) {
+		*says = e->said;
+		return says->takes ? 0 : 1;
+	}
+	e->said_for[0] = '\0';
+	if ((r = petrel_follow_poll(e, t, &f, err)) < 0)
+		return r;
+	memset(says, 0, sizeof(*says));
+	says->version = f.ch.version;
+	says->has_release = f.ch.has_release;
+	memcpy(says->uuid, f.ch.uuid, sizeof(says->uuid));
+	memcpy(says->sha256, f.ch.sha256, 32);
+	says->u = f.u;
+	says->fraction = f.fraction;
+	says->takes = f.takes;
+	if (!f.takes)
+		petrel_follow_why(&f, says->why, sizeof(says->why));
+	petrel_follow_release(&f);
+	e->said = *says;
+	e->said_at = now;
+	petrel_strcpy_whole(e->said_for, t->name, sizeof(e->said_for));
+	return says->takes ? 0 : 1;
+}
+
+/* The channel's release must be the bytes the server lists for it. */
+static int channel_binds(const struct petrel_channel_says *says, const struct petrel_build *b,
+			 struct petrel_err *err)
+{
+	char want[65], got[65];
+
+	if (!memcmp(says->sha256, b->sha256, 32))
+		return 0;
+	petrel_hex(says->sha256, 32, want);
+	petrel_hex(b->sha256, 32, got);
+	return petrel_fail(err, -PETREL_EBINDING, "the channel names sha256 %s for build %s, "
+			   "the server's build has %s", want, b->uuid, got);
+}
+
 int petrel_resolve(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
+		   struct petrel_build *out, struct petrel_err *err)
+{
+	struct petrel_channel_says says;
+	int r;
+
+	/* a channel names the newest build this host takes; the server still says what
+	 * its bytes are, and they must be the channel's */
+	if (uuid || !t->channel[0])
+		return resolve(e, t, uuid, out, err);
+	if ((r = channel_says(e, t, &says, err)) < 0)
+		return r;
+	if (r == 1)
+		return petrel_fail(err, -PETREL_ENOTFOUND, "%s", says.why);
+	if ((r = resolve(e, t, says.uuid, out, err)) < 0)
+		return r;
+	return channel_binds(&says, out, err);
+}
+
+static int resolve(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
 		   struct petrel_build *out, struct petrel_err *err)
 {
 	const char *srv = t->server->url;
@@ -227,21 +305,54 @@ static int newest(struct petrel_engine *e, const struct petrel_target *t,
 	char uuid[PETREL_UUID_LEN + 1];
 	int r;
 
-	if ((r = petrel_bw_latest(e->http, t->server->url, t->job, t->platform, uuid, err)) < 0)
+	if (t->channel[0]) {
+		out->channel = 1;
+		if ((r = channel_says(e, t, &out->says, err)) < 0)
+			return r;
+		out->waiting = r == 1;
+		if (out->waiting)
+			return 0;
+		memcpy(uuid, out->says.uuid, sizeof(uuid));
+	} else if ((r = petrel_bw_latest(e->http, t->server->url, t->job, t->platform, uuid,
+					 err)) < 0) {
 		return r;
+	}
 	r = petrel_store_find_uuid(&e->store, t->name, uuid, v, err);
 	if (r == 0) {
 		out->remote = v->build;
 		out->in_store = 1;
-		return 0;
+		return out->channel ? channel_binds(&out->says, &out->remote, err) : 0;
 	}
-	if (r != -PETREL_ENOTFOUND || (r = petrel_resolve(e, t, uuid, &out->remote, err)) < 0)
+	if (r != -PETREL_ENOTFOUND || (r = resolve(e, t, uuid, &out->remote, err)) < 0 ||
+	    (out->channel && (r = channel_binds(&out->says, &out->remote, err)) < 0))
 		return r;
 	r = petrel_store_find_version(&e->store, t->name, out->remote.sha256, v, err);
 	if (r < 0 && r != -PETREL_ENOTFOUND)
 		return r;
 	out->in_store = r == 0;
 	return 0;
+}
+
+/* A channel that moves this host nowhere: what is deployed stands for the newest, no
+ * update; unless the channel blocks it, and then the daemon leaves it (reverts). */
+static int channel_waits(struct petrel_engine *e, const struct petrel_target *t,
+			 struct petrel_check *out, struct petrel_err *err)
+{
+	struct petrel_err blocked = PETREL_ERR_INIT;
+	int r;
+
+	if ((r = pinned(e, t, out, err)) < 0 || (r = deployed_version(e, t, out, err)) < 0)
+		return r;
+	out->update = 0;
+	out->rejected = out->refused = out->retry = 0;
+	if (!out->have_deployed)
+		return 0;
+	out->remote = out->deployed.build;
+	out->in_store = 1;
+	r = petrel_follow_blocks(e, t, out->deployed.build.uuid, out->deployed.build.sha256,
+				 &blocked);
+	out->leave = r == -PETREL_EPOLICY;
+	return r == -PETREL_EPOLICY ? 0 : r;
 }
 
 static int check_target(struct petrel_engine *e, const struct petrel_target *t,
@@ -253,6 +364,8 @@ static int check_target(struct petrel_engine *e, const struct petrel_target *t,
 	memset(out, 0, sizeof(*out));
 	if ((r = newest(e, t, out, &v, err)) < 0)
 		return r;
+	if (out->waiting)
+		return channel_waits(e, t, out, err);
 	r = out->in_store ? petrel_rollback_check(e, t, &out->remote, v.timestamp, 0, err) :
 			    petrel_rollback_check(e, t, &out->remote, out->remote.finish_time, 1,
 						  err);
@@ -397,6 +510,9 @@ static int may_deploy(struct petrel_engine *e, const struct petrel_target *t, co
 	int64_t at;
 	int r;
 
+	/* never, not even by hand */
+	if ((r = petrel_follow_blocks(e, t, v->build.uuid, v->build.sha256, err)) < 0)
+		return r;
 	r = petrel_store_rejected(&e->store, t->name, v->build.sha256, reason, &at, err);
 	if (r == 0) {
 		petrel_format_time(at, when, sizeof(when));
@@ -443,6 +559,27 @@ static int held(struct petrel_engine *e, const struct petrel_target *t, const ch
 	return 0;
 }
 
+/* Before a build named by hand goes live, the channel's newest blocks: polled now, and
+ * when its server cannot be reached, the ones this host accepted last (a warning). */
+static int channel_news(struct petrel_engine *e, const struct petrel_target *t,
+			struct petrel_err *err)
+{
+	struct petrel_channel_says says;
+	struct petrel_err why = PETREL_ERR_INIT;
+	int r;
+
+	if (!t->channel[0])
+		return 0;
+	r = channel_says(e, t, &says, &why);
+	if (r >= 0)
+		return 0;
+	if (!petrel_err_is(r, PETREL_ERR_TRANSIENT))
+		return petrel_fail(err, r, "%s", petrel_err_msg(&why, r));
+	petrel_log_warn("%s: %s; the blocks of the channel file accepted last apply", t->name,
+			petrel_err_msg(&why, r));
+	return 0;
+}
+
 static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const char *uuid,
 		   int allow_downgrade, struct petrel_upgrade_result *res, struct petrel_err *err)
 {
@@ -453,12 +590,24 @@ static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 
 	memset(res, 0, sizeof(*res));
 	if ((r = petrel_target_runnable(e->cfg, t, err)) < 0 ||	/* the operator's to fix */
-	    (r = held(e, t, uuid, err)) < 0)
+	    (r = held(e, t, uuid, err)) < 0 ||
+	    (uuid && (r = channel_news(e, t, err)) < 0))
 		return r;
 	/* a build the store already verified for t needs no server */
 	r = uuid ? petrel_store_find_uuid(&e->store, t->name, uuid, &v, err) : -PETREL_ENOTFOUND;
 	if (r == -PETREL_ENOTFOUND)
 		r = fetch_unnoted(e, t, uuid, &v, &already, err);
+	if (r == -PETREL_ENOTFOUND && !uuid && t->channel[0] && !strcmp(e->said_for, t->name) &&
+	    !e->said.takes) {
+		/* the channel moves this host nowhere yet: nothing to do, and why */
+		petrel_log_info("%s: %s", t->name, e->said.why);
+		memset(err, 0, sizeof(*err));
+		if ((r = current_generation(e, t, res, &prev, err)) < 0)
+			return r;
+		res->noop = 1;
+		res->now = res->before;
+		return 0;
+	}
 	if (r < 0 || (r = current_generation(e, t, res, &prev, err)) < 0)
 		return r;
 	if (res->has_before && !memcmp(res->before.version.build.sha256, v.build.sha256, 32)) {
@@ -519,6 +668,10 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 		return r;
 	if (!res->now.number)
 		return petrel_fail(err, -ENOENT, "no previous generation to revert to");
+	/* never onto a build the channel blocks, whatever the keys say */
+	if ((r = petrel_follow_blocks(e, t, res->now.version.build.uuid,
+				      res->now.version.build.sha256, err)) < 0)
+		return petrel_engine_note_refusal(e, t, "revert", r, err);
 	/* either way, back or forward again: a key removed since stops it (journaled) */
 	if ((r = petrel_trust_recheck(e, t, &res->now.version, err)) < 0)
 		return petrel_engine_note_refusal(e, t, "revert", r, err);

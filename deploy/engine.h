@@ -9,6 +9,17 @@
 
 struct petrel_http;
 
+/* What a target's channel said at its last poll (deploy/follow.h has the whole file). */
+struct petrel_channel_says {
+	int64_t version;
+	int has_release;			/* the file names a release for the job */
+	char uuid[PETREL_UUID_LEN + 1];		/* the release */
+	uint8_t sha256[32];
+	double u, fraction;			/* this host's bucket; the ramp's share now */
+	int takes;				/* this host is within the ramp */
+	char why[256];				/* when it does not move this host */
+};
+
 struct petrel_engine {
 	const struct petrel_config *cfg;	/* borrowed */
 	struct petrel_store store;		/* open while locked */
@@ -16,6 +27,11 @@ struct petrel_engine {
 						 * readonly) */
 	int readonly;				/* opened by petrel_engine_open_read */
 	struct petrel_http *http;		/* kept across locks: connections stay alive */
+	/* the last channel poll, reused for the same target while the lock is held and
+	 * for at most a minute (a daemon cycle checks, then stages: one poll, not two) */
+	char said_for[PETREL_NAME_MAX + 1];
+	int64_t said_at;
+	struct petrel_channel_says said;
 };
 
 /*
@@ -55,6 +71,13 @@ int petrel_engine_server_fault(const struct petrel_engine *e, const struct petre
 			       int r);
 
 /*
+ * The latest time (wall clock, s) a Retry-After header on an answer to the engine's
+ * own requests asked for since the last call, 0 for none; clears it. The daemon
+ * takes it after each poll (and before, to drop what a command left).
+ */
+int64_t petrel_engine_take_retry_after(struct petrel_engine *e);
+
+/*
  * What the server says about a build of t: its newest (uuid NULL) or the given uuid,
  * with filename, sha256, size (job listing) and times, platform (build record).
  */
@@ -84,6 +107,13 @@ struct petrel_check {
 					 * already, else its finish time */
 	int64_t age;			/* now - newest, seconds */
 	int frozen;			/* t->max_age is set and age exceeds it */
+	/* a target following a channel (t->channel) */
+	int channel;			/* the channel was polled: says holds its answer */
+	struct petrel_channel_says says;
+	int waiting;			/* the channel moves this host nowhere now: remote is
+					 * what is deployed (if anything), update 0 */
+	int leave;			/* the deployed build is blocked by the channel and
+					 * no release takes its place: the daemon reverts */
 };
 
 /*

@@ -62,7 +62,48 @@ struct download {
 	const struct petrel_evidence *rebuilt;	/* the rebuilders' answers */
 	struct petrel_fanout *fo;
 	struct petrel_err store_err, sigs_err;	/* each consumer's, on its own thread */
+	uint64_t expect;	/* the build's size: the last byte written ends the file */
+	uint64_t written;	/* bytes written to fd so far */
+	uint64_t flushing;	/* writeback started up to here */
+	int no_range_sync;	/* the file system refused sync_file_range: leave it */
 };
+
+/*
+ * Why: a download is fsynced before it is stored. Left to the end, that fsync writes the
+ * whole file after the last byte arrived (a second or more for 1 GiB). Started window
+ * by window as the bytes are written, the disk works while the network and the hashers
+ * do, and the file is made durable as soon as its last byte is written, while the
+ * other hasher finishes: the store's own fsync then has (almost) nothing left to do.
+ */
+#define PETREL_WRITEBACK_WINDOW (8u << 20)
+
+/* Starts the disk writing what was written since the last window (it does not wait;
+ * a writeback error is still the store's fsync's to report). Its own error is the
+ * write's; a file system without it is simply left to that fsync. */
+static int start_writeback(struct download *d)
+{
+	uint64_t from = d->flushing, len = d->written - from;
+
+	if (d->no_range_sync || len < PETREL_WRITEBACK_WINDOW)
+		return 0;
+	d->flushing = d->written;
+	if (sync_file_range(d->fd, (off_t)from, (off_t)len, SYNC_FILE_RANGE_WRITE) == 0)
+		return 0;
+	if (errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP || errno == ESPIPE) {
+		d->no_range_sync = 1;
+		return 0;
+	}
+	return -errno;
+}
+
+/* After each write: the next window's writeback, and the fsync once the file is whole. */
+static int settle(struct download *d, size_t n)
+{
+	d->written += n;
+	if (d->written == d->expect)
+		return petrel_fsync(d->fd);
+	return start_writeback(d);
+}
 
 static int consume_store(void *ctx, const void *p, size_t n)
 {
@@ -71,7 +112,7 @@ static int consume_store(void *ctx, const void *p, size_t n)
 
 	if ((r = petrel_digest_update(d->sha, p, n)) < 0)
 		return r;
-	if (d->fd >= 0 && (r = petrel_write_all(d->fd, p, n)) < 0)
+	if (d->fd >= 0 && ((r = petrel_write_all(d->fd, p, n)) < 0 || (r = settle(d, n)) < 0))
 		return petrel_fail(&d->store_err, r, "writing %s: %s", d->tmppath, strerror(-r));
 	return 0;
 }
@@ -163,6 +204,7 @@ static int obtain(struct petrel_engine *e, const struct petrel_target *t,
 	if ((r = petrel_store_tmpfile(&e->store, &d->fd, d->tmppath, sizeof(d->tmppath))) < 0)
 		return petrel_fail(err, r, "creating a file in %s/tmp: %s", e->store.dir,
 				   strerror(-r));
+	d->expect = b->size;
 	petrel_log_debug("downloading %s %s (%llu bytes)", b->job, b->uuid,
 			 (unsigned long long)b->size);
 	if ((r = download_start(d, err)) < 0)

@@ -64,6 +64,13 @@ static const struct {
 	{ "petrel_audit_findings", "gauge", "Findings of the last audit of the target." },
 };
 
+/*
+ * Fleet inventory (issue 14): petrel_deployed_info's labels say which host runs which
+ * build, so that Prometheus federation answers "which hosts run this hash". The
+ * channel's release and this host's bucket (verify/rollout.h) become families of their
+ * own here, beside it, once targets have a channel.
+ */
+
 /* 1 and *value when target has a sample in family fam. */
 static int sample(enum family fam, const struct petrel_target_facts *f, int64_t *value)
 {

@@ -11,6 +11,7 @@
 #include "verify/policy.h"
 
 #define PETREL_SIGURLS_MAX 8	/* signature URL templates per target */
+#define PETREL_HOST_ID_MAX 255	/* bytes of [petrel] host_id and of /etc/machine-id */
 
 enum petrel_auto { PETREL_AUTO_UPGRADE, PETREL_AUTO_FETCH, PETREL_AUTO_OFF };
 
@@ -57,6 +58,11 @@ struct petrel_target {
 	const struct petrel_server *rebuilders[PETREL_REBUILDERS_MAX];	/* borrowed, resolved */
 	unsigned agree;				/* rebuilders that must agree, default 1 */
 	long max_age;				/* seconds; 0 = no freeze check */
+	/* a publisher's channel file (DESIGN.md "Fleet"), "" for none */
+	char channel[PETREL_URL_MAX + 1];
+	size_t nchannel_keys;			/* its keys: channel_keys, else keys */
+	char channel_keys[PETREL_KEYS_MAX][PATH_MAX];
+	struct petrel_pubkey channel_pubkeys[PETREL_KEYS_MAX];
 };
 
 struct petrel_config {
@@ -65,6 +71,7 @@ struct petrel_config {
 	long interval;			/* default poll interval of the daemon, s */
 	long backoff_max;		/* cap of the per-server retry delay after failures, s */
 	long lock_timeout;		/* seconds to wait for the state directory's lock */
+	char host_id[PETREL_HOST_ID_MAX + 1];	/* "": /etc/machine-id's (deploy/host.h) */
 	long max_artifact_size;		/* bytes: a build announcing more is refused */
 	int64_t min_free;		/* bytes kept free in the state directory's file
 					 * system, or a percent of it with min_free_pct */

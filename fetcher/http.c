@@ -25,6 +25,7 @@ struct petrel_http {
 	const atomic_int *abort;	/* set by another thread to abandon the transfer */
 	char label[40];		/* what the bar is for (a target's name), "" for none */
 	char last_url[PETREL_URL_MAX + 1];	/* of the last request tried */
+	int64_t retry_at;	/* the latest Retry-After since petrel_http_take_retry_after */
 };
 
 /* The whole request's time limit (petrel_http_get), over all its redirects. */
@@ -33,6 +34,10 @@ struct deadline {
 	long long limit_s;	/* end - start, for messages */
 	uint64_t bound;		/* the size it was derived from */
 };
+
+/* curl's receive buffer for a sink's body: its maximum (CURL_MAX_READ_SIZE, 512 KiB
+ * since 7.53), so that each receive and each write callback moves as much as it can. */
+#define PETREL_HTTP_BODY_BUFFER (512L * 1024)
 
 /* State of one request/response exchange, shared by the curl callbacks. */
 struct exchange {
@@ -191,6 +196,7 @@ static void status_line(struct exchange *x, const char *line)
 	rs->status = sp ? strtol(sp + 1, NULL, 10) : 0;
 	rs->location[0] = rs->etag[0] = '\0';
 	rs->has_length = rs->bad_length = 0;
+	rs->retry_at = 0;
 }
 
 /* Shows at most the first 40 bytes of a server's string, control bytes as '?'. */
@@ -221,6 +227,25 @@ static void length_header(struct petrel_http_resp *rs, const char *v, size_t n)
 	rs->content_length = len;
 }
 
+/*
+ * Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date (curl_getdate reads
+ * the three date formats), as a wall-clock time. A value that is neither is ignored:
+ * it cannot make petrel poll sooner, and the answer is judged by its status.
+ */
+static void retry_after_header(struct petrel_http_resp *rs, const char *v, size_t n)
+{
+	char text[64];
+	uint64_t secs;
+	time_t now = time(NULL), at;
+
+	header_value(v, n, text, sizeof(text));
+	if (petrel_parse_u64(text, &secs) == 0)
+		rs->retry_at = (int64_t)now + (int64_t)(secs < 10 * 365 * 86400ULL ? secs :
+							 10 * 365 * 86400ULL);
+	else if ((at = curl_getdate(text, NULL)) != -1)
+		rs->retry_at = at > now ? (int64_t)at : (int64_t)now;
+}
+
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 {
 	struct exchange *x = ctx;
@@ -247,6 +272,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 		etag_normalise(rs->etag);
 	} else if (header_matches(p, n, "content-length", &v)) {
 		length_header(rs, v, n - (size_t)(v - p));
+	} else if (header_matches(p, n, "retry-after", &v)) {
+		retry_after_header(rs, v, n - (size_t)(v - p));
 	} else if ((n == 2 && p[0] == '\r') || (n == 1 && p[0] == '\n')) {
 		if (rs->status >= 200 && (x->code = headers_done(x)) < 0)
 			return 0;
@@ -403,7 +430,8 @@ static void setup(struct petrel_http *h, struct exchange *x, const char *url,
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, h->limits.low_speed_limit);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->limits.low_speed_time);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms(h, x->dl));
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
+	/* a body for a sink (an artifact) in as few receives as curl allows */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, x->req->sink ? PETREL_HTTP_BODY_BUFFER : 256L * 1024);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "petrel/0.1");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->why);
@@ -436,11 +464,14 @@ static int get_once(struct petrel_http *h, const struct petrel_http_req *req,
 	resp->received = 0;
 	resp->location[0] = resp->etag[0] = '\0';
 	resp->has_length = resp->bad_length = 0;
+	resp->retry_at = 0;
 	if (req->accept_json)
 		headers = curl_slist_append(NULL, "Accept: application/json");
 	setup(h, &x, url, headers);
 	cc = curl_easy_perform(h->curl);
 	curl_slist_free_all(headers);
+	if (resp->retry_at > h->retry_at)
+		h->retry_at = resp->retry_at;
 	if (x.code)
 		return x.code;
 	if (x.stopped)
@@ -635,6 +666,14 @@ int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
 		if ((r = next_hop(resp, url, sizeof(url), err)) < 0)
 			return r;
 	}
+}
+
+int64_t petrel_http_take_retry_after(struct petrel_http *h)
+{
+	int64_t at = h->retry_at;
+
+	h->retry_at = 0;
+	return at;
 }
 
 const char *petrel_http_last_url(const struct petrel_http *h)

@@ -61,6 +61,7 @@ struct petrel_http_resp {
 	uint64_t content_length;
 	char url[PETREL_URL_MAX + 1];	/* URL of the last request (after redirects) */
 	uint64_t received;		/* body bytes of the last response */
+	int64_t retry_at;		/* its Retry-After as a wall-clock time, 0: none */
 };
 
 struct petrel_http;
@@ -101,6 +102,9 @@ void petrel_http_set_progress(struct petrel_http *h, int on);
 int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,
 		    struct petrel_http_resp *resp, struct petrel_err *err);
 
+/* The latest time a Retry-After of an answer to h asked for (wall clock, s) since the
+ * last call, 0 for none; clears it. A clone's answers are its own. */
+int64_t petrel_http_take_retry_after(struct petrel_http *h);
 /* The URL of the last request h tried ("" before any): whom a failure concerns. */
 const char *petrel_http_last_url(const struct petrel_http *h);
 /* Records url as the last tried, for a request another handle made on h's behalf (a

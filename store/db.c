@@ -173,6 +173,17 @@ static const char *const migrations[] = {
 	 * operator took the build on what could be checked offline */
 	"ALTER TABLE versions ADD COLUMN offline INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (offline IN (0, 1));",
+
+	/* 11: the channel file each target last accepted: its version is the mark an older
+	 * file is refused against; its blocks hold without the network */
+	"CREATE TABLE channels ("
+	"  target TEXT PRIMARY KEY,"
+	"  url TEXT NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  accepted_at INTEGER NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  minisig TEXT NOT NULL"
+	");",
 };
 
 _Static_assert(PETREL_ARRAY_SIZE(migrations) == PETREL_SCHEMA_VERSION,

@@ -9,7 +9,7 @@
 #include "common/build.h"
 #include "common/error.h"
 
-#define PETREL_SCHEMA_VERSION 10
+#define PETREL_SCHEMA_VERSION 11
 
 struct sqlite3;
 
@@ -477,6 +477,26 @@ int petrel_store_target_facts(struct petrel_store *s, const char *target,
 			      struct petrel_target_facts *out, struct petrel_err *err);
 /* Records when the daemon polls target next (wall clock), as note_check writes. */
 int petrel_store_note_next_poll(struct petrel_store *s, const char *target, int64_t when,
+				struct petrel_err *err);
+
+/* ---- the channel file a target last accepted ---- */
+
+struct petrel_stored_channel {
+	char url[PETREL_URL_MAX + 1];	/* where it came from (credentials masked) */
+	int64_t version;		/* the high-water mark for files from url */
+	int64_t accepted_at;
+	char *body, *sig;		/* the file and its .minisig, NUL-terminated, malloc'd */
+	size_t body_len, sig_len;
+};
+
+/* 0 with out filled (release it), -PETREL_ENOTFOUND (none yet), -PETREL_EDB. */
+int petrel_store_channel(struct petrel_store *s, const char *target,
+			 struct petrel_stored_channel *out, struct petrel_err *err);
+void petrel_stored_channel_release(struct petrel_stored_channel *c);
+/* Records a verified channel file (text without NUL bytes) as target's, replacing the
+ * one before, with a "channel" journal row naming its version and URL. */
+int petrel_store_accept_channel(struct petrel_store *s, const char *target, const char *url,
+				int64_t version, const char *body, const char *sig,
 				struct petrel_err *err);
 
 /* ---- what holds a target back: refused builds, pins ---- */

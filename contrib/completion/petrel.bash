@@ -122,7 +122,7 @@ _petrel()
 		args=$(_petrel_targets)
 		;;
 	daemon)
-		opts+=' --once --metrics'
+		opts+=' --once --now --metrics'
 		;;
 	export)
 		opts+=' --uuid'

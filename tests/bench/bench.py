@@ -1,38 +1,60 @@
 #!/usr/bin/env python3
 """petrel benchmarks, on loopback against a local nginx serving builder-web's routes.
 
-1. fetch: a 1 GiB build. Median wall time of
-     - petrel fetch (download + SHA-256 + BLAKE2b-512 + minisign verification + store),
-     - curl -s -o FILE URL (the bare download),
-     - curl -o F && sha256sum F && minisign -Vm F (what a careful operator scripts),
-   with the ratios against curl and petrel's peak RSS.
+1. fetch: issue 12's goals, at 1 GiB and at 256 MiB (BENCH_FETCH_MIB), both served by a
+   local nginx from the page cache (the 256 MiB case is the harder one: nothing hides
+   petrel's CPU). Each run, interleaved, with the caches and the disk settled (sync)
+   before each command:
+     - petrel fetch (download + SHA-256 + BLAKE2b-512 + minisign verification + fsync
+       + store), its wall time, CPU time (user+sys) and peak RSS,
+     - curl -s -o F URL && sync F (the durable download, petrel's fair peer),
+     - curl -s -o F URL && sync F && sha256sum F && minisign -Vm F (what a careful
+       operator scripts),
+     - openssl dgst -sha256 of the same bytes from the page cache.
+   Medians of BENCH_RUNS (at least 5) with the spread (min-max); the ratios come from
+   the medians of the same invocation, checked against the goals (HOLDS / MISSES).
+2. profile: perf's top entries of one petrel fetch (tests/bench/profile.py), beside
+   the profile before issue 12's work (tests/bench/profile-before.md, or a fresh one of
+   BENCH_PETREL_BEFORE=BINARY).
 3. daemon: one cycle of `petrel daemon --once` over BENCH_TARGETS (default 1,000)
-   targets of one server, all up to date (the steady state: one small request per
-   target, build/latest, over one kept-alive connection), beside 1,000 separate `curl` runs asking
-   the same server for each job's latest build (one request each).
-2. revert: a 30 MB binary with orchestrator none. Median of petrel revert (from the
+   targets of one server, all up to date, beside 1,000 separate `curl` runs asking the
+   same server for each job's latest build; the requests per up-to-date poll, counted
+   in nginx's access log.
+4. revert: a 30 MB binary with orchestrator none. Median of petrel revert (from the
    store, no network) beside curl re-downloading the same file from the local server
    (what a revert by re-download, as albatross-client update and mollymawk do, costs).
-3. scale: a store of 1,000 targets with 10 versions each (10,000 versions, 2
+5. scale: a store of 1,000 targets with 10 versions each (10,000 versions, 2
    generations and 10,000 chained journal rows), and one of a single target with
    10,000 versions, against one target with 10 versions: status --json and
    audit --no-rehash --json (no network, no re-hashing), median times and ratios.
 
-The machine is shared and noisy: only ratios measured in the same invocation mean
-anything. Environment: BENCH_SIZE_MIB (default 1024), BENCH_RUNS (default 5),
-BENCH_REVERT_MIB (default 30), BENCH_KEEP=1 keeps the work directory, BENCH_ONLY
-(comma-separated: fetch, revert, scale; default all).
+The results go to stdout and to tests/bench/RESULTS.md (BENCH_RESULTS=FILE elsewhere,
+BENCH_RESULTS= not at all): the machine, then one section per benchmark that ran
+(a section that did not run keeps what an earlier invocation wrote); everything below
+the line RESULTS_TAIL is kept as it is, for other benches to append to.
+
+Only ratios measured in the same invocation, on a quiet machine, mean anything; the
+load average before and after each section is written beside it. Environment:
+BENCH_FETCH_MIB (default "1024,256"; BENCH_SIZE_MIB is the same), BENCH_RUNS (default
+5, never fewer for the goals), BENCH_REVERT_MIB (default 30), BENCH_TARGETS (default
+1000), BENCH_KEEP=1 keeps the work directory, BENCH_ONLY (comma-separated: fetch,
+profile, daemon, revert, scale; default all), BENCH_PETREL_BEFORE (another petrel
+binary, say the tree before a change: fetched and profiled beside ./petrel).
 """
 import base64, hashlib, json, os, resource, shutil, signal, socket, statistics
 import subprocess, sys, tempfile, time, uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PETREL = os.path.join(REPO, "petrel")
-SIZE_MIB = int(os.environ.get("BENCH_SIZE_MIB", "1024"))
+FETCH_MIB = [int(x) for x in os.environ.get(
+    "BENCH_FETCH_MIB", os.environ.get("BENCH_SIZE_MIB", "1024,256")).split(",") if x.strip()]
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 REVERT_MIB = int(os.environ.get("BENCH_REVERT_MIB", "30"))
 TARGETS = int(os.environ.get("BENCH_TARGETS", "1000"))
-ONLY = set(os.environ.get("BENCH_ONLY", "fetch,revert,daemon,scale").split(","))
+ONLY = set(os.environ.get("BENCH_ONLY", "fetch,profile,revert,daemon,scale").split(","))
+BEFORE = os.environ.get("BENCH_PETREL_BEFORE")
+RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(REPO, "tests", "bench", "RESULTS.md"))
+RESULTS_TAIL = "<!-- bench.py writes everything above this line; other benches append below it -->"
 
 
 def free_port():
@@ -107,7 +129,8 @@ error_log %(w)s/nginx-error.log;
 pid %(w)s/nginx.pid;
 events { worker_connections 64; }
 http {
-    access_log off;
+    log_format petrel '$request';
+    access_log %(w)s/access.log petrel;
     sendfile on;
     absolute_redirect off;
     client_body_temp_path %(w)s/ngx-tmp; proxy_temp_path %(w)s/ngx-tmp;
@@ -146,11 +169,25 @@ def timed(cmd):
     return dt
 
 
-def peak_rss_kib(cmd):
-    """Peak RSS (KiB) of one run, via GNU time."""
-    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return int(out.stderr.decode().strip().splitlines()[-1])
+def measured(cmd):
+    """Runs cmd (list, or str for the shell) once: (wall s, CPU s user+sys, peak RSS MiB).
+    The CPU is the command's and everything it waited for (wait4's rusage); the RSS is
+    GNU time's %M of the largest process, since a child's own maxrss would include the
+    python it was forked from."""
+    argv = ["sh", "-c", cmd] if isinstance(cmd, str) else cmd
+    with tempfile.TemporaryFile() as errf, tempfile.NamedTemporaryFile() as rssf:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rssf.name] + argv,
+                             stdout=subprocess.DEVNULL, stderr=errf)
+        _, status, ru = os.wait4(p.pid, 0)
+        dt = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            errf.seek(0)
+            sys.exit("bench: %s failed (%d): %s"
+                     % (cmd, p.returncode, errf.read().decode(errors="replace")[-500:]))
+        rss = int(rssf.read().decode().split()[-1]) / 1024.0
+    return dt, ru.ru_utime + ru.ru_stime, rss
 
 
 def interleaved(fns, runs):
@@ -163,41 +200,141 @@ def interleaved(fns, runs):
     return {n: statistics.median(v) for n, v in times.items()}
 
 
-def bench_fetch(work, base, site_job, sha_url, sigfile):
-    conf = os.path.join(work, "fetch.conf")
+def stats(values):
+    """(median, min, max)"""
+    return statistics.median(values), min(values), max(values)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def fetch_conf(work, base, job):
+    conf = os.path.join(work, "fetch-%s.conf" % job)
     with open(conf, "w") as f:
         f.write("[petrel]\nstate_dir = %s/state-fetch\n[server \"n\"]\nurl = %s\n"
-                "[target \"big\"]\nserver = n\njob = big\npath = %s/deploy/big\n"
+                "[target \"%s\"]\nserver = n\njob = %s\npath = %s/deploy/%s\n"
                 "keys = %s/k.pub\nsignatures = %s/sigs/{job}/{uuid}/{filename}.minisig\n"
-                % (work, base, work, work, base))
+                % (work, base, job, job, work, job, work, base))
+    return conf
+
+
+def fresh_state(work, conf):
+    """Puts back the state directory as petrel laid it out before any fetch (made once
+    by `petrel fsck`): each fetch then stores into an existing store, as on a host,
+    rather than also creating the database."""
+    state = os.path.join(work, "state-fetch")
+    pristine = "%s.pristine-%s" % (state, os.path.basename(conf))
+    if not os.path.isdir(pristine):
+        shutil.rmtree(state, ignore_errors=True)
+        timed([PETREL, "-q", "-c", conf, "fsck"])
+        os.rename(state, pristine)
+    shutil.rmtree(state, ignore_errors=True)
+    shutil.copytree(pristine, state, symlinks=True)
+
+
+# Issue 12's goals, per figure: (name, formula, test, goal text)
+def fetch_goals(mib):
+    pipe = 3.0 if mib >= 1024 else 2.5
+    return [("petrel / durable download", lambda m: m["petrel fetch"] / m["curl -o F && sync F"],
+             lambda r: r <= 1.15, "<= 1.15x"),
+            ("careful pipeline / petrel", lambda m: m["pipeline"] / m["petrel fetch"],
+             lambda r: r >= pipe, ">= %gx" % pipe),
+            ("petrel / (openssl dgst -sha256 + durable download)",
+             lambda m: m["petrel fetch"] / (m["openssl dgst -sha256"] + m["curl -o F && sync F"]),
+             lambda r: r <= 1.5, "<= 1.5x")]
+
+
+def bench_fetch_size(work, base, job, mib, url, artifact, sigfile):
+    """One size: {name: [(wall, cpu, rss)]} over the runs, interleaved, each command
+    started with the disk settled (os.sync) and its own output file gone."""
+    conf = fetch_conf(work, base, job)
     out = os.path.join(work, "out.bin")
+    state = os.path.join(work, "state-fetch")
+    cmds = [("petrel fetch", [PETREL, "-q", "-c", conf, "fetch"]),
+            ("curl -o F && sync F", "curl -s -o %s %s && sync %s" % (out, url, out)),
+            ("pipeline", "curl -s -o %s %s && sync %s && sha256sum %s >/dev/null && "
+                         "minisign -Vm %s -p %s/k.pub -x %s >/dev/null"
+                         % (out, url, out, out, out, work, sigfile)),
+            ("openssl dgst -sha256", ["openssl", "dgst", "-sha256", artifact])]
+    if BEFORE:
+        cmds.append(("petrel fetch (before)", [BEFORE, "-q", "-c", conf, "fetch"]))
 
-    def petrel_fetch():
-        shutil.rmtree(os.path.join(work, "state-fetch"), ignore_errors=True)
-        return timed([PETREL, "-q", "-c", conf, "fetch"])
+    def one(cmd):
+        fresh_state(work, conf)
+        if os.path.exists(out):
+            os.unlink(out)
+        os.sync()
+        return measured(cmd)
 
-    def curl_o():
-        return timed(["curl", "-s", "-o", out, sha_url])
+    one(cmds[0][1]), one(cmds[1][1])    # warm the page cache and nginx
+    runs = max(RUNS, 5)
+    res = {n: [] for n, _ in cmds}
+    for i in range(runs):
+        order = cmds[i % len(cmds):] + cmds[:i % len(cmds)]   # each goes first in turn
+        for n, c in order:
+            res[n].append(one(c))
+    shutil.rmtree(state, ignore_errors=True)
+    return res
 
-    def pipeline():
-        return timed("curl -s -o %s %s && sha256sum %s && minisign -Vm %s -p %s/k.pub -x %s"
-                     % (out, sha_url, out, out, work, sigfile))
 
-    fns = [("petrel fetch", petrel_fetch), ("curl -o", curl_o),
-           ("curl+sha256sum+minisign", pipeline)]
-    petrel_fetch(), curl_o()    # warm the page cache and nginx
-    med = interleaved(fns, RUNS)
-    shutil.rmtree(os.path.join(work, "state-fetch"), ignore_errors=True)
-    rss = peak_rss_kib([PETREL, "-q", "-c", conf, "fetch"])
-    mib = SIZE_MIB
-    print("bench fetch: a %d MiB build over loopback, median of %d runs" % (SIZE_MIB, RUNS))
-    for n, _ in fns:
-        print("  %-26s %7.3f s  %7.0f MiB/s" % (n, med[n], mib / med[n]))
-    print("  petrel / curl -o           %7.2fx   (target <= 1.15x)"
-          % (med["petrel fetch"] / med["curl -o"]))
-    print("  pipeline / petrel          %7.2fx   (target >= 3x)"
-          % (med["curl+sha256sum+minisign"] / med["petrel fetch"]))
-    print("  petrel peak RSS            %7.1f MiB (target < 32 MiB)" % (rss / 1024))
+def report_fetch_size(mib, res, md):
+    med = {n: stats([r[0] for r in v])[0] for n, v in res.items()}
+    runs = len(res["petrel fetch"])
+    print("bench fetch: a %d MiB build from a local nginx, median of %d runs" % (mib, runs))
+    md += ["", "### %d MiB, median of %d runs" % (mib, runs), "",
+           "| command | wall median (s) | spread (s) | MiB/s | CPU user+sys (s) | peak RSS (MiB) |",
+           "|---|---:|---:|---:|---:|---:|"]
+    labels = {"petrel fetch": "`petrel fetch`", "curl -o F && sync F": "`curl -s -o F URL && sync F`",
+              "pipeline": "`curl -o F && sync F && sha256sum F && minisign -Vm F`",
+              "openssl dgst -sha256": "`openssl dgst -sha256 F` (page cache)",
+              "petrel fetch (before)": "`petrel fetch`, BENCH_PETREL_BEFORE's"}
+    for n, v in res.items():
+        w, lo, hi = stats([r[0] for r in v])
+        c, clo, chi = stats([r[1] for r in v])
+        m, mlo, mhi = stats([r[2] for r in v])
+        print("  %-26s %7.3f s (%.3f-%.3f)  %6.0f MiB/s  cpu %.3f s  rss %.1f MiB"
+              % (n, w, lo, hi, mib / w, c, m))
+        md.append("| %s | %.3f | %.3f-%.3f | %.0f | %.3f (%.3f-%.3f) | %.1f (%.1f-%.1f) |"
+                  % (labels[n], w, lo, hi, mib / w, c, clo, chi, m, mlo, mhi))
+    md += ["", "| goal | ratio of the medians | goal | verdict |", "|---|---:|---:|---|"]
+    verdicts = []
+    for name, f, test, goal in fetch_goals(mib):
+        r = f(med)
+        v = "HOLDS" if test(r) else "MISSES"
+        verdicts.append(v)
+        print("  %-50s %6.2fx  (goal %s)  %s" % (name, r, goal, v))
+        md.append("| %s | %.2fx | %s | **%s** |" % (name, r, goal, v))
+    if "petrel fetch (before)" in med:
+        r = med["petrel fetch"] / med["petrel fetch (before)"]
+        print("  %-50s %6.2fx" % ("petrel / BENCH_PETREL_BEFORE's petrel", r))
+        md.append("| petrel / BENCH_PETREL_BEFORE's petrel (no goal) | %.2fx | | |" % r)
+    rss = max(r[2] for r in res["petrel fetch"])
+    v = "HOLDS" if rss < 32 else "MISSES"
+    print("  %-50s %6.1f MiB (goal < 32 MiB)  %s" % ("petrel peak RSS, largest of the runs", rss, v))
+    md.append("| petrel's peak RSS, the largest of the runs | %.1f MiB | < 32 MiB | **%s** |" % (rss, v))
+    runs_per = ", ".join("%.3f" % r[0] for r in res["petrel fetch"])
+    md += ["", "petrel's wall times, run by run: %s s." % runs_per]
+    return verdicts + [v]
+
+
+def bench_fetch(work, base, builds):
+    """builds: [(mib, job, url, artifact, sigfile)]; returns the section's markdown."""
+    md = ["## Fetch: issue 12's goals", "",
+          "Measured %s; load average %s before." % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                                   loadavg()),
+          "Each command runs after `sync`, with its output file removed (petrel: its "
+          "state directory put back as `petrel fsck` laid it out, so that each fetch "
+          "stores into an existing store); the order rotates from run to run. The artifact is signed "
+          "by minisign (prehashed), so petrel computes SHA-256 and BLAKE2b-512 of every "
+          "byte, verifies the signature and fsyncs before it stores the file."]
+    allv = []
+    for mib, job, url, artifact, sigfile in builds:
+        res = bench_fetch_size(work, base, job, mib, url, artifact, sigfile)
+        allv += report_fetch_size(mib, res, md)
+    md += ["", "Load average after: %s. Goals met: %d of %d." % (loadavg(), allv.count("HOLDS"), len(allv))]
+    return md
 
 
 def bench_revert(work, base, uuids, url):
@@ -217,9 +354,16 @@ def bench_revert(work, base, uuids, url):
     med = interleaved(fns, runs)
     print("bench revert: a %d MiB binary, orchestrator none, median of %d runs"
           % (REVERT_MIB, runs))
+    md = ["## Revert", "", "A %d MiB binary, orchestrator none, median of %d runs (%s, load "
+          "average %s after)." % (REVERT_MIB, runs, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                  loadavg()), "", "| command | median (s) | spread (s) |", "|---|---:|---:|"]
     for n, _ in fns:
+        lo, hi = interleaved.spread[n]
         print("  %-26s %7.3f s" % (n, med[n]))
-    print("  curl re-download / revert  %7.2fx" % (med["curl re-download"] / med["petrel revert"]))
+        md.append("| %s | %.3f | %.3f-%.3f |" % (n, med[n], lo, hi))
+    r = med["curl re-download"] / med["petrel revert"]
+    print("  curl re-download / revert  %7.2fx" % r)
+    return md + ["", "curl re-download / petrel revert: %.2fx." % r]
 
 
 def bench_daemon(work, base, jobs):
@@ -248,16 +392,42 @@ def bench_daemon(work, base, jobs):
 
     fns = [("petrel daemon --once", lambda: timed([PETREL, "-q", "-c", conf, "daemon", "--once"])),
            ("%d x curl" % len(jobs), curls)]
+    per_poll = requests_per_cycle(work, conf, len(jobs))
     runs = max(5, RUNS)
     med = interleaved(fns, runs)
-    print("bench daemon: one cycle over %d targets on one server, all up to date (one "
-          "request each: build/latest), median of %d" % (len(jobs), runs))
+    print("bench daemon: one cycle over %d targets on one server, all up to date, median of %d"
+          % (len(jobs), runs))
+    print("  requests per up-to-date poll %7.2f   (goal: 1, build/latest)" % per_poll)
+    md = ["## Daemon: requests per up-to-date poll", "",
+          "One cycle of `petrel daemon --once` over %d targets of one server, all up to date, "
+          "beside %d separate `curl` runs of each job's `build/latest`; median of %d runs "
+          "(%s, load average %s after)."
+          % (len(jobs), len(jobs), runs, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), loadavg()),
+          "", "Requests per up-to-date poll, counted in nginx's access log over one cycle: "
+          "**%.2f** (goal: 1, `build/latest` alone) — **%s**."
+          % (per_poll, "HOLDS" if per_poll <= 1.0 else "MISSES"),
+          "", "| command | median (s) | ms per target | spread (s) |", "|---|---:|---:|---:|"]
     for n, _ in fns:
         lo, hi = interleaved.spread[n]
         print("  %-26s %7.3f s  %7.2f ms/target  (spread %.3f-%.3f s)"
               % (n, med[n], med[n] * 1000 / len(jobs), lo, hi))
-    print("  curls / daemon cycle       %7.2fx   (goal >= 20x)"
-          % (med["%d x curl" % len(jobs)] / med["petrel daemon --once"]))
+        md.append("| %s | %.3f | %.2f | %.3f-%.3f |" % (n, med[n], med[n] * 1000 / len(jobs), lo, hi))
+    r = med["%d x curl" % len(jobs)] / med["petrel daemon --once"]
+    v = "HOLDS" if r >= 20 else "MISSES"
+    print("  curls / daemon cycle       %7.2fx   (goal >= 20x)  %s" % (r, v))
+    return md + ["", "curls / daemon cycle: %.2fx (goal >= 20x) — **%s**." % (r, v)]
+
+
+def requests_per_cycle(work, conf, ntargets):
+    """Requests nginx logged during one daemon cycle, per target."""
+    log = os.path.join(work, "access.log")
+    before = os.path.getsize(log) if os.path.exists(log) else 0
+    timed([PETREL, "-q", "-c", conf, "daemon", "--once"])
+    time.sleep(0.2)     # nginx writes its log line after the answer
+    with open(log, "rb") as f:
+        f.seek(before)
+        lines = f.read().count(b"\n")
+    return lines / ntargets
 
 
 def scale_store(work, name, ntargets, nversions):
@@ -275,7 +445,7 @@ def scale_store(work, name, ntargets, nversions):
         for t in range(ntargets):
             f.write("[target \"t%04d\"]\nserver = n\njob = j%04d\npath = %s/t%04d\n"
                     "trust = server\norchestrator = none\n" % (t, t, deploy, t))
-    timed([PETREL, "-q", "-c", conf, "status"])         # creates petrel.db
+    timed([PETREL, "-q", "-c", conf, "fsck"])   # creates petrel.db (a read creates nothing)
     blob = b"petrel-scale" * 341 + b"...."
     sha = hashlib.sha256(blob).hexdigest()
     state = os.path.join(work, name + "-state")
@@ -331,32 +501,154 @@ def bench_scale(work):
           " median of %d runs" % runs)
     for n, _ in fns:
         print("  %-50s %7.3f s" % (n, med[n]))
+    md = ["## Scale", "", "--json, no network, no re-hashing (audit also writes --metrics), median "
+          "of %d runs (%s, load average %s after)." % (runs, time.strftime("%Y-%m-%d %H:%M UTC",
+                                                        time.gmtime()), loadavg()),
+          "", "| command | median (s) |", "|---|---:|"]
+    md += ["| %s | %.3f |" % (n, med[n]) for n, _ in fns]
+    md.append("")
     for cmd in ("status", "audit --no-rehash"):
         base = med["%s 1 target x 10 versions" % cmd]
-        print("  %-18s 1000 targets / 1 target: %6.1fx (targets x1000);  10000 versions / 10: "
-              "%5.1fx" % (cmd, med["%s 1000 targets x 10 versions" % cmd] / base,
-                          med["%s 1 target x 10000 versions" % cmd] / base))
+        line = ("%s: 1000 targets / 1 target %.1fx (targets x1000); 10000 versions / 10 %.1fx"
+                % (cmd, med["%s 1000 targets x 10 versions" % cmd] / base,
+                   med["%s 1 target x 10000 versions" % cmd] / base))
+        print("  " + line)
+        md.append("- " + line)
+    return md
+
+
+def sh(cmd):
+    """First line of a command's output, or "?"."""
+    try:
+        p = subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return p.stdout.decode(errors="replace").strip().splitlines()[0]
+    except (OSError, IndexError):
+        return "?"
+
+
+def machine(work):
+    cpu, flags = "?", set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k.strip() == "model name" and cpu == "?":
+                cpu = v.strip()
+            elif k.strip() == "flags" and not flags:
+                flags = set(v.split())
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // 1024
+    src = sh("findmnt -n -o SOURCE -T %s" % work)
+    disk = sh("lsblk -ndo PKNAME %s" % src) if src.startswith("/dev/") else ""
+    disk = "/dev/" + disk if disk and disk != "?" else src
+    rota = sh("lsblk -ndo ROTA,MODEL,SIZE %s" % disk) if disk.startswith("/dev/") else "?"
+    return ["## Machine", "",
+            "- CPU: %s, %d cores (%s)" % (cpu, os.cpu_count(), ", ".join(
+                "%s %s" % (f, "yes" if f in flags else "no") for f in ("sha_ni", "avx2"))),
+            "- memory: %d MiB; kernel: %s %s" % (mem, os.uname().sysname, os.uname().release),
+            "- bench directory: %s on %s (%s; rotational, model, size: %s)" % (
+                work.rsplit("/", 1)[0], src, sh("findmnt -n -o FSTYPE,OPTIONS -T %s" % work), rota),
+            "- %s; %s; %s; %s" % (sh("openssl version"), sh("curl --version"),
+                                  sh("minisign -v"), sh("nginx -v")),
+            "- petrel: %s" % sh("git -C %s describe --always --dirty" % REPO),
+            "- load average when the run began: %s" % loadavg()]
+
+
+SECTIONS = ["machine", "fetch", "profile", "daemon", "revert", "scale"]
+
+
+def write_results(sections):
+    """Replaces in RESULTS the sections that ran; keeps the others and the tail."""
+    if not RESULTS:
+        return
+    old, tail = {}, ""
+    if os.path.exists(RESULTS):
+        with open(RESULTS) as f:
+            text = f.read()
+        head, sep, tail = text.partition(RESULTS_TAIL)
+        if not sep:
+            head, tail = text, ""
+        for name in SECTIONS:
+            b, e = "<!-- section: %s -->" % name, "<!-- end: %s -->" % name
+            if b in head and e in head:
+                old[name] = head[head.index(b) + len(b):head.index(e)].strip("\n")
+    out = ["# petrel benchmark results", "",
+           "Written by `make bench` (tests/bench/bench.py; how to run it: README, "
+           "\"Benchmark\"). Each section says when it was measured and the load average; "
+           "only figures from a quiet machine mean anything. A section that a later "
+           "invocation did not run (BENCH_ONLY) is kept as it was.", ""]
+    for name in SECTIONS:
+        body = "\n".join(sections[name]) if name in sections else old.get(name)
+        if body is None and name == "machine":
+            body = "## Machine\n\nWritten by every `make bench`."
+        elif body is None:
+            body = "## %s\n\nNot measured yet (`make bench`, or BENCH_ONLY=%s)." % (
+                name.capitalize(), name)
+        out += ["<!-- section: %s -->" % name, body, "<!-- end: %s -->" % name, ""]
+    out.append(RESULTS_TAIL)
+    with open(RESULTS + ".tmp", "w") as f:
+        f.write("\n".join(out) + (tail if tail.startswith("\n") else "\n" + tail))
+    os.replace(RESULTS + ".tmp", RESULTS)
+    print("bench: wrote %s" % RESULTS)
+
+
+def bench_profile(work, base, builds):
+    """perf's top entries of one fetch of the smallest build, now and before."""
+    import perf_top as prof
+    mib, job, _url, artifact, _sig = min(builds)
+    conf = fetch_conf(work, base, job)
+
+    def fresh():
+        fresh_state(work, conf)
+        os.sync()
+
+    def one(binary):
+        return prof.profile([binary, "-q", "-c", conf, "fetch"], artifact, fresh)
+
+    md = ["## Profile of one `petrel fetch`", "",
+          "A %d MiB build, prehashed minisign signature (%s, load average %s). perf in a "
+          "virtual machine without a PMU samples on a timer: time spent with interrupts "
+          "off is charged to the next `pvm_irq_enable` (or similar), so that line stands "
+          "for the network stack and wakeups rather than for itself."
+          % (mib, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), loadavg()),
+          "", "### After (this tree)", ""] + one(PETREL)
+    print("bench profile: %d MiB fetch profiled" % mib)
+    if BEFORE:
+        md += ["", "### Before (BENCH_PETREL_BEFORE=%s)" % os.path.basename(BEFORE), ""] + one(BEFORE)
+    else:
+        with open(os.path.join(REPO, "tests", "bench", "profile-before.md")) as f:
+            md += ["", f.read().strip()]
+    return md
 
 
 def main():
     if not os.path.exists(PETREL):
         sys.exit("bench: build ./petrel first (make)")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.dont_write_bytecode = True     # perf_top.py is imported: no __pycache__ in the tree
     work = tempfile.mkdtemp(prefix="petrel-bench.")
     os.chmod(work, 0o755)  # nginx workers run unprivileged
     nginx = None
+    sections = {"machine": machine(work)}
     try:
         if "scale" in ONLY:
-            bench_scale(work)
-        if not ONLY & {"fetch", "revert", "daemon"}:
+            sections["scale"] = bench_scale(work)
+        if not ONLY & {"fetch", "profile", "revert", "daemon"}:
             return
         site = Site(work)
         now = int(time.time())
-        print("bench: writing a %d MiB and two %d MiB artifacts ..." % (SIZE_MIB, REVERT_MIB),
-              flush=True)
-        big, _ = site.add("big", SIZE_MIB, b"petrel-bench", now)
-        s1, _ = site.add("small", REVERT_MIB, b"petrel-small-1", now - 60)
-        s2, _ = site.add("small", REVERT_MIB, b"petrel-small-2", now)
-        jobs = ["d%04d" % i for i in range(TARGETS)]
+        builds = []
+        if ONLY & {"fetch", "profile"}:
+            for mib in FETCH_MIB:
+                job = "big%d" % mib
+                print("bench: writing a %d MiB artifact ..." % mib, flush=True)
+                u, _ = site.add(job, mib, b"petrel-bench-%d" % mib, now)
+                builds.append((mib, job, "%%s/job/%s/build/%s/f/bin/%s.hvt" % (job, u, job),
+                               os.path.join(site.root, job, u, job + ".hvt"),
+                               os.path.join(site.root, "sigs", job, u, job + ".hvt.minisig")))
+        if "revert" in ONLY:
+            s1, _ = site.add("small", REVERT_MIB, b"petrel-small-1", now - 60)
+            s2, _ = site.add("small", REVERT_MIB, b"petrel-small-2", now)
+        jobs = ["d%04d" % i for i in range(TARGETS)] if "daemon" in ONLY else []
         for j in jobs:
             site.add(j, 0, j.encode(), now - 120, nbytes=4096)
         os.makedirs(os.path.join(work, "ngx-tmp"))
@@ -372,21 +664,24 @@ def main():
             except OSError:
                 time.sleep(0.05)
         base = "http://127.0.0.1:%d" % port
+        builds = [(m, j, u % base, a, s) for m, j, u, a, s in builds]
         print("bench: %s, %d cores" % (os.uname().machine, os.cpu_count()), flush=True)
         if "fetch" in ONLY:
-            bench_fetch(work, base, "big", "%s/job/big/build/%s/f/bin/big.hvt" % (base, big),
-                        os.path.join(site.root, "sigs", "big", big, "big.hvt.minisig"))
+            sections["fetch"] = bench_fetch(work, base, builds)
+        if "profile" in ONLY:
+            sections["profile"] = bench_profile(work, base, builds)
         if "revert" in ONLY:
-            bench_revert(work, base, [s1, s2],
-                         "%s/job/small/build/%s/f/bin/small.hvt" % (base, s1))
+            sections["revert"] = bench_revert(work, base, [s1, s2],
+                                              "%s/job/small/build/%s/f/bin/small.hvt" % (base, s1))
         if "daemon" in ONLY:
-            bench_daemon(work, base, jobs)
+            sections["daemon"] = bench_daemon(work, base, jobs)
     finally:
         if nginx:
             nginx.send_signal(signal.SIGTERM)
             nginx.wait()
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(work, ignore_errors=True)
+        write_results(sections)
 
 
 if __name__ == "__main__":

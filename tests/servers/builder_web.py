@@ -111,10 +111,16 @@ Hostile modes (see MODES below for which routes each one touches):
     bad-length      artifacts: a Content-Length that is no number ("12abc"), chunked
     wrong-etag      artifacts: an ETag of other bytes, true bytes
     length-mismatch artifacts: content-length size+1, a chunked body of size+1 bytes
+    odd-chunks      artifacts: the true bytes, framed in chunks of odd, changing sizes
+                    (1 byte to 600 KiB, ODD_CHUNKS in turn), each flushed on its own:
+                    not a hostile answer, a receiver's worst case for batching
     truncated-json, endless-json, trickle-json   (JSON answers)
     redirect-loop   (main-binary redirects to itself, /f/... redirects forever)
     no-location     (every redirect is sent without Location)
     500             (every route answers 500 Internal Server Error, text/plain)
+    503, 429        (every route answers 503 Service Unavailable or 429 Too Many
+                    Requests, as a rate-limiting proxy in front of builder-web would,
+                    with Retry-After: the first line of DATA/retry-after, else 120)
     hang            (every route: no answer at all for up to 120 s)
 
 Where it differs from builder-web:
@@ -166,11 +172,13 @@ SAFETY_SECONDS = 120                    # ... or 120 s, whichever comes first
 TRICKLE_INTERVAL = 2.0
 DRIP_BYTES, DRIP_INTERVAL = 400, 0.1    # drip: 4000 bytes/s, steadily
 
+ODD_CHUNKS = (1, 3, 4093, 65537, 7, 524289, 17, 131071, 614401, 5)
+
 ARTIFACT_MODES = {"flip", "truncate", "endless", "endless-chunked", "trickle", "drip",
                   "bad-length",
-                  "wrong-etag", "length-mismatch"}
+                  "wrong-etag", "length-mismatch", "odd-chunks"}
 JSON_MODES = {"truncated-json", "endless-json", "trickle-json"}
-OTHER_MODES = {"redirect-loop", "no-location", "500", "hang"}
+OTHER_MODES = {"redirect-loop", "no-location", "500", "hang", "503", "429"}
 MODES = ARTIFACT_MODES | JSON_MODES | OTHER_MODES
 
 DEFAULT_PLATFORM = "ubuntu-22.04"
@@ -442,6 +450,18 @@ class Handler(BaseHTTPRequestHandler):
         if buf:
             self.wfile.write(b"%x\r\n" % len(buf) + buf + b"\r\n")
 
+    def odd_chunks(self, f, size):
+        """The whole body in chunks of ODD_CHUNKS sizes in turn, each flushed."""
+        pos, i = 0, 0
+        while pos < size:
+            buf = f.read(min(ODD_CHUNKS[i % len(ODD_CHUNKS)], size - pos))
+            if not buf:
+                return
+            self.chunk(buf)
+            self.wfile.flush()
+            pos, i = pos + len(buf), i + 1
+        self.wfile.write(b"0\r\n\r\n")
+
     def endless(self, chunked, first=b""):
         """A body that never ends (within the safety caps)."""
         self.close_after()
@@ -521,7 +541,19 @@ class Handler(BaseHTTPRequestHandler):
         if self.mode("500"):
             self.error500()
             return False
+        for code, text in ((503, b"Service Unavailable"), (429, b"Too Many Requests")):
+            if self.mode(str(code)):
+                self.simple(code, text, "text/plain; charset=utf-8",
+                            [("Retry-After", self.retry_after())])
+                return False
         return True
+
+    def retry_after(self):
+        try:
+            with open(os.path.join(self.server.data, "retry-after"), "r") as f:
+                return f.readline().strip()
+        except FileNotFoundError:
+            return "120"
 
     def do_HEAD(self):
         """Every builder-web route is GET only: HEAD is 404 (no body, as for any HEAD)."""
@@ -771,6 +803,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.trickle(f.read(min(size, 1024)), chunked=True)
         if self.mode("drip"):
             return self.drip(f, size)
+        if self.mode("odd-chunks"):
+            return self.odd_chunks(f, size)
         truncate = self.mode("truncate")
         limit = size // 2 if truncate else size
         flip_at = size // 2 if self.mode("flip") and size > 0 else -1

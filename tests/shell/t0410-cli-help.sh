@@ -49,7 +49,7 @@ with_value() {
 }
 
 ALL_OPTIONS=$(for c in $COMMANDS; do options_of "$c"; done | sed 's/ .*//' | sort -u)
-is "$(echo $ALL_OPTIONS)" "--all --allow-downgrade --dry-run --follow --lines --metrics --no-rehash --offline-ok --once --online --quick --short --since --to --uuid" \
+is "$(echo $ALL_OPTIONS)" "--all --allow-downgrade --dry-run --follow --lines --metrics --no-rehash --now --offline-ok --once --online --quick --short --since --to --uuid" \
 	"the commands' helps list their options (as this script reads them)"
 
 # ---- every command: its help, an unknown option, the table and the parser agree

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The download pipeline (receive -> ring of large slots -> writer+SHA-256 and BLAKE2b
+# threads, writeback started as the file grows, fsync once the last byte is written):
+# bytes that arrive in odd, changing chunk sizes still verify, whatever the file's size
+# against the slots; a truncated body, or a write or fsync that fails, leaves nothing.
+. "$(dirname "$0")/lib.sh"
+
+command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
+plan 31
+
+SLOT=$((512 * 1024))	# common/fanout.h: PETREL_FANOUT_SLOT
+blob_path() { echo "$T/state/objects/sha256/${1:0:2}/${1:2}"; }
+tmp_empty() { [ -d "$T/state/tmp" ] && [ -z "$(ls -A "$T/state/tmp")" ]; }
+
+start_server
+make_key pub1
+write_config
+petrel fsck >/dev/null || BAIL_OUT "fsck on a new state directory"
+now=$(date +%s)
+n=0
+
+# fetch_odd SIZE DESC — a new build of SIZE bytes, served in odd chunks, is fetched and
+# stored with the right bytes.
+fetch_odd() {
+	local size=$1 desc=$2 u h
+	n=$((n + 1))
+	make_file "$T/odd$n.hvt" "$size" "odd$n"
+	h=$(sha256_of "$T/odd$n.hvt")
+	u=$(add_build hello "$T/odd$n.hvt" --finish-time $((now - 1000 + n)))
+	sign_build hello "$u" pub1
+	run petrel fetch
+	is "$rc" 0 "$desc: fetch exits 0"
+	like "$out" "fetched $u" "$desc: it says what it fetched"
+	is "$(sha256_of "$(blob_path "$h")" 2>/dev/null)" "$h" "$desc: the blob holds the bytes"
+	ok "$desc: tmp/ is empty" tmp_empty
+}
+
+set_mode odd-chunks
+fetch_odd 1 "1 byte"
+fetch_odd $((3 * SLOT)) "exactly 3 slots"
+fetch_odd $((3 * SLOT + 1)) "3 slots and a byte"
+fetch_odd $((20 * 1024 * 1024 + 12345)) "20 MiB (writeback windows of 8 MiB)"
+clear_mode
+
+# A bigger build for the failures: several writeback windows before any fault.
+make_file "$T/big.hvt" $((20 * 1024 * 1024 + 7)) big
+UB=$(add_build hello "$T/big.hvt" --finish-time "$now")
+sign_build hello "$UB" pub1
+F="/job/hello/build/$UB/f/bin/big.hvt"
+
+set_mode truncate
+snapshot_state
+run petrel fetch
+is "$rc" 4 "a body cut off after 10 MiB: exit 4"
+like "$err" "^petrel: hello: .*$F" "one line naming the target and the URL"
+state_unchanged "truncated: no blob, no row, tmp/ empty"
+clear_mode
+
+# Each fault: the N-th call of that syscall fails with EIO. The first fsync is the one
+# made as soon as the last byte is written (the writer's, while BLAKE2b finishes); the
+# second is the store's before the rename.
+fault_fails() {
+	local fault=$1 what=$2
+	snapshot_state
+	run env PETREL_FAULT="$fault" "$PETREL" -c "$T/petrel.conf" fetch
+	is "$rc" 1 "$fault: fetch exits 1"
+	like "$err" "^petrel: hello: $what.*Input/output error" "$fault: one line naming the target, the file and the cause"
+	state_unchanged "$fault: no blob, no row, tmp/ empty"
+}
+fault_fails write:30 "writing $T/state/tmp/dl-"
+fault_fails fsync:1 "writing $T/state/tmp/dl-"
+fault_fails fsync:2 "$T/state/tmp/dl-[^:]*: cannot store blob: "
+
+run petrel fetch
+is "$rc" 0 "without faults the same fetch succeeds"
+is "$(sha256_of "$(blob_path "$(sha256_of "$T/big.hvt")")" 2>/dev/null)" "$(sha256_of "$T/big.hvt")" \
+	"and stores the bytes"
+ok "tmp/ is empty" tmp_empty
