@@ -96,11 +96,12 @@ static int start_writeback(struct download *d)
 	return -errno;
 }
 
-/* After each write: the next window's writeback, and the fsync once the file is whole. */
+/* After each write: the next window's writeback, and the fsync once the file is whole
+ * (expect 0, a size not known in advance: only the store's fsync). */
 static int settle(struct download *d, size_t n)
 {
 	d->written += n;
-	if (d->written == d->expect)
+	if (n > 0 && d->written == d->expect)
 		return petrel_fsync(d->fd);
 	return start_writeback(d);
 }
