@@ -40,7 +40,7 @@ static int get(struct petrel_engine *e, const char *url, size_t max, struct petr
 }
 
 /* This host's place in f's release: bucket, u, the ramp now, whether it takes it. */
-static int decide(struct petrel_engine *e, const struct petrel_target *t,
+static int decide(const struct petrel_config *cfg, const struct petrel_target *t,
 		  struct petrel_follow *f, struct petrel_err *err)
 {
 	uint8_t key[PETREL_HOST_KEY_LEN];
@@ -50,7 +50,7 @@ static int decide(struct petrel_engine *e, const struct petrel_target *t,
 	f->takes = 0;
 	if (!f->ch.has_release)
 		return 0;
-	if ((r = petrel_host_key_of(e->cfg, PETREL_MACHINE_ID, key, err)) < 0 ||
+	if ((r = petrel_host_key_of(cfg, PETREL_MACHINE_ID, key, err)) < 0 ||
 	    (r = petrel_rollout_bucket(key, t->job, f->ch.sha256, &f->bucket)) < 0)
 		return r;
 	f->u = petrel_bucket_fraction(f->bucket);
@@ -125,7 +125,7 @@ int petrel_follow_poll(struct petrel_engine *e, const struct petrel_target *t,
 				(long long)out->ch.version);
 	}
 	out->accepted_at = (int64_t)time(NULL);
-	r = decide(e, t, out, err);
+	r = decide(e->cfg, t, out, err);
 out:
 	if (have == 0)
 		petrel_stored_channel_release(&prev);
@@ -139,11 +139,18 @@ out:
 int petrel_follow_stored(struct petrel_engine *e, const struct petrel_target *t,
 			 struct petrel_follow *out, struct petrel_err *err)
 {
+	return petrel_follow_stored_in(&e->store, e->cfg, t, out, err);
+}
+
+int petrel_follow_stored_in(struct petrel_store *s, const struct petrel_config *cfg,
+			    const struct petrel_target *t, struct petrel_follow *out,
+			    struct petrel_err *err)
+{
 	struct petrel_stored_channel c;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = petrel_store_channel(&e->store, t->name, &c, err)) < 0)
+	if ((r = petrel_store_channel(s, t->name, &c, err)) < 0)
 		return r;
 	snprintf(out->url, sizeof(out->url), "%s", c.url);
 	out->accepted_at = c.accepted_at;
@@ -151,7 +158,7 @@ int petrel_follow_stored(struct petrel_engine *e, const struct petrel_target *t,
 	if (r < 0)
 		petrel_err_prefix(err, "the channel file accepted from %s: ", c.url);
 	else
-		r = decide(e, t, out, err);
+		r = decide(cfg, t, out, err);
 	petrel_stored_channel_release(&c);
 	if (r < 0)
 		petrel_follow_release(out);

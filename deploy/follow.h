@@ -37,6 +37,10 @@ int petrel_follow_poll(struct petrel_engine *e, const struct petrel_target *t,
  */
 int petrel_follow_stored(struct petrel_engine *e, const struct petrel_target *t,
 			 struct petrel_follow *out, struct petrel_err *err);
+/* The same from a store and a configuration, without an engine (the metrics). */
+int petrel_follow_stored_in(struct petrel_store *s, const struct petrel_config *cfg,
+			    const struct petrel_target *t, struct petrel_follow *out,
+			    struct petrel_err *err);
 void petrel_follow_release(struct petrel_follow *f);
 
 /*

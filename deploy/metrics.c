@@ -8,6 +8,8 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/util.h"
+#include "follow.h"
 #include "metrics.h"
 
 struct facts {
@@ -66,10 +68,103 @@ static const struct {
 
 /*
  * Fleet inventory (issue 14): petrel_deployed_info's labels say which host runs which
- * build, so that Prometheus federation answers "which hosts run this hash". The
- * channel's release and this host's bucket (verify/rollout.h) become families of their
- * own here, beside it, once targets have a channel.
+ * build, so that Prometheus federation answers "which hosts run this hash"; the
+ * channel families beside it say which release each host follows, where it stands in
+ * the ramp and whether it runs a blocked build.
  */
+enum chfamily { CH_VERSION, CH_RELEASE, CH_BUCKET, CH_RAMP, CH_BLOCKED, NCHFAMILIES };
+
+static const struct {
+	const char *name, *type, *help;
+} chfamilies[NCHFAMILIES] = {
+	{ "petrel_channel_version", "gauge", "Version of the channel file the target accepted last." },
+	{ "petrel_channel_release_info", "gauge", "The release the target's channel names for its job." },
+	{ "petrel_channel_bucket", "gauge", "This host's bucket for the release, in [0, 1): it takes the release once the ramp reaches it." },
+	{ "petrel_channel_ramp", "gauge", "The share of hosts the release's ramp has reached, in [0, 1]." },
+	{ "petrel_channel_deployed_blocked", "gauge", "1 when the deployed build is one the channel blocks." },
+};
+
+/* One target's channel as the store holds it (verified again; no network). */
+struct chan {
+	int have;
+	struct petrel_follow f;
+	int blocked;
+};
+
+static void chan_of(struct petrel_store *s, const struct petrel_config *cfg,
+		    const struct petrel_target *t, const struct petrel_target_facts *facts,
+		    struct chan *c)
+{
+	struct petrel_err err = PETREL_ERR_INIT;
+	uint8_t sha[32];
+
+	memset(c, 0, sizeof(*c));
+	if (!t->channel[0] || petrel_follow_stored_in(s, cfg, t, &c->f, &err) < 0)
+		return;
+	c->have = 1;
+	c->blocked = facts && facts->deployed && petrel_unhex(facts->sha256, 64, sha, 32) == 0 &&
+		     petrel_channel_blocks(&c->f.ch, sha);
+}
+
+static int render_chfamily(struct petrel_buf *b, enum chfamily fam, const struct chan *cs,
+			   const struct petrel_config *cfg)
+{
+	char hex[65];
+	int r;
+
+	r = petrel_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", chfamilies[fam].name,
+			      chfamilies[fam].help, chfamilies[fam].name, chfamilies[fam].type);
+	for (size_t i = 0; r == 0 && i < cfg->ntargets; i++) {
+		const struct chan *c = &cs[i];
+		int rel = c->have && c->f.ch.has_release;
+
+		if (!c->have || (!rel && (fam == CH_RELEASE || fam == CH_BUCKET || fam == CH_RAMP)))
+			continue;
+		if ((r = petrel_buf_printf(b, "%s{", chfamilies[fam].name)) < 0 ||
+		    (r = label(b, "target", cfg->targets[i].name, 1)) < 0)
+			break;
+		if (fam == CH_RELEASE) {
+			petrel_hex(c->f.ch.sha256, 32, hex);
+			if ((r = label(b, "uuid", c->f.ch.uuid, 0)) < 0 ||
+			    (r = label(b, "sha256", hex, 0)) < 0)
+				break;
+		}
+		switch (fam) {
+		case CH_VERSION: r = petrel_buf_printf(b, "} %" PRId64 "\n", c->f.ch.version); break;
+		case CH_RELEASE: r = petrel_buf_printf(b, "} 1\n"); break;
+		case CH_BUCKET: r = petrel_buf_printf(b, "} %.6f\n", c->f.u); break;
+		case CH_RAMP: r = petrel_buf_printf(b, "} %.6f\n", c->f.fraction); break;
+		default: r = petrel_buf_printf(b, "} %d\n", c->blocked); break;
+		}
+	}
+	return r;
+}
+
+/* The channel families, for a configuration where some target follows a channel. */
+static int render_channels(struct petrel_buf *b, struct petrel_store *s, const struct facts *a,
+			   const struct petrel_config *cfg)
+{
+	struct chan *cs;
+	size_t i, any = 0;
+	int r = 0;
+
+	for (i = 0; i < cfg->ntargets; i++)
+		any += cfg->targets[i].channel[0] != '\0';
+	if (!any)
+		return 0;
+	if (!(cs = calloc(cfg->ntargets, sizeof(*cs))))
+		return -ENOMEM;
+	for (i = 0; i < cfg->ntargets; i++)
+		chan_of(s, cfg, &cfg->targets[i], a->n ? bsearch(cfg->targets[i].name, a->v, a->n,
+								  sizeof(*a->v), by_name) : NULL,
+			&cs[i]);
+	for (int fam = 0; r == 0 && fam < NCHFAMILIES; fam++)
+		r = render_chfamily(b, (enum chfamily)fam, cs, cfg);
+	for (i = 0; i < cfg->ntargets; i++)
+		petrel_follow_release(&cs[i].f);
+	free(cs);
+	return r;
+}
 
 /* 1 and *value when target has a sample in family fam. */
 static int sample(enum family fam, const struct petrel_target_facts *f, int64_t *value)
@@ -119,6 +214,8 @@ int petrel_metrics_render(struct petrel_buf *out, struct petrel_store *s,
 	if ((r = petrel_store_facts(s, collect, &a, err)) == 0)
 		for (int fam = 0; r == 0 && fam < NFAMILIES; fam++)
 			r = render_family(out, (enum family)fam, &a, cfg);
+	if (r == 0)
+		r = render_channels(out, s, &a, cfg);
 	free(a.v);
 	return r;
 }

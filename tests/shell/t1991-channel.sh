@@ -10,7 +10,7 @@
 
 [ -x "$MINISIGN" ] || skip_all "minisign not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 69
+plan 75
 
 TOOL="$REPO_ROOT/contrib/channel/petrel-channel"
 start_server
@@ -139,9 +139,17 @@ is "$(deployed)" "$(sha one)" "... stays there (no release, nothing blocked depl
 
 # a newer release: the daemon follows it
 pc release hello "$u3" "$(sha three)"
-run petrel daemon --once
+run petrel daemon --once --metrics "$T/m.prom"
 is "$rc" 0 "daemon --once with a new release"
 is "$(deployed)" "$(sha three)" "... deploys it"
+like "$(cat "$T/m.prom")" "petrel_channel_version\\{target=\"hello\"\\} [0-9]+" "metrics: the channel's version"
+like "$(cat "$T/m.prom")" "petrel_channel_release_info\\{target=\"hello\",uuid=\"$u3\",sha256=\"$(sha three)\"\\} 1" \
+	"metrics: the channel's release"
+like "$(cat "$T/m.prom")" "petrel_channel_bucket\\{target=\"hello\"\\} 0\\.[0-9]{6}" "metrics: this host's bucket"
+like "$(cat "$T/m.prom")" "petrel_channel_ramp\\{target=\"hello\"\\} 1\\.000000" "metrics: the ramp"
+like "$(cat "$T/m.prom")" "petrel_channel_deployed_blocked\\{target=\"hello\"\\} 0" "metrics: nothing blocked deployed"
+like "$(cat "$T/m.prom")" "petrel_deployed_info\\{target=\"hello\",job=\"hello\",uuid=\"$u3\",sha256=\"$(sha three)\"\\} 1" \
+	"metrics: the deployed build (fleet inventory)"
 
 # ---- refusals: exit 3, nothing changed, the stored channel stays
 refused() {	# refused DESCRIPTION ERE [new] — new: the file itself is good (kept)
