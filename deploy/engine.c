@@ -630,7 +630,8 @@ static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const
  * (it waits for a newer one). A revert forward again takes the rejection back. The
  * verdict is recorded by the transaction that completes the revert.
  */
-static void revert_policy(const struct petrel_upgrade_result *res, struct petrel_verdict *v)
+static void revert_policy(const struct petrel_upgrade_result *res, int blocked,
+			  struct petrel_verdict *v)
 {
 	const struct petrel_build *from = &res->before.version.build;
 
@@ -643,7 +644,8 @@ static void revert_policy(const struct petrel_upgrade_result *res, struct petrel
 	v->reject = 1;
 	memcpy(v->sha256, from->sha256, 32);
 	petrel_strcpy_whole(v->uuid, from->uuid, sizeof(v->uuid));
-	snprintf(v->reason, sizeof(v->reason), "reverted by hand from generation %lld to %lld",
+	snprintf(v->reason, sizeof(v->reason), "%s from generation %lld to %lld",
+		 blocked ? "blocked by the channel: reverted" : "reverted by hand",
 		 (long long)res->before.number, (long long)res->now.number);
 }
 
@@ -660,7 +662,8 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 		  struct petrel_upgrade_result *res, struct petrel_err *err)
 {
 	struct petrel_verdict verdict;
-	int r;
+	struct petrel_err leaving = PETREL_ERR_INIT;
+	int r, blocked;
 
 	memset(res, 0, sizeof(*res));
 	if ((r = petrel_target_runnable(e->cfg, t, err)) < 0 ||
@@ -675,7 +678,11 @@ int petrel_revert(struct petrel_engine *e, const struct petrel_target *t,
 	/* either way, back or forward again: a key removed since stops it (journaled) */
 	if ((r = petrel_trust_recheck(e, t, &res->now.version, err)) < 0)
 		return petrel_engine_note_refusal(e, t, "revert", r, err);
-	revert_policy(res, &verdict);
+	/* leaving a build the channel blocks: the rejection says so (the daemon's leave) */
+	blocked = res->before.number &&
+		  petrel_follow_blocks(e, t, res->before.version.build.uuid,
+				       res->before.version.build.sha256, &leaving) == -PETREL_EPOLICY;
+	revert_policy(res, blocked, &verdict);
 	return petrel_switch_back(e, t, &res->before, &res->now, &verdict, err);
 }
 

@@ -10,7 +10,7 @@
 
 [ -x "$MINISIGN" ] || skip_all "minisign not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 75
+plan 76
 
 TOOL="$REPO_ROOT/contrib/channel/petrel-channel"
 start_server
@@ -133,6 +133,9 @@ is "$rc" 0 "daemon --once"
 like "$err" "deployed build $u2 .* is blocked by the channel: reverted to generation [0-9]+: $u1" \
 	"... reverts off the blocked build"
 is "$(deployed)" "$(sha one)" "... to the previous one"
+like "$(sqlite3 "$T/state/petrel.db" "SELECT reason FROM rejected WHERE target = 'hello' AND sha256 = '$(sha two)'")" \
+	"^blocked by the channel: reverted from generation [0-9]+ to [0-9]+$" \
+	"... and the rejection it records says why"
 run petrel daemon --once
 is "$rc" 0 "the next poll"
 is "$(deployed)" "$(sha one)" "... stays there (no release, nothing blocked deployed)"
