@@ -97,9 +97,20 @@ int petrel_follow_poll(struct petrel_engine *e, const struct petrel_target *t,
 	}
 	if (have == 0 && !strcmp(prev.url, out->url))
 		seen = prev.version;
-	if ((r = get(e, t->channel, PETREL_CHANNEL_MAX, &body, err)) < 0 ||
-	    (r = get(e, sigurl, PETREL_MINISIGN_FILE_MAX, &sig, err)) < 0)
+	if ((r = get(e, t->channel, PETREL_CHANNEL_MAX, &body, err)) < 0)
 		goto out;
+	/* the file accepted last, unchanged: its kept signature is verified again (today's
+	 * keys) instead of asked for, so that an up-to-date poll is one request */
+	if (seen && prev.body_len == body.len && !memcmp(prev.body, body.data ? body.data : "",
+							 body.len))
+		r = petrel_buf_append(&sig, prev.sig, prev.sig_len);
+	else
+		r = get(e, sigurl, PETREL_MINISIGN_FILE_MAX, &sig, err);
+	if (r < 0) {
+		if (!err->code)
+			petrel_fail(err, r, "%s: %s", out->url, petrel_strerror(r));
+		goto out;
+	}
 	r = understand(t, body.data ? body.data : "", body.len, sig.data ? sig.data : "",
 		       sig.len, out, err);
 	if (r == 0)

@@ -10,7 +10,7 @@
 
 [ -x "$MINISIGN" ] || skip_all "minisign not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 76
+plan 77
 
 TOOL="$REPO_ROOT/contrib/channel/petrel-channel"
 start_server
@@ -52,8 +52,11 @@ v1=$(channel_version)
 ok "the accepted channel version is stored" [ -n "$v1" ]
 run petrel -v log hello
 like "$out" "channel +version $v1 from $CURL" "the journal records the accepted channel"
+clear_requests
 run petrel --json check hello
 is "$rc" 0 "check: up to date with the channel"
+is "$(requests | cut -f2 | tr '\n' ' ')" "/sigs/channel.json " \
+	"... in one request: the unchanged file's kept signature is verified again"
 like "$out" '"takes":true' "check --json: this host takes the release"
 like "$out" "\"release\":\\{\"uuid\":\"$u1\"" "... and names it"
 
@@ -195,6 +198,7 @@ pc release hello "$u2" "$wrong"
 refused "a release the server's bytes do not match" "^petrel: hello: the channel names sha256 $wrong for build $u2, the server's build has $(sha two)" new
 
 # ---- transport and configuration
+pc refresh	# a changed file: its signature is asked for
 rm -f "$CH.minisig"
 snapshot_state
 run petrel check hello
