@@ -223,8 +223,9 @@ static int resolve(struct petrel_engine *e, const struct petrel_target *t, const
 }
 
 /* What is deployed (the current generation's version), and whether remote differs. */
-static int deployed_version(struct petrel_engine *e, const struct petrel_target *t,
-			    struct petrel_check *out, struct petrel_err *err)
+/* What is deployed: the current generation's version, into out. */
+static int deployed_now(struct petrel_engine *e, const struct petrel_target *t,
+			struct petrel_check *out, struct petrel_err *err)
 {
 	struct petrel_generation g;
 	int r;
@@ -237,7 +238,18 @@ static int deployed_version(struct petrel_engine *e, const struct petrel_target 
 		out->deployed_generation = g.number;
 		out->deployed_at = g.deployed_at;
 	}
-	out->update = !g.number || memcmp(g.version.build.sha256, out->remote.sha256, 32) != 0;
+	return 0;
+}
+
+static int deployed_version(struct petrel_engine *e, const struct petrel_target *t,
+			    struct petrel_check *out, struct petrel_err *err)
+{
+	int r;
+
+	if ((r = deployed_now(e, t, out, err)) < 0)
+		return r;
+	out->update = !out->have_deployed ||
+		      memcmp(out->deployed.build.sha256, out->remote.sha256, 32) != 0;
 	if (!out->update)
 		return 0;
 	/* a build that failed here is not offered again (the daemon skips it too) */
@@ -341,10 +353,8 @@ static int channel_waits(struct petrel_engine *e, const struct petrel_target *t,
 	struct petrel_err blocked = PETREL_ERR_INIT;
 	int r;
 
-	if ((r = pinned(e, t, out, err)) < 0 || (r = deployed_version(e, t, out, err)) < 0)
+	if ((r = pinned(e, t, out, err)) < 0 || (r = deployed_now(e, t, out, err)) < 0)
 		return r;
-	out->update = 0;
-	out->rejected = out->refused = out->retry = 0;
 	if (!out->have_deployed)
 		return 0;
 	out->remote = out->deployed.build;
@@ -352,7 +362,7 @@ static int channel_waits(struct petrel_engine *e, const struct petrel_target *t,
 	r = petrel_follow_blocks(e, t, out->deployed.build.uuid, out->deployed.build.sha256,
 				 &blocked);
 	out->leave = r == -PETREL_EPOLICY;
-	return r == -PETREL_EPOLICY ? 0 : r;
+	return r == -PETREL_EPOLICY ? 0 : r < 0 ? petrel_err_forward(err, &blocked, r) : 0;
 }
 
 static int check_target(struct petrel_engine *e, const struct petrel_target *t,
@@ -594,20 +604,23 @@ static int upgrade(struct petrel_engine *e, const struct petrel_target *t, const
 	    (uuid && (r = channel_news(e, t, err)) < 0))
 		return r;
 	/* a build the store already verified for t needs no server */
+	if (!uuid && t->channel[0]) {
+		struct petrel_channel_says says;
+
+		if ((r = channel_says(e, t, &says, err)) < 0)
+			return r;
+		if (r == 1) {	/* the channel moves this host nowhere yet: nothing to do */
+			petrel_log_info("%s: %s", t->name, says.why);
+			if ((r = current_generation(e, t, res, &prev, err)) < 0)
+				return r;
+			res->noop = 1;
+			res->now = res->before;
+			return 0;
+		}
+	}
 	r = uuid ? petrel_store_find_uuid(&e->store, t->name, uuid, &v, err) : -PETREL_ENOTFOUND;
 	if (r == -PETREL_ENOTFOUND)
 		r = fetch_unnoted(e, t, uuid, &v, &already, err);
-	if (r == -PETREL_ENOTFOUND && !uuid && t->channel[0] && !strcmp(e->said_for, t->name) &&
-	    !e->said.takes) {
-		/* the channel moves this host nowhere yet: nothing to do, and why */
-		petrel_log_info("%s: %s", t->name, e->said.why);
-		memset(err, 0, sizeof(*err));
-		if ((r = current_generation(e, t, res, &prev, err)) < 0)
-			return r;
-		res->noop = 1;
-		res->now = res->before;
-		return 0;
-	}
 	if (r < 0 || (r = current_generation(e, t, res, &prev, err)) < 0)
 		return r;
 	if (res->has_before && !memcmp(res->before.version.build.sha256, v.build.sha256, 32)) {
