@@ -10,7 +10,7 @@
 
 [ -x "$MINISIGN" ] || skip_all "minisign not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 77
+plan 85
 
 TOOL="$REPO_ROOT/contrib/channel/petrel-channel"
 start_server
@@ -179,6 +179,19 @@ refused "a channel signed by a key the target does not trust" \
 cp "$T/good.json" "$CH"; cp "$T/good.minisig" "$CH.minisig"
 sed -i 's/"version"/"version" /' "$CH"
 refused "an edited channel file" "$CURL: .*signature"
+# signed by the channel's key, but no channel file: a NUL byte, then not JSON at all
+for bad in nul garbage; do
+	if [ $bad = nul ]; then cp "$T/good.json" "$CH"; printf '\0' >>"$CH"
+	else printf 'not json' >"$CH"; fi
+	"$MINISIGN" -S -s "$T/chan.sec" -m "$CH" -x "$CH.minisig" </dev/null >/dev/null
+	snapshot_state
+	v=$(channel_version)
+	run petrel check hello
+	is "$rc" 4 "a signed file that is no channel file ($bad): exit 4"
+	like "$err" "$CURL: channel file( holds a NUL byte|: malformed JSON)" "... says what is wrong ($bad)"
+	state_unchanged "... nothing changed ($bad)"
+	is "$(channel_version)" "$v" "... the stored channel stays ($bad)"
+done
 cp "$T/good.json" "$CH"; cp "$T/good.minisig" "$CH.minisig"
 run petrel check hello
 is "$rc" 0 "the good file again: accepted"
