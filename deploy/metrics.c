@@ -55,9 +55,19 @@ static int label(struct petrel_buf *b, const char *name, const char *value, int 
 
 enum family { DEPLOYED, UPDATE, CHECKED, SUCCEEDED, REFUSED, AUDIT, NFAMILIES };
 
-static const struct {
+/* A metric family's name, type and help line. */
+struct family_desc {
 	const char *name, *type, *help;
-} families[NFAMILIES] = {
+};
+
+/* "# HELP" and "# TYPE" of f. */
+static int family_header(struct petrel_buf *b, const struct family_desc *f)
+{
+	return petrel_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
+				 f->type);
+}
+
+static const struct family_desc families[NFAMILIES] = {
 	{ "petrel_deployed_info", "gauge", "The build deployed at the target's path (current generation)." },
 	{ "petrel_update_available", "gauge", "1 when the last check found a newer build than the deployed one." },
 	{ "petrel_last_check_timestamp_seconds", "gauge", "When the target was last checked against its server." },
@@ -74,9 +84,7 @@ static const struct {
  */
 enum chfamily { CH_VERSION, CH_RELEASE, CH_BUCKET, CH_RAMP, CH_BLOCKED, NCHFAMILIES };
 
-static const struct {
-	const char *name, *type, *help;
-} chfamilies[NCHFAMILIES] = {
+static const struct family_desc chfamilies[NCHFAMILIES] = {
 	{ "petrel_channel_version", "gauge", "Version of the channel file the target accepted last." },
 	{ "petrel_channel_release_info", "gauge", "The release the target's channel names for its job." },
 	{ "petrel_channel_bucket", "gauge", "This host's bucket for the release, in [0, 1): it takes the release once the ramp reaches it." },
@@ -112,8 +120,7 @@ static int render_chfamily(struct petrel_buf *b, enum chfamily fam, const struct
 	char hex[65];
 	int r;
 
-	r = petrel_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", chfamilies[fam].name,
-			      chfamilies[fam].help, chfamilies[fam].name, chfamilies[fam].type);
+	r = family_header(b, &chfamilies[fam]);
 	for (size_t i = 0; r == 0 && i < cfg->ntargets; i++) {
 		const struct chan *c = &cs[i];
 		int rel = c->have && c->f.ch.has_release;
@@ -187,8 +194,7 @@ static int render_family(struct petrel_buf *b, enum family fam, const struct fac
 	int64_t value;
 	int r;
 
-	r = petrel_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", families[fam].name,
-			      families[fam].help, families[fam].name, families[fam].type);
+	r = family_header(b, &families[fam]);
 	for (size_t i = 0; r == 0 && i < cfg->ntargets; i++) {
 		f = a->n ? bsearch(cfg->targets[i].name, a->v, a->n, sizeof(*a->v), by_name) : NULL;
 		if (!sample(fam, f, &value))
