@@ -201,20 +201,49 @@ static struct petrel_server *server_named(struct petrel_config *c, const char *n
 	return NULL;
 }
 
+/* A server's URL, or a mirror's: http(s), no query or fragment (paths are appended),
+ * without trailing slashes. 0, or -1 with the message recorded. */
+static int set_base_url(struct parse *p, const char *server, const char *key, const char *v,
+			char *dst, size_t n)
+{
+	size_t len;
+
+	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+		return fail(p, "server %s: %s must start with http:// or https://", server, key), -1;
+	if (strpbrk(v, "?#"))
+		return fail(p, "server %s: %s '%s' has a query or fragment (paths are appended "
+			    "to it)", server, key, v), -1;
+	if (petrel_strcpy_whole(dst, v, n) < 0)
+		return fail(p, "server %s: %s too long", server, key), -1;
+	len = strlen(dst);
+	while (len && dst[len - 1] == '/')
+		dst[--len] = '\0';
+	return 0;
+}
+
+static int split_list(const char *v, char *slots, size_t slotsize, size_t max, size_t *n);
+
 static int set_server(struct parse *p, const char *name, const char *key, const char *v)
 {
 	struct petrel_server *s = server_named(p->cfg, name);
-	size_t len;
+	size_t first = s->nmirrors;
 
-	if (strcmp(key, "url"))
+	if (!strcmp(key, "url"))
+		return set_base_url(p, name, "url", v, s->url, sizeof(s->url)) < 0 ? 0 : 1;
+	if (strcmp(key, "mirrors"))
 		return fail(p, "unknown key '%s' in [server \"%s\"]", key, name);
-	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
-		return fail(p, "server %s: url must start with http:// or https://", name);
-	if (petrel_strcpy_whole(s->url, v, sizeof(s->url)) < 0)
-		return fail(p, "server %s: url too long", name);
-	len = strlen(s->url);
-	while (len && s->url[len - 1] == '/')
-		s->url[--len] = '\0';
+	if (split_list(v, s->mirrors[0], sizeof(s->mirrors[0]), PETREL_MIRRORS_MAX,
+		       &s->nmirrors) < 0)
+		return fail(p, "server %s: mirrors: at most %d URLs of at most %d bytes", name,
+			    PETREL_MIRRORS_MAX, PETREL_URL_MAX);
+	for (size_t i = first; i < s->nmirrors; i++) {
+		char given[PETREL_URL_MAX + 1];
+
+		memcpy(given, s->mirrors[i], sizeof(given));
+		if (set_base_url(p, name, "a mirror", given, s->mirrors[i],
+				 sizeof(s->mirrors[i])) < 0)
+			return 0;
+	}
 	return 1;
 }
 

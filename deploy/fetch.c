@@ -66,6 +66,9 @@ struct download {
 	uint64_t written;	/* bytes written to fd so far */
 	uint64_t flushing;	/* writeback started up to here */
 	int no_range_sync;	/* the file system refused sync_file_range: leave it */
+	uint64_t offered;	/* bytes handed to the consumers: where a resume starts */
+	uint8_t sha_got[32], b2_got[64];	/* the digests, once hashed */
+	int hashed;
 };
 
 /*
@@ -131,10 +134,15 @@ static int consume_sigs(void *ctx, const void *p, size_t n)
 static int sink(void *ctx, const void *p, size_t n)
 {
 	struct download *d = ctx;
+	int r;
 
 	if (d->fo)
-		return petrel_fanout_write(d->fo, p, n);
-	return consume_store(d, p, n) ?: consume_sigs(d, p, n);
+		r = petrel_fanout_write(d->fo, p, n);
+	else
+		r = consume_store(d, p, n) ?: consume_sigs(d, p, n);
+	if (r == 0)
+		d->offered += n;
+	return r;
 }
 
 /* Starts the consumer threads: the signature side only when it has work. */
@@ -190,7 +198,123 @@ static int consumer_failed(const struct download *d, int r, struct petrel_err *e
 	return r;
 }
 
-/* Gets the bytes (from the store or the server) through the digests into d. */
+/* Ends the stream and takes the digests (d->hashed). */
+static int download_hash(struct download *d, struct petrel_err *err)
+{
+	int r;
+
+	if (d->fo && (r = petrel_fanout_finish(d->fo)) < 0)
+		return r;
+	if ((r = petrel_digest_final(d->sha, d->sha_got, NULL)) < 0 ||
+	    (d->b2 && (r = petrel_digest_final(d->b2, NULL, d->b2_got)) < 0))
+		return petrel_fail(err, r, "hashing %s: %s", d->tmppath, petrel_strerror(r));
+	d->hashed = 1;
+	return 0;
+}
+
+/* Starts over from byte 0 for another source: the consumers stopped, the digests new,
+ * the file emptied. */
+static int download_rewind(struct download *d, struct petrel_err *err)
+{
+	int r, b2 = d->b2 != NULL;
+
+	petrel_fanout_free(d->fo);
+	d->fo = NULL;
+	petrel_digest_free(d->sha);
+	petrel_digest_free(d->b2);
+	d->sha = d->b2 = NULL;
+	petrel_err_reset(&d->store_err);
+	petrel_err_reset(&d->sigs_err);
+	d->written = d->flushing = d->offered = 0;
+	d->hashed = 0;
+	if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0)
+		return petrel_fail(err, -errno, "emptying %s: %s", d->tmppath, strerror(errno));
+	if ((r = petrel_digest_new(&d->sha, PETREL_DIGEST_SHA256)) < 0 ||
+	    (b2 && (r = petrel_digest_new(&d->b2, PETREL_DIGEST_BLAKE2B)) < 0))
+		return petrel_fail(err, r, "starting the digests: %s", petrel_strerror(r));
+	return download_start(d, err);
+}
+
+/*
+ * Why: a download that breaks off after most of a large artifact should not start
+ * over. A source that said Accept-Ranges: bytes is asked for the rest (Range) where
+ * its answer ended, as long as each try brings bytes; builder-web says no such thing,
+ * so a download from it starts over at the next attempt, as before.
+ */
+#define PETREL_RESUMES_MAX 5
+
+/* One source's bytes into d: from the origin (origin set: url is the server) or from
+ * url (a mirror's copy), resumed while it can, then hashed. */
+static int from_source(struct petrel_engine *e, const struct petrel_build *b,
+		       struct download *d, const char *url, int origin,
+		       struct petrel_bw_got *got, struct petrel_err *err)
+{
+	char at[PETREL_URL_MAX + 1];
+	int r, resumes = 0;
+
+	got->from = 0;
+	r = origin ? petrel_bw_download(e->http, url, b, sink, d, got, err) :
+		     petrel_bw_download_copy(e->http, url, b, 0, sink, d, got, err);
+	while (r == -PETREL_ENET && got->accept_ranges && d->offered > got->from &&
+	       d->offered < b->size && resumes++ < PETREL_RESUMES_MAX) {
+		petrel_log_warn("%s; resuming at byte %llu of %llu", err->msg,
+				(unsigned long long)d->offered, (unsigned long long)b->size);
+		petrel_err_reset(err);
+		got->from = d->offered;
+		memcpy(at, got->url, sizeof(at));
+		r = petrel_bw_download_copy(e->http, at, b, origin, sink, d, got, err);
+	}
+	if (r == 0)
+		r = download_hash(d, err);
+	return r < 0 ? consumer_failed(d, r, err) : 0;
+}
+
+/* A failure no other source can mend: the disk, the memory, a cancellation. */
+static int ours(const struct download *d, int r)
+{
+	return d->store_err.code || d->sigs_err.code || r == -ECANCELED || r == -ENOMEM;
+}
+
+/*
+ * The bytes from the server's mirrors in order, then from the origin: any bad answer
+ * of a mirror (an error, the wrong length, the wrong hash) is logged and the next
+ * source starts over. Only the origin's failure is the fetch's. The hash checked is
+ * the origin's (b, from its listing or record): a mirror supplies bytes, never trust.
+ */
+static int download_any(struct petrel_engine *e, const struct petrel_target *t,
+			const struct petrel_build *b, struct download *d, char *url, size_t n,
+			struct petrel_err *err)
+{
+	const struct petrel_server *s = t->server;
+	struct petrel_bw_got got;
+	char src[PETREL_URL_MAX + 1], shown[PETREL_URL_MAX + 1];
+	int r;
+
+	for (size_t i = 0; i < s->nmirrors; i++) {
+		struct petrel_err e1 = PETREL_ERR_INIT;
+
+		if ((r = petrel_bw_file_url(s->mirrors[i], b, src, sizeof(src))) < 0)
+			r = petrel_fail(&e1, r, "a mirror's URL for %s is too long", b->uuid);
+		else if ((r = from_source(e, b, d, src, 0, &got, &e1)) == 0) {
+			petrel_mask_url(got.url, shown, sizeof(shown));
+			if ((r = check_hash(b, d->sha_got, shown, &e1)) == 0)
+				return petrel_strcpy_whole(url, got.url, n);
+		}
+		if (ours(d, r))
+			return petrel_err_forward(err, &e1, r);
+		petrel_mask_url(i + 1 < s->nmirrors ? s->mirrors[i + 1] : s->url, shown,
+				sizeof(shown));
+		petrel_log_warn("%s: mirror refused: %s; trying %s %s", t->name, e1.msg,
+				i + 1 < s->nmirrors ? "the next mirror," : "the origin,", shown);
+		if ((r = download_rewind(d, err)) < 0)
+			return r;
+	}
+	if ((r = from_source(e, b, d, s->url, 1, &got, err)) < 0)
+		return r;
+	return petrel_strcpy_whole(url, got.url, n);
+}
+
+/* Gets the bytes (from the store or the servers) through the digests into d. */
 static int obtain(struct petrel_engine *e, const struct petrel_target *t,
 		  const struct petrel_build *b, struct download *d, int have_blob,
 		  char *url, size_t n, struct petrel_err *err)
@@ -200,6 +324,8 @@ static int obtain(struct petrel_engine *e, const struct petrel_target *t,
 	if (have_blob) {
 		petrel_store_blob_path(&e->store, b->sha256, url, n);
 		r = hash_blob(e, b->sha256, b->size, d, err);
+		if (r == 0)
+			r = download_hash(d, err);
 		return r < 0 ? consumer_failed(d, r, err) : 0;
 	}
 	if ((r = petrel_store_tmpfile(&e->store, &d->fd, d->tmppath, sizeof(d->tmppath))) < 0)
@@ -211,10 +337,7 @@ static int obtain(struct petrel_engine *e, const struct petrel_target *t,
 	if ((r = download_start(d, err)) < 0)
 		return r;
 	petrel_http_set_label(e->http, t->name);
-	r = petrel_bw_download(e->http, t->server->url, b, sink, d, url, n, err);
-	if (!r)
-		r = petrel_fanout_finish(d->fo);
-	return r < 0 ? consumer_failed(d, r, err) : 0;
+	return download_any(e, t, b, d, url, n, err);
 }
 
 /* The time that orders the build: the signers' (petrel_evidence_decide_time), else the
@@ -354,12 +477,10 @@ static int accept_build(struct petrel_engine *e, const struct petrel_target *t,
 			const struct petrel_build *b, struct download *d, const char *url,
 			int newest, struct petrel_version *out, struct petrel_err *err)
 {
-	uint8_t sha[32], b2[64];
 	int r;
 
-	if ((r = petrel_digest_final(d->sha, sha, NULL)) < 0 ||
-	    (d->b2 && (r = petrel_digest_final(d->b2, NULL, b2)) < 0) ||
-	    (r = verify_bytes(e, t, b, d, sha, d->b2 ? b2 : NULL, url, newest, out, err)) < 0)
+	if ((r = verify_bytes(e, t, b, d, d->sha_got, d->b2 ? d->b2_got : NULL, url, newest,
+			      out, err)) < 0)
 		return r;
 	return commit_bytes(e, b, d, d->sigs, url, out, err);
 }

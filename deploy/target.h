@@ -15,10 +15,16 @@
 
 enum petrel_auto { PETREL_AUTO_UPGRADE, PETREL_AUTO_FETCH, PETREL_AUTO_OFF };
 
+#define PETREL_MIRRORS_MAX 8
+
 struct petrel_server {
 	char name[PETREL_NAME_MAX + 1];
 	int line;				/* of its [server] header, for messages */
 	char url[PETREL_URL_MAX + 1];	/* without trailing slash */
+	/* where an artifact's bytes may come from first, in order (same paths as url's
+	 * /job/J/build/U/f/...), each without trailing slash; the origin (url) last */
+	char mirrors[PETREL_MIRRORS_MAX][PETREL_URL_MAX + 1];
+	size_t nmirrors;
 };
 
 struct petrel_target {

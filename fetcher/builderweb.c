@@ -674,45 +674,94 @@ int petrel_bw_file_url(const char *server, const struct petrel_build *b, char *o
 			       b->filename);
 }
 
-/* An ETag, when present, is the Base64 of the raw SHA-256 and must agree; checked
- * before the body is read. */
+/* Which ETags bind the bytes: builder-web's (the origin) must be the Base64 of the raw
+ * SHA-256; a mirror's may be its own kind (nginx's "mtime-size"), and binds only when
+ * it has that form. Checked before the body is read. */
+struct etag_rule {
+	const struct petrel_build *b;
+	int strict;
+};
+
 static int check_etag(void *ctx, const struct petrel_http_resp *rs, struct petrel_err *err)
 {
-	const struct petrel_build *b = ctx;
+	const struct etag_rule *rule = ctx;
 	char want[45], mask[PETREL_URL_MAX + 1];
 	uint8_t got[32];
+	int is_sha;
 
-	if (!rs->etag[0] || (etag_sha256(rs->etag, got) == 0 && !memcmp(got, b->sha256, 32)))
+	if (!rs->etag[0])
 		return 0;
-	petrel_b64_encode(b->sha256, 32, want);
+	is_sha = etag_sha256(rs->etag, got) == 0;
+	if ((is_sha && !memcmp(got, rule->b->sha256, 32)) || (!is_sha && !rule->strict))
+		return 0;
+	petrel_b64_encode(rule->b->sha256, 32, want);
 	petrel_mask_url(rs->url, mask, sizeof(mask));
 	return petrel_fail(err, -PETREL_EHASH,
 			   "%s: ETag '%.60s' does not match the expected sha256 (%s)",
 			   mask, rs->etag, want);
 }
 
-int petrel_bw_download(struct petrel_http *h, const char *server, const struct petrel_build *b,
-		       petrel_http_sink sink, void *ctx, char *final_url, size_t n, struct petrel_err *err)
+/* One GET of b's bytes (all, or from got->from on) into sink; got says what came. */
+static int download(struct petrel_http *h, const char *url, const struct petrel_build *b,
+		    int strict, petrel_http_sink sink, void *ctx, struct petrel_bw_got *got,
+		    struct petrel_err *err)
 {
-	struct petrel_http_req rq = { .follow = 1, .max_bytes = b->size, .check_size = 1,
-				      .expected_size = b->size, .on_headers = check_etag,
-				      .headers_ctx = (void *)b, .sink = sink, .sink_ctx = ctx };
+	struct etag_rule rule = { b, strict };
+	uint64_t rest = b->size - got->from;
+	struct petrel_http_req rq = { .url = url, .follow = 1, .max_bytes = rest,
+				      .check_size = 1, .expected_size = rest,
+				      .on_headers = check_etag, .headers_ctx = &rule,
+				      .sink = sink, .sink_ctx = ctx };
 	struct petrel_http_resp rs;
-	char url[PETREL_URL_MAX + 1], mask[PETREL_URL_MAX + 1];
+	char mask[PETREL_URL_MAX + 1];
 	int r;
 
-	if ((r = petrel_bw_binary_url(server, b, url, sizeof(url))) < 0)
-		return petrel_fail(err, r, "URL too long for server %s", server);
-	rq.url = url;
-	if ((r = petrel_http_get(h, &rq, &rs, err)) < 0)
+	if (got->from) {
+		rq.range_from = got->from;
+		rq.range_total = b->size;
+	}
+	r = petrel_http_get(h, &rq, &rs, err);
+	/* what the last answer was, also when it broke off part way */
+	petrel_strcpy_whole(got->url, rs.url, sizeof(got->url));
+	got->accept_ranges = rs.accept_ranges;
+	got->received = rs.status == (got->from ? 206 : 200) ? rs.received : 0;
+	if (r < 0)
 		return r;
 	petrel_mask_url(rs.url, mask, sizeof(mask));
-	if (rs.status != 200)
+	if (rs.status != (got->from ? 206 : 200))
 		return status_error(&rs, err);
-	if (rs.received != b->size)
+	if (rs.received != rest)
 		return petrel_fail(err, -PETREL_ESIZE, "%s: got %llu bytes, expected %llu", mask,
-				   (unsigned long long)rs.received, (unsigned long long)b->size);
-	return petrel_strcpy_whole(final_url, rs.url, n);
+				   (unsigned long long)rs.received, (unsigned long long)rest);
+	return 0;
+}
+
+int petrel_bw_download(struct petrel_http *h, const char *server, const struct petrel_build *b,
+		       petrel_http_sink sink, void *ctx, struct petrel_bw_got *got,
+		       struct petrel_err *err)
+{
+	char url[PETREL_URL_MAX + 1];
+	int r;
+
+	got->from = 0;
+	if ((r = petrel_bw_binary_url(server, b, url, sizeof(url))) < 0)
+		return petrel_fail(err, r, "URL too long for server %s", server);
+	petrel_strcpy_whole(got->url, url, sizeof(got->url));
+	return download(h, url, b, 1, sink, ctx, got, err);
+}
+
+int petrel_bw_download_copy(struct petrel_http *h, const char *url,
+			    const struct petrel_build *b, int strict, petrel_http_sink sink,
+			    void *ctx, struct petrel_bw_got *got, struct petrel_err *err)
+{
+	char mask[PETREL_URL_MAX + 1];
+
+	if (got->from >= b->size) {
+		petrel_mask_url(url, mask, sizeof(mask));
+		return petrel_fail(err, -PETREL_ESIZE, "%s: nothing left to resume at byte %llu",
+				   mask, (unsigned long long)got->from);
+	}
+	return download(h, url, b, strict, sink, ctx, got, err);
 }
 
 int petrel_fetch_small(struct petrel_http *h, const char *url, struct petrel_buf *body,

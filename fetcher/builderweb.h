@@ -62,14 +62,34 @@ int petrel_bw_binary_head(struct petrel_http *h, const char *server, const char 
 int petrel_bw_binary_url(const char *server, const struct petrel_build *b, char *out, size_t n);
 int petrel_bw_file_url(const char *server, const struct petrel_build *b, char *out, size_t n);
 
+/* What a download got, known also when it broke off part way. */
+struct petrel_bw_got {
+	uint64_t from;		/* the byte it started at (set by the caller for a resume) */
+	char url[PETREL_URL_MAX + 1];	/* the last URL asked, after redirects */
+	int accept_ranges;	/* that answer said Accept-Ranges: bytes */
+	uint64_t received;	/* body bytes of that answer handed to the sink */
+};
+
 /*
  * Streams the main binary to sink: GET /job/J/build/UUID/main-binary, following at
  * most 5 redirects. Content-Length must equal b->size (checked before the body), the
- * body may not exceed it, an ETag must decode to b->sha256 (-PETREL_EHASH). On
- * success final_url (size n) holds the artifact's URL after redirects.
+ * body may not exceed it, an ETag must decode to b->sha256 (-PETREL_EHASH). got says
+ * where it ended (its url after redirects), also on failure.
  */
 int petrel_bw_download(struct petrel_http *h, const char *server, const struct petrel_build *b,
-		       petrel_http_sink sink, void *ctx, char *final_url, size_t n, struct petrel_err *err);
+		       petrel_http_sink sink, void *ctx, struct petrel_bw_got *got,
+		       struct petrel_err *err);
+
+/*
+ * The same from url itself (a mirror's copy of the file, or the URL an interrupted
+ * download ended at), from byte got->from on (0: all; else a Range request that only
+ * an exact 206 answers). With strict 0 an ETag that is not the Base64 of a sha256 (a
+ * mirror's own kind) is ignored; one that is must match. The length is checked as
+ * above (the rest: b->size - got->from).
+ */
+int petrel_bw_download_copy(struct petrel_http *h, const char *url,
+			    const struct petrel_build *b, int strict, petrel_http_sink sink,
+			    void *ctx, struct petrel_bw_got *got, struct petrel_err *err);
 
 /*
  * Fetches a small text (a signature file) of at most PETREL_SIG_FILE_MAX bytes into

@@ -161,24 +161,67 @@ static int header_matches(const char *line, size_t n, const char *name, const ch
 	return 1;
 }
 
+/* The status whose body is the one asked for: 200, or 206 for a resumed request. */
+static int is_body(const struct exchange *x)
+{
+	return x->resp->status == (x->req->range_from ? 206 : 200);
+}
+
+/* "bytes K-L/T" into its three numbers; -1 for anything else. */
+static int parse_content_range(const char *v, uint64_t *from, uint64_t *last, uint64_t *total)
+{
+	char text[96], *dash, *slash;
+
+	if (strncasecmp(v, "bytes ", 6) || petrel_strcpy_whole(text, v + 6, sizeof(text)) < 0 ||
+	    !(dash = strchr(text, '-')) || !(slash = strchr(dash + 1, '/')))
+		return -1;
+	*dash = *slash = '\0';
+	return petrel_parse_u64(text, from) < 0 || petrel_parse_u64(dash + 1, last) < 0 ||
+	       petrel_parse_u64(slash + 1, total) < 0 ? -1 : 0;
+}
+
+/* A resumed request's answer must be exactly the rest asked for: "bytes K-(T-1)/T". */
+static int range_done(struct exchange *x)
+{
+	const struct petrel_http_req *rq = x->req;
+	struct petrel_http_resp *rs = x->resp;
+	uint64_t from, last, total;
+
+	if (rs->status == 200)
+		return petrel_fail(x->err, -PETREL_EMALFORMED,
+				   "%s: asked to resume at byte %llu, the server sent the whole "
+				   "file again (HTTP 200)", x->mask,
+				   (unsigned long long)rq->range_from);
+	if (rs->status != 206)
+		return 0;
+	if (parse_content_range(rs->content_range, &from, &last, &total) < 0 ||
+	    from != rq->range_from || total != rq->range_total || last + 1 != total)
+		return petrel_fail(x->err, -PETREL_EMALFORMED,
+				   "%s: asked for bytes %llu-%llu/%llu, the server sent "
+				   "Content-Range '%.60s'", x->mask,
+				   (unsigned long long)rq->range_from,
+				   (unsigned long long)rq->range_total - 1,
+				   (unsigned long long)rq->range_total, rs->content_range);
+	return 0;
+}
+
 /* At the end of a final response's headers: refuse a wrong Content-Length early. */
 static int headers_done(struct exchange *x)
 {
 	const struct petrel_http_req *rq = x->req;
 	struct petrel_http_resp *rs = x->resp;
+	int r;
 
-	if (rs->status != 200)
+	if (rq->range_from && (r = range_done(x)) < 0)
+		return r;
+	if (!is_body(x))
 		return 0;
 	if (rs->bad_length)
 		return petrel_fail(x->err, -PETREL_EMALFORMED,
 				   "%s: Content-Length '%s' is not a number: the length "
 				   "cannot be checked", x->mask, rs->bad_length_text);
-	if (rq->on_headers) {
-		int r = rq->on_headers(rq->headers_ctx, rs, x->err);
-
-		if (r)
-			return r;
-	}
+	if (rq->on_headers && (r = rq->on_headers(rq->headers_ctx, rs, x->err)))
+		return r;
 	if (rq->check_size && rs->has_length && rs->content_length != rq->expected_size)
 		return petrel_fail(x->err, -PETREL_ESIZE,
 				   "%s: Content-Length %llu differs from expected size %llu",
@@ -197,6 +240,8 @@ static void status_line(struct exchange *x, const char *line)
 	rs->location[0] = rs->etag[0] = '\0';
 	rs->has_length = rs->bad_length = 0;
 	rs->retry_at = 0;
+	rs->accept_ranges = 0;
+	rs->content_range[0] = '\0';
 }
 
 /* Shows at most the first 40 bytes of a server's string, control bytes as '?'. */
@@ -274,10 +319,17 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 		length_header(rs, v, n - (size_t)(v - p));
 	} else if (header_matches(p, n, "retry-after", &v)) {
 		retry_after_header(rs, v, n - (size_t)(v - p));
+	} else if (header_matches(p, n, "accept-ranges", &v)) {
+		char unit[16];
+
+		header_value(v, n - (size_t)(v - p), unit, sizeof(unit));
+		rs->accept_ranges = !strcasecmp(unit, "bytes");
+	} else if (header_matches(p, n, "content-range", &v)) {
+		header_value(v, n - (size_t)(v - p), rs->content_range, sizeof(rs->content_range));
 	} else if ((n == 2 && p[0] == '\r') || (n == 1 && p[0] == '\n')) {
 		if (rs->status >= 200 && (x->code = headers_done(x)) < 0)
 			return 0;
-		if (rs->status == 200 && x->req->headers_only) {
+		if (is_body(x) && x->req->headers_only) {
 			x->stopped = 1;
 			return 0;	/* aborts the transfer before any body byte */
 		}
@@ -294,10 +346,10 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 
 	/* redirect and error bodies are read (to keep the connection) but not kept, and
 	 * have their own small cap: an endless 3xx must not hold us forever */
-	uint64_t cap = x->resp->status == 200 ? rq->max_bytes : PETREL_OTHER_BODY_MAX;
+	uint64_t cap = is_body(x) ? rq->max_bytes : PETREL_OTHER_BODY_MAX;
 
 	if (n > cap - x->resp->received) {
-		if (x->resp->status == 200)
+		if (is_body(x))
 			x->code = petrel_fail(x->err, -PETREL_ETOOBIG,
 					      "%s: answer exceeds %llu bytes", x->mask,
 					     (unsigned long long)cap);
@@ -309,7 +361,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 		return 0;
 	}
 	x->resp->received += n;
-	if (x->resp->status != 200)
+	if (!is_body(x))
 		return n;
 	r = rq->sink ? rq->sink(rq->sink_ctx, p, n) : petrel_buf_append(rq->body, p, n);
 	if (r) {
@@ -390,7 +442,7 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	 * petrel expects is the total */
 	if (dltotal <= 0 && x->req->check_size)
 		dltotal = (curl_off_t)x->req->expected_size;
-	if (!x->bar || dltotal <= 0 || x->resp->status != 200)
+	if (!x->bar || dltotal <= 0 || !is_body(x))
 		return 0;
 	draw_bar(x, dlnow, dltotal);
 	if (dlnow >= dltotal) {
@@ -465,8 +517,22 @@ static int get_once(struct petrel_http *h, const struct petrel_http_req *req,
 	resp->location[0] = resp->etag[0] = '\0';
 	resp->has_length = resp->bad_length = 0;
 	resp->retry_at = 0;
+	resp->accept_ranges = 0;
+	resp->content_range[0] = '\0';
 	if (req->accept_json)
 		headers = curl_slist_append(NULL, "Accept: application/json");
+	if (req->range_from) {
+		char range[48];
+		struct curl_slist *more;
+
+		snprintf(range, sizeof(range), "Range: bytes=%llu-",
+			 (unsigned long long)req->range_from);
+		if (!(more = curl_slist_append(headers, range))) {
+			curl_slist_free_all(headers);
+			return petrel_fail(err, -ENOMEM, "out of memory");
+		}
+		headers = more;
+	}
 	setup(h, &x, url, headers);
 	cc = curl_easy_perform(h->curl);
 	curl_slist_free_all(headers);

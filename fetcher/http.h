@@ -42,6 +42,12 @@ struct petrel_http_req {
 					 * Content-Length and url, no body byte is read */
 	int check_size;			/* a 200's Content-Length must equal expected_size; */
 	uint64_t expected_size;		/* checked before the body is read */
+	/* Resuming: asks for the bytes from range_from on (Range: bytes=K-) of an entity of
+	 * range_total bytes. Only a 206 whose Content-Range says exactly that is a body
+	 * (then judged as a 200 is: max_bytes, expected_size, on_headers, sink); a 200 (the
+	 * range ignored) is refused with -PETREL_EMALFORMED before any body byte. 0: none. */
+	uint64_t range_from;
+	uint64_t range_total;
 	/* Called once a 200's headers are in, before any body byte; non-zero aborts. */
 	int (*on_headers)(void *ctx, const struct petrel_http_resp *resp,
 			  struct petrel_err *err);
@@ -62,6 +68,8 @@ struct petrel_http_resp {
 	char url[PETREL_URL_MAX + 1];	/* URL of the last request (after redirects) */
 	uint64_t received;		/* body bytes of the last response */
 	int64_t retry_at;		/* its Retry-After as a wall-clock time, 0: none */
+	int accept_ranges;		/* it said Accept-Ranges: bytes */
+	char content_range[96];		/* its Content-Range, "" if none */
 };
 
 struct petrel_http;
@@ -96,7 +104,8 @@ void petrel_http_set_progress(struct petrel_http *h, int on);
  * -PETREL_ENET also when the whole request (all its redirects) outlasts its deadline:
  * (expected_size, else max_bytes) / min_rate + connect_timeout + low_speed_time,
  * -PETREL_EMALFORMED (bad redirect: loop, too many, missing Location, scheme; a 200
- * whose Content-Length is not a number),
+ * whose Content-Length is not a number; a resumed request answered with the whole
+ * entity or another range than asked),
  * or the sink's error. Messages go through petrel_fail and name the URL.
  */
 int petrel_http_get(struct petrel_http *h, const struct petrel_http_req *req,

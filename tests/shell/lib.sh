@@ -391,17 +391,18 @@ sign_build() {
 
 # ------------------------------------------------------------------ configuration
 
-# write_config [--global LINE]… [LINE…] — writes $T/petrel.conf:
+# write_config [--global LINE]… [--server LINE]… [LINE…] — writes $T/petrel.conf:
 #   [petrel]          state_dir = $T/state   (+ each --global LINE)
-#   [server "bw"]     url = $BW_URL
+#   [server "bw"]     url = $BW_URL          (+ each --server LINE)
 #   [target "hello"]  server, job, path, orchestrator, keys, threshold, signatures
 # Each LINE "key = value" whose key is one of the target's defaults replaces it,
 # "-key" deletes that default, any other line is appended after the target section
 # (so "[target \"other\"]" followed by its keys adds a section).
 write_config() {
-	local globals=() extra=() l k
+	local globals=() servers=() extra=() l k
 	while [ $# -gt 0 ]; do
 		if [ "$1" = --global ]; then globals+=("$2"); shift 2
+		elif [ "$1" = --server ]; then servers+=("$2"); shift 2
 		else extra+=("$1"); shift; fi
 	done
 	local keys=(server job path orchestrator keys threshold signatures)
@@ -435,6 +436,7 @@ write_config() {
 		echo
 		echo "[server \"bw\"]"
 		echo "url = $BW_URL"
+		for l in "${servers[@]}"; do echo "$l"; done
 		echo
 		echo "[target \"hello\"]"
 		for k in "${keys[@]}"; do

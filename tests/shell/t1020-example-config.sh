@@ -19,9 +19,9 @@ keys=$(sed -n 's/^| \(petrel\|server\|target\) | \(.*\) |.*|.*|$/\2/p' "$README"
 	cut -d'|' -f1 | grep -o '`[a-z_]*`' | tr -d '`' | sort -u)
 missing=""
 # host_id is shown commented out: one value copied to every host would put the whole
-# fleet in one rollout bucket
+# fleet in one rollout bucket; so are mirrors: an example's hosts would only fail
 for k in $keys; do
-	if [ "$k" = host_id ]; then grep -qE "^;$k[[:space:]]*=" "$EX" || missing="$missing $k"
+	if [ "$k" = host_id ] || [ "$k" = mirrors ]; then grep -qE "^;$k[[:space:]]*=" "$EX" || missing="$missing $k"
 	else grep -qE "^$k[[:space:]]*=" "$EX" || missing="$missing $k"; fi
 done
 ok "README's table lists keys" [ -n "$keys" ]
