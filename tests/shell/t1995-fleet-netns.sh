@@ -1,8 +1,10 @@
 #!/bin/bash
 # A fleet on one machine: FLEET_HOSTS (50) real petrel daemons, each in its own network
 # namespace (a veth pair to one bridge), follow one signed channel file and poll one
-# builder-web look-alike through an nginx cache with proxy_cache_lock on. The origin
-# sends each release's bytes once; every host deploys the verified bytes; the daemons'
+# builder-web look-alike (the origin, reached through a plain nginx proxy on the bridge)
+# and take the artifacts' bytes from their mirror, an nginx cache with proxy_cache_lock
+# on. The origin sends each release's bytes once, to the cache; no host asks the origin
+# for bytes; every host deploys the verified bytes; the daemons'
 # polls, all started in the same second, spread out (no second above 4x the fleet's
 # nominal rate: issue 14's goal, here with a short interval); a release ramped out
 # slowly reaches some hosts, and a block sends every one of them back within about an
@@ -31,7 +33,7 @@ at_exit cleanup_net
 ip netns add "${TAG}probe" 2>/dev/null && ip netns del "${TAG}probe" ||
 	skip_all "cannot make a network namespace (ip netns add failed)"
 ip link add "$BR" type bridge 2>/dev/null || skip_all "cannot make a bridge"
-plan 15
+plan 16
 
 # a /24 unlikely to be in use: 10.(100..199).(pid mod 250).0
 NET=10.$((100 + $$ % 100)).$(($$ / 100 % 250))
@@ -83,6 +85,10 @@ http {
             proxy_cache_lock_timeout 60s;
             proxy_ignore_client_abort on;
         }
+    }
+    # the origin as the hosts see it: builder-web on the bridge, nothing cached
+    server {
+        listen $NET.1:$((NGPORT + 1));
         location / { proxy_pass http://127.0.0.1:$BW_PORT; }
     }
 }
@@ -90,7 +96,7 @@ EOF
 "$NGINX" -c "$T/ngx/nginx.conf" 2>>"$T/ngx/error.log" &
 NGPID=$!
 at_exit "kill $NGPID 2>/dev/null"
-wait_for -t 20 curl -s -o /dev/null "http://$NET.1:$NGPORT/job/x" ||
+wait_for -t 20 curl -s -o /dev/null "http://$NET.1:$((NGPORT + 1))/job/x" ||
 	BAIL_OUT "nginx did not start: $(cat "$T/ngx/error.log")"
 
 publish() {	# publish SEED SIZE — a new signed build of hello; echoes its uuid
@@ -104,8 +110,10 @@ sha1=$(sha256sum "$T/rel1.bin" | cut -d' ' -f1)
 pc init
 pc release hello "$u1" "$sha1"
 
-# ---- the hosts: their own state, configuration and deployed file; all through the cache
-URL="http://$NET.1:$NGPORT"
+# ---- the hosts: their own state, configuration and deployed file; the bytes from the
+# cache (a mirror), everything else from the origin
+URL="http://$NET.1:$((NGPORT + 1))"
+MIRROR="http://$NET.1:$NGPORT"
 for ((i = 1; i <= N; i++)); do
 	h=$T/h$i
 	mkdir -p "$h/deploy"
@@ -117,6 +125,7 @@ host_id = fleet-host-$i
 
 [server "bw"]
 url = $URL
+mirrors = $MIRROR
 
 [target "hello"]
 server = bw
@@ -156,6 +165,7 @@ origin_gets() { request_count "GET	/job/hello/build/$1/f/"; }
 ok "all $N hosts deploy release 1 within 3 intervals" wait_for -t $((3 * IVL + 60)) all_deployed "$sha1" ||
 	diag "$(deployed "$sha1") of $N; a host's log: $(tail -3 "$T/h1/daemon.log")"
 is "$(origin_gets "$u1")" 1 "the origin sent release 1's bytes once (proxy_cache_lock)"
+is "$(request_count "main-binary")" 0 "no host asked the origin for the bytes (all from the mirror)"
 ok "every host's store verified those bytes" eval '
 	for ((i = 1; i <= N; i++)); do
 		[ "$(sqlite3 "$T/h$i/state/petrel.db" "SELECT count(*) FROM versions WHERE uuid = '"'$u1'"'")" = 1 ] || exit 1
