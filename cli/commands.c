@@ -128,7 +128,10 @@ const struct petrel_command petrel_commands[] = {
 	  "URL) asks the channel file instead: its release is the newest once this host's "
 	  "bucket is within the ramp.", no_options, petrel_cmd_check },
 	{ "fetch", TARGETS, "Download and verify the newest build of each target into the "
-	  "store; deploy nothing. A build already in the store is not downloaded again.",
+	  "store; deploy nothing. A build already in the store is not downloaded again. "
+	  "With mirrors (a [server] key) the bytes come from the first mirror that answers "
+	  "well; a bad answer (error, length, hash) is a warning and the next mirror, finally "
+	  "the server itself, starts over; hashes and signatures come from the server only.",
 	  no_options, petrel_cmd_fetch },
 	{ "status", TARGETS, "Per target: the current and previous generation (sha256, size, "
 	  "trust evidence), the newest verified build not deployed and what it waits for "
