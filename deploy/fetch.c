@@ -67,8 +67,7 @@ struct download {
 	uint64_t flushing;	/* writeback started up to here */
 	int no_range_sync;	/* the file system refused sync_file_range: leave it */
 	uint64_t offered;	/* bytes handed to the consumers: where a resume starts */
-	uint8_t sha_got[32], b2_got[64];	/* the digests, once hashed */
-	int hashed;
+	uint8_t sha_got[32], b2_got[64];	/* the digests, once download_hash ran */
 };
 
 /*
@@ -198,7 +197,7 @@ static int consumer_failed(const struct download *d, int r, struct petrel_err *e
 	return r;
 }
 
-/* Ends the stream and takes the digests (d->hashed). */
+/* Ends the stream and takes the digests into sha_got and b2_got. */
 static int download_hash(struct download *d, struct petrel_err *err)
 {
 	int r;
@@ -208,7 +207,6 @@ static int download_hash(struct download *d, struct petrel_err *err)
 	if ((r = petrel_digest_final(d->sha, d->sha_got, NULL)) < 0 ||
 	    (d->b2 && (r = petrel_digest_final(d->b2, NULL, d->b2_got)) < 0))
 		return petrel_fail(err, r, "hashing %s: %s", d->tmppath, petrel_strerror(r));
-	d->hashed = 1;
 	return 0;
 }
 
@@ -226,7 +224,6 @@ static int download_rewind(struct download *d, struct petrel_err *err)
 	petrel_err_reset(&d->store_err);
 	petrel_err_reset(&d->sigs_err);
 	d->written = d->flushing = d->offered = 0;
-	d->hashed = 0;
 	if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0)
 		return petrel_fail(err, -errno, "emptying %s: %s", d->tmppath, strerror(errno));
 	if ((r = petrel_digest_new(&d->sha, PETREL_DIGEST_SHA256)) < 0 ||
