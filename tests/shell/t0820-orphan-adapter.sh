@@ -31,19 +31,20 @@ ub=$(add_build hello "$T/b" --finish-time "$now" --start-time "$now")
 sign_build hello "$ub" pub1
 A=$(sha256_of "$T/a"); B=$(sha256_of "$T/b")
 
-# kill_upgrade_in_adapter — start an upgrade whose adapter sleeps 2 s, kill -9 petrel
+# kill_upgrade_in_adapter — start an upgrade whose adapter sleeps 5 s (long enough for
+# the checks below to find it still running on a loaded machine), kill -9 petrel
 # once the adapter has started
 kill_upgrade_in_adapter() {
 	local pid i
 	: >"$T/adapter.log"
-	echo 2 >"$T/adapter.sleep"
+	echo 5 >"$T/adapter.sleep"
 	"$PETREL" -c "$T/petrel.conf" -q upgrade hello >/dev/null 2>&1 &
 	pid=$!
 	wait_for grep -q "^start upgrade" "$T/adapter.log"
 	kill -9 "$pid"; wait "$pid" 2>/dev/null
 }
 
-# kill -9 petrel while its adapter sleeps 2 s
+# kill -9 petrel while its adapter sleeps
 kill_upgrade_in_adapter
 is "$(sqlite3 "$T/state/petrel.db" 'select adapter_pid > 0 from intents')" 1 \
 	"the intent records the running adapter's pid"
