@@ -199,12 +199,14 @@ run "$PETREL" --help
 like "$out" "gc \[TARGET...\] \[--dry-run\]" "--help lists gc"
 if command -v flock >/dev/null; then
 	conf --global "lock_timeout = 1"
-	flock "$T/state/lock" sleep 4 &
+	# -o: only flock holds the lock, so killing it frees the lock
+	flock -o "$T/state/lock" sleep 60 &
 	lk=$!
-	sleep 0.5
+	wait_for -t 20 eval '! flock -n -s "$T/state/lock" true' || BAIL_OUT "flock did not take the lock"
 	snapshot_state
 	run petrel gc
-	wait "$lk"
+	kill "$lk" 2>/dev/null
+	wait "$lk" 2>/dev/null
 	is "$rc" 1 "gc while another holds the lock: exit 1"
 	like "$err" "lock" "gc while another holds the lock: says so"
 	state_unchanged "gc while another holds the lock: nothing changed"
