@@ -166,10 +166,16 @@ ok "all $N hosts deploy release 1 within 3 intervals" wait_for -t $((3 * IVL + 6
 	diag "$(deployed "$sha1") of $N; a host's log: $(tail -3 "$T/h1/daemon.log")"
 is "$(origin_gets "$u1")" 1 "the origin sent release 1's bytes once (proxy_cache_lock)"
 is "$(request_count "main-binary")" 0 "no host asked the origin for the bytes (all from the mirror)"
-ok "every host's store verified those bytes" eval '
+# stored UUID — every host's store holds a verified version of UUID (the daemons are
+# running: sqlite3 waits up to 10 s for a writer instead of failing "database is locked")
+stored() {
+	local i
 	for ((i = 1; i <= N; i++)); do
-		[ "$(sqlite3 "$T/h$i/state/petrel.db" "SELECT count(*) FROM versions WHERE uuid = '"'$u1'"'")" = 1 ] || exit 1
-	done'
+		[ "$(sqlite3 -cmd ".timeout 10000" "$T/h$i/state/petrel.db" \
+			"SELECT count(*) FROM versions WHERE uuid = '$1'")" = 1 ] || return 1
+	done
+}
+ok "every host's store verified those bytes" stored "$u1"
 
 # ---- a second release reaches every host, again with one copy from the origin
 u2=$(publish rel2 1048576)
