@@ -73,7 +73,7 @@ struct download {
 
 /* Where the file stands for the next write: at byte at (0, or where a download that
  * starts again resumes; fd's offset must be there too), its O_DIRECT flag to be set
- * again by that write. */
+ * again by that write. A new struct download stands at 0 already. */
 static void download_reset_file(struct download *d, uint64_t at)
 {
 	d->written = d->flushing = at;
@@ -240,7 +240,6 @@ static int download_start(struct download *d, struct petrel_err *err)
 	void *ctxs[3] = { d, d, d };
 	int r;
 
-	download_reset_file(d, 0);
 	/* the ring's slots are aligned; a legacy signature reads the file back */
 	d->try_direct = !petrel_sigset_needs_file(d->sigs);
 	r = petrel_fanout_new(&d->fo, d->b2 ? 3 : 2, fns, ctxs);
@@ -550,6 +549,7 @@ int petrel_intake_new(struct petrel_engine *e, struct petrel_intake **out,
 				      sizeof(in->d.tmppath))) < 0)
 		return petrel_fail(err, r, "creating a file in %s/tmp: %s", e->store.dir,
 				   strerror(-r));
+	download_reset_file(&in->d, 0);	/* written in sequence from byte 0 */
 	return 0;
 }
 
