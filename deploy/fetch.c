@@ -124,7 +124,9 @@ static int settle(struct download *d, size_t n)
  * cost the writer more CPU than SHA-256 did (perf: copy_folio_from_iter_atomic); the
  * ring's slots are page-aligned whole blocks the disk can take as they are. What is
  * not whole blocks at an aligned offset (the last slot's tail, bytes from elsewhere)
- * goes through the page cache; the fsync covers both.
+ * goes through the page cache; the fsync covers both. The cost: the blob is not left
+ * in the page cache, so a switch right after the fetch (upgrade) reads it back from
+ * the disk (1 GiB upgrade: about +8%, measured).
  */
 #define PETREL_DIRECT_ALIGN 4096u
 
