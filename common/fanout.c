@@ -97,7 +97,7 @@ static int fanout_alloc(struct petrel_fanout **out)
 
 	if (!f)
 		return -ENOMEM;
-	/* page-aligned: whole pages for write(2) to copy from */
+	/* page-aligned (fanout.h): a slot can be written with O_DIRECT as it is */
 	f->ring = aligned_alloc(4096, (size_t)PETREL_FANOUT_SLOTS * PETREL_FANOUT_SLOT);
 	if (!f->ring) {
 		free(f);

@@ -7,13 +7,14 @@
 /*
  * Why: a download is received, written to tmp/, SHA-256'd and BLAKE2b'd. Done in
  * sequence on one core that costs several times the bare download; fanned out, the
- * receiver, the writer+SHA-256 and the BLAKE2b run at once. Memory stays constant:
+ * receiver, the SHA-256, the writer and the BLAKE2b run at once. Memory stays constant:
  * PETREL_FANOUT_SLOTS buffers of PETREL_FANOUT_SLOT bytes, whatever the stream size.
  * Each consumer sees every byte, in order, in chunks of exactly PETREL_FANOUT_SLOT but
  * the last: large batches, whatever sizes the producer writes in, so that a hasher
  * works without a pause and the threads meet (take the lock) once per slot. The ring
  * (8 MiB) absorbs a consumer's moment of delay (a writeback, a page fault) without
- * stopping the receiver.
+ * stopping the receiver. Each slot starts on a 4096-byte boundary: a consumer may hand
+ * a whole one to an O_DIRECT write.
  */
 #define PETREL_FANOUT_SLOT (512 * 1024)
 #define PETREL_FANOUT_SLOTS 16

@@ -12,8 +12,8 @@
 #include "util.h"
 
 /* Fault injection: the N-th call of a kind fails with EIO (0 = never). */
-static struct { unsigned long fail_at, calls; } faults[5];
-enum { F_WRITE, F_FSYNC, F_RENAME, F_UNLINK, F_NOEXCHANGE };
+static struct { unsigned long fail_at, calls; } faults[6];
+enum { F_WRITE, F_FSYNC, F_RENAME, F_UNLINK, F_NOEXCHANGE, F_NODIRECT };
 
 static int fault(int kind)
 {
@@ -26,6 +26,10 @@ static int fault(int kind)
 
 static ssize_t sys_write(int fd, const void *buf, size_t n)
 {
+	if (faults[F_NODIRECT].fail_at && fcntl(fd, F_GETFL) & O_DIRECT) {
+		errno = EINVAL;	/* a file system that takes no O_DIRECT write */
+		return -1;
+	}
 	return fault(F_WRITE) ? -1 : write(fd, buf, n);
 }
 
@@ -58,7 +62,7 @@ struct petrel_sysops petrel_sys = { sys_write, sys_fsync, sys_rename, sys_exchan
 int petrel_fault_init(void)
 {
 	static const char *const kinds[] = { "write", "fsync", "rename", "unlink",
-						     "noexchange" };
+						     "noexchange", "nodirect" };
 	const char *env = getenv("PETREL_FAULT");
 	char spec[256], *item, *save = NULL;
 	unsigned long fail_at[PETREL_ARRAY_SIZE(faults)] = { 0 };
@@ -115,6 +119,15 @@ int petrel_fsync(int fd)
 		if (errno != EINTR)
 			return -errno;
 	}
+	return 0;
+}
+
+int petrel_set_direct(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) < 0)
+		return -errno;
 	return 0;
 }
 

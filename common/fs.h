@@ -13,6 +13,8 @@ struct stat;
  * the N-th call (1-based, counted per kind) fail with EIO; see petrel_fault_init().
  * "noexchange:1" makes every exchange fail with EINVAL, as on a file system without
  * RENAME_EXCHANGE (NFS, many FUSE file systems), so tests reach the fallback.
+ * "nodirect:1" makes every write to a file opened O_DIRECT fail with EINVAL (not
+ * counted as a write), as on a file system that refuses it.
  */
 struct petrel_sysops {
 	ssize_t (*write)(int fd, const void *buf, size_t n);
@@ -29,6 +31,9 @@ int petrel_fault_init(void);
 
 /* Writes all n bytes (retrying short writes and EINTR). 0 or -errno. */
 int petrel_write_all(int fd, const void *p, size_t n);
+/* Turns O_DIRECT on or off for fd (fcntl F_SETFL). 0 or -errno: -EINVAL where the file
+ * system has no O_DIRECT. */
+int petrel_set_direct(int fd, int on);
 /* fsync(2) through the ops table. 0 or -errno. */
 int petrel_fsync(int fd);
 /* Opens dir and fsyncs it, so a rename or create inside it is durable. 0 or -errno. */

@@ -48,10 +48,10 @@ int petrel_rollback_check(struct petrel_engine *e, const struct petrel_target *t
 			   "from %s was already verified (rollback refused)", b->uuid, when, mark);
 }
 
-/* The download in progress: where bytes go and what hashes them. Two consumers run
- * on their own threads (common/fanout.h): the store's (SHA-256 + write to tmp/) and
- * the signatures' (BLAKE2b-512), when a prehashed signature needs it. Legacy
- * signatures are verified after the download, over the file mapped read-only. */
+/* The download in progress: where bytes go and what hashes them. The consumers run
+ * on their own threads (common/fanout.h): SHA-256, the writer (to tmp/), and the
+ * signatures' BLAKE2b-512 when a prehashed signature needs it. Legacy signatures are
+ * verified after the download, over the file mapped read-only. */
 struct download {
 	int fd;
 	char tmppath[PATH_MAX];
@@ -66,9 +66,22 @@ struct download {
 	uint64_t written;	/* bytes written to fd so far */
 	uint64_t flushing;	/* writeback started up to here */
 	int no_range_sync;	/* the file system refused sync_file_range: leave it */
+	int try_direct;		/* whole blocks may bypass the page cache (the ring's slots) */
+	int direct;		/* O_DIRECT on fd: 1, 0, or -1 not known (ask the next write) */
+	int no_direct;		/* the file system refused O_DIRECT: the page cache it is */
 	uint64_t offered;	/* bytes handed to the consumers: where a resume starts */
 	uint8_t sha_got[32], b2_got[64];	/* the digests, once download_hash ran */
 };
+
+/* Where the file stands for the next write: at byte at (0, or where a download that
+ * starts again resumes; fd's offset must be there too), its O_DIRECT flag to be set
+ * again by that write. A new struct download stands at 0 already. */
+static void download_reset_file(struct download *d, uint64_t at)
+{
+	d->written = d->flushing = at;
+	d->direct = -1;
+	d->no_direct = d->no_range_sync = 0;
+}
 
 /*
  * Why: a download is fsynced before it is stored. Left to the end, that fsync writes the
@@ -108,14 +121,95 @@ static int settle(struct download *d, size_t n)
 	return start_writeback(d);
 }
 
-static int consume_store(void *ctx, const void *p, size_t n)
+/*
+ * Why O_DIRECT: at 1 GiB, copying every byte into the page cache and writing it back
+ * cost the writer more CPU than SHA-256 did (perf: copy_folio_from_iter_atomic); the
+ * ring's slots are page-aligned whole blocks the disk can take as they are. What is
+ * not whole blocks at an aligned offset (the last slot's tail, bytes from elsewhere)
+ * goes through the page cache; the fsync covers both. The cost: the blob is not left
+ * in the page cache, so a switch right after the fetch (upgrade) reads it back from
+ * the disk (1 GiB upgrade: about +8%, measured).
+ */
+#define PETREL_DIRECT_ALIGN 4096u
+
+/* O_DIRECT on or off for d->fd. A file system that refuses it is not asked again. */
+static int set_direct(struct download *d, int on)
+{
+	int r;
+
+	if (on == d->direct)
+		return 0;
+	r = petrel_set_direct(d->fd, on);
+	if (r == -EINVAL && on) {
+		d->no_direct = 1;
+		r = 0;
+	} else if (r == 0) {
+		d->direct = on;
+	}
+	return r;
+}
+
+/* How many of the n bytes at p may bypass the page cache: whole blocks, from an
+ * aligned buffer, at an aligned offset. */
+static size_t direct_part(const struct download *d, const void *p, size_t n)
+{
+	if (!d->try_direct || d->no_direct || (uintptr_t)p % PETREL_DIRECT_ALIGN ||
+	    d->written % PETREL_DIRECT_ALIGN)
+		return 0;
+	return n - n % PETREL_DIRECT_ALIGN;
+}
+
+/* Writes the whole blocks of the n bytes at p straight to the disk: how many it wrote
+ * (0 when it could not), or -errno. A write the file system refused (EINVAL, after a
+ * part of it maybe) is left to the page cache, from the start again. */
+static ssize_t write_direct(struct download *d, const void *p, size_t n)
+{
+	size_t head = direct_part(d, p, n);
+	int r;
+
+	if (head == 0)
+		return 0;
+	if ((r = set_direct(d, 1)) < 0)
+		return r;
+	if (d->direct != 1)	/* refused */
+		return 0;
+	if ((r = petrel_write_all(d->fd, p, head)) == 0)
+		return (ssize_t)head;
+	if (r != -EINVAL)
+		return r;
+	d->no_direct = 1;
+	return lseek(d->fd, (off_t)d->written, SEEK_SET) < 0 ? -errno : 0;
+}
+
+/* Writes n bytes at d->written: whole blocks straight to the disk when it can, the
+ * rest through the page cache. */
+static int write_chunk(struct download *d, const unsigned char *p, size_t n)
+{
+	ssize_t done = write_direct(d, p, n);
+	int r;
+
+	if (done < 0)
+		return (int)done;
+	if ((size_t)done == n)
+		return 0;
+	if ((r = set_direct(d, 0)) < 0)
+		return r;
+	return petrel_write_all(d->fd, p + done, n - (size_t)done);
+}
+
+static int consume_sha(void *ctx, const void *p, size_t n)
+{
+	struct download *d = ctx;
+
+	return petrel_digest_update(d->sha, p, n);
+}
+
+static int consume_file(void *ctx, const void *p, size_t n)
 {
 	struct download *d = ctx;
 	int r;
 
-	if ((r = petrel_digest_update(d->sha, p, n)) < 0)
-		return r;
-	if (d->fd >= 0 && ((r = petrel_write_all(d->fd, p, n)) < 0 || (r = settle(d, n)) < 0))
+	if (d->fd >= 0 && ((r = write_chunk(d, p, n)) < 0 || (r = settle(d, n)) < 0))
 		return petrel_fail(&d->store_err, r, "writing %s: %s", d->tmppath, strerror(-r));
 	return 0;
 }
@@ -138,20 +232,26 @@ static int sink(void *ctx, const void *p, size_t n)
 	if (d->fo)
 		r = petrel_fanout_write(d->fo, p, n);
 	else
-		r = consume_store(d, p, n) ?: consume_sigs(d, p, n);
+		r = consume_sha(d, p, n) ?: consume_file(d, p, n) ?: consume_sigs(d, p, n);
 	if (r == 0)
 		d->offered += n;
 	return r;
 }
 
-/* Starts the consumer threads: the signature side only when it has work. */
+/*
+ * Starts the consumer threads: SHA-256, the writer, and BLAKE2b when a signature needs
+ * it. Why the writer alone: its O_DIRECT writes wait for the disk, during which the
+ * hashers go on.
+ */
 static int download_start(struct download *d, struct petrel_err *err)
 {
-	petrel_consume_fn fns[2] = { consume_store, consume_sigs };
-	void *ctxs[2] = { d, d };
+	petrel_consume_fn fns[3] = { consume_sha, consume_file, consume_sigs };
+	void *ctxs[3] = { d, d, d };
 	int r;
 
-	r = petrel_fanout_new(&d->fo, d->b2 ? 2 : 1, fns, ctxs);
+	/* the ring's slots are aligned; a legacy signature reads the file back */
+	d->try_direct = !petrel_sigset_needs_file(d->sigs);
+	r = petrel_fanout_new(&d->fo, d->b2 ? 3 : 2, fns, ctxs);
 	return r < 0 ? petrel_fail(err, r, "starting hash threads: %s", strerror(-r)) : 0;
 }
 
@@ -223,9 +323,10 @@ static int download_rewind(struct download *d, struct petrel_err *err)
 	d->sha = d->b2 = NULL;
 	petrel_err_reset(&d->store_err);
 	petrel_err_reset(&d->sigs_err);
-	d->written = d->flushing = d->offered = 0;
+	d->offered = 0;
 	if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0)
 		return petrel_fail(err, -errno, "emptying %s: %s", d->tmppath, strerror(errno));
+	download_reset_file(d, 0);
 	if ((r = petrel_digest_new(&d->sha, PETREL_DIGEST_SHA256)) < 0 ||
 	    (b2 && (r = petrel_digest_new(&d->b2, PETREL_DIGEST_BLAKE2B)) < 0))
 		return petrel_fail(err, r, "starting the digests: %s", petrel_strerror(r));
@@ -569,6 +670,7 @@ int petrel_intake_new(struct petrel_engine *e, struct petrel_intake **out,
 				      sizeof(in->d.tmppath))) < 0)
 		return petrel_fail(err, r, "creating a file in %s/tmp: %s", e->store.dir,
 				   strerror(-r));
+	download_reset_file(&in->d, 0);	/* written in sequence from byte 0 */
 	return 0;
 }
 

@@ -6,7 +6,8 @@ Debian's libcrypto ships without symbols, so perf shows its functions as bare of
 They are named here by calibration: `openssl dgst -sha256` and `-blake2b512` of the
 same file are profiled too, and each 4 KiB page of libcrypto's code that one of them
 spends its time in is labelled with that algorithm. Threads are named by what they do
-most (receive, write + SHA-256, BLAKE2b).
+most (receive, SHA-256, the O_DIRECT writer, BLAKE2b; write + SHA-256 for a petrel
+whose writer also hashed).
 
 Used by bench.py (BENCH_ONLY=profile); without perf it says so and profiles nothing.
 """
@@ -102,10 +103,14 @@ def role(c, total):
     if total < 1:
         return "other (a moment's work: curl's resolver, ...)"
     if share("SHA-256") > total / 4:
-        return "write + SHA-256"
+        # a writer through the page cache copies into it: before the writer had a thread
+        copying = share("[kernel] copy_folio_from_iter") > total / 20
+        return "write + SHA-256" if copying else "SHA-256"
     if share("BLAKE2b") > total / 4:
         return "BLAKE2b"
-    return "main: receive, copy into the ring"
+    if share("libc.so.6 __memmove") + share("[kernel] _copy_to_iter") > total / 10:
+        return "main: receive, copy into the ring"
+    return "writer (O_DIRECT)"
 
 
 def profile(cmd, calib_file, prepare=None):

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The download pipeline (receive -> ring of large slots -> writer+SHA-256 and BLAKE2b
-# threads, writeback started as the file grows, fsync once the last byte is written):
-# bytes that arrive in odd, changing chunk sizes still verify, whatever the file's size
-# against the slots; a truncated body, or a write or fsync that fails, leaves nothing.
+# The download pipeline (receive -> ring of large slots -> SHA-256, writer and BLAKE2b
+# threads; whole slots written with O_DIRECT, the rest through the page cache with
+# writeback started as the file grows; fsync once the last byte is written): bytes that
+# arrive in odd, changing chunk sizes still verify, whatever the file's size against
+# the slots; a file system that refuses O_DIRECT gets the same bytes through the page
+# cache; a truncated body, or a write or fsync that fails, leaves nothing.
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 31
+plan 37
 
 SLOT=$((512 * 1024))	# common/fanout.h: PETREL_FANOUT_SLOT
 blob_path() { echo "$T/state/objects/sha256/${1:0:2}/${1:2}"; }
@@ -76,3 +78,15 @@ is "$rc" 0 "without faults the same fetch succeeds"
 is "$(sha256_of "$(blob_path "$(sha256_of "$T/big.hvt")")" 2>/dev/null)" "$(sha256_of "$T/big.hvt")" \
 	"and stores the bytes"
 ok "tmp/ is empty" tmp_empty
+
+# A file system that refuses O_DIRECT writes (EINVAL): the slot is written again
+# through the page cache, and so is the rest; the same bytes are stored.
+make_file "$T/nodirect.hvt" $((3 * SLOT + 4096 + 5)) nodirect
+UN=$(add_build hello "$T/nodirect.hvt" --finish-time $((now + 1)))
+sign_build hello "$UN" pub1
+fault_fails nodirect:1,write:3 "writing $T/state/tmp/dl-"
+run env PETREL_FAULT=nodirect:1 "$PETREL" -c "$T/petrel.conf" fetch
+is "$rc" 0 "nodirect:1: fetch exits 0"
+h=$(sha256_of "$T/nodirect.hvt")
+is "$(sha256_of "$(blob_path "$h")" 2>/dev/null)" "$h" "nodirect:1: the blob holds the bytes"
+ok "nodirect:1: tmp/ is empty" tmp_empty
