@@ -271,7 +271,10 @@ static int staged(struct petrel_engine *e, const struct petrel_target *t, struct
 	char h[13];
 	int r, already;
 
+	/* auto = fetch deploys nothing: its bytes need not stay cached */
+	e->stage_only = t->autopolicy == PETREL_AUTO_FETCH;
 	r = petrel_stage(e, t, c, v, &already, err);
+	e->stage_only = 0;
 	if (r == 0 && !already) {
 		petrel_short_hash(v->build.sha256, h);
 		event(s, PETREL_LOG_INFO, "staged %s %s (verified, trust %s)", v->build.uuid, h,

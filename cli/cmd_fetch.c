@@ -30,6 +30,7 @@ static int one(struct petrel_cli *cli, struct petrel_engine *e, const struct pet
 	int r, already = 0;
 
 	(void)status;
+	e->stage_only = 1;	/* nothing is deployed: the bytes need not stay cached */
 	if ((r = petrel_fetch_target(e, t, NULL, &v, &already, err)) < 0)
 		return r;
 	json_object_set_new(o, "fetched", json_boolean(!already));

@@ -9,7 +9,7 @@ set -eu
 PKGS="gcc clang libclang-rt-dev make pkg-config
 libcurl4-openssl-dev libsodium-dev libssl-dev libarchive-dev libsqlite3-dev libsystemd-dev
 libjansson-dev libinih-dev libcmocka-dev
-minisign nginx-light curl sqlite3 python3 perl jq util-linux procps
+minisign nginx-light curl sqlite3 python3 perl jq util-linux procps strace
 systemd man-db groff-base dpkg-dev debhelper lintian"
 
 missing=""

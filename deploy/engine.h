@@ -27,6 +27,10 @@ struct petrel_engine {
 						 * readonly) */
 	int readonly;				/* opened by petrel_engine_open_read */
 	struct petrel_http *http;		/* kept across locks: connections stay alive */
+	/* what is fetched now is not deployed at once (petrel fetch, a daemon with auto =
+	 * fetch): its bytes go to the disk past the page cache (O_DIRECT). Otherwise they
+	 * stay cached for the switch that reads them back right after. */
+	int stage_only;
 	/* the last channel poll, reused for the same target while the lock is held and
 	 * for at most a minute (a daemon cycle checks, then stages: one poll, not two) */
 	char said_for[PETREL_NAME_MAX + 1];

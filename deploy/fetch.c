@@ -66,6 +66,7 @@ struct download {
 	uint64_t written;	/* bytes written to fd so far */
 	uint64_t flushing;	/* writeback started up to here */
 	int no_range_sync;	/* the file system refused sync_file_range: leave it */
+	int uncached;		/* no switch reads the file back at once (engine's stage_only) */
 	int try_direct;		/* whole blocks may bypass the page cache (the ring's slots) */
 	int direct;		/* O_DIRECT on fd: 1, 0, or -1 not known (ask the next write) */
 	int no_direct;		/* the file system refused O_DIRECT: the page cache it is */
@@ -127,8 +128,9 @@ static int settle(struct download *d, size_t n)
  * ring's slots are page-aligned whole blocks the disk can take as they are. What is
  * not whole blocks at an aligned offset (the last slot's tail, bytes from elsewhere)
  * goes through the page cache; the fsync covers both. The cost: the blob is not left
- * in the page cache, so a switch right after the fetch (upgrade) reads it back from
- * the disk (1 GiB upgrade: about +8%, measured).
+ * in the page cache, so a switch right after the fetch would read it back from the
+ * disk (1 GiB upgrade: about +8%, measured). So only a fetch that deploys nothing
+ * (petrel fetch, a daemon with auto = fetch: the engine's stage_only) bypasses it.
  */
 #define PETREL_DIRECT_ALIGN 4096u
 
@@ -249,8 +251,9 @@ static int download_start(struct download *d, struct petrel_err *err)
 	void *ctxs[3] = { d, d, d };
 	int r;
 
-	/* the ring's slots are aligned; a legacy signature reads the file back */
-	d->try_direct = !petrel_sigset_needs_file(d->sigs);
+	/* the ring's slots are aligned; a legacy signature, or a switch right after, reads
+	 * the file back */
+	d->try_direct = d->uncached && !petrel_sigset_needs_file(d->sigs);
 	r = petrel_fanout_new(&d->fo, d->b2 ? 3 : 2, fns, ctxs);
 	return r < 0 ? petrel_fail(err, r, "starting hash threads: %s", strerror(-r)) : 0;
 }
@@ -606,7 +609,8 @@ int petrel_fetch_build(struct petrel_engine *e, const struct petrel_target *t,
 {
 	struct petrel_sigset sigs;
 	struct petrel_evidence rebuilt;
-	struct download d = { .fd = -1, .blobfd = -1, .rebuilt = &rebuilt };
+	struct download d = { .fd = -1, .blobfd = -1, .rebuilt = &rebuilt,
+			      .uncached = e->stage_only };
 	char url[PETREL_URL_MAX + 1], shown[PETREL_URL_MAX + 1];
 	int r, have_blob;
 

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 37
+plan 40
 
 SLOT=$((512 * 1024))	# common/fanout.h: PETREL_FANOUT_SLOT
 blob_path() { echo "$T/state/objects/sha256/${1:0:2}/${1:2}"; }
@@ -90,3 +90,21 @@ is "$rc" 0 "nodirect:1: fetch exits 0"
 h=$(sha256_of "$T/nodirect.hvt")
 is "$(sha256_of "$(blob_path "$h")" 2>/dev/null)" "$h" "nodirect:1: the blob holds the bytes"
 ok "nodirect:1: tmp/ is empty" tmp_empty
+
+# Only a fetch that deploys nothing writes past the page cache (O_DIRECT): an upgrade's
+# switch reads the blob back at once, so its download stays cached.
+if command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null; then
+	make_file "$T/d1.hvt" $((3 * SLOT)) d1
+	u=$(add_build hello "$T/d1.hvt" --finish-time $((now + 2)))
+	sign_build hello "$u" pub1
+	strace -f -e trace=fcntl -o "$T/st.fetch" "$PETREL" -c "$T/petrel.conf" fetch >/dev/null 2>&1
+	ok "petrel fetch writes with O_DIRECT" grep -q 'F_SETFL.*O_DIRECT' "$T/st.fetch"
+	make_file "$T/d2.hvt" $((3 * SLOT)) d2
+	u=$(add_build hello "$T/d2.hvt" --finish-time $((now + 3)))
+	sign_build hello "$u" pub1
+	strace -f -e trace=fcntl -o "$T/st.upgrade" "$PETREL" -c "$T/petrel.conf" upgrade hello >/dev/null 2>&1
+	is "$(sha256_of "$T/deploy/hello.hvt")" "$(sha256_of "$T/d2.hvt")" "petrel upgrade deploys the new build"
+	nok "and its download does not use O_DIRECT" grep -q 'O_DIRECT' "$T/st.upgrade"
+else
+	skip "no working strace" 3
+fi
