@@ -634,13 +634,13 @@ int petrel_fetch_build(struct petrel_engine *e, const struct petrel_target *t,
 	petrel_mask_url(url, shown, sizeof(shown));
 	r = accept_build(e, t, b, &d, shown, newest, out, err);
 out:
+	petrel_fanout_free(d.fo);	/* the writer stopped before its file goes */
 	if (d.fd >= 0) {
 		close(d.fd);
 		unlink(d.tmppath);
 	}
 	if (d.blobfd >= 0)
 		close(d.blobfd);
-	petrel_fanout_free(d.fo);
 	petrel_digest_free(d.sha);
 	petrel_digest_free(d.b2);
 	petrel_sigset_release(&sigs);
