@@ -712,7 +712,7 @@ static int download(struct petrel_http *h, const char *url, const struct petrel_
 				      .check_size = 1, .expected_size = rest,
 				      .on_headers = check_etag, .headers_ctx = &rule,
 				      .sink = sink, .sink_ctx = ctx };
-	struct petrel_http_resp rs;
+	struct petrel_http_resp rs = { 0 };	/* read below also when no answer came */
 	char mask[PETREL_URL_MAX + 1];
 	int r;
 
@@ -722,9 +722,9 @@ static int download(struct petrel_http *h, const char *url, const struct petrel_
 	}
 	r = petrel_http_get(h, &rq, &rs, err);
 	/* what the last answer was, also when it broke off part way */
-	petrel_strcpy_whole(got->url, rs.url, sizeof(got->url));
+	if (rs.url[0])
+		petrel_strcpy_whole(got->url, rs.url, sizeof(got->url));
 	got->accept_ranges = rs.accept_ranges;
-	got->received = rs.status == (got->from ? 206 : 200) ? rs.received : 0;
 	if (r < 0)
 		return r;
 	petrel_mask_url(rs.url, mask, sizeof(mask));
@@ -761,6 +761,8 @@ int petrel_bw_download_copy(struct petrel_http *h, const char *url,
 		return petrel_fail(err, -PETREL_ESIZE, "%s: nothing left to resume at byte %llu",
 				   mask, (unsigned long long)got->from);
 	}
+	if (got->url != url)
+		petrel_strcpy_whole(got->url, url, sizeof(got->url));
 	return download(h, url, b, strict, sink, ctx, got, err);
 }
 

@@ -67,7 +67,6 @@ struct petrel_bw_got {
 	uint64_t from;		/* the byte it started at (set by the caller for a resume) */
 	char url[PETREL_URL_MAX + 1];	/* the last URL asked, after redirects */
 	int accept_ranges;	/* that answer said Accept-Ranges: bytes */
-	uint64_t received;	/* body bytes of that answer handed to the sink */
 };
 
 /*
