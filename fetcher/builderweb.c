@@ -761,8 +761,7 @@ int petrel_bw_download_copy(struct petrel_http *h, const char *url,
 		return petrel_fail(err, -PETREL_ESIZE, "%s: nothing left to resume at byte %llu",
 				   mask, (unsigned long long)got->from);
 	}
-	if (got->url != url)
-		petrel_strcpy_whole(got->url, url, sizeof(got->url));
+	petrel_strcpy_whole(got->url, url, sizeof(got->url));	/* url is not got->url */
 	return download(h, url, b, strict, sink, ctx, got, err);
 }
 

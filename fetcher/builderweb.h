@@ -84,7 +84,7 @@ int petrel_bw_download(struct petrel_http *h, const char *server, const struct p
  * download ended at), from byte got->from on (0: all; else a Range request that only
  * an exact 206 answers). With strict 0 an ETag that is not the Base64 of a sha256 (a
  * mirror's own kind) is ignored; one that is must match. The length is checked as
- * above (the rest: b->size - got->from).
+ * above (the rest: b->size - got->from). url must not be got->url (copy it first).
  */
 int petrel_bw_download_copy(struct petrel_http *h, const char *url,
 			    const struct petrel_build *b, int strict, petrel_http_sink sink,

@@ -37,7 +37,6 @@ sig_templates() {
 	printf '%s\n' "${out%,}"
 }
 
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 pyj() { "${PY[@]}" -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 
 # refused_upgrade NAME ERE — upgrade hello must exit 3 with a message matching ERE,

@@ -236,6 +236,12 @@ petrel() {
 }
 
 sha256_of() { local h; h=$(sha256sum -- "$1") && echo "${h%% *}"; }
+# sql QUERY — sqlite3 on the test's state database.
+sql() { sqlite3 "$T/state/petrel.db" "$1"; }
+# one_line — the last run's stderr ($err) is exactly one line.
+one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
+# blob_path SHA256 — where the store keeps a blob.
+blob_path() { echo "$T/state/objects/sha256/${1:0:2}/${1:2}"; }
 
 # ------------------------------------------------------------------ the builder-web look-alike
 

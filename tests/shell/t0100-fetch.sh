@@ -8,10 +8,6 @@ plan 75
 
 # pyj EXPR — evaluate a Python expression over j = json read from stdin.
 pyj() { "${PY[@]}" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-# blob_path SHA — where the store keeps a blob.
-blob_path() { echo "$T/state/objects/sha256/${1:0:2}/${1:2}"; }
-# sql QUERY — one query on the state database.
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 tmp_empty() { [ -d "$T/state/tmp" ] && [ -z "$(ls -A "$T/state/tmp")" ]; }
 
 start_server

@@ -6,7 +6,6 @@
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 204
 
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 # The dump without the journal and the refused builds (a refusal adds a row to each,
 # checked on their own, t0470) and
 # the monitoring figures (last check time): everything else must stay as it was.
@@ -22,7 +21,6 @@ db_unchanged() {
 		diag "$(diff <(printf '%s\n' "$DB0") <(dbdump) | sed -n '1,20p')"
 	fi
 }
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 
 start_server
 make_key pub1

@@ -8,8 +8,6 @@ command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 [ -x "$MINISIGN" ] || skip_all "minisign not installed"
 plan 126
 
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 
 start_server
 make_key pub1

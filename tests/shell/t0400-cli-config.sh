@@ -5,7 +5,6 @@
 
 plan 152
 
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 
 start_server
 make_key pub1

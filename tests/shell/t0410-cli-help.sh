@@ -10,7 +10,6 @@ COMPLETION="$REPO_ROOT/contrib/completion/petrel.bash"
 
 plan 273
 
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 
 mkdir -p "$T/deploy"
 cat >"$T/petrel.conf" <<EOF

@@ -11,7 +11,6 @@ now=$(date +%s)
 make_file "$T/a" 20000 1
 make_file "$T/b" 20000 2
 ua=$(add_build hello "$T/a" --finish-time $((now - 60))); sign_build hello "$ua" pub1
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 
 # a command that writes its arguments, one per line, to FILE
 recorder() {

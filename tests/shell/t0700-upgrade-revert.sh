@@ -9,8 +9,6 @@ plan 208
 
 # pyj EXPR — evaluate a Python expression over j = json read from stdin.
 pyj() { "${PY[@]}" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-# sql QUERY — one query on the state database.
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 # file_sha PATH — sha256 of PATH, or "missing".
 file_sha() { if [ -f "$1" ]; then sha256_of "$1"; else echo missing; fi; }
 mode_of() { stat -c %a "$1" 2>/dev/null || echo missing; }

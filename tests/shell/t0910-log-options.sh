@@ -7,7 +7,6 @@
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 63
 
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 # ids ARGS… — the ids `petrel log ARGS…` prints, on one line
 ids() { petrel log "$@" 2>/dev/null | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//'; }
 # py CODE — python with stdin, $1… as sys.argv[1:]

@@ -9,7 +9,6 @@
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 117
 
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 P="$T/deploy/hello.hvt"
 DL='GET	/job/hello/build/[^/]+/f/'	# an artifact download in requests.log
 

@@ -8,7 +8,6 @@ plan 77
 DB="$T/state/petrel.db"
 sql() { sqlite3 "$DB" "$1"; }
 jq_() { "${PY[@]}" -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 journal_rows() { sql "select count(*) from journal"; }
 # unchanged_but_journal DESC — files as in the snapshot, database as $DB0 but for the
 # journal and the monitoring figures.

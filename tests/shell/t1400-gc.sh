@@ -9,7 +9,6 @@ command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 80
 
 pyj() { "${PY[@]}" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 blob() { echo "$T/state/objects/sha256/${1:0:2}/${1:2}"; }
 has_blob() { test -f "$(blob "$1")"; }
 uuids() { sql "select uuid from versions where target = '${1:-hello}' order by timestamp"; }

@@ -9,7 +9,6 @@ command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 48
 
 D="$T/deploy/hello.hvt"
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 blob_of() { echo "$T/state/objects/sha256/${1:0:2}/${1:2}"; }
 kind() { stat -c %F "$1" 2>/dev/null || echo missing; }
 # reg_sha FILE — sha256 of FILE when it is a regular file (hashing a FIFO would hang), else its kind

@@ -10,7 +10,6 @@ command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 36
 
 D="$T/deploy/hello.hvt"
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 blob_of() { echo "$T/state/objects/sha256/${1:0:2}/${1:2}"; }
 
 start_server

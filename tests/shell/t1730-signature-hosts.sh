@@ -10,7 +10,6 @@ command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 [ -x "$MINISIGN" ] || skip_all "minisign not installed"
 plan 43
 
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 # lines_naming ERE — how many lines of stderr match ERE
 lines_naming() { printf '%s\n' "$err" | grep -cE -- "$1" || true; }
 

@@ -8,7 +8,6 @@
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 27
 
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 
 start_server
 make_key pub1

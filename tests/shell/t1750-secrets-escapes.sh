@@ -13,7 +13,6 @@ DB="$T/state/petrel.db"
 sql() { sqlite3 "$DB" "$1"; }
 dump() { sqlite3 "$DB" .dump; }
 valid_json() { jq -e . >/dev/null <<<"$1"; }
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 # clean TEXT — TEXT is UTF-8 without a control character (C0 but newline and tab, DEL,
 # C1): what a terminal shows as it is.
 clean() {

@@ -11,7 +11,6 @@ plan 42
 DB="$T/state/petrel.db"
 A="$T/state/journal.head"
 sql() { sqlite3 "$DB" "$1"; }
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 last_row() { sql "select id || ' ' || hash from journal order by id desc limit 1"; }
 anchor() { cat "$A" 2>/dev/null; }
 

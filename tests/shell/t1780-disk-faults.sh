@@ -9,9 +9,7 @@ command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 need_small_fs
 plan 35
 
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 tmp_empty() { [ -z "$(ls -A "$T/state/tmp" 2>/dev/null)" ]; }
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 
 start_server
 make_key pub1

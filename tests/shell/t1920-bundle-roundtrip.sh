@@ -9,8 +9,6 @@
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 62
 
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 tmp_empty() { [ -z "$(ls -A "$T/state/tmp" 2>/dev/null)" ]; }
 pyj() { "${PY[@]}" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 

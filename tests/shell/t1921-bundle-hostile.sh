@@ -8,7 +8,6 @@
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 135
 
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 tmp_empty() { [ -z "$(ls -A "$T/state/tmp" 2>/dev/null)" ]; }
 dbsum() { sqlite3 "$T/state/petrel.db" "select * from versions; select * from signatures; select * from journal" | sha256sum; }
 

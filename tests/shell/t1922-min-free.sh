@@ -10,9 +10,7 @@ command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 need_small_fs
 plan 27
 
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 tmp_empty() { [ -z "$(ls -A "$T/state/tmp" 2>/dev/null)" ]; }
-one_line() { [ "$(printf '%s\n' "$err" | grep -c .)" = 1 ]; }
 avail() { stat -f -c '%a %S' "$T/state" | { read -r a s; echo $((a * s)); }; }
 SIZE=1500000
 start_server

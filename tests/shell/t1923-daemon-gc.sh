@@ -8,7 +8,6 @@
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 9
 
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 uuids() { sql "select group_concat(uuid, ' ') from (select uuid from versions order by id)"; }
 start_server
 make_key pub1

@@ -11,7 +11,6 @@ command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 40
 
 SLOT=$((512 * 1024))	# common/fanout.h: PETREL_FANOUT_SLOT
-blob_path() { echo "$T/state/objects/sha256/${1:0:2}/${1:2}"; }
 tmp_empty() { [ -d "$T/state/tmp" ] && [ -z "$(ls -A "$T/state/tmp")" ]; }
 
 start_server

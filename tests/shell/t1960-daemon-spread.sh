@@ -11,7 +11,6 @@
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 plan 23
 
-sql() { sqlite3 "$T/state/petrel.db" "$1"; }
 LATEST='GET	/job/hello/build/latest'
 # start [ARGS] — the daemon (-v: its plan is a debug line) in the background, stderr in
 # $T/daemon.log; it has planned its first poll once the log says so

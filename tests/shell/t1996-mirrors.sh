@@ -11,7 +11,6 @@ plan 135
 
 MIRROR_PY="$REPO_ROOT/tests/servers/mirror.py"
 NGINX=${NGINX:-/usr/sbin/nginx}
-blob_path() { echo "$T/state/objects/sha256/${1:0:2}/${1:2}"; }
 tmp_empty() { [ -d "$T/state/tmp" ] && [ -z "$(ls -A "$T/state/tmp")" ]; }
 
 # start_mirror NAME — tests/servers/mirror.py serving the look-alike's builds: sets
