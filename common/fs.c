@@ -12,8 +12,8 @@
 #include "util.h"
 
 /* Fault injection: the N-th call of a kind fails with EIO (0 = never). */
-static struct { unsigned long fail_at, calls; } faults[6];
-enum { F_WRITE, F_FSYNC, F_RENAME, F_UNLINK, F_NOEXCHANGE, F_NODIRECT };
+static struct { unsigned long fail_at, calls; } faults[7];
+enum { F_WRITE, F_FSYNC, F_RENAME, F_UNLINK, F_NOEXCHANGE, F_NODIRECT, F_FLUSH };
 
 static int fault(int kind)
 {
@@ -38,6 +38,12 @@ static int sys_fsync(int fd)
 	return fault(F_FSYNC) ? -1 : fsync(fd);
 }
 
+/* only the flusher's thread calls it: its count is not shared */
+static int sys_flush(int fd)
+{
+	return fault(F_FLUSH) ? -1 : fdatasync(fd);
+}
+
 static int sys_rename(const char *from, const char *to)
 {
 	return fault(F_RENAME) ? -1 : rename(from, to);
@@ -57,12 +63,13 @@ static int sys_unlink(const char *path)
 	return fault(F_UNLINK) ? -1 : unlink(path);
 }
 
-struct petrel_sysops petrel_sys = { sys_write, sys_fsync, sys_rename, sys_exchange, sys_unlink };
+struct petrel_sysops petrel_sys = { sys_write, sys_fsync, sys_rename, sys_exchange, sys_unlink,
+				     sys_flush };
 
 int petrel_fault_init(void)
 {
 	static const char *const kinds[] = { "write", "fsync", "rename", "unlink",
-						     "noexchange", "nodirect" };
+						     "noexchange", "nodirect", "flush" };
 	const char *env = getenv("PETREL_FAULT");
 	char spec[256], *item, *save = NULL;
 	unsigned long fail_at[PETREL_ARRAY_SIZE(faults)] = { 0 };
@@ -116,6 +123,15 @@ int petrel_write_all(int fd, const void *p, size_t n)
 int petrel_fsync(int fd)
 {
 	while (petrel_sys.fsync(fd) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+int petrel_flush(int fd)
+{
+	while (petrel_sys.flush(fd) < 0) {
 		if (errno != EINTR)
 			return -errno;
 	}

@@ -14,7 +14,8 @@ struct stat;
  * "noexchange:1" makes every exchange fail with EINVAL, as on a file system without
  * RENAME_EXCHANGE (NFS, many FUSE file systems), so tests reach the fallback.
  * "nodirect:1" makes every write to a file opened O_DIRECT fail with EINVAL (not
- * counted as a write), as on a file system that refuses it.
+ * counted as a write), as on a file system that refuses it. "flush:N" fails the N-th
+ * fdatasync of a download's flusher (common/flusher.h), which fsync:N does not count.
  */
 struct petrel_sysops {
 	ssize_t (*write)(int fd, const void *buf, size_t n);
@@ -23,6 +24,7 @@ struct petrel_sysops {
 	/* renameat2(RENAME_EXCHANGE): a and b swap names atomically; counted as a rename */
 	int (*exchange)(const char *a, const char *b);
 	int (*unlink)(const char *path);	/* gc's removal of a blob */
+	int (*flush)(int fd);	/* fdatasync(2) while the file is still being written */
 };
 extern struct petrel_sysops petrel_sys;
 
@@ -36,6 +38,8 @@ int petrel_write_all(int fd, const void *p, size_t n);
 int petrel_set_direct(int fd, int on);
 /* fsync(2) through the ops table. 0 or -errno. */
 int petrel_fsync(int fd);
+/* fdatasync(2) through the ops table (the flusher's; fault kind "flush"). 0 or -errno. */
+int petrel_flush(int fd);
 /* Opens dir and fsyncs it, so a rename or create inside it is durable. 0 or -errno. */
 int petrel_fsync_dir(const char *dir);
 /* Parent directory of path into out (size n). 0 or -PETREL_ETOOBIG. */

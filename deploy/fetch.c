@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/fanout.h"
+#include "common/flusher.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -65,6 +66,8 @@ struct download {
 	uint64_t expect;	/* the build's size: the last byte written ends the file */
 	uint64_t written;	/* bytes written to fd so far */
 	uint64_t flushing;	/* writeback started up to here */
+	uint64_t kicked;	/* a flush was asked for up to here */
+	struct petrel_flusher *flusher;	/* started by the writer at its first window */
 	int no_range_sync;	/* the file system refused sync_file_range: leave it */
 	int uncached;		/* no switch reads the file back at once (engine's stage_only) */
 	int try_direct;		/* whole blocks may bypass the page cache (the ring's slots) */
@@ -79,7 +82,7 @@ struct download {
  * again by that write. A new struct download stands at 0 already. */
 static void download_reset_file(struct download *d, uint64_t at)
 {
-	d->written = d->flushing = at;
+	d->written = d->flushing = d->kicked = at;
 	d->direct = -1;
 	d->no_direct = d->no_range_sync = 0;
 }
@@ -112,14 +115,54 @@ static int start_writeback(struct download *d)
 	return -errno;
 }
 
-/* After each write: the next window's writeback, and the fsync once the file is whole
- * (expect 0, a size not known in advance: only the store's fsync). */
+/*
+ * Why a flush per window besides the writeback: the writeback hands the bytes to the
+ * disk, but a virtual disk keeps them in the host's cache until a flush, and the fsync
+ * after the last byte then waited for the host to write the whole file (common/
+ * flusher.h). A flush holds the virtual disk's queue, so the writer waits behind it
+ * while the ring (8 MiB) fills: small windows flush often, large ones long. Measured on
+ * a 1 GiB petrel fetch (medians of 7, interleaved): no flusher 2.06 s, windows of
+ * 16 MiB 1.92 s, 32 MiB 1.77 s, 64 MiB 1.90 s, 128 MiB 1.99 s; the last fsync went from
+ * 0.55-0.6 s to about 0.03 s. A 1 GiB upgrade (page cache, not O_DIRECT): 4.6 to 4.15 s.
+ */
+#define PETREL_FLUSH_WINDOW (32u << 20)
+
+/* Asks the flusher for an fdatasync once a window more was written (starting it the
+ * first time): only for a download of a known size, whose end stops it. */
+static int start_flush(struct download *d)
+{
+	int r;
+
+	if (d->expect == 0 || d->written - d->kicked < PETREL_FLUSH_WINDOW)
+		return 0;
+	d->kicked = d->written;
+	if (!d->flusher && (r = petrel_flusher_new(&d->flusher, d->fd)) < 0)
+		return r;
+	petrel_flusher_kick(d->flusher);
+	return 0;
+}
+
+/* Stops the flusher (the writer stopped first: it starts it): its error, or 0. */
+static int stop_flush(struct download *d)
+{
+	int r = petrel_flusher_stop(d->flusher);
+
+	d->flusher = NULL;
+	return r;
+}
+
+/* After each write: the next window's writeback and flush, and the fsync once the file
+ * is whole (expect 0, a size not known in advance: only the store's fsync). */
 static int settle(struct download *d, size_t n)
 {
+	int r;
+
 	d->written += n;
 	if (n > 0 && d->written == d->expect)
 		return petrel_fsync(d->fd);
-	return start_writeback(d);
+	if ((r = start_writeback(d)) < 0)
+		return r;
+	return start_flush(d);
 }
 
 /*
@@ -300,13 +343,16 @@ static int consumer_failed(const struct download *d, int r, struct petrel_err *e
 	return r;
 }
 
-/* Ends the stream and takes the digests into sha_got and b2_got. */
+/* Ends the stream and takes the digests into sha_got and b2_got. A flush that failed
+ * fails the file as a write does. */
 static int download_hash(struct download *d, struct petrel_err *err)
 {
 	int r;
 
 	if (d->fo && (r = petrel_fanout_finish(d->fo)) < 0)
 		return r;
+	if ((r = stop_flush(d)) < 0)
+		return petrel_fail(&d->store_err, r, "writing %s: %s", d->tmppath, strerror(-r));
 	if ((r = petrel_digest_final(d->sha, d->sha_got, NULL)) < 0 ||
 	    (d->b2 && (r = petrel_digest_final(d->b2, NULL, d->b2_got)) < 0))
 		return petrel_fail(err, r, "hashing %s: %s", d->tmppath, petrel_strerror(r));
@@ -321,6 +367,7 @@ static int download_rewind(struct download *d, struct petrel_err *err)
 
 	petrel_fanout_free(d->fo);
 	d->fo = NULL;
+	stop_flush(d);	/* what it flushed is emptied below */
 	petrel_digest_free(d->sha);
 	petrel_digest_free(d->b2);
 	d->sha = d->b2 = NULL;
@@ -635,6 +682,7 @@ int petrel_fetch_build(struct petrel_engine *e, const struct petrel_target *t,
 	r = accept_build(e, t, b, &d, shown, newest, out, err);
 out:
 	petrel_fanout_free(d.fo);	/* the writer stopped before its file goes */
+	stop_flush(&d);
 	if (d.fd >= 0) {
 		close(d.fd);
 		unlink(d.tmppath);

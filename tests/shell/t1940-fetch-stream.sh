@@ -4,11 +4,12 @@
 # writeback started as the file grows; fsync once the last byte is written): bytes that
 # arrive in odd, changing chunk sizes still verify, whatever the file's size against
 # the slots; a file system that refuses O_DIRECT gets the same bytes through the page
-# cache; a truncated body, or a write or fsync that fails, leaves nothing.
+# cache; a truncated body, or a write, fsync or background flush that fails, leaves
+# nothing.
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 40
+plan 47
 
 SLOT=$((512 * 1024))	# common/fanout.h: PETREL_FANOUT_SLOT
 tmp_empty() { [ -d "$T/state/tmp" ] && [ -z "$(ls -A "$T/state/tmp")" ]; }
@@ -78,10 +79,28 @@ is "$(sha256_of "$(blob_path "$(sha256_of "$T/big.hvt")")" 2>/dev/null)" "$(sha2
 	"and stores the bytes"
 ok "tmp/ is empty" tmp_empty
 
+# A download longer than a flush window (32 MiB, deploy/fetch.c) is flushed as it is
+# written, on a thread of its own; a flush that fails fails the fetch as a write does
+# (it may have taken the file's error from the last fsync). Below one window, none.
+make_file "$T/long.hvt" $((40 * 1024 * 1024 + 3)) long
+UL=$(add_build hello "$T/long.hvt" --finish-time $((now + 1)))
+sign_build hello "$UL" pub1
+fault_fails flush:1 "writing $T/state/tmp/dl-"
+run petrel fetch
+is "$rc" 0 "flush: without the fault the 40 MiB fetch succeeds"
+h=$(sha256_of "$T/long.hvt")
+is "$(sha256_of "$(blob_path "$h")" 2>/dev/null)" "$h" "flush: the blob holds the bytes"
+make_file "$T/short.hvt" $((20 * 1024 * 1024)) short
+u=$(add_build hello "$T/short.hvt" --finish-time $((now + 2)))
+sign_build hello "$u" pub1
+run env PETREL_FAULT=flush:1 "$PETREL" -c "$T/petrel.conf" fetch
+is "$rc" 0 "flush:1 and 20 MiB: no flush, the fetch succeeds"
+ok "flush:1 and 20 MiB: tmp/ is empty" tmp_empty
+
 # A file system that refuses O_DIRECT writes (EINVAL): the slot is written again
 # through the page cache, and so is the rest; the same bytes are stored.
 make_file "$T/nodirect.hvt" $((3 * SLOT + 4096 + 5)) nodirect
-UN=$(add_build hello "$T/nodirect.hvt" --finish-time $((now + 1)))
+UN=$(add_build hello "$T/nodirect.hvt" --finish-time $((now + 3)))
 sign_build hello "$UN" pub1
 fault_fails nodirect:1,write:3 "writing $T/state/tmp/dl-"
 run env PETREL_FAULT=nodirect:1 "$PETREL" -c "$T/petrel.conf" fetch
@@ -94,12 +113,12 @@ ok "nodirect:1: tmp/ is empty" tmp_empty
 # switch reads the blob back at once, so its download stays cached.
 if command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null; then
 	make_file "$T/d1.hvt" $((3 * SLOT)) d1
-	u=$(add_build hello "$T/d1.hvt" --finish-time $((now + 2)))
+	u=$(add_build hello "$T/d1.hvt" --finish-time $((now + 4)))
 	sign_build hello "$u" pub1
 	strace -f -e trace=fcntl -o "$T/st.fetch" "$PETREL" -c "$T/petrel.conf" fetch >/dev/null 2>&1
 	ok "petrel fetch writes with O_DIRECT" grep -q 'F_SETFL.*O_DIRECT' "$T/st.fetch"
 	make_file "$T/d2.hvt" $((3 * SLOT)) d2
-	u=$(add_build hello "$T/d2.hvt" --finish-time $((now + 3)))
+	u=$(add_build hello "$T/d2.hvt" --finish-time $((now + 5)))
 	sign_build hello "$u" pub1
 	strace -f -e trace=fcntl -o "$T/st.upgrade" "$PETREL" -c "$T/petrel.conf" upgrade hello >/dev/null 2>&1
 	is "$(sha256_of "$T/deploy/hello.hvt")" "$(sha256_of "$T/d2.hvt")" "petrel upgrade deploys the new build"

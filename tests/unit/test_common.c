@@ -1,6 +1,7 @@
 /* Unit tests for common/: strings, hex, Base64, numbers, times, names, buffers, fs, fan-out, errors. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include "common/build.h"
 #include "common/error.h"
 #include "common/fanout.h"
+#include "common/flusher.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -1197,6 +1199,150 @@ static void test_fanout_bad_args(void **state)
 	assert_ptr_equal(fo, (struct petrel_fanout *)&fo);
 }
 
+/* ---------------------------------------------------------------- flusher */
+
+/* The flusher's fdatasync replaced: counts calls on fd, fails those flagged, and may
+ * hold each call until the test lets it go. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int fd, calls, fail_first, hold, held;
+} fl = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1, 0, 0, 0, 0 };
+
+static int fake_flush(int fd)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&fl.lock);
+	if (fd != fl.fd)
+		r = -1;
+	fl.calls++;
+	fl.held = fl.hold;
+	pthread_cond_broadcast(&fl.cond);
+	while (fl.hold)
+		pthread_cond_wait(&fl.cond, &fl.lock);
+	if (fl.calls <= fl.fail_first)
+		r = -1;
+	pthread_mutex_unlock(&fl.lock);
+	if (r < 0)
+		errno = EIO;
+	return r;
+}
+
+static void flusher_fake(int fd, int fail_first, int hold)
+{
+	pthread_mutex_lock(&fl.lock);
+	fl.fd = fd;
+	fl.calls = fl.held = 0;
+	fl.fail_first = fail_first;
+	fl.hold = hold;
+	pthread_mutex_unlock(&fl.lock);
+	petrel_sys.flush = fake_flush;
+}
+
+static int flush_calls(void)
+{
+	int n;
+
+	pthread_mutex_lock(&fl.lock);
+	n = fl.calls;
+	pthread_mutex_unlock(&fl.lock);
+	return n;
+}
+
+/* Kicks f and waits until the n-th flush began. */
+static void kick_until(struct petrel_flusher *f, int n)
+{
+	petrel_flusher_kick(f);
+	while (flush_calls() < n)
+		usleep(1000);
+}
+
+/* Each kick is a flush of the file, made even when stop comes before the thread ran;
+ * a stop of NULL is nothing. */
+static void test_flusher_flushes(void **state)
+{
+	struct petrel_flusher *f = NULL;
+
+	(void)state;
+	flusher_fake(7, 0, 0);
+	assert_int_equal(petrel_flusher_stop(NULL), 0);
+	assert_int_equal(petrel_flusher_new(&f, 7), 0);
+	assert_int_equal(petrel_flusher_stop(f), 0);
+	assert_int_equal(flush_calls(), 0);	/* never asked: never flushed */
+	assert_int_equal(petrel_flusher_new(&f, 7), 0);
+	petrel_flusher_kick(f);
+	assert_int_equal(petrel_flusher_stop(f), 0);	/* asked, then stopped at once */
+	assert_int_equal(flush_calls(), 1);
+	flusher_fake(7, 0, 0);
+	assert_int_equal(petrel_flusher_new(&f, 7), 0);
+	kick_until(f, 1);
+	kick_until(f, 2);
+	assert_int_equal(petrel_flusher_stop(f), 0);
+	assert_int_equal(flush_calls(), 2);
+}
+
+/* Kicks while a flush runs make one flush after it, not one each. */
+static void test_flusher_coalesces(void **state)
+{
+	struct petrel_flusher *f = NULL;
+
+	(void)state;
+	flusher_fake(7, 0, 1);
+	assert_int_equal(petrel_flusher_new(&f, 7), 0);
+	petrel_flusher_kick(f);
+	pthread_mutex_lock(&fl.lock);
+	while (!fl.held)
+		pthread_cond_wait(&fl.cond, &fl.lock);
+	pthread_mutex_unlock(&fl.lock);
+	for (int i = 0; i < 5; i++)
+		petrel_flusher_kick(f);
+	pthread_mutex_lock(&fl.lock);
+	fl.hold = 0;	/* the first ends; the five kicks are one more */
+	pthread_cond_broadcast(&fl.cond);
+	pthread_mutex_unlock(&fl.lock);
+	while (flush_calls() < 2)
+		usleep(1000);
+	assert_int_equal(petrel_flusher_stop(f), 0);
+	assert_int_equal(flush_calls(), 2);
+}
+
+/* A failed flush is kept for stop, though the flushes after it succeed: it may have
+ * consumed the file's error, which the last fsync would then not see. */
+static void test_flusher_error(void **state)
+{
+	struct petrel_flusher *f = NULL;
+
+	(void)state;
+	flusher_fake(7, 1, 0);
+	assert_int_equal(petrel_flusher_new(&f, 7), 0);
+	kick_until(f, 1);
+	kick_until(f, 2);
+	assert_int_equal(petrel_flusher_stop(f), -EIO);
+}
+
+/* PETREL_FAULT="flush:2": the 2nd flush fails, and fsync:N does not count flushes. */
+static void test_fault_env_flush(void **state)
+{
+	struct fsfix *f = *state;
+	int fd, r[3], s;
+
+	fd = open(f->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(setenv("PETREL_FAULT", "flush:2,fsync:2", 1), 0);
+	assert_int_equal(petrel_fault_init(), 0);
+	for (int i = 0; i < 3; i++)
+		r[i] = petrel_flush(fd);
+	s = petrel_fsync(fd);
+	assert_int_equal(setenv("PETREL_FAULT", "flush:0,fsync:0", 1), 0);
+	assert_int_equal(petrel_fault_init(), 0);
+	close(fd);
+	assert_int_equal(r[0], 0);
+	assert_int_equal(r[1], -EIO);
+	assert_int_equal(r[2], 0);
+	assert_int_equal(s, 0);	/* the first fsync; the flushes were not fsyncs */
+}
+
 /* ---------------------------------------------------------------- url */
 
 static void test_url_resolve(void **state)
@@ -1445,6 +1591,10 @@ int main(void)
 		cmocka_unit_test(test_fanout_error),
 		cmocka_unit_test(test_fanout_free_unfinished),
 		cmocka_unit_test(test_fanout_bad_args),
+		FS(test_flusher_flushes),
+		FS(test_flusher_coalesces),
+		FS(test_flusher_error),
+		FS(test_fault_env_flush),
 		cmocka_unit_test(test_url_resolve),
 		cmocka_unit_test(test_error_message),
 		cmocka_unit_test(test_error_objects),
