@@ -25,6 +25,7 @@ struct parse {
 	char (*server_of)[PETREL_NAME_MAX + 1];
 	size_t cap;		/* of cfg->targets and server_of */
 	long cur;		/* the pre-pass's current [target], -1 in other sections */
+	size_t last;		/* the target section_index found last: the next key's, mostly */
 	int at;			/* the line a whole-file check names, 0: the section's */
 	char msg[512];
 };
@@ -426,9 +427,12 @@ static long section_index(struct parse *p, const char *kind, const char *name)
 		petrel_strcpy_whole(c->servers[c->nservers].name, name, PETREL_NAME_MAX + 1);
 		return (long)c->nservers++;
 	}
+	/* each key line asks: without the hint 1,000 targets cost a million strcmp */
+	if (p->last < c->ntargets && !strcmp(c->targets[p->last].name, name))
+		return (long)p->last;
 	for (i = 0; i < c->ntargets; i++)
 		if (!strcmp(c->targets[i].name, name))
-			return (long)i;
+			return (long)(p->last = i);
 	if (c->ntargets == TARGETS_MAX)
 		return fail(p, "more than %d targets", TARGETS_MAX), -1;
 	if (c->ntargets == p->cap)	/* alloc_targets counted every header */
@@ -443,6 +447,7 @@ static long section_index(struct parse *p, const char *kind, const char *name)
 	t->health_retries = 8;
 	t->health_timeout = 5;
 	t->window_start = t->window_end = -1;
+	p->last = c->ntargets;
 	return (long)c->ntargets++;
 }
 

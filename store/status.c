@@ -87,18 +87,24 @@ int petrel_store_record_audit(struct petrel_store *s, const struct petrel_audit_
 }
 
 /*
- * Every name the store knows, with its current version, check times, last audit and
- * refusal count: one query of key lookups, whatever the number of targets and versions.
+ * Every name the store knows (or the one asked for), with its current version, check
+ * times, last audit and refusal count: one query of key lookups, whatever the number of
+ * targets and versions. The one target's name is looked up inside the union: filtered
+ * after it, each of 1,000 targets' status built the union of all 1,000 names again
+ * (status of 1,000 targets: 0.78 s, 60 % of it here).
  */
-static const char facts_sql[] =
-	"WITH names (n) AS (SELECT name FROM targets UNION SELECT target FROM target_status)"
-	" SELECT names.n, v.job, v.uuid, v.sha256, s.last_check, s.last_success,"
-	"  s.update_available, s.audit_at, s.audit_findings, s.refusals, s.next_poll"
-	" FROM names LEFT JOIN targets t ON t.name = names.n"
-	"  LEFT JOIN generations g ON g.target = t.name AND g.number = t.current"
-	"  LEFT JOIN versions v ON v.id = g.version"
-	"  LEFT JOIN target_status s ON s.target = names.n"
-	" WHERE names.n <> '' AND (?1 IS NULL OR names.n = ?1) ORDER BY names.n";
+#define FACTS_SQL(where_target, where_status) \
+	"WITH names (n) AS (SELECT name FROM targets" where_target \
+	" UNION SELECT target FROM target_status" where_status ")" \
+	" SELECT names.n, v.job, v.uuid, v.sha256, s.last_check, s.last_success," \
+	"  s.update_available, s.audit_at, s.audit_findings, s.refusals, s.next_poll" \
+	" FROM names LEFT JOIN targets t ON t.name = names.n" \
+	"  LEFT JOIN generations g ON g.target = t.name AND g.number = t.current" \
+	"  LEFT JOIN versions v ON v.id = g.version" \
+	"  LEFT JOIN target_status s ON s.target = names.n" \
+	" WHERE names.n <> '' ORDER BY names.n"
+static const char facts_all_sql[] = FACTS_SQL("", "");
+static const char facts_one_sql[] = FACTS_SQL(" WHERE name = ?1", " WHERE target = ?1");
 
 static int64_t int_or(const struct petrel_sql *q, int i, int64_t dflt)
 {
@@ -129,7 +135,9 @@ static int facts(struct petrel_store *s, const char *target, petrel_facts_fn fn,
 	struct petrel_sql q;
 	int r;
 
-	if ((r = petrel_sql_prepare(&q, s->db, err, facts_sql, "t", target)) < 0)
+	r = target ? petrel_sql_prepare(&q, s->db, err, facts_one_sql, "t", target) :
+		     petrel_sql_prepare(&q, s->db, err, facts_all_sql, "");
+	if (r < 0)
 		return r;
 	while ((r = petrel_sql_step(&q)) > 0) {
 		row_to_facts(&q, &f);
