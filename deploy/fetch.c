@@ -68,6 +68,7 @@ struct download {
 	uint64_t flushing;	/* writeback started up to here */
 	uint64_t kicked;	/* a flush was asked for up to here */
 	struct petrel_flusher *flusher;	/* started by the writer at its first window */
+	int no_flusher;		/* it could not start: the last fsync does it all */
 	int no_range_sync;	/* the file system refused sync_file_range: leave it */
 	int uncached;		/* no switch reads the file back at once (engine's stage_only) */
 	int try_direct;		/* whole blocks may bypass the page cache (the ring's slots) */
@@ -84,7 +85,7 @@ static void download_reset_file(struct download *d, uint64_t at)
 {
 	d->written = d->flushing = d->kicked = at;
 	d->direct = -1;
-	d->no_direct = d->no_range_sync = 0;
+	d->no_direct = d->no_range_sync = d->no_flusher = 0;
 }
 
 /*
@@ -128,18 +129,19 @@ static int start_writeback(struct download *d)
 #define PETREL_FLUSH_WINDOW (32u << 20)
 
 /* Asks the flusher for an fdatasync once a window more was written (starting it the
- * first time): only for a download of a known size, whose end stops it. */
-static int start_flush(struct download *d)
+ * first time): only for a download of a known size, whose end stops it. A flusher
+ * that cannot start (no memory, no thread) is done without: the last fsync makes the
+ * file durable all the same, only later. */
+static void start_flush(struct download *d)
 {
-	int r;
-
-	if (d->expect == 0 || d->written - d->kicked < PETREL_FLUSH_WINDOW)
-		return 0;
+	if (d->expect == 0 || d->no_flusher || d->written - d->kicked < PETREL_FLUSH_WINDOW)
+		return;
 	d->kicked = d->written;
-	if (!d->flusher && (r = petrel_flusher_new(&d->flusher, d->fd)) < 0)
-		return r;
+	if (!d->flusher && petrel_flusher_new(&d->flusher, d->fd) < 0) {
+		d->no_flusher = 1;
+		return;
+	}
 	petrel_flusher_kick(d->flusher);
-	return 0;
 }
 
 /* Stops the flusher (the writer stopped first: it starts it): its error, or 0. */
@@ -162,7 +164,8 @@ static int settle(struct download *d, size_t n)
 		return petrel_fsync(d->fd);
 	if ((r = start_writeback(d)) < 0)
 		return r;
-	return start_flush(d);
+	start_flush(d);
+	return 0;
 }
 
 /*
