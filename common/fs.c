@@ -120,22 +120,24 @@ int petrel_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-int petrel_fsync(int fd)
+/* op(fd) again while a signal interrupts it. 0 or -errno. */
+static int retry_eintr(int (*op)(int fd), int fd)
 {
-	while (petrel_sys.fsync(fd) < 0) {
+	while (op(fd) < 0) {
 		if (errno != EINTR)
 			return -errno;
 	}
 	return 0;
 }
 
+int petrel_fsync(int fd)
+{
+	return retry_eintr(petrel_sys.fsync, fd);
+}
+
 int petrel_flush(int fd)
 {
-	while (petrel_sys.flush(fd) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	return 0;
+	return retry_eintr(petrel_sys.flush, fd);
 }
 
 int petrel_set_direct(int fd, int on)
